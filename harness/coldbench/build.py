@@ -1,0 +1,97 @@
+"""Built functions, cached by a content hash of their sources.
+
+``coldbench build`` and ``coldbench run`` both come here: an artifact is rebuilt only when
+a source file, the runtime's build recipe or its toolchain version changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from coldbench.errors import UsageError
+from coldbench.runtimes import Runtime
+
+# The functions shipped with coldbench, one folder per runtime (functions/<runtime>/).
+BUILTIN_FUNCTIONS = Path(os.environ.get(
+    "COLDBENCH_FUNCTIONS", Path(__file__).resolve().parents[2] / "functions"))
+
+
+def cache_root() -> Path:
+    base = os.environ.get("COLDBENCH_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "coldbench"
+    return Path(base)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function to measure: its source folder, in one runtime, with its handler."""
+
+    name: str
+    runtime: Runtime
+    source: Path
+    handler: str
+
+    @classmethod
+    def builtin(cls, runtime: Runtime) -> "Function":
+        return cls("coldbench", runtime, BUILTIN_FUNCTIONS / runtime.name, runtime.default_handler)
+
+    @classmethod
+    def user(cls, runtime: Runtime, source: Path, handler: str | None) -> "Function":
+        source = Path(source).resolve()
+        if not source.is_dir() or not os.access(source, os.R_OK | os.X_OK):
+            raise UsageError(f"function folder '{source}' is not a readable folder")
+        return cls(source.name, runtime, source, handler or runtime.default_handler)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A built function: its task root and what went into it."""
+
+    function: Function
+    task_root: Path
+    digest: str            # hash of the sources alone: equal code, equal digest
+    toolchain: str
+
+
+def source_files(function: Function) -> list[Path]:
+    ignored = function.runtime.ignored_dirs
+    files = []
+    for folder, dirs, names in os.walk(function.source):
+        dirs[:] = sorted(d for d in dirs if d not in ignored)
+        files.extend(Path(folder) / n for n in sorted(names))
+    return files
+
+
+def source_digest(function: Function) -> str:
+    """SHA-256 over the relative paths and contents of the function's sources."""
+    digest = hashlib.sha256()
+    for path in source_files(function):
+        digest.update(str(path.relative_to(function.source)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build(function: Function, rebuild: bool = False) -> Artifact:
+    """The function's artifact, built now if the cache does not have it."""
+    runtime = function.runtime
+    toolchain = runtime.toolchain_version()
+    digest = source_digest(function)
+    key = hashlib.sha256(f"{digest}\0{runtime.build_version}\0{toolchain}".encode()).hexdigest()
+    task_root = cache_root() / "build" / runtime.name / f"{function.name}-{key[:16]}"
+    if task_root.is_dir() and not rebuild:
+        return Artifact(function, task_root, digest, toolchain)
+    task_root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=task_root.parent))
+    try:
+        runtime.build(function.source, staging)
+        if task_root.exists():
+            shutil.rmtree(task_root)
+        staging.rename(task_root)   # appears whole or not at all
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Artifact(function, task_root, digest, toolchain)

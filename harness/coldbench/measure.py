@@ -1,0 +1,155 @@
+"""Where a cold start is measured: the modes, the order of samples, and the check that
+each sample is what its mode says it is. Works with any target (``targets/base.py``).
+
+- cold: every sample a new environment; e2e includes creating it.
+- warm: further invocations on the environment of the configuration's last cold sample.
+- provisioned: an environment whose init finished before the request was sent (what
+  provisioned concurrency buys); its first invocation is measured.
+
+Environments are measured one at a time. Cold and provisioned samples are interleaved
+across configurations (A B C A B C ...) so that drift on a busy machine hits every
+configuration alike; warm samples of a configuration follow its last cold sample.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from coldbench.build import Artifact
+from coldbench.phases import billed_ms, ms_between
+from coldbench.results import Sample
+from coldbench.runtime_api import now_ns
+from coldbench.targets.base import Environment, Invoked, Target
+
+# what the function must report as `cold` in each mode
+EXPECTED_COLD = {"cold": True, "warm": False, "provisioned": False}
+
+# A provisioned environment is initialised well before its request arrives; give the
+# runtime a moment to go idle after init so the request does not race its last start-up work.
+PROVISIONED_SETTLE_S = 0.1
+
+
+@dataclass(frozen=True)
+class Config:
+    artifact: Artifact
+    memory_mb: int
+
+    @property
+    def runtime(self) -> str:
+        return self.artifact.function.runtime.name
+
+
+@dataclass(frozen=True)
+class Plan:
+    cold: int
+    warm: int
+    provisioned: int
+    event: dict
+
+    def total(self, configs: int) -> int:
+        return configs * (self.cold + self.warm + self.provisioned)
+
+
+def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None) -> Sample:
+    response = invoked.response if isinstance(invoked.response, dict) else {}
+    cold = response.get("cold") if isinstance(response.get("cold"), bool) else None
+    return Sample(
+        runtime=config.runtime,
+        function=config.artifact.function.name,
+        memory_mb=config.memory_mb,
+        mode=mode,
+        init_ms=invoked.init_ms if mode == "cold" else None,
+        duration_ms=invoked.duration_ms,
+        e2e_ms=e2e_ms,
+        billed_ms=billed_ms(invoked.duration_ms) if invoked.duration_ms is not None else None,
+        max_memory_mb=invoked.max_memory_mb,
+        cold=cold,
+        error=invoked.error,
+        misclassified=(invoked.error is None and cold is not None
+                       and cold != EXPECTED_COLD[mode]),
+        instance_id=response.get("instance_id"),
+        invocation=response.get("invocation"),
+        extra=dict(invoked.extra),
+    )
+
+
+def _start_failed(exc: OSError) -> Invoked:
+    return Invoked(duration_ms=None, error={"type": "Coldbench.StartFailed", "phase": "init",
+                                            "message": f"the runtime could not be started: {exc}"})
+
+
+class Measurement:
+    """Takes the samples of a plan on one target and hands each to ``record``."""
+
+    def __init__(self, target: Target, configs: list[Config], plan: Plan,
+                 record: Callable[[Sample], None]):
+        self.target = target
+        self.configs = configs
+        self.plan = plan
+        self.record = record
+
+    def run(self) -> None:
+        plan = self.plan
+        for round_ in range(max(plan.cold, plan.provisioned)):
+            for config in self.configs:
+                if round_ < plan.cold:
+                    environment = self.cold(config)
+                    if round_ == plan.cold - 1 and plan.warm:
+                        environment = self.warm(config, environment)
+                    if environment is not None:
+                        environment.close()
+                if round_ < plan.provisioned:
+                    self.provisioned(config)
+        if plan.cold == 0 and plan.warm:
+            for config in self.configs:
+                environment = self.warm(config, None)
+                if environment is not None:
+                    environment.close()
+
+    def cold(self, config: Config) -> Environment | None:
+        """One cold sample; returns its environment (alive or not) for warm samples."""
+        started = now_ns()
+        try:
+            environment = self.target.start(config.artifact, config.memory_mb, provisioned=False)
+        except OSError as exc:
+            self.record(to_sample(config, "cold", _start_failed(exc), None))
+            return None
+        invoked = environment.invoke(self.plan.event)
+        self.record(to_sample(config, "cold", invoked, ms_between(started, now_ns())))
+        return environment
+
+    def warm(self, config: Config, environment: Environment | None) -> Environment | None:
+        """``plan.warm`` warm samples; an environment that dies is replaced by a new one,
+        whose first (cold) invocation is recorded as the cold sample it is."""
+        for _ in range(self.plan.warm):
+            if environment is None or not environment.alive:
+                if environment is not None:
+                    environment.close()
+                environment = self.cold(config)
+                if environment is None or not environment.alive:
+                    failed = Invoked(duration_ms=None, error={
+                        "type": "Coldbench.NoWarmEnvironment", "phase": "init",
+                        "message": "no environment survived its cold start to serve warm "
+                                   "invocations (see the cold samples' errors)"})
+                    self.record(to_sample(config, "warm", failed, None))
+                    return environment
+            started = now_ns()
+            invoked = environment.invoke(self.plan.event)
+            self.record(to_sample(config, "warm", invoked, ms_between(started, now_ns())))
+        return environment
+
+    def provisioned(self, config: Config) -> None:
+        try:
+            environment = self.target.start(config.artifact, config.memory_mb, provisioned=True)
+        except OSError as exc:
+            self.record(to_sample(config, "provisioned", _start_failed(exc), None))
+            return
+        try:
+            time.sleep(PROVISIONED_SETTLE_S)
+            started = now_ns()
+            invoked = environment.invoke(self.plan.event)
+            self.record(to_sample(config, "provisioned", invoked, ms_between(started, now_ns())))
+        finally:
+            environment.close()

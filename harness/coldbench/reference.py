@@ -1,0 +1,65 @@
+"""Published figures that measurements are read against.
+
+- ``documented.csv``: the documented runtime comparison (a design guide's table).
+- ``aws-lambda-init-duration-2026-08.csv``: Init Duration on real AWS Lambda from the public
+  daily benchmark maxday/lambda-perf (data/last.json, 2026-08-22; p50 over 2026-07-23..08-22).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+AWS_INIT_SOURCE = "maxday/lambda-perf, 2026-08-22"
+
+# which row of the AWS Init Duration table stands for each runtime
+_AWS_ROWS = {
+    "python": "python3.12",
+    "node": "nodejs20.x",
+    "java": "java21",
+    "go": "go (provided.al2023)",
+    "rust": "rust (provided.al2023)",
+}
+
+
+@dataclass(frozen=True)
+class Documented:
+    row: str
+    cold_low_ms: float
+    cold_high_ms: float
+    warm_low_ms: float
+    warm_high_ms: float
+
+
+def _rows(name: str) -> list[dict]:
+    text = resources.files("coldbench.data").joinpath(name).read_text()
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+@cache
+def documented() -> dict[str, Documented]:
+    return {r["row"]: Documented(r["row"], *(float(r[k]) for k in list(r)[1:]))
+            for r in _rows("documented.csv")}
+
+
+@cache
+def aws_init_ms(runtime: str) -> tuple[float, str] | None:
+    """Init Duration on AWS Lambda for a runtime: (ms, what the figure is), or None."""
+    wanted = _AWS_ROWS.get(runtime)
+    for row in _rows("aws-lambda-init-duration-2026-08.csv"):
+        if row["runtime"] == wanted:
+            if row["p50_ms"]:
+                return float(row["p50_ms"]), "p50"
+            return float(row["zip_128_x86_64"]), "mean"
+    return None
+
+
+def verdict(value_ms: float, low_ms: float, high_ms: float) -> str:
+    """Where a measured figure falls against a documented range."""
+    if value_ms < low_ms:
+        return "faster"
+    if value_ms > high_ms:
+        return "slower"
+    return "inside"

@@ -1,0 +1,48 @@
+"""Python, through AWS's runtime interface client ``awslambdaric``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from coldbench.runtimes.base import Launch, Runtime
+
+# Pinned: the client is part of what is measured.
+AWSLAMBDARIC = "awslambdaric==4.2.2"
+
+
+def interpreter() -> str:
+    """The Python that plays the runtime: COLDBENCH_PYTHON, else the one running coldbench."""
+    return os.environ.get("COLDBENCH_PYTHON") or sys.executable
+
+
+class Python(Runtime):
+    name = "python"
+    default_handler = "app.handler"
+    documented_as = "Python 3.12"
+    lambda_runtime = "python3.12"
+    build_version = "1"
+
+    def toolchain_version(self) -> str:
+        python = interpreter()
+        out = subprocess.run([python, "--version"], capture_output=True, text=True, check=True)
+        return out.stdout.strip() or out.stderr.strip()
+
+    def build(self, source: Path, out: Path) -> None:
+        python = interpreter()
+        shutil.copytree(source, out, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*self.ignored_dirs))
+        requirements = [AWSLAMBDARIC]
+        argv = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                "--no-compile", "--target", str(out), *requirements]
+        if (source / "requirements.txt").is_file():
+            argv += ["-r", str(source / "requirements.txt")]
+        self.run_tool(argv, cwd=out)
+
+    def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
+        # As Lambda's python bootstrap does: the task root on the path, the client as main.
+        return Launch(argv=[interpreter(), "-m", "awslambdaric", handler],
+                      env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1"})

@@ -1,0 +1,126 @@
+"""Configuration summaries -> the documented-comparison table, or JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+
+from tabulate import tabulate
+
+from coldbench import reference
+from coldbench.runtimes import RUNTIMES
+from coldbench.summary import ConfigSummary
+
+FORMATS = ("table", "markdown", "json", "csv")
+
+HEADERS = ["Runtime", "Memory", "Cold Start p50 (p90/p99)", "Init p50 (AWS)",
+           "Warm Invocation p50 (p99)", "Provisioned p50", "n cold/warm/prov",
+           "Documented cold / warm", "Verdict cold / warm"]
+
+FOOTNOTE = ("All figures in ms. Cold Start = Init Duration + Duration of the first invocation; "
+            "Warm and Provisioned = Duration. AWS: Init Duration p50 on AWS Lambda at 128 MB "
+            f"({reference.AWS_INIT_SOURCE}).")
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 10:
+        return f"{value:.2f}"
+    if value < 1000:
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def _range(low: float, high: float) -> str:
+    return f"<{ms(high)}" if low == 0 else f"{low:g}-{high:g}"
+
+
+def ordered(configs: list[ConfigSummary]) -> list[ConfigSummary]:
+    order = {name: i for i, name in enumerate(RUNTIMES)}
+    return sorted(configs, key=lambda c: (order.get(c.runtime, len(order)), c.runtime,
+                                          c.function, c.memory_mb))
+
+
+def _row(config: ConfigSummary) -> list[str]:
+    cold, warm, prov = (config.modes.get(m) for m in ("cold", "warm", "provisioned"))
+    cold_cell = "-"
+    if cold and cold.figure:
+        f = cold.figure
+        cold_cell = f"{ms(f.p50)} ({ms(f.p90)}/{ms(f.p99)})"
+    elif cold:
+        cold_cell = "failed"
+    aws = reference.aws_init_ms(config.runtime)
+    init_cell = f"{ms(cold.init.p50) if cold and cold.init else '-'} ({ms(aws[0]) if aws else '-'})"
+    warm_cell = "-"
+    if warm and warm.figure:
+        warm_cell = f"{ms(warm.figure.p50)} ({ms(warm.figure.p99)})"
+    elif warm:
+        warm_cell = "failed"
+    prov_cell = ms(prov.figure.p50) if prov and prov.figure else ("failed" if prov else "-")
+    counts = "/".join(str(m.figure.n if m and m.figure else 0) for m in (cold, warm, prov))
+    failures = sum(m.failures for m in config.modes.values())
+    if failures:
+        counts += f" ({failures} failed)"
+    doc = config.documented
+    doc_cell = verdict_cell = "-"
+    if doc:
+        doc_cell = f"{_range(doc.cold_low_ms, doc.cold_high_ms)} / {_range(doc.warm_low_ms, doc.warm_high_ms)}"
+        cold_verdict = (reference.verdict(cold.figure.p50, doc.cold_low_ms, doc.cold_high_ms)
+                        if cold and cold.figure else "-")
+        warm_verdict = (reference.verdict(warm.figure.p50, doc.warm_low_ms, doc.warm_high_ms)
+                        if warm and warm.figure else "-")
+        verdict_cell = f"{cold_verdict} / {warm_verdict}"
+    return [config.label, f"{config.memory_mb} MB", cold_cell, init_cell, warm_cell, prov_cell,
+            counts, doc_cell, verdict_cell]
+
+
+def render(configs: list[ConfigSummary], fmt: str) -> str:
+    configs = ordered(configs)
+    if fmt in ("table", "markdown"):
+        rows = [_row(c) for c in configs]
+        text = tabulate(rows, headers=HEADERS, tablefmt="github" if fmt == "markdown" else "simple",
+                        disable_numparse=True)
+        return f"{text}\n\n{FOOTNOTE}\n"
+    if fmt == "json":
+        return json.dumps([_as_json(c) for c in configs], indent=1) + "\n"
+    if fmt == "csv":
+        return _as_csv(configs)
+    raise ValueError(fmt)
+
+
+def _as_json(config: ConfigSummary) -> dict:
+    return {
+        "function": config.function, "runtime": config.runtime, "memory_mb": config.memory_mb,
+        "modes": {mode: asdict(m) for mode, m in config.modes.items()},
+        "documented": asdict(config.documented) if config.documented else None,
+        "warnings": [{"kind": w.kind.value, "message": w.message} for w in config.warnings],
+    }
+
+
+CSV_FIELDS = ["function", "runtime", "memory_mb", "mode", "figure", "n", "min", "p50", "p90",
+              "p99", "max", "mean", "stdev", "ci_low", "ci_high", "init_p50", "e2e_p50",
+              "max_memory_mb_p50", "attempts", "failures", "misclassified"]
+
+
+def _as_csv(configs: list[ConfigSummary]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for c in configs:
+        for mode, m in c.modes.items():
+            row = {"function": c.function, "runtime": c.runtime, "memory_mb": c.memory_mb,
+                   "mode": mode, "figure": "cold_start_ms" if mode == "cold" else "duration_ms",
+                   "attempts": m.attempts, "failures": m.failures, "misclassified": m.misclassified,
+                   "init_p50": m.init.p50 if m.init else None,
+                   "e2e_p50": m.e2e.p50 if m.e2e else None,
+                   "max_memory_mb_p50": m.max_memory.p50 if m.max_memory else None}
+            if m.figure:
+                row |= {k: getattr(m.figure, k) for k in
+                        ("n", "min", "p50", "p90", "p99", "max", "mean", "stdev", "ci_low", "ci_high")}
+            else:
+                row["n"] = 0
+            writer.writerow(row)
+    return out.getvalue()
