@@ -83,6 +83,9 @@ def check(options: RunOptions) -> None:
         raise UsageError("--timeout must be a positive number of seconds")
     if options.work < 0:
         raise UsageError("--work must be a non-negative number of SHA-256 rounds")
+    if options.target not in targets.TARGETS:
+        raise UsageError(f"unknown target '{options.target}': choose from "
+                         f"{', '.join(targets.TARGETS)}")
     if options.function_dir is not None and len(options.runtimes) != 1:
         raise UsageError("--function needs exactly one --runtime")
 

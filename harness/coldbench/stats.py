@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import binom
 
 CONFIDENCE = 0.95
 SPREAD_LIMIT = 0.10        # stdev above 10 % of the mean earns a warning
@@ -39,6 +38,11 @@ class Summary:
         return self.stdev / self.mean
 
 
+def _binomial_half_cdf(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2), exactly (scipy's import alone costs a second)."""
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+
+
 def median_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
     """Order-statistic interval for the median, or None when n is too small for it."""
     ordered = sorted(values)
@@ -46,7 +50,7 @@ def median_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[
     alpha = (1 - confidence) / 2
     # the largest l with P(X <= l - 1) <= alpha
     lower = 0
-    while lower < n and binom.cdf(lower, n, 0.5) <= alpha:
+    while lower < n and _binomial_half_cdf(lower, n) <= alpha:
         lower += 1
     if lower < 1:
         return None

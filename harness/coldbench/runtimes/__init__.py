@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from coldbench.errors import UsageError
 from coldbench.runtimes.base import Launch, Runtime
+from coldbench.runtimes.go import Go
+from coldbench.runtimes.java import Java
+from coldbench.runtimes.node import Node
 from coldbench.runtimes.python import Python
+from coldbench.runtimes.rust import Rust
 
-RUNTIMES: dict[str, Runtime] = {r.name: r for r in (Python(),)}
+RUNTIMES: dict[str, Runtime] = {r.name: r for r in (Python(), Node(), Go(), Java(), Rust())}
 
 
 def get(name: str) -> Runtime:

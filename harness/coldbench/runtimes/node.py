@@ -1,0 +1,120 @@
+"""Node.js, through AWS's runtime interface client ``aws-lambda-ric``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from coldbench.errors import BuildError, MissingToolchain
+from coldbench.runtimes.base import Launch, Runtime
+
+# Pinned: the client is part of what is measured. 3.3.0 is the release that builds on
+# Node.js 20; its install compiles curl and aws-lambda-cpp into a native addon.
+RIC_NAME = "aws-lambda-ric"
+RIC_VERSION = "3.3.0"
+INSTALL_HINT = "install Node.js 20 with npm"
+# What the client's install scripts call: curl's buildconf and configure, cmake for
+# aws-lambda-cpp, node-gyp (which needs Python) for the addon.
+BUILD_TOOLS = ("make", "cc", "c++", "cmake", "autoreconf", "automake", "libtoolize", "python3")
+NPM_FLAGS = ("--no-audit", "--no-fund", "--prefer-offline", "--omit=dev")
+
+
+def _run_version(tool: str) -> str:
+    try:
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True, check=True,
+                             timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise MissingToolchain(f"node: '{tool} --version' failed ({exc}): "
+                               f"{INSTALL_HINT}") from exc
+    return out.stdout.strip()
+
+
+def _local_headers(node: str) -> str | None:
+    """The installation prefix of ``node`` when it ships its own headers, else None.
+
+    node-gyp otherwise downloads the headers for the running version while the client
+    installs, which fails without access to the Node.js release server."""
+    prefix = Path(os.path.realpath(node)).parent.parent
+    return str(prefix) if (prefix / "include" / "node" / "node.h").is_file() else None
+
+
+class Node(Runtime):
+    name = "node"
+    default_handler = "index.handler"
+    documented_as = "Node.js 20"
+    lambda_runtime = "nodejs20.x"
+    build_version = "1"
+    ignored_dirs = frozenset({".git", "node_modules"})
+
+    def toolchain_version(self) -> str:
+        node = self.require("node", INSTALL_HINT)
+        self.require("npm", INSTALL_HINT)
+        return f"Node.js {_run_version(node)}"
+
+    def build(self, source: Path, out: Path) -> None:
+        node = self.require("node", INSTALL_HINT)
+        npm = self.require("npm", INSTALL_HINT)
+        for tool in BUILD_TOOLS:
+            self.require(tool, f"{RIC_NAME} compiles a native addon at install: install "
+                               "make, a C/C++ compiler, cmake, autoconf, automake, libtool "
+                               "and Python 3")
+        shutil.copytree(source, out, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*self.ignored_dirs))
+        manifest_path = out / "package.json"
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise BuildError(f"node: {source} needs a readable package.json ({exc})") from exc
+        if not isinstance(manifest, dict):
+            raise BuildError(f"node: {source}/package.json is not a JSON object")
+
+        # npm 11 gates a dependency's install scripts on package.json's allowScripts, and
+        # the client is useless without its compiled addon. An explicit denial stays.
+        allowed = manifest.setdefault("allowScripts", {})
+        if not isinstance(allowed, dict):
+            raise BuildError(f"node: allowScripts in {source}/package.json is not an object")
+        if not any(key == RIC_NAME or key.startswith(f"{RIC_NAME}@") for key in allowed):
+            allowed[RIC_NAME] = True
+            manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+        if RIC_NAME in manifest.get("dependencies", {}):
+            command = ["ci"] if (out / "package-lock.json").is_file() else ["install"]
+        else:
+            command = ["install", "--save-prod", "--save-exact", f"{RIC_NAME}@{RIC_VERSION}"]
+        env = dict(os.environ)
+        headers = _local_headers(node)
+        if headers and not env.get("npm_config_nodedir"):
+            env["npm_config_nodedir"] = headers
+        self.run_tool([npm, *command, *NPM_FLAGS], cwd=out, env=env)
+        client = out / "node_modules" / RIC_NAME
+        if not (client / "bin" / "index.mjs").is_file():
+            raise BuildError(f"node: npm finished but {RIC_NAME} is not in {out}/node_modules")
+        # The client's postinstall means to delete its curl and aws-lambda-cpp build trees
+        # (the addon links them statically), but its pattern `*[^gz]` needs bash: where sh
+        # is dash it deletes the source tarballs instead and leaves about 150 MB behind.
+        for pattern in ("curl-*", "aws-lambda-cpp-*", "artifacts"):
+            for tree in (client / "deps").glob(pattern):
+                if tree.is_dir():
+                    shutil.rmtree(tree)
+
+    def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
+        # The client's documented start is `npx aws-lambda-ric <handler>` in the function
+        # folder; node runs its bin script directly so npx's own start-up is not counted.
+        # The bin script takes the function folder from its working directory; a handler
+        # under an absolute path is resolved from there instead (the client accepts
+        # "/dir/module.function"), as Lambda's runtime resolves it from LAMBDA_TASK_ROOT.
+        node = shutil.which("node")
+        if node is None:
+            raise MissingToolchain(f"node: 'node' not found: {INSTALL_HINT}")
+        client = task_root / "node_modules" / RIC_NAME / "bin" / "index.mjs"
+        # Heap limits as the nodejs runtimes' bootstrap sets them from the memory size:
+        # a tenth for the young generation (half of it per semi-space), the rest old.
+        new_space_mb = memory_mb // 10
+        argv = [node, "--expose-gc", "--max-http-header-size=81920",
+                f"--max-semi-space-size={new_space_mb // 2}",
+                f"--max-old-space-size={memory_mb - new_space_mb}",
+                str(client), str(task_root / handler)]
+        return Launch(argv=argv, env={"NODE_PATH": str(task_root)})

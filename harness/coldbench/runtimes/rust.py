@@ -1,0 +1,111 @@
+"""Rust, through AWS's crate ``lambda_runtime``.
+
+A function is a Cargo package with a binary target that calls ``lambda_runtime::run``.
+The binary is taken from the package's ``[[bin]]`` named ``bootstrap``, else its only
+binary, else its ``default-run``; it becomes the task root's ``bootstrap``, the executable
+Lambda's ``provided.al2023`` runtime starts.
+
+The source folder is never written to: Cargo builds into one target folder in
+coldbench's cache, shared by all functions, so a rebuild after a change recompiles the
+changed crate only, and ``--locked`` stops Cargo from writing ``Cargo.lock``. A package
+therefore needs a ``Cargo.lock`` (``cargo generate-lockfile`` makes one).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from pathlib import Path
+
+from coldbench.errors import BuildError
+from coldbench.runtimes.base import Launch, Runtime
+
+HINT = "install Rust (cargo and rustc 1.85 or newer, e.g. with rustup)"
+
+
+def target_dir() -> Path:
+    """Cargo's target folder for every function coldbench builds."""
+    from coldbench.build import cache_root   # here: coldbench.build imports the runtimes
+    return cache_root() / "cargo-target"
+
+
+def choose_binary(package: dict) -> str:
+    """The name of the package's binary target that becomes ``bootstrap``."""
+    binaries = [t["name"] for t in package["targets"] if "bin" in t["kind"]]
+    if "bootstrap" in binaries:
+        return "bootstrap"
+    if len(binaries) == 1:
+        return binaries[0]
+    if package.get("default_run") in binaries:
+        return package["default_run"]
+    if not binaries:
+        raise BuildError(f"rust: package '{package['name']}' has no binary target: "
+                         "add src/main.rs or a [[bin]] named bootstrap")
+    raise BuildError(f"rust: package '{package['name']}' has binaries "
+                     f"{', '.join(binaries)}: name the function's one bootstrap "
+                     "([[bin]] name = \"bootstrap\") or set default-run")
+
+
+class Rust(Runtime):
+    name = "rust"
+    default_handler = "bootstrap"
+    documented_as = "Rust / Go"
+    lambda_runtime = "provided.al2023"
+    build_version = "1"
+    ignored_dirs = Runtime.ignored_dirs | {"target"}
+
+    def toolchain_version(self) -> str:
+        self.require("cargo", HINT)
+        rustc = self.require("rustc", HINT)
+        # "rustc 1.95.0 (59807616e 2026-04-14)" -> "rustc 1.95.0"
+        return " ".join(self.run_tool([rustc, "--version"], cwd=Path.cwd()).split()[:2])
+
+    def build(self, source: Path, out: Path) -> None:
+        cargo = self.require("cargo", HINT)
+        manifest = (source / "Cargo.toml").resolve()
+        if not manifest.is_file():
+            raise BuildError(f"rust: {source} has no Cargo.toml")
+        targets = target_dir()
+        targets.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, CARGO_TARGET_DIR=str(targets), CARGO_TERM_COLOR="never")
+
+        # --no-deps: reads the manifests without resolving, so no Cargo.lock is written.
+        metadata = json.loads(self.run_tool(
+            [cargo, "metadata", "--no-deps", "--format-version", "1",
+             "--manifest-path", str(manifest)], cwd=source, env=env))
+        package = next((p for p in metadata["packages"]
+                        if Path(p["manifest_path"]).resolve() == manifest), None)
+        if package is None:
+            raise BuildError(f"rust: {manifest} is a workspace without a package: "
+                             "point coldbench at the function's own package folder")
+        binary = choose_binary(package)
+        lock = Path(metadata["workspace_root"]) / "Cargo.lock"
+        if not lock.is_file():
+            raise BuildError(f"rust: no {lock}: run 'cargo generate-lockfile' there "
+                             "(coldbench builds with --locked and never writes the source)")
+
+        # Functions share the target folder and its release/<binary> path: hold it from
+        # the build to the copy, so a concurrent build cannot swap the binary in between.
+        with open(targets / ".coldbench.lock", "w") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            stdout = self.run_tool(
+                [cargo, "build", "--release", "--locked", "--manifest-path", str(manifest),
+                 "--bin", binary, "--message-format", "json-render-diagnostics"],
+                cwd=source, env=env)
+            executable = None
+            for line in stdout.splitlines():
+                message = json.loads(line) if line.startswith("{") else {}
+                if (message.get("reason") == "compiler-artifact"
+                        and message.get("package_id") == package["id"]
+                        and message["target"]["name"] == binary
+                        and message.get("executable")):
+                    executable = message["executable"]
+            if executable is None:
+                raise BuildError(f"rust: cargo built no executable '{binary}' for {manifest}")
+            shutil.copy2(executable, out / "bootstrap")
+
+    def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
+        # provided.al2023 starts the task root's bootstrap; _HANDLER is the function's to read.
+        return Launch(argv=[str(task_root / "bootstrap")])

@@ -1,0 +1,63 @@
+"""The command line as users and scripts meet it: bad input, saved results, exit statuses."""
+
+import json
+
+import pytest
+
+from conftest import run_cli
+
+BAD_INPUT = [
+    (["run", "--runtimes", "cobol"], "unknown runtime 'cobol'"),
+    (["run", "--memory", "64"], "outside Lambda's 128..10240 MB"),
+    (["run", "--memory", "lots"], "not a whole number"),
+    (["run", "--function", "/nonexistent/fn", "--runtime", "python"], "not a readable folder"),
+    (["run", "--function", ".", "--runtimes", "python,go"], "exactly one --runtime"),
+    (["run", "--cold", "0", "--warm", "0", "--provisioned", "0"], "nothing to measure"),
+    (["run", "--colder"], "No such option"),
+    (["run", "--target", "mainframe"], "unknown target 'mainframe'"),
+    (["report", "/nonexistent/run.json"], "no such results file"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_status_2(args, message, tmp_path):
+    output = tmp_path / "out.json"
+    result = run_cli(*args, "--quiet", "--output", output) if args[0] == "run" else run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("coldbench: error: ")
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert not output.exists()            # nothing half-written
+
+
+def test_an_existing_output_file_is_kept(tmp_path):
+    output = tmp_path / "out.json"
+    output.write_text("earlier run")
+    result = run_cli("run", "--runtimes", "python", "--output", output)
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert output.read_text() == "earlier run"
+
+
+def test_report_renders_a_saved_file_again(tmp_path):
+    path = tmp_path / "run.json"
+    samples = [dict(runtime="rust", memory_mb=128, mode="cold", init_ms=10.0 + i,
+                    duration_ms=1.0, e2e_ms=12.0 + i, billed_ms=1.0, max_memory_mb=9.0,
+                    cold=True, error=None) for i in range(6)]
+    path.write_text(json.dumps({"schema_version": 1, "run": {"target": "local"},
+                                "samples": samples}))
+    result = run_cli("report", path, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    assert "coldbench,rust,128,cold,cold_start_ms,6,11.0,13.5" in result.stdout
+    table = run_cli("report", path)
+    assert "rust" in table.stdout and "13.5 (15.5/15.9)" in table.stdout
+
+
+def test_a_report_with_only_failures_exits_1(tmp_path):
+    path = tmp_path / "run.json"
+    failed = dict(runtime="go", memory_mb=128, mode="cold", init_ms=None, duration_ms=None,
+                  e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=None,
+                  error={"type": "Runtime.ExitError", "message": "exit status 1"})
+    path.write_text(json.dumps({"schema_version": 1, "run": {}, "samples": [failed]}))
+    result = run_cli("report", path)
+    assert result.returncode == 1
+    assert "no valid sample out of 1 (Runtime.ExitError x1)" in result.stderr

@@ -1,0 +1,73 @@
+"""Samples -> table: golden output on constructed samples with known figures."""
+
+import json
+import textwrap
+
+from coldbench.results import Sample
+from coldbench.summary import WarningKind, summarize_samples
+from coldbench.table import render
+
+
+def sample(mode, duration, init=None, runtime="python", memory=128, error=None, cold=None):
+    return Sample(runtime=runtime, memory_mb=memory, mode=mode, init_ms=init,
+                  duration_ms=duration, e2e_ms=None if duration is None else (init or 0) + duration + 1,
+                  billed_ms=None,
+                  max_memory_mb=40.0, cold=(mode == "cold") if cold is None else cold,
+                  error=error)
+
+
+def samples():
+    out = []
+    for i in range(6):   # cold start = init + duration = 300 + 10 i + 2
+        out.append(sample("cold", 2.0, init=300.0 + 10 * i))
+        out.append(sample("cold", 1.0, init=1500.0 + 100 * i, runtime="java", memory=512))
+    out += [sample("warm", d) for d in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
+    out += [sample("provisioned", 3.0), sample("provisioned", 5.0)]
+    out.append(sample("warm", 4.0, runtime="java", memory=512))
+    out.append(sample("warm", None, runtime="java", memory=512,
+                      error={"type": "Sandbox.Timedout", "message": "Task timed out"}))
+    out.append(sample("warm", 0.2, runtime="java", memory=512, cold=True))   # misclassified
+    out[-1].misclassified = True
+    return out
+
+
+def test_table_layout_is_the_documented_comparisons():
+    text = render(summarize_samples(samples()), "markdown")
+    assert text == textwrap.dedent("""\
+        | Runtime   | Memory   | Cold Start p50 (p90/p99)   | Init p50 (AWS)   | Warm Invocation p50 (p99)   | Provisioned p50   | n cold/warm/prov   | Documented cold / warm   | Verdict cold / warm   |
+        |-----------|----------|----------------------------|------------------|-----------------------------|-------------------|--------------------|--------------------------|-----------------------|
+        | python    | 128 MB   | 327.0 (347.0/351.5)        | 325.0 (84.7)     | 0.75 (0.99)                 | 4.00              | 6/6/2              | 200-500 / 1-5            | inside / faster       |
+        | java      | 512 MB   | 1,751 (1,951/1,996)        | 1,750 (238.6)    | 4.00 (4.00)                 | -                 | 6/1/0 (1 failed)   | 1000-5000 / 1-10         | inside / inside       |
+
+        All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration p50 on AWS Lambda at 128 MB (maxday/lambda-perf, 2026-08-22).
+        """)
+
+
+def test_warnings_are_typed():
+    configs = {c.runtime: c for c in summarize_samples(samples())}
+    python = {w.kind for w in configs["python"].warnings}
+    java = {w.kind for w in configs["java"].warnings}
+    assert WarningKind.TOO_FEW_SAMPLES in python           # 2 provisioned samples
+    assert WarningKind.HIGH_SPREAD in python               # warm: stdev 25 % of the mean
+    assert {WarningKind.FAILED, WarningKind.MISCLASSIFIED} <= java
+    assert all(c.ok for c in configs.values())
+
+
+def test_a_mode_without_valid_samples_fails_the_configuration():
+    broken = [sample("cold", None, error={"type": "Runtime.ExitError", "message": "x"})] * 2
+    [config] = summarize_samples(broken)
+    assert not config.ok
+    assert [w.kind for w in config.warnings] == [WarningKind.NO_VALID_SAMPLES]
+    assert "Runtime.ExitError x2" in str(config.warnings[0])
+    assert "| failed " in render([config], "markdown")
+
+
+def test_json_and_csv_carry_the_same_figures():
+    configs = summarize_samples(samples())
+    document = json.loads(render(configs, "json"))
+    python = next(c for c in document if c["runtime"] == "python")
+    assert python["modes"]["cold"]["figure"]["p50"] == 327.0
+    assert python["modes"]["cold"]["figure"]["ci_low"] == 302.0
+    lines = render(configs, "csv").splitlines()
+    assert lines[0].startswith("function,runtime,memory_mb,mode,figure,n,min,p50")
+    assert lines[1].startswith("coldbench,python,128,cold,cold_start_ms,6,302.0,327.0")
