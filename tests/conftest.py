@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# this session's cgroups (and those of the commands it runs) under a parent of its own
+os.environ["COLDBENCH_CGROUP_PARENT"] = f"coldbench-test-{os.getpid()}"
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "functions"
 CONTRACT = json.loads((ROOT / "functions" / "contract.json").read_text())
@@ -24,11 +27,22 @@ def fixture_function():
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cgroup_parent():
+    """Remove this session's (by then empty) cgroup parent folders at the end."""
+    yield
+    from coldbench import cgroups
+    for hierarchy in ("memory", "cpu", ""):
+        parent = cgroups.ROOT / hierarchy / cgroups.PARENT
+        if parent.is_dir():
+            parent.rmdir()
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_behind():
     """Every test must leave no coldbench cgroup (and so no runtime process) behind."""
-    yield
     from coldbench import cgroups
+    yield
     left = [g.name for g in cgroups.leftovers()]
     assert not left, f"cgroups left behind: {left}"
 

@@ -100,20 +100,30 @@ def test_memory_limit_is_the_configured_size():
 
 
 def test_cpu_share_follows_memory_after_init():
-    """At 128 MB a function gets 128/1769 of a vCPU: the same work takes many times longer
-    than at 1769 MB (one vCPU). Init is not throttled under the default CPU model."""
+    """At 128 MB a function gets 128/1769 of a vCPU, at 1769 MB one vCPU: the quota is set
+    once init is done, the kernel throttles the small one, and the same work takes several
+    times longer there."""
     artifact = build(Function.builtin(get("python")))
     target = LocalTarget(timeout_s=60)
-    durations = {}
+    durations, quotas, throttled = {}, {}, {}
     try:
         for memory in (128, 1769):
             environment = target.start(artifact, memory, provisioned=True)
             environment.invoke({"work": 0})
             durations[memory] = environment.invoke({"work": 3000}).duration_ms
+            group = environment.cgroup
+            if group.version == "v1":
+                quotas[memory] = int((group.cpu_dir / "cpu.cfs_quota_us").read_text())
+            else:
+                quotas[memory] = int((group.cpu_dir / "cpu.max").read_text().split()[0])
+            stat = dict(line.split() for line in (group.cpu_dir / "cpu.stat").read_text().splitlines())
+            throttled[memory] = int(stat["nr_throttled"])
             environment.close()
     finally:
         target.close()
-    assert durations[128] > 4 * durations[1769], durations
+    assert quotas == {128: int(128 / 1769 * 100_000), 1769: 100_000}
+    assert throttled[128] > 0
+    assert durations[128] > 2 * durations[1769], durations
 
 
 def test_proportional_cpu_model_throttles_init_too():

@@ -18,7 +18,8 @@ from pathlib import Path
 from coldbench.errors import EnvironmentUnavailable
 
 ROOT = Path(os.environ.get("COLDBENCH_CGROUP_ROOT", "/sys/fs/cgroup"))
-PARENT = "coldbench"
+# every group sits under this parent; a test session sets its own to see only its groups
+PARENT = os.environ.get("COLDBENCH_CGROUP_PARENT", "coldbench")
 MB_PER_VCPU = 1769
 MAX_VCPUS = 6
 CFS_PERIOD_US = 100_000

@@ -54,7 +54,7 @@ def cli():
               help="Memory sizes in MB (128..10240); CPU follows as on Lambda (1769 MB = 1 vCPU).")
 @click.option("--cold", default=10, show_default=True, help="Cold samples per configuration.")
 @click.option("--warm", default=20, show_default=True, help="Warm samples per configuration.")
-@click.option("--provisioned", default=5, show_default=True,
+@click.option("--provisioned", default=6, show_default=True,
               help="Provisioned-concurrency samples per configuration.")
 @click.option("--work", default=100, show_default=True,
               help="SHA-256 rounds each invocation computes (see functions/README.md).")

@@ -31,7 +31,7 @@ class RunOptions:
     memory: list[int] = field(default_factory=lambda: list(DEFAULT_MEMORY))
     cold: int = 10
     warm: int = 20
-    provisioned: int = 5
+    provisioned: int = 6
     work: int = 100
     timeout_s: float = 60.0
     target: str = "local"

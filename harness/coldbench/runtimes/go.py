@@ -25,8 +25,9 @@ class Go(Runtime):
 
     def toolchain_version(self) -> str:
         go = self.require("go", HINT)
-        # The version of the toolchain that builds, e.g. "go1.26.8" (runtime.Version()).
-        return self.run_tool([go, "env", "GOVERSION"], cwd=Path.cwd()).strip()
+        # e.g. "go1.26.8", as runtime.Version() reports it. Asked outside any module, so
+        # that no go.mod's toolchain line switches the answer (GOTOOLCHAIN=auto).
+        return self.run_tool([go, "env", "GOVERSION"], cwd=Path("/")).strip()
 
     def build(self, source: Path, out: Path) -> None:
         go = self.require("go", HINT)

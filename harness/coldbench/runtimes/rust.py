@@ -5,15 +5,21 @@ The binary is taken from the package's ``[[bin]]`` named ``bootstrap``, else its
 binary, else its ``default-run``; it becomes the task root's ``bootstrap``, the executable
 Lambda's ``provided.al2023`` runtime starts.
 
-The source folder is never written to: Cargo builds into one target folder in
-coldbench's cache, shared by all functions, so a rebuild after a change recompiles the
-changed crate only, and ``--locked`` stops Cargo from writing ``Cargo.lock``. A package
-therefore needs a ``Cargo.lock`` (``cargo generate-lockfile`` makes one).
+The source folder is never written to: Cargo builds into a target folder in coldbench's
+cache, one per workspace folder, kept between builds so that a rebuild after a change
+recompiles the changed crate only; ``--locked`` stops Cargo from writing ``Cargo.lock``,
+so a package needs one (``cargo generate-lockfile`` makes it).
+
+One target folder per workspace, not one for all: Cargo names a local package's build
+by its path relative to the workspace, and takes it as up to date when no file is newer
+than the last build, so two folders holding packages of the same name and version
+would share one binary (measured: the second folder got the first one's).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -25,10 +31,11 @@ from coldbench.runtimes.base import Launch, Runtime
 HINT = "install Rust (cargo and rustc 1.85 or newer, e.g. with rustup)"
 
 
-def target_dir() -> Path:
-    """Cargo's target folder for every function coldbench builds."""
+def target_dir(workspace_root: Path) -> Path:
+    """Cargo's target folder for the functions of one workspace folder."""
     from coldbench.build import cache_root   # here: coldbench.build imports the runtimes
-    return cache_root() / "cargo-target"
+    key = hashlib.sha256(str(workspace_root.resolve()).encode()).hexdigest()[:16]
+    return cache_root() / "cargo-target" / f"{workspace_root.name}-{key}"
 
 
 def choose_binary(package: dict) -> str:
@@ -59,17 +66,16 @@ class Rust(Runtime):
     def toolchain_version(self) -> str:
         self.require("cargo", HINT)
         rustc = self.require("rustc", HINT)
-        # "rustc 1.95.0 (59807616e 2026-04-14)" -> "rustc 1.95.0"
-        return " ".join(self.run_tool([rustc, "--version"], cwd=Path.cwd()).split()[:2])
+        # "rustc 1.95.0 (59807616e 2026-04-14)" -> "rustc 1.95.0". Asked from "/", where
+        # no rust-toolchain.toml makes rustup pick another toolchain.
+        return " ".join(self.run_tool([rustc, "--version"], cwd=Path("/")).split()[:2])
 
     def build(self, source: Path, out: Path) -> None:
         cargo = self.require("cargo", HINT)
         manifest = (source / "Cargo.toml").resolve()
         if not manifest.is_file():
             raise BuildError(f"rust: {source} has no Cargo.toml")
-        targets = target_dir()
-        targets.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, CARGO_TARGET_DIR=str(targets), CARGO_TERM_COLOR="never")
+        env = dict(os.environ, CARGO_TERM_COLOR="never")
 
         # --no-deps: reads the manifests without resolving, so no Cargo.lock is written.
         metadata = json.loads(self.run_tool(
@@ -86,8 +92,11 @@ class Rust(Runtime):
             raise BuildError(f"rust: no {lock}: run 'cargo generate-lockfile' there "
                              "(coldbench builds with --locked and never writes the source)")
 
-        # Functions share the target folder and its release/<binary> path: hold it from
-        # the build to the copy, so a concurrent build cannot swap the binary in between.
+        targets = target_dir(Path(metadata["workspace_root"]))
+        targets.mkdir(parents=True, exist_ok=True)
+        env["CARGO_TARGET_DIR"] = str(targets)
+        # Hold the target folder from the build to the copy, so that a concurrent build
+        # of a changed source cannot swap the binary in between.
         with open(targets / ".coldbench.lock", "w") as guard:
             fcntl.flock(guard, fcntl.LOCK_EX)
             stdout = self.run_tool(

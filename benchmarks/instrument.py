@@ -1,0 +1,102 @@
+"""How much of what coldbench reports is coldbench itself.
+
+Run: .venv/bin/python benchmarks/instrument.py [--invocations 500] [--cold 30]
+
+1. The instrument's floor: warm Duration of the Go function (the fastest runtime) as the
+   harness sees it, and what the caller waits on top of it (e2e - Duration).
+2. Throughput: cold samples per minute, for the Go and the Python function.
+3. A known answer: a Python function that sleeps 300 ms in its init is reported at
+   300 ms plus the Python runtime's own init (measured in the same run, interleaved).
+
+Figures vary with the machine; this is a benchmark, not a test: nothing here fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from coldbench.build import Function, build
+from coldbench.runtime_api import now_ns
+from coldbench.runtimes import get
+from coldbench.stats import summarize
+from coldbench.targets.local import LocalTarget
+
+ROOT = Path(__file__).resolve().parents[1]
+INIT_SLEEP_MS = 300
+MEMORY_MB = 1769
+
+
+def row(name: str, values: list[float]) -> str:
+    s = summarize(values)
+    return (f"| {name} | {s.n} | {s.p50:.3f} | {s.p90:.3f} | {s.p99:.3f} | "
+            f"{s.ci_low:.3f}-{s.ci_high:.3f} |")
+
+
+def floor(target: LocalTarget, invocations: int) -> list[str]:
+    environment = target.start(build(Function.builtin(get("go"))), MEMORY_MB, provisioned=True)
+    environment.invoke({"work": 0})
+    durations, overheads = [], []
+    for _ in range(invocations):
+        started = now_ns()
+        invoked = environment.invoke({"work": 0})
+        e2e_ms = (now_ns() - started) / 1e6
+        durations.append(invoked.duration_ms)
+        overheads.append(e2e_ms - invoked.duration_ms)
+    environment.close()
+    return [row("go warm Duration (work 0)", durations),
+            row("go warm e2e - Duration", overheads)]
+
+
+def throughput(target: LocalTarget, runtime: str, count: int) -> str:
+    artifact = build(Function.builtin(get(runtime)))
+    started = time.monotonic()
+    for _ in range(count):
+        environment = target.start(artifact, MEMORY_MB, provisioned=False)
+        environment.invoke({"work": 100})
+        environment.close()
+    per_minute = count / (time.monotonic() - started) * 60
+    return f"| {runtime} | {count} | {per_minute:.0f} |"
+
+
+def known_answer(target: LocalTarget, count: int) -> list[str]:
+    python = get("python")
+    plain = build(Function.builtin(python))
+    sleeper = build(Function.user(python, ROOT / "tests/fixtures/functions/init_sleep", None))
+    inits = {"plain": [], "sleep": []}
+    for _ in range(count):   # interleaved, so drift hits both alike
+        for name, artifact in (("plain", plain), ("sleep", sleeper)):
+            environment = target.start(artifact, MEMORY_MB, provisioned=False)
+            inits[name].append(environment.invoke({}).init_ms)
+            environment.close()
+    baseline = statistics.median(inits["plain"])
+    measured = statistics.median(inits["sleep"])
+    return [row("python init, plain function", inits["plain"]),
+            row(f"python init, function sleeping {INIT_SLEEP_MS} ms", inits["sleep"]),
+            f"\nexpected {INIT_SLEEP_MS} + {baseline:.1f} = {INIT_SLEEP_MS + baseline:.1f} ms; "
+            f"measured {measured:.1f} ms; difference {measured - INIT_SLEEP_MS - baseline:+.1f} ms"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invocations", type=int, default=500)
+    parser.add_argument("--cold", type=int, default=30)
+    args = parser.parse_args()
+    target = LocalTarget(timeout_s=60)
+    header = "| figure | n | p50 ms | p90 ms | p99 ms | 95% CI of p50 |\n|---|---|---|---|---|---|"
+    try:
+        print(f"## Instrument floor ({MEMORY_MB} MB)\n\n{header}")
+        print("\n".join(floor(target, args.invocations)))
+        print(f"\n## Cold samples per minute ({MEMORY_MB} MB)\n\n| runtime | samples | per minute |\n|---|---|---|")
+        for runtime in ("go", "python"):
+            print(throughput(target, runtime, args.cold))
+        print(f"\n## Known answer: init that sleeps {INIT_SLEEP_MS} ms\n\n{header}")
+        print("\n".join(known_answer(target, args.cold)))
+    finally:
+        target.close()
+
+
+if __name__ == "__main__":
+    main()
