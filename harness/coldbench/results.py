@@ -4,20 +4,27 @@ leaves a valid file with all it measured.
 
 Other tools read this file; the contract is ``schema_version``, ``run`` and ``samples``
 (fields in ``Sample``). Fields may be added within a version; none are removed or renamed.
+``run["run_id"]`` names the run in a history (``coldbench.history``): unique, and sorting
+run ids sorts runs by start time.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from coldbench.errors import ResultsError
 
 # Changelog:
 #   1 - first version: run metadata, samples with init/duration/e2e/billed/max memory.
+#       Added within 1: run.run_id.
+#       Added within 1: run.api, run.rie, run.container_images (docker target);
+#       samples' container_start_ms (docker) and first_response_ms (--api rie).
 SCHEMA_VERSION = 1
 
 MODES = ("cold", "warm", "provisioned")
@@ -90,6 +97,11 @@ class ResultsWriter:
     def flush(self) -> None:
         if self.path is not None:
             write_atomic(self.path, self.results.to_json())
+
+
+def new_run_id() -> str:
+    """A run id: the UTC start time to the second, then 8 random hex digits."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def write_atomic(path: Path, document: dict) -> None:

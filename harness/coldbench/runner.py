@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from coldbench import __version__, build, runtimes, targets
+from coldbench import __version__, build, rie, runtimes, targets
 from coldbench.errors import UsageError
 from coldbench.measure import Config, Measurement, Plan
-from coldbench.results import Results, ResultsWriter, Sample
+from coldbench.results import Results, ResultsWriter, Sample, new_run_id
 
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
 DEFAULT_MEMORY = (128, 512, 1769)
@@ -88,6 +88,8 @@ def check(options: RunOptions) -> None:
                          f"{', '.join(targets.TARGETS)}")
     if options.function_dir is not None and len(options.runtimes) != 1:
         raise UsageError("--function needs exactly one --runtime")
+    if options.target_options.get("api") == "rie" and options.provisioned:
+        raise UsageError(rie.NO_PROVISIONED)
 
 
 def functions(options: RunOptions) -> list[build.Function]:
@@ -140,6 +142,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
         try:
+            configs = target.prepare(configs, plan)
             writer.results.run.update(run_metadata(options, target, artifacts))
             writer.flush()
             total = plan.total(len(configs))
@@ -160,6 +163,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
 def run_metadata(options: RunOptions, target, artifacts) -> dict:
     return {
         **target.describe(),
+        "run_id": new_run_id(),
         "started_at": now_iso(),
         "ended_at": None,
         "coldbench_version": __version__,

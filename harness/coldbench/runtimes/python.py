@@ -44,5 +44,7 @@ class Python(Runtime):
 
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         # As Lambda's python bootstrap does: the task root on the path, the client as main.
-        return Launch(argv=[interpreter(), "-m", "awslambdaric", handler],
+        # -S: none of the site-packages of the interpreter that runs coldbench (their .pth
+        # start-up hooks cost ~25 ms here); as on Lambda, the standard library and the task root.
+        return Launch(argv=[interpreter(), "-S", "-m", "awslambdaric", handler],
                       env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1"})

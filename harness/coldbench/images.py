@@ -1,0 +1,546 @@
+"""Container images for the docker target, cached by a content hash of what went into them
+and labelled as coldbench's.
+
+Two kinds (``--images``):
+
+- ``local``: built on this machine, without a container registry, in layers:
+  1. ``coldbench/base``: a minimal Debian root filesystem made with debootstrap from
+     Debian's packages and brought in with ``docker import``;
+  2. ``coldbench/provided``: AWS's emulator (built from its Go module, ``coldbench.rie``)
+     at /usr/local/bin/aws-lambda-rie and an entrypoint that runs it, as in AWS's images;
+     Go and Rust functions run on this layer, as on AWS's ``provided`` images;
+  3. ``coldbench/<runtime>``: the language runtime;
+  4. ``coldbench/fn-<runtime>-<function>``: the function's task root at /var/task.
+- ``aws``: AWS's base images for Lambda (Lambda's own OS and runtime builds, the emulator
+  as entrypoint), pulled, with the task root copied in.
+
+Which language runtimes the local images carry, and why. A task root is built on the host
+(``coldbench.runtimes``) for the host's runtimes: Python packages with compiled parts for
+the host's Python, a Node.js addon compiled for the host's Node.js ABI, classes for the
+host's JDK, a Rust binary linked against the host's glibc. So the base is the same Debian
+release as the host when the host runs Debian (same glibc; ``COLDBENCH_DEBIAN_SUITE``
+chooses another), and each runtime is the one its task root was built for:
+- Python: Debian's ``python3``, which must have the host's major.minor version (checked);
+- Java: Debian's ``openjdk-<host major>-jre-headless``;
+- Node.js: the host's own ``node`` binary, copied in. Debian 12 packages Node.js 18, whose
+  ABI the client's addon, built for the host's Node.js 20, does not load; copying the binary
+  also runs the very build the local target runs, so the two compare like for like.
+The versions found are recorded in the image's labels and in the results.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from coldbench import cgroups, rie
+from coldbench.build import Artifact, cache_root
+from coldbench.errors import BuildError, EnvironmentUnavailable, MissingToolchain
+
+KINDS = ("aws", "local")
+TASK_ROOT = "/var/task"
+RUNTIME_DIR = "/var/runtime"
+ENTRYPOINT = "/lambda-entrypoint.sh"
+LABEL = "coldbench.image"               # on every image coldbench makes: its layer
+BUILD_CONTAINER_PREFIX = "coldbench-build-"
+
+
+def build_container_prefix() -> str:
+    """How the containers that build images are named in this scope (see
+    ``targets.docker.SCOPE_LABEL``)."""
+    return f"{BUILD_CONTAINER_PREFIX}{cgroups.PARENT}-"
+# bump when a layer's recipe changes, so cached images are built again
+RECIPE_VERSION = "2"
+
+# AWS's base images for Lambda; Go and Rust run on the OS-only runtime, as on AWS.
+AWS_IMAGES = {
+    "python": "public.ecr.aws/lambda/python:3.12",
+    "node": "public.ecr.aws/lambda/nodejs:20",
+    "java": "public.ecr.aws/lambda/java:21",
+    "go": "public.ecr.aws/lambda/provided:al2023",
+    "rust": "public.ecr.aws/lambda/provided:al2023",
+}
+
+# As AWS's images do (their /lambda-entrypoint.sh): without AWS_LAMBDA_RUNTIME_API the
+# emulator plays the Lambda service, with it the runtime talks to that address directly.
+# The arguments are the runtime's command line (from coldbench.runtimes, since its heap
+# flags depend on the memory size) where AWS's script takes a handler. With the emulator,
+# the emulator is process 1 and the runtime its child; without it, the shell stays
+# process 1 and the runtime its child, as on Lambda, where the runtime is not the
+# sandbox's init (the kernel ignores the signals process 1 sends itself).
+ENTRYPOINT_SCRIPT = f"""#!/bin/sh
+if [ -z "${{AWS_LAMBDA_RUNTIME_API}}" ]; then
+  exec {rie.IN_IMAGE} "$@"
+fi
+"$@"
+""".encode()
+
+PROBE = ('. /etc/os-release; echo "coldbench-os: $PRETTY_NAME"; '
+         'echo "coldbench-libc: $(ldd --version 2>/dev/null | head -n 1)"; '
+         'echo "coldbench-runtime: $({version})"')
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a language runtime gets into a local image."""
+
+    executable: str | None            # the runtime's program; None: the task root's bootstrap
+    version: str                      # shell command printing the runtime's version
+    packages: Callable[[Artifact], list[str]] = lambda artifact: []
+    host_binary: Callable[[], Path] | None = None   # copied in as ``executable``
+    origin: str = ""                  # where the runtime comes from, for the results
+    # run on the task root once it is in the image, which containers mount read-only
+    finish: str = ""
+
+    def check(self, artifact: Artifact, found_version: str) -> None:
+        """Refuse an image whose runtime cannot run the task root."""
+
+
+def _major(text: str) -> str:
+    found = re.search(r"(\d+)", text)
+    if found is None:
+        raise BuildError(f"cannot read a major version from '{text}'")
+    return found[1]
+
+
+def _host_node() -> Path:
+    node = shutil.which("node")
+    if node is None:
+        raise MissingToolchain("node: 'node' not found: install Node.js 20")
+    return Path(os.path.realpath(node))
+
+
+class _PythonRecipe(Recipe):
+    def check(self, artifact: Artifact, found_version: str) -> None:
+        built_for = re.search(r"(\d+\.\d+)", artifact.toolchain)
+        found = re.search(r"(\d+\.\d+)", found_version)
+        if built_for and found and built_for[1] != found[1]:
+            raise BuildError(
+                f"python: the task root was built for Python {built_for[1]} (its runtime "
+                f"interface client has compiled parts) but the image's Debian has Python "
+                f"{found[1]}: set COLDBENCH_PYTHON to a Python {found[1]}, or "
+                "COLDBENCH_DEBIAN_SUITE to a Debian release with yours")
+
+
+RECIPES: dict[str, Recipe] = {
+    # The task root's modules compiled once, as the local target's first run compiles
+    # them into its writable task root (and as Lambda's runtime ships compiled): otherwise
+    # every cold start of a read-only /var/task would compile them again.
+    "python": _PythonRecipe(executable="/usr/bin/python3", version="python3 --version 2>&1",
+                            packages=lambda artifact: ["python3"],
+                            origin="Debian package python3",
+                            finish=f"python3 -m compileall -q {TASK_ROOT} >/dev/null"),
+    "java": Recipe(executable="/usr/bin/java", version="java -version 2>&1 | head -n 1",
+                   packages=lambda artifact: [
+                       f"openjdk-{_major(artifact.toolchain)}-jre-headless"],
+                   origin="Debian package openjdk-<major>-jre-headless, the host JDK's major"),
+    "node": Recipe(executable="/usr/local/bin/node", version="node --version",
+                   host_binary=_host_node,
+                   origin="the host's node binary (Debian 12 packages Node.js 18; the "
+                          "client's addon is built for the host's Node.js ABI)"),
+    "go": Recipe(executable=None, version="true", origin="static binary in the task root"),
+    "rust": Recipe(executable=None, version="true",
+                   origin="binary in the task root, linked against the host's glibc"),
+}
+
+
+@dataclass(frozen=True)
+class Image:
+    """A function's image, ready to run, and what is known about it."""
+
+    ref: str
+    id: str
+    kind: str                         # "local" or "aws"
+    labels: dict
+    entrypoint: tuple[str, ...]       # the image's own
+
+    @property
+    def executable(self) -> str | None:
+        return self.labels.get("coldbench.executable") or None
+
+    def describe(self) -> dict:
+        return {"image": self.ref, "id": self.id, "kind": self.kind,
+                "base": self.labels.get("coldbench.base", ""),
+                "os": self.labels.get("coldbench.os", ""),
+                "libc": self.labels.get("coldbench.libc", ""),
+                "runtime_version": self.labels.get("coldbench.runtime", ""),
+                "runtime_origin": self.labels.get("coldbench.runtime_origin", ""),
+                "rie": self.labels.get("coldbench.rie", "")}
+
+
+def command(image: Image, artifact: Artifact, memory_mb: int) -> tuple[list[str], dict]:
+    """The container's command and the variables it adds, for ``image``'s entrypoint.
+
+    Local images take the runtime's own command line (``Runtime.launch`` with the task
+    root at /var/task and the runtime's program as installed in the image); AWS's images
+    take the handler, and their bootstrap starts the runtime."""
+    function = artifact.function
+    if image.kind == "aws":
+        return [function.handler], {}
+    launch = function.runtime.launch(Path(TASK_ROOT), function.handler, memory_mb)
+    argv = list(launch.argv)
+    if not argv[0].startswith(f"{TASK_ROOT}/"):
+        if image.executable is None:
+            raise BuildError(f"{function.runtime.name}: image {image.ref} has no runtime to "
+                             f"start {argv[0]}")
+        argv[0] = image.executable
+    return argv, dict(launch.env)
+
+
+# building ------------------------------------------------------------------------------
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tar(entries: list[tuple[str, Path | bytes, int]]) -> bytes:
+    """A tar archive of (name in archive, file, folder or content, mode)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, source, mode in entries:
+            if isinstance(source, bytes):
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(source), mode
+                archive.addfile(info, io.BytesIO(source))
+            else:                         # bytecode a runtime wrote is not the function's
+                archive.add(str(source), arcname=name, filter=lambda member: None if
+                            "__pycache__" in member.name.split("/") else member)
+    return buffer.getvalue()
+
+
+def _repository_name(text: str) -> str:
+    """A string as a Docker repository name component (lowercase, [a-z0-9._-])."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._") or "function"
+
+
+def debian_suite() -> str:
+    """The Debian release of the local images: COLDBENCH_DEBIAN_SUITE, else the host's
+    when the host runs Debian, else Debian 12."""
+    chosen = os.environ.get("COLDBENCH_DEBIAN_SUITE")
+    if chosen:
+        return chosen
+    try:
+        release = dict(line.split("=", 1) for line in
+                       Path("/etc/os-release").read_text().splitlines() if "=" in line)
+    except OSError:
+        release = {}
+    if release.get("ID") == "debian" and release.get("VERSION_CODENAME"):
+        return release["VERSION_CODENAME"].strip('"')
+    return "bookworm"
+
+
+def debian_mirror(suite: str) -> str | None:
+    """The Debian mirror debootstrap downloads from: COLDBENCH_DEBIAN_MIRROR, else the one
+    this machine's apt sources use for ``suite``, else None (debootstrap's own default)."""
+    chosen = os.environ.get("COLDBENCH_DEBIAN_MIRROR")
+    if chosen:
+        return chosen
+    for uri, suites in _apt_sources():
+        if suite in suites:
+            return uri
+    return None
+
+
+def _apt_sources() -> list[tuple[str, list[str]]]:
+    """(URI, suites) of the machine's apt sources, one-line and deb822 formats."""
+    found = []
+    folder = Path("/etc/apt/sources.list.d")
+    one_line = [Path("/etc/apt/sources.list"), *sorted(folder.glob("*.list"))]
+    for path in one_line:
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] == "deb":
+                found.append((words[1], [words[2]]))
+    for path in sorted(folder.glob("*.sources")):
+        try:
+            stanzas = path.read_text().split("\n\n")
+        except OSError:
+            continue
+        for stanza in stanzas:
+            fields = {}
+            for line in stanza.splitlines():
+                if ":" in line and not line.startswith(("#", " ")):
+                    name, value = line.split(":", 1)
+                    fields[name.strip().lower()] = value.split()
+            if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"]) != ["no"]:
+                for uri in fields.get("uris", []):
+                    found.append((uri, fields.get("suites", [])))
+    return found
+
+
+class Builder:
+    """Finds or builds the images a run needs, on one engine. ``status`` is told what is
+    being built (it takes minutes the first time)."""
+
+    def __init__(self, client, run_id: str, status: Callable[[str], None]):
+        self.client = client
+        self.run_id = run_id
+        self.status = status
+        self._builds = 0
+        self._lock_path = cache_root() / "images" / ".lock"
+
+    # finding ---------------------------------------------------------------------------
+
+    def _cached(self, ref: str):
+        import docker.errors
+        try:
+            return self.client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def _locked(self):
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        guard = open(self._lock_path, "w")
+        fcntl.flock(guard, fcntl.LOCK_EX)      # another run may be building the same image
+        return guard
+
+    # layers ----------------------------------------------------------------------------
+
+    def base(self):
+        """The Debian root filesystem, imported."""
+        suite = debian_suite()
+        machine = platform.machine()
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)   # Debian's names
+        ref = f"coldbench/base:{suite}-{_key(RECIPE_VERSION, suite, arch, 'minbase')}"
+        image = self._cached(ref)
+        if image is not None:
+            return image
+        with self._locked():
+            return self._cached(ref) or self._debootstrap(ref, suite)
+
+    def _debootstrap(self, ref: str, suite: str):
+        if shutil.which("debootstrap") is None:
+            raise MissingToolchain("local images are made with debootstrap: apt-get install "
+                                   "debootstrap (or use --images aws)")
+        if os.geteuid() != 0:
+            raise EnvironmentUnavailable("debootstrap needs root to make the base image: "
+                                         "run as root, or use --images aws")
+        mirror = debian_mirror(suite)
+        self.status(f"building image {ref}: debootstrap {suite} (about a minute)")
+        work = Path(tempfile.mkdtemp(prefix="coldbench-rootfs-"))
+        try:
+            root = work / "root"
+            packages = cache_root() / "images" / "debootstrap-packages"
+            packages.mkdir(parents=True, exist_ok=True)
+            argv = ["debootstrap", "--variant=minbase", f"--cache-dir={packages}", suite,
+                    str(root), *([mirror] if mirror else [])]
+            proc = subprocess.run(argv, capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL, timeout=1800)
+            if proc.returncode != 0:
+                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+                raise BuildError(f"debootstrap {suite} failed (exit {proc.returncode}); set "
+                                 f"COLDBENCH_DEBIAN_MIRROR to a reachable mirror:\n{tail}")
+            # leave out what only the download needed
+            for folder in ("var/cache/apt/archives", "var/lib/apt/lists"):
+                for entry in (root / folder).glob("*"):
+                    if entry.is_file():
+                        entry.unlink()
+            archive = work / "root.tar"
+            subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."],
+                           check=True, capture_output=True)
+            repository, tag = ref.split(":")
+            self.client.api.import_image_from_file(
+                str(archive), repository=repository, tag=tag,
+                changes=[f"LABEL {LABEL}=base coldbench.base=debian-{suite}",
+                         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        image = self._cached(ref)
+        if image is None:
+            raise BuildError(f"docker import made no image {ref}")
+        return image
+
+    def provided(self):
+        """The base with AWS's emulator and the entrypoint that runs it."""
+        base = self.base()
+        binary = rie.executable()
+        ref = "coldbench/provided:" + _key(RECIPE_VERSION, base.id, _file_digest(binary),
+                                           ENTRYPOINT_SCRIPT)
+        image = self._cached(ref)
+        if image is not None:
+            return image
+        self.status(f"building image {ref}: the emulator {rie.VERSION}")
+        files = [(rie.IN_IMAGE.lstrip("/"), binary, 0o755),
+                 (ENTRYPOINT.lstrip("/"), ENTRYPOINT_SCRIPT, 0o755)]
+        return self._layer(base, ref, files=files, probe="true", labels={
+            LABEL: "provided", "coldbench.rie": f"{rie.PACKAGE}@{rie.VERSION}"})
+
+    def runtime(self, artifact: Artifact):
+        """The provided layer with the language runtime the task root was built for."""
+        name = artifact.function.runtime.name
+        recipe = RECIPES.get(name)
+        if recipe is None:
+            raise BuildError(f"{name}: no recipe for a local image of this runtime: use "
+                             "--images aws")
+        provided = self.provided()
+        if recipe.executable is None:
+            return provided
+        packages = recipe.packages(artifact)
+        binary = recipe.host_binary() if recipe.host_binary else None
+        ref = f"coldbench/{_repository_name(name)}:" + _key(
+            RECIPE_VERSION, provided.id, packages, _file_digest(binary) if binary else "",
+            recipe.executable, recipe.version)
+        image = self._cached(ref)
+        if image is None:
+            self.status(f"building image {ref}: {', '.join(packages) or binary}")
+            script = ""
+            if packages:
+                script = ("export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && "
+                          "apt-get install -y -qq --no-install-recommends "
+                          f"{' '.join(packages)} >/dev/null && apt-get clean && "
+                          "rm -rf /var/lib/apt/lists/*")
+            files = [(recipe.executable.lstrip("/"), binary, 0o755)] if binary else []
+            image = self._layer(provided, ref, script=script, files=files,
+                                probe=recipe.version, network=bool(packages), labels={
+                                    LABEL: "runtime", "coldbench.executable": recipe.executable,
+                                    "coldbench.runtime_origin": recipe.origin})
+        recipe.check(artifact, image.labels.get("coldbench.runtime", ""))
+        return image
+
+    def function(self, artifact: Artifact, rebuild: bool = False) -> Image:
+        """The function's image on local layers."""
+        parent = self.runtime(artifact)
+        return self._function_layer(parent, artifact, "local", rebuild)
+
+    def aws_function(self, artifact: Artifact, rebuild: bool = False) -> Image:
+        """The function's image on AWS's base image; raises ImageUnavailable when the base
+        image is neither here nor can be pulled."""
+        import docker.errors
+        name = artifact.function.runtime.name
+        reference = AWS_IMAGES.get(name)
+        if reference is None:
+            raise ImageUnavailable(f"AWS publishes no base image for '{name}'")
+        base = self._cached(reference)
+        if base is None:
+            self.status(f"pulling {reference}")
+            repository, tag = reference.rsplit(":", 1)
+            try:
+                base = self.client.images.pull(repository, tag=tag)
+            except (docker.errors.APIError, OSError) as exc:
+                raise ImageUnavailable(f"cannot pull {reference}: {_reason(exc)}") from None
+        return self._function_layer(base, artifact, "aws", rebuild)
+
+    def _function_layer(self, parent, artifact: Artifact, kind: str, rebuild: bool) -> Image:
+        function = artifact.function
+        runtime = function.runtime.name
+        ref = (f"coldbench/fn-{_repository_name(runtime)}-{_repository_name(function.name)}:"
+               + _key(RECIPE_VERSION, kind, parent.id, artifact.task_root.name,
+                      function.handler))
+        image = None if rebuild else self._cached(ref)
+        if image is None:
+            self.status(f"building image {ref}: {function.name} ({runtime})")
+            files = [(TASK_ROOT.lstrip("/"), artifact.task_root, 0)]
+            labels = {LABEL: "function", "coldbench.function": function.name,
+                      "coldbench.task_root": artifact.task_root.name}
+            if kind == "local":
+                labels["coldbench.runtime_origin"] = RECIPES[runtime].origin
+            settings = {}
+            if kind == "aws":
+                # AWS's entrypoint takes the handler; provided runtimes start the bootstrap
+                # from the runtime folder, as AWS documents for provided.al2023
+                if function.runtime.lambda_runtime.startswith("provided"):
+                    files.append((f"{RUNTIME_DIR.lstrip('/')}/bootstrap",
+                                  artifact.task_root / "bootstrap", 0))
+                labels |= {"coldbench.base": parent.tags[0] if parent.tags else parent.id,
+                           "coldbench.runtime_origin": "AWS's base image"}
+                settings = {"entrypoint": parent.attrs["Config"].get("Entrypoint") or [],
+                            "cmd": [function.handler], "env": []}
+            probe = RECIPES[runtime].version if kind == "aws" and runtime in RECIPES else None
+            script = RECIPES[runtime].finish if kind == "local" else ""
+            image = self._layer(parent, ref, files=files, labels=labels, probe=probe,
+                                script=script, **settings)
+        return Image(ref=ref, id=image.id, kind=kind, labels=dict(image.labels or {}),
+                     entrypoint=tuple(image.attrs["Config"].get("Entrypoint") or ()))
+
+    def _layer(self, parent, ref: str, files=(), script: str = "", probe: str | None = None,
+               network: bool = False, labels: dict | None = None,
+               entrypoint: list[str] = (ENTRYPOINT,), cmd: list[str] = (),
+               env: list[str] = ("LANG=C.UTF-8", "TZ=:UTC", f"LAMBDA_TASK_ROOT={TASK_ROOT}",
+                                 f"LAMBDA_RUNTIME_DIR={RUNTIME_DIR}")):
+        """A new image: ``parent`` with ``files`` copied in and ``script`` run (with the
+        host's network if ``network``: Debian's packages are downloaded), committed as
+        ``ref`` with ``entrypoint``, ``cmd`` and ``env``. ``probe`` (a shell command
+        printing the runtime's version) also reads the OS and libc versions into labels.
+
+        The container that builds it is named, not labelled (a commit would pass its
+        labels on to the image): ``coldbench cleanup`` finds a leftover one by its name."""
+        import docker.errors
+        with self._locked():
+            existing = self._cached(ref)
+            if existing is not None:
+                return existing
+            steps = [s for s in (script, PROBE.format(version=probe) if probe else "") if s]
+            self._builds += 1
+            container = self.client.containers.create(
+                parent.id, entrypoint=["/bin/sh", "-c"], command=[" && ".join(steps) or "true"],
+                network_mode="host" if network else "none",
+                name=f"{build_container_prefix()}{self.run_id}-{self._builds}")
+            try:
+                by_folder: dict[str, list] = {}
+                for name, source, mode in files:
+                    folder, _, base = name.rpartition("/")
+                    by_folder.setdefault("/" + folder, []).append((base, source, mode))
+                for folder, entries in by_folder.items():
+                    container.put_archive(folder, _tar(entries))
+                found = {}
+                if steps:
+                    container.start()
+                    status = container.wait(timeout=1800)["StatusCode"]
+                    output = container.logs().decode("utf-8", "replace")
+                    if status != 0:
+                        tail = "\n".join(output.strip().splitlines()[-15:])
+                        raise BuildError(f"building image {ref} failed (exit {status}):\n{tail}")
+                    for line in output.splitlines():
+                        if line.startswith("coldbench-") and ": " in line:
+                            name, value = line.split(": ", 1)
+                            found[f"coldbench.{name[len('coldbench-'):]}"] = value.strip()
+                config = [f"LABEL {key}={json.dumps(value)}"
+                          for key, value in ((labels or {}) | found).items()]
+                config += [f"ENTRYPOINT {json.dumps(list(entrypoint))}",
+                           f"CMD {json.dumps(list(cmd))}", f"WORKDIR {TASK_ROOT}"]
+                config += [f"ENV {variable}" for variable in env]
+                repository, tag = ref.split(":")
+                container.commit(repository=repository, tag=tag, changes=config)
+            except docker.errors.APIError as exc:
+                raise BuildError(f"building image {ref} failed: {_reason(exc)}") from None
+            finally:
+                container.remove(force=True)
+            return self.client.images.get(ref)
+
+
+class ImageUnavailable(Exception):
+    """An image that can be neither found nor pulled (the caller falls back)."""
+
+
+def _reason(exc: Exception) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc).strip().splitlines()[0][:300]
+
+
+def status_to_stderr(text: str) -> None:
+    print(f"coldbench: {text}", file=sys.stderr, flush=True)
