@@ -4,7 +4,7 @@ import json
 import textwrap
 
 from coldbench.results import Sample
-from coldbench.summary import WarningKind, summarize_samples
+from coldbench.summary import WarningKind, summarize_samples, warning_lines
 from coldbench.table import render
 
 
@@ -39,7 +39,7 @@ def test_table_layout_is_the_documented_comparisons():
         | python    | 128 MB   | 327.0 (347.0/351.5)        | 325.0 (84.7)     | 0.75 (0.99)                 | 4.00              | 6/6/2              | 200-500 / 1-5            | inside / faster       |
         | java      | 512 MB   | 1,751 (1,951/1,996)        | 1,750 (238.6)    | 4.00 (4.00)                 | -                 | 6/1/0 (1 failed)   | 1000-5000 / 1-10         | inside / inside       |
 
-        All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration p50 on AWS Lambda at 128 MB (maxday/lambda-perf, 2026-08-22).
+        All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration on AWS Lambda, x86_64, 128 MB, p50 (mean for Node.js 20, whose p50 is not published; maxday/lambda-perf, 2026-08-22).
         """)
 
 
@@ -71,3 +71,13 @@ def test_json_and_csv_carry_the_same_figures():
     lines = render(configs, "csv").splitlines()
     assert lines[0].startswith("function,runtime,memory_mb,mode,figure,n,min,p50")
     assert lines[1].startswith("coldbench,python,128,cold,cold_start_ms,6,302.0,327.0")
+
+
+def test_common_warnings_are_one_line_and_failures_stay_one_by_one():
+    few = [sample("cold", 1.0, init=10.0, memory=m) for m in (128, 256, 512, 1024)]
+    broken = [sample("cold", None, memory=2048, error={"type": "Sandbox.Timedout", "message": "x"})]
+    lines = warning_lines(summarize_samples(few + broken))
+    assert lines[0] == ("python 2048 MB cold: no valid sample out of 1 (Sandbox.Timedout x1)")
+    assert lines[1].startswith("fewer than 6 valid samples, too few for a 95% interval of the "
+                               "median in 4 places (python 128 MB cold, python 256 MB cold, ")
+    assert len(lines) == 2

@@ -35,6 +35,9 @@ PROVISIONED_SETTLE_S = 0.1
 class Config:
     artifact: Artifact
     memory_mb: int
+    # What else sets the configuration apart on its target (on AWS: "arm64", "x86_64
+    # SnapStart"); None where runtime and memory say it all. Kept in samples as "variant".
+    variant: str | None = None
 
     @property
     def runtime(self) -> str:
@@ -55,6 +58,11 @@ class Plan:
 def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None) -> Sample:
     response = invoked.response if isinstance(invoked.response, dict) else {}
     cold = response.get("cold") if isinstance(response.get("cold"), bool) else None
+    if invoked.e2e_ms is not None:
+        e2e_ms = invoked.e2e_ms
+    extra = dict(invoked.extra)
+    if config.variant is not None:
+        extra["variant"] = config.variant
     return Sample(
         runtime=config.runtime,
         function=config.artifact.function.name,
@@ -71,7 +79,7 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
                        and cold != EXPECTED_COLD[mode]),
         instance_id=response.get("instance_id"),
         invocation=response.get("invocation"),
-        extra=dict(invoked.extra),
+        extra=extra,
     )
 
 

@@ -4,7 +4,10 @@ All figures are milliseconds as floats, read from the monotonic clock of
 ``runtime_api.now_ns`` (or, on AWS, from Lambda's own REPORT line).
 
 - ``init_ms``: the runtime process is spawned -> its first ``GET /runtime/invocation/next``.
-  Lambda's "Init Duration". Only a cold invocation has one.
+  Lambda's "Init Duration". Only a cold invocation has one. On AWS with SnapStart a new
+  environment restores a snapshot instead, and Lambda's "Restore Duration" stands here
+  (AWS: SnapStart cold start = Restore Duration + Duration); the sample's ``restore_ms``
+  says so.
 - ``duration_ms``: the event is handed to the runtime -> its ``/response`` or ``/error``
   has arrived. Lambda's "Duration".
 - ``billed_ms``: ``duration_ms`` rounded up to the next whole millisecond, as Lambda bills

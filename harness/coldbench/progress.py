@@ -11,8 +11,9 @@ from coldbench.table import ms
 
 
 def describe(sample: Sample) -> str:
-    where = f"{sample.function if sample.function != 'coldbench' else sample.runtime} " \
-            f"{sample.memory_mb} MB {sample.mode}"
+    variant = f" {sample.extra['variant']}" if sample.extra.get("variant") else ""
+    where = f"{sample.function if sample.function != 'coldbench' else sample.runtime}" \
+            f"{variant} {sample.memory_mb} MB {sample.mode}"
     if sample.error:
         return f"{where}: {sample.error.get('type')}: {sample.error.get('message', '')[:120]}"
     flag = " (misclassified)" if sample.misclassified else ""

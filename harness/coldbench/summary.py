@@ -19,20 +19,50 @@ from coldbench.stats import CONFIDENCE, SPREAD_LIMIT, Summary, summarize
 
 
 class WarningKind(Enum):
+    """In the order they are printed: what failed first, what to read with care after."""
+
+    NO_VALID_SAMPLES = "no-valid-samples"
+    FAILED = "failed"
+    MISCLASSIFIED = "misclassified"
     HIGH_SPREAD = "high-spread"
     TOO_FEW_SAMPLES = "too-few-samples"
-    MISCLASSIFIED = "misclassified"
-    FAILED = "failed"
-    NO_VALID_SAMPLES = "no-valid-samples"
 
 
 @dataclass(frozen=True)
 class Warning:
     kind: WarningKind
     message: str
+    where: str = ""                   # "python 128 MB cold": the configuration and mode
 
     def __str__(self) -> str:
         return self.message
+
+
+# Kinds that tend to hit many configurations at once, and what to do about them; they are
+# printed as one line each when they do.
+_COMMON = {
+    WarningKind.HIGH_SPREAD: ("the standard deviation is above 10% of the mean",
+                              "take more samples or quiet the machine, and read the median "
+                              "with its interval"),
+    WarningKind.TOO_FEW_SAMPLES: ("fewer than 6 valid samples, too few for a 95% interval of "
+                                  "the median", "take at least 6 (--cold, --warm, --provisioned)"),
+}
+
+
+def warning_lines(configs: list["ConfigSummary"], most: int = 3) -> list[str]:
+    """The warnings of a run as lines to print: failures one by one; a common kind that
+    hits more than ``most`` places as one line naming them."""
+    warnings = [w for c in configs for w in c.warnings]
+    lines = []
+    for kind in WarningKind:
+        of_kind = [w for w in warnings if w.kind is kind]
+        if kind in _COMMON and len(of_kind) > most:
+            what, hint = _COMMON[kind]
+            lines.append(f"{what} in {len(of_kind)} places ({', '.join(w.where for w in of_kind)}): "
+                         f"{hint}")
+        else:
+            lines.extend(str(w) for w in of_kind)
+    return lines
 
 
 @dataclass
@@ -55,10 +85,12 @@ class ConfigSummary:
     memory_mb: int
     modes: dict[str, ModeSummary]
     warnings: list[Warning] = field(default_factory=list)
+    variant: str | None = None        # the samples' "variant" (e.g. "arm64" on AWS)
 
     @property
     def label(self) -> str:
-        return self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
+        name = self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
+        return name if self.variant is None else f"{name} {self.variant}"
 
     @property
     def documented(self) -> reference.Documented | None:
@@ -98,31 +130,29 @@ def _summarize_mode(mode: str, samples: list[Sample]) -> ModeSummary:
 
 def _warnings(config: ConfigSummary) -> list[Warning]:
     found = []
-    where = f"{config.label} {config.memory_mb} MB"
     for mode, m in config.modes.items():
+        where = f"{config.label} {config.memory_mb} MB {mode}"
+
+        def add(kind: WarningKind, text: str) -> None:
+            found.append(Warning(kind, f"{where}: {text}", where))
+
         if m.figure is None:
-            found.append(Warning(WarningKind.NO_VALID_SAMPLES,
-                                 f"{where} {mode}: no valid sample out of {m.attempts} "
-                                 f"({_errors_text(m)})"))
+            add(WarningKind.NO_VALID_SAMPLES,
+                f"no valid sample out of {m.attempts} ({_errors_text(m)})")
             continue
         if m.failures:
-            found.append(Warning(WarningKind.FAILED,
-                                 f"{where} {mode}: {m.failures} of {m.attempts} invocations "
-                                 f"failed ({_errors_text(m)}); they are excluded"))
+            add(WarningKind.FAILED, f"{m.failures} of {m.attempts} invocations failed "
+                                    f"({_errors_text(m)}); they are excluded")
         if m.misclassified:
-            found.append(Warning(WarningKind.MISCLASSIFIED,
-                                 f"{where} {mode}: {m.misclassified} samples whose function "
-                                 f"did not report the expected cold flag were excluded"))
+            add(WarningKind.MISCLASSIFIED, f"{m.misclassified} samples whose function did not "
+                                           "report the expected cold flag were excluded")
         spread = m.figure.relative_spread
         if spread is not None and spread > SPREAD_LIMIT:
-            found.append(Warning(WarningKind.HIGH_SPREAD,
-                                 f"{where} {mode}: the standard deviation is {spread:.0%} of the "
-                                 "mean; take more samples or quiet the machine, and read the "
-                                 "median with its interval"))
+            add(WarningKind.HIGH_SPREAD, f"the standard deviation is {spread:.0%} of the mean; "
+                                         + _COMMON[WarningKind.HIGH_SPREAD][1])
         if m.figure.ci_low is None:
-            found.append(Warning(WarningKind.TOO_FEW_SAMPLES,
-                                 f"{where} {mode}: {m.figure.n} valid samples are too few for a "
-                                 f"{CONFIDENCE:.0%} interval of the median; take at least 6"))
+            add(WarningKind.TOO_FEW_SAMPLES, f"{m.figure.n} valid samples are too few for a "
+                                             f"{CONFIDENCE:.0%} interval of the median; take at least 6")
     return found
 
 
@@ -131,14 +161,16 @@ def _errors_text(m: ModeSummary) -> str:
 
 
 def summarize_samples(samples: list[Sample]) -> list[ConfigSummary]:
-    """One summary per configuration, in the order configurations first appear."""
-    groups: dict[tuple[str, str, int], dict[str, list[Sample]]] = {}
+    """One summary per configuration (function, runtime, memory size and the target's
+    variant, if any), in the order configurations first appear."""
+    groups: dict[tuple[str, str, int, str | None], dict[str, list[Sample]]] = {}
     for s in samples:
-        groups.setdefault((s.function, s.runtime, s.memory_mb), {}).setdefault(s.mode, []).append(s)
+        key = (s.function, s.runtime, s.memory_mb, s.extra.get("variant"))
+        groups.setdefault(key, {}).setdefault(s.mode, []).append(s)
     configs = []
-    for (function, runtime, memory_mb), by_mode in groups.items():
+    for (function, runtime, memory_mb, variant), by_mode in groups.items():
         modes = {mode: _summarize_mode(mode, by_mode[mode]) for mode in MODES if mode in by_mode}
-        config = ConfigSummary(function, runtime, memory_mb, modes)
+        config = ConfigSummary(function, runtime, memory_mb, modes, variant=variant)
         config.warnings = _warnings(config)
         configs.append(config)
     return configs

@@ -20,8 +20,8 @@ HEADERS = ["Runtime", "Memory", "Cold Start p50 (p90/p99)", "Init p50 (AWS)",
            "Documented cold / warm", "Verdict cold / warm"]
 
 FOOTNOTE = ("All figures in ms. Cold Start = Init Duration + Duration of the first invocation; "
-            "Warm and Provisioned = Duration. AWS: Init Duration p50 on AWS Lambda at 128 MB "
-            f"({reference.AWS_INIT_SOURCE}).")
+            "Warm and Provisioned = Duration. AWS: Init Duration on AWS Lambda, x86_64, 128 MB, "
+            f"p50 (mean for Node.js 20, whose p50 is not published; {reference.AWS_INIT_SOURCE}).")
 
 
 def ms(value: float | None) -> str:
@@ -41,7 +41,7 @@ def _range(low: float, high: float) -> str:
 def ordered(configs: list[ConfigSummary]) -> list[ConfigSummary]:
     order = {name: i for i, name in enumerate(RUNTIMES)}
     return sorted(configs, key=lambda c: (order.get(c.runtime, len(order)), c.runtime,
-                                          c.function, c.memory_mb))
+                                          c.function, c.variant or "", c.memory_mb))
 
 
 def _row(config: ConfigSummary) -> list[str]:
@@ -77,6 +77,11 @@ def _row(config: ConfigSummary) -> list[str]:
             counts, doc_cell, verdict_cell]
 
 
+def rows(configs: list[ConfigSummary]) -> list[list[str]]:
+    """The table's cells, row by row in table order (HEADERS name the columns)."""
+    return [_row(c) for c in ordered(configs)]
+
+
 def render(configs: list[ConfigSummary], fmt: str) -> str:
     configs = ordered(configs)
     if fmt in ("table", "markdown"):
@@ -92,8 +97,10 @@ def render(configs: list[ConfigSummary], fmt: str) -> str:
 
 
 def _as_json(config: ConfigSummary) -> dict:
+    variant = {"variant": config.variant} if config.variant is not None else {}
     return {
-        "function": config.function, "runtime": config.runtime, "memory_mb": config.memory_mb,
+        "function": config.function, "runtime": config.runtime, **variant,
+        "memory_mb": config.memory_mb,
         "modes": {mode: asdict(m) for mode, m in config.modes.items()},
         "documented": asdict(config.documented) if config.documented else None,
         "warnings": [{"kind": w.kind.value, "message": w.message} for w in config.warnings],
@@ -107,7 +114,10 @@ CSV_FIELDS = ["function", "runtime", "memory_mb", "mode", "figure", "n", "min", 
 
 def _as_csv(configs: list[ConfigSummary]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    # a variant column only where a target set one, after the columns every table has
+    variants = any(c.variant is not None for c in configs)
+    fields = CSV_FIELDS + ["variant"] if variants else CSV_FIELDS
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for c in configs:
         for mode, m in c.modes.items():
@@ -122,5 +132,7 @@ def _as_csv(configs: list[ConfigSummary]) -> str:
                         ("n", "min", "p50", "p90", "p99", "max", "mean", "stdev", "ci_low", "ci_high")}
             else:
                 row["n"] = 0
+            if variants:
+                row["variant"] = c.variant
             writer.writerow(row)
     return out.getvalue()

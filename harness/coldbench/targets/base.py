@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from coldbench.build import Artifact
+
+if TYPE_CHECKING:
+    from coldbench.measure import Config, Plan
 
 
 @dataclass
@@ -22,6 +26,9 @@ class Invoked:
     error: dict | None = None              # {"type", "message", "phase"}; None on success
     max_memory_mb: float | None = None
     extra: dict = field(default_factory=dict)   # target-specific figures, kept in samples
+    # What the caller waited, when the target timed the request itself: a remote invoke,
+    # whose environment is created inside the request. None: measure times start + invoke.
+    e2e_ms: float | None = None
 
 
 class Environment(ABC):
@@ -43,6 +50,12 @@ class Target(ABC):
     """A place that runs functions."""
 
     name: str
+
+    def prepare(self, configs: list[Config], plan: Plan) -> list[Config]:
+        """Called once before the first sample, with every configuration and the plan; the
+        configurations to measure are returned. A remote target deploys here, and may add
+        configurations of its own (``Config.variant``, e.g. one per CPU architecture)."""
+        return configs
 
     @abstractmethod
     def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:

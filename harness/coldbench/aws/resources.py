@@ -1,0 +1,214 @@
+"""What a run creates in an AWS account, and how it is found and removed again.
+
+Everything is named with the run id and tagged ``coldbench:run-id``:
+
+- an IAM execution role ``coldbench-<run id>-execution`` under the path ``/coldbench/``,
+  trusted by Lambda, with only the AWS managed policy AWSLambdaBasicExecutionRole (write
+  logs), unless the user gives a role with ``--role-arn``;
+- per function, its CloudWatch log group ``/aws/lambda/<function>``, created first so
+  that it carries the tag (Lambda would create it untagged);
+- the functions, ``coldbench-<run id>-<runtime>-<memory>-<architecture>[-ss]-<copy>``
+  ("ss": SnapStart; copy "c1", "c2", ... for cold starts, "p1" for provisioned
+  concurrency), with their published versions and provisioned-concurrency configurations.
+
+``find_leftovers`` lists by tag what a killed run left (functions, log groups, roles),
+``delete`` removes them: functions first (their versions and provisioned concurrency go
+with them), then log groups, then roles.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from coldbench.aws.client import Clients, describe, error_code
+
+TAG_RUN = "coldbench:run-id"
+TAG_STARTED = "coldbench:started"
+NAME_PREFIX = "coldbench-"
+ROLE_PATH = "/coldbench/"
+BASIC_POLICY = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+TRUST_POLICY = {"Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow",
+                               "Principal": {"Service": "lambda.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}]}
+# A new role takes a few seconds to be usable by Lambda ("The role defined for the function
+# cannot be assumed by Lambda"): CreateFunction is retried that long, no longer.
+ROLE_PROPAGATION_S = 90.0
+
+
+def new_run_id() -> str:
+    """8 hex digits: short enough for Lambda's 64-character function names."""
+    return secrets.token_hex(4)
+
+
+def function_name(run_id: str, runtime: str, memory_mb: int, architecture: str,
+                  snapstart: bool, copy: str) -> str:
+    return (f"{NAME_PREFIX}{run_id}-{runtime}-{memory_mb}-{architecture}"
+            f"{'-ss' if snapstart else ''}-{copy}")
+
+
+def role_name(run_id: str) -> str:
+    return f"{NAME_PREFIX}{run_id}-execution"
+
+
+def log_group(function: str) -> str:
+    return f"/aws/lambda/{function}"
+
+
+@dataclass
+class Ledger:
+    """What this run has created so far, for its cleanup. Thread-safe."""
+
+    role: str | None = None
+    functions: list[str] = field(default_factory=list)
+    log_groups: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, kind: str, name: str) -> None:
+        with self._lock:
+            getattr(self, kind).append(name)
+
+
+def create_role(clients: Clients, run_id: str, tags: dict[str, str], ledger: Ledger) -> str:
+    """The execution role's ARN, once IAM has it."""
+    name = role_name(run_id)
+    role = clients.iam.create_role(
+        RoleName=name, Path=ROLE_PATH, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+        Description=f"coldbench run {run_id}: Lambda execution role (logs only)",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["Role"]
+    ledger.role = name
+    clients.iam.attach_role_policy(RoleName=name,
+                                   PolicyArn=BASIC_POLICY.format(partition=clients.partition))
+    clients.iam.get_waiter("role_exists").wait(RoleName=name,
+                                               WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    return role["Arn"]
+
+
+def create_log_group(clients: Clients, function: str, tags: dict[str, str],
+                     ledger: Ledger) -> None:
+    name = log_group(function)
+    try:
+        clients.logs.create_log_group(logGroupName=name, tags=tags)
+    except Exception as exc:
+        if error_code(exc) != "ResourceAlreadyExistsException":
+            raise
+        return                      # not ours: left alone at cleanup
+    ledger.add("log_groups", name)
+
+
+def create_function(clients: Clients, spec: dict, ledger: Ledger,
+                    stop: threading.Event | None = None) -> dict:
+    """CreateFunction, retried while a new role is not yet usable by Lambda."""
+    deadline = time.monotonic() + ROLE_PROPAGATION_S
+    delay = 1.0
+    while True:
+        try:
+            created = clients.lambda_.create_function(**spec)
+        except Exception as exc:
+            if (error_code(exc) == "InvalidParameterValueException"
+                    and "cannot be assumed" in describe(exc)
+                    and time.monotonic() + delay < deadline
+                    and not (stop and stop.is_set())):
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            raise
+        ledger.add("functions", spec["FunctionName"])
+        return created
+
+
+# Finding and deleting ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str            # "function", "log group" or "role"
+    name: str
+    run_id: str
+    started: str = ""
+
+    def __str__(self) -> str:
+        since = f", started {self.started}" if self.started else ""
+        return f"{self.kind} {self.name} (run {self.run_id}{since})"
+
+
+def find_leftovers(clients: Clients, run_id: str | None = None) -> list[Resource]:
+    """Every resource tagged ``coldbench:run-id`` (of ``run_id`` if given) in the region,
+    plus the roles under /coldbench/ (IAM is global)."""
+    found: list[Resource] = []
+
+    def keep(kind: str, name: str, tags: dict[str, str]) -> None:
+        if TAG_RUN in tags and (run_id is None or tags[TAG_RUN] == run_id):
+            found.append(Resource(kind, name, tags[TAG_RUN], tags.get(TAG_STARTED, "")))
+
+    for page in clients.lambda_.get_paginator("list_functions").paginate():
+        for function in page["Functions"]:
+            if function["FunctionName"].startswith(NAME_PREFIX):
+                tags = clients.lambda_.list_tags(Resource=function["FunctionArn"])["Tags"]
+                keep("function", function["FunctionName"], tags)
+    for page in clients.logs.get_paginator("describe_log_groups").paginate(
+            logGroupNamePrefix=log_group(NAME_PREFIX)):
+        for group in page["logGroups"]:
+            tags = clients.logs.list_tags_log_group(logGroupName=group["logGroupName"])["tags"]
+            keep("log group", group["logGroupName"], tags)
+    for page in clients.iam.get_paginator("list_roles").paginate(PathPrefix=ROLE_PATH):
+        for role in page["Roles"]:
+            listed = clients.iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
+            keep("role", role["RoleName"], {t["Key"]: t["Value"] for t in listed})
+    return found
+
+
+def delete_function(clients: Clients, name: str) -> None:
+    try:
+        clients.lambda_.delete_function(FunctionName=name)
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+
+
+def delete_log_group(clients: Clients, name: str) -> None:
+    try:
+        clients.logs.delete_log_group(logGroupName=name)
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+
+
+def delete_role(clients: Clients, name: str) -> None:
+    """Detach its managed policies, delete its inline ones, then the role."""
+    try:
+        for page in clients.iam.get_paginator("list_attached_role_policies").paginate(
+                RoleName=name):
+            for policy in page["AttachedPolicies"]:
+                clients.iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+        for page in clients.iam.get_paginator("list_role_policies").paginate(RoleName=name):
+            for policy in page["PolicyNames"]:
+                clients.iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        clients.iam.delete_role(RoleName=name)
+    except Exception as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+
+
+_DELETERS = {"function": delete_function, "log group": delete_log_group, "role": delete_role}
+_ORDER = {"function": 0, "log group": 1, "role": 2}
+
+
+def delete(clients: Clients, resources: list[Resource],
+           on_result: Callable[[Resource, str | None], None] = lambda r, e: None) -> list[str]:
+    """Delete ``resources`` (functions, then log groups, then roles); ``on_result(resource,
+    error or None)`` for each. The errors, as lines."""
+    errors = []
+    for resource in sorted(resources, key=lambda r: _ORDER[r.kind]):
+        try:
+            _DELETERS[resource.kind](clients, resource.name)
+        except Exception as exc:  # noqa: BLE001 - go on with the others, then tell
+            errors.append(f"{resource}: {describe(exc)}")
+            on_result(resource, describe(exc))
+        else:
+            on_result(resource, None)
+    return errors

@@ -1,0 +1,295 @@
+"""Local stand-ins for AWS that speak its wire protocol, for the AWS target's tests.
+
+- ``MotoServer``: moto's server (``moto[server]``) as a subprocess on 127.0.0.1: Lambda's
+  control plane, IAM, CloudWatch Logs and STS.
+- ``StandIn``: a small HTTP proxy in front of it for what moto does not do: it answers
+  the provisioned-concurrency API itself (moto 5 has none: PUT, GET and DELETE
+  /2019-09-30/functions/{name}/provisioned-concurrency, IN_PROGRESS then READY, as Lambda
+  answers), and it can answer chosen Lambda calls with Lambda's throttling error (HTTP 429,
+  TooManyRequestsException) a given number of times. Everything else goes to moto as is.
+- ``serve``: ``coldbench serve`` as a subprocess, for invocations.
+
+Credentials are dummy ones, in the environment the tests set (``DUMMY_ENVIRONMENT``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DUMMY_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with status {process.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout_s} s")
+
+
+class MotoServer:
+    def __init__(self):
+        self.port = free_port()
+        env = {**os.environ, **DUMMY_ENVIRONMENT, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, self.process)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+_PROVISIONED = re.compile(r"^/2019-09-30/functions/(?P<name>[^/]+)/provisioned-concurrency$")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+
+@dataclass
+class Throttle:
+    """Answer ``times`` requests matching ``method`` and ``path`` (a regex) with 429."""
+
+    method: str
+    path: str
+    times: int
+    answered: int = 0
+
+
+@dataclass
+class StandIn:
+    """The proxy. ``ready_after``: GETs of a provisioned-concurrency config that answer
+    IN_PROGRESS before it is READY."""
+
+    backend: str
+    ready_after: int = 1
+    # seconds a function stays LastUpdateStatus InProgress after a configuration update,
+    # as on Lambda (moto finishes updates at once)
+    update_s: float = 0.0
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    throttles: list[Throttle] = field(default_factory=list)
+    provisioned: dict[tuple[str, str], dict] = field(default_factory=dict)
+    overrides: list[tuple[str, str, Callable[[dict], dict]]] = field(default_factory=list)
+    updates: list[tuple[str, float]] = field(default_factory=list)    # (function, when)
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+        self._updated: dict[str, float] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.standin = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def throttle(self, method: str, path: str, times: int) -> Throttle:
+        rule = Throttle(method, path, times)
+        with self._lock:
+            self.throttles.append(rule)
+        return rule
+
+    def override(self, method: str, path: str, change: Callable[[dict], dict]) -> None:
+        """Pass moto's JSON answers to ``method`` on ``path`` (a regex) through ``change``:
+        how a function stuck in a failed update looks, which moto never shows."""
+        with self._lock:
+            self.overrides.append((method, path, change))
+
+    def _changed(self, method: str, path: str, data: bytes) -> bytes:
+        function = re.match(r"^/2015-03-31/functions/([^/]+)(/configuration)?$", path)
+        with self._lock:
+            changes = [c for m, p, c in self.overrides if m == method and re.search(p, path)]
+            if function and method == "PUT" and function.group(2):
+                self._updated[unquote(function.group(1))] = time.monotonic()
+                self.updates.append((unquote(function.group(1)), time.monotonic()))
+            elif function and method == "GET" and \
+                    time.monotonic() - self._updated.get(unquote(function.group(1)), -1e9) \
+                    < self.update_s:
+                changes.append(_in_progress)
+        for change in changes:
+            data = json.dumps(change(json.loads(data))).encode()
+        return data
+
+    def count(self, method: str, path: str) -> int:
+        """Requests that reached the stand-in (throttled ones included)."""
+        with self._lock:
+            return sum(1 for m, p in self.requests if m == method and re.search(path, p))
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # what the handler calls -----------------------------------------------------------
+
+    def _throttled(self, method: str, path: str) -> bool:
+        with self._lock:
+            self.requests.append((method, path))
+            for rule in self.throttles:
+                if rule.method == method and re.search(rule.path, path) and \
+                        rule.answered < rule.times:
+                    rule.answered += 1
+                    return True
+        return False
+
+    def _provisioned(self, method: str, name: str, qualifier: str, body: bytes):
+        key = (name, qualifier)
+        with self._lock:
+            if method == "PUT":
+                wanted = json.loads(body or b"{}").get("ProvisionedConcurrentExecutions", 1)
+                self.provisioned[key] = {"RequestedProvisionedConcurrentExecutions": wanted,
+                                         "polls": 0}
+                return 202, self._document(key)
+            if key not in self.provisioned:
+                return 404, {"Type": "User", "message": "No Provisioned Concurrency Config "
+                             f"found for this function: {name}:{qualifier}",
+                             "__type": "ProvisionedConcurrencyConfigNotFoundException"}
+            if method == "DELETE":
+                del self.provisioned[key]
+                return 204, None
+            self.provisioned[key]["polls"] += 1
+            return 200, self._document(key)
+
+    def _document(self, key) -> dict:
+        entry = self.provisioned[key]
+        ready = entry["polls"] > self.ready_after
+        wanted = entry["RequestedProvisionedConcurrentExecutions"]
+        return {"RequestedProvisionedConcurrentExecutions": wanted,
+                "AvailableProvisionedConcurrentExecutions": wanted if ready else 0,
+                "AllocatedProvisionedConcurrentExecutions": wanted if ready else 0,
+                "Status": "READY" if ready else "IN_PROGRESS",
+                "LastModified": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")}
+
+
+def _in_progress(document: dict) -> dict:
+    configuration = document.get("Configuration", document)
+    configuration["LastUpdateStatus"] = "InProgress"
+    return document
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+    def _handle(self):
+        standin: StandIn = self.server.standin
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if standin._throttled(self.command, url.path):
+            return self._reply(429, {"Type": "User", "message": "Rate exceeded",
+                                     "Reason": "CallerRateLimitExceeded"},
+                               {"x-amzn-ErrorType": "TooManyRequestsException"})
+        match = _PROVISIONED.match(url.path)
+        if match:
+            qualifier = (parse_qs(url.query).get("Qualifier") or [""])[0]
+            status, document = standin._provisioned(self.command, unquote(match["name"]),
+                                                    qualifier, body)
+            headers = ({"x-amzn-ErrorType": document.pop("__type")}
+                       if document and "__type" in document else {})
+            return self._reply(status, document, headers)
+        backend = urlsplit(standin.backend)
+        connection = http.client.HTTPConnection(backend.hostname, backend.port, timeout=60)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            answer = connection.getresponse()
+            data = answer.read()
+            if answer.status == 200 and data.startswith(b"{"):
+                data = standin._changed(self.command, url.path, data)
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in _HOP_BY_HOP:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        finally:
+            connection.close()
+
+    def _reply(self, status: int, document, headers: dict):
+        data = b"" if document is None else json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = _handle
+
+
+class Serve:
+    """``coldbench serve`` as a user starts it, on a free port."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "coldbench", "serve", "--port", "0", *args],
+            env={**os.environ, **DUMMY_ENVIRONMENT, **(env or {})},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        deadline = time.monotonic() + 600        # a first build may take a while
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if not line:
+                raise RuntimeError(f"serve ended before listening: {''.join(self.lines)}")
+            self.lines.append(line)
+            match = re.search(r"Invoke API on (http://\S+)", line)
+            if match:
+                self.url = match.group(1)
+                break
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def close(self) -> None:
+        self.process.terminate()                 # SIGTERM: serve stops its environments
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

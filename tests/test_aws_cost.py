@@ -1,0 +1,79 @@
+"""The cost bound of a plan on AWS Lambda, against figures computed by hand from the
+price table (us-east-1, 2026-11)."""
+
+import pytest
+
+from coldbench.aws.cost import Deployment, Plan, describe, estimate, prices, usd
+
+
+def test_the_price_table_is_dated_and_sourced():
+    table = prices()
+    assert table.as_of == "2026-11" and table.region == "us-east-1"
+    assert table.per_request == pytest.approx(0.20 / 1_000_000)
+    assert table.duration == {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+    assert table.provisioned_concurrency == {"x86_64": 0.0000041667, "arm64": 0.0000033334}
+    assert any("aws.amazon.com/lambda/pricing" in s for s in table.sources)
+
+
+def test_on_demand_cold_and_warm():
+    # 2 cold + 3 warm samples, each warm sample may need a replacement cold start:
+    # requests 2 + 3 + 3 = 8 -> 8 x $0.20/1M = $0.0000016
+    # cold starts 5 x (10 s init + 10 s timeout) + warm 3 x 10 s = 130 s x 0.125 GB
+    #   = 16.25 GB-s x $0.0000166667 = $0.000270833875
+    e = estimate([Deployment("python3.12", 128, "x86_64")], Plan(2, 3, 0, 10.0), "us-east-1")
+    assert (e.invocations, e.max_invocations) == (5, 8)
+    assert e.requests_usd == pytest.approx(0.0000016)
+    assert e.duration_gb_s == pytest.approx(16.25)
+    assert e.duration_usd == pytest.approx(0.000270833875)
+    assert e.total_usd == pytest.approx(0.000272433875)
+    assert e.notes == []
+
+
+def test_provisioned_concurrency_on_arm():
+    # 1 cold, 2 provisioned at 1,024 MB arm64, timeout 5 s:
+    # requests 1 + 2 = 3 -> $0.0000006
+    # duration 1 x (10 + 5) s x 1 GB = 15 GB-s x $0.0000133334 = $0.000200001
+    # allocations 2 x 1,200 s (a multiple of 5 min) x 1 GB = 2,400 GB-s x $0.0000033334
+    #   = $0.00800016; their invocations 2 x 5 s x 1 GB x $0.0000077778 = $0.000077778
+    e = estimate([Deployment("nodejs20.x", 1024, "arm64")], Plan(1, 0, 2, 5.0), "us-east-1")
+    assert e.provisioned_allocations == 2 and e.provisioned_gb_s == pytest.approx(2400)
+    assert e.provisioned_usd == pytest.approx(0.00800016 + 0.000077778)
+    assert e.total_usd == pytest.approx(0.0000006 + 0.000200001 + 0.00800016 + 0.000077778)
+
+
+def test_snapstart_costs_for_python_not_for_java():
+    # 2 cold samples at 2,048 MB x86_64, timeout 3 s, each a published version:
+    # duration 2 x (10 + 3) s x 2 GB = 52 GB-s, publishing 2 x 10 s x 2 GB = 40 GB-s:
+    #   92 GB-s x $0.0000166667 = $0.0015333364
+    # python: cache 2 x 10,800 s (3-hour minimum) x 2 GB x $0.0000015046 = $0.06499872,
+    #   restores 2 x 2 GB x $0.0001397998 = $0.0005591992
+    plan = Plan(2, 0, 0, 3.0)
+    python = estimate([Deployment("python3.12", 2048, "x86_64", snapstart=True)], plan, "us-east-1")
+    assert python.duration_usd == pytest.approx(0.0015333364)
+    assert python.snapstart_usd == pytest.approx(0.06499872 + 0.0005591992)
+    assert python.total_usd == pytest.approx(0.0000004 + 0.0015333364 + 0.06499872 + 0.0005591992)
+    java = estimate([Deployment("java21", 2048, "x86_64", snapstart=True)], plan, "us-east-1")
+    assert java.snapstart_usd == 0 and java.snapstart_versions == 2
+    assert java.total_usd == pytest.approx(0.0000004 + 0.0015333364)
+
+
+def test_configurations_add_up_and_other_regions_are_flagged():
+    one = estimate([Deployment("python3.12", 512, "x86_64")], Plan(10, 20, 0, 60), "us-east-1")
+    two = estimate([Deployment("python3.12", 512, "x86_64")] * 2, Plan(10, 20, 0, 60),
+                   "eu-west-1")
+    assert two.total_usd == pytest.approx(2 * one.total_usd)
+    assert "us-east-1" in two.notes[0] and "eu-west-1" in two.notes[0]
+
+
+def test_the_estimate_reads_item_by_item():
+    e = estimate([Deployment("python3.12", 128, "x86_64")], Plan(2, 3, 1, 10.0), "us-east-1")
+    text = "\n".join(describe(e))
+    assert "6 planned, at most 9" in text
+    assert "provisioned concurrency: 1 allocations" in text
+    assert f"total: at most {usd(e.total_usd)}" in text and "2026-11" in text
+
+
+@pytest.mark.parametrize("amount, text", [(0.000272433875, "$0.00027"), (0.0123, "$0.012"),
+                                          (0.5, "$0.50"), (3.456, "$3.46"), (0, "$0")])
+def test_dollars_keep_two_significant_digits(amount, text):
+    assert usd(amount) == text

@@ -1,0 +1,122 @@
+"""`coldbench serve`: the Lambda Invoke API over local environments, driven by real boto3
+over HTTP, with the REPORT lines Lambda would write."""
+
+import base64
+import json
+import threading
+
+import pytest
+
+from aws_standin import DUMMY_ENVIRONMENT
+from coldbench.aws.report import find
+from coldbench.serve import NAME, Server, artifacts_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def serving(monkeypatch):
+    for key, value in DUMMY_ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
+    started = []
+
+    def start(function_dir=None, **settings):
+        server = Server(artifacts_for(["python"], function_dir), port=0, **settings)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return server
+    yield start
+    for server in started:
+        server.close()
+
+
+def client(server):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("lambda", endpoint_url=server.address, region_name="us-east-1",
+                        config=Config(retries={"max_attempts": 1}, read_timeout=120))
+
+
+def invoke(lam, name="coldbench-python-256", event=None, **extra):
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event or {"work": 10}).encode(),
+                          LogType="Tail", **extra)
+    log = base64.b64decode(response["LogResult"]).decode()
+    return response, json.loads(response["Payload"].read()), log, find(log)
+
+
+def test_a_cold_then_a_warm_invocation(serving):
+    lam = client(serving())
+    response, payload, log, report = invoke(lam)
+    assert response["StatusCode"] == 200 and response["ExecutedVersion"] == "$LATEST"
+    assert "FunctionError" not in response
+    assert payload["cold"] is True and payload["runtime"] == "python"
+    assert log.startswith(f"START RequestId: {report.request_id} Version: $LATEST\n")
+    assert f"END RequestId: {report.request_id}\n" in log
+    assert report.init_duration_ms > 0 and report.memory_size_mb == 256
+    assert report.billed_duration_ms >= report.init_duration_ms + report.duration_ms
+    assert report.status is None
+
+    _, again, _, warm = invoke(lam)
+    assert again["cold"] is False and again["instance_id"] == payload["instance_id"]
+    assert warm.init_duration_ms is None and warm.request_id != report.request_id
+
+
+def test_names_map_to_runtime_and_memory():
+    assert NAME.match("coldbench-python-512")["memory"] == "512"
+    aws = NAME.match("coldbench-1a2b3c4d-java-1769-arm64-ss-c2")
+    assert (aws["runtime"], aws["memory"], aws["run"]) == ("java", "1769", "1a2b3c4d")
+    assert NAME.match("my-function") is None
+
+
+def test_unknown_functions_and_invocation_types(serving):
+    lam = client(serving())
+    with pytest.raises(lam.exceptions.ResourceNotFoundException, match="coldbench-<runtime>"):
+        lam.invoke(FunctionName="my-function")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException, match="runtimes python"):
+        lam.invoke(FunctionName="coldbench-go-128")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:coldbench-python-128"
+    assert lam.invoke(FunctionName=arn, InvocationType="DryRun")["StatusCode"] == 204
+    assert lam.invoke(FunctionName=arn, InvocationType="Event")["StatusCode"] == 202
+
+
+def test_a_handler_error_keeps_the_environment(serving, fixture_function):
+    lam = client(serving(fixture_function("handler_error")))
+    response, payload, log, report = invoke(lam)
+    assert response["FunctionError"] == "Unhandled"
+    assert payload == {"errorType": "ValueError",
+                       "errorMessage": "bad request: this function always fails"}
+    assert report.status is None and report.init_duration_ms is not None
+    _, _, _, second = invoke(lam)
+    assert second.init_duration_ms is None          # the same environment served again
+
+
+def test_a_timeout_is_reported_and_the_next_start_is_cold(serving, fixture_function):
+    lam = client(serving(fixture_function("timeout"), timeout_s=1))
+    response, payload, log, report = invoke(lam)
+    assert response["FunctionError"] == "Unhandled" and payload["errorType"] == "Sandbox.Timedout"
+    assert report.status == "timeout" and 900 < report.duration_ms < 3000
+    assert "Task timed out after 1.00 seconds" in log
+    assert invoke(lam)[3].init_duration_ms is not None
+
+
+def test_out_of_memory_is_reported_as_lambda_does(serving, fixture_function):
+    lam = client(serving(fixture_function("oom")))
+    response, payload, log, report = invoke(lam, "coldbench-python-128")
+    assert payload["errorType"] == "Runtime.OutOfMemory"
+    assert (report.status, report.error_type) == ("error", "Runtime.OutOfMemory")
+    assert "\tStatus: error\tError Type: Runtime.OutOfMemory" in log
+
+
+def test_concurrent_invocations_get_environments_of_their_own(serving, fixture_function):
+    server = serving()
+    lam = client(server)
+    instances = []
+
+    def one():
+        instances.append(invoke(lam, event={"work": 200000})[1]["instance_id"])
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(instances)) == 2
