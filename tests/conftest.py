@@ -61,3 +61,13 @@ def coldbench_processes() -> list[str]:
             if marker in cmdline:
                 found.append(cmdline)
     return found
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory) -> Path:
+    """A real run's results file (python and go at two memory sizes), made once a session."""
+    path = tmp_path_factory.mktemp("real-run") / "run.json"
+    result = run_cli("run", "--runtimes", "python,go", "--memory", "128,1024", "--cold", "6",
+                     "--warm", "8", "--provisioned", "2", "--output", path, "--quiet")
+    assert result.returncode == 0, result.stderr
+    return path

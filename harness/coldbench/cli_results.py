@@ -1,0 +1,201 @@
+"""The commands that read kept runs: compare, cost, publish and history. Like cli.py, they
+parse, call the core and print; ``register`` adds them to the `coldbench` group.
+
+A RUN argument is a results file, or a run in the history (``--history``, default
+``results/``, or $COLDBENCH_HISTORY): ``latest``, ``latest~N`` (N runs before the latest)
+or a run id (a unique prefix will do).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
+
+HISTORY_HELP = "History folder that RUN names refer to (latest, latest~N, a run id)."
+
+
+def history_option(function):
+    return click.option("--history", "history_dir", type=click.Path(path_type=Path),
+                        default="results", show_default=True, envvar="COLDBENCH_HISTORY",
+                        help=HISTORY_HELP)(function)
+
+
+def parse_share(text: str, name: str) -> float:
+    """A share: '10%' -> 0.10; without '%', up to 1 is a fraction ('0.1', '1') and above 1
+    a percentage ('10')."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", str(text))
+    if not match:
+        raise UsageError(f"{name} '{text}' is not a percentage such as 10%")
+    value = float(match.group(1))
+    return value / 100 if match.group(2) or value > 1 else value
+
+
+def parse_count(text: str) -> float:
+    """'250000', '2.5M', '10k', '1B' -> a number."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMbB]?)\s*", str(text))
+    if not match:
+        raise UsageError(f"--requests-per-month '{text}' is not a number such as 2500000 or 2.5M")
+    scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9}[match.group(2).lower()]
+    return float(match.group(1)) * scale
+
+
+def _open(ref: str, history_dir: Path, target: str | None):
+    from coldbench.history import open_run
+
+    return open_run(ref, history_dir, target)
+
+
+@click.command()
+@click.argument("base_ref", metavar="BASE")
+@click.argument("new_ref", metavar="NEW")
+@click.option("--min-change", default="10%", show_default=True,
+              help="Smallest change of the median that counts.")
+@click.option("--alpha", default=0.05, show_default=True,
+              help="Significance level of the Mann-Whitney U test.")
+@click.option("--mode", "modes", default="cold,warm,provisioned", show_default=True,
+              help="Modes to compare, comma-separated.")
+@click.option("--allow-different", "allow", multiple=True,
+              type=click.Choice(["code", "event", "runtime", "target", "cpu"]),
+              help="Compare even where this differs (repeatable): code for a pull request "
+                   "that changes the function.")
+@click.option("--target", help="Narrow latest and latest~N to one target (default: the "
+                               "target of the other run when that one is a file).")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "markdown", "json"]))
+@history_option
+def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, history_dir):
+    """Is NEW slower than BASE? Per configuration: ratio of medians, Mann-Whitney U.
+
+    Exit status 3 when any configuration is significantly slower by at least --min-change.
+    """
+    from coldbench import compare as comparing
+    from coldbench.results import MODES, load
+
+    wanted = [m.strip() for m in modes.split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in MODES]
+    if unknown or not wanted:
+        raise UsageError(f"--mode {modes}: choose from {', '.join(MODES)}")
+    if not 0 < alpha < 1:
+        raise UsageError("--alpha must be between 0 and 1")
+    change = parse_share(min_change, "--min-change")
+    if target is None:          # a run against the history: latest of the file's target
+        for ref in (new_ref, base_ref):
+            if Path(ref).is_file():
+                target = load(Path(ref)).run.get("target")
+                break
+    base_path, base = _open(base_ref, history_dir, target)
+    new_path, new = _open(new_ref, history_dir, target)
+    click.echo(f"base: {base.run.get('run_id') or base_path} ({base_path})", err=True)
+    click.echo(f"new:  {new.run.get('run_id') or new_path} ({new_path})", err=True)
+    found = comparing.compare(base, new, change, alpha, wanted, allow)
+    click.echo(comparing.render(found, fmt, change, alpha), nl=False)
+    if not any(c.result is not None for c in found):
+        raise UsageError("nothing was compared: no configuration is in both runs with valid "
+                         "samples and the same code, event, runtime version, target and CPU "
+                         "(see --allow-different)")
+    sys.exit(EXIT_REGRESSION if any(c.regression for c in found) else EXIT_OK)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--requests-per-month", required=True,
+              help="The load: requests a month, e.g. 2500000 or 2.5M.")
+@click.option("--duty-cycle", default="100%", show_default=True,
+              help="Share of the month in which the requests arrive (business hours: 24%).")
+@click.option("--cold-fraction", default="1%", show_default=True,
+              help="Share of requests that start cold on Lambda.")
+@click.option("--max-busy", default="80%", show_default=True,
+              help="Busiest a container or VM may be; more load adds hosts.")
+@click.option("--arch", "arches", default="x86_64,arm64", show_default=True,
+              help="Lambda and host architectures to price.")
+@click.option("--prices", help="Price table: YYYY-MM of a shipped one, or a CSV file "
+                               "(default: the newest shipped).")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "markdown", "json"]))
+@history_option
+def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arches, prices,
+         fmt, history_dir):
+    """Monthly cost on Lambda against a container and a VM, and where they cross over."""
+    from coldbench import cost as costing
+
+    wanted = tuple(a.strip() for a in arches.split(",") if a.strip())
+    if not wanted or any(a not in costing.ARCHES for a in wanted):
+        raise UsageError(f"--arch {arches}: choose from {', '.join(costing.ARCHES)}")
+    workload = costing.Workload(parse_count(requests_per_month),
+                                parse_share(duty_cycle, "--duty-cycle"),
+                                parse_share(cold_fraction, "--cold-fraction"),
+                                parse_share(max_busy, "--max-busy"))
+    workload.check()
+    table = costing.load_prices(prices)
+    _, results = _open(run_ref, history_dir, None)
+    measured = costing.measured(results.samples, table)
+    if not measured:
+        raise UsageError(f"{run_ref}: no configuration has valid warm samples to price; "
+                         "run with --warm 10 or more")
+    click.echo(costing.render(costing.costs(measured, table, workload, wanted), table,
+                              workload, fmt), nl=False)
+
+
+@click.command()
+@click.argument("site_dir", type=click.Path(path_type=Path))
+@click.option("--min-change", default="10%", show_default=True,
+              help="Smallest change between consecutive runs marked as a step.")
+@history_option
+def publish(site_dir, min_change, history_dir):
+    """Write a static site from the history: latest table, trends, JSON."""
+    from coldbench.history import History
+    from coldbench.publish import publish as publishing
+
+    written = publishing(History(history_dir), site_dir, parse_share(min_change, "--min-change"))
+    for path in written.values():
+        click.echo(str(path))
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+@click.option("--history", "history_dir", type=click.Path(path_type=Path), default="results",
+              show_default=True, envvar="COLDBENCH_HISTORY", help="The history folder.")
+def history(context, history_dir):
+    """List the runs kept in the history (subcommands: add, reindex)."""
+    context.obj = history_dir
+    if context.invoked_subcommand is None:
+        from coldbench.history import History
+
+        runs = History(history_dir).runs()
+        for run in runs:
+            click.echo(f"{run['run_id']}  {run['target'] or '?':<7} {run['host'] or '?'}  "
+                       f"{run['cpu'] or '?'}")
+        if not runs:
+            click.echo(f"no runs in {history_dir}", err=True)
+
+
+@history.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_obj
+def history_add(history_dir, files):
+    """Keep finished results files in the history (a run already kept is left as it is)."""
+    from coldbench.history import History
+
+    store = History(history_dir)
+    for path in files:
+        added = store.add(path)
+        click.echo(f"{added.run_id}  {'added' if added.new else 'already kept'}")
+
+
+@history.command("reindex")
+@click.pass_obj
+def history_reindex(history_dir):
+    """Rebuild index.csv from the kept run files."""
+    from coldbench.history import History
+
+    click.echo(f"{History(history_dir).reindex()} runs indexed")
+
+
+def register(group: click.Group) -> None:
+    for command in (compare, cost, publish, history):
+        group.add_command(command)

@@ -1,0 +1,239 @@
+"""Two runs -> per configuration and mode: is the new one slower? Pure functions, no I/O.
+
+The method, for one configuration (function, runtime, memory size) and mode:
+
+- the figure of each valid sample (cold: Init Duration + Duration; warm, provisioned:
+  Duration; see ``summary.figure_of``) of the base run and of the new run;
+- the ratio of medians, new / base;
+- Mann-Whitney U, two-sided: a difference is significant when p < ``alpha`` (0.05). The
+  test is nonparametric, as cold-start distributions are skewed and heavy-tailed;
+- a change counts when it is significant and at least ``min_change`` (10 %): slower when
+  new / base >= 1 + min_change, faster when base / new >= 1 + min_change. Anything else
+  is "not significant", so that noise never fails a build.
+
+Configurations are comparable only when their function code (source digest), workload (the
+event, e.g. ``--work``), runtime version, target and CPU model are the same in both runs;
+``allow`` lifts any of these checks (a pull request that changes the function's code
+compares with ``allow={"code"}``).
+
+``step_changes`` applies the same test to consecutive runs of a series (a trend): a step
+change is a consecutive pair whose difference counts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Iterable, Sequence
+
+from coldbench.results import MODES, Results, Sample
+from coldbench.summary import figure_of
+
+MIN_CHANGE = 0.10
+ALPHA = 0.05
+IDENTITY = ("code", "event", "runtime", "target", "cpu")   # what must match to compare
+
+SLOWER, FASTER, SAME = "slower", "faster", "not significant"
+NOT_COMPARABLE, ONLY_BASE, ONLY_NEW, NO_SAMPLES = ("not comparable", "only in base",
+                                                    "only in new", "no valid samples")
+
+
+@dataclass(frozen=True)
+class Change:
+    """The outcome of comparing two samples of one figure."""
+
+    ratio: float | None          # median(new) / median(base)
+    p_value: float
+    status: str                  # SLOWER, FASTER or SAME
+    reachable: bool = True       # False: too few samples for p < alpha whatever the data
+
+    def text(self) -> str:
+        if self.status == SLOWER:
+            return f"{self.ratio:.2f}x slower"
+        if self.status == FASTER:
+            return f"{1 / self.ratio:.2f}x faster"
+        return SAME
+
+
+def smallest_p(n_base: int, n_new: int) -> float:
+    """The smallest two-sided p-value Mann-Whitney U can give for these sample counts
+    (every new value above every base value): 2 / C(n_base + n_new, n_base)."""
+    if not n_base or not n_new:
+        return 1.0
+    return min(1.0, 2 / math.comb(n_base + n_new, n_base))
+
+
+def change(base: Sequence[float], new: Sequence[float], min_change: float = MIN_CHANGE,
+         alpha: float = ALPHA) -> Change:
+    """Mann-Whitney U and the ratio of medians for two samples (both non-empty)."""
+    from scipy.stats import mannwhitneyu
+
+    base_median, new_median = float(median(base)), float(median(new))
+    ratio = new_median / base_median if base_median > 0 else None
+    p_value = float(mannwhitneyu(new, base, alternative="two-sided").pvalue)
+    if math.isnan(p_value):                 # every value equal on both sides
+        p_value = 1.0
+    status = SAME
+    if p_value < alpha and ratio is not None and ratio > 0:
+        if ratio >= 1 + min_change:
+            status = SLOWER
+        elif 1 / ratio >= 1 + min_change:
+            status = FASTER
+    return Change(ratio, p_value, status, smallest_p(len(base), len(new)) < alpha)
+
+
+def identity(run: dict, function: str, runtime: str) -> dict[str, str | None]:
+    """What must be equal for one configuration of ``run`` to be compared with another."""
+    digest = next((f.get("source_digest") for f in run.get("functions", [])
+                   if f.get("name") == function and f.get("runtime") == runtime), None)
+    event = run.get("plan", {}).get("event")
+    return {"code": digest, "event": None if event is None else json.dumps(event, sort_keys=True),
+            "runtime": run.get("runtime_versions", {}).get(runtime),
+            "target": run.get("target"), "cpu": run.get("cpu")}
+
+
+def differences(base_run: dict, new_run: dict, function: str, runtime: str,
+                allow: Iterable[str] = ()) -> list[str]:
+    """What differs between the two runs for this configuration, as readable phrases."""
+    base, new = identity(base_run, function, runtime), identity(new_run, function, runtime)
+    names = {"code": "function code", "event": "event", "runtime": "runtime version",
+             "target": "target", "cpu": "CPU model"}
+    found = []
+    for key in IDENTITY:
+        if key not in allow and base[key] != new[key]:
+            shown = [(v[:12] if key == "code" and v else v) for v in (base[key], new[key])]
+            found.append(f"{names[key]} {shown[0] or '?'} -> {shown[1] or '?'}")
+    return found
+
+
+@dataclass
+class Comparison:
+    function: str
+    runtime: str
+    memory_mb: int
+    mode: str
+    status: str
+    base_n: int = 0
+    new_n: int = 0
+    base_p50: float | None = None
+    new_p50: float | None = None
+    result: Change | None = None
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def regression(self) -> bool:
+        return self.status == SLOWER
+
+    @property
+    def label(self) -> str:
+        return self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
+
+    def text(self) -> str:
+        if self.result is not None:
+            text = self.result.text()
+            if self.status == SAME and not self.result.reachable:
+                text += " (too few samples to tell)"
+            return text
+        if self.status == NOT_COMPARABLE:
+            return f"{NOT_COMPARABLE}: {'; '.join(self.differences)}"
+        return self.status
+
+
+def _figures(samples: Iterable[Sample]) -> dict[tuple, list[float]]:
+    groups: dict[tuple, list[float]] = {}
+    for s in samples:
+        key = (s.function, s.runtime, s.memory_mb, s.mode)
+        groups.setdefault(key, [])
+        if s.valid and figure_of(s) is not None:
+            groups[key].append(figure_of(s))
+    return groups
+
+
+def compare(base: Results, new: Results, min_change: float = MIN_CHANGE, alpha: float = ALPHA,
+            modes: Iterable[str] = MODES, allow: Iterable[str] = ()) -> list[Comparison]:
+    """One comparison per configuration and mode found in either run."""
+    modes, allow = tuple(modes), tuple(allow)
+    base_figures, new_figures = _figures(base.samples), _figures(new.samples)
+    keys = list(dict.fromkeys(k for k in [*base_figures, *new_figures] if k[3] in modes))
+    order = {mode: i for i, mode in enumerate(MODES)}
+    keys.sort(key=lambda k: (k[1], k[0], k[2], order.get(k[3], 9)))
+    found = []
+    for key in keys:
+        function, runtime, memory_mb, mode = key
+        b, n = base_figures.get(key), new_figures.get(key)
+        c = Comparison(function, runtime, memory_mb, mode, status=SAME,
+                       base_n=len(b or ()), new_n=len(n or ()),
+                       base_p50=median(b) if b else None, new_p50=median(n) if n else None)
+        if b is None:
+            c.status = ONLY_NEW
+        elif n is None:
+            c.status = ONLY_BASE
+        elif not b or not n:
+            c.status = NO_SAMPLES
+        else:
+            c.differences = differences(base.run, new.run, function, runtime, allow)
+            if c.differences:
+                c.status = NOT_COMPARABLE
+            else:
+                c.result = change(b, n, min_change, alpha)
+                c.status = c.result.status
+        found.append(c)
+    return found
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step change between two consecutive runs of a series."""
+
+    index: int                    # position of the later run in the series
+    result: Change
+
+
+def step_changes(series: Sequence[Sequence[float]], comparable: Sequence[bool] | None = None,
+                 min_change: float = MIN_CHANGE, alpha: float = ALPHA) -> list[Step]:
+    """Step changes in a series of runs (each a list of figures, oldest first): consecutive
+    runs whose difference is significant and at least ``min_change``. ``comparable[i]``
+    False skips the pair (i-1, i): the environment changed, not the cold start."""
+    steps = []
+    for i in range(1, len(series)):
+        if comparable is not None and not comparable[i]:
+            continue
+        if not series[i - 1] or not series[i]:
+            continue
+        result = change(series[i - 1], series[i], min_change, alpha)
+        if result.status != SAME:
+            steps.append(Step(i, result))
+    return steps
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+FORMATS = ("table", "markdown", "json")
+
+
+def render(comparisons: list[Comparison], fmt: str = "table", min_change: float = MIN_CHANGE,
+           alpha: float = ALPHA) -> str:
+    """The comparisons as a table (plain or Markdown) or JSON."""
+    from dataclasses import asdict
+
+    from tabulate import tabulate
+
+    from coldbench.table import ms
+
+    if fmt == "json":
+        return json.dumps([asdict(c) | {"verdict": c.text(), "regression": c.regression}
+                           for c in comparisons], indent=1) + "\n"
+    rows = [[c.label, f"{c.memory_mb} MB", c.mode,
+             f"{ms(c.base_p50)} ({c.base_n})", f"{ms(c.new_p50)} ({c.new_n})",
+             f"{c.result.ratio:.2f}" if c.result and c.result.ratio else "-",
+             f"{c.result.p_value:.3g}" if c.result else "-", c.text()] for c in comparisons]
+    text = tabulate(rows, headers=["Runtime", "Memory", "Mode", "Base p50 (n)", "New p50 (n)",
+                                   "New/base", "p", "Verdict"],
+                    tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True)
+    regressions = sum(c.regression for c in comparisons)
+    return (f"{text}\n\nMedians in ms (cold: Init Duration + Duration; warm, provisioned: "
+            f"Duration). A change counts when Mann-Whitney U gives p < {alpha:g} and the "
+            f"medians differ by at least {min_change:.0%}. "
+            f"{regressions} regression{'s' if regressions != 1 else ''}.\n")

@@ -1,0 +1,270 @@
+"""The history -> a static site that needs no server and runs no script:
+
+    index.html          per target: the latest run's table, then the cold start of each
+                        runtime over time (median and 95 % interval per memory size), with
+                        step changes marked and listed
+    data/latest.json    per target: the latest run's metadata and configuration summaries
+    data/history.json   every run, the index rows (one per run, configuration and mode) and
+                        the step changes found
+
+Step changes are found by ``compare.step_changes``: consecutive runs of one target,
+configuration and mode whose cold starts differ significantly (Mann-Whitney U, p < 0.01:
+stricter than `coldbench compare`'s 0.05, as a trend tests every consecutive pair) and by at
+least the minimum change (10 %). A pair whose function code, runtime version,
+target or CPU model differ is not tested; it is marked as a change of environment instead.
+
+Every file is replaced whole (write, then rename), so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from coldbench import compare
+from coldbench.errors import ResultsError
+from coldbench.history import History
+from coldbench.report import PALETTE, Chart, page, pyplot, svg_of, table_html
+from coldbench.results import Results
+from coldbench.runtimes import RUNTIMES
+from coldbench.summary import figure_of, summarize_samples
+from coldbench.table import ms, render
+
+TREND_MODE = "cold"
+STEP_ALPHA = 0.01          # stricter than compare's 0.05: a trend tests every consecutive pair
+
+
+@dataclass(frozen=True)
+class StepMark:
+    target: str
+    function: str
+    runtime: str
+    memory_mb: int
+    run_id: str
+    started_at: str
+    kind: str                  # "step" or "environment"
+    text: str                  # "1.34x slower", or what changed
+    p_value: float | None = None
+
+    @property
+    def element_id(self) -> str:
+        return f"{self.kind}-{self.target}-{self.runtime}-{self.memory_mb}-{self.run_id}"
+
+
+@dataclass
+class Series:
+    target: str
+    function: str
+    runtime: str
+    memory_mb: int
+    points: list[tuple[str, str, list[float]]]    # (run_id, started_at, figures), oldest first
+
+
+def _when(started_at: str) -> datetime:
+    return datetime.fromisoformat(started_at)
+
+
+def series_of(runs: list[tuple[str, Results]], mode: str = TREND_MODE) -> list[Series]:
+    """One series per target and configuration: the figures of ``mode`` in each run."""
+    found: dict[tuple, Series] = {}
+    for run_id, results in runs:
+        if not results.run.get("started_at"):
+            continue                        # a trend needs a time
+        target = results.run.get("target", "?")
+        per_config: dict[tuple, list[float]] = {}
+        for s in results.samples:
+            if s.mode == mode:
+                values = per_config.setdefault((s.function, s.runtime, s.memory_mb), [])
+                if s.valid and figure_of(s) is not None:
+                    values.append(figure_of(s))
+        for (function, runtime, memory_mb), values in per_config.items():
+            key = (target, function, runtime, memory_mb)
+            found.setdefault(key, Series(target, function, runtime, memory_mb, []))
+            found[key].points.append((run_id, results.run.get("started_at", ""), values))
+    return list(found.values())
+
+
+def marks(series: Series, runs: dict[str, Results], min_change: float = compare.MIN_CHANGE,
+          alpha: float = STEP_ALPHA) -> list[StepMark]:
+    """Step changes and changes of environment along one series."""
+    comparable, found = [True], []
+    for (prev_id, _, _), (run_id, started, _) in zip(series.points, series.points[1:]):
+        changed = compare.differences(runs[prev_id].run, runs[run_id].run,
+                                      series.function, series.runtime)
+        comparable.append(not changed)
+        if changed:
+            found.append(StepMark(series.target, series.function, series.runtime,
+                                  series.memory_mb, run_id, started, "environment",
+                                  "; ".join(changed)))
+    for step in compare.step_changes([p[2] for p in series.points], comparable, min_change, alpha):
+        run_id, started, _ = series.points[step.index]
+        found.append(StepMark(series.target, series.function, series.runtime, series.memory_mb,
+                              run_id, started, "step", step.result.text(), step.result.p_value))
+    return sorted(found, key=lambda m: m.started_at)
+
+
+def trend_chart(target: str, runtime: str, series: list[Series], found: list[StepMark]) -> Chart:
+    plt = pyplot()
+    import matplotlib.dates as mdates
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    values = []
+    for k, s in enumerate(sorted(series, key=lambda s: (s.function, s.memory_mb))):
+        color = PALETTE[k % len(PALETTE)]
+        points = [(_when(started), sorted(v)) for _, started, v in s.points if v]
+        if not points:
+            continue
+        xs = [p[0] for p in points]
+        p50 = [_median(v) for _, v in points]
+        low = [_quantile(v, 0.25) for _, v in points]
+        high = [_quantile(v, 0.75) for _, v in points]
+        values += p50
+        label = f"{s.memory_mb} MB"
+        if s.function != "coldbench":
+            label = f"{s.function} {label}"
+        ax.fill_between(xs, low, high, color=color, alpha=0.15, linewidth=0)
+        ax.plot(xs, p50, "-o", color=color, markersize=3.5, label=label,
+                gid=f"trend-{target}-{runtime}-{s.memory_mb}")
+        ax.annotate(ms(p50[-1]), (xs[-1], p50[-1]), textcoords="offset points", xytext=(6, -3),
+                    fontsize=8, color=color, gid=f"last-{target}-{runtime}-{s.memory_mb}")
+        by_run = {run_id: (_when(started), _median(v)) for run_id, started, v in s.points if v}
+        for mark in found:
+            if ((mark.function, mark.memory_mb) != (s.function, s.memory_mb)
+                    or mark.run_id not in by_run):
+                continue
+            x, y = by_run[mark.run_id]
+            if mark.kind == "step":
+                ax.scatter([x], [y], s=90, marker="v" if "slower" in mark.text else "^",
+                           color="#b8322a", zorder=4, gid=mark.element_id)
+                ax.annotate(mark.text, (x, y), textcoords="offset points", xytext=(0, 9),
+                            ha="center", fontsize=8, color="#b8322a")
+            else:
+                ax.axvline(x, color="#888888", linestyle=":", linewidth=1, gid=mark.element_id)
+    ax.set_ylabel("cold start, ms (median; band: quartiles)")
+    if values and min(values) > 0 and max(values) / min(values) > 30:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    name = f"trend-{target}-{runtime}"
+    return Chart(name, f"{runtime}: cold start over time",
+                 "Median cold start per run and memory size, quartiles shaded. Red triangles: "
+                 "step changes (Mann-Whitney U, p < 0.01, at least 10 %); dotted lines: the "
+                 "function code, runtime version or CPU changed.", svg_of(fig, name))
+
+
+def _median(values: list[float]) -> float:
+    return _quantile(values, 0.5)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """Linear interpolation between order statistics, as numpy's default (stats.py)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _json_safe(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace ``path`` whole: readers see the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            os.fchmod(out.fileno(), 0o644)
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE,
+            alpha: float = STEP_ALPHA) -> dict[str, Path]:
+    """Write the site for ``history`` into ``site``; returns the files written."""
+    ids = history.run_ids_on_disk()
+    if not ids:
+        raise ResultsError(f"the history in {history.root} holds no run: add runs with "
+                           f"`coldbench run --history {history.root}` first")
+    runs = {run_id: history.load_run(run_id) for run_id in ids}
+    targets = sorted({r.run.get("target", "?") for r in runs.values()})
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    all_series = series_of(list(runs.items()))
+    all_marks = [m for s in all_series for m in marks(s, runs, min_change, alpha)]
+
+    latest, sections = {}, []
+    for target in targets:
+        run_id = [i for i in ids if runs[i].run.get("target", "?") == target][-1]
+        results = runs[run_id]
+        configs = summarize_samples(results.samples)
+        latest[target] = {"run": results.run, "run_id": run_id,
+                          "configurations": json.loads(render(configs, "json"))}
+        parts = [f'<section id="target-{html.escape(target)}">',
+                 f"<h2>Target {html.escape(target)}: latest run {html.escape(run_id)}</h2>",
+                 f'<p class="note">Started {html.escape(str(results.run.get("started_at")))} on '
+                 f'{html.escape(str(results.run.get("host")))} '
+                 f'({html.escape(str(results.run.get("cpu")))}).</p>',
+                 table_html(configs, f"latest-{target}")]
+        order = {name: i for i, name in enumerate(RUNTIMES)}
+        runtimes = sorted({s.runtime for s in all_series if s.target == target},
+                          key=lambda name: (order.get(name, len(order)), name))
+        for runtime in runtimes:
+            series = [s for s in all_series if s.target == target and s.runtime == runtime]
+            found = [m for m in all_marks if m.target == target and m.runtime == runtime]
+            chart = trend_chart(target, runtime, series, found)
+            parts.append(f'<figure id="{chart.name}">\n<h3>{html.escape(chart.title)}</h3>\n'
+                         f"{chart.svg}\n<figcaption>{html.escape(chart.caption)}</figcaption>\n"
+                         "</figure>")
+        steps = [m for m in all_marks if m.target == target]
+        if steps:
+            items = "".join(
+                f"<tr><td>{html.escape(m.started_at)}</td><td>{html.escape(m.runtime)}</td>"
+                f"<td>{m.memory_mb} MB</td><td>{html.escape(m.text)}</td>"
+                f"<td>{'' if m.p_value is None else f'{m.p_value:.3g}'}</td></tr>" for m in steps)
+            parts.append(f'<h3>Changes</h3>\n<table class="steps"><thead><tr><th>Run started</th>'
+                         f"<th>Runtime</th><th>Memory</th><th>Change</th><th>p</th></tr></thead>"
+                         f"<tbody>{items}</tbody></table>")
+        parts.append("</section>")
+        sections.append("\n".join(parts))
+
+    index = history.index()
+    body = "\n".join([
+        "<h1>coldbench: Lambda cold starts over time</h1>",
+        f'<p class="note">{len(ids)} runs on {len(targets)} target(s); generated {generated}. '
+        'Data: <a href="data/latest.json">data/latest.json</a>, '
+        '<a href="data/history.json">data/history.json</a>.</p>',
+        *sections])
+    documents = {
+        "index.html": page("coldbench: cold starts over time", body),
+        "data/latest.json": json.dumps({"generated_at": generated, "targets": latest},
+                                       indent=1) + "\n",
+        "data/history.json": json.dumps({
+            "generated_at": generated,
+            "runs": history.runs(),
+            "index": [{k: _json_safe(v) for k, v in row.items()}
+                      for row in index.to_dict("records")],
+            "changes": [{"target": m.target, "function": m.function, "runtime": m.runtime,
+                         "memory_mb": m.memory_mb, "run_id": m.run_id,
+                         "started_at": m.started_at, "kind": m.kind, "text": m.text,
+                         "p_value": m.p_value} for m in all_marks],
+        }, indent=1) + "\n",
+    }
+    written = {}
+    for name, text in documents.items():
+        path = Path(site) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, text)
+        written[name] = path
+    return written

@@ -1,0 +1,132 @@
+"""Cost figures against values computed by hand from a small price table."""
+
+import json
+from datetime import date
+
+import pytest
+
+from coldbench import cost
+from coldbench.results import Sample
+
+from conftest import run_cli
+
+PRICES = """\
+service,item,purchase,arch,unit,usd,vcpus,memory_gb,source
+lambda,requests,on-demand,any,per 1M requests,0.20,,,t
+lambda,duration,on-demand,x86_64,per GB-second,0.0000166667,,,t
+lambda,duration,on-demand,arm64,per GB-second,0.0000133334,,,t
+fargate,vcpu,on-demand,x86_64,per vCPU-hour,0.04048,,,t
+fargate,memory,on-demand,x86_64,per GB-hour,0.004445,,,t
+fargate,vcpu,on-demand,arm64,per vCPU-hour,0.03238,,,t
+fargate,memory,on-demand,arm64,per GB-hour,0.00356,,,t
+vm,m6a.large,reserved-1yr-no-upfront,x86_64,per hour,0.057155,2,8,t
+"""
+
+
+def prices(as_of=date(2026, 11, 1)):
+    return cost.parse_prices(PRICES, as_of)
+
+
+def samples(runtime="python", memory=1024):
+    """Warm Durations 9.2 and 9.8 ms (billed 10 each); one cold start: init 190.3 + 9.5 ms."""
+    def s(mode, duration, init=None):
+        return Sample(runtime=runtime, memory_mb=memory, mode=mode, init_ms=init,
+                      duration_ms=duration, e2e_ms=None, billed_ms=None, max_memory_mb=None,
+                      cold=mode == "cold", error=None)
+    return [s("warm", 9.2), s("warm", 9.8), s("cold", 9.5, init=190.3)]
+
+
+def test_billed_durations_follow_the_price_tables_init_rule():
+    [m] = cost.measured(samples(), prices())
+    assert (m.warm_ms, m.warm_billed_ms, m.cold_billed_ms) == (pytest.approx(9.5), 10, 200)
+    assert m.cold_init_ms == 200 - 10
+    # before 2025-08-01 a managed runtime's init was not billed; an OS-only runtime's was
+    [before] = cost.measured(samples(), prices(date(2025, 6, 1)))
+    assert (before.cold_billed_ms, before.cold_init_ms) == (10, 0)
+    [go] = cost.measured(samples(runtime="go"), prices(date(2025, 6, 1)))
+    assert go.cold_billed_ms == 200
+
+
+def test_lambda_cost_by_hand():
+    [m] = cost.measured(samples(), prices())
+    # billed ms = 0.99 x 10 + 0.01 x 200 = 11.9; GB-s = 1 GB x 0.0119 s
+    per_request = 0.20 / 1e6 + 0.0119 * 0.0000166667
+    assert cost.lambda_per_request(m, "x86_64", prices(), 0.01) == pytest.approx(per_request)
+    [x86, arm] = cost.costs([m], prices(), cost.Workload(10_000_000))
+    assert x86.lambda_monthly == pytest.approx(10_000_000 * per_request)       # $3.98
+    assert x86.lambda_monthly == pytest.approx(3.9833, abs=1e-4)
+    assert x86.lambda_init_monthly == pytest.approx(10_000_000 * 0.01 * 0.190 * 0.0000166667)
+    assert arm.lambda_monthly == pytest.approx(10_000_000 * (0.2e-6 + 0.0119 * 0.0000133334))
+
+
+def test_fargate_sizing_crossover_and_busy_share_by_hand():
+    [m] = cost.measured(samples(), prices())
+    [x86] = cost.costs([m], prices(), cost.Workload(10_000_000), arches=("x86_64",))
+    fargate = x86.option("fargate")
+    # 1024 MB on Lambda = 0.579 vCPU: the smallest Fargate task above it is 1 vCPU / 2 GB
+    assert fargate.host == "1 vCPU / 2 GB" and fargate.environments == 1
+    hourly = 1 * 0.04048 + 2 * 0.004445                                        # $0.04937
+    assert fargate.monthly == pytest.approx(hourly * 730)                     # $36.04
+    break_even = hourly * 730 / x86.per_request                                # 90.5M
+    assert fargate.crossover == pytest.approx(break_even)
+    assert fargate.crossover == pytest.approx(90.476e6, rel=1e-3)
+    # busy share there: 90.5M x 9.5 ms over one environment's month (2,628,000 s)
+    assert fargate.busy_at_crossover == pytest.approx(break_even * 0.0095 / 2_628_000)
+    assert cost.rule_verdict(fargate.busy_at_crossover, 0.8) == "fails: containers win from 33% busy already"
+    vm = x86.option("vm", "reserved")
+    # m6a.large holds min(2 / 0.579, 8 / 1) = 3 environments; paid all 730 hours
+    assert (vm.environments, vm.hosts, vm.monthly) == (3, 1, pytest.approx(0.057155 * 730))
+
+
+def test_small_functions_share_a_task_and_more_load_adds_hosts():
+    [m] = cost.measured(samples(memory=128), prices())
+    assert cost.fargate_task(128, prices(), "x86_64") == (0.25, 0.5)
+    assert cost.environments_per_host(0.25, 0.5, 128) == 3        # 0.25 / (128/1769) = 3.45
+    heavy = cost.Workload(2_000_000_000, max_busy=0.8)
+    [line] = cost.costs([m], prices(), heavy, arches=("x86_64",))
+    capacity = 3 * 730 * 3600 * 0.8 / 0.0095                      # requests a task serves
+    assert line.option("fargate").hosts == -(-2_000_000_000 // int(capacity))
+
+
+def test_the_duty_cycle_scales_containers_but_not_a_reserved_vm():
+    [m] = cost.measured(samples(), prices())
+    [steady] = cost.costs([m], prices(), cost.Workload(1_000_000), arches=("x86_64",))
+    [office] = cost.costs([m], prices(), cost.Workload(1_000_000, duty_cycle=0.25), arches=("x86_64",))
+    assert office.option("fargate").monthly == pytest.approx(steady.option("fargate").monthly / 4)
+    assert office.option("vm").monthly == steady.option("vm").monthly
+    assert office.lambda_monthly == steady.lambda_monthly
+    # the same break-even busy share on Fargate; a VM idle 75 % of the month needs 4x
+    assert office.option("fargate").busy_at_crossover == pytest.approx(steady.option("fargate").busy_at_crossover)
+    assert office.option("vm").busy_at_crossover == pytest.approx(4 * steady.option("vm").busy_at_crossover)
+
+
+def test_rule_of_thumb_verdicts():
+    assert cost.rule_verdict(0.45, 0.8).startswith("holds")
+    assert cost.rule_verdict(0.10, 0.8) == "fails: containers win from 10% busy already"
+    assert cost.rule_verdict(0.75, 0.8) == "fails: Lambda stays cheaper up to 75% busy"
+    assert cost.rule_verdict(0.95, 0.8).startswith("fails: Lambda is cheaper at any load")
+
+
+def test_the_shipped_price_table_is_dated_and_complete():
+    table = cost.load_prices()
+    assert table.as_of >= date(2026, 11, 1) and table.name.startswith("prices-")
+    assert table.request == pytest.approx(0.20 / 1e6)
+    assert table.gb_second == {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+    assert {vm.purchase for vm in table.vms} >= {"on-demand", "reserved-1yr-no-upfront"}
+    assert table.init_billed("python")
+    assert cost.load_prices("2026-11") == table
+
+
+def test_the_command_prices_a_saved_run(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"schema_version": 1, "run": {"target": "local"},
+                                "samples": [s.to_json() for s in samples()]}))
+    result = run_cli("cost", path, "--requests-per-month", "10M", "--arch", "x86_64",
+                     "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [line] = json.loads(result.stdout)["configurations"]
+    assert line["lambda_monthly"] == pytest.approx(10e6 * (0.2e-6 + 0.0119 * cost.load_prices().gb_second["x86_64"]))
+    table = run_cli("cost", path, "--requests-per-month", "10M", "--duty-cycle", "25%")
+    assert table.returncode == 0 and "Crossover" in table.stdout and "arm64" in table.stdout
+    bad = run_cli("cost", path, "--requests-per-month", "10M", "--duty-cycle", "0")
+    assert bad.returncode == 2 and "--duty-cycle" in bad.stderr

@@ -1,0 +1,143 @@
+"""The history store: round trips, never overwriting, consistency after a writer died."""
+
+import json
+import multiprocessing
+
+import pandas as pd
+import pytest
+
+from coldbench.errors import ResultsError
+from coldbench.history import INDEX_COLUMNS, History, open_run
+from coldbench.results import ResultsWriter, Sample, load
+
+from conftest import run_cli
+
+
+def a_run(path, run_id, target="local", cold=(100.0, 110.0, 120.0), ended=True):
+    run = {"run_id": run_id, "target": target, "host": "box", "cpu": "AMD EPYC",
+           "started_at": f"2026-11-{run_id[6:8]}T{run_id[9:11]}:00:00+00:00",
+           "ended_at": "2026-11-27T06:00:00+00:00" if ended else None,
+           "runtime_versions": {"go": "go1.26.8"},
+           "functions": [{"name": "coldbench", "runtime": "go", "source_digest": "0701f742"}]}
+    writer = ResultsWriter(path, run=run)
+    for value in cold:
+        writer.add(Sample(runtime="go", memory_mb=128, mode="cold", init_ms=value - 1,
+                          duration_ms=1.0, e2e_ms=value + 1, billed_ms=value, max_memory_mb=9.0,
+                          cold=True, error=None))
+    writer.add(Sample(runtime="go", memory_mb=128, mode="warm", init_ms=None, duration_ms=0.5,
+                      e2e_ms=0.6, billed_ms=1.0, max_memory_mb=9.0, cold=False, error=None))
+    return path
+
+
+def test_a_run_round_trips_and_the_index_holds_its_summary(tmp_path):
+    path = a_run(tmp_path / "run.json", "20261127T050000Z-aaaa0001")
+    history = History(tmp_path / "results")
+    added = history.add(path)
+    assert added.new and added.run_id == "20261127T050000Z-aaaa0001"
+    assert added.path.read_bytes() == path.read_bytes()
+    assert load(added.path) == load(path)
+    index = pd.read_csv(tmp_path / "results" / "index.csv")
+    assert list(index.columns) == INDEX_COLUMNS
+    cold = index[index["mode"] == "cold"].iloc[0]
+    assert (cold["runtime"], cold["memory_mb"], cold["n"], cold["p50"]) == ("go", 128, 3, 110.0)
+    assert cold["runtime_version"] == "go1.26.8" and cold["target"] == "local"
+    assert sorted(index["mode"]) == ["cold", "warm"]
+
+
+def test_a_kept_run_is_never_overwritten(tmp_path):
+    history = History(tmp_path / "results")
+    first = a_run(tmp_path / "a.json", "20261127T050000Z-aaaa0001")
+    assert history.add(first).new
+    assert not history.add(first).new                   # the same run again: a no-op
+    other = a_run(tmp_path / "b.json", "20261127T050000Z-aaaa0001", cold=(5.0, 6.0))
+    kept = (tmp_path / "results" / "runs" / "20261127T050000Z-aaaa0001.json").read_bytes()
+    with pytest.raises(ResultsError, match="never replaced"):
+        history.add(other)
+    assert (tmp_path / "results" / "runs" / "20261127T050000Z-aaaa0001.json").read_bytes() == kept
+    assert len(history.runs()) == 1
+
+
+def test_unfinished_runs_stay_out(tmp_path):
+    path = a_run(tmp_path / "run.json", "20261127T050000Z-aaaa0001", ended=False)
+    with pytest.raises(ResultsError, match="has not finished"):
+        History(tmp_path / "results").add(path)
+    assert not (tmp_path / "results" / "runs").exists() or not list((tmp_path / "results" / "runs").iterdir())
+
+
+def test_files_without_a_run_id_get_a_stable_one(tmp_path):
+    path = a_run(tmp_path / "old.json", "20261127T050000Z-aaaa0001")
+    document = json.loads(path.read_text())
+    del document["run"]["run_id"]
+    path.write_text(json.dumps(document))
+    history = History(tmp_path / "results")
+    first = history.add(path)
+    assert first.run_id.startswith("20261127T050000Z-") and not history.add(path).new
+
+
+def test_references_name_runs(tmp_path):
+    history = History(tmp_path / "results")
+    for i, target in enumerate(["local", "docker", "local"], start=1):
+        history.add(a_run(tmp_path / f"{i}.json", f"20261127T0{i}0000Z-aaaa000{i}", target))
+    runs = history.runs()
+    assert [r["target"] for r in runs] == ["local", "docker", "local"]
+    assert history.resolve("latest").stem == "20261127T030000Z-aaaa0003"
+    assert history.resolve("latest~1").stem == "20261127T020000Z-aaaa0002"
+    assert history.resolve("latest~1", target="local").stem == "20261127T010000Z-aaaa0001"
+    assert history.resolve("20261127T02").stem == "20261127T020000Z-aaaa0002"
+    with pytest.raises(ResultsError, match="holds 3 runs"):
+        history.resolve("latest~3")
+    with pytest.raises(ResultsError, match="names 3 runs"):
+        history.resolve("2026")
+    with pytest.raises(ResultsError, match="no such results file"):
+        open_run("nightly", tmp_path / "results")
+    assert open_run("latest", tmp_path / "results")[1].run["target"] == "local"
+
+
+def test_a_writer_that_died_before_the_index_leaves_a_readable_history(tmp_path):
+    history = History(tmp_path / "results")
+    history.add(a_run(tmp_path / "1.json", "20261127T010000Z-aaaa0001"))
+    # died after linking its run file, before rewriting the index
+    orphan = a_run(tmp_path / "2.json", "20261127T020000Z-aaaa0002")
+    (history.runs_dir / "20261127T020000Z-aaaa0002.json").write_bytes(orphan.read_bytes())
+    (history.runs_dir / ".20261127T030000Z-x.json.tmp").write_text("half a fil")
+    assert [r["run_id"] for r in history.runs()][-1] == "20261127T020000Z-aaaa0002"
+    assert set(pd.read_csv(history.index_path)["run_id"]) == {"20261127T010000Z-aaaa0001"}
+    history.add(a_run(tmp_path / "3.json", "20261127T030000Z-aaaa0003"))   # the next writer
+    assert len(set(pd.read_csv(history.index_path)["run_id"])) == 3
+    history.index_path.write_text("garbage\n\x00")
+    assert history.reindex() == 3
+    assert len(set(pd.read_csv(history.index_path)["run_id"])) == 3
+
+
+def _add_many(root, first, count, folder):
+    history = History(root)
+    for i in range(first, first + count):
+        history.add(a_run(folder / f"{i}.json", f"20261127T{i:02d}0000Z-aaaa{i:04d}"))
+
+
+def test_concurrent_writers_leave_every_run_in_the_index(tmp_path):
+    root = tmp_path / "results"
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_add_many, args=(root, first, 6, tmp_path))
+               for first in (0, 10)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+    assert [w.exitcode for w in writers] == [0, 0]
+    index = pd.read_csv(root / "index.csv")
+    assert index["run_id"].nunique() == 12 and len(index) == 24
+
+
+@pytest.mark.slow
+def test_run_with_history_keeps_the_finished_run(tmp_path):
+    root = tmp_path / "results"
+    result = run_cli("run", "--runtimes", "go", "--memory", "128", "--cold", "2", "--warm", "2",
+                     "--provisioned", "0", "--history", root, "--quiet")
+    assert result.returncode == 0, result.stderr
+    [run] = History(root).runs()
+    assert f"kept as run {run['run_id']} in {root}" in result.stderr
+    assert list((root / "partial").iterdir()) == []
+    assert load(root / "runs" / f"{run['run_id']}.json").run["run_id"] == run["run_id"]
+    listed = run_cli("history", "--history", root)
+    assert listed.returncode == 0 and run["run_id"] in listed.stdout
