@@ -53,7 +53,7 @@ from coldbench.phases import ms_between
 from coldbench.runtime_api import RuntimeAPI, now_ns
 from coldbench.targets.base import Invoked, Target
 from coldbench.targets.local import (ACCOUNT, CPU_MODELS, PROVISIONED_UNDER_RIE, REGION,
-                                     RIE_CPU_NOTE, LocalEnvironment, RieProcessEnvironment,
+                                     LocalEnvironment, RieProcessEnvironment, limit_notes,
                                      check_api, lambda_variables, out_of_memory,
                                      rie_description)
 
@@ -338,14 +338,7 @@ class DockerTarget(Target):
         if not self._noted:               # said once per run, not once per memory size
             notes.extend(self._image_notes)
             self._noted = True
-        share = cgroups.CpuShare.for_memory(memory_mb)
-        if self.limits and self.cpu_model != "none" and share.capped:
-            notes.append(f"{memory_mb} MB: CPU share capped at {share.applied_vcpus:g} vCPUs "
-                         f"(Lambda gives {share.lambda_vcpus:.2f}; this host has "
-                         f"{cgroups.host_cpus()})")
-        if self.api == "rie" and self.limits and self.cpu_model == "lambda":
-            notes.append(f"{memory_mb} MB: {RIE_CPU_NOTE}")
-        return notes
+        return notes + limit_notes(memory_mb, self.limits, self.cpu_model, self.api)
 
     def close(self) -> None:
         for environment in list(self._live):

@@ -93,15 +93,7 @@ class LocalTarget(Target):
         return described
 
     def notes(self, memory_mb: int) -> list[str]:
-        share = cgroups.CpuShare.for_memory(memory_mb)
-        notes = []
-        if self.cgroup_version and self.cpu_model != "none" and share.capped:
-            notes.append(f"{memory_mb} MB: CPU share capped at {share.applied_vcpus:g} vCPUs "
-                         f"(Lambda gives {share.lambda_vcpus:.2f}; this host has "
-                         f"{cgroups.host_cpus()})")
-        if self.api == "rie" and self.cgroup_version and self.cpu_model == "lambda":
-            notes.append(f"{memory_mb} MB: {RIE_CPU_NOTE}")
-        return notes
+        return limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
 
     def close(self) -> None:
         for environment in list(self._live):
@@ -115,6 +107,19 @@ PROVISIONED_UNDER_RIE = rie.NO_PROVISIONED
 RIE_CPU_NOTE = ("under the RIE the CPU share applies from the first response on (the "
                 "emulator does not tell when init ends): the first invocation, init "
                 "included, runs unthrottled")
+
+
+def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list[str]:
+    """What to know about the CPU a memory size got, on a target that applies limits."""
+    notes = []
+    share = cgroups.CpuShare.for_memory(memory_mb)
+    if limited and cpu_model != "none" and share.capped:
+        notes.append(f"{memory_mb} MB: CPU share capped at {share.applied_vcpus:g} vCPUs "
+                     f"(Lambda gives {share.lambda_vcpus:.2f}; this host has "
+                     f"{cgroups.host_cpus()})")
+    if api == "rie" and limited and cpu_model == "lambda":
+        notes.append(f"{memory_mb} MB: {RIE_CPU_NOTE}")
+    return notes
 
 
 def check_api(api: str) -> None:
