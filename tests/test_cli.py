@@ -1,6 +1,7 @@
 """The command line as users and scripts meet it: bad input, saved results, exit statuses."""
 
 import json
+import textwrap
 
 import pytest
 
@@ -49,7 +50,14 @@ def test_report_renders_a_saved_file_again(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "coldbench,rust,128,cold,cold_start_ms,6,11.0,13.5" in result.stdout
     table = run_cli("report", path)
-    assert "rust" in table.stdout and "13.5 (15.5/15.9)" in table.stdout
+    # cold start = init + 1 ms: 11..16; p50 13.5, p90 15.5, p99 15.95; init p50 12.5
+    assert table.stdout == textwrap.dedent("""\
+        Runtime    Memory    Cold Start p50 (p90/p99)    Init p50 (AWS)    Warm Invocation p50 (p99)    Provisioned p50    n cold/warm/prov    Documented cold / warm    Verdict cold / warm
+        ---------  --------  --------------------------  ----------------  ---------------------------  -----------------  ------------------  ------------------------  ---------------------
+        rust       128 MB    13.5 (15.5/15.9)            12.5 (15.9)       -                            -                  6/0/0               50-100 / <1.00            faster / -
+
+        All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration on AWS Lambda, x86_64, 128 MB, p50 (mean for Node.js 20, whose p50 is not published; maxday/lambda-perf, 2026-08-22).
+        """)
 
 
 def test_a_report_with_only_failures_exits_1(tmp_path):
