@@ -130,3 +130,15 @@ def test_the_command_prices_a_saved_run(tmp_path):
     assert table.returncode == 0 and "Crossover" in table.stdout and "arm64" in table.stdout
     bad = run_cli("cost", path, "--requests-per-month", "10M", "--duty-cycle", "0")
     assert bad.returncode == 2 and "--duty-cycle" in bad.stderr
+
+
+def test_the_two_shipped_price_tables_agree_on_lambdas_rates():
+    """cost reads Lambda's rates from its own table, the AWS target's cost bound from the
+    AWS one: the same month's figures must be the same."""
+    from coldbench.aws import cost as aws_cost
+    from coldbench.cost import load_prices
+
+    crossover, bound = load_prices("2026-11"), aws_cost.prices("aws-prices-2026-11.json")
+    assert crossover.request * 1e6 == pytest.approx(bound.requests_per_million)
+    for arch in ("x86_64", "arm64"):
+        assert crossover.gb_second[arch] == pytest.approx(bound.duration[arch])
