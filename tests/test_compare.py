@@ -96,6 +96,44 @@ def test_configurations_in_one_run_only_are_listed():
                                                         (512, compare.ONLY_NEW)]
 
 
+AWS_RUN = {"target": "aws", "cpu": "AMD EPYC", "region": "eu-west-1",
+           "runtime_versions": {"python": "Python 3.12.1"},
+           "lambda_runtimes": {"python": "python3.12"}, "plan": {"event": {"work": 100}},
+           "functions": [{"name": "coldbench", "runtime": "python", "source_digest": "9c51c6aa"}]}
+
+
+def by_variant(values_by_variant, run=AWS_RUN):
+    samples = []
+    for variant, values in values_by_variant.items():
+        samples += results(values, run=run).samples
+        for s in samples[-len(values):]:
+            s.extra["variant"] = variant
+    return Results(run=dict(run), samples=samples)
+
+
+def test_variants_are_compared_apart():
+    base = by_variant({"x86_64": cold_starts(seed=10), "arm64": cold_starts(seed=11, median_ms=300)})
+    new = by_variant({"x86_64": cold_starts(seed=12), "arm64": cold_starts(seed=13, median_ms=600)})
+    found = compare.compare(base, new)
+    assert [(c.variant, c.status) for c in found] == [("arm64", compare.SLOWER),
+                                                      ("x86_64", compare.SAME)]
+    assert found[0].label == "python arm64" and 1.8 < found[0].result.ratio < 2.2
+
+
+def test_aws_runs_compare_lambda_runtime_and_region_not_the_harness_cpu():
+    base = by_variant({"arm64": cold_starts(seed=14)})
+    other_host = by_variant({"arm64": cold_starts(seed=15)}, run=AWS_RUN | {"cpu": "Apple M2"})
+    [c] = compare.compare(base, other_host)
+    assert c.status == compare.SAME and not c.differences
+    newer = by_variant({"arm64": cold_starts(seed=15)},
+                       run=AWS_RUN | {"lambda_runtimes": {"python": "python3.13"}})
+    [c] = compare.compare(base, newer)
+    assert c.text() == "not comparable: runtime version python3.12 -> python3.13"
+    elsewhere = by_variant({"arm64": cold_starts(seed=15)}, run=AWS_RUN | {"region": "us-east-1"})
+    [c] = compare.compare(base, elsewhere)
+    assert c.text() == "not comparable: region eu-west-1 -> us-east-1"
+
+
 def test_step_changes_are_found_where_the_series_steps():
     series = [cold_starts(seed=i) for i in range(8)]
     series[5:] = [[v * 1.5 for v in s] for s in series[5:]]

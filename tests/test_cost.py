@@ -47,6 +47,19 @@ def test_billed_durations_follow_the_price_tables_init_rule():
     assert go.cold_billed_ms == 200
 
 
+def test_variants_are_costed_apart():
+    arm, x86 = samples(), samples()
+    for s in arm:
+        s.extra["variant"] = "arm64"
+        s.duration_ms *= 2
+    for s in x86:
+        s.extra["variant"] = "x86_64"
+    found = cost.measured(arm + x86, prices())
+    # warm Durations 18.4 and 19.6 ms bill 19 and 20 ms on arm64; 9.2 and 9.8 bill 10 on x86_64
+    assert [(m.label, m.warm_billed_ms) for m in found] == [("python arm64", 19.5),
+                                                            ("python x86_64", 10)]
+
+
 def test_lambda_cost_by_hand():
     [m] = cost.measured(samples(), prices())
     # billed ms = 0.99 x 10 + 0.01 x 200 = 11.9; GB-s = 1 GB x 0.0119 s

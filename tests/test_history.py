@@ -13,17 +13,24 @@ from coldbench.results import ResultsWriter, Sample, load
 from conftest import run_cli
 
 
-def a_run(path, run_id, target="local", cold=(100.0, 110.0, 120.0), ended=True):
+def a_run(path, run_id, target="local", cold=(100.0, 110.0, 120.0), completed=True,
+          variants=(None,)):
+    """A results file as runner.run leaves it: ended_at always set, completed only when
+    every sample was measured (``completed=None``: a file from before that key)."""
     run = {"run_id": run_id, "target": target, "host": "box", "cpu": "AMD EPYC",
            "started_at": f"2026-11-{run_id[6:8]}T{run_id[9:11]}:00:00+00:00",
-           "ended_at": "2026-11-27T06:00:00+00:00" if ended else None,
+           "ended_at": "2026-11-27T06:00:00+00:00", "completed": completed,
            "runtime_versions": {"go": "go1.26.8"},
            "functions": [{"name": "coldbench", "runtime": "go", "source_digest": "0701f742"}]}
+    if completed is None:
+        del run["completed"]
     writer = ResultsWriter(path, run=run)
-    for value in cold:
-        writer.add(Sample(runtime="go", memory_mb=128, mode="cold", init_ms=value - 1,
-                          duration_ms=1.0, e2e_ms=value + 1, billed_ms=value, max_memory_mb=9.0,
-                          cold=True, error=None))
+    for k, variant in enumerate(variants):
+        for value in cold:
+            writer.add(Sample(runtime="go", memory_mb=128, mode="cold", init_ms=value * (k + 1) - 1,
+                              duration_ms=1.0, e2e_ms=value + 1, billed_ms=value,
+                              max_memory_mb=9.0, cold=True, error=None,
+                              extra={} if variant is None else {"variant": variant}))
     writer.add(Sample(runtime="go", memory_mb=128, mode="warm", init_ms=None, duration_ms=0.5,
                       e2e_ms=0.6, billed_ms=1.0, max_memory_mb=9.0, cold=False, error=None))
     return path
@@ -58,10 +65,28 @@ def test_a_kept_run_is_never_overwritten(tmp_path):
 
 
 def test_unfinished_runs_stay_out(tmp_path):
-    path = a_run(tmp_path / "run.json", "20261127T050000Z-aaaa0001", ended=False)
-    with pytest.raises(ResultsError, match="has not finished"):
+    path = a_run(tmp_path / "run.json", "20261127T050000Z-aaaa0001", completed=False)
+    with pytest.raises(ResultsError, match="interrupted or failed"):
         History(tmp_path / "results").add(path)
     assert not (tmp_path / "results" / "runs").exists() or not list((tmp_path / "results" / "runs").iterdir())
+
+
+def test_runs_from_before_completed_are_kept_when_they_ended(tmp_path):
+    path = a_run(tmp_path / "run.json", "20261127T050000Z-aaaa0001", completed=None)
+    assert History(tmp_path / "results").add(path).new
+
+
+def test_the_index_keeps_variants_apart(tmp_path):
+    path = a_run(tmp_path / "run.json", "20261127T050000Z-aaaa0001", target="aws",
+                 variants=("x86_64", "arm64"))
+    local = a_run(tmp_path / "local.json", "20261127T060000Z-aaaa0002")
+    history = History(tmp_path / "results")
+    history.add(path)
+    history.add(local)
+    index = pd.read_csv(tmp_path / "results" / "index.csv", keep_default_na=False)
+    cold = index[index["mode"] == "cold"]
+    assert sorted(zip(cold["run_id"].str[-4:], cold["variant"], cold["n"], cold["p50"])) == [
+        ("0001", "arm64", 3, 220.0), ("0001", "x86_64", 3, 110.0), ("0002", "", 3, 110.0)]
 
 
 def test_files_without_a_run_id_get_a_stable_one(tmp_path):

@@ -10,6 +10,9 @@ import time
 
 import pytest
 
+from coldbench.errors import ResultsError
+from coldbench.history import History
+
 from conftest import coldbench_processes, run_cli
 
 pytestmark = pytest.mark.slow
@@ -92,4 +95,7 @@ def test_interrupted_run_keeps_its_samples_and_leaves_nothing(tmp_path, sig):
     assert "interrupted" in stderr and len(stderr.strip().splitlines()) == 1
     document = json.loads(output.read_text())
     assert len(document["samples"]) >= 3 and document["run"]["ended_at"]
+    assert document["run"]["completed"] is False
+    with pytest.raises(ResultsError, match="interrupted or failed"):
+        History(tmp_path / "history").add(output)
     assert coldbench_processes() == []

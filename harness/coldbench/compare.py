@@ -1,6 +1,6 @@
 """Two runs -> per configuration and mode: is the new one slower? Pure functions, no I/O.
 
-The method, for one configuration (function, runtime, memory size) and mode:
+The method, for one configuration (function, runtime, memory size, variant) and mode:
 
 - the figure of each valid sample (cold: Init Duration + Duration; warm, provisioned:
   Duration; see ``summary.figure_of``) of the base run and of the new run;
@@ -12,7 +12,8 @@ The method, for one configuration (function, runtime, memory size) and mode:
   is "not significant", so that noise never fails a build.
 
 Configurations are comparable only when their function code (source digest), workload (the
-event, e.g. ``--work``), runtime version, target and CPU model are the same in both runs;
+event, e.g. ``--work``), runtime version, target and CPU model are the same in both runs (on
+AWS: the Lambda runtime identifier, e.g. python3.12, and the region instead of the CPU);
 ``allow`` lifts any of these checks (a pull request that changes the function's code
 compares with ``allow={"code"}``).
 
@@ -89,9 +90,13 @@ def identity(run: dict, function: str, runtime: str) -> dict[str, str | None]:
     digest = next((f.get("source_digest") for f in run.get("functions", [])
                    if f.get("name") == function and f.get("runtime") == runtime), None)
     event = run.get("plan", {}).get("event")
+    version, cpu = run.get("runtime_versions", {}).get(runtime), run.get("cpu")
+    if run.get("target") == "aws":
+        # The function runs on Lambda: its runtime identifier (python3.12) and region matter,
+        # the CPU of the host that drives the harness does not.
+        version, cpu = run.get("lambda_runtimes", {}).get(runtime, version), run.get("region")
     return {"code": digest, "event": None if event is None else json.dumps(event, sort_keys=True),
-            "runtime": run.get("runtime_versions", {}).get(runtime),
-            "target": run.get("target"), "cpu": run.get("cpu")}
+            "runtime": version, "target": run.get("target"), "cpu": cpu}
 
 
 def differences(base_run: dict, new_run: dict, function: str, runtime: str,
@@ -100,9 +105,15 @@ def differences(base_run: dict, new_run: dict, function: str, runtime: str,
     base, new = identity(base_run, function, runtime), identity(new_run, function, runtime)
     names = {"code": "function code", "event": "event", "runtime": "runtime version",
              "target": "target", "cpu": "CPU model"}
+    skip = set(allow)
+    targets = {base_run.get("target"), new_run.get("target")}
+    if "aws" in targets:
+        names["cpu"] = "region"
+        if len(targets) > 1:          # a region against a CPU model: the target says it all
+            skip.add("cpu")
     found = []
     for key in IDENTITY:
-        if key not in allow and base[key] != new[key]:
+        if key not in skip and base[key] != new[key]:
             shown = [(v[:12] if key == "code" and v else v) for v in (base[key], new[key])]
             found.append(f"{names[key]} {shown[0] or '?'} -> {shown[1] or '?'}")
     return found
@@ -115,6 +126,7 @@ class Comparison:
     memory_mb: int
     mode: str
     status: str
+    variant: str | None = None      # the samples' "variant" (e.g. "arm64" on AWS)
     base_n: int = 0
     new_n: int = 0
     base_p50: float | None = None
@@ -128,7 +140,8 @@ class Comparison:
 
     @property
     def label(self) -> str:
-        return self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
+        name = self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
+        return name if self.variant is None else f"{name} {self.variant}"
 
     def text(self) -> str:
         if self.result is not None:
@@ -144,7 +157,7 @@ class Comparison:
 def _figures(samples: Iterable[Sample]) -> dict[tuple, list[float]]:
     groups: dict[tuple, list[float]] = {}
     for s in samples:
-        key = (s.function, s.runtime, s.memory_mb, s.mode)
+        key = (s.function, s.runtime, s.memory_mb, s.extra.get("variant"), s.mode)
         groups.setdefault(key, [])
         if s.valid and figure_of(s) is not None:
             groups[key].append(figure_of(s))
@@ -156,14 +169,14 @@ def compare(base: Results, new: Results, min_change: float = MIN_CHANGE, alpha: 
     """One comparison per configuration and mode found in either run."""
     modes, allow = tuple(modes), tuple(allow)
     base_figures, new_figures = _figures(base.samples), _figures(new.samples)
-    keys = list(dict.fromkeys(k for k in [*base_figures, *new_figures] if k[3] in modes))
+    keys = list(dict.fromkeys(k for k in [*base_figures, *new_figures] if k[4] in modes))
     order = {mode: i for i, mode in enumerate(MODES)}
-    keys.sort(key=lambda k: (k[1], k[0], k[2], order.get(k[3], 9)))
+    keys.sort(key=lambda k: (k[1], k[0], k[2], k[3] or "", order.get(k[4], 9)))
     found = []
     for key in keys:
-        function, runtime, memory_mb, mode = key
+        function, runtime, memory_mb, variant, mode = key
         b, n = base_figures.get(key), new_figures.get(key)
-        c = Comparison(function, runtime, memory_mb, mode, status=SAME,
+        c = Comparison(function, runtime, memory_mb, mode, status=SAME, variant=variant,
                        base_n=len(b or ()), new_n=len(n or ()),
                        base_p50=median(b) if b else None, new_p50=median(n) if n else None)
         if b is None:

@@ -158,10 +158,12 @@ class Measured:
     warm_billed_ms: float     # mean billed Duration of warm invocations
     cold_billed_ms: float     # mean billed ms of a cold invocation under the price table's rules
     cold_init_ms: float       # of which billed for init (0 where init was not billed)
+    variant: str | None = None   # the samples' "variant" (e.g. "arm64" on AWS)
 
     @property
     def label(self) -> str:
-        return self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
+        name = self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
+        return name if self.variant is None else f"{name} {self.variant}"
 
 
 def measured(samples: list[Sample], prices: Prices) -> list[Measured]:
@@ -169,10 +171,11 @@ def measured(samples: list[Sample], prices: Prices) -> list[Measured]:
     groups: dict[tuple, dict[str, list[Sample]]] = {}
     for s in samples:
         if s.valid and s.duration_ms is not None:
-            config = groups.setdefault((s.function, s.runtime, s.memory_mb), {})
+            config = groups.setdefault(
+                (s.function, s.runtime, s.memory_mb, s.extra.get("variant")), {})
             config.setdefault(s.mode, []).append(s)
     found = []
-    for (function, runtime, memory_mb), modes in groups.items():
+    for (function, runtime, memory_mb, variant), modes in groups.items():
         warm = modes.get("warm")
         if not warm:
             continue
@@ -189,7 +192,7 @@ def measured(samples: list[Sample], prices: Prices) -> list[Measured]:
         else:
             cold_billed, cold_init = warm_billed, 0.0
         found.append(Measured(function, runtime, memory_mb, warm_ms, warm_billed,
-                              cold_billed, max(cold_init, 0.0)))
+                              cold_billed, max(cold_init, 0.0), variant))
     return found
 
 

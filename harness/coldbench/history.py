@@ -39,7 +39,7 @@ READABLE = 0o644          # kept runs are published: readable by all, like any r
 # index.csv columns: who ran what, then the summary of one mode's figure (summary.py)
 INDEX_COLUMNS = [
     "run_id", "started_at", "ended_at", "target", "host", "cpu", "coldbench_version",
-    "function", "runtime", "runtime_version", "source_digest", "memory_mb", "mode",
+    "function", "runtime", "runtime_version", "source_digest", "memory_mb", "variant", "mode",
     "attempts", "failures", "misclassified", "n", "min", "p50", "p90", "p99", "max", "mean",
     "stdev", "ci_low", "ci_high", "init_p50",
 ]
@@ -84,7 +84,8 @@ def index_rows(run_id: str, results: Results) -> list[dict]:
                 "function": config.function, "runtime": config.runtime,
                 "runtime_version": run.get("runtime_versions", {}).get(config.runtime),
                 "source_digest": function.get("source_digest"),
-                "memory_mb": config.memory_mb, "mode": mode, "attempts": m.attempts,
+                "memory_mb": config.memory_mb, "variant": config.variant, "mode": mode,
+                "attempts": m.attempts,
                 "failures": m.failures, "misclassified": m.misclassified,
                 "n": m.figure.n if m.figure else 0,
                 "init_p50": m.init.p50 if m.init else None,
@@ -126,6 +127,9 @@ class History:
         if not results.run.get("ended_at"):
             raise ResultsError(f"{path}: the run has not finished (no ended_at); only "
                                "finished runs go into the history")
+        if results.run.get("completed") is False:    # absent in files older than the key
+            raise ResultsError(f"{path}: the run was interrupted or failed before it finished; "
+                               "only completed runs go into the history (measure it again)")
         run_id = run_id_of(results, raw)
         with self._writer():
             target = self.runs_dir / f"{run_id}.json"
@@ -181,7 +185,7 @@ class History:
         table = (pd.concat(frames, ignore_index=True) if frames
                  else pd.DataFrame(columns=INDEX_COLUMNS))
         table = table[~table["run_id"].isin(stale)].sort_values(
-            ["run_id", "runtime", "function", "memory_mb", "mode"], kind="stable")
+            ["run_id", "runtime", "function", "memory_mb", "variant", "mode"], kind="stable")
         fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".csv", dir=self.root)
         try:
             with os.fdopen(fd, "w") as out:
@@ -207,9 +211,12 @@ class History:
         if not self.index_path.exists():
             return None
         try:
-            return pd.read_csv(self.index_path, dtype={"run_id": str, "source_digest": str})
+            index = pd.read_csv(self.index_path,
+                                dtype={"run_id": str, "source_digest": str, "variant": str})
         except (OSError, ValueError, pd.errors.EmptyDataError):
             return None                 # unreadable: rebuilt from runs/ by the next writer
+        # columns of an older coldbench (no variant): rebuilt from runs/ the same way
+        return index if list(index.columns) == INDEX_COLUMNS else None
 
     def index(self):
         """The index as a DataFrame, with runs a dead writer left out of index.csv added."""

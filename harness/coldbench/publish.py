@@ -22,6 +22,7 @@ import html
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -51,10 +52,17 @@ class StepMark:
     kind: str                  # "step" or "environment"
     text: str                  # "1.34x slower", or what changed
     p_value: float | None = None
+    variant: str | None = None
 
     @property
     def element_id(self) -> str:
-        return f"{self.kind}-{self.target}-{self.runtime}-{self.memory_mb}-{self.run_id}"
+        return (f"{self.kind}-{self.target}-{self.runtime}-{self.memory_mb}"
+                f"{_id_part(self.variant)}-{self.run_id}")
+
+
+def _id_part(variant: str | None) -> str:
+    """The variant as part of an element id ("x86_64 SnapStart" -> "-x86_64-SnapStart")."""
+    return "" if variant is None else "-" + re.sub(r"[^A-Za-z0-9_]+", "-", variant)
 
 
 @dataclass
@@ -64,6 +72,7 @@ class Series:
     runtime: str
     memory_mb: int
     points: list[tuple[str, str, list[float]]]    # (run_id, started_at, figures), oldest first
+    variant: str | None = None
 
 
 def _when(started_at: str) -> datetime:
@@ -80,12 +89,13 @@ def series_of(runs: list[tuple[str, Results]], mode: str = TREND_MODE) -> list[S
         per_config: dict[tuple, list[float]] = {}
         for s in results.samples:
             if s.mode == mode:
-                values = per_config.setdefault((s.function, s.runtime, s.memory_mb), [])
+                values = per_config.setdefault(
+                    (s.function, s.runtime, s.memory_mb, s.extra.get("variant")), [])
                 if s.valid and figure_of(s) is not None:
                     values.append(figure_of(s))
-        for (function, runtime, memory_mb), values in per_config.items():
-            key = (target, function, runtime, memory_mb)
-            found.setdefault(key, Series(target, function, runtime, memory_mb, []))
+        for (function, runtime, memory_mb, variant), values in per_config.items():
+            key = (target, function, runtime, memory_mb, variant)
+            found.setdefault(key, Series(target, function, runtime, memory_mb, [], variant))
             found[key].points.append((run_id, results.run.get("started_at", ""), values))
     return list(found.values())
 
@@ -101,11 +111,12 @@ def marks(series: Series, runs: dict[str, Results], min_change: float = compare.
         if changed:
             found.append(StepMark(series.target, series.function, series.runtime,
                                   series.memory_mb, run_id, started, "environment",
-                                  "; ".join(changed)))
+                                  "; ".join(changed), variant=series.variant))
     for step in compare.step_changes([p[2] for p in series.points], comparable, min_change, alpha):
         run_id, started, _ = series.points[step.index]
         found.append(StepMark(series.target, series.function, series.runtime, series.memory_mb,
-                              run_id, started, "step", step.result.text(), step.result.p_value))
+                              run_id, started, "step", step.result.text(), step.result.p_value,
+                              series.variant))
     return sorted(found, key=lambda m: m.started_at)
 
 
@@ -115,7 +126,8 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
 
     fig, ax = plt.subplots(figsize=(9, 3.6))
     values = []
-    for k, s in enumerate(sorted(series, key=lambda s: (s.function, s.memory_mb))):
+    for k, s in enumerate(sorted(series, key=lambda s: (s.function, s.variant or "",
+                                                        s.memory_mb))):
         color = PALETTE[k % len(PALETTE)]
         points = [(_when(started), sorted(v)) for _, started, v in s.points if v]
         if not points:
@@ -126,16 +138,20 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
         high = [_quantile(v, 0.75) for _, v in points]
         values += p50
         label = f"{s.memory_mb} MB"
+        if s.variant is not None:
+            label = f"{s.variant} {label}"
         if s.function != "coldbench":
             label = f"{s.function} {label}"
         ax.fill_between(xs, low, high, color=color, alpha=0.15, linewidth=0)
         ax.plot(xs, p50, "-o", color=color, markersize=3.5, label=label,
-                gid=f"trend-{target}-{runtime}-{s.memory_mb}")
+                gid=f"trend-{target}-{runtime}-{s.memory_mb}{_id_part(s.variant)}")
         ax.annotate(ms(p50[-1]), (xs[-1], p50[-1]), textcoords="offset points", xytext=(6, -3),
-                    fontsize=8, color=color, gid=f"last-{target}-{runtime}-{s.memory_mb}")
+                    fontsize=8, color=color,
+                    gid=f"last-{target}-{runtime}-{s.memory_mb}{_id_part(s.variant)}")
         by_run = {run_id: (_when(started), _median(v)) for run_id, started, v in s.points if v}
         for mark in found:
-            if ((mark.function, mark.memory_mb) != (s.function, s.memory_mb)
+            if ((mark.function, mark.memory_mb, mark.variant)
+                    != (s.function, s.memory_mb, s.variant)
                     or mark.run_id not in by_run):
                 continue
             x, y = by_run[mark.run_id]
@@ -230,7 +246,8 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
         steps = [m for m in all_marks if m.target == target]
         if steps:
             items = "".join(
-                f"<tr><td>{html.escape(m.started_at)}</td><td>{html.escape(m.runtime)}</td>"
+                f"<tr><td>{html.escape(m.started_at)}</td>"
+                f"<td>{html.escape(' '.join(filter(None, (m.runtime, m.variant))))}</td>"
                 f"<td>{m.memory_mb} MB</td><td>{html.escape(m.text)}</td>"
                 f"<td>{'' if m.p_value is None else f'{m.p_value:.3g}'}</td></tr>" for m in steps)
             parts.append(f'<h3>Changes</h3>\n<table class="steps"><thead><tr><th>Run started</th>'
@@ -256,7 +273,7 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
             "index": [{k: _json_safe(v) for k, v in row.items()}
                       for row in index.to_dict("records")],
             "changes": [{"target": m.target, "function": m.function, "runtime": m.runtime,
-                         "memory_mb": m.memory_mb, "run_id": m.run_id,
+                         "memory_mb": m.memory_mb, "variant": m.variant, "run_id": m.run_id,
                          "started_at": m.started_at, "kind": m.kind, "text": m.text,
                          "p_value": m.p_value} for m in all_marks],
         }, indent=1) + "\n",

@@ -75,7 +75,8 @@ def cold_distribution(results: Results, configs: list[ConfigSummary]) -> Chart |
     groups, labels = [], []
     for c in ordered(configs):
         values = [figure_of(s) for s in results.samples if s.valid and s.mode == "cold"
-                  and (s.function, s.runtime, s.memory_mb) == (c.function, c.runtime, c.memory_mb)]
+                  and (s.function, s.runtime, s.memory_mb, s.extra.get("variant"))
+                  == (c.function, c.runtime, c.memory_mb, c.variant)]
         if values:
             groups.append(values)
             labels.append(f"{c.label}\n{c.memory_mb} MB")
@@ -134,7 +135,7 @@ def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None
 
     plt = pyplot()
     prices = cost.load_prices()
-    per_request = {(m.function, m.runtime, m.memory_mb):
+    per_request = {(m.function, m.runtime, m.memory_mb, m.variant):
                    cost.lambda_per_request(m, "x86_64", prices, cost.COLD_FRACTION)
                    for m in cost.measured(results.samples, prices)}
     series: dict[tuple[str, str], list[ConfigSummary]] = {}
@@ -154,8 +155,8 @@ def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None
                 times += [p[1] for p in points]
                 time_ax.plot(*zip(*points), style, marker="o", color=color,
                              label=f"{label} {mode}")
-        spend = [(c.memory_mb, per_request[(function, c.runtime, c.memory_mb)] * 1e6)
-                 for c in group if (function, c.runtime, c.memory_mb) in per_request]
+        spend = [(c.memory_mb, per_request[(function, c.runtime, c.memory_mb, c.variant)] * 1e6)
+                 for c in group if (function, c.runtime, c.memory_mb, c.variant) in per_request]
         if spend:
             cost_ax.plot(*zip(*spend), "-", marker="o", color=color, label=label)
             for x, y in spend:

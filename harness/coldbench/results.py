@@ -25,6 +25,8 @@ from coldbench.errors import ResultsError
 #       Added within 1: run.run_id.
 #       Added within 1: run.api, run.rie, run.container_images (docker target);
 #       samples' container_start_ms (docker) and first_response_ms (--api rie).
+#       Added within 1: run.completed (False for a run that was interrupted or failed;
+#       run.ended_at is set either way).
 SCHEMA_VERSION = 1
 
 MODES = ("cold", "warm", "provisioned")

@@ -153,6 +153,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                     on_sample(sample, total)
 
             Measurement(target, configs, plan, record).run()
+            writer.results.run["completed"] = True
         finally:
             target.close()
             writer.results.run["ended_at"] = now_iso()
@@ -165,7 +166,8 @@ def run_metadata(options: RunOptions, target, artifacts) -> dict:
         **target.describe(),
         "run_id": new_run_id(),
         "started_at": now_iso(),
-        "ended_at": None,
+        "ended_at": None,           # set however the run ends, interrupted or failed too
+        "completed": False,         # True once every planned sample has been measured
         "coldbench_version": __version__,
         "host": socket.gethostname(),
         "platform": platform.platform(),
