@@ -6,7 +6,8 @@
   the provisioned-concurrency API itself (moto 5 has none: PUT, GET and DELETE
   /2019-09-30/functions/{name}/provisioned-concurrency, IN_PROGRESS then READY, as Lambda
   answers), and it can answer chosen Lambda calls with Lambda's throttling error (HTTP 429,
-  TooManyRequestsException) a given number of times. Everything else goes to moto as is.
+  TooManyRequestsException) a given number of times, or chosen calls with another error
+  (``fail``: a 5xx, AccessDenied). Everything else goes to moto as is.
 - ``serve``: ``coldbench serve`` as a subprocess, for invocations.
 
 Credentials are dummy ones, in the environment the tests set (``DUMMY_ENVIRONMENT``).
@@ -87,12 +88,33 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 @dataclass
 class Throttle:
-    """Answer ``times`` requests matching ``method`` and ``path`` (a regex) with 429."""
+    """Answer ``times`` requests matching ``method`` and ``path`` (a regex), and ``body``
+    (a regex) if given, with 429, or with the error ``fail`` gives."""
 
     method: str
     path: str
     times: int
     answered: int = 0
+    body: str | None = None
+    status: int = 429
+    code: str = "TooManyRequestsException"
+    message: str = "Rate exceeded"
+    xml: bool = False            # IAM and STS (query protocol) answer errors in XML
+
+    def answer(self) -> tuple[int, bytes, dict]:
+        if self.xml:
+            data = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{self.code}</Code>"
+                    f"<Message>{self.message}</Message></Error>"
+                    "<RequestId>00000000-0000-0000-0000-000000000000</RequestId>"
+                    "</ErrorResponse>").encode()
+            return self.status, data, {"Content-Type": "text/xml"}
+        # Lambda's REST-JSON errors name their type in a header, CloudWatch Logs' JSON
+        # errors in "__type": both are given
+        document = {"Type": "User", "message": self.message, "__type": self.code}
+        if self.status == 429:
+            document["Reason"] = "CallerRateLimitExceeded"
+        return (self.status, json.dumps(document).encode(),
+                {"Content-Type": "application/json", "x-amzn-ErrorType": self.code})
 
 
 @dataclass
@@ -130,6 +152,15 @@ class StandIn:
             self.throttles.append(rule)
         return rule
 
+    def fail(self, method: str, path: str, times: int, status: int, code: str,
+             message: str = "", body: str | None = None, xml: bool = False) -> Throttle:
+        """Answer ``times`` matching requests with the error ``code`` and HTTP ``status``."""
+        rule = Throttle(method, path, times, body=body, status=status, code=code,
+                        message=message or code, xml=xml)
+        with self._lock:
+            self.throttles.append(rule)
+        return rule
+
     def override(self, method: str, path: str, change: Callable[[dict], dict]) -> None:
         """Pass moto's JSON answers to ``method`` on ``path`` (a regex) through ``change``:
         how a function stuck in a failed update looks, which moto never shows."""
@@ -162,15 +193,16 @@ class StandIn:
 
     # what the handler calls -----------------------------------------------------------
 
-    def _throttled(self, method: str, path: str) -> bool:
+    def _throttled(self, method: str, path: str, body: bytes) -> Throttle | None:
         with self._lock:
             self.requests.append((method, path))
             for rule in self.throttles:
                 if rule.method == method and re.search(rule.path, path) and \
-                        rule.answered < rule.times:
+                        (rule.body is None or re.search(rule.body, body.decode("latin-1"))) \
+                        and rule.answered < rule.times:
                     rule.answered += 1
-                    return True
-        return False
+                    return rule
+        return None
 
     def _provisioned(self, method: str, name: str, qualifier: str, body: bytes):
         key = (name, qualifier)
@@ -217,10 +249,10 @@ class _Handler(BaseHTTPRequestHandler):
         standin: StandIn = self.server.standin
         url = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if standin._throttled(self.command, url.path):
-            return self._reply(429, {"Type": "User", "message": "Rate exceeded",
-                                     "Reason": "CallerRateLimitExceeded"},
-                               {"x-amzn-ErrorType": "TooManyRequestsException"})
+        rule = standin._throttled(self.command, url.path, body)
+        if rule is not None:
+            status, data, headers = rule.answer()
+            return self._send(status, data, headers)
         match = _PROVISIONED.match(url.path)
         if match:
             qualifier = (parse_qs(url.query).get("Qualifier") or [""])[0]
@@ -250,8 +282,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, document, headers: dict):
         data = b"" if document is None else json.dumps(document).encode()
+        self._send(status, data, {"Content-Type": "application/json", **headers})
+
+    def _send(self, status: int, data: bytes, headers: dict):
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)

@@ -111,13 +111,19 @@ def cleanup_options(command):
 def cleanup(region, profile, run_id, dry_run, yes, endpoint_url) -> int:
     """List what coldbench runs left in the region, then delete it. The exit status."""
     from coldbench.aws import resources
-    from coldbench.aws.client import Clients, Endpoints
+    from coldbench.aws.client import Clients, Endpoints, unavailable
 
     if not region:
         raise UsageError("cleanup --target aws needs --region")
     clients = Clients(Endpoints(region=region, profile=profile, endpoint_url=endpoint_url))
     clients.check_credentials()
-    found = resources.find_leftovers(clients, run_id)
+    try:
+        found = resources.find_leftovers(clients, run_id)
+    except Exception as exc:
+        error = unavailable(exc)
+        if error is None:
+            raise
+        raise error from None
     if not found:
         click.echo("nothing to clean up")
         return EXIT_OK

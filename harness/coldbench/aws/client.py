@@ -1,8 +1,10 @@
 """boto3 clients for the AWS target, and AWS errors as one-line messages.
 
-Retries are botocore's adaptive mode (client-side rate limiting plus exponential backoff
-with jitter on throttling and transient errors: TooManyRequestsException, 5xx, dropped
-connections), bounded by ``CONTROL_ATTEMPTS`` and ``INVOKE_ATTEMPTS``, never unbounded.
+Control-plane retries are botocore's adaptive mode (client-side rate limiting plus
+exponential backoff with jitter on throttling and transient errors: TooManyRequestsException,
+5xx, dropped connections), bounded by ``CONTROL_ATTEMPTS``. The Invoke client never retries
+(an answer lost after a 5xx or a dropped connection may hide an invocation that ran): the
+AWS target retries only what was certainly not run, at most ``INVOKE_ATTEMPTS`` times.
 
 Endpoints: the control plane (Lambda, IAM, CloudWatch Logs, STS) and Invoke each go to
 AWS unless ``endpoint_url`` / ``invoke_endpoint_url`` name a local stand-in that speaks
@@ -25,6 +27,8 @@ CONTROL_ATTEMPTS = 8       # per call, first try included
 # An invocation retried after a lost answer would run the function twice (and find a warm
 # environment): only throttling and connection failures before the request are retried.
 INVOKE_ATTEMPTS = 3
+# Error codes of an Invoke that Lambda did not run: throttled (429), or no connection made.
+INVOKE_NOT_SENT = ("TooManyRequestsException", "EndpointConnectionError")
 
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{12,}\b")
 _SECRETS = re.compile(r"(?i)(aws_secret_access_key|aws_session_token|secret_?access_?key|"
@@ -66,7 +70,9 @@ class Clients:
                          connect_timeout=10, read_timeout=60,
                          max_pool_connections=max_connections,
                          user_agent_extra=f"coldbench/{__version__}")
-        invoke = Config(retries={"mode": "adaptive", "total_max_attempts": INVOKE_ATTEMPTS},
+        # standard mode: adaptive mode's client-side rate limiter would delay the request
+        # inside the timed e2e span; one attempt: retries are the target's (see above)
+        invoke = Config(retries={"mode": "standard", "total_max_attempts": 1},
                         connect_timeout=10, read_timeout=invoke_timeout_s + 30,
                         max_pool_connections=max_connections, tcp_keepalive=True,
                         user_agent_extra=f"coldbench/{__version__}")
@@ -94,6 +100,14 @@ def error_code(exc: BaseException) -> str | None:
     if isinstance(response, dict):
         return response.get("Error", {}).get("Code")
     return None
+
+
+def unavailable(exc: BaseException) -> EnvironmentUnavailable | None:
+    """An AWS API error (AccessDenied, a missing quota, ...) as one line for the CLI:
+    ``AWS: <operation>: <code>: <message>``; None for anything else."""
+    if error_code(exc) is None:
+        return None
+    return EnvironmentUnavailable(f"AWS: {describe(exc)}")
 
 
 def describe(exc: BaseException) -> str:

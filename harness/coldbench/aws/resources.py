@@ -74,14 +74,24 @@ class Ledger:
             getattr(self, kind).append(name)
 
 
+# Each name goes into the ledger before its create call: a create whose answer is lost
+# (a timeout, a dropped connection) may still have created it, and cleanup must try it;
+# deleting ignores what does not exist. A name with this run's id that "already exists"
+# is this run's own (an earlier try of the same create), so it is kept, not an error.
+
 def create_role(clients: Clients, run_id: str, tags: dict[str, str], ledger: Ledger) -> str:
     """The execution role's ARN, once IAM has it."""
     name = role_name(run_id)
-    role = clients.iam.create_role(
-        RoleName=name, Path=ROLE_PATH, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
-        Description=f"coldbench run {run_id}: Lambda execution role (logs only)",
-        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["Role"]
     ledger.role = name
+    try:
+        role = clients.iam.create_role(
+            RoleName=name, Path=ROLE_PATH, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+            Description=f"coldbench run {run_id}: Lambda execution role (logs only)",
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["Role"]
+    except Exception as exc:
+        if error_code(exc) != "EntityAlreadyExists":
+            raise
+        role = clients.iam.get_role(RoleName=name)["Role"]     # named with the run id: ours
     clients.iam.attach_role_policy(RoleName=name,
                                    PolicyArn=BASIC_POLICY.format(partition=clients.partition))
     clients.iam.get_waiter("role_exists").wait(RoleName=name,
@@ -92,13 +102,18 @@ def create_role(clients: Clients, run_id: str, tags: dict[str, str], ledger: Led
 def create_log_group(clients: Clients, function: str, tags: dict[str, str],
                      ledger: Ledger) -> None:
     name = log_group(function)
+    run_id = tags.get(TAG_RUN)
+    ours = bool(run_id) and run_id in name
+    if ours:
+        ledger.add("log_groups", name)
     try:
         clients.logs.create_log_group(logGroupName=name, tags=tags)
     except Exception as exc:
         if error_code(exc) != "ResourceAlreadyExistsException":
             raise
-        return                      # not ours: left alone at cleanup
-    ledger.add("log_groups", name)
+        return                      # ours (listed already), or not: left alone at cleanup
+    if not ours:
+        ledger.add("log_groups", name)
 
 
 def create_function(clients: Clients, spec: dict, ledger: Ledger,
@@ -106,10 +121,15 @@ def create_function(clients: Clients, spec: dict, ledger: Ledger,
     """CreateFunction, retried while a new role is not yet usable by Lambda."""
     deadline = time.monotonic() + ROLE_PROPAGATION_S
     delay = 1.0
+    name = spec["FunctionName"]
+    ledger.add("functions", name)      # function names always carry the run id
     while True:
         try:
-            created = clients.lambda_.create_function(**spec)
+            return clients.lambda_.create_function(**spec)
         except Exception as exc:
+            if (error_code(exc) == "ResourceConflictException"
+                    and "already exist" in describe(exc)):
+                return clients.lambda_.get_function(FunctionName=name)["Configuration"]
             if (error_code(exc) == "InvalidParameterValueException"
                     and "cannot be assumed" in describe(exc)
                     and time.monotonic() + delay < deadline
@@ -118,8 +138,6 @@ def create_function(clients: Clients, spec: dict, ledger: Ledger,
                 delay = min(delay * 2, 10.0)
                 continue
             raise
-        ledger.add("functions", spec["FunctionName"])
-        return created
 
 
 # Finding and deleting ---------------------------------------------------------------------

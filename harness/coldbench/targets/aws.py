@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import random
 import signal
 import threading
 import time
@@ -46,7 +47,8 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from coldbench.aws import cost, package as packaging, report as reports, resources
-from coldbench.aws.client import Clients, Endpoints, describe, error_code, redact
+from coldbench.aws.client import (INVOKE_ATTEMPTS, INVOKE_NOT_SENT, Clients, Endpoints,
+                                  describe, error_code, redact, unavailable)
 from coldbench.build import Artifact
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.phases import ms_between
@@ -63,6 +65,7 @@ UPDATE_WAIT_S = 300.0                # likewise a configuration update InProgres
 PUBLISH_WAIT_S = 600.0               # a published version (SnapStart takes a snapshot)
 PROVISIONED_POLL_S = 5.0
 CONFLICT_RETRY_S = 60.0              # ResourceConflictException: an update still under way
+INVOKE_BACKOFF_S = 0.5               # full jitter up to this times 2**try before a retried invoke
 
 
 def snapstart_supported(lambda_runtime: str) -> bool:
@@ -266,7 +269,14 @@ class AwsTarget(Target):
     def _deploy(self, configs, plan) -> None:
         if self.role_arn is None:
             self.status(f"creating role {resources.role_name(self.run_id)}")
-            role_arn = resources.create_role(self.clients, self.run_id, self.tags, self.ledger)
+            try:
+                role_arn = resources.create_role(self.clients, self.run_id, self.tags,
+                                                 self.ledger)
+            except Exception as exc:
+                error = unavailable(exc)
+                if error is None:
+                    raise
+                raise error from None
         else:
             role_arn = self.role_arn
         jobs = []
@@ -295,8 +305,8 @@ class AwsTarget(Target):
         futures = [self._pool.submit(self._create, role_arn, *job) for job in jobs]
         failures = [f.exception() for f in futures if f.exception() is not None]
         if failures:
-            raise EnvironmentUnavailable(f"AWS: could not create the functions: "
-                                         f"{describe(failures[0])}")
+            raise (unavailable(failures[0]) or EnvironmentUnavailable(
+                f"AWS: could not create the functions: {describe(failures[0])}"))
         with self._cv:
             for group in self._groups.values():
                 for copy in group.copies["cold"]:
@@ -523,14 +533,21 @@ class AwsTarget(Target):
                       LogType="Tail")
         if copy.version is not None:
             params["Qualifier"] = copy.version
-        started = now_ns()
-        try:
-            response = self.clients.invoke.invoke(**params)
-            payload = response["Payload"].read()
-        except Exception as exc:  # noqa: BLE001 - a failed invoke is a sample with an error
-            return Invoked(duration_ms=None, e2e_ms=ms_between(started, now_ns()),
-                           error={"type": error_code(exc) or type(exc).__name__,
-                                  "phase": "invoke", "message": describe(exc)}), False
+        for attempt in range(1, INVOKE_ATTEMPTS + 1):
+            started = now_ns()           # each try is timed on its own
+            try:
+                response = self.clients.invoke.invoke(**params)
+                payload = response["Payload"].read()
+                break
+            except Exception as exc:  # noqa: BLE001 - a failed invoke is a sample with an error
+                e2e_ms = ms_between(started, now_ns())
+                kind = error_code(exc) or type(exc).__name__
+                if kind in INVOKE_NOT_SENT and attempt < INVOKE_ATTEMPTS:
+                    time.sleep(random.uniform(0, INVOKE_BACKOFF_S * 2 ** attempt))
+                    continue
+                return Invoked(duration_ms=None, e2e_ms=e2e_ms,
+                               error={"type": kind, "phase": "invoke",
+                                      "message": describe(exc)}), False
         e2e_ms = ms_between(started, now_ns())
         log = base64.b64decode(response.get("LogResult") or "").decode("utf-8", "replace")
         report = reports.find(log)
@@ -546,7 +563,8 @@ class AwsTarget(Target):
                                   "message": "the invoke's log tail had no REPORT line"}), False
         extra |= {"request_id": report.request_id,
                   "billed_duration_ms": report.billed_duration_ms,
-                  "memory_size_mb": report.memory_size_mb}
+                  "memory_size_mb": report.memory_size_mb,
+                  "report_cold": report.cold}
         if report.restore_duration_ms is not None:
             extra |= {"restore_ms": report.restore_duration_ms,
                       "billed_restore_ms": report.billed_restore_duration_ms}
