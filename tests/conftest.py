@@ -48,7 +48,8 @@ def nothing_left_behind():
 
 
 def coldbench_processes() -> list[str]:
-    """Command lines of runtime processes started from coldbench's build cache."""
+    """Command lines of runtime processes started from coldbench's build cache: named in
+    their command line (a bootstrap, a jar) or running in a task root (python, node)."""
     from coldbench.build import cache_root
     marker = str(cache_root())
     found = []
@@ -56,9 +57,10 @@ def coldbench_processes() -> list[str]:
         if proc.name.isdigit() and int(proc.name) != os.getpid():
             try:
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                cwd = os.readlink(proc / "cwd")
             except OSError:
                 continue
-            if marker in cmdline:
+            if marker in cmdline or cwd.startswith(marker):
                 found.append(cmdline)
     return found
 

@@ -50,6 +50,7 @@ def test_a_timed_out_invocation_is_cut_at_the_timeout(fixture_function, tmp_path
     started = time.monotonic()
     _, samples = measure(fixture_function, "timeout", tmp_path)
     timed_out = [s for s in samples if s["error"] and s["error"]["type"] == "Sandbox.Timedout"]
+    assert timed_out
     assert all(1900 < s["duration_ms"] < 4000 for s in timed_out)
     assert time.monotonic() - started < 60
 
@@ -70,7 +71,16 @@ def test_out_of_memory_is_the_limit_at_work(fixture_function, tmp_path):
     assert result.returncode == 1          # one configuration produced no valid sample
 
 
-def test_a_healthy_run_beside_a_broken_one_exits_0(tmp_path):
+def test_some_failures_with_valid_samples_in_every_mode_exit_0(fixture_function, tmp_path):
+    result, samples = measure(fixture_function, "flaky", tmp_path)
+    assert result.returncode == 0, result.stderr
+    failed = [s for s in samples if s["error"]]
+    assert [s["mode"] for s in failed] == ["warm"]           # the warm environment's 2nd call
+    assert failed[0]["error"]["type"] == "RuntimeError"
+    assert "1 of 2 invocations failed (RuntimeError x1)" in result.stderr
+
+
+def test_a_run_of_two_healthy_runtimes_prints_both_and_exits_0(tmp_path):
     result = run_cli("run", "--runtimes", "python,go", "--memory", "256", "--cold", 2,
                      "--warm", 2, "--provisioned", 1, "--quiet", "--format", "json")
     assert result.returncode == 0, result.stderr

@@ -98,7 +98,9 @@ class Cgroup:
                 _write(group.memory_dir / "memory.swappiness", "0")
             else:
                 _write(group.memory_dir / "memory.max", limit)
-                _write(group.memory_dir / "memory.swap.max", "0")
+                swap_max = group.memory_dir / "memory.swap.max"
+                if swap_max.exists():          # absent where the kernel accounts no swap
+                    _write(swap_max, "0")
         except OSError as exc:
             group.remove()
             raise EnvironmentUnavailable(

@@ -442,7 +442,7 @@ class Builder:
             try:
                 base = self.client.images.pull(repository, tag=tag)
             except (docker.errors.APIError, OSError) as exc:
-                raise ImageUnavailable(f"cannot pull {reference}: {_reason(exc)}") from None
+                raise ImageUnavailable(f"cannot pull {reference}: {reason(exc)}") from None
         return self._function_layer(base, artifact, "aws", rebuild)
 
     def _function_layer(self, parent, artifact: Artifact, kind: str, rebuild: bool) -> Image:
@@ -527,7 +527,7 @@ class Builder:
                 repository, tag = ref.split(":")
                 container.commit(repository=repository, tag=tag, changes=config)
             except docker.errors.APIError as exc:
-                raise BuildError(f"building image {ref} failed: {_reason(exc)}") from None
+                raise BuildError(f"building image {ref} failed: {reason(exc)}") from None
             finally:
                 container.remove(force=True)
             return self.client.images.get(ref)
@@ -537,9 +537,11 @@ class ImageUnavailable(Exception):
     """An image that can be neither found nor pulled (the caller falls back)."""
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
+    """The first line of an engine error, for a one-line message."""
     explanation = getattr(exc, "explanation", None)
-    return str(explanation or exc).strip().splitlines()[0][:300]
+    text = str(explanation or exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def status_to_stderr(text: str) -> None:

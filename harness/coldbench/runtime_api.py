@@ -93,9 +93,14 @@ class RuntimeAPI:
 
     def _first_next(self, at_ns: int) -> None:
         self.init_done_ns = at_ns
-        if self.on_init_done is not None:
-            self.on_init_done()
-        self.initialized.set()
+        try:
+            if self.on_init_done is not None:
+                self.on_init_done()
+        except OSError as exc:      # the harness failed, not the function: say so
+            self.init_error = {"type": "Coldbench.LimitFailed",
+                               "message": f"applying the CPU limit after init failed: {exc}"}
+        finally:
+            self.initialized.set()
 
     def _finish(self, request_id: str, at_ns: int, body: bytes, error: dict | None) -> bool:
         invocation = self._pending.pop(request_id, None)

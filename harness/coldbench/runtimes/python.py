@@ -24,7 +24,7 @@ class Python(Runtime):
     default_handler = "app.handler"
     documented_as = "Python 3.12"
     lambda_runtime = "python3.12"
-    build_version = "1"
+    build_version = "2"
 
     def toolchain_version(self) -> str:
         python = interpreter()
@@ -37,14 +37,19 @@ class Python(Runtime):
                         ignore=shutil.ignore_patterns(*self.ignored_dirs))
         requirements = [AWSLAMBDARIC]
         argv = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--target", str(out), *requirements]
+                "--target", str(out), *requirements]
         if (source / "requirements.txt").is_file():
             argv += ["-r", str(source / "requirements.txt")]
         self.run_tool(argv, cwd=out)
+        # Compiled now, as Lambda's packages arrive: otherwise the first environment after a
+        # build would compile them inside its Init Duration and every later one would not.
+        self.run_tool([python, "-m", "compileall", "-q", str(out)], cwd=out)
 
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         # As Lambda's python bootstrap does: the task root on the path, the client as main.
         # -S: none of the site-packages of the interpreter that runs coldbench (their .pth
         # start-up hooks cost ~25 ms here); as on Lambda, the standard library and the task root.
         return Launch(argv=[interpreter(), "-S", "-m", "awslambdaric", handler],
-                      env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1"})
+                      env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1",
+                           # environments share the task root: none may change it
+                           "PYTHONDONTWRITEBYTECODE": "1"})

@@ -437,7 +437,7 @@ class ContainerEnvironment(LocalEnvironment):
             if not target.engine_answers():
                 raise EnvironmentUnavailable(f"the Docker engine stopped answering: "
                                              f"{START_HINT}") from None
-            raise ContainerStartFailed(f"container {self.name}: {_reason(exc)}") from None
+            raise ContainerStartFailed(f"container {self.name}: {images.reason(exc)}") from None
         pid = self.container.attrs["State"]["Pid"]
         self.process = _ContainerProcess(self.container, pid)
         if pid:
@@ -529,12 +529,6 @@ class RieContainerEnvironment(ContainerEnvironment, RieProcessEnvironment):
             raise ConnectionRefusedError("the container has no network namespace: it exited")
         with network_namespace(self.netns):
             return socket.create_connection(("127.0.0.1", rie.INVOKE_PORT))
-
-
-def _reason(exc: Exception) -> str:
-    explanation = getattr(exc, "explanation", None)
-    text = str(explanation or exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def leftovers(client) -> list:

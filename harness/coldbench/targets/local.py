@@ -40,11 +40,6 @@ _POLL_S = 0.02          # how often a waiting invoke looks for a crash or a time
 _LOG_TAIL_LINES = 20
 
 
-def cpu_model_help() -> str:
-    return ("lambda: the CPU share applies from the end of init (Lambda does not throttle "
-            "init in proportion to memory); proportional: from process start; none: no CPU limit")
-
-
 class LocalTarget(Target):
     """Runtime processes on this machine, one environment at a time."""
 
@@ -384,12 +379,11 @@ class LocalEnvironment(Environment):
         if self._closed:
             return
         self.alive = False
-        if self.process is not None and self.process.poll() is None:
-            try:
+        if self.process is not None:
+            try:   # the whole group, also when its leader has already exited
                 os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        if self.process is not None:
             self.process.wait()           # reaped first: the group empties only then
         if self.cgroup is not None:
             self.cgroup.remove()
