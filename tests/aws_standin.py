@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -327,3 +328,17 @@ class Serve:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@contextmanager
+def moto_behind_standin():
+    """moto's server, and the stand-in in front of it; both stopped at the end."""
+    moto = MotoServer()
+    try:
+        standin = StandIn(moto.url)
+        try:
+            yield moto, standin
+        finally:
+            standin.close()
+    finally:
+        moto.close()

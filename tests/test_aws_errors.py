@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, MotoServer, StandIn, free_port
+from aws_standin import DUMMY_ENVIRONMENT, StandIn, free_port, moto_behind_standin
 from conftest import run_cli
 
 pytestmark = pytest.mark.aws
@@ -25,11 +25,8 @@ def dummy_credentials(monkeypatch):
 
 @pytest.fixture(scope="module")
 def control_plane():
-    moto = MotoServer()
-    standin = StandIn(moto.url)
-    yield moto, standin
-    standin.close()
-    moto.close()
+    with moto_behind_standin() as pair:
+        yield pair
 
 
 def target_invoking(invoke_url: str):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, MotoServer, Serve, StandIn
+from aws_standin import DUMMY_ENVIRONMENT, Serve, moto_behind_standin
 from conftest import run_cli
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -30,11 +30,8 @@ ENVIRONMENT.pop("AWS_SESSION_TOKEN")
 @pytest.fixture(scope="module")
 def control_plane():
     """moto, and the stand-in in front of it."""
-    moto = MotoServer()
-    standin = StandIn(moto.url)
-    yield moto, standin
-    standin.close()
-    moto.close()
+    with moto_behind_standin() as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 run goes on, the exit status says so, and nothing is left running."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

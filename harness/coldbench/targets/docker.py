@@ -54,6 +54,7 @@ from coldbench.runtime_api import RuntimeAPI, now_ns
 from coldbench.targets.base import Invoked, Target
 from coldbench.targets.local import (ACCOUNT, CPU_MODELS, PROVISIONED_UNDER_RIE, REGION,
                                      LocalEnvironment, RieProcessEnvironment, limit_notes,
+                                     start_environment,
                                      check_api, lambda_variables, out_of_memory,
                                      rie_description)
 
@@ -267,15 +268,9 @@ class DockerTarget(Target):
 
     def start(self, artifact: Artifact, memory_mb: int,
               provisioned: bool) -> "ContainerEnvironment":
-        if provisioned and self.api == "rie":
-            raise UsageError(PROVISIONED_UNDER_RIE)
         kind = RieContainerEnvironment if self.api == "rie" else ContainerEnvironment
-        environment = kind(self, artifact, memory_mb, provisioned,
-                           f"coldbench-{self.run_id}-{next(self._sequence)}")
-        self._live.add(environment)
-        if provisioned:
-            environment.wait_initialized()
-        return environment
+        return start_environment(self, kind, artifact, memory_mb, provisioned,
+                                 f"coldbench-{self.run_id}-{next(self._sequence)}")
 
     def labels(self) -> dict[str, str]:
         return {RUN_LABEL: self.run_id, SCOPE_LABEL: cgroups.PARENT}

@@ -64,15 +64,9 @@ class LocalTarget(Target):
         self._live: set[LocalEnvironment] = set()
 
     def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> "LocalEnvironment":
-        if provisioned and self.api == "rie":
-            raise UsageError(PROVISIONED_UNDER_RIE)
         kind = RieProcessEnvironment if self.api == "rie" else LocalEnvironment
-        environment = kind(self, artifact, memory_mb, provisioned,
-                           f"{self.run_id}-{next(self._sequence)}")
-        self._live.add(environment)
-        if provisioned:
-            environment.wait_initialized()
-        return environment
+        return start_environment(self, kind, artifact, memory_mb, provisioned,
+                                 f"{self.run_id}-{next(self._sequence)}")
 
     def describe(self) -> dict:
         described = {
@@ -102,6 +96,19 @@ PROVISIONED_UNDER_RIE = rie.NO_PROVISIONED
 RIE_CPU_NOTE = ("under the RIE the CPU share applies from the first response on (the "
                 "emulator does not tell when init ends): the first invocation, init "
                 "included, runs unthrottled")
+
+
+def start_environment(target, kind, artifact: Artifact, memory_mb: int, provisioned: bool,
+                      name: str):
+    """A new environment of class ``kind``, kept in ``target._live`` until it closes; a
+    provisioned one returns once its init has finished (the emulator cannot tell when)."""
+    if provisioned and target.api == "rie":
+        raise UsageError(PROVISIONED_UNDER_RIE)
+    environment = kind(target, artifact, memory_mb, provisioned, name)
+    target._live.add(environment)
+    if provisioned:
+        environment.wait_initialized()
+    return environment
 
 
 def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list[str]:
