@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from coldbench.errors import BuildError, MissingToolchain
+from coldbench.errors import MissingToolchain
 from coldbench.phases import ms_between
 from coldbench.runtime_api import now_ns
+from coldbench.runtimes.base import run_tool
 
 MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator"
 PACKAGE = f"{MODULE}/cmd/aws-lambda-rie"
@@ -80,16 +80,8 @@ def executable() -> Path:
         with tempfile.TemporaryDirectory(prefix=".building-", dir=binary.parent) as gobin:
             env = dict(os.environ, GOBIN=gobin, CGO_ENABLED="0", GOOS="linux",
                        GOFLAGS="-buildvcs=false -trimpath")
-            try:
-                proc = subprocess.run([go, "install", "-ldflags=-s -w", f"{PACKAGE}@{VERSION}"],
-                                      env=env, cwd=gobin, capture_output=True, text=True,
-                                      timeout=900, stdin=subprocess.DEVNULL)
-            except subprocess.TimeoutExpired as exc:
-                raise BuildError(f"rie: building {PACKAGE}@{VERSION} took over 15 minutes") from exc
-            if proc.returncode != 0:
-                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-                raise BuildError(f"rie: 'go install {PACKAGE}@{VERSION}' failed "
-                                 f"(exit {proc.returncode}):\n{tail}")
+            run_tool("rie", [go, "install", "-ldflags=-s -w", f"{PACKAGE}@{VERSION}"],
+                     cwd=Path(gobin), env=env, timeout=900)
             os.replace(Path(gobin) / "aws-lambda-rie", binary)
     return binary
 

@@ -67,16 +67,20 @@ class Runtime(ABC):
 
     def run_tool(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
                  timeout: float = 1800) -> str:
-        """Run a build tool; BuildError with the tail of its output when it fails."""
-        try:
-            proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
-        except FileNotFoundError as exc:
-            raise MissingToolchain(f"{self.name}: {exc.filename} not found") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise BuildError(f"{self.name}: '{' '.join(argv)}' took over {timeout:.0f} s") from exc
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-            raise BuildError(f"{self.name}: '{' '.join(argv)}' failed "
-                             f"(exit {proc.returncode}):\n{tail}")
-        return proc.stdout
+        return run_tool(self.name, argv, cwd, env, timeout)
+
+
+def run_tool(who: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+             timeout: float = 1800) -> str:
+    """Run a build tool for ``who``; its stdout, or BuildError with the tail of its output."""
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    except FileNotFoundError as exc:
+        raise MissingToolchain(f"{who}: {exc.filename} not found") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(f"{who}: '{' '.join(argv)}' took over {timeout:.0f} s") from exc
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise BuildError(f"{who}: '{' '.join(argv)}' failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
