@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench.errors import ResultsError
-from coldbench.results import Results, load, new_run_id
+from coldbench.results import Results, load, new_run_id, replace_file
 
 DEFAULT_DIR = Path("results")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -186,15 +186,7 @@ class History:
                  else pd.DataFrame(columns=INDEX_COLUMNS))
         table = table[~table["run_id"].isin(stale)].sort_values(
             ["run_id", "runtime", "function", "memory_mb", "variant", "mode"], kind="stable")
-        fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".csv", dir=self.root)
-        try:
-            with os.fdopen(fd, "w") as out:
-                os.fchmod(out.fileno(), READABLE)
-                table.to_csv(out, index=False, columns=INDEX_COLUMNS)
-            os.replace(tmp, self.index_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(self.index_path, table.to_csv(index=False, columns=INDEX_COLUMNS))
         return len(ids)
 
     # -- reading (no lock) -------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The history -> a static site that needs no server and runs no script:
 
     index.html          per target: the latest run's table, then the cold start of each
-                        runtime over time (median and 95 % interval per memory size), with
+                        runtime over time (median and quartiles per memory size), with
                         step changes marked and listed
     data/latest.json    per target: the latest run's metadata and configuration summaries
     data/history.json   every run, the index rows (one per run, configuration and mode) and
@@ -21,18 +21,18 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+import numpy as np
 
 from coldbench import compare
 from coldbench.errors import ResultsError
 from coldbench.history import History
 from coldbench.report import PALETTE, Chart, page, pyplot, svg_of, table_html
-from coldbench.results import Results
+from coldbench.results import Results, replace_file
 from coldbench.runtimes import RUNTIMES
 from coldbench.summary import figure_of, summarize_samples
 from coldbench.table import ms, render
@@ -181,30 +181,14 @@ def _median(values: list[float]) -> float:
 
 
 def _quantile(values: list[float], q: float) -> float:
-    """Linear interpolation between order statistics, as numpy's default (stats.py)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    """numpy's default interpolation, as stats.py computes percentiles."""
+    return float(np.percentile(values, q * 100))
 
 
 def _json_safe(value):
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
-
-
-def write_text(path: Path, text: str) -> None:
-    """Replace ``path`` whole: readers see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as out:
-            os.fchmod(out.fileno(), 0o644)
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE,
@@ -282,6 +266,6 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
     for name, text in documents.items():
         path = Path(site) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, text)
+        replace_file(path, text)
         written[name] = path
     return written

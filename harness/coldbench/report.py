@@ -328,7 +328,7 @@ def html_report(results: Results) -> str:
 def write(results: Results, fmt: str, output: Path | None = None) -> str | None:
     """Render the report (``markdown`` or ``html``): the text when ``output`` is None,
     else written there (each file whole, then renamed), markdown charts beside it."""
-    from coldbench.publish import write_text
+    from coldbench.results import replace_file
 
     if fmt == "html":
         text, files = html_report(results), {}
@@ -342,6 +342,6 @@ def write(results: Results, fmt: str, output: Path | None = None) -> str | None:
         raise UsageError(f"cannot write {output}: folder {output.parent} does not exist")
     for path, svg in files.items():
         path.parent.mkdir(exist_ok=True)
-        write_text(path, svg)
-    write_text(output, text)
+        replace_file(path, svg)
+    replace_file(output, text)
     return None

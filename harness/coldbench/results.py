@@ -108,11 +108,17 @@ def new_run_id() -> str:
 
 def write_atomic(path: Path, document: dict) -> None:
     """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
+    replace_file(path, json.dumps(document, indent=1) + "\n")
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Replace ``path`` whole (write beside it, then rename), readable by all: readers see
+    the old file or the new one, never half of one. Every file coldbench rewrites goes here."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as out:
-            json.dump(document, out, indent=1)
-            out.write("\n")
+            os.fchmod(out.fileno(), 0o644)
+            out.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

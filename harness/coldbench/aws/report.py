@@ -23,9 +23,10 @@ Fields are separated by tabs in logs and by runs of spaces where a page rendered
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
+
+from coldbench import phases
 
 # Longer names first: "Billed Restore Duration" must not be read as "Duration".
 _FIELD = re.compile(r"(?:^|\s)(Billed Restore Duration|Restore Duration|Billed Duration|"
@@ -110,7 +111,7 @@ def find(log: str, request_id: str | None = None) -> Report | None:
 def billed_ms(duration_ms: float, init_ms: float | None = None) -> float:
     """Billed Duration of an on-demand invocation: Duration plus any Init Duration, rounded
     up to the next millisecond (Lambda bills the Init phase since August 1, 2025)."""
-    return float(math.ceil(duration_ms + (init_ms or 0.0)))
+    return phases.billed_ms(duration_ms + (init_ms or 0.0))
 
 
 def _optional_float(value: str | None) -> float | None:

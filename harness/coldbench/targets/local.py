@@ -424,9 +424,6 @@ class RieProcessEnvironment(LocalEnvironment):
                 "--runtime-api-address", f"127.0.0.1:{api_port}", *launch.argv]
         return argv, env
 
-    def wait_initialized(self) -> None:
-        raise UsageError(PROVISIONED_UNDER_RIE)
-
     def invoke(self, event: dict) -> Invoked:
         first = self.invocations == 0
         self.invocations += 1
