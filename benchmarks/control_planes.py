@@ -26,13 +26,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coldbench import runner
+from coldbench.measure import run as runner
 from coldbench.build import build
-from coldbench.measure import Config, Measurement, Plan
-from coldbench.results import ResultsWriter
-from coldbench.stats import summarize
-from coldbench.summary import summarize_samples
-from coldbench.targets.docker import DockerTarget
+from coldbench.measure.modes import Config, Measurement, Plan
+from coldbench.results.schema import ResultsWriter
+from coldbench.analysis.stats import summarize
+from coldbench.analysis.summary import summarize_samples
+from coldbench.targets.docker.target import DockerTarget
 from coldbench.targets.local import LocalTarget
 
 SETUPS = [("local", "coldbench"), ("local", "rie"), ("docker", "coldbench"), ("docker", "rie")]

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from coldbench.build import Function, build
-from coldbench.runtime_api import now_ns
+from coldbench.environments.runtime_api import now_ns
 from coldbench.runtimes import get
-from coldbench.stats import summarize
+from coldbench.analysis.stats import summarize
 from coldbench.targets.local import LocalTarget
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ def fixture_function():
 def own_cgroup_parent():
     """Remove this session's (by then empty) cgroup parent folders at the end."""
     yield
-    from coldbench import cgroups
+    from coldbench.environments import cgroups
     for hierarchy in ("memory", "cpu", ""):
         parent = cgroups.ROOT / hierarchy / cgroups.PARENT
         if parent.is_dir():
@@ -41,7 +41,7 @@ def own_cgroup_parent():
 @pytest.fixture(autouse=True)
 def nothing_left_behind():
     """Every test must leave no coldbench cgroup (and so no runtime process) behind."""
-    from coldbench import cgroups
+    from coldbench.environments import cgroups
     yield
     left = [g.name for g in cgroups.leftovers()]
     assert not left, f"cgroups left behind: {left}"

@@ -3,7 +3,7 @@ price table (us-east-1, 2026-11)."""
 
 import pytest
 
-from coldbench.aws.cost import Deployment, Plan, describe, estimate, prices, usd
+from coldbench.targets.aws.estimate import Deployment, Plan, describe, estimate, prices, usd
 
 
 def test_the_price_table_is_dated_and_sourced():

@@ -31,8 +31,8 @@ def control_plane():
 
 def target_invoking(invoke_url: str):
     """An AWS target whose invocations go to ``invoke_url``, and a copy to invoke."""
-    from coldbench.aws.client import Clients, Endpoints
-    from coldbench.targets.aws import AwsTarget, Copy
+    from coldbench.targets.aws.client import Clients, Endpoints
+    from coldbench.targets.aws.target import AwsTarget, Copy
 
     endpoints = Endpoints(region=REGION, endpoint_url=invoke_url, invoke_endpoint_url=invoke_url)
     target = AwsTarget(endpoints, timeout_s=5, architectures=["x86_64"])
@@ -55,7 +55,7 @@ def test_a_5xx_from_invoke_is_an_error_sample_after_one_attempt(status, code):
 
 
 def test_throttled_invokes_are_retried_a_bounded_number_of_times():
-    from coldbench.aws.client import INVOKE_ATTEMPTS
+    from coldbench.targets.aws.client import INVOKE_ATTEMPTS
 
     standin = StandIn("http://127.0.0.1:9")
     try:
@@ -128,12 +128,12 @@ def test_access_denied_while_cleanup_lists_is_one_line_and_exit_status_2(control
 # what the run records for its cleanup ---------------------------------------------------
 
 def control_clients(url: str):
-    from coldbench.aws.client import Clients, Endpoints
+    from coldbench.targets.aws.client import Clients, Endpoints
     return Clients(Endpoints(region=REGION, endpoint_url=url), attempts=1)
 
 
 def test_a_resource_is_recorded_for_cleanup_before_it_is_created(control_plane):
-    from coldbench.aws import resources
+    from coldbench.targets.aws import resources
 
     moto, standin = control_plane
     clients = control_clients(standin.url)
@@ -165,7 +165,7 @@ def test_a_resource_of_this_run_that_already_exists_is_taken_as_ours(control_pla
     import io
     import zipfile
 
-    from coldbench.aws import resources
+    from coldbench.targets.aws import resources
 
     moto, _ = control_plane
     clients = control_clients(moto.url)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from coldbench.aws.client import describe, redact
+from coldbench.targets.aws.client import describe, redact
 from coldbench.errors import UsageError
-from coldbench.runner import RunOptions
-from coldbench.targets.aws import parse_lambda_runtimes, snapstart_supported
+from coldbench.measure.run import RunOptions
+from coldbench.targets.aws.target import parse_lambda_runtimes, snapstart_supported
 
 
 def test_runtime_identifiers_are_configurable():
@@ -44,7 +44,7 @@ def test_aws_options_are_for_the_aws_target_and_provisioned_is_opt_in():
     import click
     from click.testing import CliRunner
 
-    from coldbench import cli_aws
+    from coldbench.cli import aws as cli_aws
 
     local = RunOptions(runtimes=["python"])
     with pytest.raises(UsageError, match="--region is for --target aws"):

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from coldbench import runtimes
-from coldbench.aws.package import (check_bootstrap, package, parse_architectures,
+from coldbench.targets.aws.package import (check_bootstrap, package, parse_architectures,
                                    rust_target_missing, write_zip)
 from coldbench.build import Function, build
 from coldbench.errors import BuildError, MissingToolchain, UsageError

@@ -7,9 +7,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-SOURCES = [ROOT / "harness" / "coldbench" / "aws" / "resources.py",
-           ROOT / "harness" / "coldbench" / "aws" / "client.py",
-           ROOT / "harness" / "coldbench" / "targets" / "aws.py"]
+SOURCES = sorted((ROOT / "harness" / "coldbench" / "targets" / "aws").glob("*.py"))
 CLIENTS = {"lambda_": "lambda", "invoke": "lambda", "iam": "iam", "logs": "logs", "sts": "sts"}
 # boto3 operations whose IAM action has another name (IAM Service Authorization Reference)
 ACTIONS = {"lambda:Invoke": "lambda:InvokeFunction"}

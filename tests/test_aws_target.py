@@ -190,7 +190,7 @@ def test_a_function_whose_update_fails_is_reported_not_waited_on(aws, tmp_path):
 
 
 def test_bounded_retries_on_throttling(aws):
-    from coldbench.aws.client import CONTROL_ATTEMPTS, Clients, Endpoints
+    from coldbench.targets.aws.client import CONTROL_ATTEMPTS, Clients, Endpoints
 
     _, standin, _ = aws
     endpoints = Endpoints(region=REGION, endpoint_url=standin.url)
@@ -261,7 +261,7 @@ def test_nothing_is_created_without_consent_or_above_the_cost_limit(aws, tmp_pat
 
 
 def test_rust_for_arm64_without_its_target_is_refused_before_anything_exists(aws, tmp_path):
-    from coldbench.aws.package import rust_target_missing
+    from coldbench.targets.aws.package import rust_target_missing
     if rust_target_missing("arm64") is None:
         pytest.skip("this machine can build Rust for arm64")
     moto, standin, serve = aws

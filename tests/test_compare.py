@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from coldbench import compare
+from coldbench.analysis import compare
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
-from coldbench.results import Results, Sample
+from coldbench.results.schema import Results, Sample
 
 from conftest import run_cli
 

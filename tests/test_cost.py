@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from coldbench import cost
-from coldbench.results import Sample
+from coldbench.analysis import cost
+from coldbench.results.schema import Sample
 
 from conftest import run_cli
 
@@ -148,8 +148,8 @@ def test_the_command_prices_a_saved_run(tmp_path):
 def test_the_two_shipped_price_tables_agree_on_lambdas_rates():
     """cost reads Lambda's rates from its own table, the AWS target's cost bound from the
     AWS one: the same month's figures must be the same."""
-    from coldbench.aws import cost as aws_cost
-    from coldbench.cost import load_prices
+    from coldbench.targets.aws import estimate as aws_cost
+    from coldbench.analysis.cost import load_prices
 
     crossover, bound = load_prices("2026-11"), aws_cost.prices("aws-prices-2026-11.json")
     assert crossover.request * 1e6 == pytest.approx(bound.requests_per_million)

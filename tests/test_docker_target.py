@@ -14,12 +14,12 @@ from dataclasses import replace
 
 import pytest
 
-from coldbench import images
+from coldbench.targets.docker import images
 from coldbench.build import Function, build
 from coldbench.errors import EnvironmentUnavailable
-from coldbench.runner import RunOptions, run
+from coldbench.measure.run import RunOptions, run
 from coldbench.runtimes import RUNTIMES, get
-from coldbench.targets import docker as docker_target
+from coldbench.targets.docker import target as docker_target
 from conftest import run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -197,7 +197,7 @@ def test_each_failure_is_a_sample_with_its_error(fixture_function, tmp_path, api
 
 
 def test_a_container_that_cannot_start_is_an_error_sample(engine):
-    from coldbench.measure import Config, Measurement, Plan
+    from coldbench.measure.modes import Config, Measurement, Plan
 
     artifact = build(Function.builtin(get("go")))
     target = docker_target.DockerTarget(timeout_s=30, images_kind="local")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from coldbench.errors import ResultsError
-from coldbench.history import INDEX_COLUMNS, History, open_run
-from coldbench.results import ResultsWriter, Sample, load
+from coldbench.results.history import INDEX_COLUMNS, History, open_run
+from coldbench.results.schema import ResultsWriter, Sample, load
 
 from conftest import run_cli
 

@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from coldbench.aws.report import Report, billed_ms, find, parse_line
+from coldbench.targets.aws.lambda_report import Report, billed_ms, find, parse_line
 
 # Real lines, as published (tabs where the source kept them, spaces where a page rendered them):
 # cold: AWS Lambda Developer Guide, "Log and monitor Python Lambda functions" (2025 example,

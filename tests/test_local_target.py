@@ -6,11 +6,11 @@ import statistics
 
 import pytest
 
-from coldbench import cgroups
+from coldbench.environments import cgroups
 from coldbench.build import Function, build
-from coldbench.runner import RunOptions, run
+from coldbench.measure.run import RunOptions, run
 from coldbench.runtimes import RUNTIMES, get
-from coldbench.summary import summarize_samples
+from coldbench.analysis.summary import summarize_samples
 from coldbench.targets.local import LocalTarget
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from coldbench import runtimes
 from coldbench.build import Artifact, Function
-from coldbench.measure import Config, to_sample
+from coldbench.measure.modes import Config, to_sample
 from coldbench.targets.base import Invoked
 
 CONFIG = Config(Artifact(Function.builtin(runtimes.get("python")), Path("/nonexistent"),

@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from coldbench.history import History
-from coldbench.table import ms
+from coldbench.results.history import History
+from coldbench.render.table import ms
 
 from conftest import run_cli
 

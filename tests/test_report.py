@@ -6,10 +6,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from coldbench import report
-from coldbench.results import load
-from coldbench.summary import summarize_samples
-from coldbench.table import ms, render, rows
+from coldbench.render import report
+from coldbench.results.schema import load
+from coldbench.analysis.summary import summarize_samples
+from coldbench.render.table import ms, render, rows
 
 from conftest import run_cli
 

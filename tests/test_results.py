@@ -3,7 +3,7 @@ import json
 import pytest
 
 from coldbench.errors import ResultsError
-from coldbench.results import SCHEMA_VERSION, ResultsWriter, Sample, load
+from coldbench.results.schema import SCHEMA_VERSION, ResultsWriter, Sample, load
 
 
 def a_sample(**changes):

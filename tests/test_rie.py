@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from coldbench import rie
+from coldbench.environments import rie
 from coldbench.build import Function, build
-from coldbench.runner import RunOptions, run
+from coldbench.measure.run import RunOptions, run
 from coldbench.runtimes import RUNTIMES, get
 from coldbench.targets.local import LocalTarget, _descendants
 from conftest import coldbench_processes, run_cli

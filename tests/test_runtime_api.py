@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from coldbench.runtime_api import RuntimeAPI
+from coldbench.environments.runtime_api import RuntimeAPI
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:f"
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from aws_standin import DUMMY_ENVIRONMENT
-from coldbench.aws.report import find
+from coldbench.targets.aws.lambda_report import find
 from coldbench.serve import NAME, Server, artifacts_for
 
 pytestmark = pytest.mark.slow

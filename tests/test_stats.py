@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from coldbench.stats import median_ci, summarize
+from coldbench.analysis.stats import median_ci, summarize
 
 
 @pytest.mark.parametrize("n, expected", [

@@ -3,9 +3,9 @@
 import json
 import textwrap
 
-from coldbench.results import Sample
-from coldbench.summary import WarningKind, summarize_samples, warning_lines
-from coldbench.table import render
+from coldbench.results.schema import Sample
+from coldbench.analysis.summary import WarningKind, summarize_samples, warning_lines
+from coldbench.render.table import render
 
 
 def sample(mode, duration, init=None, runtime="python", memory=128, error=None, cold=None):

@@ -11,7 +11,7 @@ event as the body. The answer is the function's response (or its error document,
 ``X-Amz-Log-Type: Tail`` an ``X-Amz-Log-Result``: the base64 of the invocation's last
 4 KB of log, START, the function's output, END and a REPORT line written as Lambda writes
 it, from the local target's own clocks (Init Duration on a cold start, Status on a
-timeout or a crash; see ``coldbench.aws.report``). Invocation types RequestResponse,
+timeout or a crash; see ``coldbench.targets.aws.lambda_report``). Invocation types RequestResponse,
 Event (202, run in the background) and DryRun (204).
 
 Which function a name means. Names follow one grammar, so that no registry is needed:
@@ -58,7 +58,7 @@ from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from coldbench import build, runtimes
-from coldbench.aws.report import Report, billed_ms
+from coldbench.targets.aws.lambda_report import Report, billed_ms
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
 from coldbench.targets.local import LocalEnvironment, LocalTarget
@@ -434,7 +434,7 @@ def artifacts_for(runtime_names: list[str], function_dir=None, handler: str | No
 
 def main_loop(server: Server, announce: Callable[[str], None] = lambda text: None) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM); every environment is stopped after."""
-    from coldbench.runner import sigterm_as_interrupt
+    from coldbench.measure.run import sigterm_as_interrupt
 
     with sigterm_as_interrupt():
         try:

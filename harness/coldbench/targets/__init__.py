@@ -11,8 +11,8 @@ from coldbench.targets.base import Environment, Invoked, Target
 # name -> module with a `from_options(options) -> Target` function
 TARGETS = {
     "local": "coldbench.targets.local",
-    "docker": "coldbench.targets.docker",
-    "aws": "coldbench.targets.aws",
+    "docker": "coldbench.targets.docker.target",
+    "aws": "coldbench.targets.aws.target",
 }
 
 

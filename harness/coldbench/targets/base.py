@@ -1,7 +1,7 @@
 """The interface every place that runs functions implements: local processes, Docker
 containers, AWS Lambda. Two small classes: a Target makes execution environments, an
 Environment serves invocations one at a time. The workflow that turns them into samples
-(modes, interleaving, cold-flag checks) lives in ``coldbench.measure``, not here.
+(modes, interleaving, cold-flag checks) lives in ``coldbench.measure.modes``, not here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from coldbench.build import Artifact
 
 if TYPE_CHECKING:
-    from coldbench.measure import Config, Plan
+    from coldbench.measure.modes import Config, Plan
 
 
 @dataclass

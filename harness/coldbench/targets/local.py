@@ -5,7 +5,7 @@ variables, its own /tmp, its own Runtime API server on 127.0.0.1, and a cgroup w
 memory limit and CPU share of its memory size.
 
 With ``api="rie"`` the runtime process is started under AWS's Runtime Interface Emulator
-instead, as a plain process too (``coldbench.rie``), so that one function can be measured
+instead, as a plain process too (``coldbench.environments.rie``), so that one function can be measured
 under both control planes on the same machine.
 """
 
@@ -24,11 +24,11 @@ import threading
 import uuid
 from pathlib import Path
 
-from coldbench import cgroups, rie
+from coldbench.environments import cgroups, rie
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
 from coldbench.phases import ms_between
-from coldbench.runtime_api import RuntimeAPI, now_ns
+from coldbench.environments.runtime_api import RuntimeAPI, now_ns
 from coldbench.targets.base import Environment, Invoked, Target
 
 CPU_MODELS = ("lambda", "proportional", "none")

@@ -9,9 +9,9 @@ from dataclasses import asdict
 
 from tabulate import tabulate
 
-from coldbench import reference
+from coldbench.analysis import reference
 from coldbench.runtimes import RUNTIMES
-from coldbench.summary import ConfigSummary
+from coldbench.analysis.summary import ConfigSummary
 
 FORMATS = ("table", "markdown", "json", "csv")
 

@@ -16,11 +16,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from coldbench import reference
+from coldbench.analysis import reference
 from coldbench.errors import UsageError
-from coldbench.results import Results
-from coldbench.summary import ConfigSummary, figure_of, summarize_samples, warning_lines
-from coldbench.table import FOOTNOTE, HEADERS, ms, ordered, rows
+from coldbench.results.schema import Results
+from coldbench.analysis.summary import ConfigSummary, figure_of, summarize_samples, warning_lines
+from coldbench.render.table import FOOTNOTE, HEADERS, ms, ordered, rows
 
 MODE_COLORS = {"cold": "#1f5fa8", "warm": "#e08a1e", "provisioned": "#3a9a4a"}
 PALETTE = ["#1f5fa8", "#e08a1e", "#3a9a4a", "#b8322a", "#7b4fa6", "#5b5b5b"]
@@ -131,7 +131,7 @@ def cold_vs_warm(configs: list[ConfigSummary]) -> Chart | None:
 
 
 def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None:
-    from coldbench import cost
+    from coldbench.analysis import cost
 
     plt = pyplot()
     prices = cost.load_prices()
@@ -246,7 +246,7 @@ def run_facts(run: dict) -> list[tuple[str, str]]:
 
 def markdown(results: Results, output: Path | None = None) -> tuple[str, dict[Path, str]]:
     """The report as Markdown, and the chart files to write beside ``output``."""
-    from coldbench.table import render
+    from coldbench.render.table import render
 
     configs = summarize_samples(results.samples)
     lines = [f"# {run_title(results.run)}", ""]
@@ -328,7 +328,7 @@ def html_report(results: Results) -> str:
 def write(results: Results, fmt: str, output: Path | None = None) -> str | None:
     """Render the report (``markdown`` or ``html``): the text when ``output`` is None,
     else written there (each file whole, then renamed), markdown charts beside it."""
-    from coldbench.results import replace_file
+    from coldbench.results.schema import replace_file
 
     if fmt == "html":
         text, files = html_report(results), {}

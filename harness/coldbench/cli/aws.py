@@ -67,8 +67,8 @@ def apply(options, aws: dict, status) -> None:
             raise UsageError(f"--{(given or ['snapstart'])[0].replace('_', '-')} is for "
                              "--target aws")
         return
-    from coldbench.aws.package import parse_architectures
-    from coldbench.targets.aws import parse_lambda_runtimes
+    from coldbench.targets.aws.package import parse_architectures
+    from coldbench.targets.aws.target import parse_lambda_runtimes
 
     context = click.get_current_context(silent=True)
     if context is not None and context.get_parameter_source("provisioned") \
@@ -110,8 +110,8 @@ def cleanup_options(command):
 
 def cleanup(region, profile, run_id, dry_run, yes, endpoint_url) -> int:
     """List what coldbench runs left in the region, then delete it. The exit status."""
-    from coldbench.aws import resources
-    from coldbench.aws.client import Clients, Endpoints, unavailable
+    from coldbench.targets.aws import resources
+    from coldbench.targets.aws.client import Clients, Endpoints, unavailable
 
     if not region:
         raise UsageError("cleanup --target aws needs --region")
@@ -169,7 +169,8 @@ def register(cli) -> None:
     def serve(host, port, runtime_names, function_dir, handler, timeout_s, cpu_model,
               no_limits, idle_timeout_s, control_plane_url, region):
         """Serve the Lambda Invoke API over local execution environments."""
-        from coldbench import runner, serve as serving
+        from coldbench.measure import run as runner
+        from coldbench import serve as serving
 
         names = runner.parse_runtimes(runtime_names)
         artifacts = serving.artifacts_for(names, function_dir, handler,

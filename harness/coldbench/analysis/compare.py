@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Iterable, Sequence
 
-from coldbench.results import MODES, Results, Sample
-from coldbench.summary import figure_of
+from coldbench.results.schema import MODES, Results, Sample
+from coldbench.analysis.summary import figure_of
 
 MIN_CHANGE = 0.10
 ALPHA = 0.05
@@ -233,7 +233,7 @@ def render(comparisons: list[Comparison], fmt: str = "table", min_change: float 
 
     from tabulate import tabulate
 
-    from coldbench.table import ms
+    from coldbench.render.table import ms
 
     if fmt == "json":
         return json.dumps([asdict(c) | {"verdict": c.text(), "regression": c.regression}

@@ -7,7 +7,7 @@ given), and per configuration (runtime, memory size, architecture, SnapStart or 
 asked. ``close`` deletes all of it, also after errors and Ctrl-C; ``coldbench cleanup
 --target aws`` finds by tag what a killed run left.
 
-How a sample is taken (modes as in ``coldbench.measure``):
+How a sample is taken (modes as in ``coldbench.measure.modes``):
 
 - cold: a function whose configuration just changed has no environment, so its next
   invocation starts one. A copy is "primed" by setting a new nonce among its environment
@@ -46,13 +46,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from coldbench.aws import cost, package as packaging, report as reports, resources
-from coldbench.aws.client import (INVOKE_ATTEMPTS, INVOKE_NOT_SENT, Clients, Endpoints,
+from coldbench.targets.aws import estimate as cost, package as packaging, lambda_report as reports, resources
+from coldbench.targets.aws.client import (INVOKE_ATTEMPTS, INVOKE_NOT_SENT, Clients, Endpoints,
                                   describe, error_code, redact, unavailable)
 from coldbench.build import Artifact
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.phases import ms_between
-from coldbench.runtime_api import now_ns
+from coldbench.environments.runtime_api import now_ns
 from coldbench.targets.base import Environment, Invoked, Target
 
 NONCE_VARIABLE = "COLDBENCH_NONCE"
@@ -189,7 +189,7 @@ class AwsTarget(Target):
         return self.lambda_runtimes.get(runtime.name, runtime.lambda_runtime)
 
     def prepare(self, configs, plan):
-        from coldbench.measure import Config
+        from coldbench.measure.modes import Config
 
         if self.snapstart and plan.provisioned:
             raise UsageError("SnapStart functions cannot have provisioned concurrency "

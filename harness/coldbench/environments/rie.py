@@ -35,7 +35,7 @@ from typing import Callable
 
 from coldbench.errors import MissingToolchain
 from coldbench.phases import ms_between
-from coldbench.runtime_api import now_ns
+from coldbench.environments.runtime_api import now_ns
 from coldbench.runtimes.base import run_tool
 
 MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator"

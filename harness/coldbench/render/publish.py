@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from coldbench import compare
+from coldbench.analysis import compare
 from coldbench.errors import ResultsError
-from coldbench.history import History
-from coldbench.report import PALETTE, Chart, page, pyplot, svg_of, table_html
-from coldbench.results import Results, replace_file
+from coldbench.results.history import History
+from coldbench.render.report import PALETTE, Chart, page, pyplot, svg_of, table_html
+from coldbench.results.schema import Results, replace_file
 from coldbench.runtimes import RUNTIMES
-from coldbench.summary import figure_of, summarize_samples
-from coldbench.table import ms, render
+from coldbench.analysis.summary import figure_of, summarize_samples
+from coldbench.render.table import ms, render
 
 TREND_MODE = "cold"
 STEP_ALPHA = 0.01          # stricter than compare's 0.05: a trend tests every consecutive pair

@@ -19,8 +19,8 @@ from typing import Callable
 
 from coldbench.build import Artifact
 from coldbench.phases import billed_ms, ms_between
-from coldbench.results import Sample
-from coldbench.runtime_api import now_ns
+from coldbench.results.schema import Sample
+from coldbench.environments.runtime_api import now_ns
 from coldbench.targets.base import Environment, Invoked, Target
 
 # what the function must report as `cold` in each mode

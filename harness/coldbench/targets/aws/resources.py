@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from coldbench.aws.client import Clients, describe, error_code
+from coldbench.targets.aws.client import Clients, describe, error_code
 
 TAG_RUN = "coldbench:run-id"
 TAG_STARTED = "coldbench:started"

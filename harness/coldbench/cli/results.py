@@ -45,7 +45,7 @@ def parse_count(text: str) -> float:
 
 
 def _open(ref: str, history_dir: Path, target: str | None):
-    from coldbench.history import open_run
+    from coldbench.results.history import open_run
 
     return open_run(ref, history_dir, target)
 
@@ -73,8 +73,8 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
 
     Exit status 3 when any configuration is significantly slower by at least --min-change.
     """
-    from coldbench import compare as comparing
-    from coldbench.results import MODES, load
+    from coldbench.analysis import compare as comparing
+    from coldbench.results.schema import MODES, load
 
     wanted = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in wanted if m not in MODES]
@@ -121,7 +121,7 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
 def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arches, prices,
          fmt, history_dir):
     """Monthly cost on Lambda against a container and a VM, and where they cross over."""
-    from coldbench import cost as costing
+    from coldbench.analysis import cost as costing
 
     wanted = tuple(a.strip() for a in arches.split(",") if a.strip())
     if not wanted or any(a not in costing.ARCHES for a in wanted):
@@ -148,8 +148,8 @@ def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arche
 @history_option
 def publish(site_dir, min_change, history_dir):
     """Write a static site from the history: latest table, trends, JSON."""
-    from coldbench.history import History
-    from coldbench.publish import publish as publishing
+    from coldbench.results.history import History
+    from coldbench.render.publish import publish as publishing
 
     written = publishing(History(history_dir), site_dir, parse_share(min_change, "--min-change"))
     for path in written.values():
@@ -164,7 +164,7 @@ def history(context, history_dir):
     """List the runs kept in the history (subcommands: add, reindex)."""
     context.obj = history_dir
     if context.invoked_subcommand is None:
-        from coldbench.history import History
+        from coldbench.results.history import History
 
         runs = History(history_dir).runs()
         for run in runs:
@@ -179,7 +179,7 @@ def history(context, history_dir):
 @click.pass_obj
 def history_add(history_dir, files):
     """Keep finished results files in the history (a run already kept is left as it is)."""
-    from coldbench.history import History
+    from coldbench.results.history import History
 
     store = History(history_dir)
     for path in files:
@@ -191,7 +191,7 @@ def history_add(history_dir, files):
 @click.pass_obj
 def history_reindex(history_dir):
     """Rebuild index.csv from the kept run files."""
-    from coldbench.history import History
+    from coldbench.results.history import History
 
     click.echo(f"{History(history_dir).reindex()} runs indexed")
 

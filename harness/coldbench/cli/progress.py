@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from coldbench.results import Sample
-from coldbench.summary import figure_of
-from coldbench.table import ms
+from coldbench.results.schema import Sample
+from coldbench.analysis.summary import figure_of
+from coldbench.render.table import ms
 
 
 def describe(sample: Sample) -> str:

@@ -39,9 +39,9 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from coldbench.cgroups import lambda_vcpus
+from coldbench.environments.cgroups import lambda_vcpus
 from coldbench.errors import UsageError
-from coldbench.results import Sample
+from coldbench.results.schema import Sample
 
 HOURS_PER_MONTH = 730
 INIT_BILLED_FROM = date(2025, 8, 1)     # AWS Compute Blog: INIT billed for all functions

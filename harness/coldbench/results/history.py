@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench.errors import ResultsError
-from coldbench.results import Results, load, new_run_id, replace_file
+from coldbench.results.schema import Results, load, new_run_id, replace_file
 
 DEFAULT_DIR = Path("results")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -68,7 +68,7 @@ def run_id_of(results: Results, raw: bytes) -> str:
 
 def index_rows(run_id: str, results: Results) -> list[dict]:
     """The index rows of one run: one per configuration and mode."""
-    from coldbench.summary import summarize_samples
+    from coldbench.analysis.summary import summarize_samples
 
     run = results.run
     functions = {(f.get("name"), f.get("runtime")): f for f in run.get("functions", [])}

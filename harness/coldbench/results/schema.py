@@ -4,7 +4,7 @@ leaves a valid file with all it measured.
 
 Other tools read this file; the contract is ``schema_version``, ``run`` and ``samples``
 (fields in ``Sample``). Fields may be added within a version; none are removed or renamed.
-``run["run_id"]`` names the run in a history (``coldbench.history``): unique, and sorting
+``run["run_id"]`` names the run in a history (``coldbench.results.history``): unique, and sorting
 run ids sorts runs by start time.
 """
 

@@ -16,10 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from coldbench import __version__, build, rie, runtimes, targets
+from coldbench import __version__, build, runtimes, targets
+from coldbench.environments import rie
 from coldbench.errors import UsageError
-from coldbench.measure import Config, Measurement, Plan
-from coldbench.results import Results, ResultsWriter, Sample, new_run_id
+from coldbench.measure.modes import Config, Measurement, Plan
+from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
 DEFAULT_MEMORY = (128, 512, 1769)

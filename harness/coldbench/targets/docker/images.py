@@ -6,7 +6,7 @@ Two kinds (``--images``):
 - ``local``: built on this machine, without a container registry, in layers:
   1. ``coldbench/base``: a minimal Debian root filesystem made with debootstrap from
      Debian's packages and brought in with ``docker import``;
-  2. ``coldbench/provided``: AWS's emulator (built from its Go module, ``coldbench.rie``)
+  2. ``coldbench/provided``: AWS's emulator (built from its Go module, ``coldbench.environments.rie``)
      at /usr/local/bin/aws-lambda-rie and an entrypoint that runs it, as in AWS's images;
      Go and Rust functions run on this layer, as on AWS's ``provided`` images;
   3. ``coldbench/<runtime>``: the language runtime;
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from coldbench import cgroups, rie
+from coldbench.environments import cgroups, rie
 from coldbench.build import Artifact, cache_root
 from coldbench.errors import BuildError, EnvironmentUnavailable, MissingToolchain
 
@@ -178,7 +178,7 @@ class Image:
                 "libc": self.labels.get("coldbench.libc", ""),
                 "runtime_version": self.labels.get("coldbench.runtime", ""),
                 "runtime_origin": self.labels.get("coldbench.runtime_origin", ""),
-                "rie": self.labels.get("coldbench.rie", "")}
+                "rie": self.labels.get("coldbench.environments.rie", "")}
 
 
 def command(image: Image, artifact: Artifact, memory_mb: int) -> tuple[list[str], dict]:
@@ -388,7 +388,7 @@ class Builder:
         files = [(rie.IN_IMAGE.lstrip("/"), binary, 0o755),
                  (ENTRYPOINT.lstrip("/"), ENTRYPOINT_SCRIPT, 0o755)]
         return self._layer(base, ref, files=files, probe="true", labels={
-            LABEL: "provided", "coldbench.rie": f"{rie.PACKAGE}@{rie.VERSION}"})
+            LABEL: "provided", "coldbench.environments.rie": f"{rie.PACKAGE}@{rie.VERSION}"})
 
     def runtime(self, artifact: Artifact):
         """The provided layer with the language runtime the task root was built for."""

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 
-from coldbench import __version__, cli_aws
-from coldbench.cli_results import register as register_result_commands
+from coldbench import __version__
+from coldbench.cli import aws as cli_aws
+from coldbench.cli.results import register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
 
@@ -25,8 +26,8 @@ def fail(message: str, status: int = EXIT_USAGE):
 
 def print_summary(results, fmt: str) -> int:
     """Print the table (stdout) and warnings (stderr); the exit status they call for."""
-    from coldbench.summary import summarize_samples, warning_lines
-    from coldbench.table import render
+    from coldbench.analysis.summary import summarize_samples, warning_lines
+    from coldbench.render.table import render
 
     configs = summarize_samples(results.samples)
     click.echo(render(configs, fmt), nl=False)
@@ -90,12 +91,12 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
         no_limits, api, images, fmt, output, force, function_dir, handler, rebuild, quiet,
         history_dir, **aws):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
-    from coldbench import runner
-    from coldbench.progress import Progress
+    from coldbench.measure import run as runner
+    from coldbench.cli.progress import Progress
 
     partial = None
     if history_dir is not None and output is None:   # measured into partial/ until finished
-        from coldbench.history import History
+        from coldbench.results.history import History
         output = partial = History(history_dir).partial_path()
     options = runner.RunOptions(
         runtimes=runner.parse_runtimes(runtimes), memory=runner.parse_memory(memory),
@@ -108,7 +109,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
         results = runner.run(options, on_sample=progress.sample, on_status=progress.status)
     status = print_summary(results, fmt)
     if history_dir is not None:
-        from coldbench.history import History
+        from coldbench.results.history import History
         added = History(history_dir).add(output)
         if partial is not None:
             partial.unlink()
@@ -123,7 +124,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
 def build(runtimes, function_dir, rebuild):
     """Build functions into the cache (run builds what is missing)."""
     from coldbench import build as builder
-    from coldbench import runner
+    from coldbench.measure import run as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
                                 function_dir=function_dir)
@@ -145,15 +146,15 @@ def build(runtimes, function_dir, rebuild):
               help="History folder that RUN may name a run of (latest, latest~N, a run id).")
 def report(run_ref, fmt, output, history_dir):
     """Render a saved run again: a results file, or a run in the history."""
-    from coldbench.history import open_run
+    from coldbench.results.history import open_run
 
     _, results = open_run(run_ref, history_dir)
     if fmt not in ("markdown", "html"):
         if output is not None:
             raise UsageError("--output is for --format markdown or html; redirect the others")
         sys.exit(print_summary(results, fmt))
-    from coldbench import report as reports
-    from coldbench.summary import summarize_samples
+    from coldbench.render import report as reports
+    from coldbench.analysis.summary import summarize_samples
 
     text = reports.write(results, fmt, output)
     if text:
@@ -171,8 +172,8 @@ def cleanup(target, remove_images, **aws):
     --target aws, the AWS resources tagged coldbench:run-id)."""
     if target == "aws":
         sys.exit(cli_aws.cleanup(**aws))
-    from coldbench import cgroups
-    from coldbench.targets import docker
+    from coldbench.environments import cgroups
+    from coldbench.targets.docker import target as docker
 
     found = cgroups.leftovers()
     for group in found:

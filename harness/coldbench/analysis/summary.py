@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from coldbench import reference
+from coldbench.analysis import reference
 from coldbench.phases import cold_start_ms
-from coldbench.results import MODES, Sample
+from coldbench.results.schema import MODES, Sample
 from coldbench.runtimes import RUNTIMES
-from coldbench.stats import CONFIDENCE, SPREAD_LIMIT, Summary, summarize
+from coldbench.analysis.stats import CONFIDENCE, SPREAD_LIMIT, Summary, summarize
 
 
 class WarningKind(Enum):

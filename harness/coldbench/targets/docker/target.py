@@ -1,11 +1,11 @@
 """The docker target: every execution environment is a container, as with
 ``sam local invoke``, with Lambda's memory limit and CPU share (``--memory``, ``--cpus``),
-measured as precisely as on the local target. Images: ``coldbench.images``.
+measured as precisely as on the local target. Images: ``coldbench.targets.docker.images``.
 
 Two control planes (``--api``):
 - ``coldbench``: the runtime in the container talks to coldbench's own Runtime API server,
   so Init Duration and Duration are clocked exactly as on the local target;
-- ``rie``: AWS's emulator, as AWS's images run it (what it reports: ``coldbench.rie``).
+- ``rie``: AWS's emulator, as AWS's images run it (what it reports: ``coldbench.environments.rie``).
 
 No network. Every container has a network namespace of its own with loopback only
 (network "none"), and coldbench enters that namespace (setns(2)) to reach it: under
@@ -45,12 +45,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from coldbench import cgroups, images, rie
+from coldbench.environments import cgroups, rie
+from coldbench.targets.docker import images
 from coldbench.build import Artifact
 from coldbench.errors import EnvironmentUnavailable, UsageError
-from coldbench.measure import Config, Plan
+from coldbench.measure.modes import Config, Plan
 from coldbench.phases import ms_between
-from coldbench.runtime_api import RuntimeAPI, now_ns
+from coldbench.environments.runtime_api import RuntimeAPI, now_ns
 from coldbench.targets.base import Invoked, Target
 from coldbench.targets.local import (ACCOUNT, CPU_MODELS, PROVISIONED_UNDER_RIE, REGION,
                                      LocalEnvironment, RieProcessEnvironment, limit_notes,
