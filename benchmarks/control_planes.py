@@ -26,14 +26,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coldbench.measure import run as runner
+from coldbench.measure import options as runner
+from coldbench.measure import run as running
 from coldbench.build import build
 from coldbench.measure.modes import Config, Measurement, Plan
 from coldbench.results.schema import ResultsWriter
 from coldbench.analysis.stats import summarize
 from coldbench.analysis.summary import summarize_samples
 from coldbench.targets.docker.target import DockerTarget
-from coldbench.targets.local import LocalTarget
+from coldbench.targets.local.target import LocalTarget
 
 SETUPS = [("local", "coldbench"), ("local", "rie"), ("docker", "coldbench"), ("docker", "rie")]
 
@@ -79,7 +80,7 @@ def main() -> None:
             options = runner.RunOptions(**{**vars(base), "target": where,
                                            "target_options": {"api": api}})
             writer = ResultsWriter(args.output / f"{where}-{api}.json", run={}, overwrite=True)
-            writer.results.run.update(runner.run_metadata(options, target, artifacts))
+            writer.results.run.update(running.run_metadata(options, target, artifacts))
             writers[where, api] = writer
         for round_ in range(args.rounds):
             for setup, target in targets.items():
@@ -88,7 +89,7 @@ def main() -> None:
     finally:
         for setup, target in targets.items():
             target.close()
-            writers[setup].results.run["ended_at"] = runner.now_iso()
+            writers[setup].results.run["ended_at"] = running.now_iso()
             writers[setup].flush()
 
     print(f"\n{args.memory} MB, {args.rounds} cold and {args.rounds * args.warm} warm samples "

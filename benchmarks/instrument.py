@@ -22,7 +22,7 @@ from coldbench.build import Function, build
 from coldbench.environments.runtime_api import now_ns
 from coldbench.runtimes import get
 from coldbench.analysis.stats import summarize
-from coldbench.targets.local import LocalTarget
+from coldbench.targets.local.target import LocalTarget
 
 ROOT = Path(__file__).resolve().parents[1]
 INIT_SLEEP_MS = 300

@@ -4,7 +4,7 @@ import pytest
 
 from coldbench.targets.aws.client import describe, redact
 from coldbench.errors import UsageError
-from coldbench.measure.run import RunOptions
+from coldbench.measure.options import RunOptions
 from coldbench.targets.aws.target import parse_lambda_runtimes, snapstart_supported
 
 

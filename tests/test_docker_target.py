@@ -17,8 +17,10 @@ import pytest
 from coldbench.targets.docker import images
 from coldbench.build import Function, build
 from coldbench.errors import EnvironmentUnavailable
-from coldbench.measure.run import RunOptions, run
+from coldbench.measure.options import RunOptions
+from coldbench.measure.run import run
 from coldbench.runtimes import RUNTIMES, get
+from coldbench.targets.docker import plugin as docker_plugin
 from coldbench.targets.docker import target as docker_target
 from conftest import run_cli
 
@@ -43,7 +45,7 @@ def engine():
 def no_container_left(engine):
     """Every test leaves none of its session's containers behind (found by label)."""
     yield
-    left = [c.name for c in docker_target.leftovers(engine)]
+    left = [c.name for c in docker_plugin.leftovers(engine)]
     assert not left, f"containers left behind: {left}"
 
 
@@ -264,17 +266,17 @@ def test_cleanup_removes_what_a_killed_run_left(engine, fixture_function, tmp_pa
          "--cold", "1", "--warm", "0", "--provisioned", "0", "--timeout", "120", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while not docker_target.leftovers(engine) and time.monotonic() < deadline:
+    while not docker_plugin.leftovers(engine) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1)
     proc.kill()
     proc.communicate(timeout=60)
-    left = docker_target.leftovers(engine)
+    left = docker_plugin.leftovers(engine)
     assert left, "the killed run left no container: the test proves nothing"
     result = run_cli("cleanup")
     assert result.returncode == 0, result.stderr
     assert all(f"removed container {c.name}" in result.stdout for c in left)
-    assert docker_target.leftovers(engine) == []
+    assert docker_plugin.leftovers(engine) == []
 
 
 def test_images_are_built_once_and_then_reused(engine, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from conftest import CONTRACT
 from coldbench.build import Function, build
 from coldbench.runtimes import RUNTIMES, get
-from coldbench.targets.local import LocalTarget
+from coldbench.targets.local.target import LocalTarget
 
 pytestmark = pytest.mark.slow
 

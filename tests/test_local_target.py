@@ -8,10 +8,11 @@ import pytest
 
 from coldbench.environments import cgroups
 from coldbench.build import Function, build
-from coldbench.measure.run import RunOptions, run
+from coldbench.measure.options import RunOptions
+from coldbench.measure.run import run
 from coldbench.runtimes import RUNTIMES, get
 from coldbench.analysis.summary import summarize_samples
-from coldbench.targets.local import LocalTarget
+from coldbench.targets.local.target import LocalTarget
 
 pytestmark = pytest.mark.slow
 

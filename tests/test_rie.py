@@ -10,9 +10,10 @@ import pytest
 
 from coldbench.environments import rie
 from coldbench.build import Function, build
-from coldbench.measure.run import RunOptions, run
+from coldbench.measure.options import RunOptions
+from coldbench.measure.run import run
 from coldbench.runtimes import RUNTIMES, get
-from coldbench.targets.local import LocalTarget, _descendants
+from coldbench.targets.local.target import LocalTarget, _descendants
 from conftest import coldbench_processes, run_cli
 
 

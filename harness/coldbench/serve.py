@@ -61,7 +61,7 @@ from coldbench import build, runtimes
 from coldbench.targets.aws.lambda_report import Report, billed_ms
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
-from coldbench.targets.local import LocalEnvironment, LocalTarget
+from coldbench.targets.local.target import LocalEnvironment, LocalTarget
 
 API_VERSION = "2015-03-31"
 _INVOKE_PATH = re.compile(rf"^/{API_VERSION}/functions/(?P<name>[^/]+)/invocations/?$")

@@ -91,8 +91,9 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
         no_limits, api, images, fmt, output, force, function_dir, handler, rebuild, quiet,
         history_dir, **aws):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
-    from coldbench.measure import run as runner
     from coldbench.cli.progress import Progress
+    from coldbench.measure import options as runner
+    from coldbench.measure.run import run as measure_run
 
     partial = None
     if history_dir is not None and output is None:   # measured into partial/ until finished
@@ -106,7 +107,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
         target_options={"api": api, "images": images})
     with Progress(quiet=quiet) as progress:
         cli_aws.apply(options, aws, progress.status)
-        results = runner.run(options, on_sample=progress.sample, on_status=progress.status)
+        results = measure_run(options, on_sample=progress.sample, on_status=progress.status)
     status = print_summary(results, fmt)
     if history_dir is not None:
         from coldbench.results.history import History
@@ -124,7 +125,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
 def build(runtimes, function_dir, rebuild):
     """Build functions into the cache (run builds what is missing)."""
     from coldbench import build as builder
-    from coldbench.measure import run as runner
+    from coldbench.measure import options as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
                                 function_dir=function_dir)
@@ -173,7 +174,7 @@ def cleanup(target, remove_images, **aws):
     if target == "aws":
         sys.exit(cli_aws.cleanup(**aws))
     from coldbench.environments import cgroups
-    from coldbench.targets.docker import target as docker
+    from coldbench.targets.docker import plugin as docker
 
     found = cgroups.leftovers()
     for group in found:

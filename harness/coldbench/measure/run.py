@@ -11,93 +11,14 @@ import platform
 import signal
 import socket
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from coldbench import __version__, build, runtimes, targets
-from coldbench.environments import rie
-from coldbench.errors import UsageError
-from coldbench.measure.modes import Config, Measurement, Plan
+from coldbench import __version__, build, targets
+from coldbench.measure.modes import Config, Measurement
+from coldbench.measure.options import RunOptions, check, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
-
-MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
-DEFAULT_MEMORY = (128, 512, 1769)
-
-
-@dataclass
-class RunOptions:
-    runtimes: list[str]
-    memory: list[int] = field(default_factory=lambda: list(DEFAULT_MEMORY))
-    cold: int = 10
-    warm: int = 20
-    provisioned: int = 6
-    work: int = 100
-    timeout_s: float = 60.0
-    target: str = "local"
-    cpu_model: str = "lambda"
-    limits: bool = True
-    output: Path | None = None
-    force: bool = False
-    function_dir: Path | None = None
-    handler: str | None = None
-    rebuild: bool = False
-    target_options: dict = field(default_factory=dict)   # options only one target reads
-
-    def plan(self) -> Plan:
-        return Plan(cold=self.cold, warm=self.warm, provisioned=self.provisioned,
-                    event={"work": self.work})
-
-
-def parse_runtimes(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if names == ["all"]:
-        return list(runtimes.RUNTIMES)
-    for name in names:
-        runtimes.get(name)
-    if not names:
-        raise UsageError("no runtime given: pass --runtimes all or a list such as python,go")
-    return list(dict.fromkeys(names))
-
-
-def parse_memory(text: str) -> list[int]:
-    sizes = []
-    for part in text.split(","):
-        try:
-            size = int(part)
-        except ValueError:
-            raise UsageError(f"memory size '{part}' is not a whole number of MB") from None
-        if not MEMORY_MIN_MB <= size <= MEMORY_MAX_MB:
-            raise UsageError(f"memory size {size} MB is outside Lambda's "
-                             f"{MEMORY_MIN_MB}..{MEMORY_MAX_MB} MB")
-        sizes.append(size)
-    return list(dict.fromkeys(sizes))
-
-
-def check(options: RunOptions) -> None:
-    if min(options.cold, options.warm, options.provisioned) < 0:
-        raise UsageError("sample counts (--cold, --warm, --provisioned) cannot be negative")
-    if options.cold + options.warm + options.provisioned == 0:
-        raise UsageError("nothing to measure: --cold, --warm and --provisioned are all 0")
-    if options.timeout_s <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
-    if options.work < 0:
-        raise UsageError("--work must be a non-negative number of SHA-256 rounds")
-    if options.target not in targets.TARGETS:
-        raise UsageError(f"unknown target '{options.target}': choose from "
-                         f"{', '.join(targets.TARGETS)}")
-    if options.function_dir is not None and len(options.runtimes) != 1:
-        raise UsageError("--function needs exactly one --runtime")
-    if options.target_options.get("api") == "rie" and options.provisioned:
-        raise UsageError(rie.NO_PROVISIONED)
-
-
-def functions(options: RunOptions) -> list[build.Function]:
-    if options.function_dir is not None:
-        return [build.Function.user(runtimes.get(options.runtimes[0]), options.function_dir,
-                                    options.handler)]
-    return [build.Function.builtin(runtimes.get(name)) for name in options.runtimes]
 
 
 def cpu_model_name() -> str:

@@ -10,9 +10,9 @@ from coldbench.targets.base import Environment, Invoked, Target
 
 # name -> module with a `from_options(options) -> Target` function
 TARGETS = {
-    "local": "coldbench.targets.local",
-    "docker": "coldbench.targets.docker.target",
-    "aws": "coldbench.targets.aws.target",
+    "local": "coldbench.targets.local.plugin",
+    "docker": "coldbench.targets.docker.plugin",
+    "aws": "coldbench.targets.aws.plugin",
 }
 
 

@@ -503,12 +503,3 @@ def _descendants(pid: int) -> list[int]:
             found.extend(pids)
             queue.extend(pids)
     return found
-
-
-def from_options(options) -> LocalTarget:
-    api = options.target_options.get("api", "coldbench")
-    check_api(api)
-    if api == "rie" and options.provisioned:
-        raise UsageError(PROVISIONED_UNDER_RIE)
-    return LocalTarget(timeout_s=options.timeout_s, cpu_model=options.cpu_model,
-                       limits=options.limits, api=api)
