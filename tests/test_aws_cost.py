@@ -1,18 +1,21 @@
 """The cost bound of a plan on AWS Lambda, against figures computed by hand from the
 price table (us-east-1, 2026-11)."""
 
+import dataclasses
+from datetime import date
+
 import pytest
 
-from coldbench.targets.aws.estimate import Deployment, Plan, describe, estimate, prices, usd
+from coldbench.errors import UsageError
+from coldbench.prices import usd
+from coldbench.targets.aws.estimate import PRICE_TABLE, Deployment, Plan, describe, estimate, prices
 
 
-def test_the_price_table_is_dated_and_sourced():
+def test_the_bound_reads_the_newest_dated_table():
     table = prices()
-    assert table.as_of == "2026-11" and table.region == "us-east-1"
-    assert table.per_request == pytest.approx(0.20 / 1_000_000)
-    assert table.duration == {"x86_64": 0.0000166667, "arm64": 0.0000133334}
-    assert table.provisioned_concurrency == {"x86_64": 0.0000041667, "arm64": 0.0000033334}
-    assert any("aws.amazon.com/lambda/pricing" in s for s in table.sources)
+    assert table.name == PRICE_TABLE == "prices-2026-11.csv"
+    assert table.as_of == date(2026, 11, 1) and table.region == "us-east-1"
+    assert table.request == pytest.approx(0.20 / 1_000_000)
 
 
 def test_on_demand_cold_and_warm():
@@ -73,7 +76,20 @@ def test_the_estimate_reads_item_by_item():
     assert f"total: at most {usd(e.total_usd)}" in text and "2026-11" in text
 
 
-@pytest.mark.parametrize("amount, text", [(0.000272433875, "$0.00027"), (0.0123, "$0.012"),
-                                          (0.5, "$0.50"), (3.456, "$3.46"), (0, "$0")])
-def test_dollars_keep_two_significant_digits(amount, text):
-    assert usd(amount) == text
+def test_init_billed_by_the_tables_date():
+    # 1 cold start, python3.12 at 1,024 MB, timeout 1 s: Init billed from 2025-08-01
+    # (10 s + 1 s = 11 GB-s), not before on a managed runtime (1 GB-s); always on provided.*
+    plan, now = Plan(1, 0, 0, 1.0), prices()
+    older = dataclasses.replace(now, as_of=date(2025, 7, 1))
+    python = [Deployment("python3.12", 1024, "x86_64")]
+    assert estimate(python, plan, "us-east-1", now).duration_gb_s == pytest.approx(11)
+    assert estimate(python, plan, "us-east-1", older).duration_gb_s == pytest.approx(1)
+    go = [Deployment("provided.al2023", 1024, "x86_64")]
+    assert estimate(go, plan, "us-east-1", older).duration_gb_s == pytest.approx(11)
+
+
+def test_a_table_without_provisioned_prices_cannot_bound_a_provisioned_plan():
+    table = dataclasses.replace(prices(), provisioned_concurrency={})
+    with pytest.raises(UsageError, match="no provisioned concurrency prices"):
+        estimate([Deployment("python3.12", 128, "x86_64")], Plan(0, 0, 1, 1.0), "us-east-1",
+                 table)

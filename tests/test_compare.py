@@ -92,7 +92,7 @@ def test_configurations_that_differ_are_not_comparable(field, changed, phrase):
 
 def test_configurations_in_one_run_only_are_listed():
     found = compare.compare(results(cold_starts(9), memory=128), results(cold_starts(9), memory=512))
-    assert [(c.memory_mb, c.status) for c in found] == [(128, compare.ONLY_BASE),
+    assert [(c.key.memory_mb, c.status) for c in found] == [(128, compare.ONLY_BASE),
                                                         (512, compare.ONLY_NEW)]
 
 
@@ -115,9 +115,9 @@ def test_variants_are_compared_apart():
     base = by_variant({"x86_64": cold_starts(seed=10), "arm64": cold_starts(seed=11, median_ms=300)})
     new = by_variant({"x86_64": cold_starts(seed=12), "arm64": cold_starts(seed=13, median_ms=600)})
     found = compare.compare(base, new)
-    assert [(c.variant, c.status) for c in found] == [("arm64", compare.SLOWER),
-                                                      ("x86_64", compare.SAME)]
-    assert found[0].label == "python arm64" and 1.8 < found[0].result.ratio < 2.2
+    assert [(c.key.variant, c.status) for c in found] == [("arm64", compare.SLOWER),
+                                                          ("x86_64", compare.SAME)]
+    assert found[0].key.label == "python arm64" and 1.8 < found[0].result.ratio < 2.2
 
 
 def test_aws_runs_compare_lambda_runtime_and_region_not_the_harness_cpu():
@@ -161,7 +161,11 @@ def test_the_command_gates_on_a_regression(tmp_path):
     assert "x slower" in result.stdout and "1 regression." in result.stdout
     result = run_cli("compare", base, noisy, "--format", "json")
     assert result.returncode == EXIT_OK, result.stderr
-    assert [c["verdict"] for c in json.loads(result.stdout)] == ["not significant"]
+    [found] = json.loads(result.stdout)
+    assert found["verdict"] == "not significant"
+    assert {k: found[k] for k in ("function", "runtime", "memory_mb", "variant", "mode")} == {
+        "function": "coldbench", "runtime": "python", "memory_mb": 128, "variant": None,
+        "mode": "cold"}
     assert run_cli("compare", base, slower, "--min-change", "60%").returncode == EXIT_OK
     other = write(tmp_path / "other.json", cold_starts(seed=13), run=RUN | {"cpu": "Graviton3"})
     result = run_cli("compare", base, other)

@@ -1,11 +1,15 @@
 """Cost figures against values computed by hand from a small price table."""
 
+import dataclasses
 import json
 from datetime import date
 
 import pytest
 
+from coldbench import phases
+from coldbench import prices as price_tables
 from coldbench.analysis import cost
+from coldbench.errors import UsageError
 from coldbench.results.schema import Sample
 
 from conftest import run_cli
@@ -24,7 +28,7 @@ vm,m6a.large,reserved-1yr-no-upfront,x86_64,per hour,0.057155,2,8,t
 
 
 def prices(as_of=date(2026, 11, 1)):
-    return cost.parse_prices(PRICES, as_of)
+    return price_tables.parse(PRICES, as_of)
 
 
 def samples(runtime="python", memory=1024):
@@ -121,13 +125,37 @@ def test_rule_of_thumb_verdicts():
 
 
 def test_the_shipped_price_table_is_dated_and_complete():
-    table = cost.load_prices()
+    table = price_tables.load()
     assert table.as_of >= date(2026, 11, 1) and table.name.startswith("prices-")
     assert table.request == pytest.approx(0.20 / 1e6)
     assert table.gb_second == {"x86_64": 0.0000166667, "arm64": 0.0000133334}
     assert {vm.purchase for vm in table.vms} >= {"on-demand", "reserved-1yr-no-upfront"}
-    assert table.init_billed("python")
-    assert cost.load_prices("2026-11") == table
+    assert phases.init_billed(table.as_of, "python3.12")
+    assert price_tables.load("2026-11") == table
+    # the AWS target's cost bound reads its rates from this one table too
+    assert table.provisioned_concurrency == {"x86_64": 0.0000041667, "arm64": 0.0000033334}
+    assert table.provisioned_gb_second == {"x86_64": 0.0000097222, "arm64": 0.0000077778}
+    assert (table.snapstart_cache_gb_second, table.snapstart_restore_gb) == (0.0000015046,
+                                                                             0.0001397998)
+    assert any("aws.amazon.com/lambda/pricing" in line for line in table.sources)
+
+
+def test_a_price_table_is_named_by_month_or_file(tmp_path):
+    with pytest.raises(UsageError, match="choose from 2026-11"):
+        price_tables.load("2019-01")
+    mine = tmp_path / "prices-2025-06.csv"
+    mine.write_text(PRICES)
+    assert price_tables.load(mine) == dataclasses.replace(prices(date(2025, 6, 1)),
+                                                          name=mine.name)
+    with pytest.raises(UsageError, match="incomplete or malformed"):
+        price_tables.parse(PRICES.replace("lambda,requests", "lambda,asks"), date(2026, 11, 1))
+
+
+@pytest.mark.parametrize("amount, text", [
+    (None, "-"), (0, "$0"), (0.000272433875, "$0.00027"), (0.0123, "$0.012"), (0.5, "$0.50"),
+    (3.456, "$3.46"), (36.04, "$36.04"), (1234.5, "$1,234"), (2_500_000, "$2,500,000")])
+def test_money_is_written_one_way(amount, text):
+    assert price_tables.usd(amount) == text
 
 
 def test_the_command_prices_a_saved_run(tmp_path):
@@ -138,20 +166,10 @@ def test_the_command_prices_a_saved_run(tmp_path):
                      "--format", "json")
     assert result.returncode == 0, result.stderr
     [line] = json.loads(result.stdout)["configurations"]
-    assert line["lambda_monthly"] == pytest.approx(10e6 * (0.2e-6 + 0.0119 * cost.load_prices().gb_second["x86_64"]))
+    rate = price_tables.load().gb_second["x86_64"]
+    assert line["lambda_monthly"] == pytest.approx(10e6 * (0.2e-6 + 0.0119 * rate))
+    assert (line["runtime"], line["memory_mb"], line["variant"]) == ("python", 1024, None)
     table = run_cli("cost", path, "--requests-per-month", "10M", "--duty-cycle", "25%")
     assert table.returncode == 0 and "Crossover" in table.stdout and "arm64" in table.stdout
     bad = run_cli("cost", path, "--requests-per-month", "10M", "--duty-cycle", "0")
     assert bad.returncode == 2 and "--duty-cycle" in bad.stderr
-
-
-def test_the_two_shipped_price_tables_agree_on_lambdas_rates():
-    """cost reads Lambda's rates from its own table, the AWS target's cost bound from the
-    AWS one: the same month's figures must be the same."""
-    from coldbench.targets.aws import estimate as aws_cost
-    from coldbench.analysis.cost import load_prices
-
-    crossover, bound = load_prices("2026-11"), aws_cost.prices("aws-prices-2026-11.json")
-    assert crossover.request * 1e6 == pytest.approx(bound.requests_per_million)
-    for arch in ("x86_64", "arm64"):
-        assert crossover.gb_second[arch] == pytest.approx(bound.duration[arch])

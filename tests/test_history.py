@@ -99,6 +99,36 @@ def test_files_without_a_run_id_get_a_stable_one(tmp_path):
     assert first.run_id.startswith("20261127T050000Z-") and not history.add(path).new
 
 
+def test_a_file_without_run_id_or_start_time_is_refused(tmp_path):
+    path = a_run(tmp_path / "anonymous.json", "20261127T050000Z-aaaa0001")
+    document = json.loads(path.read_text())
+    del document["run"]["run_id"], document["run"]["started_at"]
+    path.write_text(json.dumps(document))
+    history = History(tmp_path / "results")
+    with pytest.raises(ResultsError, match="no run_id and no started_at"):
+        history.add(path)
+    assert history.run_ids_on_disk() == []
+
+
+def test_a_run_joins_once_its_writer_has_completed_the_file(tmp_path):
+    path = tmp_path / "run.json"
+    run = {"run_id": "20261127T050000Z-aaaa0001", "started_at": "2026-11-27T05:00:00+00:00",
+           "target": "local", "ended_at": None, "completed": False}
+    writer = ResultsWriter(path, run=run)
+    for value in (100.0, 110.0):
+        writer.add(Sample(runtime="go", memory_mb=128, mode="cold", init_ms=value,
+                          duration_ms=1.0, e2e_ms=None, billed_ms=value + 1,
+                          max_memory_mb=None, cold=True, error=None))
+    history = History(tmp_path / "results")
+    with pytest.raises(ResultsError, match="has not finished"):
+        history.add(path)                       # as it is while the run measures
+    writer.results.run |= {"ended_at": "2026-11-27T05:01:00+00:00", "completed": True}
+    writer.close()
+    added = history.add(path)
+    assert added.new and added.path.read_bytes() == path.read_bytes()
+    assert history.index()["p50"].tolist() == [106.0]
+
+
 def test_references_name_runs(tmp_path):
     history = History(tmp_path / "results")
     for i, target in enumerate(["local", "docker", "local"], start=1):

@@ -1,11 +1,18 @@
 """Lambda's REPORT line, read from real lines of every kind and written back as Lambda
-writes it."""
+writes it; and Lambda's Billed Duration (``phases.billed_ms``) against those lines."""
 
 import base64
+from datetime import date
+from pathlib import Path
 
 import pytest
 
-from coldbench.targets.aws.lambda_report import Report, billed_ms, find, parse_line
+from coldbench import runtimes
+from coldbench.build import Artifact, Function
+from coldbench.measure.modes import Config, to_sample
+from coldbench.phases import billed_ms
+from coldbench.targets.aws.lambda_report import Report, find, parse_line
+from coldbench.targets.base import Invoked
 
 # Real lines, as published (tabs where the source kept them, spaces where a page rendered them):
 # cold: AWS Lambda Developer Guide, "Log and monitor Python Lambda functions" (2025 example,
@@ -62,10 +69,52 @@ def test_lines_are_written_back_exactly_as_lambda_writes_them(line):
     assert parse_line(line).line() == line
 
 
-def test_init_is_billed_with_the_invocation():
-    # the cold line above: 15.74 + 130.49 = 146.23 -> 147
-    assert billed_ms(15.74, 130.49) == 147.0
-    assert billed_ms(138.27) == 139.0
+@pytest.mark.parametrize("line, on", [
+    (COLD, date(2025, 8, 1)),            # INIT billed: 15.74 + 130.49 = 146.23 -> 147
+    (WARM, date(2023, 7, 5)),            # 138.27 -> 139
+    (RESTORE, date(2023, 7, 5)),         # 306.34 + Billed Restore 303 -> 610, not + 511.25
+    (TIMEOUT, date(2026, 6, 1)),
+    (OUT_OF_MEMORY, date(2025, 7, 29)),  # INIT not billed yet on a managed runtime: 376257
+], ids=["cold", "warm", "snapstart-restore", "timeout", "cold-before-init-billing"])
+def test_billed_duration_is_what_lambda_billed(line, on):
+    report = parse_line(line)
+    assert billed_ms(report.duration_ms, report.init_duration_ms,
+                     report.billed_restore_duration_ms, on=on) == report.billed_duration_ms
+
+
+def test_billing_rules_by_date_and_runtime():
+    # 1 ms steps from December 2020, 100 ms before (the AWS News Blog's REPORT lines)
+    assert billed_ms(27.40, on=date(2020, 11, 30)) == 100
+    assert billed_ms(27.55, on=date(2020, 12, 1)) == 28
+    # before 2025-08-01 INIT was billed on OS-only runtimes and container images only
+    before = date(2025, 7, 31)
+    assert billed_ms(9.5, 190.3, on=before) == 10
+    assert billed_ms(9.5, 190.3, lambda_runtime="python3.12", on=before) == 10
+    assert billed_ms(9.5, 190.3, lambda_runtime="provided.al2023", on=before) == 200
+    assert billed_ms(9.5, 190.3, image=True, on=before) == 200
+    assert billed_ms(9.5, 190.3, lambda_runtime="python3.12", on=date(2025, 8, 1)) == 200
+    # rounding is of the sum, to the nanosecond first: 100.1 + 0.9 bills 101
+    assert billed_ms(100.1, 0.9) == 101
+    assert billed_ms(None) is None
+
+
+@pytest.mark.parametrize("line, mode", [(COLD, "cold"), (RESTORE, "cold"), (WARM, "warm"),
+                                        (TIMEOUT, "provisioned")])
+def test_a_samples_billed_ms_is_its_billed_duration(line, mode):
+    """A sample made from a REPORT line, as the AWS target makes it, bills what Lambda
+    billed (lines from before 2025-08-01 would differ only by the INIT rule: none here)."""
+    report = parse_line(line)
+    config = Config(Artifact(Function.builtin(runtimes.get("java")), Path("/nonexistent"),
+                             "digest", "toolchain"), report.memory_size_mb)
+    extra = {"billed_duration_ms": report.billed_duration_ms, "report_cold": report.cold}
+    if report.restore_duration_ms is not None:
+        extra |= {"restore_ms": report.restore_duration_ms,
+                  "billed_restore_ms": report.billed_restore_duration_ms}
+    invoked = Invoked(duration_ms=report.duration_ms,
+                      init_ms=report.init_duration_ms or report.restore_duration_ms,
+                      response={"cold": mode == "cold"}, extra=extra)
+    sample = to_sample(config, mode, invoked, None)
+    assert sample.billed_ms == sample.extra["billed_duration_ms"] == report.billed_duration_ms
 
 
 def test_the_report_is_found_in_an_invokes_log_tail():

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from coldbench.analysis.stats import median_ci, summarize
+from coldbench.analysis.stats import fewest_for_interval, median_ci, summarize
 
 
 @pytest.mark.parametrize("n, expected", [
@@ -16,6 +16,8 @@ def test_median_interval_uses_the_binomial_order_statistics(n, expected):
 
 def test_median_interval_is_absent_below_six_samples():
     assert median_ci([1, 2, 3, 4, 5]) is None
+    # P(X = 0) for X ~ Binomial(n, 1/2) is 1/2^n: at most 0.025 from n = 6, 0.005 from n = 8
+    assert fewest_for_interval(0.95) == 6 and fewest_for_interval(0.99) == 8
 
 
 def test_summary_of_known_values():

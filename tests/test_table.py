@@ -74,10 +74,31 @@ def test_json_and_csv_carry_the_same_figures():
 
 
 def test_common_warnings_are_one_line_and_failures_stay_one_by_one():
-    few = [sample("cold", 1.0, init=10.0, memory=m) for m in (128, 256, 512, 1024)]
+    few = [sample("cold", 1.0, init=10.0, memory=m) for m in (128, 256, 512)]
+    few += [sample("cold", 1.0, init=10.0, memory=1024) for _ in range(2)]
+    few += [sample("cold", 1.0, init=10.0, memory=1769) for _ in range(3)]
     broken = [sample("cold", None, memory=2048, error={"type": "Sandbox.Timedout", "message": "x"})]
     lines = warning_lines(summarize_samples(few + broken))
-    assert lines[0] == ("python 2048 MB cold: no valid sample out of 1 (Sandbox.Timedout x1)")
-    assert lines[1].startswith("fewer than 6 valid samples, too few for a 95% interval of the "
-                               "median in 4 places (python 128 MB cold, python 256 MB cold, ")
-    assert len(lines) == 2
+    assert lines == [
+        "python 2048 MB cold: no valid sample out of 1 (Sandbox.Timedout x1)",
+        # five places, the three with fewest samples named; the CLI prints "warning: " before
+        "fewer than 6 valid samples, too few for a 95% interval of the median in 5 of 6 "
+        "configuration-modes; worst: python 128 MB cold n=1, python 256 MB cold n=1, "
+        "python 512 MB cold n=1; take at least 6 (--cold, --warm, --provisioned)"]
+
+
+def test_a_spread_warning_names_the_worst_spreads():
+    def spread(memory, values):
+        return [sample("warm", v, memory=memory) for v in values]
+
+    # stdev / mean: 128 MB sqrt(0.667) / 1.333 = 61%; 256 MB sqrt(0.0267) / 1.067 = 15%;
+    # 512 MB sqrt(2.667) / 1.667 = 98%; 1024 MB 0% (no warning)
+    configs = summarize_samples(spread(128, [1, 1, 1, 1, 1, 3]) + spread(256, [1, 1, 1, 1, 1, 1.4])
+                                + spread(512, [1, 1, 1, 1, 1, 5]) + spread(1024, [2] * 6))
+    assert warning_lines(configs, most=2) == [
+        "the standard deviation is above 10% of the mean in 3 of 4 configuration-modes; "
+        "worst: python 512 MB warm 98%, python 128 MB warm 61%; take more samples or quiet "
+        "the machine, and read the median with its interval"]
+    assert warning_lines(configs)[0].startswith(
+        "the standard deviation is above 10% of the mean in 3 of 4 configuration-modes; "
+        "python 512 MB warm 98%, python 128 MB warm 61%, python 256 MB warm 15%; ")

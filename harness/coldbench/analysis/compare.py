@@ -1,15 +1,17 @@
 """Two runs -> per configuration and mode: is the new one slower? Pure functions, no I/O.
 
-The method, for one configuration (function, runtime, memory size, variant) and mode:
+The method, for one configuration (``ConfigKey``: function, runtime, memory size,
+variant) and mode:
 
 - the figure of each valid sample (cold: Init Duration + Duration; warm, provisioned:
-  Duration; see ``summary.figure_of``) of the base run and of the new run;
+  Duration; see ``Sample.figure``) of the base run and of the new run;
 - the ratio of medians, new / base;
-- Mann-Whitney U, two-sided: a difference is significant when p < ``alpha`` (0.05). The
-  test is nonparametric, as cold-start distributions are skewed and heavy-tailed;
-- a change counts when it is significant and at least ``min_change`` (10 %): slower when
-  new / base >= 1 + min_change, faster when base / new >= 1 + min_change. Anything else
-  is "not significant", so that noise never fails a build.
+- Mann-Whitney U, two-sided: a difference is significant when p < ``alpha`` (``ALPHA`` by
+  default). The test is nonparametric, as cold-start distributions are skewed and
+  heavy-tailed;
+- a change counts when it is significant and at least ``min_change`` (``MIN_CHANGE`` by
+  default): slower when new / base >= 1 + min_change, faster when base / new >= 1 +
+  min_change. Anything else is "not significant", so that noise never fails a build.
 
 Configurations are comparable only when their function code (source digest), workload (the
 event, e.g. ``--work``), runtime version, target and CPU model are the same in both runs (on
@@ -29,8 +31,7 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Iterable, Sequence
 
-from coldbench.results.schema import MODES, Results, Sample
-from coldbench.analysis.summary import figure_of
+from coldbench.results.schema import MODES, ConfigKey, Results, Sample
 
 MIN_CHANGE = 0.10
 ALPHA = 0.05
@@ -121,12 +122,9 @@ def differences(base_run: dict, new_run: dict, function: str, runtime: str,
 
 @dataclass
 class Comparison:
-    function: str
-    runtime: str
-    memory_mb: int
+    key: ConfigKey
     mode: str
     status: str
-    variant: str | None = None      # the samples' "variant" (e.g. "arm64" on AWS)
     base_n: int = 0
     new_n: int = 0
     base_p50: float | None = None
@@ -137,11 +135,6 @@ class Comparison:
     @property
     def regression(self) -> bool:
         return self.status == SLOWER
-
-    @property
-    def label(self) -> str:
-        name = self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
-        return name if self.variant is None else f"{name} {self.variant}"
 
     def text(self) -> str:
         if self.result is not None:
@@ -154,13 +147,13 @@ class Comparison:
         return self.status
 
 
-def _figures(samples: Iterable[Sample]) -> dict[tuple, list[float]]:
-    groups: dict[tuple, list[float]] = {}
+def _figures(samples: Iterable[Sample]) -> dict[tuple[ConfigKey, str], list[float]]:
+    """The valid figures of each configuration and mode."""
+    groups: dict[tuple[ConfigKey, str], list[float]] = {}
     for s in samples:
-        key = (s.function, s.runtime, s.memory_mb, s.extra.get("variant"), s.mode)
-        groups.setdefault(key, [])
-        if s.valid and figure_of(s) is not None:
-            groups[key].append(figure_of(s))
+        figures = groups.setdefault((s.key, s.mode), [])
+        if s.valid and s.figure is not None:
+            figures.append(s.figure)
     return groups
 
 
@@ -169,15 +162,13 @@ def compare(base: Results, new: Results, min_change: float = MIN_CHANGE, alpha: 
     """One comparison per configuration and mode found in either run."""
     modes, allow = tuple(modes), tuple(allow)
     base_figures, new_figures = _figures(base.samples), _figures(new.samples)
-    keys = list(dict.fromkeys(k for k in [*base_figures, *new_figures] if k[4] in modes))
-    order = {mode: i for i, mode in enumerate(MODES)}
-    keys.sort(key=lambda k: (k[1], k[0], k[2], k[3] or "", order.get(k[4], 9)))
+    keys = list(dict.fromkeys(k for k in [*base_figures, *new_figures] if k[1] in modes))
+    keys.sort(key=lambda k: (k[0].order, MODES.index(k[1])))
     found = []
     for key in keys:
-        function, runtime, memory_mb, variant, mode = key
+        config, mode = key
         b, n = base_figures.get(key), new_figures.get(key)
-        c = Comparison(function, runtime, memory_mb, mode, status=SAME, variant=variant,
-                       base_n=len(b or ()), new_n=len(n or ()),
+        c = Comparison(config, mode, status=SAME, base_n=len(b or ()), new_n=len(n or ()),
                        base_p50=median(b) if b else None, new_p50=median(n) if n else None)
         if b is None:
             c.status = ONLY_NEW
@@ -186,7 +177,8 @@ def compare(base: Results, new: Results, min_change: float = MIN_CHANGE, alpha: 
         elif not b or not n:
             c.status = NO_SAMPLES
         else:
-            c.differences = differences(base.run, new.run, function, runtime, allow)
+            c.differences = differences(base.run, new.run, config.function, config.runtime,
+                                        allow)
             if c.differences:
                 c.status = NOT_COMPARABLE
             else:
@@ -236,9 +228,13 @@ def render(comparisons: list[Comparison], fmt: str = "table", min_change: float 
     from coldbench.render.table import ms
 
     if fmt == "json":
-        return json.dumps([asdict(c) | {"verdict": c.text(), "regression": c.regression}
-                           for c in comparisons], indent=1) + "\n"
-    rows = [[c.label, f"{c.memory_mb} MB", c.mode,
+        documents = []
+        for c in comparisons:
+            document = asdict(c)
+            documents.append(document.pop("key") | document | {"verdict": c.text(),
+                                                               "regression": c.regression})
+        return json.dumps(documents, indent=1) + "\n"
+    rows = [[c.key.label, f"{c.key.memory_mb} MB", c.mode,
              f"{ms(c.base_p50)} ({c.base_n})", f"{ms(c.new_p50)} ({c.new_n})",
              f"{c.result.ratio:.2f}" if c.result and c.result.ratio else "-",
              f"{c.result.p_value:.3g}" if c.result else "-", c.text()] for c in comparisons]

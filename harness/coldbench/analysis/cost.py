@@ -1,23 +1,24 @@
 """Monthly cost of each measured configuration on Lambda against a container service
 (Fargate) and a VM (EC2) sized for the same load, and the load at which they cross over.
-Prices come from a dated table in ``data/prices-*.csv``; durations from the run's samples.
+Prices come from a dated table (``coldbench.prices``); durations from the run's samples.
 
 The model, for one configuration (memory size M MB) and one CPU architecture:
 
 - Lambda, per request: the request price, plus M/1024 GB x billed seconds x the GB-second
-  price. Billed ms = (1 - f) x warm + f x cold, where warm is the mean billed Duration of
-  the warm samples, cold the mean of ceil(Init Duration + Duration) of the cold samples and
-  f the share of requests that start cold (``--cold-fraction``, 1 % by default: "INITs
+  price. Billed ms = (1 - f) x warm + f x cold, where warm is the mean billed duration of
+  the warm samples, cold that of the cold samples, each billed as Lambda bills it on the
+  price table's date (``phases.billed_ms``: a cold start's INIT is billed since
+  2025-08-01, before only on OS-only runtimes, Go and Rust here), and f the share of
+  requests that start cold (``--cold-fraction``, ``COLD_FRACTION`` by default: "INITs
   (cold starts) typically occur in under 1% of invocations", AWS Compute Blog, "AWS Lambda
-  standardizes billing for INIT Phase", 2025). Since 2025-08-01 Lambda bills the INIT phase
-  of every function; before, only functions on OS-only runtimes (Go and Rust here) had it
-  billed, so an older price table leaves init out for the others. Means, not medians: a
-  bill is a sum, and the mean is what sums.
+  standardizes billing for INIT Phase", 2025). Means, not medians: a bill is a sum, and
+  the mean is what sums.
 - Environments: a container or VM serves the load with environments of Lambda's size,
   M/1769 vCPU (Lambda gives 1 vCPU at 1,769 MB) and M/1024 GB each, one request at a time,
   each request keeping one busy for its mean measured Duration (warm). A host (a Fargate
   task of the smallest valid size that fits one environment, or a VM) holds as many as its
-  vCPUs and memory allow. Hosts are added so none is busier than ``max_busy`` (80 %).
+  vCPUs and memory allow. Hosts are added so none is busier than ``max_busy``
+  (``MAX_BUSY`` by default).
 - Duty cycle D: the share of the month in which the requests arrive. Fargate tasks run only
   then (scheduled scaling to zero); a VM, reserved or not, is paid the whole month.
 - A month is 730 hours, as AWS's price pages count it.
@@ -26,30 +27,24 @@ The model, for one configuration (memory size M MB) and one CPU architecture:
   N* requests at ``max_busy``; otherwise Lambda stays cheaper at any load. The host's busy
   share at N* (busy seconds / available environment-seconds) is what the rule of thumb
   "containers win above about 50% busy at steady load" speaks of: it "holds" here when that
-  share is within 15 points of 50 %.
+  share is within ``RULE_MARGIN`` of ``RULE_BUSY``.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import re
-from dataclasses import dataclass, field
-from datetime import date
-from importlib import resources
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
-from coldbench.environments.cgroups import lambda_vcpus
+from coldbench import phases
 from coldbench.errors import UsageError
-from coldbench.results.schema import Sample
+from coldbench.prices import ARCHES, Prices, usd
+from coldbench.results.schema import ConfigKey, Sample
 
 HOURS_PER_MONTH = 730
-INIT_BILLED_FROM = date(2025, 8, 1)     # AWS Compute Blog: INIT billed for all functions
-OS_ONLY_RUNTIMES = {"go", "rust"}       # provided.al2023: INIT billed before that date too
 COLD_FRACTION = 0.01
 MAX_BUSY = 0.80
 RULE_BUSY, RULE_MARGIN = 0.50, 0.15     # "containers win above about 50 % busy"
-ARCHES = ("x86_64", "arm64")
+FORMATS = ("table", "markdown", "json")
 
 # Fargate task sizes: vCPU -> valid memory in GB (Amazon ECS docs, "Troubleshoot Amazon ECS
 # task definition invalid CPU or memory errors", Linux)
@@ -64,136 +59,69 @@ FARGATE_SIZES = {
 }
 
 
-# -- prices ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Vm:
-    name: str
-    purchase: str           # "on-demand" or "reserved-1yr-no-upfront"
-    arch: str
-    hourly: float
-    vcpus: float
-    memory_gb: float
-
-
-@dataclass(frozen=True)
-class Prices:
-    as_of: date
-    name: str
-    request: float                      # per request
-    gb_second: dict[str, float]         # arch -> per GB-second
-    fargate_vcpu_hour: dict[str, float]
-    fargate_gb_hour: dict[str, float]
-    vms: tuple[Vm, ...]
-
-    def init_billed(self, runtime: str) -> bool:
-        return self.as_of >= INIT_BILLED_FROM or runtime in OS_ONLY_RUNTIMES
-
-
-def price_tables() -> dict[date, str]:
-    """The dated price tables shipped in data/, by date."""
-    found = {}
-    for entry in resources.files("coldbench.data").iterdir():
-        match = re.fullmatch(r"prices-(\d{4})-(\d{2})\.csv", entry.name)
-        if match:
-            found[date(int(match.group(1)), int(match.group(2)), 1)] = entry.name
-    return dict(sorted(found.items()))
-
-
-def load_prices(which: str | Path | None = None) -> Prices:
-    """A price table: the newest shipped one, a shipped one by date (2026-11) or a file."""
-    tables = price_tables()
-    if which is None:
-        as_of, name = list(tables.items())[-1]
-        text = resources.files("coldbench.data").joinpath(name).read_text()
-    elif re.fullmatch(r"\d{4}-\d{2}", str(which)):
-        as_of = date(int(str(which)[:4]), int(str(which)[5:]), 1)
-        if as_of not in tables:
-            raise UsageError(f"no price table for {which}: choose from "
-                             f"{', '.join(f'{d:%Y-%m}' for d in tables)} or give a CSV file")
-        name = tables[as_of]
-        text = resources.files("coldbench.data").joinpath(name).read_text()
-    else:
-        path = Path(which)
-        match = re.search(r"(\d{4})-(\d{2})", path.name)
-        if not path.is_file() or not match:
-            raise UsageError(f"{which}: not a price table file named like prices-YYYY-MM.csv")
-        as_of = date(int(match.group(1)), int(match.group(2)), 1)
-        name, text = path.name, path.read_text()
-    return parse_prices(text, as_of, name)
-
-
-def parse_prices(text: str, as_of: date, name: str = "prices") -> Prices:
-    rows = list(csv.DictReader(line for line in text.splitlines()
-                               if line.strip() and not line.startswith("#")))
-    try:
-        def one(service: str, item: str, arch: str) -> float:
-            return next(float(r["usd"]) for r in rows if r["service"] == service
-                        and r["item"] == item and r["arch"] == arch)
-
-        return Prices(
-            as_of=as_of, name=name,
-            request=one("lambda", "requests", "any") / 1e6,
-            gb_second={a: one("lambda", "duration", a) for a in ARCHES},
-            fargate_vcpu_hour={a: one("fargate", "vcpu", a) for a in ARCHES},
-            fargate_gb_hour={a: one("fargate", "memory", a) for a in ARCHES},
-            vms=tuple(Vm(r["item"], r["purchase"], r["arch"], float(r["usd"]), float(r["vcpus"]),
-                         float(r["memory_gb"])) for r in rows if r["service"] == "vm"))
-    except (StopIteration, KeyError, ValueError) as exc:
-        raise UsageError(f"price table {name} is incomplete or malformed ({exc!r}): it needs "
-                         "lambda requests and duration, fargate vcpu and memory for "
-                         f"{' and '.join(ARCHES)}") from None
-
-
 # -- what was measured -------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Measured:
     """The figures of one configuration that the bill depends on (ms, means)."""
 
-    function: str
-    runtime: str
-    memory_mb: int
+    key: ConfigKey
     warm_ms: float            # mean Duration of warm invocations: the busy time per request
-    warm_billed_ms: float     # mean billed Duration of warm invocations
+    warm_billed_ms: float     # mean billed duration of warm invocations
     cold_billed_ms: float     # mean billed ms of a cold invocation under the price table's rules
     cold_init_ms: float       # of which billed for init (0 where init was not billed)
-    variant: str | None = None   # the samples' "variant" (e.g. "arm64" on AWS)
 
     @property
     def label(self) -> str:
-        name = self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
-        return name if self.variant is None else f"{name} {self.variant}"
+        return self.key.label
+
+    @property
+    def memory_mb(self) -> int:
+        return self.key.memory_mb
+
+
+def _lambda_runtime(runtime: str) -> str | None:
+    """The Lambda runtime identifier a runtime of the registry deploys as."""
+    from coldbench.runtimes import RUNTIMES
+
+    known = RUNTIMES.get(runtime)
+    return known.lambda_runtime if known else None
 
 
 def measured(samples: list[Sample], prices: Prices) -> list[Measured]:
     """Per configuration with valid warm samples; cold ones fall back to warm figures."""
-    groups: dict[tuple, dict[str, list[Sample]]] = {}
+    groups: dict[ConfigKey, dict[str, list[Sample]]] = {}
     for s in samples:
         if s.valid and s.duration_ms is not None:
-            config = groups.setdefault(
-                (s.function, s.runtime, s.memory_mb, s.extra.get("variant")), {})
-            config.setdefault(s.mode, []).append(s)
+            groups.setdefault(s.key, {}).setdefault(s.mode, []).append(s)
     found = []
-    for (function, runtime, memory_mb, variant), modes in groups.items():
+    for key, modes in groups.items():
         warm = modes.get("warm")
         if not warm:
             continue
-        mean = lambda values: sum(values) / len(values)   # noqa: E731
-        warm_ms = mean([s.duration_ms for s in warm])
-        warm_billed = mean([s.billed_ms if s.billed_ms is not None else math.ceil(s.duration_ms)
-                            for s in warm])
+        warm_billed = _mean_billed(warm, prices)
         cold = modes.get("cold") or []
         if cold:
-            with_init = prices.init_billed(runtime)
-            billed = [math.ceil((s.init_ms or 0.0) * with_init + s.duration_ms) for s in cold]
-            cold_billed = mean(billed)
-            cold_init = cold_billed - mean([math.ceil(s.duration_ms) for s in cold])
+            cold_billed = _mean_billed(cold, prices)
+            cold_init = cold_billed - _mean_billed(cold, prices, start=False)
         else:
             cold_billed, cold_init = warm_billed, 0.0
-        found.append(Measured(function, runtime, memory_mb, warm_ms, warm_billed,
-                              cold_billed, max(cold_init, 0.0), variant))
+        found.append(Measured(key, _mean([s.duration_ms for s in warm]), warm_billed,
+                              cold_billed, max(cold_init, 0.0)))
     return found
+
+
+def _mean_billed(samples: list[Sample], prices: Prices, start: bool = True) -> float:
+    """The samples' mean billed ms as Lambda bills on the price table's date; ``start``
+    False: as if their environments' start were free."""
+    return _mean([phases.billed_ms(s.duration_ms, s.init_ms if start else None,
+                                   s.extra.get("billed_restore_ms") if start else None,
+                                   lambda_runtime=_lambda_runtime(s.runtime), on=prices.as_of)
+                  for s in samples])
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 # -- the model ---------------------------------------------------------------------------
@@ -222,6 +150,8 @@ def lambda_per_request(m: Measured, arch: str, prices: Prices, cold_fraction: fl
 
 
 def environments_per_host(vcpus: float, memory_gb: float, memory_mb: int) -> int:
+    from coldbench.environments.cgroups import lambda_vcpus     # kept out of the CLI's start
+
     return math.floor(min(vcpus / lambda_vcpus(memory_mb), memory_gb / (memory_mb / 1024)) + 1e-9)
 
 
@@ -329,19 +259,6 @@ def costs(measurements: list[Measured], prices: Prices, workload: Workload,
 
 # -- rendering ---------------------------------------------------------------------------
 
-FORMATS = ("table", "markdown", "json")
-
-
-def usd(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 1000:
-        return f"${value:,.0f}"
-    if value >= 1:
-        return f"${value:,.2f}"
-    return f"${value:.3g}"
-
-
 def count(value: float | None) -> str:
     """A request count: 950, 12.5k, 3.4M, 1.2B."""
     if value is None:
@@ -367,11 +284,12 @@ def _crossover(o: Option | None) -> str:
 
 
 def _order(lines: list[CostLine]) -> list[CostLine]:
-    from coldbench.runtimes import RUNTIMES
+    return sorted(lines, key=lambda l: (l.measured.key.order, ARCHES.index(l.arch)))
 
-    order = {name: i for i, name in enumerate(RUNTIMES)}
-    return sorted(lines, key=lambda l: (order.get(l.measured.runtime, 99), l.measured.function,
-                                        l.measured.memory_mb, ARCHES.index(l.arch)))
+
+def _flat(m: Measured) -> dict:
+    document = asdict(m)
+    return document.pop("key") | document
 
 
 def rule_summary(lines: list[CostLine], workload: Workload) -> str:
@@ -381,9 +299,9 @@ def rule_summary(lines: list[CostLine], workload: Workload) -> str:
     if not fargate:
         return "No configuration could be compared with a container."
     busy = sorted(o.busy_at_crossover for _, o in fargate)
-    return (f"Rule of thumb \"containers win above about 50% busy at steady load\": holds for "
-            f"{len(holds)} of {len(fargate)} configurations (break-even busy share on Fargate "
-            f"from {busy[0]:.0%} to {busy[-1]:.0%}).")
+    return (f"Rule of thumb \"containers win above about {RULE_BUSY:.0%} busy at steady load\": "
+            f"holds for {len(holds)} of {len(fargate)} configurations (break-even busy share "
+            f"on Fargate from {busy[0]:.0%} to {busy[-1]:.0%}).")
 
 
 def render(lines: list[CostLine], prices: Prices, workload: Workload, fmt: str = "table") -> str:
@@ -392,13 +310,12 @@ def render(lines: list[CostLine], prices: Prices, workload: Workload, fmt: str =
     lines = _order(lines)
     if fmt == "json":
         import json
-        from dataclasses import asdict
 
         return json.dumps({
             "prices": prices.name, "prices_as_of": prices.as_of.isoformat(),
             "workload": asdict(workload),
             "configurations": [
-                {**asdict(l.measured), "arch": l.arch, "lambda_per_request": l.per_request,
+                {**_flat(l.measured), "arch": l.arch, "lambda_per_request": l.per_request,
                  "lambda_monthly": l.lambda_monthly, "lambda_init_monthly": l.lambda_init_monthly,
                  "options": [asdict(o) | {"rule": rule_verdict(o.busy_at_crossover,
                                                                workload.max_busy)}
@@ -420,16 +337,18 @@ def render(lines: list[CostLine], prices: Prices, workload: Workload, fmt: str =
         "Fargate", "VM on-demand", "VM reserved 1 yr"], tablefmt=tablefmt, disable_numparse=True)
     second = tabulate(crossing, headers=[
         "Runtime", "Memory", "Arch", "Lambda per 1M", "Fargate cheaper from",
-        "VM on-demand from", "VM reserved from", "50%-busy rule (Fargate)"],
+        "VM on-demand from", "VM reserved from", f"{RULE_BUSY:.0%}-busy rule (Fargate)"],
         tablefmt=tablefmt, disable_numparse=True)
     heading = (f"Monthly cost at {count(workload.requests_per_month)} requests a month, "
                f"duty cycle {workload.duty_cycle:.0%}, {workload.cold_fraction:.1%} cold "
                f"starts, hosts at most {workload.max_busy:.0%} busy")
-    note = (f"Prices: {prices.name} (USD, us-east-1). Requests per month at which each "
+    init_rule = ("on every runtime" if prices.as_of >= phases.INIT_BILLED_FROM else
+                 f"only on OS-only runtimes (on every runtime from {phases.INIT_BILLED_FROM})")
+    note = (f"Prices: {prices.name} (USD, {prices.region}). Requests per month at which each "
             "alternative becomes as cheap as Lambda, and a host's busy share there. Durations "
             "were measured on this run's target; arm64 reuses them with arm64 prices. "
-            f"INIT phase billed as from {INIT_BILLED_FROM:%Y-%m-%d}"
-            f"{'' if prices.as_of >= INIT_BILLED_FROM else ' (not yet, for this price table)'}.")
+            f"Billed as Lambda bills on {prices.as_of}: the INIT phase of cold starts "
+            f"{init_rule}.")
     if fmt == "markdown":
         return (f"**{heading}**\n\n{first}\n\n**Crossover**\n\n{second}\n\n{note}\n\n"
                 f"{rule_summary(lines, workload)}\n")

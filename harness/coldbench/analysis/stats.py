@@ -3,7 +3,8 @@
 Percentiles are numpy's default (linear interpolation between order statistics). The
 confidence interval for the median is the nonparametric one from order statistics: with
 X ~ Binomial(n, 1/2), [x(l), x(n-l+1)] covers the median with probability
-1 - 2 P(X <= l-1) (as asv computes it). It needs n >= 6 at 95 %.
+1 - 2 P(X <= l-1) (as asv computes it). It needs n >= 6 at 95 %
+(``fewest_for_interval``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def median_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[
     if lower < 1:
         return None
     return ordered[lower - 1], ordered[n - lower]
+
+
+def fewest_for_interval(confidence: float = CONFIDENCE) -> int:
+    """The fewest samples that give the median an interval at ``confidence`` (6 at 95 %)."""
+    n = 1
+    while median_ci(range(n), confidence) is None:
+        n += 1
+    return n
 
 
 def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summary | None:

@@ -1,21 +1,25 @@
-"""Raw samples -> one summary per configuration (function, runtime, memory size), with
-typed warnings. Every figure here is computed from the samples of a results file.
+"""Raw samples -> one summary per configuration (``ConfigKey``: function, runtime, memory
+size, variant), with typed warnings. Every figure here is computed from the samples of a
+results file.
 
-Which figure stands for each mode:
+Which figure stands for each mode (``Sample.figure``):
 - cold: the cold start, Init Duration + Duration (``phases.cold_start_ms``)
 - warm and provisioned: Duration
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 
 from coldbench.analysis import reference
-from coldbench.phases import cold_start_ms
-from coldbench.results.schema import MODES, Sample
+from coldbench.analysis.stats import (CONFIDENCE, SPREAD_LIMIT, Summary, fewest_for_interval,
+                                      summarize)
+from coldbench.results.schema import MODES, ConfigKey, Sample
 from coldbench.runtimes import RUNTIMES
-from coldbench.analysis.stats import CONFIDENCE, SPREAD_LIMIT, Summary, summarize
+
+FEWEST_SAMPLES = fewest_for_interval(CONFIDENCE)
 
 
 class WarningKind(Enum):
@@ -33,35 +37,43 @@ class Warning:
     kind: WarningKind
     message: str
     where: str = ""                   # "python 128 MB cold": the configuration and mode
+    severity: float = 0.0             # how bad, to name the worst cases of a kind first
+    figure: str = ""                  # the case's own figure among the worst ("84%", "n=2")
 
     def __str__(self) -> str:
         return self.message
 
 
-# Kinds that tend to hit many configurations at once, and what to do about them; they are
-# printed as one line each when they do.
+# Kinds that tend to hit many configurations at once: what they say and what to do about
+# them. They are printed as one line per kind with a count and the worst cases.
 _COMMON = {
-    WarningKind.HIGH_SPREAD: ("the standard deviation is above 10% of the mean",
+    WarningKind.HIGH_SPREAD: (f"the standard deviation is above {SPREAD_LIMIT:.0%} of the mean",
                               "take more samples or quiet the machine, and read the median "
                               "with its interval"),
-    WarningKind.TOO_FEW_SAMPLES: ("fewer than 6 valid samples, too few for a 95% interval of "
-                                  "the median", "take at least 6 (--cold, --warm, --provisioned)"),
+    WarningKind.TOO_FEW_SAMPLES: (f"fewer than {FEWEST_SAMPLES} valid samples, too few for a "
+                                  f"{CONFIDENCE:.0%} interval of the median",
+                                  f"take at least {FEWEST_SAMPLES} (--cold, --warm, "
+                                  "--provisioned)"),
 }
 
 
 def warning_lines(configs: list["ConfigSummary"], most: int = 3) -> list[str]:
-    """The warnings of a run as lines to print: failures one by one; a common kind that
-    hits more than ``most`` places as one line naming them."""
+    """The warnings of a run as lines to print, grouped as hyperfine groups them: every
+    failure on its own line; a common kind on one line with how many configuration-modes
+    it hits and the ``most`` worst of them."""
     warnings = [w for c in configs for w in c.warnings]
+    places = sum(len(c.modes) for c in configs)
     lines = []
     for kind in WarningKind:
         of_kind = [w for w in warnings if w.kind is kind]
-        if kind in _COMMON and len(of_kind) > most:
-            what, hint = _COMMON[kind]
-            lines.append(f"{what} in {len(of_kind)} places ({', '.join(w.where for w in of_kind)}): "
-                         f"{hint}")
-        else:
+        if kind not in _COMMON:
             lines.extend(str(w) for w in of_kind)
+        elif of_kind:
+            what, hint = _COMMON[kind]
+            worst = sorted(of_kind, key=lambda w: -w.severity)[:most]
+            cases = ", ".join(f"{w.where} {w.figure}" for w in worst)
+            lines.append(f"{what} in {len(of_kind)} of {places} configuration-modes; "
+                         f"{'worst: ' if len(of_kind) > most else ''}{cases}; {hint}")
     return lines
 
 
@@ -80,17 +92,29 @@ class ModeSummary:
 
 @dataclass
 class ConfigSummary:
-    function: str
-    runtime: str
-    memory_mb: int
+    key: ConfigKey
     modes: dict[str, ModeSummary]
     warnings: list[Warning] = field(default_factory=list)
-    variant: str | None = None        # the samples' "variant" (e.g. "arm64" on AWS)
+
+    @property
+    def function(self) -> str:
+        return self.key.function
+
+    @property
+    def runtime(self) -> str:
+        return self.key.runtime
+
+    @property
+    def memory_mb(self) -> int:
+        return self.key.memory_mb
+
+    @property
+    def variant(self) -> str | None:
+        return self.key.variant
 
     @property
     def label(self) -> str:
-        name = self.runtime if self.function == "coldbench" else f"{self.function} ({self.runtime})"
-        return name if self.variant is None else f"{name} {self.variant}"
+        return self.key.label
 
     @property
     def documented(self) -> reference.Documented | None:
@@ -103,38 +127,28 @@ class ConfigSummary:
         return all(m.figure is not None for m in self.modes.values())
 
 
-def figure_of(sample: Sample) -> float | None:
-    if sample.mode == "cold":
-        return cold_start_ms(sample.init_ms, sample.duration_ms)
-    return sample.duration_ms
-
-
 def _summarize_mode(mode: str, samples: list[Sample]) -> ModeSummary:
     valid = [s for s in samples if s.valid]
-    errors: dict[str, int] = {}
-    for s in samples:
-        if s.error:
-            errors[s.error.get("type", "?")] = errors.get(s.error.get("type", "?"), 0) + 1
     return ModeSummary(
         mode=mode,
-        figure=summarize([figure_of(s) for s in valid]),
+        figure=summarize([s.figure for s in valid]),
         init=summarize([s.init_ms for s in valid if s.init_ms is not None]),
         e2e=summarize([s.e2e_ms for s in valid if s.e2e_ms is not None]),
         max_memory=summarize([s.max_memory_mb for s in valid if s.max_memory_mb is not None]),
         attempts=len(samples),
         failures=sum(1 for s in samples if s.error),
         misclassified=sum(1 for s in samples if s.misclassified and not s.error),
-        error_types=errors,
+        error_types=dict(Counter(s.error.get("type", "?") for s in samples if s.error)),
     )
 
 
 def _warnings(config: ConfigSummary) -> list[Warning]:
     found = []
     for mode, m in config.modes.items():
-        where = f"{config.label} {config.memory_mb} MB {mode}"
+        where = f"{config.key} {mode}"
 
-        def add(kind: WarningKind, text: str) -> None:
-            found.append(Warning(kind, f"{where}: {text}", where))
+        def add(kind: WarningKind, text: str, severity: float = 0.0, figure: str = "") -> None:
+            found.append(Warning(kind, f"{where}: {text}", where, severity, figure))
 
         if m.figure is None:
             add(WarningKind.NO_VALID_SAMPLES,
@@ -149,10 +163,13 @@ def _warnings(config: ConfigSummary) -> list[Warning]:
         spread = m.figure.relative_spread
         if spread is not None and spread > SPREAD_LIMIT:
             add(WarningKind.HIGH_SPREAD, f"the standard deviation is {spread:.0%} of the mean; "
-                                         + _COMMON[WarningKind.HIGH_SPREAD][1])
+                                         + _COMMON[WarningKind.HIGH_SPREAD][1],
+                spread, f"{spread:.0%}")
         if m.figure.ci_low is None:
-            add(WarningKind.TOO_FEW_SAMPLES, f"{m.figure.n} valid samples are too few for a "
-                                             f"{CONFIDENCE:.0%} interval of the median; take at least 6")
+            add(WarningKind.TOO_FEW_SAMPLES,
+                f"{m.figure.n} valid samples are too few for a {CONFIDENCE:.0%} interval of "
+                f"the median; take at least {FEWEST_SAMPLES}",
+                FEWEST_SAMPLES - m.figure.n, f"n={m.figure.n}")
     return found
 
 
@@ -161,16 +178,15 @@ def _errors_text(m: ModeSummary) -> str:
 
 
 def summarize_samples(samples: list[Sample]) -> list[ConfigSummary]:
-    """One summary per configuration (function, runtime, memory size and the target's
-    variant, if any), in the order configurations first appear."""
-    groups: dict[tuple[str, str, int, str | None], dict[str, list[Sample]]] = {}
+    """One summary per configuration (``Sample.key``), in the order configurations first
+    appear."""
+    groups: dict[ConfigKey, dict[str, list[Sample]]] = {}
     for s in samples:
-        key = (s.function, s.runtime, s.memory_mb, s.extra.get("variant"))
-        groups.setdefault(key, {}).setdefault(s.mode, []).append(s)
+        groups.setdefault(s.key, {}).setdefault(s.mode, []).append(s)
     configs = []
-    for (function, runtime, memory_mb, variant), by_mode in groups.items():
+    for key, by_mode in groups.items():
         modes = {mode: _summarize_mode(mode, by_mode[mode]) for mode in MODES if mode in by_mode}
-        config = ConfigSummary(function, runtime, memory_mb, modes, variant=variant)
+        config = ConfigSummary(key, modes)
         config.warnings = _warnings(config)
         configs.append(config)
     return configs

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import click
 
+from coldbench.analysis import compare as comparing, cost as costing
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
+from coldbench.prices import ARCHES
+from coldbench.results.schema import MODES
 
 HISTORY_HELP = "History folder that RUN names refer to (latest, latest~N, a run id)."
 
@@ -53,28 +56,27 @@ def _open(ref: str, history_dir: Path, target: str | None):
 @click.command()
 @click.argument("base_ref", metavar="BASE")
 @click.argument("new_ref", metavar="NEW")
-@click.option("--min-change", default="10%", show_default=True,
+@click.option("--min-change", default=f"{comparing.MIN_CHANGE:.0%}", show_default=True,
               help="Smallest change of the median that counts.")
-@click.option("--alpha", default=0.05, show_default=True,
+@click.option("--alpha", default=comparing.ALPHA, show_default=True,
               help="Significance level of the Mann-Whitney U test.")
-@click.option("--mode", "modes", default="cold,warm,provisioned", show_default=True,
+@click.option("--mode", "modes", default=",".join(MODES), show_default=True,
               help="Modes to compare, comma-separated.")
 @click.option("--allow-different", "allow", multiple=True,
-              type=click.Choice(["code", "event", "runtime", "target", "cpu"]),
+              type=click.Choice(comparing.IDENTITY),
               help="Compare even where this differs (repeatable): code for a pull request "
                    "that changes the function.")
 @click.option("--target", help="Narrow latest and latest~N to one target (default: the "
                                "target of the other run when that one is a file).")
 @click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(["table", "markdown", "json"]))
+              type=click.Choice(comparing.FORMATS))
 @history_option
 def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, history_dir):
     """Is NEW slower than BASE? Per configuration: ratio of medians, Mann-Whitney U.
 
     Exit status 3 when any configuration is significantly slower by at least --min-change.
     """
-    from coldbench.analysis import compare as comparing
-    from coldbench.results.schema import MODES, load
+    from coldbench.results.schema import load
 
     wanted = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in wanted if m not in MODES]
@@ -107,31 +109,31 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
               help="The load: requests a month, e.g. 2500000 or 2.5M.")
 @click.option("--duty-cycle", default="100%", show_default=True,
               help="Share of the month in which the requests arrive (business hours: 24%).")
-@click.option("--cold-fraction", default="1%", show_default=True,
+@click.option("--cold-fraction", default=f"{costing.COLD_FRACTION:.0%}", show_default=True,
               help="Share of requests that start cold on Lambda.")
-@click.option("--max-busy", default="80%", show_default=True,
+@click.option("--max-busy", default=f"{costing.MAX_BUSY:.0%}", show_default=True,
               help="Busiest a container or VM may be; more load adds hosts.")
-@click.option("--arch", "arches", default="x86_64,arm64", show_default=True,
+@click.option("--arch", "arches", default=",".join(ARCHES), show_default=True,
               help="Lambda and host architectures to price.")
 @click.option("--prices", help="Price table: YYYY-MM of a shipped one, or a CSV file "
                                "(default: the newest shipped).")
 @click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(["table", "markdown", "json"]))
+              type=click.Choice(costing.FORMATS))
 @history_option
 def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arches, prices,
          fmt, history_dir):
     """Monthly cost on Lambda against a container and a VM, and where they cross over."""
-    from coldbench.analysis import cost as costing
+    from coldbench import prices as price_tables
 
     wanted = tuple(a.strip() for a in arches.split(",") if a.strip())
-    if not wanted or any(a not in costing.ARCHES for a in wanted):
-        raise UsageError(f"--arch {arches}: choose from {', '.join(costing.ARCHES)}")
+    if not wanted or any(a not in ARCHES for a in wanted):
+        raise UsageError(f"--arch {arches}: choose from {', '.join(ARCHES)}")
     workload = costing.Workload(parse_count(requests_per_month),
                                 parse_share(duty_cycle, "--duty-cycle"),
                                 parse_share(cold_fraction, "--cold-fraction"),
                                 parse_share(max_busy, "--max-busy"))
     workload.check()
-    table = costing.load_prices(prices)
+    table = price_tables.load(prices)
     _, results = _open(run_ref, history_dir, None)
     measured = costing.measured(results.samples, table)
     if not measured:
@@ -143,7 +145,7 @@ def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arche
 
 @click.command()
 @click.argument("site_dir", type=click.Path(path_type=Path))
-@click.option("--min-change", default="10%", show_default=True,
+@click.option("--min-change", default=f"{comparing.MIN_CHANGE:.0%}", show_default=True,
               help="Smallest change between consecutive runs marked as a step.")
 @history_option
 def publish(site_dir, min_change, history_dir):

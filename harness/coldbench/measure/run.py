@@ -1,7 +1,9 @@
 """One `coldbench run`: check the request, build, measure on a target, keep every sample.
 
 Everything that can be refused is refused before anything is built or started, so bad
-input leaves nothing half-written.
+input leaves nothing half-written; a run refused later, before its first sample (a target
+that is not confirmed, over its cost limit, or fails to prepare), writes no results file
+either.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench import __version__, build, targets
+from coldbench.errors import ColdbenchError
 from coldbench.measure.modes import Config, Measurement
 from coldbench.measure.options import RunOptions, check, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
@@ -52,9 +55,10 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     """Measure what ``options`` asks for; every sample goes to the results file as it
     finishes. ``on_sample(sample, total)`` and ``on_status(text)`` report progress."""
     status = on_status or (lambda text: None)
+    started = {"run_id": new_run_id(), "started_at": now_iso()}    # before build and deploy
     check(options)
     wanted = functions(options)
-    writer = ResultsWriter(options.output, run={}, overwrite=options.force)
+    writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
     artifacts = []
     for function in wanted:
         status(f"building {function.name} ({function.runtime.name})")
@@ -65,8 +69,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
         target = targets.make(options.target, options)
         try:
             configs = target.prepare(configs, plan)
-            writer.results.run.update(run_metadata(options, target, artifacts))
-            writer.flush()
+            writer.results.run.update(run_metadata(options, target, artifacts, **started))
             total = plan.total(len(configs))
 
             def record(sample: Sample) -> None:
@@ -76,18 +79,27 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
 
             Measurement(target, configs, plan, record).run()
             writer.results.run["completed"] = True
+        except ColdbenchError:
+            if not writer.results.samples:     # refused before measuring: nothing to keep
+                writer.abandon()
+            raise
         finally:
-            target.close()
-            writer.results.run["ended_at"] = now_iso()
-            writer.flush()
+            try:
+                target.close()
+            finally:
+                writer.results.run["ended_at"] = now_iso()
+                writer.close()
     return writer.results
 
 
-def run_metadata(options: RunOptions, target, artifacts) -> dict:
+def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = None,
+                 started_at: str | None = None) -> dict:
+    """What the results file says about the run; ``run`` passes the ``run_id`` and
+    ``started_at`` it took when the run started, before anything was built or deployed."""
     return {
         **target.describe(),
-        "run_id": new_run_id(),
-        "started_at": now_iso(),
+        "run_id": run_id or new_run_id(),
+        "started_at": started_at or now_iso(),
         "ended_at": None,           # set however the run ends, interrupted or failed too
         "completed": False,         # True once every planned sample has been measured
         "coldbench_version": __version__,
@@ -103,5 +115,5 @@ def run_metadata(options: RunOptions, target, artifacts) -> dict:
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
                        "handler": a.function.handler, "source_digest": a.digest}
                       for a in artifacts],
-        "notes": [note for m in options.memory for note in target.notes(m)],
+        "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
     }

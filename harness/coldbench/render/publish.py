@@ -8,10 +8,11 @@
                         the step changes found
 
 Step changes are found by ``compare.step_changes``: consecutive runs of one target,
-configuration and mode whose cold starts differ significantly (Mann-Whitney U, p < 0.01:
-stricter than `coldbench compare`'s 0.05, as a trend tests every consecutive pair) and by at
-least the minimum change (10 %). A pair whose function code, runtime version,
-target or CPU model differ is not tested; it is marked as a change of environment instead.
+configuration and mode whose cold starts differ significantly (Mann-Whitney U, p <
+``STEP_ALPHA``: stricter than `coldbench compare`'s ``compare.ALPHA``, as a trend tests every
+consecutive pair) and by at least the minimum change (``compare.MIN_CHANGE`` unless told).
+A pair whose function code, runtime version, target or CPU model differ is not tested; it
+is marked as a change of environment instead.
 
 Every file is replaced whole (write, then rename), so a reader never sees half a file.
 """
@@ -22,20 +23,19 @@ import html
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from coldbench.analysis import compare
+from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import ResultsError
-from coldbench.results.history import History
 from coldbench.render.report import PALETTE, Chart, page, pyplot, svg_of, table_html
-from coldbench.results.schema import Results, replace_file
-from coldbench.runtimes import RUNTIMES
-from coldbench.analysis.summary import figure_of, summarize_samples
 from coldbench.render.table import ms, render
+from coldbench.results.history import History
+from coldbench.results.schema import ConfigKey, Results, replace_file, runtime_rank
 
 TREND_MODE = "cold"
 STEP_ALPHA = 0.01          # stricter than compare's 0.05: a trend tests every consecutive pair
@@ -44,20 +44,17 @@ STEP_ALPHA = 0.01          # stricter than compare's 0.05: a trend tests every c
 @dataclass(frozen=True)
 class StepMark:
     target: str
-    function: str
-    runtime: str
-    memory_mb: int
+    key: ConfigKey
     run_id: str
     started_at: str
     kind: str                  # "step" or "environment"
     text: str                  # "1.34x slower", or what changed
     p_value: float | None = None
-    variant: str | None = None
 
     @property
     def element_id(self) -> str:
-        return (f"{self.kind}-{self.target}-{self.runtime}-{self.memory_mb}"
-                f"{_id_part(self.variant)}-{self.run_id}")
+        return (f"{self.kind}-{self.target}-{self.key.runtime}-{self.key.memory_mb}"
+                f"{_id_part(self.key.variant)}-{self.run_id}")
 
 
 def _id_part(variant: str | None) -> str:
@@ -68,11 +65,8 @@ def _id_part(variant: str | None) -> str:
 @dataclass
 class Series:
     target: str
-    function: str
-    runtime: str
-    memory_mb: int
+    key: ConfigKey
     points: list[tuple[str, str, list[float]]]    # (run_id, started_at, figures), oldest first
-    variant: str | None = None
 
 
 def _when(started_at: str) -> datetime:
@@ -81,22 +75,20 @@ def _when(started_at: str) -> datetime:
 
 def series_of(runs: list[tuple[str, Results]], mode: str = TREND_MODE) -> list[Series]:
     """One series per target and configuration: the figures of ``mode`` in each run."""
-    found: dict[tuple, Series] = {}
+    found: dict[tuple[str, ConfigKey], Series] = {}
     for run_id, results in runs:
         if not results.run.get("started_at"):
             continue                        # a trend needs a time
         target = results.run.get("target", "?")
-        per_config: dict[tuple, list[float]] = {}
+        per_config: dict[ConfigKey, list[float]] = {}
         for s in results.samples:
             if s.mode == mode:
-                values = per_config.setdefault(
-                    (s.function, s.runtime, s.memory_mb, s.extra.get("variant")), [])
-                if s.valid and figure_of(s) is not None:
-                    values.append(figure_of(s))
-        for (function, runtime, memory_mb, variant), values in per_config.items():
-            key = (target, function, runtime, memory_mb, variant)
-            found.setdefault(key, Series(target, function, runtime, memory_mb, [], variant))
-            found[key].points.append((run_id, results.run.get("started_at", ""), values))
+                values = per_config.setdefault(s.key, [])
+                if s.valid and s.figure is not None:
+                    values.append(s.figure)
+        for key, values in per_config.items():
+            series = found.setdefault((target, key), Series(target, key, []))
+            series.points.append((run_id, results.run.get("started_at", ""), values))
     return list(found.values())
 
 
@@ -106,28 +98,27 @@ def marks(series: Series, runs: dict[str, Results], min_change: float = compare.
     comparable, found = [True], []
     for (prev_id, _, _), (run_id, started, _) in zip(series.points, series.points[1:]):
         changed = compare.differences(runs[prev_id].run, runs[run_id].run,
-                                      series.function, series.runtime)
+                                      series.key.function, series.key.runtime)
         comparable.append(not changed)
         if changed:
-            found.append(StepMark(series.target, series.function, series.runtime,
-                                  series.memory_mb, run_id, started, "environment",
-                                  "; ".join(changed), variant=series.variant))
+            found.append(StepMark(series.target, series.key, run_id, started, "environment",
+                                  "; ".join(changed)))
     for step in compare.step_changes([p[2] for p in series.points], comparable, min_change, alpha):
         run_id, started, _ = series.points[step.index]
-        found.append(StepMark(series.target, series.function, series.runtime, series.memory_mb,
-                              run_id, started, "step", step.result.text(), step.result.p_value,
-                              series.variant))
+        found.append(StepMark(series.target, series.key, run_id, started, "step",
+                              step.result.text(), step.result.p_value))
     return sorted(found, key=lambda m: m.started_at)
 
 
-def trend_chart(target: str, runtime: str, series: list[Series], found: list[StepMark]) -> Chart:
+def trend_chart(target: str, runtime: str, series: list[Series], found: list[StepMark],
+                min_change: float = compare.MIN_CHANGE, alpha: float = STEP_ALPHA) -> Chart:
+    """One runtime's cold starts over time; ``min_change`` and ``alpha`` as steps were found."""
     plt = pyplot()
     import matplotlib.dates as mdates
 
     fig, ax = plt.subplots(figsize=(9, 3.6))
     values = []
-    for k, s in enumerate(sorted(series, key=lambda s: (s.function, s.variant or "",
-                                                        s.memory_mb))):
+    for k, s in enumerate(sorted(series, key=lambda s: s.key.order)):
         color = PALETTE[k % len(PALETTE)]
         points = [(_when(started), sorted(v)) for _, started, v in s.points if v]
         if not points:
@@ -137,22 +128,16 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
         low = [_quantile(v, 0.25) for _, v in points]
         high = [_quantile(v, 0.75) for _, v in points]
         values += p50
-        label = f"{s.memory_mb} MB"
-        if s.variant is not None:
-            label = f"{s.variant} {label}"
-        if s.function != "coldbench":
-            label = f"{s.function} {label}"
+        label = str(s.key).removeprefix(f"{runtime} ")     # the chart is the runtime's
         ax.fill_between(xs, low, high, color=color, alpha=0.15, linewidth=0)
         ax.plot(xs, p50, "-o", color=color, markersize=3.5, label=label,
-                gid=f"trend-{target}-{runtime}-{s.memory_mb}{_id_part(s.variant)}")
+                gid=f"trend-{target}-{runtime}-{s.key.memory_mb}{_id_part(s.key.variant)}")
         ax.annotate(ms(p50[-1]), (xs[-1], p50[-1]), textcoords="offset points", xytext=(6, -3),
                     fontsize=8, color=color,
-                    gid=f"last-{target}-{runtime}-{s.memory_mb}{_id_part(s.variant)}")
+                    gid=f"last-{target}-{runtime}-{s.key.memory_mb}{_id_part(s.key.variant)}")
         by_run = {run_id: (_when(started), _median(v)) for run_id, started, v in s.points if v}
         for mark in found:
-            if ((mark.function, mark.memory_mb, mark.variant)
-                    != (s.function, s.memory_mb, s.variant)
-                    or mark.run_id not in by_run):
+            if mark.key != s.key or mark.run_id not in by_run:
                 continue
             x, y = by_run[mark.run_id]
             if mark.kind == "step":
@@ -172,8 +157,9 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
     name = f"trend-{target}-{runtime}"
     return Chart(name, f"{runtime}: cold start over time",
                  "Median cold start per run and memory size, quartiles shaded. Red triangles: "
-                 "step changes (Mann-Whitney U, p < 0.01, at least 10 %); dotted lines: the "
-                 "function code, runtime version or CPU changed.", svg_of(fig, name))
+                 f"step changes (Mann-Whitney U, p < {alpha:g}, at least {min_change:.0%}); "
+                 "dotted lines: the function code, runtime version or CPU changed.",
+                 svg_of(fig, name))
 
 
 def _median(values: list[float]) -> float:
@@ -217,13 +203,12 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
                  f'{html.escape(str(results.run.get("host")))} '
                  f'({html.escape(str(results.run.get("cpu")))}).</p>',
                  table_html(configs, f"latest-{target}")]
-        order = {name: i for i, name in enumerate(RUNTIMES)}
-        runtimes = sorted({s.runtime for s in all_series if s.target == target},
-                          key=lambda name: (order.get(name, len(order)), name))
+        runtimes = sorted({s.key.runtime for s in all_series if s.target == target},
+                          key=runtime_rank)
         for runtime in runtimes:
-            series = [s for s in all_series if s.target == target and s.runtime == runtime]
-            found = [m for m in all_marks if m.target == target and m.runtime == runtime]
-            chart = trend_chart(target, runtime, series, found)
+            series = [s for s in all_series if s.target == target and s.key.runtime == runtime]
+            found = [m for m in all_marks if m.target == target and m.key.runtime == runtime]
+            chart = trend_chart(target, runtime, series, found, min_change, alpha)
             parts.append(f'<figure id="{chart.name}">\n<h3>{html.escape(chart.title)}</h3>\n'
                          f"{chart.svg}\n<figcaption>{html.escape(chart.caption)}</figcaption>\n"
                          "</figure>")
@@ -231,8 +216,8 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
         if steps:
             items = "".join(
                 f"<tr><td>{html.escape(m.started_at)}</td>"
-                f"<td>{html.escape(' '.join(filter(None, (m.runtime, m.variant))))}</td>"
-                f"<td>{m.memory_mb} MB</td><td>{html.escape(m.text)}</td>"
+                f"<td>{html.escape(m.key.label)}</td>"
+                f"<td>{m.key.memory_mb} MB</td><td>{html.escape(m.text)}</td>"
                 f"<td>{'' if m.p_value is None else f'{m.p_value:.3g}'}</td></tr>" for m in steps)
             parts.append(f'<h3>Changes</h3>\n<table class="steps"><thead><tr><th>Run started</th>'
                          f"<th>Runtime</th><th>Memory</th><th>Change</th><th>p</th></tr></thead>"
@@ -256,8 +241,7 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
             "runs": history.runs(),
             "index": [{k: _json_safe(v) for k, v in row.items()}
                       for row in index.to_dict("records")],
-            "changes": [{"target": m.target, "function": m.function, "runtime": m.runtime,
-                         "memory_mb": m.memory_mb, "variant": m.variant, "run_id": m.run_id,
+            "changes": [{"target": m.target, **asdict(m.key), "run_id": m.run_id,
                          "started_at": m.started_at, "kind": m.kind, "text": m.text,
                          "p_value": m.p_value} for m in all_marks],
         }, indent=1) + "\n",

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench.analysis import reference
+from coldbench.analysis.stats import CONFIDENCE
+from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
 from coldbench.errors import UsageError
-from coldbench.results.schema import Results
-from coldbench.analysis.summary import ConfigSummary, figure_of, summarize_samples, warning_lines
 from coldbench.render.table import FOOTNOTE, HEADERS, ms, ordered, rows
+from coldbench.results.schema import Results
 
 MODE_COLORS = {"cold": "#1f5fa8", "warm": "#e08a1e", "provisioned": "#3a9a4a"}
 PALETTE = ["#1f5fa8", "#e08a1e", "#3a9a4a", "#b8322a", "#7b4fa6", "#5b5b5b"]
@@ -72,13 +73,14 @@ def _log_if_wide(ax, values: list[float]) -> None:
 
 def cold_distribution(results: Results, configs: list[ConfigSummary]) -> Chart | None:
     plt = pyplot()
+    cold: dict = {}
+    for s in results.samples:
+        if s.valid and s.mode == "cold" and s.figure is not None:
+            cold.setdefault(s.key, []).append(s.figure)
     groups, labels = [], []
     for c in ordered(configs):
-        values = [figure_of(s) for s in results.samples if s.valid and s.mode == "cold"
-                  and (s.function, s.runtime, s.memory_mb, s.extra.get("variant"))
-                  == (c.function, c.runtime, c.memory_mb, c.variant)]
-        if values:
-            groups.append(values)
+        if c.key in cold:
+            groups.append(cold[c.key])
             labels.append(f"{c.label}\n{c.memory_mb} MB")
     if not groups:
         return None
@@ -121,7 +123,7 @@ def cold_vs_warm(configs: list[ConfigSummary]) -> Chart | None:
                       color=MODE_COLORS[mode], error_kw={"elinewidth": 0.8})
         ax.bar_label(bars, [ms(h) for h in heights], fontsize=7, padding=2)
     ax.set_xticks(range(len(configs)), [f"{c.label}\n{c.memory_mb} MB" for c in configs])
-    ax.set_ylabel("median, ms (whiskers: 95% interval)")
+    ax.set_ylabel(f"median, ms (whiskers: {CONFIDENCE:.0%} interval)")
     _log_if_wide(ax, values)
     ax.legend(frameon=False)
     _style(ax)
@@ -131,21 +133,21 @@ def cold_vs_warm(configs: list[ConfigSummary]) -> Chart | None:
 
 
 def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None:
+    from coldbench import prices as price_tables
     from coldbench.analysis import cost
 
     plt = pyplot()
-    prices = cost.load_prices()
-    per_request = {(m.function, m.runtime, m.memory_mb, m.variant):
-                   cost.lambda_per_request(m, "x86_64", prices, cost.COLD_FRACTION)
+    prices = price_tables.load()
+    per_request = {m.key: cost.lambda_per_request(m, "x86_64", prices, cost.COLD_FRACTION)
                    for m in cost.measured(results.samples, prices)}
-    series: dict[tuple[str, str], list[ConfigSummary]] = {}
+    series: dict[str, list[ConfigSummary]] = {}      # a line per configuration but memory
     for c in ordered(configs):
-        series.setdefault((c.function, c.label), []).append(c)
+        series.setdefault(c.label, []).append(c)
     if not series:
         return None
     fig, (time_ax, cost_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
     times = []
-    for k, ((function, label), group) in enumerate(series.items()):
+    for k, (label, group) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         group = sorted(group, key=lambda c: c.memory_mb)
         for mode, style in (("cold", "--"), ("warm", "-")):
@@ -155,12 +157,11 @@ def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None
                 times += [p[1] for p in points]
                 time_ax.plot(*zip(*points), style, marker="o", color=color,
                              label=f"{label} {mode}")
-        spend = [(c.memory_mb, per_request[(function, c.runtime, c.memory_mb, c.variant)] * 1e6)
-                 for c in group if (function, c.runtime, c.memory_mb, c.variant) in per_request]
+        spend = [(c.memory_mb, per_request[c.key] * 1e6) for c in group if c.key in per_request]
         if spend:
             cost_ax.plot(*zip(*spend), "-", marker="o", color=color, label=label)
             for x, y in spend:
-                cost_ax.annotate(f"${y:.3g}", (x, y), textcoords="offset points",
+                cost_ax.annotate(price_tables.usd(y), (x, y), textcoords="offset points",
                                  xytext=(0, 5), ha="center", fontsize=7)
     time_ax.set_xlabel("memory, MB")
     time_ax.set_ylabel("median, ms (dashed: cold start; solid: warm)")

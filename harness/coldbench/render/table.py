@@ -10,10 +10,7 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from coldbench.analysis import reference
-from coldbench.runtimes import RUNTIMES
 from coldbench.analysis.summary import ConfigSummary
-
-FORMATS = ("table", "markdown", "json", "csv")
 
 HEADERS = ["Runtime", "Memory", "Cold Start p50 (p90/p99)", "Init p50 (AWS)",
            "Warm Invocation p50 (p99)", "Provisioned p50", "n cold/warm/prov",
@@ -39,9 +36,8 @@ def _range(low: float, high: float) -> str:
 
 
 def ordered(configs: list[ConfigSummary]) -> list[ConfigSummary]:
-    order = {name: i for i, name in enumerate(RUNTIMES)}
-    return sorted(configs, key=lambda c: (order.get(c.runtime, len(order)), c.runtime,
-                                          c.function, c.variant or "", c.memory_mb))
+    """In table order (``ConfigKey.order``)."""
+    return sorted(configs, key=lambda c: c.key.order)
 
 
 def _row(config: ConfigSummary) -> list[str]:
@@ -83,6 +79,7 @@ def rows(configs: list[ConfigSummary]) -> list[list[str]]:
 
 
 def render(configs: list[ConfigSummary], fmt: str) -> str:
+    """The table as ``fmt``: table, markdown, json or csv."""
     configs = ordered(configs)
     if fmt in ("table", "markdown"):
         rows = [_row(c) for c in configs]

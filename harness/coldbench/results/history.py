@@ -25,7 +25,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from coldbench.errors import ResultsError
@@ -52,9 +52,10 @@ class Added:
     new: bool          # False: this very run was already in the history
 
 
-def run_id_of(results: Results, raw: bytes) -> str:
+def run_id_of(results: Results, raw: bytes, path: Path | str = "the results file") -> str:
     """The run's own id, or for files written before run ids existed one made from its
-    start time and content (the same file always gets the same id)."""
+    start time and content (the same file always gets the same id). A file with neither
+    is refused: a history is ordered by when runs started."""
     run_id = results.run.get("run_id")
     if run_id:
         if not RUN_ID.match(str(run_id)):
@@ -62,8 +63,10 @@ def run_id_of(results: Results, raw: bytes) -> str:
                                "'.', '_' and '-'")
         return str(run_id)
     started = re.sub(r"[^0-9]", "", str(results.run.get("started_at") or ""))[:14]
-    stamp = f"{started[:8]}T{started[8:]}Z" if len(started) == 14 else "undated"
-    return f"{stamp}-{hashlib.sha256(raw).hexdigest()[:8]}"
+    if len(started) != 14:
+        raise ResultsError(f"{path}: the run has no run_id and no started_at, so it cannot "
+                           "take its place in a history; was it written by `coldbench run`?")
+    return f"{started[:8]}T{started[8:]}Z-{hashlib.sha256(raw).hexdigest()[:8]}"
 
 
 def index_rows(run_id: str, results: Results) -> list[dict]:
@@ -81,11 +84,10 @@ def index_rows(run_id: str, results: Results) -> list[dict]:
                 "ended_at": run.get("ended_at"), "target": run.get("target"),
                 "host": run.get("host"), "cpu": run.get("cpu"),
                 "coldbench_version": run.get("coldbench_version"),
-                "function": config.function, "runtime": config.runtime,
+                **asdict(config.key),
                 "runtime_version": run.get("runtime_versions", {}).get(config.runtime),
                 "source_digest": function.get("source_digest"),
-                "memory_mb": config.memory_mb, "variant": config.variant, "mode": mode,
-                "attempts": m.attempts,
+                "mode": mode, "attempts": m.attempts,
                 "failures": m.failures, "misclassified": m.misclassified,
                 "n": m.figure.n if m.figure else 0,
                 "init_p50": m.init.p50 if m.init else None,
@@ -130,7 +132,7 @@ class History:
         if results.run.get("completed") is False:    # absent in files older than the key
             raise ResultsError(f"{path}: the run was interrupted or failed before it finished; "
                                "only completed runs go into the history (measure it again)")
-        run_id = run_id_of(results, raw)
+        run_id = run_id_of(results, raw, path)
         with self._writer():
             target = self.runs_dir / f"{run_id}.json"
             fd, tmp = tempfile.mkstemp(prefix=f".{run_id}.", dir=self.runs_dir)

@@ -1,11 +1,27 @@
 """The results file: one versioned JSON document with the run's metadata and every raw
-sample, rewritten whole (write, then rename) after each sample so that an interrupted run
-leaves a valid file with all it measured.
+sample, written as samples are taken at a cost that does not grow with the file.
+
+On disk, one sample per line::
+
+    {"schema_version": 1, "run": {...},
+    "samples": [
+    {"runtime": "go", "memory_mb": 128, "mode": "cold", ...},
+    {"runtime": "go", "memory_mb": 128, "mode": "cold", ...}
+    ]}
+
+The file appears with the run's first sample. Each further sample is one write at the end
+of the file, over the closing ``]}``, which the write puts back: after every sample the
+file is a whole JSON document, and a run that is killed (SIGKILL too) leaves every sample it
+took, with ``run.completed`` false. When the run ends, however it ends, the document is
+written once more whole (write, then rename) with ``run.ended_at`` and ``run.completed``.
 
 Other tools read this file; the contract is ``schema_version``, ``run`` and ``samples``
 (fields in ``Sample``). Fields may be added within a version; none are removed or renamed.
 ``run["run_id"]`` names the run in a history (``coldbench.results.history``): unique, and sorting
 run ids sorts runs by start time.
+
+The analysis model lives here too, beside the samples it groups: ``ConfigKey`` (what one
+configuration is, and its label) and ``runtime_rank`` (the order runtimes are shown in).
 """
 
 from __future__ import annotations
@@ -14,22 +30,75 @@ import json
 import os
 import secrets
 import tempfile
+import typing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from coldbench.errors import ResultsError
+from coldbench.phases import cold_start_ms
 
 # Changelog:
-#   1 - first version: run metadata, samples with init/duration/e2e/billed/max memory.
+#   1 - first version: run metadata (target, host, platform, cpu, cpus, memory_mb, plan,
+#       runtime_versions, functions, notes, started_at, ended_at, coldbench_version; the
+#       local target's api, cpu_model, limits, host_cpus, kernel), samples with
+#       init/duration/e2e/billed/max memory.
 #       Added within 1: run.run_id.
 #       Added within 1: run.api, run.rie, run.container_images (docker target);
 #       samples' container_start_ms (docker) and first_response_ms (--api rie).
 #       Added within 1: run.completed (False for a run that was interrupted or failed;
 #       run.ended_at is set either way).
+#       Added within 1 (aws target): run.region, run.architectures, run.aws_run_id,
+#       run.lambda_runtimes (runtime -> Lambda identifier), run.packages, run.copies,
+#       run.snapstart, run.function_timeout_s, run.role, run.price_table,
+#       run.cost_bound_usd, run.endpoint_url, run.invoke_endpoint_url; samples' variant
+#       (what sets a configuration apart beyond function, runtime and memory, e.g.
+#       "arm64" or "x86_64 SnapStart"), architecture, function_name, executed_version,
+#       request_id, billed_duration_ms, memory_size_mb, report_cold (the REPORT line had
+#       an Init or Restore Duration), restore_ms, billed_restore_ms, lambda_status.
+#       Changed within 1: billed_ms is what Lambda bills for the invocation
+#       (``phases.billed_ms``): a cold sample's includes its billed start, as on AWS
+#       since 2025-08-01; files written before hold Duration rounded up.
+#       Changed within 1: the file is written one sample per line, appended as samples
+#       are taken (still one JSON document; readers need no change).
 SCHEMA_VERSION = 1
 
 MODES = ("cold", "warm", "provisioned")
+BUILTIN_FUNCTION = "coldbench"      # the function every runtime ships; others are users'
+
+
+def runtime_rank(runtime: str) -> tuple[int, str]:
+    """Where a runtime sorts: in the order of the runtime registry
+    (``coldbench.runtimes.RUNTIMES``), runtimes it does not know after them, by name."""
+    from coldbench.runtimes import RUNTIMES     # the registry loads every runtime's module
+
+    names = list(RUNTIMES)
+    return (names.index(runtime), "") if runtime in names else (len(names), runtime)
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One configuration: what the samples of a row of the table have in common."""
+
+    function: str
+    runtime: str
+    memory_mb: int
+    variant: str | None = None        # e.g. "arm64" on AWS; None where the rest says it all
+
+    @property
+    def label(self) -> str:
+        """The configuration without its memory size: "python", "fn (python) arm64"."""
+        name = (self.runtime if self.function == BUILTIN_FUNCTION
+                else f"{self.function} ({self.runtime})")
+        return name if self.variant is None else f"{name} {self.variant}"
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.memory_mb} MB"
+
+    @property
+    def order(self) -> tuple:
+        """Sort key of tables and charts: runtime, function, variant, memory size."""
+        return (*runtime_rank(self.runtime), self.function, self.variant or "", self.memory_mb)
 
 
 @dataclass
@@ -46,7 +115,7 @@ class Sample:
     max_memory_mb: float | None
     cold: bool | None                # as the function itself reported it
     error: dict | None               # None, or {"type", "message", ...}
-    function: str = "coldbench"      # which function: the built-in one or a user's folder name
+    function: str = BUILTIN_FUNCTION  # which function: the built-in one or a user's folder name
     misclassified: bool = False      # the function's cold flag disagrees with the mode
     instance_id: str | None = None
     invocation: int | None = None
@@ -56,6 +125,18 @@ class Sample:
     def valid(self) -> bool:
         return self.error is None and not self.misclassified
 
+    @property
+    def key(self) -> ConfigKey:
+        return ConfigKey(self.function, self.runtime, self.memory_mb, self.extra.get("variant"))
+
+    @property
+    def figure(self) -> float | None:
+        """The figure that stands for the sample's mode: the cold start (Init Duration +
+        Duration) for cold, Duration for warm and provisioned."""
+        if self.mode == "cold":
+            return cold_start_ms(self.init_ms, self.duration_ms)
+        return self.duration_ms
+
     def to_json(self) -> dict:
         document = asdict(self)
         document.update(document.pop("extra"))
@@ -63,9 +144,43 @@ class Sample:
 
     @classmethod
     def from_json(cls, document: dict) -> "Sample":
+        """A sample from its JSON object, as ``check_sample`` has accepted it."""
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         extra = {k: v for k, v in document.items() if k not in known}
-        return cls(**{k: v for k, v in document.items() if k in known}, extra=extra)
+        fields = {name: None for name in _NULLABLE} | {k: v for k, v in document.items()
+                                                        if k in known}
+        return cls(**fields, extra=extra)
+
+
+_TYPES = typing.get_type_hints(Sample)
+_REQUIRED = ("runtime", "memory_mb", "mode")
+_NULLABLE = tuple(name for name, hint in _TYPES.items() if type(None) in typing.get_args(hint))
+_KINDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+          dict: "an object"}
+
+
+def check_sample(document: object) -> str | None:
+    """What is wrong with one sample's JSON object, or None."""
+    if not isinstance(document, dict):
+        return f"is {type(document).__name__}, not an object"
+    for name in _REQUIRED:
+        if name not in document:
+            return f"has no {name}"
+    for name, hint in _TYPES.items():
+        if name == "extra" or name not in document:
+            continue
+        value = document[name]
+        allowed = [t for t in typing.get_args(hint) or (hint,) if t is not type(None)]
+        if value is None and name in _NULLABLE:
+            continue
+        # JSON has one kind of number: a float field takes 2 as well as 2.0; no bool is a number
+        fits = not isinstance(value, bool) or bool in allowed
+        fits = fits and isinstance(value, tuple(allowed) + ((int,) if float in allowed else ()))
+        if not fits:
+            return f"{name} is {json.dumps(value)}, not {_KINDS.get(allowed[0], allowed[0])}"
+    if document["mode"] not in MODES:
+        return f"mode is {json.dumps(document['mode'])}, not one of {', '.join(MODES)}"
+    return None
 
 
 @dataclass
@@ -78,12 +193,27 @@ class Results:
                 "samples": [s.to_json() for s in self.samples]}
 
 
+# The layout on disk (module docstring). JSON's default escaping keeps every string on one
+# line and every character one byte, so a sample is one line and lengths are byte counts.
+_SAMPLES = '\n"samples": [\n'
+_CLOSE = "\n]}\n"
+
+
+def _head(run: dict) -> str:
+    return json.dumps({"schema_version": SCHEMA_VERSION, "run": run})[:-1] + "," + _SAMPLES
+
+
 class ResultsWriter:
-    """Keeps ``path`` up to date with everything measured so far."""
+    """Writes the results file of a run as its samples come (module docstring): nothing
+    until the first sample, then one write per sample, the whole document at ``close``."""
 
     def __init__(self, path: Path | None, run: dict, overwrite: bool = False):
         self.path = Path(path) if path else None
         self.results = Results(run=run, samples=[])
+        self.overwrite = overwrite
+        self._lines: list[str] = []     # the samples as written, for the final document
+        self._fd: int | None = None     # the file, open while samples are appended
+        self._end = 0                   # where the closing "]}" starts
         if self.path is not None:
             if self.path.exists() and not overwrite:
                 raise ResultsError(f"{self.path} exists: choose another --output, "
@@ -94,11 +224,72 @@ class ResultsWriter:
 
     def add(self, sample: Sample) -> None:
         self.results.samples.append(sample)
-        self.flush()
+        if self.path is None:
+            return
+        line = json.dumps(sample.to_json())
+        self._lines.append(line)
+        if self._fd is None:
+            self.flush()
+            return
+        # over the closing "]}": the separator, the sample, and the closing again
+        data = ((",\n" if len(self._lines) > 1 else "") + line + _CLOSE).encode()
+        _write(self._fd, data, self._end)
+        self._end += len(data) - len(_CLOSE)
 
     def flush(self) -> None:
-        if self.path is not None:
-            write_atomic(self.path, self.results.to_json())
+        """Write the whole document now (write, then rename): the run's metadata as it is."""
+        if self.path is None:
+            return
+        head = _head(self.results.run)
+        text = head + ",\n".join(self._lines) + _CLOSE
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o644)
+            _write(fd, text.encode(), 0)
+            if self._fd is None and not self.overwrite:
+                os.link(tmp, self.path)       # never replaces a file that appeared meanwhile
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, self.path)
+        except FileExistsError:
+            os.close(fd)
+            Path(tmp).unlink(missing_ok=True)
+            raise ResultsError(f"{self.path} exists: choose another --output, or pass "
+                               "--force to replace it") from None
+        except BaseException:
+            os.close(fd)
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = fd
+        self._end = len(text) - len(_CLOSE)
+
+    def close(self) -> None:
+        """Complete the document (the run's final metadata) and release the file."""
+        self.flush()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def abandon(self) -> None:
+        """Write nothing more, and remove what was written: for a run refused before it
+        measured anything."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self.path.unlink(missing_ok=True)
+        self.path = None
+
+
+def _write(fd: int, data: bytes, offset: int) -> None:
+    """All of ``data`` at ``offset``: one system call unless the file system splits it."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if written == 0:
+            raise ResultsError("cannot write the results file: no space left")
+        view, offset = view[written:], offset + written
 
 
 def new_run_id() -> str:
@@ -125,14 +316,37 @@ def replace_file(path: Path, text: str) -> None:
         raise
 
 
+def _recover(text: str) -> dict:
+    """The samples of a file whose last line is torn (read while, or left when, its writer
+    was appending): the head and every whole sample line before it."""
+    head, found, body = text.partition(_SAMPLES)
+    if not found:
+        raise ValueError("not a results file being written")
+    document = json.loads(head + '"samples": []}')
+    for line in body.split("\n"):
+        try:
+            document["samples"].append(json.loads(line.removesuffix(",")))
+        except ValueError:
+            break
+    return document
+
+
 def load(path: Path) -> Results:
-    """Read a results file; refuse versions this coldbench does not know."""
+    """Read a results file; refuse versions this coldbench does not know, and samples that
+    are not samples (saying which one and what is wrong)."""
     try:
-        document = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file") from None
     except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: not a coldbench results file ({exc})") from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        try:
+            document = _recover(text)
+        except ValueError:
+            raise ResultsError(f"{path}: not a coldbench results file ({exc})") from None
     if not isinstance(document, dict) or "schema_version" not in document:
         raise ResultsError(f"{path}: not a coldbench results file (no schema_version)")
     version = document["schema_version"]
@@ -140,5 +354,14 @@ def load(path: Path) -> Results:
         raise ResultsError(f"{path}: results schema version {version} is not supported by "
                            f"this coldbench (it reads version {SCHEMA_VERSION}); "
                            "upgrade coldbench to read it")
-    return Results(run=document.get("run", {}),
-                   samples=[Sample.from_json(s) for s in document.get("samples", [])])
+    run, samples = document.get("run", {}), document.get("samples", [])
+    if not isinstance(run, dict):
+        raise ResultsError(f"{path}: run is {json.dumps(run)[:40]}, not an object")
+    if not isinstance(samples, list):
+        raise ResultsError(f"{path}: samples is {json.dumps(samples)[:40]}, not a list")
+    for i, sample in enumerate(samples):
+        problem = check_sample(sample)
+        if problem:
+            raise ResultsError(f"{path}: samples[{i}] {problem}; the file is damaged or "
+                               "was not written by coldbench")
+    return Results(run=run, samples=[Sample.from_json(s) for s in samples])

@@ -1,23 +1,25 @@
-"""What a run on AWS Lambda can cost at most, from the dated price table in
-``coldbench/data/aws-prices-YYYY-MM.json``. Pure functions: no AWS call, no I/O but
-reading the table.
+"""What a run on AWS Lambda can cost at most, from the dated price table
+(``coldbench.prices``) and Lambda's billing rule (``phases.billed_ms``). Pure functions: no
+AWS call, no I/O but reading the table.
 
 The figure is an upper bound, the one ``--max-cost`` is held against: every invocation is
 assumed to run to its timeout, every cold start to spend Lambda's whole 10-second Init
-allowance (billed since August 2025), every warm sample to need a replacement cold start,
-and every provisioned-concurrency allocation to live ``PROVISIONED_LIFETIME_S``. A real
-run of the coldbench function costs a small fraction of it. The free tier is ignored.
+allowance (billed as the table's date bills it), every warm sample to need a replacement
+cold start, and every provisioned-concurrency allocation to live ``PROVISIONED_LIFETIME_S``.
+A real run of the coldbench function costs a small fraction of it. The free tier is ignored.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 
-PRICE_TABLE = "aws-prices-2026-11.json"
+from coldbench import phases
+from coldbench import prices as price_tables
+from coldbench.errors import UsageError
+from coldbench.prices import Prices, usd
+
+PRICE_TABLE = list(price_tables.tables().values())[-1]     # the newest shipped
 
 # Lambda ends an on-demand Init phase after 10 seconds (Lambda Developer Guide,
 # "Understanding the Lambda execution environment lifecycle"); a SnapStart restore is
@@ -30,44 +32,18 @@ PROVISIONED_READY_WAIT_S = 900.0
 PROVISIONED_LIFETIME_S = 1200.0
 # A SnapStart version lives until its sample is taken, at most this long (for the cache charge).
 SNAPSHOT_LIFETIME_S = 3600.0
+# Billing rules beside the prices (https://aws.amazon.com/lambda/pricing/): provisioned
+# concurrency is billed in 5-minute steps; a SnapStart snapshot is cached for at least
+# 3 hours; caching and restoring are charged for Python and .NET, not for Java
+# (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html).
+PROVISIONED_INCREMENT_S = 300.0
+SNAPSTART_CACHE_MINIMUM_S = 10800.0
+SNAPSTART_CHARGED_RUNTIMES = ("python", "dotnet")
 
 
-@dataclass(frozen=True)
-class Prices:
-    as_of: str
-    region: str
-    requests_per_million: float
-    duration: dict[str, float]                 # per GB-second, by architecture
-    provisioned_concurrency: dict[str, float]
-    provisioned_duration: dict[str, float]
-    provisioned_increment_s: float
-    snapstart_cache: float                     # per GB-second
-    snapstart_cache_minimum_s: float
-    snapstart_restore: float                   # per GB restored
-    snapstart_charged_runtimes: tuple[str, ...]
-    sources: tuple[str, ...] = ()
-
-    @property
-    def per_request(self) -> float:
-        return self.requests_per_million / 1_000_000
-
-
-@cache
-def prices(name: str = PRICE_TABLE) -> Prices:
-    document = json.loads(resources.files("coldbench.data").joinpath(name).read_text())
-    return Prices(
-        as_of=document["as_of"], region=document["region"],
-        requests_per_million=document["requests_per_million"],
-        duration=document["duration_per_gb_second"],
-        provisioned_concurrency=document["provisioned_concurrency_per_gb_second"],
-        provisioned_duration=document["provisioned_duration_per_gb_second"],
-        provisioned_increment_s=document["provisioned_billing_increment_seconds"],
-        snapstart_cache=document["snapstart_cache_per_gb_second"],
-        snapstart_cache_minimum_s=document["snapstart_cache_minimum_seconds"],
-        snapstart_restore=document["snapstart_restore_per_gb"],
-        snapstart_charged_runtimes=tuple(document["snapstart_charged_runtimes"]),
-        sources=tuple(document["sources"]),
-    )
+def prices() -> Prices:
+    """The table the bound is computed from."""
+    return price_tables.load()
 
 
 @dataclass(frozen=True)
@@ -117,13 +93,21 @@ def round_up(seconds: float, increment: float) -> float:
     return math.ceil(seconds / increment) * increment
 
 
+def _needs(table: Prices, what: str, value):
+    if value is None or value == {}:
+        raise UsageError(f"price table {table.name} has no {what} prices, which the cost "
+                         "bound of this plan needs")
+    return value
+
+
 def estimate(deployments: list[Deployment], plan: Plan, region: str,
              table: Prices | None = None) -> Estimate:
     """The upper bound of what measuring ``plan`` on every deployment costs."""
     table = table or prices()
     result = Estimate()
+    timeout_ms, init_limit_ms = plan.timeout_s * 1000, INIT_LIMIT_S * 1000
     if region != table.region:
-        result.notes.append(f"prices are those of {table.region} ({table.as_of}); "
+        result.notes.append(f"prices are those of {table.region} ({table.as_of:%Y-%m}); "
                             f"{region} may differ")
     for d in deployments:
         arch = d.architecture
@@ -131,21 +115,26 @@ def estimate(deployments: list[Deployment], plan: Plan, region: str,
         result.invocations += plan.cold + plan.warm + plan.provisioned
         requests = cold_starts + plan.warm + plan.provisioned
         result.max_invocations += requests
-        result.requests_usd += requests * table.per_request
+        result.requests_usd += requests * table.request
 
-        on_demand_s = cold_starts * (INIT_LIMIT_S + plan.timeout_s) + plan.warm * plan.timeout_s
-        gb_s = on_demand_s * d.gb
+        # a cold start at its limits, billed as Lambda bills it (a restore where SnapStart)
+        cold_ms = phases.billed_ms(timeout_ms, None if d.snapstart else init_limit_ms,
+                                   init_limit_ms if d.snapstart else None,
+                                   lambda_runtime=d.lambda_runtime, on=table.as_of)
+        warm_ms = phases.billed_ms(timeout_ms, on=table.as_of)
+        gb_s = (cold_starts * cold_ms + plan.warm * warm_ms) / 1000 * d.gb
         result.duration_gb_s += gb_s
-        result.duration_usd += gb_s * table.duration[arch]
+        result.duration_usd += gb_s * table.gb_second[arch]
 
         if plan.provisioned:
-            lifetime = round_up(PROVISIONED_LIFETIME_S, table.provisioned_increment_s)
+            lifetime = round_up(PROVISIONED_LIFETIME_S, PROVISIONED_INCREMENT_S)
             allocated = plan.provisioned * lifetime * d.gb
-            invoked = plan.provisioned * plan.timeout_s * d.gb
+            invoked = plan.provisioned * warm_ms / 1000 * d.gb
             result.provisioned_allocations += plan.provisioned
             result.provisioned_gb_s += allocated
-            result.provisioned_usd += (allocated * table.provisioned_concurrency[arch]
-                                       + invoked * table.provisioned_duration[arch])
+            concurrency = _needs(table, "provisioned concurrency", table.provisioned_concurrency)
+            duration = _needs(table, "provisioned duration", table.provisioned_gb_second)
+            result.provisioned_usd += allocated * concurrency[arch] + invoked * duration[arch]
 
         if d.snapstart:
             versions = cold_starts                    # one published version per cold sample
@@ -153,21 +142,14 @@ def estimate(deployments: list[Deployment], plan: Plan, region: str,
             # publishing runs Init once to take the snapshot
             publish_gb_s = versions * INIT_LIMIT_S * d.gb
             result.duration_gb_s += publish_gb_s
-            result.duration_usd += publish_gb_s * table.duration[arch]
-            if d.lambda_runtime.startswith(table.snapstart_charged_runtimes):
-                cached_s = max(SNAPSHOT_LIFETIME_S, table.snapstart_cache_minimum_s)
-                result.snapstart_usd += (versions * cached_s * d.gb * table.snapstart_cache
-                                         + cold_starts * d.gb * table.snapstart_restore)
+            result.duration_usd += publish_gb_s * table.gb_second[arch]
+            if d.lambda_runtime.startswith(SNAPSTART_CHARGED_RUNTIMES):
+                cached_s = max(SNAPSHOT_LIFETIME_S, SNAPSTART_CACHE_MINIMUM_S)
+                cache = _needs(table, "SnapStart cache", table.snapstart_cache_gb_second)
+                restore = _needs(table, "SnapStart restore", table.snapstart_restore_gb)
+                result.snapstart_usd += (versions * cached_s * d.gb * cache
+                                         + cold_starts * d.gb * restore)
     return result
-
-
-def usd(amount: float) -> str:
-    """Dollars with two significant digits below $1 (``$0.0027``), cents above (``$1.23``)."""
-    if amount >= 1:
-        return f"${amount:,.2f}"
-    if amount == 0:
-        return "$0"
-    return f"${amount:.{max(2, 1 - math.floor(math.log10(amount)))}f}"
 
 
 def describe(e: Estimate, table: Prices | None = None) -> list[str]:
@@ -177,16 +159,18 @@ def describe(e: Estimate, table: Prices | None = None) -> list[str]:
              f"(a failed warm environment is replaced by a cold start): "
              f"at most {usd(e.requests_usd)} in requests",
              f"duration: at most {e.duration_gb_s:,.1f} GB-s (every invocation running to its "
-             f"timeout, every init to Lambda's 10 s limit): at most {usd(e.duration_usd)}"]
+             f"timeout, every init to Lambda's {INIT_LIMIT_S:.0f} s limit): at most "
+             f"{usd(e.duration_usd)}"]
     if e.provisioned_allocations:
         lines.append(f"provisioned concurrency: {e.provisioned_allocations} allocations, "
-                     f"billed from creation to removal in 5-minute steps, each assumed to "
+                     f"billed from creation to removal in "
+                     f"{PROVISIONED_INCREMENT_S / 60:.0f}-minute steps, each assumed to "
                      f"live {PROVISIONED_LIFETIME_S / 60:.0f} min: at most "
                      f"{usd(e.provisioned_usd)}")
     if e.snapstart_versions:
         lines.append(f"SnapStart: {e.snapstart_versions} published versions (snapshot cache "
-                     f"and restores; Java has no SnapStart charge): at most "
-                     f"{usd(e.snapstart_usd)}")
+                     f"and restores, charged for {', '.join(SNAPSTART_CHARGED_RUNTIMES)}): "
+                     f"at most {usd(e.snapstart_usd)}")
     lines.append(f"total: at most {usd(e.total_usd)} (prices of {table.region}, "
-                 f"{table.as_of}; free tier not counted)")
+                 f"{table.as_of:%Y-%m}; free tier not counted)")
     return lines + [f"note: {note}" for note in e.notes]

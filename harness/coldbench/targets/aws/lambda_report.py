@@ -9,9 +9,9 @@ the tail an invoke returns with ``LogType=Tail`` (base64 in ``LogResult``), for 
 Fields, as the Lambda Developer Guide defines them ("Working with Lambda function logs",
 "Monitoring for Lambda SnapStart"):
 
-- ``Duration``: the invocation phase; ``Billed Duration``: what is billed, in whole ms
-  (since August 2025 it includes the Init phase of on-demand cold starts, so a cold line
-  reads Billed = ceil(Init + Duration));
+- ``Duration``: the invocation phase; ``Billed Duration``: what is billed, in whole ms,
+  by the rule ``phases.billed_ms`` (since August 2025 it includes the Init phase of
+  on-demand cold starts, so a cold line reads Billed = ceil(Init + Duration));
 - ``Init Duration``: only on the invocation that waited for a new environment's init;
 - ``Restore Duration`` and ``Billed Restore Duration``: instead of Init Duration, when a
   SnapStart version restored its snapshot (cold start = Restore Duration + Duration);
@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from coldbench import phases
 
 # Longer names first: "Billed Restore Duration" must not be read as "Duration".
 _FIELD = re.compile(r"(?:^|\s)(Billed Restore Duration|Restore Duration|Billed Duration|"
@@ -106,12 +104,6 @@ def find(log: str, request_id: str | None = None) -> Report | None:
         if report is not None and (request_id is None or report.request_id == request_id):
             return report
     return None
-
-
-def billed_ms(duration_ms: float, init_ms: float | None = None) -> float:
-    """Billed Duration of an on-demand invocation: Duration plus any Init Duration, rounded
-    up to the next millisecond (Lambda bills the Init phase since August 1, 2025)."""
-    return phases.billed_ms(duration_ms + (init_ms or 0.0))
 
 
 def _optional_float(value: str | None) -> float | None:

@@ -1,0 +1,134 @@
+"""What AWS charges: the dated price table in ``data/prices-YYYY-MM.csv``, and how money
+is written. One table serves the cost model (``analysis/cost.py``) and the AWS target's
+cost bound (``targets/aws/estimate.py``); what a second is billed is ``phases.billed_ms``.
+
+A table is a CSV file, one row per billed item (``service,item,purchase,arch,unit,usd,
+vcpus,memory_gb,source``; lines starting with ``#`` are its notes and sources). Its date
+is in its name: the table valid from that month on.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from coldbench.errors import UsageError
+
+ARCHES = ("x86_64", "arm64")
+REGION = "us-east-1"           # every shipped table holds the prices of US East (N. Virginia)
+_NAME = re.compile(r"prices-(\d{4})-(\d{2})\.csv")
+
+
+@dataclass(frozen=True)
+class Vm:
+    name: str
+    purchase: str           # "on-demand" or "reserved-1yr-no-upfront"
+    arch: str
+    hourly: float
+    vcpus: float
+    memory_gb: float
+
+
+@dataclass(frozen=True)
+class Prices:
+    as_of: date
+    name: str
+    request: float                              # per request
+    gb_second: dict[str, float]                 # arch -> on-demand Duration, per GB-second
+    fargate_vcpu_hour: dict[str, float]
+    fargate_gb_hour: dict[str, float]
+    vms: tuple[Vm, ...] = ()
+    # what only the AWS target's cost bound needs; empty where a table has no such rows
+    provisioned_concurrency: dict[str, float] = field(default_factory=dict)  # per GB-s allocated
+    provisioned_gb_second: dict[str, float] = field(default_factory=dict)    # Duration on it
+    snapstart_cache_gb_second: float | None = None
+    snapstart_restore_gb: float | None = None
+    sources: tuple[str, ...] = ()               # the table's notes, as written in it
+    region: str = REGION
+
+
+def tables() -> dict[date, str]:
+    """The dated price tables shipped in data/, oldest first."""
+    found = {}
+    for entry in resources.files("coldbench.data").iterdir():
+        match = _NAME.fullmatch(entry.name)
+        if match:
+            found[date(int(match.group(1)), int(match.group(2)), 1)] = entry.name
+    return dict(sorted(found.items()))
+
+
+def load(which: str | Path | None = None) -> Prices:
+    """A price table: the newest shipped one, a shipped one by month (``2026-11``) or a
+    CSV file named like ``prices-YYYY-MM.csv``."""
+    shipped = tables()
+    if which is None or re.fullmatch(r"\d{4}-\d{2}", str(which)):
+        as_of = (list(shipped)[-1] if which is None
+                 else date(int(str(which)[:4]), int(str(which)[5:]), 1))
+        if as_of not in shipped:
+            raise UsageError(f"no price table for {which}: choose from "
+                             f"{', '.join(f'{d:%Y-%m}' for d in shipped)} or give a CSV file")
+        name = shipped[as_of]
+        return parse(resources.files("coldbench.data").joinpath(name).read_text(), as_of, name)
+    path = Path(which)
+    match = re.search(r"(\d{4})-(\d{2})", path.name)
+    if not path.is_file() or not match:
+        raise UsageError(f"{which}: not a price table file named like prices-YYYY-MM.csv")
+    return parse(path.read_text(), date(int(match.group(1)), int(match.group(2)), 1), path.name)
+
+
+def parse(text: str, as_of: date, name: str = "prices") -> Prices:
+    """A price table from its CSV text."""
+    lines = text.splitlines()
+    rows = list(csv.DictReader(line for line in lines if line.strip() and not line.startswith("#")))
+    try:
+        def price(service: str, item: str, arch: str, purchase: str = "on-demand") -> float:
+            return next(float(r["usd"]) for r in rows if (r["service"], r["item"], r["arch"],
+                                                           r["purchase"]) == (service, item, arch,
+                                                                              purchase))
+
+        def optional(service: str, item: str, arch: str, purchase: str = "on-demand"):
+            try:
+                return price(service, item, arch, purchase)
+            except StopIteration:
+                return None
+
+        def by_arch(item: str, purchase: str) -> dict[str, float]:
+            found = {a: optional("lambda", item, a, purchase) for a in ARCHES}
+            return {a: v for a, v in found.items() if v is not None}
+
+        return Prices(
+            as_of=as_of, name=name,
+            request=price("lambda", "requests", "any") / 1e6,
+            gb_second={a: price("lambda", "duration", a) for a in ARCHES},
+            fargate_vcpu_hour={a: price("fargate", "vcpu", a) for a in ARCHES},
+            fargate_gb_hour={a: price("fargate", "memory", a) for a in ARCHES},
+            vms=tuple(Vm(r["item"], r["purchase"], r["arch"], float(r["usd"]), float(r["vcpus"]),
+                         float(r["memory_gb"])) for r in rows if r["service"] == "vm"),
+            provisioned_concurrency=by_arch("concurrency", "provisioned"),
+            provisioned_gb_second=by_arch("duration", "provisioned"),
+            snapstart_cache_gb_second=optional("lambda", "snapstart-cache", "any"),
+            snapstart_restore_gb=optional("lambda", "snapstart-restore", "any"),
+            sources=tuple(line.lstrip("# ").rstrip() for line in lines
+                          if line.startswith("#") and line.strip("# ")))
+    except (StopIteration, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"price table {name} is incomplete or malformed ({exc!r}): it needs "
+                         "lambda requests and duration, fargate vcpu and memory for "
+                         f"{' and '.join(ARCHES)}") from None
+
+
+def usd(amount: float | None) -> str:
+    """Dollars: whole from $1,000, cents from $1, two significant digits below ($0.0027)."""
+    if amount is None:
+        return "-"
+    if amount >= 1000:
+        return f"${amount:,.0f}"
+    if amount >= 1:
+        return f"${amount:,.2f}"
+    if amount == 0:
+        return "$0"
+    return f"${amount:.{max(2, 1 - math.floor(math.log10(amount)))}f}"
