@@ -2,9 +2,12 @@
 
 Run: .venv/bin/python benchmarks/instrument.py [--invocations 500] [--cold 30]
 
-1. The instrument's floor: warm Duration of the Go function (the fastest runtime) as the
-   harness sees it, and what the caller waits on top of it (e2e - Duration).
-2. Throughput: cold samples per minute, for the Go and the Python function.
+1. The instrument's floor: warm Duration of the Go function (the fastest runtime) at
+   ``work 0`` as the harness sees it, and what the caller waits on top of it (e2e -
+   Duration); for cold samples, what the caller waits beyond Init Duration and Duration
+   (e2e - init - duration: starting the environment, handing the event over).
+2. Throughput: cold samples per minute, for the Go and the Python function (a new
+   environment started, invoked and closed per sample).
 3. A known answer: a Python function that sleeps 300 ms in its init is reported at
    300 ms plus the Python runtime's own init (measured in the same run, interleaved).
 
@@ -19,7 +22,7 @@ import time
 from pathlib import Path
 
 from coldbench.build import Function, build
-from coldbench.environments.runtime_api import now_ns
+from coldbench.phases import now_ns
 from coldbench.runtimes import get
 from coldbench.analysis.stats import summarize
 from coldbench.targets.local.target import LocalTarget
@@ -50,15 +53,20 @@ def floor(target: LocalTarget, invocations: int) -> list[str]:
             row("go warm e2e - Duration", overheads)]
 
 
-def throughput(target: LocalTarget, runtime: str, count: int) -> str:
+def throughput(target: LocalTarget, runtime: str, count: int) -> tuple[str, list[float]]:
+    """Cold samples per minute, and each sample's e2e - init - duration."""
     artifact = build(Function.builtin(get(runtime)))
+    overheads = []
     started = time.monotonic()
     for _ in range(count):
+        begun = now_ns()
         environment = target.start(artifact, MEMORY_MB, provisioned=False)
-        environment.invoke({"work": 100})
+        invoked = environment.invoke({"work": 100})
+        e2e_ms = (now_ns() - begun) / 1e6
+        overheads.append(e2e_ms - invoked.init_ms - invoked.duration_ms)
         environment.close()
     per_minute = count / (time.monotonic() - started) * 60
-    return f"| {runtime} | {count} | {per_minute:.0f} |"
+    return f"| {runtime} | {count} | {per_minute:.0f} |", overheads
 
 
 def known_answer(target: LocalTarget, count: int) -> list[str]:
@@ -82,7 +90,7 @@ def known_answer(target: LocalTarget, count: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invocations", type=int, default=500)
-    parser.add_argument("--cold", type=int, default=30)
+    parser.add_argument("--cold", type=int, default=100)
     args = parser.parse_args()
     target = LocalTarget(timeout_s=60)
     header = "| figure | n | p50 ms | p90 ms | p99 ms | 95% CI of p50 |\n|---|---|---|---|---|---|"
@@ -90,8 +98,13 @@ def main() -> None:
         print(f"## Instrument floor ({MEMORY_MB} MB)\n\n{header}")
         print("\n".join(floor(target, args.invocations)))
         print(f"\n## Cold samples per minute ({MEMORY_MB} MB)\n\n| runtime | samples | per minute |\n|---|---|---|")
+        overheads = {}
         for runtime in ("go", "python"):
-            print(throughput(target, runtime, args.cold))
+            line, overheads[runtime] = throughput(target, runtime, args.cold)
+            print(line)
+        print(f"\n## Cold-sample overhead: e2e - init - duration ({MEMORY_MB} MB)\n\n{header}")
+        for runtime, values in overheads.items():
+            print(row(f"{runtime} cold e2e - init - duration", values))
         print(f"\n## Known answer: init that sleeps {INIT_SLEEP_MS} ms\n\n{header}")
         print("\n".join(known_answer(target, args.cold)))
     finally:

@@ -189,13 +189,13 @@ def test_a_function_whose_update_fails_is_reported_not_waited_on(aws, tmp_path):
     assert left_in(moto) == []
 
 
-def test_bounded_retries_on_throttling(aws):
+def test_bounded_retries_on_throttling(aws, monkeypatch):
     from coldbench.targets.aws.client import CONTROL_ATTEMPTS, Clients, Endpoints
 
     _, standin, _ = aws
     endpoints = Endpoints(region=REGION, endpoint_url=standin.url)
     for key, value in DUMMY_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
+        monkeypatch.setenv(key, value)          # for this test only
     clients = Clients(endpoints)
     assert clients.lambda_.meta.config.retries == {"mode": "adaptive",
                                                    "total_max_attempts": CONTROL_ATTEMPTS}
@@ -261,7 +261,7 @@ def test_nothing_is_created_without_consent_or_above_the_cost_limit(aws, tmp_pat
 
 
 def test_rust_for_arm64_without_its_target_is_refused_before_anything_exists(aws, tmp_path):
-    from coldbench.targets.aws.package import rust_target_missing
+    from coldbench.runtimes.rust import target_missing as rust_target_missing
     if rust_target_missing("arm64") is None:
         pytest.skip("this machine can build Rust for arm64")
     moto, standin, serve = aws
@@ -271,3 +271,10 @@ def test_rust_for_arm64_without_its_target_is_refused_before_anything_exists(aws
     assert result.returncode == 2
     assert "rust: cannot build for arm64" in result.stderr
     assert left_in(moto) == []
+
+
+def test_no_credentials_are_left_in_the_environment_of_later_tests():
+    """The AWS tests set dummy credentials for themselves only (monkeypatch, or a child
+    process's environment): none stays in this process's environment."""
+    leaked = {k for k, v in DUMMY_ENVIRONMENT.items() if os.environ.get(k) == v}
+    assert not leaked, f"left in os.environ by an earlier test: {sorted(leaked)}"

@@ -145,10 +145,10 @@ def test_memory_and_cpu_limits_are_those_of_the_memory_size(engine):
     target = docker_target.DockerTarget(timeout_s=60, images_kind="local")
     try:
         environment = target.start(artifact, 200, provisioned=True)
-        host = engine.containers.get(environment.container.id).attrs["HostConfig"]
+        host = engine.containers.get(environment.sandbox.container.id).attrs["HostConfig"]
         assert host["Memory"] == host["MemorySwap"] == 200 * 1024 * 1024
         assert host["NetworkMode"] == "none"
-        group = environment.cgroup
+        group = environment.sandbox.cgroup
         limit = group.memory_dir / ("memory.limit_in_bytes" if group.version == "v1"
                                     else "memory.max")
         assert int(limit.read_text()) == 200 * 1024 * 1024
@@ -294,9 +294,15 @@ def test_images_are_built_once_and_then_reused(engine, tmp_path):
     assert first.run["container_images"] == second.run["container_images"]
 
 
+def _unreachable_aws_base(monkeypatch, runtime: str, reference: str) -> None:
+    """Point ``runtime``'s AWS base image at a registry that refuses at once, on this
+    machine: no request leaves it."""
+    recipe = get(runtime).image
+    monkeypatch.setattr(get(runtime), "image", replace(recipe, aws_base=reference))
+
+
 def test_aws_images_that_cannot_be_pulled_fall_back_to_local_ones(engine, monkeypatch):
-    # a registry that refuses at once, on this machine: no request leaves it
-    monkeypatch.setitem(images.AWS_IMAGES, "go", "127.0.0.1:9/lambda/provided:al2023")
+    _unreachable_aws_base(monkeypatch, "go", "127.0.0.1:9/lambda/provided:al2023")
     artifact = build(Function.builtin(get("go")))
     target = docker_target.DockerTarget(timeout_s=30, images_kind="aws", status=lambda text: None)
     try:
@@ -311,12 +317,18 @@ def test_aws_images_that_cannot_be_pulled_fall_back_to_local_ones(engine, monkey
 
 def test_after_one_failed_pull_the_other_aws_images_are_not_tried(engine, monkeypatch):
     tried = []
-    monkeypatch.setitem(images.AWS_IMAGES, "go", "127.0.0.1:9/lambda/provided:al2023")
-    monkeypatch.setitem(images.AWS_IMAGES, "rust", "127.0.0.1:9/lambda/provided:al2023")
+    _unreachable_aws_base(monkeypatch, "go", "127.0.0.1:9/lambda/provided:al2023")
+    _unreachable_aws_base(monkeypatch, "rust", "127.0.0.1:9/lambda/rust:al2023")
     target = docker_target.DockerTarget(timeout_s=30, images_kind="aws", status=tried.append)
     try:
         for runtime in ("go", "rust"):
             assert target.image_for(build(Function.builtin(get(runtime)))).kind == "local"
+        notes = target.notes(128)
     finally:
         target.close()
     assert sum("pulling" in line for line in tried) == 1, tried
+    # each runtime's note is about its own image: rust's does not quote go's failure
+    go_note, rust_note = notes
+    assert go_note.startswith("go: ") and "127.0.0.1:9/lambda/provided:al2023" in go_note
+    assert rust_note.startswith("rust: ") and "provided" not in rust_note
+    assert "no other was tried" in rust_note

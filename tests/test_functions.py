@@ -47,7 +47,7 @@ def test_on_demand_environment(runtime, target):
 def test_provisioned_environment_is_not_cold(runtime, target):
     artifact = build(Function.builtin(get(runtime)))
     environment = target.start(artifact, 1024, provisioned=True)
-    assert environment.api.initialized.is_set()          # init done before the request
+    assert environment.control_plane.api.initialized.is_set()          # init done before the request
     invoked = environment.invoke({"work": 3})
     environment.close()
     assert invoked.error is None, invoked.error

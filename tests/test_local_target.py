@@ -91,11 +91,12 @@ def test_memory_limit_is_the_configured_size():
     target = LocalTarget(timeout_s=30)
     try:
         environment = target.start(build(Function.builtin(get("python"))), 200, provisioned=True)
-        limit_file = environment.cgroup.memory_dir / (
-            "memory.limit_in_bytes" if environment.cgroup.version == "v1" else "memory.max")
+        group = environment.sandbox.cgroup
+        limit_file = group.memory_dir / (
+            "memory.limit_in_bytes" if group.version == "v1" else "memory.max")
         assert int(limit_file.read_text()) == 200 * 1024 * 1024
-        pid = environment.process.pid
-        assert pid in environment.cgroup.pids()
+        pid = environment.sandbox.launcher.pid
+        assert pid in group.pids()
     finally:
         target.close()
 
@@ -114,7 +115,7 @@ def test_cpu_share_follows_memory_after_init():
             # ~30 ms of CPU: more than four of 128 MB's 7.2 ms quotas, so however the work
             # falls across the 100 ms periods it waits out at least three of them
             durations[memory] = environment.invoke({"work": 10000}).duration_ms
-            group = environment.cgroup
+            group = environment.sandbox.cgroup
             if group.version == "v1":
                 quotas[memory] = int((group.cpu_dir / "cpu.cfs_quota_us").read_text())
             else:

@@ -120,3 +120,20 @@ def test_concurrent_invocations_get_environments_of_their_own(serving, fixture_f
     for thread in threads:
         thread.join()
     assert len(set(instances)) == 2
+
+
+def test_bad_requests_are_answered_as_lambda_answers_them(serving):
+    """A memory size outside 128..10240 MB and a payload over the 6 MB limit of a
+    synchronous invoke get Lambda's own exceptions, and no environment is started."""
+    from botocore.exceptions import ClientError
+
+    lam = client(serving())
+    with pytest.raises(ClientError) as raised:
+        invoke(lam, name="coldbench-python-99999")
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "128..10240" in raised.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as raised:
+        lam.invoke(FunctionName="coldbench-python-256",
+                   Payload=json.dumps({"blob": "x" * (7 * 1024 * 1024)}).encode())
+    assert raised.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413

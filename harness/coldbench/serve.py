@@ -58,10 +58,13 @@ from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from coldbench import build, runtimes
-from coldbench.targets.aws.lambda_report import Report, billed_ms
+from coldbench.phases import billed_ms
+from coldbench.targets.aws.lambda_report import Report
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
-from coldbench.targets.local.target import LocalEnvironment, LocalTarget
+from coldbench.environments.base import Environment
+from coldbench.measure.options import MEMORY_MAX_MB, MEMORY_MIN_MB
+from coldbench.targets.local.target import LocalTarget
 
 API_VERSION = "2015-03-31"
 _INVOKE_PATH = re.compile(rf"^/{API_VERSION}/functions/(?P<name>[^/]+)/invocations/?$")
@@ -70,6 +73,9 @@ NAME = re.compile(r"^coldbench-(?:(?P<run>[0-9a-f]{8})-)?(?P<runtime>[a-z]+)-(?P
 _ARN = re.compile(r"^(?:arn:[\w-]+:lambda:[\w-]+:)?(?:\d{12}:)?(?:function:)?"
                   r"(?P<name>[A-Za-z0-9_-]+)(?::(?P<qualifier>[A-Za-z0-9$_-]+))?$")
 LOG_TAIL_BYTES = 4096
+# Lambda's limit on a synchronous invocation's payload (AWS Lambda quotas: "Invocation
+# payload (request and response): 6 MB each for synchronous")
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 LATEST = "$LATEST"
 # Fields of a configuration that describe its state, not the configuration itself.
 _VOLATILE = {"ResponseMetadata", "State", "StateReason", "StateReasonCode",
@@ -99,7 +105,7 @@ class Resolved:
 
 @dataclass
 class Idle:
-    environment: LocalEnvironment
+    environment: Environment
     since: float
     log_offset: int
 
@@ -216,7 +222,12 @@ class Server:
                              f"{', '.join(self.artifacts) or 'none'})")
         version = qualifier if qualifier.isdigit() else LATEST
         if self.control_plane is None:
-            return Resolved((name, qualifier), artifact, int(parsed["memory"]), self.timeout_s,
+            memory_mb = int(parsed["memory"])
+            if not MEMORY_MIN_MB <= memory_mb <= MEMORY_MAX_MB:
+                raise ServeError(400, "InvalidParameterValueException",
+                                 f"MemorySize {memory_mb} MB of {name} is outside Lambda's "
+                                 f"{MEMORY_MIN_MB}..{MEMORY_MAX_MB} MB")
+            return Resolved((name, qualifier), artifact, memory_mb, self.timeout_s,
                             revision="static", version=version)
         configuration = self.control_plane.configuration(name, qualifier)
         return Resolved((name, qualifier), artifact, int(configuration["MemorySize"]),
@@ -305,15 +316,9 @@ class Server:
         return body, headers
 
 
-def _read_from(environment: LocalEnvironment, offset: int) -> tuple[str, int]:
+def _read_from(environment: Environment, offset: int) -> tuple[str, int]:
     """What the runtime wrote to its log since ``offset``."""
-    try:
-        with open(environment.log_path, "rb") as log:
-            log.seek(offset)
-            data = log.read()
-    except OSError:
-        return "", offset
-    return data.decode("utf-8", "replace"), offset + len(data)
+    return environment.sandbox.log(offset)
 
 
 def report_for(request_id: str, resolved: Resolved, invoked) -> Report:
@@ -369,7 +374,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         url = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            self.close_connection = True       # the body is not read
+            return self._error(ServeError(
+                413, "RequestEntityTooLargeException",
+                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the "
+                "InvokeFunction operation"))
+        body = self.rfile.read(length)
         match = _INVOKE_PATH.match(url.path)
         if not match:
             return self._error(ServeError(404, "UnknownOperationException",

@@ -67,51 +67,67 @@ def _write(path: Path, value: str) -> None:
 
 
 class Cgroup:
-    """One environment's group, with a memory limit and a CPU quota applied on demand."""
+    """One group's files: its memory limit, CPU quota, peak memory and processes. The
+    groups coldbench makes (``create``, ``remove``) sit under PARENT; a container's group
+    belongs to its engine and is only read and given a CPU quota (``of_process``)."""
 
-    def __init__(self, version: str, name: str):
+    def __init__(self, version: str, memory_dir: Path, cpu_dir: Path):
         self.version = version
-        self.name = name
-        if version == "v1":
-            self.memory_dir = ROOT / "memory" / PARENT / name
-            self.cpu_dir = ROOT / "cpu" / PARENT / name
-            self.dirs = [self.memory_dir, self.cpu_dir]
-        else:
-            self.memory_dir = self.cpu_dir = ROOT / PARENT / name
-            self.dirs = [self.memory_dir]
+        self.name = memory_dir.name
+        self.memory_dir, self.cpu_dir = memory_dir, cpu_dir
+        self.dirs = [memory_dir] if memory_dir == cpu_dir else [memory_dir, cpu_dir]
 
     @classmethod
-    def create(cls, version: str, name: str, memory_mb: int) -> "Cgroup":
-        """Make the group with a memory limit of ``memory_mb`` and no swap."""
-        group = cls(version, name)
+    def named(cls, version: str, name: str) -> "Cgroup":
+        """The group ``name`` under coldbench's parent."""
+        if version == "v1":
+            return cls(version, ROOT / "memory" / PARENT / name, ROOT / "cpu" / PARENT / name)
+        return cls(version, ROOT / PARENT / name, ROOT / PARENT / name)
+
+    @classmethod
+    def of_process(cls, pid: int, version: str) -> "Cgroup | None":
+        """The group a process is in (its memory and CPU controllers'), None if it is gone."""
         try:
-            if version == "v2":
-                _enable_v2_controllers()
-            for directory in group.dirs:
-                directory.mkdir(parents=True, exist_ok=True)
-            limit = str(memory_mb * 1024 * 1024)
-            if version == "v1":
-                _write(group.memory_dir / "memory.limit_in_bytes", limit)
-                swap_limit = group.memory_dir / "memory.memsw.limit_in_bytes"
-                if swap_limit.exists():
-                    _write(swap_limit, limit)   # no swap: Lambda has none
-                _write(group.memory_dir / "memory.swappiness", "0")
-            else:
-                _write(group.memory_dir / "memory.max", limit)
-                swap_max = group.memory_dir / "memory.swap.max"
-                if swap_max.exists():          # absent where the kernel accounts no swap
-                    _write(swap_max, "0")
-        except OSError as exc:
-            group.remove()
-            raise EnvironmentUnavailable(
-                f"cannot create cgroup {group.memory_dir}: {exc.strerror}; run as root, "
-                "or pass --no-limits to measure without memory and CPU limits") from exc
-        return group
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        paths = {}
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                paths[controller] = path.lstrip("/")
+        if version == "v2" and "" in paths:
+            folder = ROOT / paths[""]
+            return cls(version, folder, folder)
+        if "memory" in paths and "cpu" in paths:
+            return cls(version, ROOT / "memory" / paths["memory"], ROOT / "cpu" / paths["cpu"])
+        return None
 
     @property
     def procs_files(self) -> list[str]:
         """The files a child writes "0" into to join the group before it execs."""
         return [str(directory / "cgroup.procs") for directory in self.dirs]
+
+    def set_memory(self, memory_mb: int) -> None:
+        """A memory limit of ``memory_mb`` and no swap (Lambda has none); the peak so far
+        is reset, so that it counts from here."""
+        limit = str(memory_mb * 1024 * 1024)
+        if self.version == "v1":
+            _write(self.memory_dir / "memory.limit_in_bytes", limit)
+            swap_limit = self.memory_dir / "memory.memsw.limit_in_bytes"
+            if swap_limit.exists():
+                _write(swap_limit, limit)
+            _write(self.memory_dir / "memory.swappiness", "0")
+            _write(self.memory_dir / "memory.max_usage_in_bytes", "0")
+        else:
+            _write(self.memory_dir / "memory.max", limit)
+            swap_max = self.memory_dir / "memory.swap.max"
+            if swap_max.exists():          # absent where the kernel accounts no swap
+                _write(swap_max, "0")
+            try:                           # writable from Linux 6.12 on
+                _write(self.memory_dir / "memory.peak", "0")
+            except OSError:
+                pass
 
     def set_cpu(self, vcpus: float | None) -> None:
         """Limit the group to ``vcpus`` CPUs (None: unlimited)."""
@@ -160,17 +176,37 @@ class Cgroup:
             except ProcessLookupError:
                 pass
 
-    def remove(self) -> None:
-        """Kill what is left and delete the group; retries while the kernel reaps."""
-        for directory in self.dirs:
-            for _ in range(50):
-                if not directory.exists():
-                    break
-                self.kill()
-                try:
-                    directory.rmdir()
-                except OSError:
-                    time.sleep(0.02)
+
+def create(version: str, name: str, memory_mb: int | None = None) -> Cgroup:
+    """Make the group ``name`` under coldbench's parent, with a memory limit if given."""
+    group = Cgroup.named(version, name)
+    try:
+        if version == "v2":
+            _enable_v2_controllers()
+        for directory in group.dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+        if memory_mb is not None:
+            group.set_memory(memory_mb)
+    except OSError as exc:
+        remove(group)
+        raise EnvironmentUnavailable(
+            f"cannot create cgroup {group.memory_dir}: {exc.strerror}; run as root, "
+            "or pass --no-limits to measure without memory and CPU limits") from exc
+    return group
+
+
+def remove(group: Cgroup) -> None:
+    """Kill what is left in a group coldbench made and delete it; retries while the
+    kernel reaps."""
+    for directory in group.dirs:
+        for _ in range(50):
+            if not directory.exists():
+                break
+            group.kill()
+            try:
+                directory.rmdir()
+            except OSError:
+                time.sleep(0.02)
 
 
 def _enable_v2_controllers() -> None:
@@ -188,4 +224,4 @@ def leftovers() -> list[Cgroup]:
     base = ROOT / ("memory" if version == "v1" else "") / PARENT
     if not base.is_dir():
         return []
-    return [Cgroup(version, d.name) for d in sorted(base.iterdir()) if d.is_dir()]
+    return [Cgroup.named(version, d.name) for d in sorted(base.iterdir()) if d.is_dir()]

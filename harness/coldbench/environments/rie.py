@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from coldbench.errors import MissingToolchain
-from coldbench.phases import ms_between
-from coldbench.environments.runtime_api import now_ns
+from coldbench.environments.base import ControlPlane, out_of_memory
+from coldbench.errors import MissingToolchain, UsageError
+from coldbench.phases import ms_between, now_ns
 from coldbench.runtimes.base import run_tool
+from coldbench.targets.base import Invoked
 
 MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator"
 PACKAGE = f"{MODULE}/cmd/aws-lambda-rie"
@@ -51,7 +52,7 @@ INVOKE_PORT = 8080
 
 NO_PROVISIONED = ("--api rie cannot measure provisioned concurrency: the emulator "
                   "initialises the runtime on the first invocation; pass --provisioned 0")
-GO_HINT = "the RIE is built from its Go module: install Go 1.25 or newer"
+GO_HINT = "the RIE is built from its Go module: install Go 1.26 or newer"
 _ERROR_KEYS = {"errorType", "errorMessage", "requestId", "stackTrace", "errorCause"}
 _REQUEST_ID = re.compile(r"RequestId: (\S*)")
 _CONNECT_POLL_S = 0.002
@@ -224,3 +225,65 @@ def outcome(reply: Reply) -> tuple[object, dict | None]:
 def _is_error_document(document: object) -> bool:
     return (isinstance(document, dict) and {"errorType", "errorMessage"} <= document.keys()
             and document.keys() <= _ERROR_KEYS)
+
+
+class EmulatorPlane(ControlPlane):
+    """AWS's emulator as an environment's control plane. ``executable``: the emulator to
+    start around the runtime (a process sandbox); None where the sandbox's image starts
+    it itself, listening on INVOKE_PORT (AWS's images, and coldbench's)."""
+
+    provisioned = False
+
+    def __init__(self, executable: Path | None = None):
+        self.executable = executable
+        self.port = INVOKE_PORT
+        self.client: Client | None = None
+
+    def command(self, environment, argv, env):
+        env = env | {"AWS_LAMBDA_FUNCTION_TIMEOUT": timeout_setting(environment.timeout_s)}
+        sandbox = environment.sandbox
+        self.client = Client(lambda: _connect(sandbox, self.port))
+        if self.executable is None:
+            return argv, env
+        self.port = free_port()
+        api_port = free_port()
+        while api_port == self.port:
+            api_port = free_port()
+        return [str(self.executable),
+                "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
+                "--runtime-api-address", f"127.0.0.1:{api_port}", *argv], env
+
+    def wait_initialized(self, environment) -> None:
+        raise UsageError(NO_PROVISIONED)
+
+    def invoke(self, environment, event: dict, first: bool) -> tuple[Invoked, bool]:
+        sandbox = environment.sandbox
+        deadline = now_ns() + int(environment.timeout_s * 1e9)
+        result = exchange(self.client, event, environment.timeout_s, first,
+                          alive=sandbox.running, deadline_ns=deadline)
+        if result is None:
+            if not sandbox.running():
+                return Invoked(duration_ms=None, error=environment.exit_error("init")), False
+            return Invoked(duration_ms=None, error={
+                "type": "Sandbox.Timedout", "phase": "init",
+                "message": f"the emulator did not listen within "
+                           f"{environment.timeout_s:g} seconds"}), False
+        extra = {}
+        if first:
+            extra["first_response_ms"] = ms_between(sandbox.started_ns, result.received_ns)
+            sandbox.limit_cpu()   # the emulator does not tell when init ends: from here on
+        error = result.error
+        if error is not None and sandbox.out_of_memory():
+            error = out_of_memory(error["phase"], environment.memory_mb)
+        # after a fatal answer the emulator resets its runtime: the environment is gone
+        return Invoked(duration_ms=result.duration_ms, response=result.response, error=error,
+                       extra=extra), not result.fatal
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+def _connect(sandbox, port: int) -> socket.socket:
+    with sandbox.network():
+        return socket.create_connection(("127.0.0.1", port))

@@ -13,14 +13,14 @@ configuration alike; warm samples of a configuration follow its last cold sample
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 from coldbench.build import Artifact
-from coldbench.phases import billed_ms, ms_between
+from coldbench.phases import billed_ms, ms_between, now_ns
 from coldbench.results.schema import Sample
-from coldbench.environments.runtime_api import now_ns
 from coldbench.targets.base import Environment, Invoked, Target
 
 # what the function must report as `cold` in each mode
@@ -74,7 +74,8 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
         init_ms=invoked.init_ms if mode == "cold" else None,
         duration_ms=invoked.duration_ms,
         e2e_ms=e2e_ms,
-        billed_ms=billed_ms(invoked.duration_ms) if invoked.duration_ms is not None else None,
+        billed_ms=billed_ms(invoked.duration_ms, invoked.init_ms if mode == "cold" else None,
+                            extra.get("billed_restore_ms")),
         max_memory_mb=invoked.max_memory_mb,
         cold=cold,
         error=invoked.error,
@@ -87,7 +88,13 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
     )
 
 
-def _start_failed(exc: OSError) -> Invoked:
+# What a failed start raises: the system refused (OSError: a container, a process, a
+# cgroup join) or a child process failed (SubprocessError). A ColdbenchError (a machine
+# that cannot run anything) ends the run instead.
+START_FAILURES = (OSError, subprocess.SubprocessError)
+
+
+def _start_failed(exc: Exception) -> Invoked:
     return Invoked(duration_ms=None, error={"type": "Coldbench.StartFailed", "phase": "init",
                                             "message": f"the runtime could not be started: {exc}"})
 
@@ -125,7 +132,7 @@ class Measurement:
         started = now_ns()
         try:
             environment = self.target.start(config.artifact, config.memory_mb, provisioned=False)
-        except OSError as exc:
+        except START_FAILURES as exc:
             self.record(to_sample(config, "cold", _start_failed(exc), None))
             return None
         invoked = environment.invoke(self.plan.event)
@@ -155,7 +162,7 @@ class Measurement:
     def provisioned(self, config: Config) -> None:
         try:
             environment = self.target.start(config.artifact, config.memory_mb, provisioned=True)
-        except OSError as exc:
+        except START_FAILURES as exc:
             self.record(to_sample(config, "provisioned", _start_failed(exc), None))
             return
         try:

@@ -1,0 +1,282 @@
+"""The container sandbox: a runtime in a container of its own, as with ``sam local
+invoke``, with Lambda's memory limit and CPU share (``--memory``, ``--cpus``).
+
+No network. Every container has a network namespace of its own with loopback only
+(network "none"), and coldbench enters that namespace (setns(2)) to reach it: a control
+plane opens its Runtime API server there, so the runtime finds AWS_LAMBDA_RUNTIME_API on
+127.0.0.1 as on Lambda, or connects to the emulator's 127.0.0.1:8080 from there. No port
+is published: published ports are relayed by docker-proxy, a userland process that would
+stand in every measured request, and the container would need a bridge network.
+
+When a control plane has work to do before the runtime runs (``before_exec``: opening the
+Runtime API server in the container's namespace), the container starts held at a gate: a
+shell that reads the server's address from its stdin, then becomes the image's entrypoint.
+Once the engine's start has returned, the work is done, the start instant is taken and the
+address written through the gate, so that neither the engine's set-up nor coldbench's is
+in Init Duration.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+from coldbench.environments import cgroups
+from coldbench.environments.base import Sandbox
+from coldbench.errors import BuildError, EnvironmentUnavailable
+from coldbench.phases import ms_between, now_ns
+from coldbench.targets.docker import images
+
+GATE = ('read -r AWS_LAMBDA_RUNTIME_API && export AWS_LAMBDA_RUNTIME_API && '
+        'exec "$0" "$@"')
+TMP_SIZE = "512m"                       # Lambda's default ephemeral storage
+CREATE_GRACE_S = 2.0                    # for the engine to finish a create the client left
+START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
+              "DOCKER_HOST at a running engine")
+_CLONE_NEWNET = 0x40000000
+_LOG_TAIL_LINES = 20
+
+
+class ContainerStartFailed(OSError):
+    """A container could not be created or started (recorded as an error sample)."""
+
+
+def _setns(fd: int) -> None:
+    if hasattr(os, "setns"):                         # Python 3.12 and newer
+        os.setns(fd, _CLONE_NEWNET)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+@contextmanager
+def network_namespace(fd: int):
+    """Run the block in the network namespace ``fd`` names (an open /proc/PID/ns/net).
+    Only the calling thread moves; sockets made in the block stay in that namespace."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        _setns(fd)
+        try:
+            yield
+        finally:
+            _setns(own)
+    finally:
+        os.close(own)
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+class ContainerSandbox(Sandbox):
+    """One container on one engine, from one function's image."""
+
+    task_root = images.TASK_ROOT
+    tmp = "/tmp"
+
+    def __init__(self, client, image: images.Image, memory_mb: int, name: str,
+                 labels: dict[str, str], cgroup_version: str, limits: bool = True,
+                 cpu_model: str = "lambda"):
+        self.client = client
+        self.image = image
+        self.memory_mb = memory_mb
+        self.name = name
+        self.labels = labels
+        self.cgroup_version = cgroup_version
+        self.limits = limits
+        self.cpu_model = cpu_model if limits else "none"
+        self.share = cgroups.CpuShare.for_memory(memory_mb)
+        self.container = None
+        self.pid: int | None = None
+        self.cgroup: cgroups.Cgroup | None = None
+        self.netns: int | None = None              # an open /proc/PID/ns/net
+        self.extra: dict = {}
+        self._gate = None
+        self._creating = False
+        self._status: int | None = None
+        self._closed = False
+
+    def network(self):
+        if self.netns is None:
+            @contextmanager
+            def gone():
+                raise ConnectionRefusedError("the container has no network namespace: "
+                                             "it exited")
+                yield
+            return gone()
+        return network_namespace(self.netns)
+
+    def start(self, argv, env, before_exec: Callable[[], dict[str, str]] | None = None) -> None:
+        argv, env = self._command(argv, env)
+        settings = {}
+        if self.limits:
+            settings = {"mem_limit": f"{self.memory_mb}m", "memswap_limit": f"{self.memory_mb}m"}
+            if self.cgroup_version == "v1":
+                settings["mem_swappiness"] = 0       # no swap, as on Lambda
+            if self.cpu_model == "proportional":
+                settings |= {"cpu_period": cgroups.CFS_PERIOD_US, "cpu_quota": max(
+                    1000, int(self.share.applied_vcpus * cgroups.CFS_PERIOD_US))}
+        gated = before_exec is not None
+        entrypoint = ["/bin/sh", "-c", GATE, *self.image.entrypoint] if gated else None
+        try:
+            created = now_ns()
+            self._create(
+                self.image.id, command=argv, entrypoint=entrypoint, environment=env,
+                network_mode="none", stdin_open=gated, read_only=True,
+                tmpfs={"/tmp": f"size={TMP_SIZE}"}, working_dir=images.TASK_ROOT,
+                labels=self.labels, name=self.name, **settings)
+            if gated:
+                self._gate = self.client.api.attach_socket(
+                    self.container.id, params={"stdin": 1, "stream": 1})
+            self.started_ns = now_ns()
+            self.container.start()
+            self.extra["container_start_ms"] = ms_between(created, now_ns())
+            self.container.reload()
+        except Exception as exc:
+            if not self._engine_answers():
+                raise EnvironmentUnavailable(f"the Docker engine stopped answering: "
+                                             f"{START_HINT}") from None
+            raise ContainerStartFailed(f"container {self.name}: {images.reason(exc)}") from None
+        self.pid = self.container.attrs["State"]["Pid"] or None
+        if self.pid:
+            self.cgroup = cgroups.Cgroup.of_process(self.pid, self.cgroup_version)
+            try:
+                self.netns = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY)
+            except OSError:
+                pass                      # exited already: the wait sees it
+        if gated:
+            if self.netns is None:
+                raise ContainerStartFailed(f"container {self.name} exited as it started: "
+                                           f"{self.log_tail() or 'no output'}")
+            with network_namespace(self.netns):
+                variables = before_exec()
+            self.started_ns = now_ns()
+            try:   # the gate passes on this one variable
+                getattr(self._gate, "_sock", self._gate).sendall(
+                    f"{variables['AWS_LAMBDA_RUNTIME_API']}\n".encode())
+            except OSError:
+                pass                      # the container is gone: the wait sees it
+
+    def _create(self, image: str, **settings) -> None:
+        """Create the container. Ctrl-C in the middle of the engine's answer would leave a
+        container nobody knows of, so SIGINT and SIGTERM wait until the answer is in (they
+        are blocked, not lost) and ``close`` has the container to remove."""
+        deferred = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+        self._creating = True
+        try:
+            self.container = self.client.containers.create(image, **settings)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        self._creating = False
+
+    def _remove_unknown(self) -> None:
+        """A create that was interrupted anyway (the signal went to another thread): the
+        engine may still make the container after the client gave up; find it by name."""
+        deadline = now_ns() + int(CREATE_GRACE_S * 1e9)
+        while now_ns() < deadline:
+            try:
+                found = self.client.api.containers(all=True, filters={"name": f"^/{self.name}$"})
+                for container in found:
+                    self.client.api.remove_container(container["Id"], force=True)
+            except Exception:
+                return                    # the engine is gone, and the container with it
+            if found:
+                return
+            time.sleep(0.05)
+
+    def _command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict]:
+        """The container's command and variables for the image: local images take the
+        runtime's own command line with its program as installed in the image; AWS's
+        images take the handler, and their bootstrap starts the runtime."""
+        if self.image.kind == "aws":
+            for name in ("PATH", "LANG", "TZ", "TMPDIR"):   # their images set their own
+                env.pop(name, None)
+            return [env["_HANDLER"]], env
+        argv = list(argv)
+        if not argv[0].startswith(f"{images.TASK_ROOT}/"):
+            if self.image.executable is None:
+                raise BuildError(f"image {self.image.ref} has no runtime to start {argv[0]}")
+            argv[0] = self.image.executable
+        return argv, env
+
+    def _engine_answers(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False
+
+    def running(self) -> bool:
+        return self._status is None and self.pid is not None and _running(self.pid)
+
+    def exit_status(self) -> int:
+        """The exit status; a shell reports a child killed by signal N as 128 + N, which
+        becomes -N as for a process (the runtime is the first process's child)."""
+        if self._status is None:
+            try:
+                status = self.container.wait(timeout=30)["StatusCode"]
+            except Exception:             # the engine is gone: the container with it
+                status = 137
+            self._status = -(status - 128) if 128 < status < 160 else status
+        return self._status
+
+    def out_of_memory(self) -> bool:
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            return True
+        try:
+            self.container.reload()
+            return bool(self.container.attrs["State"].get("OOMKilled"))
+        except Exception:
+            return False
+
+    def peak_memory_mb(self) -> float | None:
+        return self.cgroup.peak_memory_mb() if self.cgroup is not None else None
+
+    def limit_cpu(self) -> None:
+        if self.cgroup is not None and self.cpu_model == "lambda":
+            self.cgroup.set_cpu(self.share.applied_vcpus)
+
+    def log(self, offset: int = 0) -> tuple[str, int]:
+        if self.container is None:
+            return "", offset
+        try:
+            data = self.container.logs()
+        except Exception:
+            return "", offset
+        return data[offset:].decode("utf-8", "replace"), len(data)
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        if self.container is None:
+            return ""
+        try:
+            return self.container.logs(tail=lines).decode("utf-8", "replace").strip()
+        except Exception:
+            return ""
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self._gate is not None:
+            self._gate.close()
+        if self.container is not None:
+            try:       # whatever its state; an engine that is gone took it along
+                self.container.remove(force=True)
+            except Exception:
+                pass
+        elif self._creating:
+            self._remove_unknown()
+        if self.netns is not None:
+            os.close(self.netns)
+            self.netns = None
+        self._closed = True
