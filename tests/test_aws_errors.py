@@ -32,7 +32,8 @@ def control_plane():
 def target_invoking(invoke_url: str):
     """An AWS target whose invocations go to ``invoke_url``, and a copy to invoke."""
     from coldbench.targets.aws.client import Clients, Endpoints
-    from coldbench.targets.aws.target import AwsTarget, Copy
+    from coldbench.targets.aws.copies import Copy
+    from coldbench.targets.aws.target import AwsTarget
 
     endpoints = Endpoints(region=REGION, endpoint_url=invoke_url, invoke_endpoint_url=invoke_url)
     target = AwsTarget(endpoints, timeout_s=5, architectures=["x86_64"])

@@ -1,33 +1,126 @@
-"""The AWS target as a plug-in: how the run's options make one."""
+"""The AWS target as registered (entry point ``aws``): its options, their rules, how they
+make one, and what a killed run leaves behind: the resources tagged ``coldbench:run-id``
+in a region."""
 
 from __future__ import annotations
 
-from coldbench.errors import UsageError
+from functools import partial
+
+from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.targets.aws.client import Endpoints
-from coldbench.targets.aws.target import (DEFAULT_CONCURRENCY, DEFAULT_COPIES,
-                                          PROVISIONED_POLL_S, AwsTarget)
+from coldbench.targets.aws.package import parse_architectures
+from coldbench.targets.aws.copies import PROVISIONED_POLL_S
+from coldbench.targets.aws.plan import parse_lambda_runtimes
+from coldbench.targets.aws.target import DEFAULT_CONCURRENCY, DEFAULT_COPIES, AwsTarget
+from coldbench.targets.base import TargetPlugin, Leftover, NotSearched, Option
+
+REGION_NEEDED = "--target aws needs --region (e.g. --region us-east-1)"
+REGION = Option("--region", help="the AWS region (e.g. us-east-1).")
+PROFILE = Option("--profile", help="the AWS credentials profile to use.")
+ENDPOINT_URL = Option("--endpoint-url",
+                      help="send control-plane calls (Lambda, IAM, Logs, STS) here instead of "
+                           "AWS: for local stand-ins such as moto's server.")
 
 
-def from_options(options) -> AwsTarget:
-    settings = options.target_options
-    region = settings.get("region")
-    if not region:
-        raise UsageError("--target aws needs --region (e.g. --region us-east-1)")
-    return AwsTarget(
-        Endpoints(region=region, profile=settings.get("profile"),
-                  endpoint_url=settings.get("endpoint_url"),
-                  invoke_endpoint_url=settings.get("invoke_endpoint_url")),
-        timeout_s=options.timeout_s,
-        architectures=settings.get("architectures") or ["x86_64"],
-        lambda_runtimes=settings.get("lambda_runtimes"),
-        role_arn=settings.get("role_arn"),
-        copies=settings.get("copies", DEFAULT_COPIES),
-        concurrency=settings.get("concurrency", DEFAULT_CONCURRENCY),
-        snapstart=settings.get("snapstart", False),
-        max_cost=settings.get("max_cost"),
-        yes=settings.get("yes", False),
-        confirm=settings.get("confirm"),
-        status=settings.get("status"),
-        announce=settings.get("announce"),
-        provisioned_poll_s=settings.get("provisioned_poll_s", PROVISIONED_POLL_S),
+class Aws(TargetPlugin):
+    """The aws target as registered: its options, their rules, how they make a
+    ``AwsTarget``, and what killed runs left."""
+
+    name = "aws"
+
+    summary = "AWS Lambda"
+    cleanup_asks = True                 # the resources are in an account: say what, then ask
+    run_options = (
+        REGION, PROFILE,
+        Option("--role-arn", help="an existing Lambda execution role; without it a role with "
+                                  "only the basic logging policy is created and deleted."),
+        Option("--arch", dest="architectures", default="x86_64",
+               help="CPU architectures, comma-separated: x86_64, arm64."),
+        Option("--snapstart", type=bool,
+               help="also measure SnapStart (published versions, Restore Duration) for the "
+                    "runtimes that support it (Java, Python)."),
+        Option("--lambda-runtime", dest="lambda_runtimes",
+               help="runtime identifiers to deploy with, e.g. python=python3.13,"
+                    "node=nodejs22.x (default: each runtime's own)."),
+        Option("--copies", type=int, default=DEFAULT_COPIES,
+               help="functions per configuration, primed for cold starts in turn."),
+        Option("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+               help="control-plane operations (deploys, config updates) at once."),
+        Option("--max-cost", type=float,
+               help="refuse plans that can cost more than this (USD)."),
+        Option("--yes", type=bool, help="create the resources without asking."),
+        ENDPOINT_URL,
+        Option("--invoke-endpoint-url",
+               help="send Invoke calls here instead of AWS: for local stand-ins such as "
+                    "'coldbench serve'."),
     )
+    cleanup_options = (
+        REGION, PROFILE,
+        Option("--run-id", help="only the resources of this run (as tagged)."),
+        ENDPOINT_URL,
+    )
+
+    @classmethod
+    def check_options(cls, options) -> None:
+        settings = options.target_options
+        if not settings.get("region"):
+            raise UsageError(REGION_NEEDED)
+        parse_architectures(settings.get("architectures") or "x86_64")
+        parse_lambda_runtimes(settings.get("lambda_runtimes"))
+        if "provisioned" in options.defaulted:
+            options.provisioned = 0      # opt-in on AWS: provisioned concurrency costs money
+
+    @classmethod
+    def from_options(cls, options) -> AwsTarget:
+        settings = options.target_options
+        return AwsTarget(
+            Endpoints(region=settings["region"], profile=settings.get("profile"),
+                      endpoint_url=settings.get("endpoint_url"),
+                      invoke_endpoint_url=settings.get("invoke_endpoint_url")),
+            timeout_s=options.timeout_s,
+            architectures=parse_architectures(settings.get("architectures") or "x86_64"),
+            lambda_runtimes=parse_lambda_runtimes(settings.get("lambda_runtimes")),
+            role_arn=settings.get("role_arn"),
+            copies=settings.get("copies", DEFAULT_COPIES),
+            concurrency=settings.get("concurrency", DEFAULT_CONCURRENCY),
+            snapstart=bool(settings.get("snapstart")),
+            max_cost=settings.get("max_cost"),
+            yes=bool(settings.get("yes")),
+            confirm=options.confirm,
+            status=options.status,
+            announce=options.announce,
+            provisioned_poll_s=settings.get("provisioned_poll_s", PROVISIONED_POLL_S),
+        )
+
+    @classmethod
+    def find_leftovers(cls, settings: dict) -> list[Leftover]:
+        """Every resource tagged coldbench:run-id (of --run-id if given) in the region,
+        functions first, roles last, in the order they are deleted."""
+        from coldbench.targets.aws import resources
+        from coldbench.targets.aws.client import Clients, unavailable
+
+        region = settings.get("region")
+        if not region:
+            raise NotSearched(f"cleanup {REGION_NEEDED}")
+        clients = Clients(Endpoints(region=region, profile=settings.get("profile"),
+                                    endpoint_url=settings.get("endpoint_url")))
+        clients.check_credentials()
+        try:
+            found = resources.find_leftovers(clients, settings.get("run_id"))
+        except Exception as exc:
+            error = unavailable(exc)
+            if error is None:
+                raise
+            raise error from None
+        return [Leftover(str(resource), f"in {region}", partial(_delete, clients, resource))
+                for resource in found]
+
+
+def _delete(clients, resource) -> str:
+    from coldbench.targets.aws import resources
+
+    errors: list[str] = []
+    resources.delete(clients, [resource], on_result=lambda _, error: errors.append(error))
+    if errors and errors[0]:
+        raise EnvironmentUnavailable(errors[0])
+    return f"deleted {resource}"

@@ -1,0 +1,108 @@
+"""Deploying an AWS run: its execution role (unless given), and per configuration its
+copies, functions each created with its log group and waited for until Active. Every
+resource is in the run's ledger before it is created (``resources``), so that cleanup
+finds it whatever happens next."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from coldbench.build import Artifact
+from coldbench.errors import EnvironmentUnavailable
+from coldbench.targets.aws import resources
+from coldbench.targets.aws.client import Clients, describe, unavailable
+from coldbench.targets.aws.copies import NONCE_VARIABLE, Copy, Group, Stuck, wait
+from coldbench.targets.aws.plan import AwsArtifact
+
+ACTIVE_WAIT_S = 300.0                # a new function Pending longer than this is reported
+
+
+class Deployer:
+    """Creates one run's resources, named with its id and tagged with ``tags``."""
+
+    def __init__(self, clients: Clients, run_id: str, tags: dict[str, str],
+                 ledger: resources.Ledger, timeout_s: int,
+                 lambda_runtime: Callable[[Artifact], str], stop: threading.Event,
+                 status: Callable[[str], None]):
+        self.clients = clients
+        self.run_id = run_id
+        self.tags = tags
+        self.ledger = ledger
+        self.timeout_s = timeout_s
+        self.lambda_runtime = lambda_runtime
+        self.stop = stop
+        self.status = status
+
+    def create_role(self) -> str:
+        """A Lambda execution role for the run; its ARN."""
+        self.status(f"creating role {resources.role_name(self.run_id)}")
+        try:
+            return resources.create_role(self.clients, self.run_id, self.tags, self.ledger)
+        except Exception as exc:
+            error = unavailable(exc)
+            if error is None:
+                raise
+            raise error from None
+
+    def create_functions(self, configs, plan, copies: int, role_arn: str,
+                         pool: ThreadPoolExecutor,
+                         concurrency: int) -> dict[tuple[AwsArtifact, int], Group]:
+        """``copies`` functions per configuration, plus one for provisioned concurrency when
+        the plan has such samples, created on ``pool``; their copies by configuration.
+        A function that does not become Active makes its copies failed ones."""
+        groups: dict[tuple[AwsArtifact, int], Group] = {}
+        jobs = []
+        for config in configs:
+            artifact = config.artifact
+            names = {"cold": [f"c{i}" for i in range(1, copies + 1)],
+                     "provisioned": ["p1"] if plan.provisioned else []}
+            group_copies: dict[str, list[Copy]] = {"cold": [], "provisioned": []}
+            for mode, suffixes in names.items():
+                for suffix in suffixes:
+                    name = resources.function_name(self.run_id, artifact.function.runtime.name,
+                                                   config.memory_mb,
+                                                   artifact.package.architecture,
+                                                   artifact.snapstart, suffix)
+                    variables = {NONCE_VARIABLE: uuid.uuid4().hex}
+                    lock = threading.Lock()
+                    # one function, two slots: one measured while the next is allocated
+                    slots = 2 if mode == "provisioned" else 1
+                    for _ in range(slots):
+                        group_copies[mode].append(Copy(name, variables, lock, state="priming"))
+                    jobs.append((name, artifact, config.memory_mb, variables,
+                                 group_copies[mode][-slots:]))
+            groups[(artifact, config.memory_mb)] = Group(
+                artifact, config.memory_mb, group_copies,
+                due={"cold": plan.cold, "provisioned": plan.provisioned})
+        self.status(f"creating {len(jobs)} functions, {concurrency} at a time")
+        futures = [pool.submit(self._create, role_arn, *job) for job in jobs]
+        failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:
+            raise (unavailable(failures[0]) or EnvironmentUnavailable(
+                f"AWS: could not create the functions: {describe(failures[0])}"))
+        return groups
+
+    def _create(self, role_arn: str, name: str, artifact: AwsArtifact, memory_mb: int,
+                variables: dict[str, str], slots: list[Copy]) -> None:
+        pkg = artifact.package
+        resources.create_log_group(self.clients, name, self.tags, self.ledger)
+        spec = dict(FunctionName=name, Runtime=self.lambda_runtime(artifact), Role=role_arn,
+                    Handler=pkg.handler, Code={"ZipFile": pkg.path.read_bytes()},
+                    MemorySize=memory_mb, Timeout=self.timeout_s,
+                    Architectures=[pkg.architecture],
+                    Environment={"Variables": dict(variables)},
+                    Description=f"coldbench run {self.run_id}: {artifact.function.name} "
+                                f"({artifact.function.runtime.name}) {memory_mb} MB "
+                                f"{artifact.variant}",
+                    Tags=dict(self.tags, **{"coldbench:runtime": artifact.function.runtime.name}))
+        if artifact.snapstart:
+            spec["SnapStart"] = {"ApplyOn": "PublishedVersions"}
+        resources.create_function(self.clients, spec, self.ledger, self.stop)
+        try:
+            wait(self.clients, self.stop, "function_active_v2", ACTIVE_WAIT_S, FunctionName=name)
+        except Stuck as exc:
+            for copy in slots:      # not yet shared: the priming starts once all are created
+                copy.state, copy.failure = "failed", exc.failure

@@ -1,0 +1,80 @@
+"""One invocation of a deployed copy: Invoke with the log tail (``LogType=Tail``), retried
+only when Lambda certainly did not run it (``client.INVOKE_NOT_SENT``), and Lambda's
+REPORT line (``lambda_report``) as an ``Invoked``: Init Duration (or Restore Duration
+under SnapStart), Duration and Max Memory Used."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+
+from coldbench.phases import ms_between, now_ns
+from coldbench.targets.aws import lambda_report as reports
+from coldbench.targets.aws.client import (INVOKE_ATTEMPTS, INVOKE_NOT_SENT, Clients, describe,
+                                          error_code)
+from coldbench.targets.aws.copies import Copy
+from coldbench.targets.base import Invoked
+
+INVOKE_BACKOFF_S = 0.5               # full jitter up to this times 2**try before a retried invoke
+
+
+def invoke(clients: Clients, copy: Copy, event: dict) -> tuple[Invoked, bool]:
+    """One invocation with the log tail; the sample and whether the environment lives on."""
+    params = dict(FunctionName=copy.function, Payload=json.dumps(event).encode(),
+                  LogType="Tail")
+    if copy.version is not None:
+        params["Qualifier"] = copy.version
+    for attempt in range(1, INVOKE_ATTEMPTS + 1):
+        started = now_ns()           # each try is timed on its own
+        try:
+            response = clients.invoke.invoke(**params)
+            payload = response["Payload"].read()
+            break
+        except Exception as exc:  # noqa: BLE001 - a failed invoke is a sample with an error
+            e2e_ms = ms_between(started, now_ns())
+            kind = error_code(exc) or type(exc).__name__
+            if kind in INVOKE_NOT_SENT and attempt < INVOKE_ATTEMPTS:
+                time.sleep(random.uniform(0, INVOKE_BACKOFF_S * 2 ** attempt))
+                continue
+            return Invoked(duration_ms=None, e2e_ms=e2e_ms,
+                           error={"type": kind, "phase": "invoke",
+                                  "message": describe(exc)}), False
+    e2e_ms = ms_between(started, now_ns())
+    log = base64.b64decode(response.get("LogResult") or "").decode("utf-8", "replace")
+    report = reports.find(log)
+    try:
+        document = json.loads(payload or b"null")
+    except ValueError:
+        document = payload.decode("utf-8", "replace")
+    extra = {"function_name": copy.function,
+             "executed_version": response.get("ExecutedVersion")}
+    if report is None:
+        return Invoked(duration_ms=None, e2e_ms=e2e_ms, response=document, extra=extra,
+                       error={"type": "Coldbench.NoReport", "phase": "invoke",
+                              "message": "the invoke's log tail had no REPORT line"}), False
+    extra |= {"request_id": report.request_id,
+              "billed_duration_ms": report.billed_duration_ms,
+              "memory_size_mb": report.memory_size_mb,
+              "report_cold": report.cold}
+    if report.restore_duration_ms is not None:
+        extra |= {"restore_ms": report.restore_duration_ms,
+                  "billed_restore_ms": report.billed_restore_duration_ms}
+    if report.status is not None:
+        extra["lambda_status"] = report.status
+    result = Invoked(duration_ms=report.duration_ms,
+                     init_ms=(report.init_duration_ms if report.init_duration_ms is not None
+                              else report.restore_duration_ms),
+                     max_memory_mb=float(report.max_memory_used_mb), e2e_ms=e2e_ms,
+                     extra=extra)
+    if response.get("FunctionError"):
+        body = document if isinstance(document, dict) else {}
+        kind = ("Sandbox.Timedout" if report.status == "timeout" else
+                report.error_type or body.get("errorType") or "Runtime.Unknown")
+        result.error = {"type": kind, "phase": "invoke",
+                        "message": str(body.get("errorMessage") or document)[:500]}
+    else:
+        result.response = document
+    # after a timeout or a crash Lambda resets the environment: the next one is new
+    return result, report.status is None
