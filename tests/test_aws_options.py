@@ -5,7 +5,7 @@ import pytest
 from coldbench.targets.aws.client import describe, redact
 from coldbench.errors import UsageError
 from coldbench.measure.options import RunOptions
-from coldbench.targets.aws.target import parse_lambda_runtimes, snapstart_supported
+from coldbench.targets.aws.plan import parse_lambda_runtimes, snapstart_supported
 
 
 def test_runtime_identifiers_are_configurable():
@@ -40,25 +40,24 @@ def test_keys_and_secrets_never_reach_a_message():
     assert describe(Failure()) == "CreateFunction: AccessDenied: user <redacted> is not allowed"
 
 
-def test_aws_options_are_for_the_aws_target_and_provisioned_is_opt_in():
-    import click
-    from click.testing import CliRunner
+def test_aws_options_are_checked_and_provisioned_is_opt_in():
+    from coldbench.measure.options import check
 
-    from coldbench.cli import aws as cli_aws
+    def options(**settings) -> RunOptions:
+        return RunOptions(runtimes=["python"], target="aws",
+                          target_options={"region": "eu-west-1", **settings},
+                          defaulted=frozenset({"provisioned"}))
 
-    local = RunOptions(runtimes=["python"])
-    with pytest.raises(UsageError, match="--region is for --target aws"):
-        cli_aws.apply(local, {"region": "us-east-1"}, print)
-    cli_aws.apply(local, {"copies": 3, "architectures": "x86_64"}, print)   # defaults are fine
-    assert local.target_options == {}
-
-    @click.command()
-    @click.option("--provisioned", default=6)
-    def command(provisioned):
-        options = RunOptions(runtimes=["python"], target="aws", provisioned=provisioned)
-        cli_aws.apply(options, {"region": "eu-west-1", "architectures": "arm64,x86_64"}, print)
-        click.echo(f"{options.provisioned} {options.target_options['architectures']}")
-
-    runner = CliRunner()
-    assert runner.invoke(command, []).output == "0 ['arm64', 'x86_64']\n"
-    assert runner.invoke(command, ["--provisioned", "2"]).output.startswith("2 ")
+    left = options(architectures="arm64,x86_64")
+    check(left)
+    assert left.provisioned == 0 and left.notes == []   # costs money: only when asked
+    asked = options()
+    asked.provisioned, asked.defaulted = 2, frozenset()
+    check(asked)
+    assert asked.provisioned == 2
+    with pytest.raises(UsageError, match="--target aws needs --region"):
+        check(options(region=None))
+    with pytest.raises(UsageError, match="unknown architecture 'mips'"):
+        check(options(architectures="mips"))
+    with pytest.raises(UsageError, match="unknown runtime 'cobol'"):
+        check(options(lambda_runtimes="cobol=cobol1"))

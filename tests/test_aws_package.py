@@ -7,10 +7,11 @@ import zipfile
 import pytest
 
 from coldbench import runtimes
-from coldbench.targets.aws.package import (check_bootstrap, package, parse_architectures,
-                                   rust_target_missing, write_zip)
-from coldbench.build import Function, build
+from coldbench.build import Artifact, Function, build
 from coldbench.errors import BuildError, MissingToolchain, UsageError
+from coldbench.runtimes.base import Launch, Runtime
+from coldbench.runtimes.rust import target_missing as rust_target_missing
+from coldbench.targets.aws.package import check_bootstrap, package, parse_architectures, write_zip
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +111,21 @@ def test_architectures_are_checked():
     assert parse_architectures("arm64, x86_64,arm64") == ["arm64", "x86_64"]
     with pytest.raises(UsageError, match="unknown architecture 'mips'"):
         parse_architectures("mips")
+
+
+def test_a_runtime_that_says_nothing_of_lambda_is_not_packaged(tmp_path):
+    class Unpackaged(Runtime):
+        name, default_handler, lambda_runtime = "unpackaged", "main", "provided.al2023"
+
+        def toolchain_version(self):
+            return "none"
+
+        def build(self, source, out):
+            pass
+
+        def launch(self, task_root, handler, memory_mb):
+            return Launch([str(task_root / "bootstrap")])
+
+    artifact = Artifact(Function("f", Unpackaged(), tmp_path, "main"), tmp_path, "digest", "none")
+    with pytest.raises(UsageError, match="cannot package unpackaged functions"):
+        package(artifact, "x86_64", "provided.al2023")

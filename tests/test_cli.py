@@ -17,6 +17,20 @@ BAD_INPUT = [
     (["run", "--colder"], "No such option"),
     (["run", "--target", "mainframe"], "unknown target 'mainframe'"),
     (["report", "/nonexistent/run.json"], "no such results file"),
+    # a target's option given for another target is refused, naming the option
+    (["run", "--yes"], "--yes is for --target aws"),
+    (["run", "--copies", "3"], "--copies is for --target aws"),        # its default, but given
+    (["run", "--target", "docker", "--arch", "arm64"], "--arch is for --target aws"),
+    (["run", "--lambda-runtime", "python=python3.13"], "--lambda-runtime is for --target aws"),
+    (["run", "--images", "local"], "--images is for --target docker"),
+    (["run", "--target", "aws", "--region", "us-east-1", "--api", "rie"],
+     "--api is for --target local or docker"),
+    (["run", "--target", "aws"], "--target aws needs --region"),
+    # provisioned samples asked for where the emulator cannot give them
+    (["run", "--api", "rie", "--provisioned", "3"], "pass --provisioned 0"),
+    (["cleanup", "--target", "local", "--region", "us-east-1"], "--region is for --target aws"),
+    (["cleanup", "--target", "aws"], "cleanup --target aws needs --region"),
+    (["cleanup", "--target", "mainframe"], "unknown target 'mainframe'"),
 ]
 
 
@@ -69,3 +83,16 @@ def test_a_report_with_only_failures_exits_1(tmp_path):
     result = run_cli("report", path)
     assert result.returncode == 1
     assert "no valid sample out of 1 (Runtime.ExitError x1)" in result.stderr
+
+
+@pytest.mark.slow
+def test_under_the_emulator_default_provisioned_samples_are_left_out_with_a_note(tmp_path):
+    output = tmp_path / "run.json"
+    result = run_cli("run", "--api", "rie", "--runtimes", "go", "--memory", "128", "--cold", 1,
+                     "--warm", 1, "--work", 1, "--output", output, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert ("note: --api rie: no provisioned samples (the emulator initialises the runtime "
+            "on the first invocation)\n") in result.stderr
+    document = json.loads(output.read_text())
+    assert [s["mode"] for s in document["samples"]] == ["cold", "warm"]
+    assert document["run"]["plan"]["provisioned"] == 0

@@ -16,10 +16,6 @@ from pathlib import Path
 from coldbench.errors import UsageError
 from coldbench.runtimes import Runtime
 
-# The functions shipped with coldbench, one folder per runtime (functions/<runtime>/).
-BUILTIN_FUNCTIONS = Path(os.environ.get(
-    "COLDBENCH_FUNCTIONS", Path(__file__).resolve().parents[2] / "functions"))
-
 
 def cache_root() -> Path:
     base = os.environ.get("COLDBENCH_CACHE") or Path(
@@ -38,7 +34,11 @@ class Function:
 
     @classmethod
     def builtin(cls, runtime: Runtime) -> "Function":
-        return cls("coldbench", runtime, BUILTIN_FUNCTIONS / runtime.name, runtime.default_handler)
+        """The runtime's own function (``Runtime.function_dir``), named "coldbench"."""
+        source = runtime.function_dir
+        if not source.is_dir():
+            raise UsageError(f"{runtime.name}: its built-in function folder {source} is missing")
+        return cls("coldbench", runtime, source, runtime.default_handler)
 
     @classmethod
     def user(cls, runtime: Runtime, source: Path, handler: str | None) -> "Function":

@@ -14,15 +14,6 @@ from importlib import resources
 
 AWS_INIT_SOURCE = "maxday/lambda-perf, 2026-08-22"
 
-# which row of the AWS Init Duration table stands for each runtime
-_AWS_ROWS = {
-    "python": "python3.12",
-    "node": "nodejs20.x",
-    "java": "java21",
-    "go": "go (provided.al2023)",
-    "rust": "rust (provided.al2023)",
-}
-
 
 @dataclass(frozen=True)
 class Documented:
@@ -46,8 +37,13 @@ def documented() -> dict[str, Documented]:
 
 @cache
 def aws_init_ms(runtime: str) -> tuple[float, str] | None:
-    """Init Duration on AWS Lambda for a runtime: (ms, what the figure is), or None."""
-    wanted = _AWS_ROWS.get(runtime)
+    """Init Duration on AWS Lambda for a runtime: (ms, what the figure is), or None. The
+    row that stands for a runtime is the runtime's to say (``Runtime.aws_init_row``)."""
+    from coldbench.runtimes import RUNTIMES
+    registered = RUNTIMES.get(runtime)
+    wanted = registered.aws_init_row if registered else None
+    if wanted is None:
+        return None
     for row in _rows("aws-lambda-init-duration-2026-08.csv"):
         if row["runtime"] == wanted:
             if row["p50_ms"]:

@@ -7,16 +7,20 @@ configuration produced none; 2 bad input or an unusable machine, nothing measure
 
 from __future__ import annotations
 
+import inspect
 import sys
+from itertools import groupby
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
-from coldbench import __version__
-from coldbench.cli import aws as cli_aws
+from coldbench import __version__, targets
+from coldbench.cli import serve as serve_command
 from coldbench.cli.results import register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
+from coldbench.runtimes import RUNTIMES
 
 
 def fail(message: str, status: int = EXIT_USAGE):
@@ -24,20 +28,65 @@ def fail(message: str, status: int = EXIT_USAGE):
     sys.exit(status)
 
 
-def print_summary(results, fmt: str) -> int:
-    """Print the table (stdout) and warnings (stderr); the exit status they call for."""
+def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
+    """Print the table (stdout), then ``notes`` and the run's own, and the warnings
+    (stderr); the exit status they call for."""
     from coldbench.analysis.summary import summarize_samples, warning_lines
     from coldbench.render.table import render
 
     configs = summarize_samples(results.samples)
     click.echo(render(configs, fmt), nl=False)
-    for note in results.run.get("notes", []):
+    for note in dict.fromkeys([*notes, *results.run.get("notes", [])]):
         click.echo(f"note: {note}", err=True)
     for line in warning_lines(configs):
         click.echo(f"warning: {line}", err=True)
     if not configs:
         return EXIT_FAILED_SAMPLES
     return EXIT_OK if all(c.ok for c in configs) else EXIT_FAILED_SAMPLES
+
+
+def confirm_on_terminal(question: str) -> bool:
+    """Ask on a terminal; without one, the answer is no (--yes is the way to go on)."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    return click.confirm(question, default=False, err=True)
+
+
+# the targets' own options ----------------------------------------------------------------
+
+def target_options(command: str):
+    """Add the options the registered targets declare for ``command`` ("run", "cleanup"),
+    after the command's own (decorate the function with it first); the function takes
+    them as ``**settings``."""
+    def decorate(function):
+        own = set(inspect.signature(function).parameters)
+        for option, owners in reversed(targets.options(command)):
+            if option.key in own:
+                raise ColdbenchError(f"the {'/'.join(owners)} target's option {option.flag} "
+                                     f"clashes with an option of coldbench {command}")
+            scope = f"{' and '.join(owners)} target{'s' if len(owners) > 1 else ''}"
+            settings = {"help": f"{scope}: {option.help}"}
+            if option.type is bool:
+                settings["is_flag"] = True
+            else:
+                settings |= {"type": click.Choice(option.choices) if option.choices
+                             else option.type, "default": option.default,
+                             "show_default": option.default is not None}
+            function = click.option(option.flag, option.key, **settings)(function)
+        return function
+    return decorate
+
+
+def given(context: click.Context, names) -> set[str]:
+    """Which of the parameters ``names`` the user set (on the command line or through a
+    variable), not left at their default."""
+    return {name for name in names
+            if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
+
+
+def _targets_help() -> str:
+    return ", ".join(f"{name} ({target.summary})" if target.summary else name
+                     for name, target in targets.TARGETS.items())
 
 
 @click.group()
@@ -48,10 +97,9 @@ def cli():
 
 @cli.command()
 @click.option("--target", default="local", show_default=True,
-              help="Where functions run: local (processes on this machine), docker "
-                   "(containers), aws (AWS Lambda).")
+              help=f"Where functions run: {_targets_help()}.")
 @click.option("--runtimes", "--runtime", "runtimes", default="all", show_default=True,
-              help="'all' or a comma-separated list: python,node,go,java,rust.")
+              help=f"'all' or a comma-separated list: {','.join(RUNTIMES)}.")
 @click.option("--memory", default="128,512,1769", show_default=True,
               help="Memory sizes in MB (128..10240); CPU follows as on Lambda (1769 MB = 1 vCPU).")
 @click.option("--cold", default=10, show_default=True, help="Cold samples per configuration.")
@@ -66,14 +114,6 @@ def cli():
               type=click.Choice(["lambda", "proportional", "none"]),
               help="lambda: CPU share applies after init; proportional: from the start; none.")
 @click.option("--no-limits", is_flag=True, help="Run without memory and CPU limits (no cgroups).")
-@click.option("--api", default="coldbench", show_default=True,
-              type=click.Choice(["coldbench", "rie"]),
-              help="local and docker targets: the runtime talks to coldbench's Runtime API, "
-                   "or to AWS's Runtime Interface Emulator as in AWS's images.")
-@click.option("--images", type=click.Choice(["aws", "local"]),
-              help="docker target: AWS's base images (pulled; built here when they cannot "
-                   "be) or images built here from Debian packages. Default: aws, or local "
-                   "when the CI variable is set.")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "markdown", "json", "csv"]))
 @click.option("--output", type=click.Path(path_type=Path),
@@ -86,15 +126,17 @@ def cli():
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--history", "history_dir", type=click.Path(path_type=Path),
               help="Keep the finished run in this history folder (e.g. results).")
-@cli_aws.run_options
+@target_options("run")
 def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_model,
-        no_limits, api, images, fmt, output, force, function_dir, handler, rebuild, quiet,
-        history_dir, **aws):
+        no_limits, fmt, output, force, function_dir, handler, rebuild, quiet, history_dir,
+        **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.cli.progress import Progress
     from coldbench.measure import options as runner
     from coldbench.measure.run import run as measure_run
 
+    context = click.get_current_context()
+    targets.refuse_others(target, "run", given(context, settings))
     partial = None
     if history_dir is not None and output is None:   # measured into partial/ until finished
         from coldbench.results.history import History
@@ -104,11 +146,13 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
         cold=cold, warm=warm, provisioned=provisioned, work=work, timeout_s=timeout_s,
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
         function_dir=function_dir, handler=handler, rebuild=rebuild,
-        target_options={"api": api, "images": images})
+        target_options=targets.settings(targets.get(target), "run", settings),
+        defaulted=frozenset(context.params) - given(context, context.params),
+        announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
     with Progress(quiet=quiet) as progress:
-        cli_aws.apply(options, aws, progress.status)
+        options.status = progress.status
         results = measure_run(options, on_sample=progress.sample, on_status=progress.status)
-    status = print_summary(results, fmt)
+    status = print_summary(results, fmt, options.notes)
     if history_dir is not None:
         from coldbench.results.history import History
         added = History(history_dir).add(output)
@@ -165,34 +209,48 @@ def report(run_ref, fmt, output, history_dir):
 
 
 @cli.command()
-@cli_aws.cleanup_options
-@click.option("--images", "remove_images", is_flag=True,
-              help="Also remove the docker target's cached images (built again when needed).")
-def cleanup(target, remove_images, **aws):
-    """Remove what a killed run left behind (processes, cgroups and containers; with
-    --target aws, the AWS resources tagged coldbench:run-id)."""
-    if target == "aws":
-        sys.exit(cli_aws.cleanup(**aws))
-    from coldbench.environments import cgroups
-    from coldbench.targets.docker import plugin as docker
-
-    found = cgroups.leftovers()
-    for group in found:
-        pids = group.pids()
-        group.remove()
-        click.echo(f"removed cgroup {group.name} ({len(pids)} processes killed)")
-    containers = docker.remove_leftovers()     # none when no engine answers
-    for name in containers:
-        click.echo(f"removed container {name}")
-    removed_images = docker.remove_images() if remove_images else []
-    for name in removed_images:
-        click.echo(f"removed image {name}")
-    if not found and not containers and not removed_images:
+@click.option("--target",
+              help=f"Only this target's leftovers (default: every target's): {_targets_help()}.")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.option("--yes", is_flag=True,
+              help="Remove without asking (targets whose leftovers are in an account, such "
+                   "as aws, ask first).")
+@target_options("cleanup")
+def cleanup(target, dry_run, yes, **settings):
+    """Remove what killed runs left behind: every target is asked for its leftovers
+    (processes, cgroups and folders; containers, and with --images the docker images; with
+    --region, AWS resources tagged coldbench:run-id)."""
+    if target:
+        targets.refuse_others(target, "cleanup", given(click.get_current_context(), settings))
+    found = targets.find_leftovers(
+        settings, target,
+        skipped=lambda name, reason: click.echo(f"note: {name} not searched: {reason}", err=True))
+    if not found:
         click.echo("nothing to clean up")
+        sys.exit(EXIT_OK)
+    for where, group in groupby(found, key=lambda item: item[1].where):
+        group = list(group)
+        plural = "s" if len(group) != 1 else ""
+        click.echo(f"found {len(group)} resource{plural} left by coldbench runs {where}:")
+        for _, leftover in group:
+            click.echo(f"  {leftover.what}")
+    if dry_run:
+        sys.exit(EXIT_OK)
+    if (any(owner.cleanup_asks for owner, _ in found) and not yes
+            and not confirm_on_terminal("Remove them?")):
+        raise UsageError("nothing removed: pass --yes to remove without a question")
+    failed = 0
+    for _, leftover in found:
+        try:
+            click.echo(leftover.remove())
+        except Exception as exc:  # noqa: BLE001 - go on with the others, then tell
+            failed += 1
+            click.echo(f"could not remove {leftover.what}: {exc}")
+    sys.exit(EXIT_FAILED_SAMPLES if failed else EXIT_OK)
 
 
 register_result_commands(cli)
-cli_aws.register(cli)
+serve_command.register(cli)
 
 
 def main():

@@ -1,13 +1,14 @@
 """What a `coldbench run` is asked to do, checked before anything is built or started, so
-bad input leaves nothing half-written."""
+bad input leaves nothing half-written. The chosen target checks its own options
+(``Target.check_options``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from coldbench import build, runtimes, targets
-from coldbench.environments import rie
 from coldbench.errors import UsageError
 from coldbench.measure.modes import Plan
 
@@ -33,6 +34,15 @@ class RunOptions:
     handler: str | None = None
     rebuild: bool = False
     target_options: dict = field(default_factory=dict)   # options only one target reads
+    # the options the user left at their default (field names; the CLI fills it): a
+    # target may adjust those, where it would refuse a value the user chose
+    defaulted: frozenset[str] = frozenset()
+    notes: list[str] = field(default_factory=list)       # what the checks adjusted, said
+    # how a target talks to the user: progress lines, what must be said whatever the
+    # verbosity, and a yes/no question (None: no one to ask)
+    status: Callable[[str], None] | None = None
+    announce: Callable[[str], None] | None = None
+    confirm: Callable[[str], bool] | None = None
 
     def plan(self) -> Plan:
         return Plan(cold=self.cold, warm=self.warm, provisioned=self.provisioned,
@@ -65,6 +75,9 @@ def parse_memory(text: str) -> list[int]:
 
 
 def check(options: RunOptions) -> None:
+    """UsageError for what cannot be run; the chosen target's rules first, which may
+    adjust what the user left at its default."""
+    targets.get(options.target).check_options(options)
     if min(options.cold, options.warm, options.provisioned) < 0:
         raise UsageError("sample counts (--cold, --warm, --provisioned) cannot be negative")
     if options.cold + options.warm + options.provisioned == 0:
@@ -73,13 +86,8 @@ def check(options: RunOptions) -> None:
         raise UsageError("--timeout must be a positive number of seconds")
     if options.work < 0:
         raise UsageError("--work must be a non-negative number of SHA-256 rounds")
-    if options.target not in targets.TARGETS:
-        raise UsageError(f"unknown target '{options.target}': choose from "
-                         f"{', '.join(targets.TARGETS)}")
     if options.function_dir is not None and len(options.runtimes) != 1:
         raise UsageError("--function needs exactly one --runtime")
-    if options.target_options.get("api") == "rie" and options.provisioned:
-        raise UsageError(rie.NO_PROVISIONED)
 
 
 def functions(options: RunOptions) -> list[build.Function]:

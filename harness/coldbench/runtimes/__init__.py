@@ -1,16 +1,19 @@
-"""The registry of language runtimes: one line per runtime."""
+"""The language runtimes: every one registered by an entry point in the group
+``coldbench.runtimes`` (``name = "module:RuntimeClass"``), coldbench's own included."""
 
 from __future__ import annotations
 
 from coldbench.errors import UsageError
-from coldbench.runtimes.base import Launch, Runtime
-from coldbench.runtimes.go import Go
-from coldbench.runtimes.java import Java
-from coldbench.runtimes.node import Node
-from coldbench.runtimes.python import Python
-from coldbench.runtimes.rust import Rust
+from coldbench.plugins import Registry
+from coldbench.runtimes.base import ImageRecipe, Launch, Runtime
 
-RUNTIMES: dict[str, Runtime] = {r.name: r for r in (Python(), Node(), Go(), Java(), Rust())}
+# coldbench's own, in the order tables list them; plug-ins follow by name
+BUILTIN = ("python", "node", "go", "java", "rust")
+
+#: name -> Runtime (one instance each), in table order
+RUNTIMES: Registry[Runtime] = Registry(
+    "coldbench.runtimes", "runtime", BUILTIN,
+    make=lambda loaded: loaded() if isinstance(loaded, type) else loaded)
 
 
 def get(name: str) -> Runtime:
@@ -21,4 +24,4 @@ def get(name: str) -> Runtime:
                          f"{', '.join(RUNTIMES)} or 'all'") from None
 
 
-__all__ = ["Launch", "Runtime", "RUNTIMES", "get"]
+__all__ = ["BUILTIN", "ImageRecipe", "Launch", "Runtime", "RUNTIMES", "get"]

@@ -1,19 +1,32 @@
-"""What a language runtime must provide so coldbench can build and start it.
+"""What a language runtime must provide so coldbench can build, start and deploy it.
 
 A runtime is one small class: how to check its toolchain, how to build a function folder
-into a task root, and which process Lambda would start for it. Adding a runtime means
-adding a module here, a folder under ``functions/``, and one line in ``__init__.py``.
+into a task root, which process Lambda would start for it, where its built-in function is,
+how the docker target makes an image for it (``ImageRecipe``) and how the AWS target
+packages it for Lambda (``lambda_package``). It is registered by an entry point in the
+group ``coldbench.runtimes`` (``coldbench.runtimes.RUNTIMES``), from coldbench's own
+pyproject.toml or from any other installed package.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-from coldbench.errors import BuildError, MissingToolchain
+from coldbench.errors import BuildError, MissingToolchain, UsageError
+
+if TYPE_CHECKING:
+    from coldbench.build import Artifact
+
+# The functions shipped with coldbench, one folder per built-in runtime (functions/<name>/).
+BUILTIN_FUNCTIONS = Path(os.environ.get(
+    "COLDBENCH_FUNCTIONS", Path(__file__).resolve().parents[3] / "functions"))
 
 
 @dataclass(frozen=True)
@@ -25,21 +38,63 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ImageRecipe:
+    """How the docker target puts a runtime into a container image
+    (``coldbench.targets.docker.images``).
+
+    ``--images aws`` starts from ``aws_base``, AWS's base image for Lambda that stands for
+    the runtime. ``--images local`` builds on a Debian root filesystem that holds AWS's
+    emulator: ``packages`` (Debian's) are installed and ``host_binary`` is copied in as
+    ``executable``, which takes the place of the program ``Runtime.launch`` starts. A
+    runtime whose task root holds its own ``bootstrap``, as on ``provided.al2023``, needs
+    no executable."""
+
+    aws_base: str | None = None          # e.g. "public.ecr.aws/lambda/python:3.12"
+    executable: str | None = None        # the runtime's program in the image
+    version: str = "true"                # shell command printing the runtime's version
+    # Debian packages, or a function of the toolchain the task root was built with
+    # (``Artifact.toolchain``) that names them
+    packages: Sequence[str] | Callable[[str], Sequence[str]] = ()
+    host_binary: Callable[[], Path] | None = None
+    origin: str = ""                     # where the runtime comes from, for the results
+    # shell command run once the task root is in the image ({task_root}: its path there),
+    # since containers mount it read-only
+    finish: str = ""
+    # check(toolchain, found_version) raises BuildError when the image's runtime, as it
+    # printed its version, cannot run a task root built with that toolchain
+    check: Callable[[str, str], None] | None = None
+
+    def debian_packages(self, toolchain: str) -> list[str]:
+        return list(self.packages(toolchain) if callable(self.packages) else self.packages)
+
+
 class Runtime(ABC):
     """One language runtime. Subclasses are stateless; one instance is registered."""
 
-    #: short name used on the command line and in results ("python", "node", ...)
+    #: short name used on the command line and in results ("python", "node", ...); the
+    #: name of its entry point
     name: str
     #: handler used when the user does not give one, in the runtime's own notation
     default_handler: str
-    #: the row of the documented comparison this runtime is read against
-    documented_as: str
     #: the runtime identifier AWS Lambda uses for it (for the AWS target)
     lambda_runtime: str
+    #: the row of the documented comparison this runtime is read against (None: none)
+    documented_as: str | None = None
+    #: the row of AWS's published Init Duration table that stands for it (None: none)
+    aws_init_row: str | None = None
+    #: how the docker target makes an image for it
+    image: ImageRecipe = ImageRecipe()
     #: bump when the build recipe changes, so cached artifacts are rebuilt
     build_version: str = "1"
     #: folders in a function's source that are build output, never hashed or copied
     ignored_dirs: frozenset[str] = frozenset({".git", "__pycache__"})
+
+    @property
+    def function_dir(self) -> Path:
+        """The folder of its built-in function (the contract of functions/README.md).
+        coldbench's own are under functions/; a plug-in's lives in its own package."""
+        return BUILTIN_FUNCTIONS / self.name
 
     @abstractmethod
     def toolchain_version(self) -> str:
@@ -55,6 +110,15 @@ class Runtime(ABC):
     @abstractmethod
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         """The process Lambda would start for this runtime, given a built task root."""
+
+    def lambda_package(self, artifact: Artifact, architecture: str, lambda_runtime: str,
+                       out: Path) -> None:
+        """Lay out, in the empty folder ``out``, the deployment package of a built function
+        for ``lambda_runtime`` on ``architecture`` ("x86_64", "arm64"), as that Lambda
+        runtime expects it; the AWS target zips it (``coldbench.targets.aws.package``
+        has the shared helpers). Raises BuildError or MissingToolchain."""
+        raise UsageError(f"the AWS target cannot package {self.name} functions: the "
+                         "runtime defines no lambda_package")
 
     # helpers shared by runtimes --------------------------------------------------------
 

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.runtimes.base import Launch, Runtime
+from coldbench.runtimes.base import ImageRecipe, Launch, Runtime, run_tool
 
 # Pinned: the client is part of what is measured. 3.3.0 is the release that builds on
 # Node.js 20; its install compiles curl and aws-lambda-cpp into a native addon.
@@ -20,6 +20,7 @@ INSTALL_HINT = "install Node.js 20 with npm"
 # aws-lambda-cpp, node-gyp (which needs Python) for the addon.
 BUILD_TOOLS = ("make", "cc", "c++", "cmake", "autoreconf", "automake", "libtoolize", "python3")
 NPM_FLAGS = ("--no-audit", "--no-fund", "--prefer-offline", "--omit=dev")
+_NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}
 
 
 def _run_version(tool: str) -> str:
@@ -41,11 +42,28 @@ def _local_headers(node: str) -> str | None:
     return str(prefix) if (prefix / "include" / "node" / "node.h").is_file() else None
 
 
+def host_node() -> Path:
+    """The ``node`` binary on PATH, links resolved."""
+    node = shutil.which("node")
+    if node is None:
+        raise MissingToolchain(f"node: 'node' not found: {INSTALL_HINT}")
+    return Path(os.path.realpath(node))
+
+
 class Node(Runtime):
     name = "node"
     default_handler = "index.handler"
     documented_as = "Node.js 20"
     lambda_runtime = "nodejs20.x"
+    aws_init_row = "nodejs20.x"
+    # Local images: the host's own node binary. Debian 12 packages Node.js 18, whose ABI
+    # the client's addon, built for the host's Node.js 20, does not load; copying the
+    # binary also runs the very build the local target runs, so the two compare like for like.
+    image = ImageRecipe(aws_base="public.ecr.aws/lambda/nodejs:20",
+                        executable="/usr/local/bin/node", version="node --version",
+                        host_binary=host_node,
+                        origin="the host's node binary (Debian 12 packages Node.js 18; the "
+                               "client's addon is built for the host's Node.js ABI)")
     build_version = "1"
     ignored_dirs = frozenset({".git", "node_modules"})
 
@@ -118,3 +136,29 @@ class Node(Runtime):
                 f"--max-old-space-size={memory_mb - new_space_mb}",
                 str(client), str(task_root / handler)]
         return Launch(argv=argv, env={"NODE_PATH": str(task_root)})
+
+    def lambda_package(self, artifact, architecture: str, lambda_runtime: str,
+                       out: Path) -> None:
+        # The function's own files and dependencies, without the runtime interface client:
+        # the nodejs runtimes bring their own.
+        from coldbench.targets.aws.package import copy_sources
+        copy_sources(artifact.function.source, out, self.ignored_dirs)
+        manifest_path = out / "package.json"
+        if not manifest_path.is_file():
+            return
+        manifest = json.loads(manifest_path.read_text())
+        dependencies = manifest.get("dependencies") or {}
+        dependencies.pop(RIC_NAME, None)
+        allowed = manifest.get("allowScripts")
+        if isinstance(allowed, dict):
+            for key in [k for k in allowed
+                        if k.split("@")[0] == RIC_NAME or k.startswith(f"{RIC_NAME}@")]:
+                del allowed[key]
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+        # The lock file pins the client too; npm makes a new one if dependencies remain.
+        (out / "package-lock.json").unlink(missing_ok=True)
+        if dependencies:
+            npm = self.require("npm", INSTALL_HINT)
+            run_tool("node (packaging for AWS)",
+                     [npm, "install", "--omit=dev", "--no-audit", "--no-fund", "--os=linux",
+                      f"--cpu={_NPM_CPU[architecture]}"], cwd=out)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from coldbench.runtimes.base import Launch, Runtime
+from coldbench.errors import BuildError
+from coldbench.runtimes.base import ImageRecipe, Launch, Runtime, run_tool
 
 # Pinned: the client is part of what is measured.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
+_PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 
 def interpreter() -> str:
@@ -19,11 +22,32 @@ def interpreter() -> str:
     return os.environ.get("COLDBENCH_PYTHON") or sys.executable
 
 
+def same_minor_version(toolchain: str, found_version: str) -> None:
+    """Refuse an image whose Python is not the one the task root was built for."""
+    built_for = re.search(r"(\d+\.\d+)", toolchain)
+    found = re.search(r"(\d+\.\d+)", found_version)
+    if built_for and found and built_for[1] != found[1]:
+        raise BuildError(
+            f"python: the task root was built for Python {built_for[1]} (its runtime "
+            f"interface client has compiled parts) but the image's Debian has Python "
+            f"{found[1]}: set COLDBENCH_PYTHON to a Python {found[1]}, or "
+            "COLDBENCH_DEBIAN_SUITE to a Debian release with yours")
+
+
 class Python(Runtime):
     name = "python"
     default_handler = "app.handler"
     documented_as = "Python 3.12"
     lambda_runtime = "python3.12"
+    aws_init_row = "python3.12"
+    # Local images: Debian's python3, which must be the host's major.minor (checked). The
+    # task root's modules are compiled once in the image, as Lambda's runtime ships them:
+    # otherwise every cold start of a read-only /var/task would compile them again.
+    image = ImageRecipe(aws_base="public.ecr.aws/lambda/python:3.12",
+                        executable="/usr/bin/python3", version="python3 --version 2>&1",
+                        packages=("python3",), origin="Debian package python3",
+                        finish="python3 -m compileall -q {task_root} >/dev/null",
+                        check=same_minor_version)
     build_version = "2"
 
     def toolchain_version(self) -> str:
@@ -53,3 +77,19 @@ class Python(Runtime):
                       env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1",
                            # environments share the task root: none may change it
                            "PYTHONDONTWRITEBYTECODE": "1"})
+
+    def lambda_package(self, artifact, architecture: str, lambda_runtime: str,
+                       out: Path) -> None:
+        # The function's own files and its requirements, without awslambdaric (python3.12
+        # brings its own); wheels for Lambda's platform, never built here.
+        from coldbench.targets.aws.package import copy_sources
+        function = artifact.function
+        copy_sources(function.source, out, self.ignored_dirs)
+        requirements = function.source / "requirements.txt"
+        if requirements.is_file() and requirements.read_text().strip():
+            version = lambda_runtime.removeprefix("python")
+            run_tool("python (packaging for AWS)", [
+                interpreter(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                "--no-compile", "--target", str(out), "--platform", _PIP_PLATFORM[architecture],
+                "--implementation", "cp", "--python-version", version, "--only-binary=:all:",
+                "-r", str(requirements)], cwd=out)

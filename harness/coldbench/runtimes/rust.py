@@ -23,12 +23,16 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
-from coldbench.errors import BuildError
-from coldbench.runtimes.base import Launch, Runtime
+from coldbench.errors import BuildError, MissingToolchain
+from coldbench.runtimes.base import ImageRecipe, Launch, Runtime
 
 HINT = "install Rust (cargo and rustc 1.85 or newer, e.g. with rustup)"
+_TRIPLE = {"x86_64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
+_GNU_PREFIX = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 
 
 def target_dir(workspace_root: Path) -> Path:
@@ -55,11 +59,44 @@ def choose_binary(package: dict) -> str:
                      "([[bin]] name = \"bootstrap\") or set default-run")
 
 
+def target_missing(architecture: str) -> str | None:
+    """Why Rust cannot build for ``architecture`` here, or None if it can."""
+    triple = _TRIPLE[architecture]
+    try:
+        sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True,
+                                 text=True, check=True, cwd="/").stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "rustc not found: install Rust (e.g. with rustup)"
+    if not (Path(sysroot) / "lib" / "rustlib" / triple / "lib").is_dir():
+        return (f"the Rust target {triple} is not installed: run 'rustup target add {triple}'")
+    if _linker_env(architecture) is None:
+        return (f"no linker for {triple}: install one (on Debian: apt-get install "
+                f"gcc-{_GNU_PREFIX[architecture].replace('_', '-')}) or set "
+                f"{_linker_variable(triple)}")
+    return None
+
+
+def _linker_variable(triple: str) -> str:
+    return f"CARGO_TARGET_{triple.upper().replace('-', '_')}_LINKER"
+
+
+def _linker_env(architecture: str) -> dict[str, str] | None:
+    triple = _TRIPLE[architecture]
+    variable = _linker_variable(triple)
+    if os.environ.get(variable):
+        return {}
+    gcc = shutil.which(f"{_GNU_PREFIX[architecture]}-gcc")
+    return {variable: gcc} if gcc else None
+
+
 class Rust(Runtime):
     name = "rust"
     default_handler = "bootstrap"
     documented_as = "Rust / Go"
     lambda_runtime = "provided.al2023"
+    aws_init_row = "rust (provided.al2023)"
+    image = ImageRecipe(aws_base="public.ecr.aws/lambda/provided:al2023",
+                        origin="binary in the task root, linked against the host's glibc")
     build_version = "1"
     ignored_dirs = Runtime.ignored_dirs | {"target"}
 
@@ -118,3 +155,20 @@ class Rust(Runtime):
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         # provided.al2023 starts the task root's bootstrap; _HANDLER is the function's to read.
         return Launch(argv=[str(task_root / "bootstrap")])
+
+    def lambda_package(self, artifact, architecture: str, lambda_runtime: str,
+                       out: Path) -> None:
+        # One executable named bootstrap at the root. For another architecture Cargo
+        # builds again (it reads its target from CARGO_BUILD_TARGET), which needs that
+        # target's standard library and a linker for it: checked first.
+        from coldbench.targets.aws.package import environ, host_architecture, install_bootstrap
+        if architecture == host_architecture():
+            install_bootstrap(artifact.task_root / "bootstrap", architecture, out)
+            return
+        problem = target_missing(architecture)
+        if problem:
+            raise MissingToolchain(f"rust: cannot build for {architecture}: {problem}")
+        with tempfile.TemporaryDirectory(prefix="coldbench-rust-") as work:
+            with environ(CARGO_BUILD_TARGET=_TRIPLE[architecture], **_linker_env(architecture)):
+                self.build(artifact.function.source, Path(work))
+            install_bootstrap(Path(work) / "bootstrap", architecture, out)

@@ -2,18 +2,59 @@
 containers, AWS Lambda. Two small classes: a Target makes execution environments, an
 Environment serves invocations one at a time. The workflow that turns them into samples
 (modes, interleaving, cold-flag checks) lives in ``coldbench.measure.modes``, not here.
+
+A target plugs in through a ``TargetPlugin``, registered by an entry point in the group
+``coldbench.targets`` (``coldbench.targets.TARGETS``), which says what coldbench needs
+before a target exists: the options ``coldbench run`` and ``coldbench cleanup``
+take for it (``Option``), the rules those follow (``check_options``), how they make one
+(``from_options``) and what killed runs left behind (``find_leftovers``, ``Leftover``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from coldbench.build import Artifact
+from coldbench.errors import UsageError
 
 if TYPE_CHECKING:
     from coldbench.measure.modes import Config, Plan
+    from coldbench.measure.options import RunOptions
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command-line option of one target, for ``coldbench run`` or ``cleanup``. Its value
+    reaches the target under ``key`` (``RunOptions.target_options``; the settings of
+    ``find_leftovers``) as given: a string, a number, or True/False for a flag. Targets
+    that declare the same flag share one option."""
+
+    flag: str                             # "--region"
+    help: str
+    default: object = None
+    type: type = str                      # str, int, float; bool: a flag
+    choices: tuple[str, ...] = ()
+    dest: str = ""                        # the key; "" derives it ("--role-arn": role_arn)
+
+    @property
+    def key(self) -> str:
+        return self.dest or self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something a killed run left behind: a process group, a container, a cloud resource."""
+
+    what: str                             # "cgroup coldbench-1a2b3c4d-3", "function ..."
+    where: str                            # "on this machine", "in us-east-1"
+    remove: Callable[[], str]             # removes it; the line that says so
+
+
+class NotSearched(UsageError):
+    """``find_leftovers`` cannot look without a setting the user did not give (an AWS
+    region): refused when the user named the target, skipped with a note otherwise."""
 
 
 @dataclass
@@ -49,7 +90,9 @@ class Environment(ABC):
 class Target(ABC):
     """A place that runs functions."""
 
+    #: the name on the command line (--target) and in results
     name: str
+
 
     def prepare(self, configs: list[Config], plan: Plan) -> list[Config]:
         """Called once before the first sample, with every configuration and the plan; the
@@ -72,3 +115,37 @@ class Target(ABC):
 
     def close(self) -> None:
         """Release everything this target made; called once, also on errors and Ctrl-C."""
+
+
+class TargetPlugin:
+    """What coldbench needs of a target before one exists: the class an entry point in the
+    group ``coldbench.targets`` names. It is not a Target; ``from_options`` makes one."""
+
+    #: the name on the command line (--target) and in results; its entry point's name
+    name: ClassVar[str]
+
+    #: a few words for --help: where this target runs functions
+    summary: ClassVar[str] = ""
+    #: options `coldbench run` takes for this target (RunOptions.target_options)
+    run_options: ClassVar[tuple[Option, ...]] = ()
+    #: options `coldbench cleanup` takes for it (the settings find_leftovers gets)
+    cleanup_options: ClassVar[tuple[Option, ...]] = ()
+    #: True: `coldbench cleanup` asks before removing its leftovers (unless --yes)
+    cleanup_asks: ClassVar[bool] = False
+
+    @classmethod
+    def check_options(cls, options: RunOptions) -> None:
+        """Refuse, with a UsageError, what this target cannot run; or adjust what the user
+        left at its default (``options.defaulted``), saying so in ``options.notes``. Called
+        before anything is built, and with the same options more than once."""
+
+    @classmethod
+    def from_options(cls, options: RunOptions) -> "Target":
+        """The target, configured from a run's checked options."""
+        raise NotImplementedError(f"{cls.__name__} defines no from_options")
+
+    @classmethod
+    def find_leftovers(cls, settings: dict) -> list[Leftover]:
+        """What killed runs left behind, to be removed in the order given. ``settings``:
+        the values of ``cleanup_options``. Raises NotSearched when one it needs is missing."""
+        return []

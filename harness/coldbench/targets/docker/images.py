@@ -14,18 +14,14 @@ Two kinds (``--images``):
 - ``aws``: AWS's base images for Lambda (Lambda's own OS and runtime builds, the emulator
   as entrypoint), pulled, with the task root copied in.
 
-Which language runtimes the local images carry, and why. A task root is built on the host
-(``coldbench.runtimes``) for the host's runtimes: Python packages with compiled parts for
-the host's Python, a Node.js addon compiled for the host's Node.js ABI, classes for the
-host's JDK, a Rust binary linked against the host's glibc. So the base is the same Debian
-release as the host when the host runs Debian (same glibc; ``COLDBENCH_DEBIAN_SUITE``
-chooses another), and each runtime is the one its task root was built for:
-- Python: Debian's ``python3``, which must have the host's major.minor version (checked);
-- Java: Debian's ``openjdk-<host major>-jre-headless``;
-- Node.js: the host's own ``node`` binary, copied in. Debian 12 packages Node.js 18, whose
-  ABI the client's addon, built for the host's Node.js 20, does not load; copying the binary
-  also runs the very build the local target runs, so the two compare like for like.
-The versions found are recorded in the image's labels and in the results.
+What goes into a runtime's layer, and which of AWS's images stands for it, is the
+runtime's own recipe (``Runtime.image``, a ``coldbench.runtimes.ImageRecipe``). A task root
+is built on the host for the host's runtimes (Python packages with compiled parts for the
+host's Python, a Node.js addon for the host's Node.js ABI, classes for the host's JDK, a
+Rust binary linked against the host's glibc), so the base is the same Debian release as
+the host when the host runs Debian (same glibc; ``COLDBENCH_DEBIAN_SUITE`` chooses
+another), and each recipe installs the runtime its task root was built for. The versions
+found are recorded in the image's labels and in the results.
 """
 
 from __future__ import annotations
@@ -65,15 +61,6 @@ def build_container_prefix() -> str:
 # bump when a layer's recipe changes, so cached images are built again
 RECIPE_VERSION = "2"
 
-# AWS's base images for Lambda; Go and Rust run on the OS-only runtime, as on AWS.
-AWS_IMAGES = {
-    "python": "public.ecr.aws/lambda/python:3.12",
-    "node": "public.ecr.aws/lambda/nodejs:20",
-    "java": "public.ecr.aws/lambda/java:21",
-    "go": "public.ecr.aws/lambda/provided:al2023",
-    "rust": "public.ecr.aws/lambda/provided:al2023",
-}
-
 # As AWS's images do (their /lambda-entrypoint.sh): without AWS_LAMBDA_RUNTIME_API the
 # emulator plays the Lambda service, with it the runtime talks to that address directly.
 # The arguments are the runtime's command line (from coldbench.runtimes, since its heap
@@ -91,70 +78,6 @@ fi
 PROBE = ('. /etc/os-release; echo "coldbench-os: $PRETTY_NAME"; '
          'echo "coldbench-libc: $(ldd --version 2>/dev/null | head -n 1)"; '
          'echo "coldbench-runtime: $({version})"')
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How a language runtime gets into a local image."""
-
-    executable: str | None            # the runtime's program; None: the task root's bootstrap
-    version: str                      # shell command printing the runtime's version
-    packages: Callable[[Artifact], list[str]] = lambda artifact: []
-    host_binary: Callable[[], Path] | None = None   # copied in as ``executable``
-    origin: str = ""                  # where the runtime comes from, for the results
-    # run on the task root once it is in the image, which containers mount read-only
-    finish: str = ""
-
-    def check(self, artifact: Artifact, found_version: str) -> None:
-        """Refuse an image whose runtime cannot run the task root."""
-
-
-def _major(text: str) -> str:
-    found = re.search(r"(\d+)", text)
-    if found is None:
-        raise BuildError(f"cannot read a major version from '{text}'")
-    return found[1]
-
-
-def _host_node() -> Path:
-    node = shutil.which("node")
-    if node is None:
-        raise MissingToolchain("node: 'node' not found: install Node.js 20")
-    return Path(os.path.realpath(node))
-
-
-class _PythonRecipe(Recipe):
-    def check(self, artifact: Artifact, found_version: str) -> None:
-        built_for = re.search(r"(\d+\.\d+)", artifact.toolchain)
-        found = re.search(r"(\d+\.\d+)", found_version)
-        if built_for and found and built_for[1] != found[1]:
-            raise BuildError(
-                f"python: the task root was built for Python {built_for[1]} (its runtime "
-                f"interface client has compiled parts) but the image's Debian has Python "
-                f"{found[1]}: set COLDBENCH_PYTHON to a Python {found[1]}, or "
-                "COLDBENCH_DEBIAN_SUITE to a Debian release with yours")
-
-
-RECIPES: dict[str, Recipe] = {
-    # The task root's modules compiled once, as the local target's first run compiles
-    # them into its writable task root (and as Lambda's runtime ships compiled): otherwise
-    # every cold start of a read-only /var/task would compile them again.
-    "python": _PythonRecipe(executable="/usr/bin/python3", version="python3 --version 2>&1",
-                            packages=lambda artifact: ["python3"],
-                            origin="Debian package python3",
-                            finish=f"python3 -m compileall -q {TASK_ROOT} >/dev/null"),
-    "java": Recipe(executable="/usr/bin/java", version="java -version 2>&1 | head -n 1",
-                   packages=lambda artifact: [
-                       f"openjdk-{_major(artifact.toolchain)}-jre-headless"],
-                   origin="Debian package openjdk-<major>-jre-headless, the host JDK's major"),
-    "node": Recipe(executable="/usr/local/bin/node", version="node --version",
-                   host_binary=_host_node,
-                   origin="the host's node binary (Debian 12 packages Node.js 18; the "
-                          "client's addon is built for the host's Node.js ABI)"),
-    "go": Recipe(executable=None, version="true", origin="static binary in the task root"),
-    "rust": Recipe(executable=None, version="true",
-                   origin="binary in the task root, linked against the host's glibc"),
-}
 
 
 @dataclass(frozen=True)
@@ -178,7 +101,7 @@ class Image:
                 "libc": self.labels.get("coldbench.libc", ""),
                 "runtime_version": self.labels.get("coldbench.runtime", ""),
                 "runtime_origin": self.labels.get("coldbench.runtime_origin", ""),
-                "rie": self.labels.get("coldbench.environments.rie", "")}
+                "rie": self.labels.get("coldbench.rie", "")}
 
 
 def command(image: Image, artifact: Artifact, memory_mb: int) -> tuple[list[str], dict]:
@@ -388,20 +311,21 @@ class Builder:
         files = [(rie.IN_IMAGE.lstrip("/"), binary, 0o755),
                  (ENTRYPOINT.lstrip("/"), ENTRYPOINT_SCRIPT, 0o755)]
         return self._layer(base, ref, files=files, probe="true", labels={
-            LABEL: "provided", "coldbench.environments.rie": f"{rie.PACKAGE}@{rie.VERSION}"})
+            LABEL: "provided", "coldbench.rie": f"{rie.PACKAGE}@{rie.VERSION}"})
 
     def runtime(self, artifact: Artifact):
-        """The provided layer with the language runtime the task root was built for."""
+        """The provided layer with the language runtime the task root was built for (the
+        runtime's recipe); the provided layer itself for a runtime that needs nothing."""
         name = artifact.function.runtime.name
-        recipe = RECIPES.get(name)
-        if recipe is None:
-            raise BuildError(f"{name}: no recipe for a local image of this runtime: use "
-                             "--images aws")
+        recipe = artifact.function.runtime.image
         provided = self.provided()
-        if recipe.executable is None:
-            return provided
-        packages = recipe.packages(artifact)
+        packages = recipe.debian_packages(artifact.toolchain)
         binary = recipe.host_binary() if recipe.host_binary else None
+        if not packages and binary is None:
+            return provided
+        if binary is not None and recipe.executable is None:
+            raise BuildError(f"{name}: the image recipe copies a binary in but names no "
+                             "executable to copy it to")
         ref = f"coldbench/{_repository_name(name)}:" + _key(
             RECIPE_VERSION, provided.id, packages, _file_digest(binary) if binary else "",
             recipe.executable, recipe.version)
@@ -417,9 +341,11 @@ class Builder:
             files = [(recipe.executable.lstrip("/"), binary, 0o755)] if binary else []
             image = self._layer(provided, ref, script=script, files=files,
                                 probe=recipe.version, network=bool(packages), labels={
-                                    LABEL: "runtime", "coldbench.executable": recipe.executable,
+                                    LABEL: "runtime",
+                                    "coldbench.executable": recipe.executable or "",
                                     "coldbench.runtime_origin": recipe.origin})
-        recipe.check(artifact, image.labels.get("coldbench.runtime", ""))
+        if recipe.check is not None:
+            recipe.check(artifact.toolchain, image.labels.get("coldbench.runtime", ""))
         return image
 
     def function(self, artifact: Artifact, rebuild: bool = False) -> Image:
@@ -432,7 +358,7 @@ class Builder:
         image is neither here nor can be pulled."""
         import docker.errors
         name = artifact.function.runtime.name
-        reference = AWS_IMAGES.get(name)
+        reference = artifact.function.runtime.image.aws_base
         if reference is None:
             raise ImageUnavailable(f"AWS publishes no base image for '{name}'")
         base = self._cached(reference)
@@ -448,6 +374,7 @@ class Builder:
     def _function_layer(self, parent, artifact: Artifact, kind: str, rebuild: bool) -> Image:
         function = artifact.function
         runtime = function.runtime.name
+        recipe = function.runtime.image
         ref = (f"coldbench/fn-{_repository_name(runtime)}-{_repository_name(function.name)}:"
                + _key(RECIPE_VERSION, kind, parent.id, artifact.task_root.name,
                       function.handler))
@@ -458,7 +385,7 @@ class Builder:
             labels = {LABEL: "function", "coldbench.function": function.name,
                       "coldbench.task_root": artifact.task_root.name}
             if kind == "local":
-                labels["coldbench.runtime_origin"] = RECIPES[runtime].origin
+                labels["coldbench.runtime_origin"] = recipe.origin
             settings = {}
             if kind == "aws":
                 # AWS's entrypoint takes the handler; provided runtimes start the bootstrap
@@ -470,8 +397,8 @@ class Builder:
                            "coldbench.runtime_origin": "AWS's base image"}
                 settings = {"entrypoint": parent.attrs["Config"].get("Entrypoint") or [],
                             "cmd": [function.handler], "env": []}
-            probe = RECIPES[runtime].version if kind == "aws" and runtime in RECIPES else None
-            script = RECIPES[runtime].finish if kind == "local" else ""
+            probe = recipe.version if kind == "aws" else None
+            script = recipe.finish.format(task_root=TASK_ROOT) if kind == "local" else ""
             image = self._layer(parent, ref, files=files, labels=labels, probe=probe,
                                 script=script, **settings)
         return Image(ref=ref, id=image.id, kind=kind, labels=dict(image.labels or {}),

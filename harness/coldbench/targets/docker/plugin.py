@@ -1,13 +1,64 @@
-"""The docker target as a plug-in: how the run's options make one, and what a killed run
-leaves behind."""
+"""The docker target as registered (entry point ``docker``): its options, their rules, how
+they make one, and what a killed run leaves behind: containers (found by label), the
+containers that build images (by name) and, when asked, the images coldbench made."""
 
 from __future__ import annotations
 
 from coldbench.environments import cgroups
-from coldbench.errors import EnvironmentUnavailable, UsageError
+from coldbench.errors import EnvironmentUnavailable
+from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets.docker import images
 from coldbench.targets.docker.target import SCOPE_LABEL, DockerTarget, default_images, engine
-from coldbench.targets.local.target import PROVISIONED_UNDER_RIE, check_api
+from coldbench.targets.local.plugin import API, HERE, check_api_options
+
+IMAGES = Option("--images", choices=images.KINDS,
+                help="AWS's base images (pulled; built here when they cannot be) or images "
+                     "built here from Debian packages. Default: aws, or local when the CI "
+                     "variable is set.")
+REMOVE_IMAGES = Option("--images", type=bool,
+                       help="also remove the cached images (built again when needed).")
+# images are removed after the images built on them
+_LAYER_ORDER = {"function": 0, "runtime": 1, "provided": 2, "base": 3}
+
+
+class Docker(TargetPlugin):
+    """The docker target as registered: its options, their rules, how they make a
+    ``DockerTarget``, and what killed runs left."""
+
+    name = "docker"
+
+    summary = "containers on a Docker engine"
+    run_options = (API, IMAGES)
+    cleanup_options = (REMOVE_IMAGES,)
+
+    @classmethod
+    def check_options(cls, options) -> None:
+        check_api_options(options)
+
+    @classmethod
+    def from_options(cls, options) -> DockerTarget:
+        return DockerTarget(timeout_s=options.timeout_s, cpu_model=options.cpu_model,
+                   limits=options.limits, api=options.target_options.get("api") or "coldbench",
+                   images_kind=options.target_options.get("images") or default_images(),
+                   rebuild=options.rebuild)
+
+    @classmethod
+    def find_leftovers(cls, settings: dict) -> list[Leftover]:
+        """Nothing when the Docker SDK is not installed or no engine answers."""
+        try:
+            client = engine()
+        except EnvironmentUnavailable:
+            return []
+        found = [Leftover(f"container {c.name}", HERE, lambda c=c: _remove_container(c))
+                 for c in leftovers(client)]
+        if settings.get("images"):
+            made = client.images.list(filters={"label": images.LABEL})
+            layer = lambda image: _LAYER_ORDER.get(image.labels.get(images.LABEL), 4)  # noqa: E731
+            for image in sorted(made, key=layer):
+                name = image.tags[0] if image.tags else image.short_id
+                found.append(Leftover(f"image {name}", HERE,
+                                      lambda i=image, n=name: _remove_image(client, i, n)))
+        return found
 
 
 def leftovers(client) -> list:
@@ -22,54 +73,19 @@ def leftovers(client) -> list:
     return list(found.values())
 
 
-def remove_leftovers() -> list[str]:
-    """Remove every container coldbench left behind; their names. Nothing when the Docker
-    SDK is not installed or no engine answers."""
+def _remove_container(container) -> str:
+    import docker.errors
     try:
-        client = engine()
-    except EnvironmentUnavailable:
-        return []
-    removed = []
-    try:
-        for container in leftovers(client):
-            try:
-                container.remove(force=True)
-                removed.append(container.name)
-            except Exception:
-                pass
-    finally:
-        client.close()
-    return removed
+        container.remove(force=True)
+    except docker.errors.NotFound:        # its run's own cleanup was quicker
+        pass
+    return f"removed container {container.name}"
 
 
-def remove_images() -> list[str]:
-    """Remove every image coldbench built or derived (each layer after the layers built on
-    it); their names. Nothing when no engine answers."""
+def _remove_image(client, image, name: str) -> str:
+    import docker.errors
     try:
-        client = engine()
-    except EnvironmentUnavailable:
-        return []
-    order = {"function": 0, "runtime": 1, "provided": 2, "base": 3}
-    removed = []
-    try:
-        found = client.images.list(filters={"label": images.LABEL})
-        for image in sorted(found, key=lambda i: order.get(i.labels.get(images.LABEL), 4)):
-            try:
-                client.images.remove(image.id, force=True)
-                removed.append(image.tags[0] if image.tags else image.short_id)
-            except Exception:
-                pass
-    finally:
-        client.close()
-    return removed
-
-
-def from_options(options) -> DockerTarget:
-    api = options.target_options.get("api") or "coldbench"
-    check_api(api)
-    if api == "rie" and options.provisioned:
-        raise UsageError(PROVISIONED_UNDER_RIE)
-    return DockerTarget(timeout_s=options.timeout_s, cpu_model=options.cpu_model,
-                        limits=options.limits, api=api,
-                        images_kind=options.target_options.get("images") or default_images(),
-                        rebuild=options.rebuild)
+        client.images.remove(image.id, force=True)
+    except docker.errors.NotFound:
+        pass
+    return f"removed image {name}"

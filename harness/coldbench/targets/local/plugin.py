@@ -1,15 +1,131 @@
-"""The local target as a plug-in: how the run's options make one."""
+"""The local target as registered (entry point ``local``): its options, their rules, how
+they make one, and what a killed run leaves on this machine: cgroups under coldbench's
+parent, and environment folders in the temp directory."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import tempfile
+from functools import partial
+from pathlib import Path
+
+from coldbench.environments import cgroups
+from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
-from coldbench.targets.local.target import PROVISIONED_UNDER_RIE, LocalTarget, check_api
+from coldbench.targets.base import TargetPlugin, Leftover, Option
+from coldbench.targets.local.target import APIS, PROVISIONED_UNDER_RIE, LocalTarget, check_api
+
+HERE = "on this machine"
+API = Option("--api", default="coldbench", choices=APIS,
+             help="the runtime talks to coldbench's Runtime API, or to AWS's Runtime "
+                  "Interface Emulator as in AWS's images.")
+RIE_WITHOUT_PROVISIONED = ("--api rie: no provisioned samples (the emulator initialises the "
+                           "runtime on the first invocation)")
+# An environment's folder: FOLDER_PREFIX, the environment's name (the run's 8 hex digits
+# and its sequence number), then mkdtemp's 8 random characters.
+_FOLDER = re.compile(rf"{re.escape(FOLDER_PREFIX)}[0-9a-f]{{8}}(?:-\d+)?-[a-z0-9_]{{8}}")
 
 
-def from_options(options) -> LocalTarget:
-    api = options.target_options.get("api", "coldbench")
+def check_api_options(options) -> None:
+    """The rules of --api (the local and docker targets'): under the emulator there are no
+    provisioned samples; left at their default, they are dropped with a note."""
+    api = options.target_options.get("api") or "coldbench"
     check_api(api)
     if api == "rie" and options.provisioned:
-        raise UsageError(PROVISIONED_UNDER_RIE)
-    return LocalTarget(timeout_s=options.timeout_s, cpu_model=options.cpu_model,
-                       limits=options.limits, api=api)
+        if "provisioned" not in options.defaulted:
+            raise UsageError(PROVISIONED_UNDER_RIE)
+        options.provisioned = 0
+        options.notes.append(RIE_WITHOUT_PROVISIONED)
+
+
+class Local(TargetPlugin):
+    """The local target as registered: its options, their rules, how they make a
+    ``LocalTarget``, and what killed runs left."""
+
+    name = "local"
+
+    summary = "processes on this machine"
+    run_options = (API,)
+
+    @classmethod
+    def check_options(cls, options) -> None:
+        check_api_options(options)
+
+    @classmethod
+    def from_options(cls, options) -> LocalTarget:
+        return LocalTarget(timeout_s=options.timeout_s, cpu_model=options.cpu_model,
+                   limits=options.limits, api=options.target_options.get("api") or "coldbench")
+
+    @classmethod
+    def find_leftovers(cls, settings: dict) -> list[Leftover]:
+        # cgroups first: removing them kills the runtimes that may hold a folder open
+        return cgroup_leftovers() + folder_leftovers()
+
+
+def cgroup_leftovers() -> list[Leftover]:
+    """Groups under coldbench's cgroup parent, with the processes in them."""
+    return [Leftover(f"cgroup {group.name}", HERE, partial(_remove_cgroup, group))
+            for group in cgroups.leftovers()]
+
+
+def _remove_cgroup(group: cgroups.Cgroup) -> str:
+    killed = len(group.pids())
+    cgroups.remove(group)
+    return f"removed cgroup {group.name} ({killed} processes killed)"
+
+
+def folder_leftovers(root: Path | None = None) -> list[Leftover]:
+    """Environment folders in the temp directory (or ``root``) that no process holds open,
+    but for processes in coldbench's cgroups, which go with their groups. A folder whose
+    runtime still runs outside any cgroup (a run with --no-limits) is in use: kept."""
+    root = Path(root or tempfile.gettempdir())
+    try:
+        folders = sorted(p for p in root.iterdir() if _FOLDER.fullmatch(p.name) and p.is_dir())
+    except OSError:
+        return []
+    held = _held(folders)
+    return [Leftover(f"folder {folder}", HERE, partial(_remove_folder, folder))
+            for folder in folders if folder not in held]
+
+
+def _remove_folder(folder: Path) -> str:
+    shutil.rmtree(folder)
+    return f"removed folder {folder}"
+
+
+def _held(folders: list[Path]) -> set[Path]:
+    """Those of ``folders`` that a process outside coldbench's cgroups has open (a file,
+    its working directory)."""
+    if not folders:
+        return set()
+    prefixes = {f"{folder}/": folder for folder in folders}
+    held: set[Path] = set()
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        links = []
+        for path in (f"/proc/{pid}/cwd", *_fds(pid)):
+            try:
+                links.append(os.readlink(path))
+            except OSError:               # gone, or not ours to read
+                pass
+        hits = {folder for link in links for prefix, folder in prefixes.items()
+                if f"{link}/".startswith(prefix)}
+        if hits and not _in_coldbench_cgroup(pid):
+            held |= hits
+    return held
+
+
+def _fds(pid: str) -> list[str]:
+    try:
+        return [f"/proc/{pid}/fd/{fd}" for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return []
+
+
+def _in_coldbench_cgroup(pid: str) -> bool:
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return False
+    return any(f"/{cgroups.PARENT}/" in line.split(":", 2)[-1] + "/" for line in lines)
