@@ -2,9 +2,10 @@
 
 Run: .venv/bin/python benchmarks/instrument.py [--invocations 500] [--cold 30]
 
-1. The instrument's floor: warm Duration of the Go function (the fastest runtime) at
-   ``work 0`` as the harness sees it, and what the caller waits on top of it (e2e -
-   Duration); for cold samples, what the caller waits beyond Init Duration and Duration
+1. The instrument's floor: warm Duration of a runtime that does nothing but the protocol
+   (``minimal_runtime.py``: the instrument alone), of the Go function (the fastest real
+   runtime client) at ``work 0`` as the harness sees it, and what the caller waits on top
+   of it (e2e - Duration); for cold samples, what the caller waits beyond Init Duration and Duration
    (e2e - init - duration: starting the environment, handing the event over).
 2. Throughput: cold samples per minute, for the Go and the Python function (a new
    environment started, invoked and closed per sample).
@@ -18,10 +19,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from types import SimpleNamespace
 from pathlib import Path
 
 from coldbench.build import Function, build
+from coldbench.environments.process import ProcessSandbox
+from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.phases import now_ns
 from coldbench.runtimes import get
 from coldbench.analysis.stats import summarize
@@ -51,6 +56,28 @@ def floor(target: LocalTarget, invocations: int) -> list[str]:
     environment.close()
     return [row("go warm Duration (work 0)", durations),
             row("go warm e2e - Duration", overheads)]
+
+
+def instrument_alone(target: LocalTarget, invocations: int) -> str:
+    """Warm Duration of a runtime that does nothing but the protocol (minimal_runtime.py,
+    on raw sockets): what is left is the instrument itself."""
+    plane = RuntimeApiPlane()
+    sandbox = ProcessSandbox(target.pool, ROOT / "benchmarks", MEMORY_MB)
+    environment = SimpleNamespace(function_arn="arn:aws:lambda:us-east-1:000000000000:"
+                                  "function:coldbench-minimal", sandbox=sandbox,
+                                  provisioned=True, timeout_s=30, memory_mb=MEMORY_MB)
+    durations = []
+    try:
+        sandbox.start([sys.executable, "-S", str(ROOT / "benchmarks/minimal_runtime.py")],
+                      {"PATH": "/usr/bin:/bin"}, plane.before_exec(environment))
+        plane.wait_initialized(environment)
+        for i in range(invocations):
+            invoked, _ = plane.invoke(environment, {}, first=i == 0)
+            durations.append(invoked.duration_ms)
+    finally:
+        plane.close()
+        sandbox.close()
+    return row("minimal runtime warm Duration: the instrument alone", durations)
 
 
 def throughput(target: LocalTarget, runtime: str, count: int) -> tuple[str, list[float]]:
@@ -97,7 +124,9 @@ def main() -> None:
     try:
         print(f"## Instrument floor ({MEMORY_MB} MB)\n\n{header}")
         print("\n".join(floor(target, args.invocations)))
-        print(f"\n## Cold samples per minute ({MEMORY_MB} MB)\n\n| runtime | samples | per minute |\n|---|---|---|")
+        print(instrument_alone(target, args.invocations))
+        print(f"\n## Cold samples per minute ({MEMORY_MB} MB)\n\n"
+              "| runtime | samples | per minute |\n|---|---|---|")
         overheads = {}
         for runtime in ("go", "python"):
             line, overheads[runtime] = throughput(target, runtime, args.cold)
