@@ -13,7 +13,7 @@ polling shutdown cost more than the fastest runtimes' whole invocation:
   delayed-ACK timer);
 - one thread per connection, blocked in ``recv``: a request is timed the moment the read
   that brought its last byte returned, before it is parsed;
-- an answer leaves in one ``sendall``, and the event's instant is taken right after it.
+- an answer leaves in one ``sendall``, and the event's instant is taken right before it.
 
 The runtimes' clients send only what the API defines: ``GET .../invocation/next``,
 ``POST .../invocation/{id}/response``, ``POST .../invocation/{id}/error`` and
@@ -160,12 +160,15 @@ class RuntimeAPI:
                 self._queue.put(None)
                 return False
             trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
-            conn.sendall(_response(200, invocation.event, (
+            answer = _response(200, invocation.event, (
                 ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
                 ("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms)),
                 ("Lambda-Runtime-Invoked-Function-Arn", self.function_arn),
-                ("Lambda-Runtime-Trace-Id", trace))))
+                ("Lambda-Runtime-Trace-Id", trace)))
+            # Taken before the write: a fast runtime can answer on another connection, whose
+            # thread may record the response before this one runs again after sendall.
             invocation.sent_ns = now_ns()
+            conn.sendall(answer)
             return True
         if method == "POST" and path == _INIT_ERROR:
             self.init_error = _error_from(body, headers.get(_ERROR_TYPE))
