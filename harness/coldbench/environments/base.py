@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench.build import Artifact
-from coldbench.phases import now_ns
 from coldbench.targets.base import Environment as EnvironmentInterface
 from coldbench.targets.base import Invoked
 
@@ -36,7 +35,7 @@ class Sandbox(ABC):
     #: where the runtime finds its task root and its /tmp
     task_root: str
     tmp: str
-    #: the runtime's start instant (``now_ns``): Init Duration counts from here
+    #: the runtime's start instant (``phases.now_ns``): Init Duration counts from here
     started_ns: int | None = None
     #: figures of this sandbox for its first sample (e.g. ``container_start_ms``)
     extra: dict
@@ -242,5 +241,5 @@ def decode_response(body: bytes | None) -> object:
         return body.decode("utf-8", "replace")
 
 
-__all__ = ["ControlPlane", "Environment", "Sandbox", "lambda_variables", "out_of_memory",
-           "now_ns", "decode_response"]
+__all__ = ["ControlPlane", "Environment", "Sandbox", "decode_response", "lambda_variables",
+           "out_of_memory"]

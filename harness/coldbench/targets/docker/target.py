@@ -177,12 +177,6 @@ class DockerTarget(Target):
     def labels(self) -> dict[str, str]:
         return {RUN_LABEL: self.run_id, SCOPE_LABEL: cgroups.PARENT}
 
-    def engine_answers(self) -> bool:
-        try:
-            return bool(self.client.ping())
-        except Exception:
-            return False
-
     # the run ---------------------------------------------------------------------------
 
     def describe(self) -> dict:
