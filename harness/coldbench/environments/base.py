@@ -72,6 +72,11 @@ class Sandbox(ABC):
     def limit_cpu(self) -> None:
         """Apply the memory size's CPU share (Lambda applies it after init)."""
 
+    def init_done(self) -> None:
+        """Init is over (as the control plane saw it): apply the CPU share, and take what
+        the sandbox measures of init."""
+        self.limit_cpu()
+
     @abstractmethod
     def log(self, offset: int = 0) -> tuple[str, int]:
         """What the runtime wrote since ``offset``, and the offset after it."""

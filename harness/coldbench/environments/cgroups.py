@@ -71,18 +71,26 @@ class Cgroup:
     groups coldbench makes (``create``, ``remove``) sit under PARENT; a container's group
     belongs to its engine and is only read and given a CPU quota (``of_process``)."""
 
-    def __init__(self, version: str, memory_dir: Path, cpu_dir: Path):
+    def __init__(self, version: str, memory_dir: Path, cpu_dir: Path,
+                 io_dir: Path | None = None):
         self.version = version
         self.name = memory_dir.name
         self.memory_dir, self.cpu_dir = memory_dir, cpu_dir
-        self.dirs = [memory_dir] if memory_dir == cpu_dir else [memory_dir, cpu_dir]
+        #: where block I/O is throttled and counted (v1: the blkio hierarchy), if asked for
+        self.io_dir = io_dir
+        self.dirs = list(dict.fromkeys(d for d in (memory_dir, cpu_dir, io_dir) if d))
 
     @classmethod
-    def named(cls, version: str, name: str) -> "Cgroup":
-        """The group ``name`` under coldbench's parent."""
+    def named(cls, version: str, name: str, io: bool = False) -> "Cgroup":
+        """The group ``name`` under coldbench's parent; ``io``: with its block I/O
+        controller (cgroup v1 only here)."""
         if version == "v1":
-            return cls(version, ROOT / "memory" / PARENT / name, ROOT / "cpu" / PARENT / name)
-        return cls(version, ROOT / PARENT / name, ROOT / PARENT / name)
+            blkio = ROOT / "blkio" / PARENT / name
+            io_dir = blkio if io or blkio.is_dir() else None
+            return cls(version, ROOT / "memory" / PARENT / name, ROOT / "cpu" / PARENT / name,
+                       io_dir)
+        return cls(version, ROOT / PARENT / name, ROOT / PARENT / name,
+                   ROOT / PARENT / name if io else None)
 
     @classmethod
     def of_process(cls, pid: int, version: str) -> "Cgroup | None":
@@ -177,9 +185,10 @@ class Cgroup:
                 pass
 
 
-def create(version: str, name: str, memory_mb: int | None = None) -> Cgroup:
-    """Make the group ``name`` under coldbench's parent, with a memory limit if given."""
-    group = Cgroup.named(version, name)
+def create(version: str, name: str, memory_mb: int | None = None, io: bool = False) -> Cgroup:
+    """Make the group ``name`` under coldbench's parent, with a memory limit if given and,
+    with ``io``, in the block I/O controller too."""
+    group = Cgroup.named(version, name, io)
     try:
         if version == "v2":
             _enable_v2_controllers()

@@ -26,8 +26,9 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups
+from coldbench.environments import cgroups, delivery
 from coldbench.environments.base import Sandbox
+from coldbench.errors import EnvironmentUnavailable
 from coldbench.phases import now_ns
 
 #: every environment's folder in the temp directory is named FOLDER_PREFIX<name>-<random>
@@ -60,11 +61,15 @@ class Launcher:
             os.close(self._ready_r)
             self._ready_r = -1
 
-    def release(self, argv: list[str], env: dict[str, str], cwd: str, log: Path) -> int:
-        """Let the child exec ``argv``; the start instant. OSError if exec failed."""
-        fields = [cwd, str(log), str(len(argv)), *argv,
-                  *(f"{name}={value}" for name, value in env.items())]
-        message = b"\0".join(f.encode() for f in fields)
+    def release(self, argv: list[str], env: dict[str, str], cwd: str, log: Path,
+                mount: delivery.PrivateMount | None = None) -> int:
+        """Let the child exec ``argv`` (after mounting ``mount``, if any); the start
+        instant. OSError if the mount or the exec failed."""
+        fields = [os.fsencode(cwd), os.fsencode(log),
+                  mount.source if mount else b"", mount.target if mount else b"",
+                  str(len(argv)).encode(), *(a.encode() for a in argv),
+                  *(f"{name}={value}".encode() for name, value in env.items())]
+        message = b"\0".join(fields)
         started = now_ns()
         try:
             os.write(self._command_w, message)   # below the pipe's 64 KiB: one write
@@ -128,8 +133,10 @@ def _park(procs: list[bytes], ready_w: int, command_r: int, error_w: int) -> Non
             chunks.append(chunk)
         if not chunks:                           # the parent went away, or discarded it
             os._exit(0)
-        cwd, log, count, *rest = b"".join(chunks).split(b"\0")
+        cwd, log, source, target, count, *rest = b"".join(chunks).split(b"\0")
         argv, variables = rest[:int(count)], rest[int(count):]
+        if source:                               # the code from its image, as on Lambda
+            delivery.PrivateMount(source, target).enter()
         env = dict(v.split(b"=", 1) for v in variables)
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -153,8 +160,10 @@ def _park(procs: list[bytes], ready_w: int, command_r: int, error_w: int) -> Non
 class LauncherPool:
     """Parked launchers, each in a fresh cgroup, one forked ahead of need."""
 
-    def __init__(self, cgroup_version: str | None, run_id: str, ahead: int = 1):
+    def __init__(self, cgroup_version: str | None, run_id: str, ahead: int = 1,
+                 io: bool = False):
         self.cgroup_version = cgroup_version
+        self.io = io                      # groups in the block I/O controller too
         self.run_id = run_id
         self.ahead = ahead
         self._parked: deque[Launcher] = deque()
@@ -165,7 +174,8 @@ class LauncherPool:
     def _fork(self) -> Launcher:
         group = None
         if self.cgroup_version:
-            group = cgroups.create(self.cgroup_version, f"{self.run_id}-{next(self._sequence)}")
+            group = cgroups.create(self.cgroup_version, f"{self.run_id}-{next(self._sequence)}",
+                                   io=self.io)
         try:
             return Launcher(group)
         except BaseException:
@@ -201,8 +211,9 @@ class ProcessSandbox(Sandbox):
     """One runtime process (and its children) on this machine."""
 
     def __init__(self, pool: LauncherPool, task_root: Path, memory_mb: int,
-                 cpu_model: str = "lambda", name: str = ""):
+                 cpu_model: str = "lambda", name: str = "", code_image: Path | None = None):
         self.pool = pool
+        self.code_image = code_image      # the task root as a read-only image, if given
         self.task_root = str(task_root)
         self.memory_mb = memory_mb
         self.cpu_model = cpu_model
@@ -212,6 +223,7 @@ class ProcessSandbox(Sandbox):
         Path(self.tmp).mkdir()
         self.log_path = self.home / "output.log"
         self.launcher: Launcher | None = None
+        self.device: delivery.LoopDevice | None = None
         self.extra = {}
         self._closed = False
 
@@ -230,7 +242,21 @@ class ProcessSandbox(Sandbox):
                 self.cgroup.set_cpu(self.share.applied_vcpus)
         if before_exec is not None:
             env = env | before_exec()
-        self.started_ns = self.launcher.release(argv, env, self.task_root, self.log_path)
+        mount = None
+        if self.code_image is not None:   # a fresh device: none of its pages are cached
+            if self.cgroup is None or self.cgroup.io_dir is None:
+                raise EnvironmentUnavailable(
+                    f"the code path needs block I/O accounting (cgroups), "
+                    f"{delivery.HOST_HINT}")
+            self.device = delivery.attach(self.code_image)
+            delivery.throttle_reads(self.cgroup.io_dir, self.device)   # counted from here
+            mount = delivery.PrivateMount.of(self.device, Path(self.task_root))
+        try:
+            self.started_ns = self.launcher.release(argv, env, self.task_root, self.log_path,
+                                                    mount)
+        finally:
+            if self.device is not None:   # mounted by now: the mount holds it
+                self.device.detach()
 
     def running(self) -> bool:
         return self.launcher is not None and self.launcher.poll() is None
@@ -260,6 +286,12 @@ class ProcessSandbox(Sandbox):
     def limit_cpu(self) -> None:
         if self.cgroup is not None and self.cpu_model == "lambda":
             self.cgroup.set_cpu(self.share.applied_vcpus)
+
+    def init_done(self) -> None:
+        if self.device is not None:       # what init read from the code path
+            read = delivery.read_bytes(self.cgroup.io_dir, self.device)
+            self.extra["init_read_mb"] = round(read / 1e6, 3)
+        self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:
         try:

@@ -271,7 +271,7 @@ class EmulatorPlane(ControlPlane):
         extra = {}
         if first:
             extra["first_response_ms"] = ms_between(sandbox.started_ns, result.received_ns)
-            sandbox.limit_cpu()   # the emulator does not tell when init ends: from here on
+            sandbox.init_done()   # the emulator does not tell when init ends: from here on
         error = result.error
         if error is not None and sandbox.out_of_memory():
             error = out_of_memory(error["phase"], environment.memory_mb)

@@ -318,7 +318,7 @@ class RuntimeApiPlane(ControlPlane):
 
     def before_exec(self, environment):
         def open_api() -> dict[str, str]:
-            self.api = RuntimeAPI(environment.function_arn, environment.sandbox.limit_cpu)
+            self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
             return {"AWS_LAMBDA_RUNTIME_API": self.api.address}
         return open_api
 

@@ -11,16 +11,25 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-from coldbench.environments import cgroups
+from coldbench.environments import cgroups, delivery
 from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
 from coldbench.targets.base import TargetPlugin, Leftover, Option
-from coldbench.targets.local.target import APIS, PROVISIONED_UNDER_RIE, LocalTarget, check_api
+from coldbench.targets.local.target import (APIS, DELIVERIES, PROVISIONED_UNDER_RIE,
+                                            LocalTarget, check_api)
 
 HERE = "on this machine"
 API = Option("--api", default="coldbench", choices=APIS,
              help="the runtime talks to coldbench's Runtime API, or to AWS's Runtime "
                   "Interface Emulator as in AWS's images.")
+DELIVERY = Option("--delivery", default="host", choices=DELIVERIES,
+                  help="host: the function's code is read from this machine's files; "
+                       "lambda: as on Lambda, from a read-only image on a loop device of "
+                       "each environment's own, with none of its pages cached (root, "
+                       "cgroup v1; samples record init_read_mb).")
+NO_DELIVERY_WITHOUT_LIMITS = ("--delivery lambda counts what init reads through the "
+                              "environment's cgroup: it cannot go with --no-limits; pass "
+                              "--delivery host")
 RIE_WITHOUT_PROVISIONED = ("--api rie: no provisioned samples (the emulator initialises the "
                            "runtime on the first invocation)")
 # An environment's folder: FOLDER_PREFIX, the environment's name (the run's 8 hex digits
@@ -47,21 +56,33 @@ class Local(TargetPlugin):
     name = "local"
 
     summary = "processes on this machine"
-    run_options = (API,)
+    run_options = (API, DELIVERY)
 
     @classmethod
     def check_options(cls, options) -> None:
         check_api_options(options)
+        if options.target_options.get("delivery") == "lambda" and not options.limits:
+            raise UsageError(NO_DELIVERY_WITHOUT_LIMITS)
 
     @classmethod
     def from_options(cls, options) -> LocalTarget:
+        settings = options.target_options
         return LocalTarget(timeout_s=options.timeout_s, cpu_model=options.cpu_model,
-                   limits=options.limits, api=options.target_options.get("api") or "coldbench")
+                           limits=options.limits, api=settings.get("api") or "coldbench",
+                           delivery=settings.get("delivery") or "host")
 
     @classmethod
     def find_leftovers(cls, settings: dict) -> list[Leftover]:
-        # cgroups first: removing them kills the runtimes that may hold a folder open
-        return cgroup_leftovers() + folder_leftovers()
+        # cgroups first: removing them kills the runtimes that may hold a folder open, and
+        # with them the mounts that hold a loop device
+        return cgroup_leftovers() + folder_leftovers() + device_leftovers()
+
+
+def device_leftovers() -> list[Leftover]:
+    """Loop devices with one of coldbench's code images behind them."""
+    return [Leftover(f"loop device {device} ({image.name})", HERE,
+                     partial(delivery.remove_leftover, device, image))
+            for device, image in delivery.leftovers()]
 
 
 def cgroup_leftovers() -> list[Leftover]:

@@ -7,6 +7,12 @@ own Runtime API server on 127.0.0.1 (``environments/runtime_api.py``), or with
 ``api="rie"`` AWS's Runtime Interface Emulator, started around the runtime as a process
 too (``environments/rie.py``), so that one function can be measured under both control
 planes on the same machine.
+
+With ``delivery="lambda"`` the function's code reaches the runtime as on Lambda, from a
+block device (``environments/delivery.py``): each task root is packed into a read-only
+ext4 image, and every environment mounts it over the task root from a loop device of its
+own, in a mount namespace of its own, with none of its pages cached; what init read from
+it is recorded (``init_read_mb``).
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from __future__ import annotations
 import itertools
 import platform
 import uuid
+from pathlib import Path
 
 from coldbench.build import Artifact
 from coldbench.environments import cgroups, rie
+from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
 from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSandbox
 from coldbench.environments.runtime_api import RuntimeApiPlane
@@ -25,6 +33,9 @@ from coldbench.targets.base import Target
 
 # the control planes a runtime can talk to: coldbench's own Runtime API, or AWS's emulator
 APIS = ("coldbench", "rie")
+# how a function's code reaches its runtime: from this machine's files (and page cache), or
+# as on Lambda, from a read-only image on a block device of its own, read cold
+DELIVERIES = ("host", "lambda")
 PROVISIONED_UNDER_RIE = rie.NO_PROVISIONED
 RIE_CPU_NOTE = ("under the RIE the CPU share applies from the first response on (the "
                 "emulator does not tell when init ends): the first invocation, init "
@@ -37,7 +48,7 @@ class LocalTarget(Target):
     name = "local"
 
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
-                 api: str = "coldbench"):
+                 api: str = "coldbench", delivery: str = "host"):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -48,22 +59,46 @@ class LocalTarget(Target):
             raise UsageError("no writable cgroup memory and CPU controllers under "
                              f"{cgroups.ROOT}: run as root, or pass --no-limits to measure "
                              "without Lambda's memory and CPU limits")
+        if delivery not in DELIVERIES:
+            raise UsageError(f"unknown delivery '{delivery}': choose {', '.join(DELIVERIES)}")
+        if delivery == "lambda" and self.cgroup_version != "v1":
+            raise UsageError("--delivery lambda counts and limits reads through cgroup v1's "
+                             "blkio controller: not available here (--no-limits, or cgroup "
+                             "v2); pass --delivery host")
         self.api = api
+        self.delivery = delivery
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
         self.run_id = uuid.uuid4().hex[:8]
-        self.pool = LauncherPool(self.cgroup_version, self.run_id)
+        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda")
+        self._images: dict[Path, Path] = {}    # task root -> its code image
         self._sequence = itertools.count(1)
         self._live: set[Environment] = set()
 
     def control_plane(self) -> ControlPlane:
         return rie.EmulatorPlane(self.rie) if self.api == "rie" else RuntimeApiPlane()
 
+    def prepare(self, configs, plan):
+        """Pack every task root into its code image now (``--delivery lambda``)."""
+        for config in configs:
+            self.code_image(config.artifact)
+        return configs
+
+    def code_image(self, artifact: Artifact) -> Path | None:
+        if self.delivery != "lambda":
+            return None
+        if artifact.task_root not in self._images:
+            # the task root's folder name holds its build key: sources, recipe, toolchain
+            self._images[artifact.task_root] = code_delivery.pack(artifact.task_root,
+                                                                  artifact.task_root.name)
+        return self._images[artifact.task_root]
+
     def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:
         if provisioned and self.api == "rie":
             raise UsageError(PROVISIONED_UNDER_RIE)
         name = f"{self.run_id}-{next(self._sequence)}"
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
-                                 self.cpu_model if self.cgroup_version else "none", name)
+                                 self.cpu_model if self.cgroup_version else "none", name,
+                                 code_image=self.code_image(artifact))
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
@@ -78,6 +113,7 @@ class LocalTarget(Target):
             "limits": f"cgroup {self.cgroup_version}" if self.cgroup_version else "none",
             "host_cpus": cgroups.host_cpus(),
             "kernel": platform.release(),
+            "delivery": self.delivery,
         }
         if self.api == "rie":
             described["rie"] = rie_description()
