@@ -21,7 +21,7 @@ TARGETS: Registry[type[TargetPlugin]] = Registry("coldbench.targets", "target", 
 
 
 def get(name: str) -> type[TargetPlugin]:
-    """The target class called ``name``."""
+    """The plug-in of the target called ``name``."""
     try:
         return TARGETS[name]
     except KeyError:
