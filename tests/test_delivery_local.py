@@ -9,6 +9,7 @@ import pytest
 
 from coldbench.build import Function, build
 from coldbench.environments import delivery
+from coldbench.measure.modes import Config
 from coldbench.runtimes import get
 from coldbench.targets.local.target import LocalTarget
 from conftest import run_cli
@@ -27,7 +28,8 @@ def test_every_cold_start_reads_its_code_from_its_own_device():
     before = _attached()
     target = LocalTarget(timeout_s=30, delivery="lambda")
     try:
-        target.prepare([], None)
+        target.prepare([Config(artifact, 512)], None)     # packs the image, before any clock
+        assert target.code_image(artifact).is_file()
         reads = []
         for _ in range(3):
             environment = target.start(artifact, 512, provisioned=False)

@@ -28,7 +28,6 @@ from typing import Callable
 
 from coldbench.environments import cgroups, delivery
 from coldbench.environments.base import Sandbox
-from coldbench.errors import EnvironmentUnavailable
 from coldbench.phases import now_ns
 
 #: every environment's folder in the temp directory is named FOLDER_PREFIX<name>-<random>
@@ -244,10 +243,7 @@ class ProcessSandbox(Sandbox):
             env = env | before_exec()
         mount = None
         if self.code_image is not None:   # a fresh device: none of its pages are cached
-            if self.cgroup is None or self.cgroup.io_dir is None:
-                raise EnvironmentUnavailable(
-                    f"the code path needs block I/O accounting (cgroups), "
-                    f"{delivery.HOST_HINT}")
+            # (the target gives such a sandbox a pool whose groups count block I/O)
             self.device = delivery.attach(self.code_image)
             delivery.throttle_reads(self.cgroup.io_dir, self.device)   # counted from here
             mount = delivery.PrivateMount.of(self.device, Path(self.task_root))
@@ -319,10 +315,13 @@ def _kill_tree(pid: int) -> None:
     """SIGKILL a process, its process group and every process below it (an emulator
     starts its runtime in a group of its own)."""
     below = descendants(pid)
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL),
-                   *(lambda p=p: os.kill(p, signal.SIGKILL) for p in below)):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for process in [pid, *below]:
         try:
-            target()
+            os.kill(process, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 

@@ -297,11 +297,6 @@ def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
-def write_atomic(path: Path, document: dict) -> None:
-    """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
-    replace_file(path, json.dumps(document, indent=1) + "\n")
-
-
 def replace_file(path: Path, text: str) -> None:
     """Replace ``path`` whole (write beside it, then rename), readable by all: readers see
     the old file or the new one, never half of one. Every file coldbench rewrites goes here."""

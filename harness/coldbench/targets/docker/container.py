@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench.environments import cgroups
-from coldbench.environments.base import Sandbox
+from coldbench.environments.base import LOG_TAIL_LINES, Sandbox
 from coldbench.errors import BuildError, EnvironmentUnavailable
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.docker import images
@@ -39,7 +39,6 @@ CREATE_GRACE_S = 2.0                    # for the engine to finish a create the 
 START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
               "DOCKER_HOST at a running engine")
 _CLONE_NEWNET = 0x40000000
-_LOG_TAIL_LINES = 20
 
 
 class ContainerStartFailed(OSError):
@@ -69,6 +68,13 @@ def network_namespace(fd: int):
             _setns(own)
     finally:
         os.close(own)
+
+
+@contextmanager
+def _exited():
+    """The network of a container that has exited: there is none to connect to."""
+    raise ConnectionRefusedError("the container has no network namespace: it exited")
+    yield
 
 
 def _running(pid: int) -> bool:
@@ -108,14 +114,7 @@ class ContainerSandbox(Sandbox):
         self._closed = False
 
     def network(self):
-        if self.netns is None:
-            @contextmanager
-            def gone():
-                raise ConnectionRefusedError("the container has no network namespace: "
-                                             "it exited")
-                yield
-            return gone()
-        return network_namespace(self.netns)
+        return network_namespace(self.netns) if self.netns is not None else _exited()
 
     def start(self, argv, env, before_exec: Callable[[], dict[str, str]] | None = None) -> None:
         argv, env = self._command(argv, env)
@@ -256,7 +255,7 @@ class ContainerSandbox(Sandbox):
             return "", offset
         return data[offset:].decode("utf-8", "replace"), len(data)
 
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         if self.container is None:
             return ""
         try:

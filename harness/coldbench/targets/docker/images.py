@@ -104,25 +104,6 @@ class Image:
                 "rie": self.labels.get("coldbench.rie", "")}
 
 
-def command(image: Image, artifact: Artifact, memory_mb: int) -> tuple[list[str], dict]:
-    """The container's command and the variables it adds, for ``image``'s entrypoint.
-
-    Local images take the runtime's own command line (``Runtime.launch`` with the task
-    root at /var/task and the runtime's program as installed in the image); AWS's images
-    take the handler, and their bootstrap starts the runtime."""
-    function = artifact.function
-    if image.kind == "aws":
-        return [function.handler], {}
-    launch = function.runtime.launch(Path(TASK_ROOT), function.handler, memory_mb)
-    argv = list(launch.argv)
-    if not argv[0].startswith(f"{TASK_ROOT}/"):
-        if image.executable is None:
-            raise BuildError(f"{function.runtime.name}: image {image.ref} has no runtime to "
-                             f"start {argv[0]}")
-        argv[0] = image.executable
-    return argv, dict(launch.env)
-
-
 # building ------------------------------------------------------------------------------
 
 def _key(*parts: object) -> str:

@@ -6,7 +6,8 @@ measured as precisely as on the local target. Each environment is a container sa
 Two control planes (``--api``):
 - ``coldbench``: the runtime in the container talks to coldbench's own Runtime API server,
   so Init Duration and Duration are clocked exactly as on the local target;
-- ``rie``: AWS's emulator, as AWS's images run it (what it reports: ``coldbench.environments.rie``).
+- ``rie``: AWS's emulator, as AWS's images run it (what it reports:
+  ``coldbench.environments.rie``).
 
 No network: see ``container.py``.
 
