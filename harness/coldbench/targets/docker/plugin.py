@@ -64,10 +64,12 @@ class Docker(TargetPlugin):
 def leftovers(client) -> list:
     """Containers a killed run of this scope left behind (by label), and image builds'
     containers (by name)."""
+    # a container may go between the engine's list and its inspect: its run removed it
     found = {c.id: c for c in client.containers.list(
-        all=True, filters={"label": f"{SCOPE_LABEL}={cgroups.PARENT}"})}
+        all=True, filters={"label": f"{SCOPE_LABEL}={cgroups.PARENT}"}, ignore_removed=True)}
     prefix = images.build_container_prefix()
-    for container in client.containers.list(all=True, filters={"name": prefix}):
+    for container in client.containers.list(all=True, filters={"name": prefix},
+                                            ignore_removed=True):
         if container.name.startswith(prefix):
             found[container.id] = container
     return list(found.values())
