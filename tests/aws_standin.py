@@ -7,7 +7,10 @@
   /2019-09-30/functions/{name}/provisioned-concurrency, IN_PROGRESS then READY, as Lambda
   answers), and it can answer chosen Lambda calls with Lambda's throttling error (HTTP 429,
   TooManyRequestsException) a given number of times, or chosen calls with another error
-  (``fail``: a 5xx, AccessDenied). Everything else goes to moto as is.
+  (``fail``: a 5xx, AccessDenied). Everything else goes to moto as is. It keeps the body
+  of every request (``sent``), and can rewrite the log tail of Invoke answers
+  (``rewrite_log``): what Lambda reports and ``coldbench serve`` does not (a SnapStart
+  restore, proactive initialization, the JSON log format), in front of serve.
 - ``serve``: ``coldbench serve`` as a subprocess, for invocations.
 
 Credentials are dummy ones, in the environment the tests set (``DUMMY_ENVIRONMENT``).
@@ -15,8 +18,10 @@ Credentials are dummy ones, in the environment the tests set (``DUMMY_ENVIRONMEN
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
+import math
 import os
 import re
 import socket
@@ -119,6 +124,14 @@ class Throttle:
 
 
 @dataclass
+class LogRewrite:
+    path: str
+    change: Callable[[str], str]
+    times: int | None = None
+    answered: int = 0
+
+
+@dataclass
 class StandIn:
     """The proxy. ``ready_after``: GETs of a provisioned-concurrency config that answer
     IN_PROGRESS before it is READY."""
@@ -133,6 +146,8 @@ class StandIn:
     provisioned: dict[tuple[str, str], dict] = field(default_factory=dict)
     overrides: list[tuple[str, str, Callable[[dict], dict]]] = field(default_factory=list)
     updates: list[tuple[str, float]] = field(default_factory=list)    # (function, when)
+    bodies: list[tuple[str, str, bytes]] = field(default_factory=list)
+    rewrites: list[LogRewrite] = field(default_factory=list)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -183,6 +198,37 @@ class StandIn:
             data = json.dumps(change(json.loads(data))).encode()
         return data
 
+    def rewrite_log(self, path: str, change: Callable[[str], str],
+                    times: int | None = None) -> "LogRewrite":
+        """Pass the log tail (``X-Amz-Log-Result``, decoded) of answers to POSTs whose path
+        and query match ``path`` (a regex) through ``change``; ``times`` answers, or all."""
+        rule = LogRewrite(path, change, times)
+        with self._lock:
+            self.rewrites.append(rule)
+        return rule
+
+    def _rewritten(self, method: str, path: str, headers: list[tuple[str, str]]):
+        with self._lock:
+            rules = [r for r in self.rewrites if method == "POST" and re.search(r.path, path)
+                     and (r.times is None or r.answered < r.times)]
+            for rule in rules:
+                rule.answered += 1
+        changed = []
+        for name, value in headers:
+            if name.lower() == "x-amz-log-result":
+                log = base64.b64decode(value).decode("utf-8", "replace")
+                for rule in rules:
+                    log = rule.change(log)
+                value = base64.b64encode(log.encode()).decode()
+            changed.append((name, value))
+        return changed
+
+    def sent(self, method: str, path: str) -> list[dict]:
+        """The JSON bodies of the requests that reached the stand-in, in order."""
+        with self._lock:
+            return [json.loads(body or b"{}") for m, p, body in self.bodies
+                    if m == method and re.search(path, p)]
+
     def count(self, method: str, path: str) -> int:
         """Requests that reached the stand-in (throttled ones included)."""
         with self._lock:
@@ -197,6 +243,7 @@ class StandIn:
     def _throttled(self, method: str, path: str, body: bytes) -> Throttle | None:
         with self._lock:
             self.requests.append((method, path))
+            self.bodies.append((method, path, body))
             for rule in self.throttles:
                 if rule.method == method and re.search(rule.path, path) and \
                         (rule.body is None or re.search(rule.body, body.decode("latin-1"))) \
@@ -272,7 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
             if answer.status == 200 and data.startswith(b"{"):
                 data = standin._changed(self.command, url.path, data)
             self.send_response(answer.status)
-            for name, value in answer.getheaders():
+            for name, value in standin._rewritten(self.command, self.path,
+                                                  answer.getheaders()):
                 if name.lower() not in _HOP_BY_HOP:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
@@ -342,3 +390,46 @@ def moto_behind_standin():
             standin.close()
     finally:
         moto.close()
+
+
+# What Lambda reports and serve does not, as rewrites of a log tail (``rewrite_log``) ------
+
+_INIT = re.compile(r"\tInit Duration: ([0-9.]+) ms")
+_REPORT_FIELDS = re.compile(r"(RequestId|Duration|Billed Duration|Memory Size|Max Memory Used|"
+                            r"Init Duration): ([^\t]+?)(?: ms| MB)?(?=\t|$)")
+
+
+def restored(log: str) -> str:
+    """The tail of a SnapStart version's first invocation: its REPORT line with a Restore
+    Duration (and Billed Restore Duration) where serve wrote an Init Duration."""
+    def restore(match: re.Match) -> str:
+        restore_ms = float(match.group(1))
+        return (f"\tRestore Duration: {restore_ms:.2f} ms\t"
+                f"Billed Restore Duration: {max(1, round(restore_ms / 4))} ms")
+    return _INIT.sub(restore, log)
+
+
+def as_json(log: str, init: bool = True) -> str:
+    """The tail in Lambda's JSON log format: the REPORT line as a platform.report record
+    (without its initDurationMs unless ``init``: an environment initialised before the
+    request, as proactive initialization leaves it)."""
+    lines = []
+    for line in log.splitlines():
+        if not line.startswith("REPORT RequestId:"):
+            lines.append(line)
+            continue
+        fields = dict(_REPORT_FIELDS.findall(line))
+        keep_init = init and "Init Duration" in fields
+        duration = float(fields["Duration"])
+        metrics = {"durationMs": duration,
+                   "billedDurationMs": (int(float(fields["Billed Duration"])) if keep_init
+                                        else math.ceil(duration)),
+                   "memorySizeMB": int(fields["Memory Size"]),
+                   "maxMemoryUsedMB": int(fields["Max Memory Used"])}
+        if keep_init:
+            metrics["initDurationMs"] = float(fields["Init Duration"])
+        lines.append(json.dumps({"time": datetime.now(timezone.utc).isoformat(),
+                                 "type": "platform.report",
+                                 "record": {"requestId": fields["RequestId"],
+                                            "metrics": metrics, "status": "success"}}))
+    return "\n".join(lines) + "\n"

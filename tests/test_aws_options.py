@@ -5,17 +5,21 @@ import pytest
 from coldbench.targets.aws.client import describe, redact
 from coldbench.errors import UsageError
 from coldbench.measure.options import RunOptions
-from coldbench.targets.aws.plan import parse_lambda_runtimes, snapstart_supported
+from coldbench.targets.aws.lambda_runtimes import parse
+from coldbench.targets.aws.plan import snapstart_supported
 
 
 def test_runtime_identifiers_are_configurable():
-    assert parse_lambda_runtimes("python=python3.13, node=nodejs22.x") == {
-        "python": "python3.13", "node": "nodejs22.x"}
-    assert parse_lambda_runtimes(None) == {}
+    assert parse("python=python3.13, node=nodejs22.x") == (
+        {"python": "python3.13", "node": "nodejs22.x"}, [])
+    assert parse("latest,nodejs24.x") == ({}, ["latest", "nodejs24.x"])
+    assert parse(None) == ({}, [])
     with pytest.raises(UsageError, match="unknown runtime 'cobol'"):
-        parse_lambda_runtimes("cobol=cobol1")
+        parse("cobol=cobol1")
     with pytest.raises(UsageError, match="runtime=identifier"):
-        parse_lambda_runtimes("python")
+        parse("python")
+    with pytest.raises(UsageError, match="not one of Lambda's runtime identifiers"):
+        parse("node=nodejs99.x")
 
 
 @pytest.mark.parametrize("identifier, supported", [

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, moto_behind_standin
+from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, moto_behind_standin, restored
 from conftest import run_cli
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -148,10 +148,18 @@ def test_cold_starts_are_primed_while_others_are_measured(aws, tmp_path):
 
 
 def test_snapstart_samples_are_published_versions(aws, tmp_path):
-    moto, standin, _ = aws
+    moto, standin, serve = aws
     publishes = standin.count("POST", r"/functions/[^/]+/versions$")
-    result = run_aws(aws, tmp_path, "--memory", "256", "--snapstart", "--cold", 2, "--warm", 1,
-                     "--copies", 1, "--lambda-runtime", "python=python3.13", "--yes")
+    # serve does not restore snapshots: in front of it, a version's first invocation
+    # reports a Restore Duration, as on Lambda
+    front = StandIn(serve.url)
+    front.rewrite_log(r"/invocations\?Qualifier=\d+", restored)
+    try:
+        result = run_aws((moto, standin, front), tmp_path, "--memory", "256", "--snapstart",
+                         "--cold", 2, "--warm", 1, "--copies", 1,
+                         "--lambda-runtime", "python=python3.13", "--yes")
+    finally:
+        front.close()
     assert result.returncode == 0, result.stderr
     document = json.loads((tmp_path / "run.json").read_text())
     assert document["run"]["lambda_runtimes"] == {"python": "python3.13"}
@@ -161,6 +169,8 @@ def test_snapstart_samples_are_published_versions(aws, tmp_path):
     plain = [s for s in samples if s["variant"] == "x86_64"]
     assert len(snap) == len(plain) == 3
     assert all(s["executed_version"].isdigit() for s in snap)
+    assert all(s["error"] is None and s["restore_ms"] == s["init_ms"] > 0
+               for s in snap if s["mode"] == "cold")
     assert all(s["executed_version"] == "$LATEST" for s in plain)
     assert standin.count("POST", r"/functions/[^/]+/versions$") - publishes == 2
     assert "python x86_64 SnapStart" in result.stdout

@@ -36,16 +36,21 @@ def documented() -> dict[str, Documented]:
 
 
 @cache
-def aws_init_ms(runtime: str) -> tuple[float, str] | None:
+def aws_init_ms(runtime: str, lambda_runtime: str | None = None) -> tuple[float, str] | None:
     """Init Duration on AWS Lambda for a runtime: (ms, what the figure is), or None. The
-    row that stands for a runtime is the runtime's to say (``Runtime.aws_init_row``)."""
+    row that stands for a runtime is the runtime's to say (``Runtime.aws_init_row``);
+    given the Lambda identifier a run deployed (``lambda_runtime``), it is that identifier's
+    row ("nodejs22.x", or "go (provided.al2023)" where runtimes share one), or none."""
     from coldbench.runtimes import RUNTIMES
     registered = RUNTIMES.get(runtime)
-    wanted = registered.aws_init_row if registered else None
-    if wanted is None:
+    if lambda_runtime is not None:
+        wanted = {lambda_runtime, f"{runtime} ({lambda_runtime})"}
+    else:
+        wanted = {registered.aws_init_row} if registered and registered.aws_init_row else set()
+    if not wanted:
         return None
     for row in _rows("aws-lambda-init-duration-2026-08.csv"):
-        if row["runtime"] == wanted:
+        if row["runtime"] in wanted:
             if row["p50_ms"]:
                 return float(row["p50_ms"]), "p50"
             return float(row["zip_128_x86_64"]), "mean"

@@ -61,6 +61,11 @@ from coldbench.phases import cold_start_ms
 #       since 2025-08-01; files written before hold Duration rounded up.
 #       Changed within 1: the file is written one sample per line, appended as samples
 #       are taken (still one JSON document; readers need no change).
+#       Added within 1 (aws target): run.lambda_runtime_table, run.lambda_runtime_day,
+#       run.lambda_runtime_notes (which identifier each runtime was deployed with, and why),
+#       run.log_format, run.proactive_init (per configuration: cold-mode first invocations,
+#       those without Init Duration or, SnapStart, without Restore Duration, and the rate);
+#       samples' lambda_runtime.
 SCHEMA_VERSION = 1
 
 MODES = ("cold", "warm", "provisioned")

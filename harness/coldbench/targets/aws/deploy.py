@@ -94,6 +94,9 @@ class Deployer:
                     MemorySize=memory_mb, Timeout=self.timeout_s,
                     Architectures=[pkg.architecture],
                     Environment={"Variables": dict(variables)},
+                    # the format the REPORT line comes in, said rather than left to
+                    # Lambda's default (the JSON format writes a platform.report record)
+                    LoggingConfig={"LogFormat": "Text"},
                     Description=f"coldbench run {self.run_id}: {artifact.function.name} "
                                 f"({artifact.function.runtime.name}) {memory_mb} MB "
                                 f"{artifact.variant}",

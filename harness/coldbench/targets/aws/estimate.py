@@ -81,8 +81,15 @@ class Estimate:
     provisioned_gb_s: float = 0.0
     provisioned_usd: float = 0.0
     snapstart_versions: int = 0
-    snapstart_usd: float = 0.0
+    snapstart_cached_gb_s: float = 0.0    # snapshots cached, charged for Python and .NET
+    snapstart_cache_usd: float = 0.0
+    snapstart_restored_gb: float = 0.0    # snapshots restored, likewise
+    snapstart_restore_usd: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def snapstart_usd(self) -> float:
+        return self.snapstart_cache_usd + self.snapstart_restore_usd
 
     @property
     def total_usd(self) -> float:
@@ -147,9 +154,16 @@ def estimate(deployments: list[Deployment], plan: Plan, region: str,
                 cached_s = max(SNAPSHOT_LIFETIME_S, SNAPSTART_CACHE_MINIMUM_S)
                 cache = _needs(table, "SnapStart cache", table.snapstart_cache_gb_second)
                 restore = _needs(table, "SnapStart restore", table.snapstart_restore_gb)
-                result.snapstart_usd += (versions * cached_s * d.gb * cache
-                                         + cold_starts * d.gb * restore)
+                result.snapstart_cached_gb_s += versions * cached_s * d.gb
+                result.snapstart_cache_usd += versions * cached_s * d.gb * cache
+                result.snapstart_restored_gb += cold_starts * d.gb
+                result.snapstart_restore_usd += cold_starts * d.gb * restore
     return result
+
+
+def _rate(amount: float) -> str:
+    """A unit price as the table gives it, in full: $0.0000015046."""
+    return "$" + f"{amount:.12f}".rstrip("0").rstrip(".")
 
 
 def describe(e: Estimate, table: Prices | None = None) -> list[str]:
@@ -168,9 +182,18 @@ def describe(e: Estimate, table: Prices | None = None) -> list[str]:
                      f"live {PROVISIONED_LIFETIME_S / 60:.0f} min: at most "
                      f"{usd(e.provisioned_usd)}")
     if e.snapstart_versions:
-        lines.append(f"SnapStart: {e.snapstart_versions} published versions (snapshot cache "
-                     f"and restores, charged for {', '.join(SNAPSTART_CHARGED_RUNTIMES)}): "
-                     f"at most {usd(e.snapstart_usd)}")
+        charged = " and ".join(SNAPSTART_CHARGED_RUNTIMES)
+        lines.append(f"SnapStart: {e.snapstart_versions} published versions; its snapshot "
+                     f"cache and restores are charged for {charged} (not Java): at most "
+                     f"{usd(e.snapstart_usd)}")
+        if e.snapstart_cached_gb_s:
+            lines.append(f"  cache: {_rate(table.snapstart_cache_gb_second)} per GB-s, each "
+                         f"snapshot for at least {SNAPSTART_CACHE_MINIMUM_S / 3600:.0f} h: "
+                         f"{e.snapstart_cached_gb_s:,.0f} GB-s, at most "
+                         f"{usd(e.snapstart_cache_usd)}")
+            lines.append(f"  restores: {_rate(table.snapstart_restore_gb)} per GB restored: "
+                         f"{e.snapstart_restored_gb:,.2f} GB, at most "
+                         f"{usd(e.snapstart_restore_usd)}")
     lines.append(f"total: at most {usd(e.total_usd)} (prices of {table.region}, "
                  f"{table.as_of:%Y-%m}; free tier not counted)")
     return lines + [f"note: {note}" for note in e.notes]

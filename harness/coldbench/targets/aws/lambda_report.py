@@ -19,10 +19,25 @@ Fields, as the Lambda Developer Guide defines them ("Working with Lambda functio
   other ``Runtime.*`` types), when the platform ended the invocation; absent otherwise.
 
 Fields are separated by tabs in logs and by runs of spaces where a page rendered them.
+
+A function whose log format is JSON (``LoggingConfig.LogFormat``) has the same figures
+written as a ``platform.report`` record, one JSON object on its own line, the schema of the
+Telemetry API's ``platform.report`` event (Lambda Developer Guide, "Lambda Telemetry API
+Event schema reference"; "Configuring JSON and plain text log formats")::
+
+    {"time": "2026-11-30T10:15:02.187Z", "type": "platform.report",
+     "record": {"requestId": "8f507cfc-...", "status": "success",
+                "metrics": {"durationMs": 15.74, "billedDurationMs": 147, "memorySizeMB": 128,
+                            "maxMemoryUsedMB": 56, "initDurationMs": 130.49}}}
+
+with ``restoreDurationMs`` and ``billedRestoreDurationMs`` after a SnapStart restore, and
+``status`` "timeout", "error" or "failure" (with ``errorType``) instead of "success".
+``find`` reads both formats.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -97,14 +112,50 @@ def parse_line(line: str) -> Report | None:
         return None
 
 
+_RECORD = '"platform.report"'
+
+
+def parse_record(line: str) -> Report | None:
+    """The figures of one JSON-format ``platform.report`` record; None if ``line`` is not
+    one or lacks a required field."""
+    start = line.find("{")
+    if start < 0 or _RECORD not in line:
+        return None
+    try:
+        document = json.loads(line[start:])
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get("type") != "platform.report":
+        return None
+    record = document.get("record")
+    try:
+        metrics = record["metrics"]
+        status = record.get("status")
+        return Report(
+            request_id=record["requestId"],
+            duration_ms=float(metrics["durationMs"]),
+            billed_duration_ms=float(metrics["billedDurationMs"]),
+            memory_size_mb=int(metrics["memorySizeMB"]),
+            max_memory_used_mb=int(metrics["maxMemoryUsedMB"]),
+            init_duration_ms=_optional_float(metrics.get("initDurationMs")),
+            restore_duration_ms=_optional_float(metrics.get("restoreDurationMs")),
+            billed_restore_duration_ms=_optional_float(metrics.get("billedRestoreDurationMs")),
+            status=None if status in (None, "success") else status,
+            error_type=record.get("errorType"),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def find(log: str, request_id: str | None = None) -> Report | None:
-    """The last REPORT line in a log tail (of ``request_id`` when given)."""
+    """The last REPORT line or ``platform.report`` record in a log tail (of ``request_id``
+    when given)."""
     for line in reversed(log.splitlines()):
-        report = parse_line(line)
+        report = parse_line(line) or parse_record(line)
         if report is not None and (request_id is None or report.request_id == request_id):
             return report
     return None
 
 
-def _optional_float(value: str | None) -> float | None:
+def _optional_float(value: str | float | None) -> float | None:
     return float(value) if value is not None else None

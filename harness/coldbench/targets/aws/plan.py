@@ -24,22 +24,6 @@ def snapstart_supported(lambda_runtime: str) -> bool:
     return False
 
 
-def parse_lambda_runtimes(text: str | None) -> dict[str, str]:
-    """``python=python3.13,node=nodejs22.x`` -> {"python": "python3.13", ...}."""
-    from coldbench import runtimes
-    found = {}
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        name, _, identifier = part.partition("=")
-        runtimes.get(name.strip())
-        if not identifier.strip():
-            raise UsageError(f"--lambda-runtime '{part}': give runtime=identifier, "
-                             "e.g. python=python3.13")
-        found[name.strip()] = identifier.strip()
-    return found
-
-
 @dataclass(frozen=True)
 class AwsArtifact(Artifact):
     """A built function as one deployed configuration: its package for one architecture,
@@ -108,8 +92,9 @@ def cost_bound(configs, plan, lambda_runtime: Callable[[Artifact], str], timeout
 
 
 def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
-              role_arn: str | None, copies: int) -> str:
-    """What will be created, tagged how, and what it can cost: shown before the question."""
+              role_arn: str | None, copies: int, choices=()) -> str:
+    """What will be created, tagged how, with which runtime identifiers (``choices``,
+    ``lambda_runtimes.Choice``) and what it can cost: shown before the question."""
     functions = len(configs) * (copies + (1 if plan.provisioned else 0))
     snap = sum(1 for c in configs if c.artifact.snapstart)
     lines = [f"coldbench will create in AWS region {region}, tagged "
@@ -120,6 +105,9 @@ def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
     per_config = f"{copies}{' + 1 for provisioned concurrency' if plan.provisioned else ''}"
     lines.append(f"  - Lambda functions: {functions} ({len(configs)} configurations x "
                  f"{per_config}), each with its log group")
+    if choices:
+        lines.append("  - runtimes: " + ", ".join(f"{c.runtime} {c.identifier}" for c in choices))
+        lines += [f"    note: {c.note}" for c in choices if c.note]
     if snap or plan.provisioned:
         lines.append(f"  - published versions: {estimate.snapstart_versions} SnapStart, "
                      f"{estimate.provisioned_allocations} with provisioned concurrency 1")

@@ -7,10 +7,10 @@ from __future__ import annotations
 from functools import partial
 
 from coldbench.errors import EnvironmentUnavailable, UsageError
+from coldbench.targets.aws import lambda_runtimes
 from coldbench.targets.aws.client import Endpoints
 from coldbench.targets.aws.package import parse_architectures
 from coldbench.targets.aws.copies import PROVISIONED_POLL_S
-from coldbench.targets.aws.plan import parse_lambda_runtimes
 from coldbench.targets.aws.target import DEFAULT_CONCURRENCY, DEFAULT_COPIES, AwsTarget
 from coldbench.targets.base import TargetPlugin, Leftover, NotSearched, Option
 
@@ -40,8 +40,10 @@ class Aws(TargetPlugin):
                help="also measure SnapStart (published versions, Restore Duration) for the "
                     "runtimes that support it (Java, Python)."),
         Option("--lambda-runtime", dest="lambda_runtimes",
-               help="runtime identifiers to deploy with, e.g. python=python3.13,"
-                    "node=nodejs22.x (default: each runtime's own)."),
+               help="runtime identifiers to deploy with: 'latest' (the newest Lambda "
+                    "supports), identifiers (nodejs22.x) or runtime=identifier "
+                    "(python=python3.13), comma-separated (default: each runtime's own "
+                    "while Lambda supports it, else its nearest supported successor)."),
         Option("--copies", type=int, default=DEFAULT_COPIES,
                help="functions per configuration, primed for cold starts in turn."),
         Option("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
@@ -66,7 +68,13 @@ class Aws(TargetPlugin):
         if not settings.get("region"):
             raise UsageError(REGION_NEEDED)
         parse_architectures(settings.get("architectures") or "x86_64")
-        parse_lambda_runtimes(settings.get("lambda_runtimes"))
+        # refused here, before anything is built, if Lambda creates no functions with it;
+        # "today" (a date, no option) reads the deprecation schedule for another day
+        choices = lambda_runtimes.choose(options.runtimes, settings.get("lambda_runtimes"),
+                                         settings.get("today") or lambda_runtimes.today())
+        for choice in choices.values():
+            if choice.note and choice.note not in options.notes:
+                options.notes.append(choice.note)
         if "provisioned" in options.defaulted:
             options.provisioned = 0      # opt-in on AWS: provisioned concurrency costs money
 
@@ -79,7 +87,8 @@ class Aws(TargetPlugin):
                       invoke_endpoint_url=settings.get("invoke_endpoint_url")),
             timeout_s=options.timeout_s,
             architectures=parse_architectures(settings.get("architectures") or "x86_64"),
-            lambda_runtimes=parse_lambda_runtimes(settings.get("lambda_runtimes")),
+            lambda_runtimes=settings.get("lambda_runtimes"),
+            today=settings.get("today"),
             role_arn=settings.get("role_arn"),
             copies=settings.get("copies", DEFAULT_COPIES),
             concurrency=settings.get("concurrency", DEFAULT_CONCURRENCY),

@@ -22,12 +22,24 @@ How a sample is taken (modes as in ``coldbench.measure.modes``):
 - SnapStart: a primed copy is a freshly published version (nonce, publish, wait until
   the version is active); its first invocation restores the snapshot, and Restore
   Duration stands where Init Duration stands otherwise (cold start = Restore + Duration).
+  A first invocation whose REPORT has no Restore Duration did not restore a snapshot: it
+  is a sample with the error ``Coldbench.NoRestore``, excluded and counted.
+- proactive initialization: Lambda may initialise an environment before a request needs
+  it (Lambda Developer Guide, "Understanding the Lambda execution environment
+  lifecycle"); the REPORT of a cold-mode invocation served by one has no Init Duration.
+  Such samples are excluded (``measure.modes``) and counted per configuration, as a rate
+  in the run's metadata (``proactive_init``) and in the warnings.
 - provisioned: a published version with provisioned concurrency 1, invoked once it is
   READY; the allocation is removed as soon as its sample is taken (it costs while it
   exists), and at most two per configuration exist at once.
 
 A function that stays Pending or Failed, an update that fails, or throttling that
 outlasts the bounded retries becomes a sample with an error, not an endless wait.
+
+Which runtime identifier each runtime is deployed with, on the day of the run, is
+``lambda_runtimes``' to say (Lambda's deprecation schedule). Functions are created with
+the Text log format, whose REPORT line ``lambda_report`` reads (it reads the JSON format's
+``platform.report`` record too).
 
 The parts, one job each: ``plan`` (what will be deployed and what it can cost, the
 question), ``deploy`` (role, functions, log groups), ``copies`` (the copies and their
@@ -40,12 +52,14 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
+from coldbench.results.schema import ConfigKey
 from coldbench.targets.aws import cleanup, estimate as cost, invoke as invocation, resources
+from coldbench.targets.aws import lambda_runtimes as schedule
 from coldbench.targets.aws import package as packaging
 from coldbench.targets.aws.client import Clients, Endpoints, redact
 from coldbench.targets.aws.copies import PROVISIONED_POLL_S, Copy, Group, Primer
@@ -66,14 +80,16 @@ class AwsTarget(Target):
     name = "aws"
 
     def __init__(self, endpoints: Endpoints, timeout_s: float, architectures: list[str],
-                 lambda_runtimes: dict[str, str] | None = None, role_arn: str | None = None,
+                 lambda_runtimes: str | None = None, role_arn: str | None = None,
                  copies: int = DEFAULT_COPIES, concurrency: int = DEFAULT_CONCURRENCY,
                  snapstart: bool = False, max_cost: float | None = None, yes: bool = False,
                  confirm: Callable[[str], bool] | None = None,
                  status: Callable[[str], None] | None = None,
                  announce: Callable[[str], None] | None = None,
-                 provisioned_poll_s: float = PROVISIONED_POLL_S):
-        """``status``: progress lines (may be quiet); ``announce``: what must be said
+                 provisioned_poll_s: float = PROVISIONED_POLL_S, today: date | None = None):
+        """``lambda_runtimes``: ``--lambda-runtime`` as given (``lambda_runtimes.choose``);
+        ``today``: the day the deprecation schedule is read for (None: today, UTC);
+        ``status``: progress lines (may be quiet); ``announce``: what must be said
         whatever the verbosity (the plan and its cost, resources left behind)."""
         if not 1 <= timeout_s <= MAX_TIMEOUT_S:
             raise UsageError(f"--timeout {timeout_s:g}: Lambda takes 1 to {MAX_TIMEOUT_S} seconds")
@@ -82,7 +98,9 @@ class AwsTarget(Target):
         self.endpoints = endpoints
         self.timeout_s = int(math.ceil(timeout_s))
         self.architectures = architectures
-        self.lambda_runtimes = lambda_runtimes or {}
+        self.lambda_runtimes = lambda_runtimes
+        self.today = today or schedule.today()
+        self.choices: dict[str, schedule.Choice] = {}     # by runtime, as they are asked for
         self.role_arn = role_arn
         self.copies = copies
         self.concurrency = concurrency
@@ -101,6 +119,11 @@ class AwsTarget(Target):
         self.estimate: cost.Estimate | None = None
         self.primer: Primer | None = None
         self._packages: list[packaging.Package] = []
+        # per configuration (its label): cold-mode environments' first invocations and
+        # those Lambda had initialised before the request, or (SnapStart) that did not
+        # restore. Shared with the results file's run metadata, so its final write holds
+        # the final counts.
+        self.proactive_init: dict[str, dict] = {}
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._previous_hup = None
@@ -109,8 +132,12 @@ class AwsTarget(Target):
     # preparing -------------------------------------------------------------------------
 
     def lambda_runtime(self, artifact: Artifact) -> str:
-        runtime = artifact.function.runtime
-        return self.lambda_runtimes.get(runtime.name, runtime.lambda_runtime)
+        """The identifier ``artifact``'s runtime is deployed with (UsageError if Lambda
+        creates no functions with it)."""
+        name = artifact.function.runtime.name
+        if name not in self.choices:
+            self.choices |= schedule.choose([name], self.lambda_runtimes, self.today)
+        return self.choices[name].identifier
 
     def prepare(self, configs, plan):
         refuse_snapstart_with_provisioned(self.snapstart, plan)
@@ -125,7 +152,7 @@ class AwsTarget(Target):
         self.estimate = cost_bound(expanded, plan, self.lambda_runtime, self.timeout_s,
                                    self.endpoints.region)
         text = plan_text(expanded, plan, self.estimate, self.endpoints.region, self.run_id,
-                         self.role_arn, self.copies)
+                         self.role_arn, self.copies, list(self.choices.values()))
         self.announce(text)
         approve(text, self.estimate, self.max_cost, self.yes, self.confirm)
 
@@ -157,6 +184,31 @@ class AwsTarget(Target):
         """One invocation with the log tail; the sample and whether the environment lives on."""
         return invocation.invoke(self.clients, copy, event)
 
+    def count_start(self, group: Group, result: Invoked) -> None:
+        """Count the first invocation of a cold-mode environment: one that Lambda had
+        initialised before the request (a REPORT without Init Duration), or under SnapStart
+        one that did not restore a snapshot (flagged here as an error sample)."""
+        if "report_cold" not in result.extra:
+            return                      # no REPORT: nothing Lambda said to count
+        artifact = group.artifact
+        label = str(ConfigKey(artifact.function.name, artifact.function.runtime.name,
+                              group.memory_mb, artifact.variant))
+        no_restore = artifact.snapstart and result.extra.get("restore_ms") is None
+        if no_restore and result.error is None:
+            init = result.init_ms
+            result.error = {"type": "Coldbench.NoRestore", "phase": "invoke", "message": (
+                "the SnapStart version's first invocation reported no Restore Duration "
+                f"(Init Duration: {'none' if init is None else f'{init:.2f} ms'}): no "
+                "snapshot was restored, so it is no SnapStart cold start; excluded")}
+        counts = self.proactive_init.setdefault(label, {"cold_invocations": 0})
+        counts["cold_invocations"] += 1
+        if artifact.snapstart:
+            kind, found = "without_restore", no_restore
+        else:
+            kind, found = "initialised_before", result.extra["report_cold"] is False
+        counts[kind] = counts.get(kind, 0) + found
+        counts[f"{kind}_rate"] = round(counts[kind] / counts["cold_invocations"], 4)
+
     # describing and ending -------------------------------------------------------------
 
     def describe(self) -> dict:
@@ -166,6 +218,11 @@ class AwsTarget(Target):
             "architectures": self.architectures,
             "aws_run_id": self.run_id,
             "lambda_runtimes": {p.runtime: p.lambda_runtime for p in self._packages},
+            "lambda_runtime_table": schedule.TABLE,
+            "lambda_runtime_day": self.today.isoformat(),
+            "lambda_runtime_notes": {c.runtime: c.note for c in self.choices.values() if c.note},
+            "log_format": "Text",
+            "proactive_init": self.proactive_init,
             "packages": [{"runtime": p.runtime, "architecture": p.architecture,
                           "lambda_runtime": p.lambda_runtime, "bytes": p.size,
                           "code_sha256": p.code_sha256} for p in self._packages],
@@ -210,6 +267,7 @@ class AwsEnvironment(Environment):
         self.mode = mode
         self.failure = copy.failure
         self._closed = False
+        self._invoked = False
 
     def invoke(self, event: dict) -> Invoked:
         if self.failure is not None:
@@ -217,6 +275,10 @@ class AwsEnvironment(Environment):
             return Invoked(duration_ms=None, error=dict(self.failure))
         result, alive = self.target.invoke(self.copy, event)
         result.extra["architecture"] = self.group.artifact.package.architecture
+        result.extra["lambda_runtime"] = self.group.artifact.package.lambda_runtime
+        if self.mode == "cold" and not self._invoked:
+            self.target.count_start(self.group, result)
+        self._invoked = True
         self.alive = alive
         return result
 
