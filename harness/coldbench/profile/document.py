@@ -1,0 +1,134 @@
+"""The profile document `coldbench profile --output` writes: JSON with a schema and a
+version of its own (results files have theirs, ``results/schema.py``).
+
+Per function: the Init Duration of every unprofiled and profiled sample, the overhead
+(profiled median less unprofiled median), the parts and tree of every profiled sample,
+and their medians (the tree the terminal shows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import statistics
+from datetime import datetime, timezone
+from pathlib import Path
+
+from coldbench import __version__
+from coldbench.errors import ResultsError
+from coldbench.profile.session import FunctionProfile, Request
+from coldbench.profile.tree import PART_LABELS, PARTS, Item, median_tree
+
+SCHEMA = "coldbench-profile"
+# 1: first version.
+VERSION = 1
+
+
+def _median(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def summary(result: FunctionProfile) -> dict:
+    """One function's profile as the document holds it."""
+    function = result.artifact.function
+    unprofiled = [ms for ms, error in result.unprofiled if error is None and ms is not None]
+    profiled_ok = [s for s in result.profiled if s.error is None and s.init_ms is not None]
+    base = _median(unprofiled)
+    profiled = _median([s.init_ms for s in profiled_ok])
+    trees = [s.tree for s in (profiled_ok or result.profiled)]
+    errors = [error | {"sample": kind} for kind, error in _errors(result)]
+    return {
+        "runtime": function.runtime.name,
+        "function": function.name,
+        "handler": function.handler,
+        "toolchain": result.artifact.toolchain,
+        "means": result.means,
+        "init_ms": {
+            "unprofiled": {"p50": _round(base), "n": len(unprofiled),
+                           "samples": [_round(ms) for ms, _ in result.unprofiled]},
+            "profiled": {"p50": _round(profiled), "n": len(profiled_ok),
+                         "samples": [_round(s.init_ms) for s in result.profiled]},
+        },
+        "overhead_ms": _round(None if base is None or profiled is None else profiled - base),
+        "overhead_pct": _round(None if not base or profiled is None
+                               else 100 * (profiled - base) / base),
+        "split": result.split,
+        "parts": [{"part": part, "label": PART_LABELS[part],
+                   "ms": _round(_median([s.parts.get(part) for s in (profiled_ok or result.profiled)])),
+                   "how": result.how.get(part), "remainder": part == result.remainder}
+                  for part in PARTS],
+        "tree": median_tree(trees).to_dict() if trees else None,
+        "errors": errors,
+        "profiled_samples": [{"init_ms": _round(s.init_ms), "error": s.error,
+                              "parts": {p: _round(v) for p, v in s.parts.items()},
+                              "tree": s.tree.to_dict()} for s in result.profiled],
+    }
+
+
+def _errors(result: FunctionProfile):
+    for kind, samples in (("unprofiled", [e for _, e in result.unprofiled]),
+                          ("profiled", [s.error for s in result.profiled])):
+        for error in samples:
+            if error is not None:
+                yield kind, error
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def document(results: list[FunctionProfile], request: Request, started_at: str) -> dict:
+    from coldbench.measure.run import cpu_model_name
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "coldbench_version": __version__,
+        "started_at": started_at,
+        "ended_at": now_iso(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu": cpu_model_name(),
+        "cpus": os.cpu_count(),
+        "target": "local",
+        "memory_mb": request.memory_mb,
+        "samples": request.samples,
+        "limits": request.limits,
+        "profiles": [summary(result) for result in results],
+    }
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_writable(path: Path, force: bool) -> None:
+    """Refuse, before anything is measured, to replace a file without ``force``."""
+    if path.exists() and not force:
+        raise ResultsError(f"{path} exists: pass --force to replace it, or choose another --output")
+
+
+def write(path: Path, doc: dict) -> None:
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_text(json.dumps(doc, indent=1) + "\n")
+    temporary.replace(path)
+
+
+def load(path: Path) -> dict:
+    """A profile document; ResultsError for one of another schema or an unknown version."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"cannot read the profile {path}: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ResultsError(f"{path} is not a coldbench profile document")
+    if doc.get("version") != VERSION:
+        raise ResultsError(f"{path} is a profile of version {doc.get('version')}; this "
+                           f"coldbench reads version {VERSION}: use the coldbench that wrote it")
+    return doc
+
+
+def tree_of(profile: dict) -> Item | None:
+    return Item.from_dict(profile["tree"]) if profile.get("tree") else None

@@ -1,0 +1,184 @@
+"""One `coldbench profile`: unprofiled and profiled cold samples of each function on the
+local target, interleaved (unprofiled, profiled, profiled, unprofiled, ...), every one started the
+way `coldbench run` starts a cold sample. A profiled sample differs only by the variables
+its runtime's probe adds to the launch (``probes``), so the two kinds compare: their
+Init Duration medians give the probe's overhead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from coldbench import build, targets
+from coldbench.build import Artifact
+from coldbench.measure import options as runner
+from coldbench.measure.modes import START_FAILURES, Config, Measurement, Plan, to_sample
+from coldbench.measure.run import sigterm_as_interrupt
+from coldbench.phases import ms_between, now_ns
+from coldbench.profile import probes
+from coldbench.profile.probes import Capture
+from coldbench.profile.tree import Item, Reading, assemble, parts_ms
+from coldbench.runtimes.base import Launch
+from coldbench.targets.base import Invoked
+
+DEFAULT_SAMPLES = 5
+DEFAULT_MEMORY_MB = 1769          # one full vCPU on Lambda
+EVENT = {"work": 0}
+
+
+@dataclass
+class Request:
+    runtimes: list[str]
+    function_dir: Path | None = None
+    handler: str | None = None
+    samples: int = DEFAULT_SAMPLES
+    memory_mb: int = DEFAULT_MEMORY_MB
+    timeout_s: float = 60.0
+    limits: bool = True
+    delivery: str | None = None       # None: the local target's default
+    rebuild: bool = False
+
+
+@dataclass
+class ProfiledSample:
+    init_ms: float | None
+    error: dict | None
+    parts: dict[str, float | None]
+    tree: Item
+
+
+@dataclass
+class FunctionProfile:
+    """Every sample of one function: the unprofiled ones' Init Duration and error, the
+    profiled ones' reading."""
+
+    artifact: Artifact
+    means: str
+    unprofiled: list[tuple[float | None, dict | None]] = field(default_factory=list)
+    profiled: list[ProfiledSample] = field(default_factory=list)
+    split: bool = True
+    how: dict[str, str] = field(default_factory=dict)
+    remainder: str | None = None
+
+
+def run_options(request: Request) -> runner.RunOptions:
+    """The request as `coldbench run` options for the local target: checked as a run's are."""
+    settings = {"delivery": request.delivery} if request.delivery else {}
+    defaulted = {"warm", "provisioned", "api"} | ({"delivery"} if not request.delivery else set())
+    options = runner.RunOptions(
+        runtimes=request.runtimes, memory=[request.memory_mb], cold=request.samples, warm=0,
+        provisioned=0, work=EVENT["work"], timeout_s=request.timeout_s, target="local",
+        limits=request.limits, function_dir=request.function_dir, handler=request.handler,
+        rebuild=request.rebuild, target_options=settings, defaulted=frozenset(defaulted))
+    runner.check(options)
+    return options
+
+
+class _Probed:
+    """A runtime launched with its probe switched on: every attribute is the runtime's,
+    and its launch is the runtime's with the probe's variables added."""
+
+    def __init__(self, runtime, variables: Callable[[dict[str, str]], dict[str, str]]):
+        self._runtime = runtime
+        self._variables = variables
+
+    def __getattr__(self, name):
+        return getattr(self._runtime, name)
+
+    def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
+        launch = self._runtime.launch(task_root, handler, memory_mb)
+        return Launch(argv=list(launch.argv), env=launch.env | self._variables(launch.env))
+
+
+def profile(request: Request, on_status: Callable[[str], None] = lambda text: None,
+            on_sample: Callable[[], None] = lambda: None) -> list[FunctionProfile]:
+    """Take ``request.samples`` unprofiled and as many profiled cold samples of each
+    function; a profile per function, kept also when its samples failed."""
+    options = run_options(request)
+    artifacts = []
+    for function in runner.functions(options):
+        on_status(f"building {function.name} ({function.runtime.name})")
+        artifacts.append(build.build(function, rebuild=request.rebuild))
+    found = [FunctionProfile(a, probes.for_runtime(a.function.runtime.name).MEANS)
+             for a in artifacts]
+    plan = Plan(cold=request.samples, warm=0, provisioned=0, event=EVENT)
+    with sigterm_as_interrupt():
+        target = targets.make("local", options)
+        try:
+            configs = target.prepare([Config(a, request.memory_mb) for a in artifacts], plan)
+            for round_ in range(request.samples):
+                for config, result in zip(configs, found):
+                    on_status(f"{config.runtime}: cold samples {round_ + 1} of {request.samples}")
+                    # which kind goes first alternates (A B B A), so neither is always
+                    # the one that follows the other's environment
+                    kinds = ("unprofiled", "profiled") if round_ % 2 == 0 else (
+                        "profiled", "unprofiled")
+                    for kind in kinds:
+                        if kind == "unprofiled":
+                            result.unprofiled.append(_unprofiled(target, config, plan))
+                        else:
+                            result.profiled.append(_profiled(target, config, result))
+                        on_sample()
+        finally:
+            target.close()
+    return found
+
+
+def _unprofiled(target, config: Config, plan: Plan) -> tuple[float | None, dict | None]:
+    samples = []
+    environment = Measurement(target, [config], plan, samples.append).cold(config)
+    if environment is not None:
+        environment.close()
+    return samples[0].init_ms, samples[0].error
+
+
+def _profiled(target, config: Config, result: FunctionProfile) -> ProfiledSample:
+    artifact = config.artifact
+    probe = probes.for_runtime(config.runtime)
+    folder = Path(tempfile.mkdtemp(prefix="coldbench-profile-"))
+    try:
+        function = replace(artifact.function, runtime=_Probed(
+            artifact.function.runtime, lambda env: probe.variables(folder, env)))
+        probed = replace(artifact, function=function)
+        started = now_ns()
+        environment = None
+        try:
+            environment = target.start(probed, config.memory_mb, provisioned=False)
+        except START_FAILURES as exc:
+            invoked = Invoked(duration_ms=None, error={
+                "type": "Coldbench.StartFailed", "phase": "init",
+                "message": f"the runtime could not be started: {exc}"})
+        else:
+            # a second name for the runtime's output: the environment's folder goes when
+            # it closes, which a failed init does at once
+            os.link(environment.sandbox.log_path, folder / "output.log")
+            invoked = environment.invoke(EVENT)
+        sample = to_sample(config, "cold", invoked, ms_between(started, now_ns()))
+        exec_ns = environment.sandbox.started_ns if environment is not None else None
+        if environment is not None:
+            environment.close()
+        reading = _read(probe, folder, artifact, exec_ns, sample.init_ms)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    result.split, result.how, result.remainder = reading.split, reading.how, reading.remainder
+    return ProfiledSample(sample.init_ms, sample.error, parts_ms(reading, sample.init_ms),
+                          assemble(reading, sample.init_ms))
+
+
+def _read(probe, folder: Path, artifact: Artifact, exec_ns: int | None,
+          init_ms: float | None) -> Reading:
+    if exec_ns is None:
+        return Reading(parts={}, items={})
+    try:
+        log = (folder / "output.log").read_text(errors="replace")
+    except OSError:
+        log = ""
+    end_ns = None if init_ms is None else exec_ns + round(init_ms * 1e6)
+    return probe.read(Capture(log=log, folder=folder, exec_ns=exec_ns, end_ns=end_ns,
+                              task_root=artifact.task_root, source=artifact.function.source,
+                              handler=artifact.function.handler))
