@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from coldbench.environments import cgroups, delivery
 from conftest import coldbench_processes, run_cli
 
 
@@ -64,9 +66,27 @@ def test_a_killed_run_leaves_nothing_after_cleanup(tmp_path, fixture_function):
     run.wait()
     folders = list(tmp_path.glob("coldbench-*"))
     assert folders and coldbench_processes(), "the killed run left nothing: proves nothing"
+    # its runtime read its code from an image (--delivery lambda, the default): the device
+    # stays attached while the runtime's mount namespace lives
+    assert delivery.leftovers(), "no loop device left: the run did not use the code path"
 
     result = cleanup(tmp_path)
     assert result.returncode == 0, result.stderr
     assert "removed cgroup " in result.stdout
     assert all(f"removed folder {folder}\n" in result.stdout for folder in folders)
     assert list(tmp_path.glob("coldbench-*")) == [] and coldbench_processes() == []
+    assert cgroups.leftovers() == []
+    deadline = time.monotonic() + 10     # the kernel detaches once the namespace is gone
+    while delivery.leftovers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert delivery.leftovers() == []
+    mounted = [line for pid in Path("/proc").glob("[0-9]*")
+               for line in _mountinfo(pid) if " ext4 /dev/loop" in line]
+    assert not [line for line in mounted if "coldbench" in line], mounted
+
+
+def _mountinfo(pid: Path) -> list[str]:
+    try:
+        return (pid / "mountinfo").read_text().splitlines()
+    except OSError:                      # gone meanwhile
+        return []

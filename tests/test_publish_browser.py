@@ -102,7 +102,10 @@ def test_the_site_renders_its_charts_and_numbers_in_a_browser(site, tmp_path):
         cells = parser.rows[(config["runtime"], config["memory_mb"])]
         cold, warm = config["modes"]["cold"]["figure"], config["modes"]["warm"]["figure"]
         assert cells[2] == f"{ms(cold['p50'])} ({ms(cold['p90'])}/{ms(cold['p99'])})"
-        assert cells[4] == f"{ms(warm['p50'])} ({ms(warm['p99'])})"
+        # after the predicted AWS Init column, where the run predicts one (local, the
+        # Lambda-shaped code path)
+        predicted = config["modes"]["cold"].get("predicted_init") is not None
+        assert cells[5 if predicted else 4] == f"{ms(warm['p50'])} ({ms(warm['p99'])})"
 
     # a trend chart per runtime, drawn as SVG in the page
     for runtime in ("python", "go"):

@@ -28,6 +28,7 @@ class WarningKind(Enum):
     NO_VALID_SAMPLES = "no-valid-samples"
     FAILED = "failed"
     MISCLASSIFIED = "misclassified"
+    PROACTIVE_INIT = "proactive-init"
     HIGH_SPREAD = "high-spread"
     TOO_FEW_SAMPLES = "too-few-samples"
 
@@ -83,11 +84,23 @@ class ModeSummary:
     figure: Summary | None            # cold start (cold) or duration (warm, provisioned)
     init: Summary | None
     e2e: Summary | None
+    # AWS's Init Duration as predicted from each sample (analysis/prediction.py), and the
+    # prediction's stated error in percent
+    predicted_init: Summary | None
     max_memory: Summary | None
     attempts: int
     failures: int
     misclassified: int
     error_types: dict[str, int]
+    prediction_error_pct: float | None = None
+
+    @property
+    def predicted_range(self) -> tuple[float, float] | None:
+        """The predicted p50 widened by the stated error: where AWS's p50 should fall."""
+        if self.predicted_init is None or self.prediction_error_pct is None:
+            return None
+        spread = self.prediction_error_pct / 100
+        return (self.predicted_init.p50 * (1 - spread), self.predicted_init.p50 * (1 + spread))
 
 
 @dataclass
@@ -95,6 +108,7 @@ class ConfigSummary:
     key: ConfigKey
     modes: dict[str, ModeSummary]
     warnings: list[Warning] = field(default_factory=list)
+    lambda_runtime: str | None = None   # the Lambda identifier deployed (AWS), if any
 
     @property
     def function(self) -> str:
@@ -134,15 +148,28 @@ def _summarize_mode(mode: str, samples: list[Sample]) -> ModeSummary:
         figure=summarize([s.figure for s in valid]),
         init=summarize([s.init_ms for s in valid if s.init_ms is not None]),
         e2e=summarize([s.e2e_ms for s in valid if s.e2e_ms is not None]),
+        predicted_init=summarize([s.extra["predicted_aws_init_ms"] for s in valid
+                                  if s.extra.get("predicted_aws_init_ms") is not None]),
         max_memory=summarize([s.max_memory_mb for s in valid if s.max_memory_mb is not None]),
         attempts=len(samples),
         failures=sum(1 for s in samples if s.error),
         misclassified=sum(1 for s in samples if s.misclassified and not s.error),
         error_types=dict(Counter(s.error.get("type", "?") for s in samples if s.error)),
+        prediction_error_pct=max((s.extra["prediction_error_pct"] for s in valid
+                                  if s.extra.get("prediction_error_pct") is not None),
+                                 default=None),
     )
 
 
-def _warnings(config: ConfigSummary) -> list[Warning]:
+def _proactive_inits(cold: list[Sample]) -> int:
+    """Cold samples that Lambda served from an environment it had initialised before the
+    request (proactive initialization: the REPORT had no Init Duration, ``report_cold``)."""
+    return sum(1 for s in cold if s.error is None and s.extra.get("report_cold") is False)
+
+
+def _warnings(config: ConfigSummary, proactive: int = 0) -> list[Warning]:
+    """``proactive``: how many cold samples ``_proactive_inits`` found (among the
+    misclassified, which they are)."""
     found = []
     for mode, m in config.modes.items():
         where = f"{config.key} {mode}"
@@ -150,6 +177,13 @@ def _warnings(config: ConfigSummary) -> list[Warning]:
         def add(kind: WarningKind, text: str, severity: float = 0.0, figure: str = "") -> None:
             found.append(Warning(kind, f"{where}: {text}", where, severity, figure))
 
+        early = proactive if mode == "cold" else 0
+        if early:
+            add(WarningKind.PROACTIVE_INIT,
+                f"{early} of {m.attempts} cold invocations ({early / m.attempts:.0%}) reached an "
+                "environment Lambda had initialised before the request (proactive "
+                "initialization: no Init Duration in the REPORT); they are excluded as not cold",
+                early / m.attempts, f"{early / m.attempts:.0%}")
         if m.figure is None:
             add(WarningKind.NO_VALID_SAMPLES,
                 f"no valid sample out of {m.attempts} ({_errors_text(m)})")
@@ -157,9 +191,9 @@ def _warnings(config: ConfigSummary) -> list[Warning]:
         if m.failures:
             add(WarningKind.FAILED, f"{m.failures} of {m.attempts} invocations failed "
                                     f"({_errors_text(m)}); they are excluded")
-        if m.misclassified:
-            add(WarningKind.MISCLASSIFIED, f"{m.misclassified} samples whose function did not "
-                                           "report the expected cold flag were excluded")
+        if m.misclassified - early:
+            add(WarningKind.MISCLASSIFIED, f"{m.misclassified - early} samples whose function "
+                                           "did not report the expected cold flag were excluded")
         spread = m.figure.relative_spread
         if spread is not None and spread > SPREAD_LIMIT:
             add(WarningKind.HIGH_SPREAD, f"the standard deviation is {spread:.0%} of the mean; "
@@ -186,7 +220,9 @@ def summarize_samples(samples: list[Sample]) -> list[ConfigSummary]:
     configs = []
     for key, by_mode in groups.items():
         modes = {mode: _summarize_mode(mode, by_mode[mode]) for mode in MODES if mode in by_mode}
-        config = ConfigSummary(key, modes)
-        config.warnings = _warnings(config)
+        config = ConfigSummary(key, modes, lambda_runtime=next(
+            (s.extra["lambda_runtime"] for taken in by_mode.values() for s in taken
+             if s.extra.get("lambda_runtime")), None))
+        config.warnings = _warnings(config, _proactive_inits(by_mode.get("cold", [])))
         configs.append(config)
     return configs

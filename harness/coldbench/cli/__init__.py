@@ -16,6 +16,7 @@ import click
 from click.core import ParameterSource
 
 from coldbench import __version__, targets
+from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.results import register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
@@ -126,11 +127,15 @@ def cli():
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--history", "history_dir", type=click.Path(path_type=Path),
               help="Keep the finished run in this history folder (e.g. results).")
+@click.option("--calibration", "calibration_file", type=click.Path(path_type=Path),
+              help="Predict AWS's Init Duration with this calibration (made by coldbench "
+                   "calibrate) instead of the one shipped with coldbench.")
 @target_options("run")
 def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_model,
         no_limits, fmt, output, force, function_dir, handler, rebuild, quiet, history_dir,
-        **settings):
+        calibration_file, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
+    from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
     from coldbench.measure import options as runner
     from coldbench.measure.run import run as measure_run
@@ -146,6 +151,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
         cold=cold, warm=warm, provisioned=provisioned, work=work, timeout_s=timeout_s,
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
         function_dir=function_dir, handler=handler, rebuild=rebuild,
+        calibration=prediction.load(calibration_file),
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
@@ -251,6 +257,7 @@ def cleanup(target, dry_run, yes, **settings):
 
 register_result_commands(cli)
 serve_command.register(cli)
+profile_command.register(cli)
 
 
 def main():

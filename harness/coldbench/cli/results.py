@@ -198,6 +198,43 @@ def history_reindex(history_dir):
     click.echo(f"{History(history_dir).reindex()} runs indexed")
 
 
+@click.command()
+@click.argument("local_ref", metavar="LOCAL_RUN")
+@click.argument("aws_ref", metavar="[AWS_RUN]", required=False)
+@click.option("--output", type=click.Path(path_type=Path),
+              help="Write the calibration here (JSON), for coldbench run --calibration.")
+@history_option
+def calibrate(local_ref, aws_ref, output, history_dir):
+    """Fit the prediction of AWS's Init Duration to a local run (--delivery lambda) and
+    AWS_RUN, the same functions, runtimes and memory sizes measured with --target aws;
+    without AWS_RUN, to the published AWS figures (the built-in functions at 128 MB, as
+    the shipped calibration is made, but on this machine). Prints the fit and its errors;
+    exit 2 if the runs do not match."""
+    from coldbench.analysis import prediction
+
+    _, local = _open(local_ref, history_dir, None)
+    if aws_ref is None:
+        points = prediction.points_from_published(local, prediction.published_figures())
+        aws_source = prediction.PUBLISHED_SOURCE
+    else:
+        _, aws = _open(aws_ref, history_dir, None)
+        points = prediction.points_from_runs(local, aws)
+        aws_source = (f"coldbench run --target aws, run {aws.run.get('run_id', '?')} "
+                      f"({aws.run.get('region', '?')})")
+    calibration = prediction.fit_runs(points, local, aws_source)
+    click.echo(f"{prediction.MODEL}\n  cpu_factor = {calibration.cpu_factor:.3f}, "
+               f"ms_per_mb = {calibration.ms_per_mb:.2f}, fitted on {len(points)} "
+               "configurations\n")
+    click.echo(prediction.markdown_table(calibration))
+    if calibration.error_pct is not None:
+        click.echo(f"stated error of a prediction: +-{calibration.error_pct:.0f}% (root mean "
+                   "square of the leave-one-runtime-out errors)")
+    if output is not None:
+        prediction.save(calibration, output)
+        click.echo(f"written to {output}; use it with coldbench run --calibration {output}",
+                   err=True)
+
+
 def register(group: click.Group) -> None:
-    for command in (compare, cost, publish, history):
+    for command in (compare, cost, publish, history, calibrate):
         group.add_command(command)

@@ -7,15 +7,20 @@ caches: init begins with a cold page cache for the function's own files (Brooker
 here an environment's runtime reads its task root from an image instead:
 
 - ``pack``: the task root as a read-only ext4 image file, built once per digest;
-- ``attach``: the image as a read-only loop device of the environment's own, with direct
-  I/O (reads bypass the page cache of the image file) and autoclear (the kernel detaches it
-  when its last user goes). A fresh device means a fresh filesystem with nothing cached;
+- ``attach``: the image as a read-only loop device of the environment's own, with
+  autoclear (the kernel detaches it when its last user goes). A fresh device means a fresh
+  filesystem with nothing cached: every page init touches is read through the block layer,
+  and counted. The image file itself is kept in this machine's page cache, as the chunks
+  of a function's code sit in the worker's own cache tier on Lambda: what a read costs
+  there beyond that is the calibration's to say (``analysis/prediction.py``), and what it
+  costs here does not depend on this machine's disk;
 - ``PrivateMount.enter``: in the forked child, before exec, a mount namespace of its own
   with the device mounted read-only over the task root's own path, so nothing else
   changes for the runtime; the mount goes when the namespace's last process exits;
 - ``throttle_reads`` and ``read_bytes``: a cgroup's read bandwidth from the device and the
   bytes its processes read from it (cgroup v1 blkio, v2 io);
 - ``resident_pages``: how many of a file's pages are cached, to check that a start is cold;
+- ``evict``: a runtime's own files out of the page cache (``--runtime-cache cold``);
 - ``leftovers`` and ``remove_leftovers``: loop devices a killed run left attached.
 """
 
@@ -49,7 +54,8 @@ PACK_ATTEMPTS = 4                # each one with twice the room when the estimat
 LOOP_CONFIGURE = 0x4C0A
 LOOP_CLR_FD = 0x4C01
 LOOP_CTL_GET_FREE = 0x4C82
-LO_FLAGS_READ_ONLY, LO_FLAGS_AUTOCLEAR, LO_FLAGS_DIRECT_IO = 1, 4, 16
+LO_FLAGS_READ_ONLY, LO_FLAGS_AUTOCLEAR = 1, 4
+WARM_CHUNK = 1 << 20
 LO_NAME_SIZE = 64
 # struct loop_config: fd, block_size, struct loop_info64 (device, inode, rdevice, offset,
 # sizelimit, number, encrypt_type, encrypt_key_size, flags, file_name, crypt_name,
@@ -60,7 +66,7 @@ ATTACH_ATTEMPTS = 8              # another process may configure the free device
 # <sched.h>, <sys/mount.h>, <sys/mman.h>
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV = 0x1, 0x2, 0x4
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 PROT_READ, MAP_SHARED = 0x1, 0x01
 
 # Bound here, in the parent: a forked child only calls them. Looking a symbol up in the
@@ -181,14 +187,9 @@ class LoopDevice:
     def __repr__(self) -> str:
         return f"LoopDevice({self.path!r}, {self.major}:{self.minor})"
 
-    @property
-    def direct_io(self) -> bool:
-        """Whether the kernel reads the image with direct I/O, past its page cache (not
-        where the image's file system cannot do direct I/O)."""
-        return (self._sysfs / "loop" / "dio").read_text().strip() == "1"
-
     def bytes_read(self) -> int:
-        """Bytes read from the device since it was attached, by anyone."""
+        """Bytes read from the device node by anyone, since the kernel made the node: a
+        reused node counts its earlier attachments too (``read_bytes`` counts per cgroup)."""
         sectors = int((self._sysfs / "stat").read_text().split()[2])
         return sectors * 512           # /sys/block/*/stat counts 512-byte sectors
 
@@ -207,16 +208,16 @@ class LoopDevice:
 
 
 def attach(image: Path) -> LoopDevice:
-    """``image`` as a fresh read-only loop device with direct I/O and autoclear, with none
-    of its pages cached."""
+    """``image`` as a fresh read-only loop device with autoclear, with none of its pages
+    cached; the image file behind it is in this machine's page cache (read now if not)."""
     try:
         control = os.open("/dev/loop-control", os.O_RDWR)
     except OSError as exc:
         raise _unavailable(image, exc) from exc
-    drop_cached(image)                 # should the kernel not do direct I/O on it
     backing = os.open(image, os.O_RDONLY)
+    _warm(backing)
     name = os.fsencode(image)[:LO_NAME_SIZE - 1]
-    flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO
+    flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR
     config = _LOOP_CONFIG.pack(backing, BLOCK_SIZE, 0, 0, 0, 0, 0, 0, 0, 0, flags,
                                name, b"", b"", 0, 0, *[0] * 8)
     try:
@@ -242,6 +243,14 @@ def attach(image: Path) -> LoopDevice:
         os.close(backing)
 
 
+def _warm(fd: int) -> None:
+    """Read the whole file once, so its pages are cached (a few ms for tens of MB; before
+    any clock runs)."""
+    offset = 0
+    while chunk := os.pread(fd, WARM_CHUNK, offset):
+        offset += len(chunk)
+
+
 def _unavailable(image: Path, exc: OSError) -> EnvironmentUnavailable:
     return EnvironmentUnavailable(
         f"cannot attach {image.name} as a loop device: {exc.strerror or exc}; run as root "
@@ -253,14 +262,30 @@ def _unavailable(image: Path, exc: OSError) -> EnvironmentUnavailable:
 @dataclass(frozen=True)
 class PrivateMount:
     """A loop device to mount read-only over the task root in a forked child's own mount
-    namespace: bytes made in the parent, so that the child only makes system calls."""
+    namespace: bytes made in the parent, so that the child only makes system calls.
+
+    ``warm`` names paths under the task root (relative) that stay this machine's files,
+    read through its warm page cache, as a runtime's own files are on Lambda: before the
+    image covers the task root, each is bound to its place under ``staging`` (one
+    mount point per path, numbered, made by ``make_staging``), and after, bound back over
+    the image's copy."""
 
     source: bytes
     target: bytes
+    staging: bytes = b""
+    warm: tuple[bytes, ...] = ()
 
     @classmethod
-    def of(cls, device: LoopDevice, task_root: Path) -> "PrivateMount":
-        return cls(os.fsencode(device.path), os.fsencode(Path(task_root).resolve()))
+    def of(cls, device: LoopDevice, task_root: Path, warm: list[Path] = (),
+           staging: Path | None = None) -> "PrivateMount":
+        root = Path(task_root).resolve()
+        relative = tuple(os.fsencode(Path(p).resolve().relative_to(root)) for p in warm)
+        if relative and staging is None:
+            raise ValueError("warm paths need a staging folder")
+        if relative:
+            make_staging(staging, [root / os.fsdecode(p) for p in relative])
+        return cls(os.fsencode(device.path), os.fsencode(root),
+                   os.fsencode(staging) if relative else b"", relative)
 
     def enter(self) -> None:
         """In the forked child, before exec (and before chdir into the task root): a new
@@ -270,10 +295,32 @@ class PrivateMount:
             _raise(ctypes.get_errno(), b"cannot make a mount namespace")
         if _mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
             _raise(ctypes.get_errno(), b"cannot make the mounts private")
+        parked = [self.staging + b"/" + str(i).encode() for i in range(len(self.warm))]
+        for path, place in zip(self.warm, parked):
+            _bind(self.target + b"/" + path, place)
         # noload: never replay a journal (a read-only image has none to replay)
         if _mount(self.source, self.target, b"ext4", MS_RDONLY | MS_NOSUID | MS_NODEV,
                   b"noload") != 0:
             _raise(ctypes.get_errno(), b"cannot mount " + self.source + b" on " + self.target)
+        for path, place in zip(self.warm, parked):
+            _bind(place, self.target + b"/" + path)
+
+
+def make_staging(staging: Path, paths: list[Path]) -> None:
+    """Mount points for ``PrivateMount``'s warm paths: ``staging/<i>``, a folder where
+    path ``i`` is one, else an empty file."""
+    staging.mkdir(parents=True, exist_ok=True)
+    for number, path in enumerate(paths):
+        place = staging / str(number)
+        if path.is_dir():
+            place.mkdir(exist_ok=True)
+        else:
+            place.touch()
+
+
+def _bind(source: bytes, target: bytes) -> None:
+    if _mount(source, target, None, MS_BIND | MS_REC, None) != 0:
+        _raise(ctypes.get_errno(), b"cannot bind " + source + b" on " + target)
 
 
 def _raise(number: int, what: bytes) -> None:
@@ -291,6 +338,28 @@ def drop_cached(path: Path) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
+
+
+def evict(paths: list[Path]) -> int:
+    """Drop every file under ``paths`` (files, or folders walked) from the page cache, as
+    far as the kernel lets go of them (pages mapped by a running process stay); how many
+    files were asked."""
+    count = 0
+    for path in paths:
+        files = ([path] if not path.is_dir()
+                 else (Path(folder) / name for folder, _, names in os.walk(path) for name in names))
+        for file in files:
+            try:
+                if file.is_file() and not file.is_symlink():
+                    fd = os.open(file, os.O_RDONLY)
+                    try:
+                        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                    finally:
+                        os.close(fd)
+                    count += 1
+            except OSError:               # unreadable, or gone: nothing cached to drop
+                pass
+    return count
 
 
 def resident_pages(path: Path) -> tuple[int, int]:
@@ -319,6 +388,19 @@ def resident_pages(path: Path) -> tuple[int, int]:
 
 # -- read bandwidth (cgroups) -------------------------------------------------------------
 
+@dataclass(frozen=True)
+class CodePath:
+    """How fast an environment may read its code image: bytes and reads per second
+    (None: no limit), as the calibration in use says Lambda delivers code."""
+
+    bytes_per_second: int | None = None
+    ios_per_second: int | None = None
+
+    def describe(self) -> dict:
+        return {"read_mb_per_s": self.bytes_per_second / 1e6 if self.bytes_per_second else None,
+                "read_iops": self.ios_per_second}
+
+
 def throttle_reads(group: Path, device: LoopDevice, bytes_per_second: int | None = None,
                    ios_per_second: int | None = None) -> None:
     """Limit reads from ``device`` by the processes of the cgroup folder ``group`` (its
@@ -345,18 +427,28 @@ def throttle_reads(group: Path, device: LoopDevice, bytes_per_second: int | None
 
 def read_bytes(group: Path, device: LoopDevice) -> int:
     """Bytes the processes of the cgroup folder ``group`` have read from ``device``."""
+    return _reads(group, device, "blkio.throttle.io_service_bytes", "rbytes")
+
+
+def read_requests(group: Path, device: LoopDevice) -> int:
+    """Read requests the processes of the cgroup folder ``group`` have made of ``device``
+    (after the kernel merged adjacent ones)."""
+    return _reads(group, device, "blkio.throttle.io_serviced", "rios")
+
+
+def _reads(group: Path, device: LoopDevice, v1_file: str, v2_key: str) -> int:
     device_id = f"{device.major}:{device.minor}"
-    v1 = group / "blkio.throttle.io_service_bytes"
+    v1 = group / v1_file
     if v1.exists():                    # "7:0 Read 1234"
         for line in v1.read_text().splitlines():
             fields = line.split()
             if fields[:2] == [device_id, "Read"]:
                 return int(fields[2])
         return 0
-    for line in (group / "io.stat").read_text().splitlines():   # "7:0 rbytes=1234 ..."
+    for line in (group / "io.stat").read_text().splitlines():   # "7:0 rbytes=1234 rios=5 ..."
         fields = line.split()
         if fields and fields[0] == device_id:
-            return int(dict(f.split("=", 1) for f in fields[1:]).get("rbytes", 0))
+            return int(dict(f.split("=", 1) for f in fields[1:]).get(v2_key, 0))
     return 0
 
 

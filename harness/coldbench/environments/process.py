@@ -66,6 +66,7 @@ class Launcher:
         instant. OSError if the mount or the exec failed."""
         fields = [os.fsencode(cwd), os.fsencode(log),
                   mount.source if mount else b"", mount.target if mount else b"",
+                  mount.staging if mount else b"", b"\n".join(mount.warm) if mount else b"",
                   str(len(argv)).encode(), *(a.encode() for a in argv),
                   *(f"{name}={value}".encode() for name, value in env.items())]
         message = b"\0".join(fields)
@@ -132,10 +133,11 @@ def _park(procs: list[bytes], ready_w: int, command_r: int, error_w: int) -> Non
             chunks.append(chunk)
         if not chunks:                           # the parent went away, or discarded it
             os._exit(0)
-        cwd, log, source, target, count, *rest = b"".join(chunks).split(b"\0")
+        cwd, log, source, target, staging, warm, count, *rest = b"".join(chunks).split(b"\0")
         argv, variables = rest[:int(count)], rest[int(count):]
         if source:                               # the code from its image, as on Lambda
-            delivery.PrivateMount(source, target).enter()
+            delivery.PrivateMount(source, target, staging,
+                                  tuple(warm.split(b"\n")) if warm else ()).enter()
         env = dict(v.split(b"=", 1) for v in variables)
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -210,9 +212,12 @@ class ProcessSandbox(Sandbox):
     """One runtime process (and its children) on this machine."""
 
     def __init__(self, pool: LauncherPool, task_root: Path, memory_mb: int,
-                 cpu_model: str = "lambda", name: str = "", code_image: Path | None = None):
+                 cpu_model: str = "lambda", name: str = "", code_image: Path | None = None,
+                 code_path: delivery.CodePath | None = None, warm: list[Path] = ()):
         self.pool = pool
         self.code_image = code_image      # the task root as a read-only image, if given
+        self.code_path = code_path or delivery.CodePath()    # how fast it reads
+        self.warm = list(warm)            # paths of the task root read from this machine
         self.task_root = str(task_root)
         self.memory_mb = memory_mb
         self.cpu_model = cpu_model
@@ -245,8 +250,11 @@ class ProcessSandbox(Sandbox):
         if self.code_image is not None:   # a fresh device: none of its pages are cached
             # (the target gives such a sandbox a pool whose groups count block I/O)
             self.device = delivery.attach(self.code_image)
-            delivery.throttle_reads(self.cgroup.io_dir, self.device)   # counted from here
-            mount = delivery.PrivateMount.of(self.device, Path(self.task_root))
+            delivery.throttle_reads(self.cgroup.io_dir, self.device,    # counted from here
+                                    self.code_path.bytes_per_second,
+                                    self.code_path.ios_per_second)
+            mount = delivery.PrivateMount.of(self.device, Path(self.task_root), self.warm,
+                                             self.home / "runtime")
         try:
             self.started_ns = self.launcher.release(argv, env, self.task_root, self.log_path,
                                                     mount)
@@ -287,6 +295,8 @@ class ProcessSandbox(Sandbox):
         if self.device is not None:       # what init read from the code path
             read = delivery.read_bytes(self.cgroup.io_dir, self.device)
             self.extra["init_read_mb"] = round(read / 1e6, 3)
+            self.extra["init_read_requests"] = delivery.read_requests(self.cgroup.io_dir,
+                                                                      self.device)
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench import build, runtimes, targets
+from coldbench.analysis.prediction import Calibration
 from coldbench.errors import UsageError
 from coldbench.measure.modes import Plan
 
@@ -34,6 +35,9 @@ class RunOptions:
     handler: str | None = None
     rebuild: bool = False
     target_options: dict = field(default_factory=dict)   # options only one target reads
+    # what predicts AWS's Init Duration from local cold samples (analysis/prediction.py):
+    # None, the calibration shipped with coldbench
+    calibration: Calibration | None = None
     # the options the user left at their default (field names; the CLI fills it): a
     # target may adjust those, where it would refuse a value the user chose
     defaulted: frozenset[str] = frozenset()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench import __version__, build, targets
+from coldbench.analysis import prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure.modes import Config, Measurement
 from coldbench.measure.options import RunOptions, check, functions
@@ -57,6 +58,8 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     status = on_status or (lambda text: None)
     started = {"run_id": new_run_id(), "started_at": now_iso()}    # before build and deploy
     check(options)
+    if options.calibration is None:
+        options.calibration = prediction.load()
     wanted = functions(options)
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
     artifacts = []
@@ -73,6 +76,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
             total = plan.total(len(configs))
 
             def record(sample: Sample) -> None:
+                predict(sample, options.calibration)
                 writer.add(sample)
                 if on_sample:
                     on_sample(sample, total)
@@ -90,6 +94,18 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                 writer.results.run["ended_at"] = now_iso()
                 writer.close()
     return writer.results
+
+
+def predict(sample: Sample, calibration: prediction.Calibration) -> None:
+    """Add what AWS would report as the Init Duration of a cold sample, and the stated
+    error of that prediction, where the sample says what init read from its code path."""
+    if sample.mode != "cold":
+        return
+    predicted = calibration.predict(sample.init_ms, sample.extra.get("init_read_mb"))
+    if predicted is not None:
+        sample.extra["predicted_aws_init_ms"] = round(predicted, 3)
+        if calibration.error_pct is not None:
+            sample.extra["prediction_error_pct"] = round(calibration.error_pct, 1)
 
 
 def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = None,
@@ -116,4 +132,5 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
                        "handler": a.function.handler, "source_digest": a.digest}
                       for a in artifacts],
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
+        **({"calibration": options.calibration.describe()} if options.calibration else {}),
     }

@@ -20,7 +20,7 @@ from coldbench.analysis import reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
 from coldbench.errors import UsageError
-from coldbench.render.table import FOOTNOTE, HEADERS, ms, ordered, rows
+from coldbench.render.table import footnote, headers, ms, ordered, rows
 from coldbench.results.schema import Results
 
 MODE_COLORS = {"cold": "#1f5fa8", "warm": "#e08a1e", "provisioned": "#3a9a4a"}
@@ -295,7 +295,7 @@ def page(title: str, body: str) -> str:
 
 def table_html(configs: list[ConfigSummary], table_id: str = "comparison") -> str:
     """The documented-comparison table as HTML; cells carry their configuration."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers(configs))
     body = []
     for config, cells in zip(ordered(configs), rows(configs)):
         attrs = (f' data-function="{html.escape(config.function)}" data-runtime="{config.runtime}"'
@@ -303,7 +303,7 @@ def table_html(configs: list[ConfigSummary], table_id: str = "comparison") -> st
         body.append(f"<tr{attrs}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     table = (f'<table id="{table_id}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
              + "\n".join(body) + "\n</tbody>\n</table>")
-    return f'<div class="scroll">{table}</div>\n<p class="note">{html.escape(FOOTNOTE)}</p>'
+    return f'<div class="scroll">{table}</div>\n<p class="note">{html.escape(footnote(configs))}</p>'
 
 
 def figure_html(chart: Chart) -> str:

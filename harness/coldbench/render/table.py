@@ -19,6 +19,24 @@ HEADERS = ["Runtime", "Memory", "Cold Start p50 (p90/p99)", "Init p50 (AWS)",
 FOOTNOTE = ("All figures in ms. Cold Start = Init Duration + Duration of the first invocation; "
             "Warm and Provisioned = Duration. AWS: Init Duration on AWS Lambda, x86_64, 128 MB, "
             f"p50 (mean for Node.js 20, whose p50 is not published; {reference.AWS_INIT_SOURCE}).")
+# The column of runs whose cold samples carry a prediction (local, --delivery lambda)
+PREDICTED = "Predicted AWS Init"
+PREDICTED_NOTE = ("Predicted AWS Init: what AWS Lambda would report as Init Duration, p50, "
+                  "predicted from the local samples by the calibration in use, with the "
+                  "range its stated error allows (docs/fidelity.md).")
+
+
+def predicts(configs: list[ConfigSummary]) -> bool:
+    return any(m.predicted_init is not None for c in configs for m in c.modes.values())
+
+
+def headers(configs: list[ConfigSummary]) -> list[str]:
+    """The table's columns: ``HEADERS``, and the predicted Init where there is one."""
+    return HEADERS[:4] + [PREDICTED] + HEADERS[4:] if predicts(configs) else list(HEADERS)
+
+
+def footnote(configs: list[ConfigSummary]) -> str:
+    return f"{FOOTNOTE} {PREDICTED_NOTE}" if predicts(configs) else FOOTNOTE
 
 
 def ms(value: float | None) -> str:
@@ -40,7 +58,7 @@ def ordered(configs: list[ConfigSummary]) -> list[ConfigSummary]:
     return sorted(configs, key=lambda c: c.key.order)
 
 
-def _row(config: ConfigSummary) -> list[str]:
+def _row(config: ConfigSummary, predicted: bool = False) -> list[str]:
     cold, warm, prov = (config.modes.get(m) for m in ("cold", "warm", "provisioned"))
     cold_cell = "-"
     if cold and cold.figure:
@@ -48,8 +66,14 @@ def _row(config: ConfigSummary) -> list[str]:
         cold_cell = f"{ms(f.p50)} ({ms(f.p90)}/{ms(f.p99)})"
     elif cold:
         cold_cell = "failed"
-    aws = reference.aws_init_ms(config.runtime)
+    aws = reference.aws_init_ms(config.runtime, config.lambda_runtime)
     init_cell = f"{ms(cold.init.p50) if cold and cold.init else '-'} ({ms(aws[0]) if aws else '-'})"
+    predicted_cell = "-"
+    if cold and cold.predicted_init:
+        predicted_cell = ms(cold.predicted_init.p50)
+        if cold.predicted_range:
+            low, high = cold.predicted_range
+            predicted_cell += f" ({ms(low)}-{ms(high)})"
     warm_cell = "-"
     if warm and warm.figure:
         warm_cell = f"{ms(warm.figure.p50)} ({ms(warm.figure.p99)})"
@@ -69,23 +93,25 @@ def _row(config: ConfigSummary) -> list[str]:
         warm_verdict = (reference.verdict(warm.figure.p50, doc.warm_low_ms, doc.warm_high_ms)
                         if warm and warm.figure else "-")
         verdict_cell = f"{cold_verdict} / {warm_verdict}"
-    return [config.label, f"{config.memory_mb} MB", cold_cell, init_cell, warm_cell, prov_cell,
+    return [config.label, f"{config.memory_mb} MB", cold_cell, init_cell,
+            *([predicted_cell] if predicted else []), warm_cell, prov_cell,
             counts, doc_cell, verdict_cell]
 
 
 def rows(configs: list[ConfigSummary]) -> list[list[str]]:
-    """The table's cells, row by row in table order (HEADERS name the columns)."""
-    return [_row(c) for c in ordered(configs)]
+    """The table's cells, row by row in table order (``headers`` names the columns)."""
+    predicted = predicts(configs)
+    return [_row(c, predicted) for c in ordered(configs)]
 
 
 def render(configs: list[ConfigSummary], fmt: str) -> str:
     """The table as ``fmt``: table, markdown, json or csv."""
     configs = ordered(configs)
     if fmt in ("table", "markdown"):
-        rows = [_row(c) for c in configs]
-        text = tabulate(rows, headers=HEADERS, tablefmt="github" if fmt == "markdown" else "simple",
+        text = tabulate(rows(configs), headers=headers(configs),
+                        tablefmt="github" if fmt == "markdown" else "simple",
                         disable_numparse=True)
-        return f"{text}\n\n{FOOTNOTE}\n"
+        return f"{text}\n\n{footnote(configs)}\n"
     if fmt == "json":
         return json.dumps([_as_json(c) for c in configs], indent=1) + "\n"
     if fmt == "csv":
@@ -105,7 +131,8 @@ def _as_json(config: ConfigSummary) -> dict:
 
 
 CSV_FIELDS = ["function", "runtime", "memory_mb", "mode", "figure", "n", "min", "p50", "p90",
-              "p99", "max", "mean", "stdev", "ci_low", "ci_high", "init_p50", "e2e_p50",
+              "p99", "max", "mean", "stdev", "ci_low", "ci_high", "init_p50",
+              "predicted_aws_init_p50", "e2e_p50",
               "max_memory_mb_p50", "attempts", "failures", "misclassified"]
 
 
@@ -122,6 +149,7 @@ def _as_csv(configs: list[ConfigSummary]) -> str:
                    "mode": mode, "figure": "cold_start_ms" if mode == "cold" else "duration_ms",
                    "attempts": m.attempts, "failures": m.failures, "misclassified": m.misclassified,
                    "init_p50": m.init.p50 if m.init else None,
+                   "predicted_aws_init_p50": m.predicted_init.p50 if m.predicted_init else None,
                    "e2e_p50": m.e2e.p50 if m.e2e else None,
                    "max_memory_mb_p50": m.max_memory.p50 if m.max_memory else None}
             if m.figure:

@@ -66,6 +66,13 @@ from coldbench.phases import cold_start_ms
 #       run.log_format, run.proactive_init (per configuration: cold-mode first invocations,
 #       those without Init Duration or, SnapStart, without Restore Duration, and the rate);
 #       samples' lambda_runtime.
+#       Added within 1 (local target): run.delivery ("lambda": the code read cold from an
+#       image of its own; "host"), run.code_path (the read limits), run.runtime_cache;
+#       cold samples' init_read_mb and init_read_requests (what init read from the code
+#       image, in MB and in read requests).
+#       Added within 1: run.calibration (what predicted AWS's Init Duration: its name,
+#       model, parameters and stated error); cold samples' predicted_aws_init_ms and
+#       prediction_error_pct, where the sample has init_read_mb.
 SCHEMA_VERSION = 1
 
 MODES = ("cold", "warm", "provisioned")

@@ -111,6 +111,20 @@ class Runtime(ABC):
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         """The process Lambda would start for this runtime, given a built task root."""
 
+    def runtime_files(self, task_root: Path) -> list[Path]:
+        """Files and folders of a built task root that Lambda's runtime brings itself (its
+        runtime interface client), which on Lambda come warm from the runtime's image, not
+        cold with the function's code. With ``--delivery lambda`` they are read from this
+        machine's page cache; everything else in the task root, from the code image. None
+        by default: on ``provided.al2023`` the client is compiled into the bootstrap."""
+        return []
+
+    def installation(self) -> list[Path]:
+        """This machine's files that make the runtime (its program, its own libraries, its
+        standard library), which ``--runtime-cache cold`` evicts from the page cache before
+        each start. None by default: a static bootstrap in the task root needs none."""
+        return []
+
     def lambda_package(self, artifact: Artifact, architecture: str, lambda_runtime: str,
                        out: Path) -> None:
         """Lay out, in the empty folder ``out``, the deployment package of a built function

@@ -218,6 +218,15 @@ class Java(Runtime):
         return Launch(argv=jvm_command(task_root, memory_mb, handler, sharing=[
             "-Xshare:auto", f"-XX:SharedArchiveFile={task_root / CDS_ARCHIVE}"]))
 
+    def installation(self) -> list[Path]:
+        return [Path(java_executable()).resolve().parents[1]]      # the whole JDK
+
+    def runtime_files(self, task_root: Path) -> list[Path]:
+        # on Lambda: /var/runtime/lib and the runtime's own runtime.jsa
+        files = [*client_jars(task_root / "lib"), task_root / JNI_DIR,
+                 task_root / CDS_ARCHIVE, task_root / CLASSPATH_FILE]
+        return [f for f in files if f.exists()]
+
     def lambda_package(self, artifact, architecture: str, lambda_runtime: str,
                        out: Path) -> None:
         # The function's jar and its runtime dependencies in lib/, without the runtime

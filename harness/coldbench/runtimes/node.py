@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -136,6 +137,21 @@ class Node(Runtime):
                 f"--max-old-space-size={memory_mb - new_space_mb}",
                 str(client), str(task_root / handler)]
         return Launch(argv=argv, env={"NODE_PATH": str(task_root)})
+
+    def installation(self) -> list[Path]:
+        # the program and the libraries of its own it links to (Debian's: libnode)
+        node = shutil.which("node")
+        if node is None:
+            return []
+        program = Path(node).resolve()
+        linked = subprocess.run(["ldd", str(program)], capture_output=True, text=True).stdout
+        own = [Path(m) for m in re.findall(r"=> (\S*node\S*) ", linked)]
+        return [program, *own]
+
+    def runtime_files(self, task_root: Path) -> list[Path]:
+        # the client and what it loads; on Lambda they are in /var/runtime
+        client = task_root / "node_modules" / RIC_NAME
+        return [client] if client.exists() else []
 
     def lambda_package(self, artifact, architecture: str, lambda_runtime: str,
                        out: Path) -> None:

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 from coldbench.errors import BuildError
@@ -14,6 +15,8 @@ from coldbench.runtimes.base import ImageRecipe, Launch, Runtime, run_tool
 
 # Pinned: the client is part of what is measured.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
+# awslambdaric and its dependencies (their distribution names, normalised by pip)
+CLIENT_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot_restore_py")
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 
@@ -32,6 +35,22 @@ def same_minor_version(toolchain: str, found_version: str) -> None:
             f"interface client has compiled parts) but the image's Debian has Python "
             f"{found[1]}: set COLDBENCH_PYTHON to a Python {found[1]}, or "
             "COLDBENCH_DEBIAN_SUITE to a Debian release with yours")
+
+
+@cache
+def _installation(python: str) -> list[Path]:
+    """The interpreter's program, its standard library and its shared library, as it
+    reports them."""
+    out = subprocess.run([python, "-S", "-c", "import sys, sysconfig; print(sys.executable); "
+                          "print(sysconfig.get_paths()['stdlib']); "
+                          "print(sysconfig.get_config_var('LIBDIR') or ''); "
+                          "print(sysconfig.get_config_var('LDLIBRARY') or '')"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    executable, stdlib, libdir, library = (out + ["", "", "", ""])[:4]
+    found = [Path(executable).resolve(), Path(stdlib)]
+    if libdir and library and (Path(libdir) / library).exists():
+        found.append((Path(libdir) / library).resolve())
+    return found
 
 
 class Python(Runtime):
@@ -77,6 +96,25 @@ class Python(Runtime):
                       env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1",
                            # environments share the task root: none may change it
                            "PYTHONDONTWRITEBYTECODE": "1"})
+
+    def runtime_files(self, task_root: Path) -> list[Path]:
+        # awslambdaric and what it installed with it, by their records; on Lambda they
+        # are in /var/runtime
+        found = set()
+        for record in task_root.glob("*.dist-info/RECORD"):
+            if record.parent.name.split("-")[0].lower() not in CLIENT_DISTRIBUTIONS:
+                continue
+            for line in record.read_text().splitlines():
+                path = line.split(",", 1)[0]
+                top = path.split("/", 1)[0]
+                if top == "__pycache__":      # a top-level module's compiled form
+                    found.add(task_root / path)
+                elif top not in ("", "..", "bin"):
+                    found.add(task_root / top)
+        return sorted(p for p in found if p.exists())
+
+    def installation(self) -> list[Path]:
+        return _installation(interpreter())
 
     def lambda_package(self, artifact, architecture: str, lambda_runtime: str,
                        out: Path) -> None:

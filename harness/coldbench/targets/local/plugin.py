@@ -16,20 +16,29 @@ from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
 from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets.local.target import (APIS, DELIVERIES, PROVISIONED_UNDER_RIE,
-                                            LocalTarget, check_api)
+                                            RUNTIME_CACHES, LocalTarget, check_api)
 
 HERE = "on this machine"
 API = Option("--api", default="coldbench", choices=APIS,
              help="the runtime talks to coldbench's Runtime API, or to AWS's Runtime "
                   "Interface Emulator as in AWS's images.")
-DELIVERY = Option("--delivery", default="host", choices=DELIVERIES,
-                  help="host: the function's code is read from this machine's files; "
-                       "lambda: as on Lambda, from a read-only image on a loop device of "
-                       "each environment's own, with none of its pages cached (root, "
-                       "cgroup v1; samples record init_read_mb).")
+DELIVERY = Option("--delivery", default="lambda", choices=DELIVERIES,
+                  help="lambda (the default): the function's code reaches the runtime as "
+                       "on Lambda, from a read-only image on a loop device of each "
+                       "environment's own, with none of its pages cached, while the "
+                       "runtime's own files stay warm; samples record init_read_mb and "
+                       "the predicted AWS Init Duration (root, loop devices, cgroup v1). "
+                       "host: from this machine's files and page cache, as before.")
+RUNTIME_CACHE = Option("--runtime-cache", default="warm", choices=RUNTIME_CACHES,
+                       help="warm (the default): the runtime's own files (interpreter, "
+                            "standard library, JDK, runtime client) are read from the page "
+                            "cache, as on Lambda's busy workers; cold: evicted before each "
+                            "start, for experiments.")
 NO_DELIVERY_WITHOUT_LIMITS = ("--delivery lambda counts what init reads through the "
                               "environment's cgroup: it cannot go with --no-limits; pass "
                               "--delivery host")
+HOST_WITHOUT_LIMITS = ("--no-limits: code read from this machine's files (--delivery host): "
+                       "no bytes read counted, no AWS Init Duration predicted")
 RIE_WITHOUT_PROVISIONED = ("--api rie: no provisioned samples (the emulator initialises the "
                            "runtime on the first invocation)")
 # An environment's folder: FOLDER_PREFIX, the environment's name (the run's 8 hex digits
@@ -56,26 +65,39 @@ class Local(TargetPlugin):
     name = "local"
 
     summary = "processes on this machine"
-    run_options = (API, DELIVERY)
+    run_options = (API, DELIVERY, RUNTIME_CACHE)
 
     @classmethod
     def check_options(cls, options) -> None:
         check_api_options(options)
-        if options.target_options.get("delivery") == "lambda" and not options.limits:
-            raise UsageError(NO_DELIVERY_WITHOUT_LIMITS)
+        settings = options.target_options
+        if (settings.get("delivery") or DELIVERY.default) == "lambda" and not options.limits:
+            if "delivery" not in options.defaulted:
+                raise UsageError(NO_DELIVERY_WITHOUT_LIMITS)
+            settings["delivery"] = "host"
+            options.notes.append(HOST_WITHOUT_LIMITS)
 
     @classmethod
     def from_options(cls, options) -> LocalTarget:
         settings = options.target_options
         return LocalTarget(timeout_s=options.timeout_s, cpu_model=options.cpu_model,
                            limits=options.limits, api=settings.get("api") or "coldbench",
-                           delivery=settings.get("delivery") or "host")
+                           delivery=settings.get("delivery") or DELIVERY.default,
+                           code_path=code_path(options.calibration),
+                           runtime_cache=settings.get("runtime_cache") or "warm")
 
     @classmethod
     def find_leftovers(cls, settings: dict) -> list[Leftover]:
         # cgroups first: removing them kills the runtimes that may hold a folder open, and
         # with them the mounts that hold a loop device
         return cgroup_leftovers() + folder_leftovers() + device_leftovers()
+
+
+def code_path(calibration) -> delivery.CodePath:
+    """The read limits of the calibration in use: its local points were measured so."""
+    if calibration is None or not calibration.read_mb_per_s:
+        return delivery.CodePath(None, calibration.read_iops if calibration else None)
+    return delivery.CodePath(int(calibration.read_mb_per_s * 1e6), calibration.read_iops)
 
 
 def device_leftovers() -> list[Leftover]:

@@ -36,6 +36,9 @@ APIS = ("coldbench", "rie")
 # how a function's code reaches its runtime: from this machine's files (and page cache), or
 # as on Lambda, from a read-only image on a block device of its own, read cold
 DELIVERIES = ("host", "lambda")
+# the page cache of the runtime's own files at each start: warm, as on Lambda's busy
+# workers, or cold (evicted before each start), for experiments
+RUNTIME_CACHES = ("warm", "cold")
 PROVISIONED_UNDER_RIE = rie.NO_PROVISIONED
 RIE_CPU_NOTE = ("under the RIE the CPU share applies from the first response on (the "
                 "emulator does not tell when init ends): the first invocation, init "
@@ -48,7 +51,9 @@ class LocalTarget(Target):
     name = "local"
 
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
-                 api: str = "coldbench", delivery: str = "host"):
+                 api: str = "coldbench", delivery: str = "host",
+                 code_path: code_delivery.CodePath | None = None,
+                 runtime_cache: str = "warm"):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -66,7 +71,12 @@ class LocalTarget(Target):
                              "blkio controller: not available here (--no-limits, or cgroup "
                              "v2); pass --delivery host")
         self.api = api
+        if runtime_cache not in RUNTIME_CACHES:
+            raise UsageError(f"unknown runtime cache '{runtime_cache}': choose "
+                             f"{', '.join(RUNTIME_CACHES)}")
+        self.runtime_cache = runtime_cache
         self.delivery = delivery
+        self.code_path = code_path or code_delivery.CodePath()
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
         self.run_id = uuid.uuid4().hex[:8]
         self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda")
@@ -78,9 +88,11 @@ class LocalTarget(Target):
         return rie.EmulatorPlane(self.rie) if self.api == "rie" else RuntimeApiPlane()
 
     def prepare(self, configs, plan):
-        """Pack every task root into its code image now (``--delivery lambda``)."""
-        for config in configs:
-            self.code_image(config.artifact)
+        """Pack every task root into its code image now (``--delivery lambda``), and attach
+        one once: a machine that cannot is refused before anything is measured."""
+        images = [self.code_image(config.artifact) for config in configs]
+        if images and images[0] is not None:
+            code_delivery.attach(images[0]).detach()
         return configs
 
     def code_image(self, artifact: Artifact) -> Path | None:
@@ -96,9 +108,15 @@ class LocalTarget(Target):
         if provisioned and self.api == "rie":
             raise UsageError(PROVISIONED_UNDER_RIE)
         name = f"{self.run_id}-{next(self._sequence)}"
+        image = self.code_image(artifact)
+        runtime = artifact.function.runtime
+        if self.runtime_cache == "cold":     # before the start: no clock runs yet
+            code_delivery.evict([*runtime.installation(),
+                                 *runtime.runtime_files(artifact.task_root)])
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
-                                 code_image=self.code_image(artifact))
+                                 code_image=image, code_path=self.code_path,
+                                 warm=runtime.runtime_files(artifact.task_root) if image else ())
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
@@ -114,7 +132,10 @@ class LocalTarget(Target):
             "host_cpus": cgroups.host_cpus(),
             "kernel": platform.release(),
             "delivery": self.delivery,
+            "runtime_cache": self.runtime_cache,
         }
+        if self.delivery == "lambda":
+            described["code_path"] = self.code_path.describe()
         if self.api == "rie":
             described["rie"] = rie_description()
         return described
