@@ -14,6 +14,13 @@ shell that reads the server's address from its stdin, then becomes the image's e
 Once the engine's start has returned, the work is done, the start instant is taken and the
 address written through the gate, so that neither the engine's set-up nor coldbench's is
 in Init Duration.
+
+The function's code, as on Lambda (``CodeVolume``): a container reads its task root from a
+read-only ext4 image on a loop device of its own, attached fresh (none of its pages
+cached) and given to the engine as a volume of the local driver, mounted read-only at
+/var/task; the runtime's own files are bound over it from this machine's copy of them,
+read warm. The container's block I/O cgroup limits reads from the device at the
+calibration's rate and counts them: ``init_read_mb``.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ import os
 import signal
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups
+from coldbench.environments import cgroups, delivery
 from coldbench.environments.base import LOG_TAIL_LINES, Sandbox
 from coldbench.errors import BuildError, EnvironmentUnavailable
 from coldbench.phases import ms_between, now_ns
@@ -39,10 +47,53 @@ CREATE_GRACE_S = 2.0                    # for the engine to finish a create the 
 START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
               "DOCKER_HOST at a running engine")
 _CLONE_NEWNET = 0x40000000
+# bytes per second where the code path sets no limit: on cgroup v1 the container's group
+# counts a device's reads only once the device has a rule (0 would remove it)
+UNLIMITED_BPS = 10**12
 
 
 class ContainerStartFailed(OSError):
     """A container could not be created or started (recorded as an error sample)."""
+
+
+@dataclass(frozen=True)
+class CodeVolume:
+    """How a container gets its function's code as on Lambda: ``image``, the task root as
+    a read-only ext4 image (``delivery.pack``), at the container's task root, read at
+    ``code_path``'s rate; ``warm``, the runtime's own files, (this machine's copy, place in
+    the container), bound over the image's."""
+
+    image: Path
+    warm: tuple[tuple[str, str], ...] = ()
+    code_path: delivery.CodePath = field(default_factory=delivery.CodePath)
+
+
+@contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM wait until the block is over (blocked, not lost): Ctrl-C in the
+    middle of the engine's answer would leave something nobody knows of."""
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def io_dir(pid: int, version: str) -> Path | None:
+    """The cgroup folder where a process's block I/O is limited and counted: its blkio
+    group on cgroup v1, its group on v2; None if it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if version == "v1" and "blkio" in controllers.split(","):
+            return cgroups.ROOT / "blkio" / path.lstrip("/")
+        if version == "v2" and controllers == "":
+            return cgroups.ROOT / path.lstrip("/")
+    return None
 
 
 def _setns(fd: int) -> None:
@@ -93,8 +144,9 @@ class ContainerSandbox(Sandbox):
 
     def __init__(self, client, image: images.Image, memory_mb: int, name: str,
                  labels: dict[str, str], cgroup_version: str, limits: bool = True,
-                 cpu_model: str = "lambda"):
+                 cpu_model: str = "lambda", code: CodeVolume | None = None):
         self.client = client
+        self.code = code                  # None: the code is the image's own /var/task
         self.image = image
         self.memory_mb = memory_mb
         self.name = name
@@ -107,6 +159,9 @@ class ContainerSandbox(Sandbox):
         self.pid: int | None = None
         self.cgroup: cgroups.Cgroup | None = None
         self.netns: int | None = None              # an open /proc/PID/ns/net
+        self.device: delivery.LoopDevice | None = None
+        self.volume: str | None = None             # the code's volume, once created
+        self.io_dir: Path | None = None
         self.extra: dict = {}
         self._gate = None
         self._creating = False
@@ -128,8 +183,12 @@ class ContainerSandbox(Sandbox):
                     1000, int(self.share.applied_vcpus * cgroups.CFS_PERIOD_US))}
         gated = before_exec is not None
         entrypoint = ["/bin/sh", "-c", GATE, *self.image.entrypoint] if gated else None
+        if self.code is not None:         # a fresh device: none of its pages are cached
+            self.device = delivery.attach(self.code.image)
         try:
             created = now_ns()
+            if self.code is not None:
+                settings |= self._code_settings()
             self._create(
                 self.image.id, command=argv, entrypoint=entrypoint, environment=env,
                 network_mode="none", stdin_open=gated, read_only=True,
@@ -147,9 +206,13 @@ class ContainerSandbox(Sandbox):
                 raise EnvironmentUnavailable(f"the Docker engine stopped answering: "
                                              f"{START_HINT}") from None
             raise ContainerStartFailed(f"container {self.name}: {images.reason(exc)}") from None
+        finally:
+            if self.device is not None:   # mounted by now: the mount holds it
+                self.device.detach()
         self.pid = self.container.attrs["State"]["Pid"] or None
         if self.pid:
             self.cgroup = cgroups.Cgroup.of_process(self.pid, self.cgroup_version)
+            self.io_dir = io_dir(self.pid, self.cgroup_version)
             try:
                 self.netns = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY)
             except OSError:
@@ -168,17 +231,33 @@ class ContainerSandbox(Sandbox):
                 pass                      # the container is gone: the wait sees it
 
     def _create(self, image: str, **settings) -> None:
-        """Create the container. Ctrl-C in the middle of the engine's answer would leave a
-        container nobody knows of, so SIGINT and SIGTERM wait until the answer is in (they
-        are blocked, not lost) and ``close`` has the container to remove."""
-        deferred = {signal.SIGINT, signal.SIGTERM}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+        """Create the container, with signals deferred (``close`` has it to remove)."""
         self._creating = True
-        try:
+        with _signals_deferred():
             self.container = self.client.containers.create(image, **settings)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self._creating = False
+
+    def _code_settings(self) -> dict:
+        """The code's volume, made now, and the container's settings that mount it, bind
+        the runtime's own files over it and limit (and so count) reads from its device."""
+        from docker.types import Mount
+        name = f"{self.name}-code"
+        # noload: never replay a journal (a read-only image has none to replay)
+        with _signals_deferred():
+            self.client.volumes.create(name=name, driver="local", labels=self.labels,
+                                       driver_opts={"type": "ext4", "device": self.device.path,
+                                                    "o": "ro,noload"})
+            self.volume = name
+        mounts = [Mount(images.TASK_ROOT, name, type="volume", read_only=True, no_copy=True)]
+        mounts += [Mount(place, source, type="bind", read_only=True)
+                   for source, place in self.code.warm]
+        code_path = self.code.code_path
+        settings = {"mounts": mounts, "device_read_bps": [
+            {"Path": self.device.path, "Rate": code_path.bytes_per_second or UNLIMITED_BPS}]}
+        if code_path.ios_per_second:
+            settings["device_read_iops"] = [{"Path": self.device.path,
+                                             "Rate": code_path.ios_per_second}]
+        return settings
 
     def _remove_unknown(self) -> None:
         """A create that was interrupted anyway (the signal went to another thread): the
@@ -246,6 +325,16 @@ class ContainerSandbox(Sandbox):
         if self.cgroup is not None and self.cpu_model == "lambda":
             self.cgroup.set_cpu(self.share.applied_vcpus)
 
+    def init_done(self) -> None:
+        if self.device is not None and self.io_dir is not None:   # what init read of its code
+            try:
+                read = delivery.read_bytes(self.io_dir, self.device)
+            except OSError:               # the container is gone: its group with it
+                read = None
+            if read is not None:
+                self.extra["init_read_mb"] = round(read / 1e6, 3)
+        self.limit_cpu()
+
     def log(self, offset: int = 0) -> tuple[str, int]:
         if self.container is None:
             return "", offset
@@ -275,6 +364,11 @@ class ContainerSandbox(Sandbox):
                 pass
         elif self._creating:
             self._remove_unknown()
+        if self.volume is not None:       # unmounted with its container: the device goes
+            try:
+                self.client.api.remove_volume(self.volume, force=True)
+            except Exception:
+                pass                      # the target removes its run's volumes at close
         if self.netns is not None:
             os.close(self.netns)
             self.netns = None

@@ -440,6 +440,47 @@ class Builder:
                 container.remove(force=True)
             return self.client.images.get(ref)
 
+    # the task root as the image holds it ----------------------------------------------
+
+    def task_root_of(self, image: Image) -> Path:
+        """A copy on this machine of the image's own task root, made once per image: the
+        task root as built here plus what the runtime's ``finish`` step wrote in the image
+        (Java's class-data archive, which maps only into the JVM build that dumped it)."""
+        folder = cache_root() / "images" / "task-roots" / image_key(image)
+        if folder.is_dir():
+            return folder
+        with self._locked():
+            if folder.is_dir():
+                return folder
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".copying-", dir=folder.parent))
+            self._builds += 1
+            container = self.client.containers.create(
+                image.id, entrypoint=["/bin/true"], command=[], network_mode="none",
+                name=f"{build_container_prefix()}{self.run_id}-{self._builds}")
+            try:
+                stream, _ = container.get_archive(TASK_ROOT)
+                with tempfile.TemporaryFile() as archive:
+                    for chunk in stream:
+                        archive.write(chunk)
+                    archive.seek(0)
+                    with tarfile.open(fileobj=archive) as files:
+                        top = Path(TASK_ROOT).name            # the archive's one folder
+                        for member in files.getmembers():
+                            member.name = str(Path(member.name).relative_to(top))
+                        files.extractall(staging, filter="tar")
+                staging.chmod(0o755)
+                os.replace(staging, folder)
+            finally:
+                container.remove(force=True)
+                shutil.rmtree(staging, ignore_errors=True)
+        return folder
+
+
+def image_key(image: Image) -> str:
+    """A short name for an image's content: its id's first 16 hex digits."""
+    return image.id.removeprefix("sha256:")[:16]
+
 
 class ImageUnavailable(Exception):
     """An image that can be neither found nor pulled (the caller falls back)."""

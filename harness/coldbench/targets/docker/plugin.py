@@ -1,15 +1,19 @@
 """The docker target as registered (entry point ``docker``): its options, their rules, how
 they make one, and what a killed run leaves behind: containers (found by label), the
-containers that build images (by name) and, when asked, the images coldbench made."""
+containers that build images (by name), the volumes that gave containers their code (by
+label), the loop devices behind them and, when asked, the images coldbench made."""
 
 from __future__ import annotations
 
-from coldbench.environments import cgroups
+from functools import partial
+
+from coldbench.environments import cgroups, delivery
 from coldbench.errors import EnvironmentUnavailable
 from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets.docker import images
-from coldbench.targets.docker.target import SCOPE_LABEL, DockerTarget, default_images, engine
-from coldbench.targets.local.plugin import API, HERE, check_api_options
+from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, SCOPE_LABEL, DockerTarget,
+                                             default_images, engine)
+from coldbench.targets.local.plugin import API, DELIVERY, HERE, check_api_options, code_path
 
 IMAGES = Option("--images", choices=images.KINDS,
                 help="AWS's base images (pulled; built here when they cannot be) or images "
@@ -28,7 +32,7 @@ class Docker(TargetPlugin):
     name = "docker"
 
     summary = "containers on a Docker engine"
-    run_options = (API, IMAGES)
+    run_options = (API, DELIVERY, IMAGES)
     cleanup_options = (REMOVE_IMAGES,)
 
     @classmethod
@@ -37,10 +41,13 @@ class Docker(TargetPlugin):
 
     @classmethod
     def from_options(cls, options) -> DockerTarget:
+        settings = options.target_options
         return DockerTarget(timeout_s=options.timeout_s, cpu_model=options.cpu_model,
-                   limits=options.limits, api=options.target_options.get("api") or "coldbench",
-                   images_kind=options.target_options.get("images") or default_images(),
-                   rebuild=options.rebuild)
+                            limits=options.limits, api=settings.get("api") or "coldbench",
+                            images_kind=settings.get("images") or default_images(),
+                            rebuild=options.rebuild,
+                            delivery=settings.get("delivery") or DELIVERY.default,
+                            code_path=code_path(options.calibration))
 
     @classmethod
     def find_leftovers(cls, settings: dict) -> list[Leftover]:
@@ -49,8 +56,16 @@ class Docker(TargetPlugin):
             client = engine()
         except EnvironmentUnavailable:
             return []
+        # containers first: removing one unmounts its code volume, and so lets go of the
+        # loop device behind it
         found = [Leftover(f"container {c.name}", HERE, lambda c=c: _remove_container(c))
                  for c in leftovers(client)]
+        found += [Leftover(f"volume {v.name}", HERE, lambda v=v: _remove_volume(v))
+                  for v in volume_leftovers(client)]
+        found += [Leftover(f"loop device {device} ({image.name})", HERE,
+                           partial(delivery.remove_leftover, device, image))
+                  for device, image in delivery.leftovers()
+                  if image.name.startswith(CODE_IMAGE_PREFIX)]
         if settings.get("images"):
             made = client.images.list(filters={"label": images.LABEL})
             layer = lambda image: _LAYER_ORDER.get(image.labels.get(images.LABEL), 4)  # noqa: E731
@@ -73,6 +88,20 @@ def leftovers(client) -> list:
         if container.name.startswith(prefix):
             found[container.id] = container
     return list(found.values())
+
+
+def volume_leftovers(client) -> list:
+    """Code volumes a killed run of this scope left behind (by label)."""
+    return client.volumes.list(filters={"label": f"{SCOPE_LABEL}={cgroups.PARENT}"})
+
+
+def _remove_volume(volume) -> str:
+    import docker.errors
+    try:
+        volume.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    return f"removed volume {volume.name}"
 
 
 def _remove_container(container) -> str:

@@ -23,7 +23,12 @@ What a sample holds, beyond the local target's figures (``coldbench.phases``):
   ``duration_ms`` as the client saw it, and ``first_response_ms``: start requested -> the
   first response;
 - ``max_memory_mb``: the peak of the container's memory cgroup (the emulator included
-  under ``rie``), never the configured size the emulator's REPORT echoes.
+  under ``rie``), never the configured size the emulator's REPORT echoes;
+- ``init_read_mb`` (``--delivery lambda``, the default): what init read of the function's
+  code, from a read-only image of the image's own task root on a loop device of the
+  container's own (``container.CodeVolume``), counted by the container's block I/O
+  cgroup. AWS's images read their code from their own layers, as with ``--delivery host``
+  (their provided runtimes run the bootstrap from /var/runtime, not /var/task).
 """
 
 from __future__ import annotations
@@ -38,21 +43,23 @@ from pathlib import Path
 
 from coldbench.build import Artifact
 from coldbench.environments import cgroups, rie
+from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.measure.modes import Config, Plan
 from coldbench.targets.base import Target
 from coldbench.targets.docker import images
-from coldbench.targets.docker.container import START_HINT, ContainerSandbox
-from coldbench.targets.local.target import (CPU_MODELS, PROVISIONED_UNDER_RIE, check_api,
-                                            limit_notes, rie_description)
+from coldbench.targets.docker.container import START_HINT, CodeVolume, ContainerSandbox
+from coldbench.targets.local.target import (CPU_MODELS, DELIVERIES, PROVISIONED_UNDER_RIE,
+                                            check_api, limit_notes, rie_description)
 
 RUN_LABEL = "coldbench.run"              # on every container of a run: the run's id
 # ... and the scope `coldbench cleanup` clears: the name of the cgroup parent
 # (COLDBENCH_CGROUP_PARENT), so that a test session clears its own containers only
 SCOPE_LABEL = "coldbench.scope"
 REMOVAL_WAIT_S = 30.0                     # at most, for the engine to remove a run's containers
+CODE_IMAGE_PREFIX = "docker-"             # the code images of function images, by image id
 
 
 def default_images() -> str:
@@ -91,13 +98,16 @@ class DockerTarget(Target):
 
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
                  api: str = "coldbench", images_kind: str = "local", rebuild: bool = False,
-                 status=images.status_to_stderr):
+                 status=images.status_to_stderr, delivery: str = "host",
+                 code_path: code_delivery.CodePath | None = None):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
         if images_kind not in images.KINDS:
             raise UsageError(f"unknown kind of images '{images_kind}': choose "
                              f"{', '.join(images.KINDS)}")
+        if delivery not in DELIVERIES:
+            raise UsageError(f"unknown delivery '{delivery}': choose {', '.join(DELIVERIES)}")
         if os.geteuid() != 0:
             raise EnvironmentUnavailable(
                 "the docker target reaches containers through their network namespace and "
@@ -108,6 +118,8 @@ class DockerTarget(Target):
         self.api = api
         self.images_kind = images_kind
         self.rebuild = rebuild            # function images too, as --rebuild asks
+        self.delivery = delivery
+        self.code_path = code_path or code_delivery.CodePath()
         self.status = status
         self.client = engine()
         self.cgroup_version = cgroups.detect() or (
@@ -115,6 +127,7 @@ class DockerTarget(Target):
         self.run_id = uuid.uuid4().hex[:8]
         self.builder = images.Builder(self.client, self.run_id, status)
         self._images: dict[Path, tuple[Artifact, images.Image]] = {}
+        self._code: dict[str, CodeVolume | None] = {}      # image id -> how code reaches it
         self._image_notes: list[str] = []
         self._pull_failure: str | None = None
         self._noted = False
@@ -124,9 +137,14 @@ class DockerTarget(Target):
     # images ----------------------------------------------------------------------------
 
     def prepare(self, configs: list[Config], plan: Plan) -> list[Config]:
-        """Find or build every function's image now, before anything is measured."""
-        for artifact in dict.fromkeys(config.artifact for config in configs):
-            self.image_for(artifact)
+        """Find or build every function's image now, and with ``--delivery lambda`` pack
+        its task root and attach one once, before anything is measured: a machine that
+        cannot is refused first."""
+        volumes = [self.code_for(artifact)
+                   for artifact in dict.fromkeys(config.artifact for config in configs)]
+        packed = [volume for volume in volumes if volume is not None]
+        if packed:
+            code_delivery.attach(packed[0].image).detach()
         return configs
 
     def image_for(self, artifact: Artifact) -> images.Image:
@@ -156,6 +174,31 @@ class DockerTarget(Target):
         self._images[artifact.task_root] = (artifact, image)
         return image
 
+    def code_for(self, artifact: Artifact) -> CodeVolume | None:
+        """How the function's code reaches its containers with ``--delivery lambda``: the
+        image's own task root (a copy here, packed), the runtime's own files of that copy
+        bound warm; None where the code is read from the image's layers."""
+        image = self.image_for(artifact)
+        if self.delivery != "lambda":
+            return None
+        if image.id in self._code:
+            return self._code[image.id]
+        code = None
+        if image.kind == "aws":
+            note = (f"{artifact.function.runtime.name}: AWS's image reads the function's code "
+                    "from its own layers, as with --delivery host (no init_read_mb): the "
+                    "Lambda code path is for images built here (--images local)")
+            self._image_notes.append(note)
+            self.status(note)
+        else:
+            copy = self.builder.task_root_of(image)
+            warm = tuple((str(path), f"{images.TASK_ROOT}/{path.relative_to(copy)}")
+                         for path in artifact.function.runtime.runtime_files(copy))
+            packed = code_delivery.pack(copy, CODE_IMAGE_PREFIX + images.image_key(image))
+            code = CodeVolume(packed, warm, self.code_path)
+        self._code[image.id] = code
+        return code
+
     # environments ----------------------------------------------------------------------
 
     def control_plane(self) -> ControlPlane:
@@ -168,7 +211,7 @@ class DockerTarget(Target):
         name = f"coldbench-{self.run_id}-{next(self._sequence)}"
         sandbox = ContainerSandbox(self.client, self.image_for(artifact), memory_mb, name,
                                    self.labels(), self.cgroup_version, self.limits,
-                                   self.cpu_model)
+                                   self.cpu_model, code=self.code_for(artifact))
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
@@ -201,9 +244,12 @@ class DockerTarget(Target):
                        "cgroup_version": info.get("CgroupVersion")},
             "network": "none: loopback only; coldbench reaches it through the container's "
                        "network namespace",
+            "delivery": self.delivery,
             "container_images": [
                 {"runtime": artifact.function.runtime.name, "function": artifact.function.name,
-                 **image.describe()} for artifact, image in self._images.values()],
+                 **image.describe(),
+                 "delivery": "lambda" if self._code.get(image.id) else "host"}
+                for artifact, image in self._images.values()],
             "timing": {
                 "container_start_ms": "container create requested -> start returned",
                 "init_ms": "the runtime's exec (the container's start gate opened) -> its "
@@ -211,6 +257,8 @@ class DockerTarget(Target):
                 "first_response_ms": "container start requested -> first response"
                                      if self.api == "rie" else None},
         }
+        if self.delivery == "lambda":
+            described["code_path"] = self.code_path.describe()
         if self.api == "rie":
             described["rie"] = rie_description()
         return described
@@ -243,4 +291,14 @@ class DockerTarget(Target):
                     except Exception:
                         pass
             time.sleep(0.05)
+        # the code volumes an interrupted start or close left (their containers are gone)
+        try:
+            for volume in self.client.api.volumes(
+                    filters={"label": f"{RUN_LABEL}={self.run_id}"}).get("Volumes") or []:
+                try:
+                    self.client.api.remove_volume(volume["Name"], force=True)
+                except Exception:
+                    pass
+        except Exception:
+            pass                          # the engine is gone
         self.client.close()
