@@ -101,7 +101,8 @@ def pack(task_root: Path, digest: str) -> Path:
     """The task root as a read-only ext4 image, built now unless the cache has it.
 
     ``digest`` names the image and must change whenever the task root's content does
-    (the build key of its folder). The same task root folder packs to the same bytes."""
+    (the build key of its folder). The same task root folder packs to the same bytes, as long
+    as its files' times are the same (the image keeps them, access times included)."""
     if not re.fullmatch(r"[A-Za-z0-9._-]+", digest):
         raise ValueError(f"not usable in a file name: {digest!r}")
     image = images_dir() / f"{digest}.ext4"
