@@ -94,7 +94,8 @@ class Cgroup:
 
     @classmethod
     def of_process(cls, pid: int, version: str) -> "Cgroup | None":
-        """The group a process is in (its memory and CPU controllers'), None if it is gone."""
+        """The group a process is in (its memory, CPU and block I/O controllers'), None if
+        it is gone."""
         try:
             lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
         except OSError:
@@ -106,9 +107,10 @@ class Cgroup:
                 paths[controller] = path.lstrip("/")
         if version == "v2" and "" in paths:
             folder = ROOT / paths[""]
-            return cls(version, folder, folder)
+            return cls(version, folder, folder, folder)
         if "memory" in paths and "cpu" in paths:
-            return cls(version, ROOT / "memory" / paths["memory"], ROOT / "cpu" / paths["cpu"])
+            return cls(version, ROOT / "memory" / paths["memory"], ROOT / "cpu" / paths["cpu"],
+                       ROOT / "blkio" / paths["blkio"] if "blkio" in paths else None)
         return None
 
     @property

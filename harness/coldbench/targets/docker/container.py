@@ -80,22 +80,6 @@ def _signals_deferred():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def io_dir(pid: int, version: str) -> Path | None:
-    """The cgroup folder where a process's block I/O is limited and counted: its blkio
-    group on cgroup v1, its group on v2; None if it is gone."""
-    try:
-        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if version == "v1" and "blkio" in controllers.split(","):
-            return cgroups.ROOT / "blkio" / path.lstrip("/")
-        if version == "v2" and controllers == "":
-            return cgroups.ROOT / path.lstrip("/")
-    return None
-
-
 def _setns(fd: int) -> None:
     if hasattr(os, "setns"):                         # Python 3.12 and newer
         os.setns(fd, _CLONE_NEWNET)
@@ -161,7 +145,6 @@ class ContainerSandbox(Sandbox):
         self.netns: int | None = None              # an open /proc/PID/ns/net
         self.device: delivery.LoopDevice | None = None
         self.volume: str | None = None             # the code's volume, once created
-        self.io_dir: Path | None = None
         self.extra: dict = {}
         self._gate = None
         self._creating = False
@@ -212,7 +195,6 @@ class ContainerSandbox(Sandbox):
         self.pid = self.container.attrs["State"]["Pid"] or None
         if self.pid:
             self.cgroup = cgroups.Cgroup.of_process(self.pid, self.cgroup_version)
-            self.io_dir = io_dir(self.pid, self.cgroup_version)
             try:
                 self.netns = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY)
             except OSError:
@@ -326,13 +308,16 @@ class ContainerSandbox(Sandbox):
             self.cgroup.set_cpu(self.share.applied_vcpus)
 
     def init_done(self) -> None:
-        if self.device is not None and self.io_dir is not None:   # what init read of its code
+        group = self.cgroup.io_dir if self.cgroup is not None else None
+        if self.device is not None and group is not None:   # what init read of its code
             try:
-                read = delivery.read_bytes(self.io_dir, self.device)
+                read = delivery.read_bytes(group, self.device)
+                requests = delivery.read_requests(group, self.device)
             except OSError:               # the container is gone: its group with it
                 read = None
             if read is not None:
                 self.extra["init_read_mb"] = round(read / 1e6, 3)
+                self.extra["init_read_requests"] = requests
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:
