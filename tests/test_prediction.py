@@ -154,3 +154,16 @@ def test_calibrate_without_an_aws_run_fits_this_machine_to_the_published_figures
     other = _results(tmp_path / "other.json", "local", {("python", 512): [(55, 0.07)]})
     result = run_cli("calibrate", other)
     assert result.returncode == 2 and "--memory 128" in result.stderr
+
+
+def test_calibrate_refuses_an_aws_run_with_several_variants_of_a_configuration(tmp_path):
+    local = _results(tmp_path / "local.json", "local", {("go", 128): [(6, 6.3)],
+                                                        ("rust", 128): [(4, 1.7)]})
+    writer = ResultsWriter(tmp_path / "aws.json", run={"target": "aws"})
+    for runtime, variant in (("go", "x86_64"), ("go", "arm64"), ("rust", "x86_64")):
+        writer.add(Sample(runtime=runtime, memory_mb=128, mode="cold", init_ms=40.0,
+                          duration_ms=1.0, e2e_ms=50.0, billed_ms=41.0, max_memory_mb=20.0,
+                          cold=True, error=None, extra={"variant": variant}))
+    writer.close()
+    result = run_cli("calibrate", local, tmp_path / "aws.json")
+    assert result.returncode == 2 and "several variants" in result.stderr, result.stderr

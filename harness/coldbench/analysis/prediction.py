@@ -223,7 +223,13 @@ def points_from_runs(local, aws) -> list[Point]:
         raise UsageError(f"the second results file is from --target "
                          f"{aws.run.get('target')}, not aws")
     here = _medians(local.samples)
-    there = {(f, r, m, None): v for (f, r, m, _), v in _medians(aws.samples).items()}
+    there = {}
+    for (f, r, m, variant), v in _medians(aws.samples).items():
+        if (f, r, m, None) in there:
+            raise UsageError(f"the AWS run measured {_label((f, r, m, None))} in several "
+                             "variants (architectures, SnapStart): calibrate against a run "
+                             "of one, x86_64 without SnapStart as the published figures are")
+        there[(f, r, m, None)] = v
     missing_aws = sorted(set(here) - set(there))
     missing_local = sorted(set(there) - set(here))
     if missing_aws or missing_local:
