@@ -107,6 +107,10 @@ def cli():
 @click.option("--warm", default=20, show_default=True, help="Warm samples per configuration.")
 @click.option("--provisioned", default=6, show_default=True,
               help="Provisioned-concurrency samples per configuration.")
+@click.option("--burst", default=0, show_default=True,
+              help="Also send this many invocations at once at each configuration with no "
+                   "environment, after the other samples (AWS target): cold starts under a "
+                   "burst, shown as a row of their own; throttles are counted, not retried.")
 @click.option("--work", default=100, show_default=True,
               help="SHA-256 rounds each invocation computes (see functions/README.md).")
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
@@ -131,7 +135,7 @@ def cli():
               help="Predict AWS's Init Duration with this calibration (made by coldbench "
                    "calibrate) instead of the one shipped with coldbench.")
 @target_options("run")
-def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_model,
+def run(target, runtimes, memory, cold, warm, provisioned, burst, work, timeout_s, cpu_model,
         no_limits, fmt, output, force, function_dir, handler, rebuild, quiet, history_dir,
         calibration_file, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
@@ -148,7 +152,8 @@ def run(target, runtimes, memory, cold, warm, provisioned, work, timeout_s, cpu_
         output = partial = History(history_dir).partial_path()
     options = runner.RunOptions(
         runtimes=runner.parse_runtimes(runtimes), memory=runner.parse_memory(memory),
-        cold=cold, warm=warm, provisioned=provisioned, work=work, timeout_s=timeout_s,
+        cold=cold, warm=warm, provisioned=provisioned, burst=burst, work=work,
+        timeout_s=timeout_s,
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
         function_dir=function_dir, handler=handler, rebuild=rebuild,
         calibration=prediction.load(calibration_file),

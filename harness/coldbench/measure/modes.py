@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from coldbench.build import Artifact
@@ -50,9 +50,10 @@ class Plan:
     warm: int
     provisioned: int
     event: dict
+    burst: int = 0                    # invocations sent at once, per configuration, at the end
 
     def total(self, configs: int) -> int:
-        return configs * (self.cold + self.warm + self.provisioned)
+        return configs * (self.cold + self.warm + self.provisioned + self.burst)
 
 
 def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None) -> Sample:
@@ -126,6 +127,20 @@ class Measurement:
                 environment = self.warm(config, None)
                 if environment is not None:
                     environment.close()
+        if plan.burst:
+            for config in self.configs:
+                self.burst(config)
+
+    def burst(self, config: Config) -> None:
+        """``plan.burst`` cold samples started at once: a configuration of their own (its
+        variant says "burst N"), beside the sequential cold samples."""
+        count = self.plan.burst
+        variant = " ".join(v for v in (config.variant, f"burst {count}") if v)
+        taken = replace(config, variant=variant)
+        for invoked, e2e_ms in self.target.burst(config.artifact, config.memory_mb, count,
+                                                 self.plan.event):
+            invoked.extra["burst"] = count
+            self.record(to_sample(taken, "cold", invoked, e2e_ms))
 
     def cold(self, config: Config) -> Environment | None:
         """One cold sample; returns its environment (alive or not) for warm samples."""

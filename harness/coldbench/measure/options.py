@@ -24,6 +24,7 @@ class RunOptions:
     cold: int = 10
     warm: int = 20
     provisioned: int = 6
+    burst: int = 0
     work: int = 100
     timeout_s: float = 60.0
     target: str = "local"
@@ -50,7 +51,7 @@ class RunOptions:
 
     def plan(self) -> Plan:
         return Plan(cold=self.cold, warm=self.warm, provisioned=self.provisioned,
-                    event={"work": self.work})
+                    event={"work": self.work}, burst=self.burst)
 
 
 def parse_runtimes(text: str) -> list[str]:
@@ -82,10 +83,15 @@ def check(options: RunOptions) -> None:
     """UsageError for what cannot be run; the chosen target's rules first, which may
     adjust what the user left at its default."""
     targets.get(options.target).check_options(options)
-    if min(options.cold, options.warm, options.provisioned) < 0:
-        raise UsageError("sample counts (--cold, --warm, --provisioned) cannot be negative")
-    if options.cold + options.warm + options.provisioned == 0:
+    if min(options.cold, options.warm, options.provisioned, options.burst) < 0:
+        raise UsageError("sample counts (--cold, --warm, --provisioned, --burst) cannot be "
+                         "negative")
+    if options.cold + options.warm + options.provisioned + options.burst == 0:
         raise UsageError("nothing to measure: --cold, --warm and --provisioned are all 0")
+    if options.burst and not targets.get(options.target).bursts:
+        takers = [name for name, plugin in targets.TARGETS.items() if plugin.bursts]
+        raise UsageError(f"--burst: the {options.target} target starts one environment at "
+                         f"a time; bursts are for --target {' or '.join(takers) or '(none)'}")
     if options.timeout_s <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     if options.work < 0:

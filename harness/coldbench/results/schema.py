@@ -66,6 +66,8 @@ from coldbench.phases import cold_start_ms
 #       run.log_format, run.proactive_init (per configuration: cold-mode first invocations,
 #       those without Init Duration or, SnapStart, without Restore Duration, and the rate);
 #       samples' lambda_runtime.
+#       Added within 1 (aws target, --burst N): samples' burst (N: the sample is one of N
+#       invocations sent at once; its variant ends with "burst N").
 #       Added within 1 (local target): run.delivery ("lambda": the code read cold from an
 #       image of its own; "host"), run.code_path (the read limits), run.runtime_cache;
 #       cold samples' init_read_mb and init_read_requests (what init read from the code

@@ -105,6 +105,13 @@ class Target(ABC):
         """A new execution environment. ``provisioned``: return only once its init has
         finished, as provisioned concurrency does; otherwise init runs on the first invoke."""
 
+    def burst(self, artifact: Artifact, memory_mb: int, count: int,
+              event: dict) -> list[tuple[Invoked, float | None]]:
+        """``count`` invocations sent at once at a configuration with no environment, each
+        (what it returned, its end-to-end ms): a burst of cold starts. Only targets whose
+        plug-in says ``bursts`` have one."""
+        raise NotImplementedError(f"the {self.name} target takes no bursts")
+
     def describe(self) -> dict:
         """Metadata of this target for the results file (host, limits, versions)."""
         return {"target": self.name}
@@ -132,6 +139,8 @@ class TargetPlugin:
     cleanup_options: ClassVar[tuple[Option, ...]] = ()
     #: True: `coldbench cleanup` asks before removing its leftovers (unless --yes)
     cleanup_asks: ClassVar[bool] = False
+    #: True: its targets take bursts (``Target.burst``, `coldbench run --burst N`)
+    bursts: ClassVar[bool] = False
 
     @classmethod
     def check_options(cls, options: RunOptions) -> None:

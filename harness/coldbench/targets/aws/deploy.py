@@ -76,7 +76,8 @@ class Deployer:
                                  group_copies[mode][-slots:]))
             groups[(artifact, config.memory_mb)] = Group(
                 artifact, config.memory_mb, group_copies,
-                due={"cold": plan.cold, "provisioned": plan.provisioned})
+                due={"cold": plan.cold + (1 if plan.burst else 0),
+                     "provisioned": plan.provisioned})
         self.status(f"creating {len(jobs)} functions, {concurrency} at a time")
         futures = [pool.submit(self._create, role_arn, *job) for job in jobs]
         failures = [f.exception() for f in futures if f.exception() is not None]

@@ -66,6 +66,7 @@ class Plan:
     warm: int
     provisioned: int
     timeout_s: float
+    burst: int = 0                                # cold starts at once, per configuration
 
 
 @dataclass
@@ -118,8 +119,9 @@ def estimate(deployments: list[Deployment], plan: Plan, region: str,
                             f"{region} may differ")
     for d in deployments:
         arch = d.architecture
-        cold_starts = plan.cold + plan.warm           # a dead warm environment is replaced
-        result.invocations += plan.cold + plan.warm + plan.provisioned
+        # a dead warm environment is replaced; a burst is as many cold starts
+        cold_starts = plan.cold + plan.warm + plan.burst
+        result.invocations += plan.cold + plan.warm + plan.provisioned + plan.burst
         requests = cold_starts + plan.warm + plan.provisioned
         result.max_invocations += requests
         result.requests_usd += requests * table.request

@@ -20,13 +20,16 @@ from coldbench.targets.base import Invoked
 INVOKE_BACKOFF_S = 0.5               # full jitter up to this times 2**try before a retried invoke
 
 
-def invoke(clients: Clients, copy: Copy, event: dict) -> tuple[Invoked, bool]:
-    """One invocation with the log tail; the sample and whether the environment lives on."""
+def invoke(clients: Clients, copy: Copy, event: dict,
+           attempts: int = INVOKE_ATTEMPTS) -> tuple[Invoked, bool]:
+    """One invocation with the log tail; the sample and whether the environment lives on.
+    Throttled or unsent invokes are tried again up to ``attempts`` in all (1: a throttle is
+    the sample, as in a burst)."""
     params = dict(FunctionName=copy.function, Payload=json.dumps(event).encode(),
                   LogType="Tail")
     if copy.version is not None:
         params["Qualifier"] = copy.version
-    for attempt in range(1, INVOKE_ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
         started = now_ns()           # each try is timed on its own
         try:
             response = clients.invoke.invoke(**params)
@@ -35,7 +38,7 @@ def invoke(clients: Clients, copy: Copy, event: dict) -> tuple[Invoked, bool]:
         except Exception as exc:  # noqa: BLE001 - a failed invoke is a sample with an error
             e2e_ms = ms_between(started, now_ns())
             kind = error_code(exc) or type(exc).__name__
-            if kind in INVOKE_NOT_SENT and attempt < INVOKE_ATTEMPTS:
+            if kind in INVOKE_NOT_SENT and attempt < attempts:
                 time.sleep(random.uniform(0, INVOKE_BACKOFF_S * 2 ** attempt))
                 continue
             return Invoked(duration_ms=None, e2e_ms=e2e_ms,

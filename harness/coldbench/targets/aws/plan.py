@@ -87,7 +87,7 @@ def cost_bound(configs, plan, lambda_runtime: Callable[[Artifact], str], timeout
         [cost.Deployment(lambda_runtime(c.artifact), c.memory_mb,
                          c.artifact.package.architecture, c.artifact.snapstart)
          for c in configs],
-        cost.Plan(plan.cold, plan.warm, plan.provisioned, timeout_s),
+        cost.Plan(plan.cold, plan.warm, plan.provisioned, timeout_s, plan.burst),
         region)
 
 
@@ -108,6 +108,10 @@ def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
     if choices:
         lines.append("  - runtimes: " + ", ".join(f"{c.runtime} {c.identifier}" for c in choices))
         lines += [f"    note: {c.note}" for c in choices if c.note]
+    if plan.burst:
+        lines.append(f"  - a burst per configuration: {plan.burst} invocations at once of a "
+                     "copy with no environment, after the other samples (throttles counted, "
+                     "not retried)")
     if snap or plan.provisioned:
         lines.append(f"  - published versions: {estimate.snapstart_versions} SnapStart, "
                      f"{estimate.provisioned_allocations} with provisioned concurrency 1")

@@ -30,6 +30,7 @@ class Aws(TargetPlugin):
 
     summary = "AWS Lambda"
     cleanup_asks = True                 # the resources are in an account: say what, then ask
+    bursts = True                       # --burst: invocations at once against no environment
     run_options = (
         REGION, PROFILE,
         Option("--role-arn", help="an existing Lambda execution role; without it a role with "

@@ -29,6 +29,9 @@ How a sample is taken (modes as in ``coldbench.measure.modes``):
   lifecycle"); the REPORT of a cold-mode invocation served by one has no Init Duration.
   Such samples are excluded (``measure.modes``) and counted per configuration, as a rate
   in the run's metadata (``proactive_init``) and in the warnings.
+- burst (``--burst N``): after the other samples, N invokes at once of one primed copy
+  per configuration, each served by an environment of its own; a throttle is a sample with
+  its error, not retried (``burst``).
 - provisioned: a published version with provisioned concurrency 1, invoked once it is
   READY; the allocation is removed as soon as its sample is taken (it costs while it
   exists), and at most two per configuration exist at once.
@@ -57,6 +60,7 @@ from typing import Callable
 
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
+from coldbench.phases import ms_between, now_ns
 from coldbench.results.schema import ConfigKey
 from coldbench.targets.aws import cleanup, estimate as cost, invoke as invocation, resources
 from coldbench.targets.aws import lambda_runtimes as schedule
@@ -147,7 +151,7 @@ class AwsTarget(Target):
         require_snapstart_support(self.snapstart, expanded)
 
         self.clients = Clients(self.endpoints, invoke_timeout_s=self.timeout_s,
-                               max_connections=self.concurrency + 2)
+                               max_connections=max(self.concurrency, plan.burst) + 2)
         self.clients.check_credentials()
         self.estimate = cost_bound(expanded, plan, self.lambda_runtime, self.timeout_s,
                                    self.endpoints.region)
@@ -179,6 +183,33 @@ class AwsTarget(Target):
         mode = "provisioned" if provisioned else "cold"
         copy = self.primer.take(group, mode)
         return AwsEnvironment(self, group, copy, mode)
+
+    def burst(self, artifact, memory_mb, count, event):
+        """``count`` invocations of one primed copy (no environment yet), sent at once from
+        as many threads: each needs an environment of its own, as a launch or a retry storm
+        asks of Lambda. A throttle (429) is a sample with its error, not retried."""
+        group = self.primer.groups[(artifact, memory_mb)]
+        copy = self.primer.take(group, "cold")
+        try:
+            if copy.failure is not None:
+                return [(Invoked(duration_ms=None, error=dict(copy.failure)), None)] * count
+            together = threading.Barrier(count)
+
+            def one(_) -> tuple[Invoked, float]:
+                together.wait()
+                started = now_ns()
+                result, _alive = invocation.invoke(self.clients, copy, event, attempts=1)
+                e2e_ms = ms_between(started, now_ns())
+                result.extra["architecture"] = artifact.package.architecture
+                result.extra["lambda_runtime"] = artifact.package.lambda_runtime
+                self.count_start(group, result)     # a throttle has no REPORT to count
+                return result, e2e_ms
+
+            with ThreadPoolExecutor(max_workers=count,
+                                    thread_name_prefix="coldbench-burst") as pool:
+                return list(pool.map(one, range(count)))
+        finally:
+            self.primer.release(group, copy, "cold")
 
     def invoke(self, copy: Copy, event: dict) -> tuple[Invoked, bool]:
         """One invocation with the log tail; the sample and whether the environment lives on."""
