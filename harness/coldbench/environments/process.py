@@ -33,6 +33,9 @@ from coldbench.phases import now_ns
 #: every environment's folder in the temp directory is named FOLDER_PREFIX<name>-<random>
 FOLDER_PREFIX = "coldbench-"
 CPU_MODELS = ("lambda", "proportional", "none")
+# What a child writes on its error pipe once its code image is mounted (no error message
+# starts with it): Init Duration starts then, not before the mount.
+MOUNTED = b"\0"
 
 
 class Launcher:
@@ -63,7 +66,9 @@ class Launcher:
     def release(self, argv: list[str], env: dict[str, str], cwd: str, log: Path,
                 mount: delivery.PrivateMount | None = None) -> int:
         """Let the child exec ``argv`` (after mounting ``mount``, if any); the start
-        instant. OSError if the mount or the exec failed."""
+        instant: with a mount, the moment the child says its code is in place, as on Lambda
+        the function's code is there before its runtime starts. OSError if the mount or the
+        exec failed."""
         fields = [os.fsencode(cwd), os.fsencode(log),
                   mount.source if mount else b"", mount.target if mount else b"",
                   mount.staging if mount else b"", b"\n".join(mount.warm) if mount else b"",
@@ -76,7 +81,12 @@ class Launcher:
         finally:
             os.close(self._command_w)
             self._command_w = -1
-        failure = os.read(self._error_r, 4096)   # empty: exec'd (the pipe closed at exec)
+        first = b""
+        if mount is not None:
+            first = os.read(self._error_r, 1)
+            if first == MOUNTED:
+                started, first = now_ns(), b""
+        failure = first + os.read(self._error_r, 4096)   # empty: exec'd (closed at exec)
         os.close(self._error_r)
         self._error_r = -1
         if failure:
@@ -138,6 +148,7 @@ def _park(procs: list[bytes], ready_w: int, command_r: int, error_w: int) -> Non
         if source:                               # the code from its image, as on Lambda
             delivery.PrivateMount(source, target, staging,
                                   tuple(warm.split(b"\n")) if warm else ()).enter()
+            os.write(error_w, MOUNTED)           # the clock starts now
         env = dict(v.split(b"=", 1) for v in variables)
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         devnull = os.open(os.devnull, os.O_RDONLY)
