@@ -82,3 +82,20 @@ def _exists(pid: int) -> bool:
     if state == "Z":              # a zombie of init's, about to be reaped
         return False
     return os.path.exists(f"/proc/{pid}")
+
+
+
+def test_descendants_of_a_process_that_is_gone_are_none():
+    from coldbench.environments.process import descendants
+    parent = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(descendants(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(descendants(parent.pid)) == 2
+    finally:
+        for pid in descendants(parent.pid):
+            os.kill(pid, 9)
+        parent.kill()
+        parent.wait()
+    assert descendants(parent.pid) == []          # reaped: its /proc folder is gone

@@ -352,9 +352,13 @@ def descendants(pid: int) -> list[int]:
     found, queue = [], [pid]
     while queue:
         parent = queue.pop(0)
-        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+        try:                              # a process that ends meanwhile has no children left
+            threads = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for thread in threads:
             try:
-                pids = [int(c) for c in children.read_text().split()]
+                pids = [int(c) for c in (thread / "children").read_text().split()]
             except OSError:
                 continue
             found.extend(pids)
