@@ -73,3 +73,26 @@ def real_run(tmp_path_factory) -> Path:
                      "--warm", "8", "--provisioned", "2", "--output", path, "--quiet")
     assert result.returncode == 0, result.stderr
     return path
+
+
+@pytest.fixture(scope="module")
+def control_plane():
+    """moto's server and the stand-in in front of it (aws_standin.py), for a test module."""
+    from aws_standin import moto_behind_standin
+    with moto_behind_standin() as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """The Docker engine, for a test module; a failure on CI (which starts one), else a skip."""
+    from coldbench.errors import EnvironmentUnavailable
+    from coldbench.targets.docker import target as docker_target
+    try:
+        client = docker_target.engine()
+    except EnvironmentUnavailable as exc:
+        if os.environ.get("CI"):          # CI starts an engine: not finding one is a failure
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield client
+    client.close()

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, moto_behind_standin
+from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn
 from conftest import run_cli
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -17,12 +17,6 @@ pytestmark = [pytest.mark.aws, pytest.mark.slow]
 REGION = "us-east-1"
 ENVIRONMENT = {**os.environ, **DUMMY_ENVIRONMENT}
 INVOKE = r"^/2015-03-31/functions/[^/?]+/invocations"
-
-
-@pytest.fixture(scope="module")
-def control_plane():
-    with moto_behind_standin() as pair:
-        yield pair
 
 
 @pytest.fixture

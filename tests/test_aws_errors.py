@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, StandIn, free_port, moto_behind_standin
+from aws_standin import DUMMY_ENVIRONMENT, StandIn, free_port
 from conftest import run_cli
 
 pytestmark = pytest.mark.aws
@@ -21,12 +21,6 @@ INVOKE_PATH = r"^/2015-03-31/functions/coldbench-[^/]+/invocations$"
 def dummy_credentials(monkeypatch):
     for key, value in DUMMY_ENVIRONMENT.items():
         monkeypatch.setenv(key, value)
-
-
-@pytest.fixture(scope="module")
-def control_plane():
-    with moto_behind_standin() as pair:
-        yield pair
 
 
 def target_invoking(invoke_url: str):

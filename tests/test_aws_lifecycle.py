@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, as_json, moto_behind_standin, restored
+from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, as_json, restored
 from conftest import run_cli
 from coldbench.targets.aws import lambda_runtimes as schedule
 
@@ -21,12 +21,6 @@ REGION = "us-east-1"
 ENVIRONMENT = {**os.environ, **DUMMY_ENVIRONMENT}
 INVOKE = r"^/2015-03-31/functions/[^/?]+/invocations"
 CREATE = r"^/2015-03-31/functions/?$"
-
-
-@pytest.fixture(scope="module")
-def control_plane():
-    with moto_behind_standin() as pair:
-        yield pair
 
 
 @pytest.fixture

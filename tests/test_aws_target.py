@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, moto_behind_standin, restored
+from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, restored
 from conftest import run_cli
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -25,13 +25,6 @@ SECRET = "coldbench-test-secret-not-a-real-one"
 ENVIRONMENT = {**os.environ, **DUMMY_ENVIRONMENT, "AWS_ACCESS_KEY_ID": KEY_ID,
                "AWS_SECRET_ACCESS_KEY": SECRET}
 ENVIRONMENT.pop("AWS_SESSION_TOKEN")
-
-
-@pytest.fixture(scope="module")
-def control_plane():
-    """moto, and the stand-in in front of it."""
-    with moto_behind_standin() as pair:
-        yield pair
 
 
 @pytest.fixture

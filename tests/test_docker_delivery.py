@@ -15,7 +15,6 @@ import pytest
 
 from coldbench.build import Function, build
 from coldbench.environments import delivery
-from coldbench.errors import EnvironmentUnavailable
 from coldbench.measure.options import RunOptions
 from coldbench.measure.run import run
 from coldbench.runtimes import RUNTIMES, get
@@ -28,18 +27,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow,
                                  reason="loop devices need root and /dev/loop-control")]
 
 MEMORY = 1024
-
-
-@pytest.fixture(scope="module")
-def engine():
-    try:
-        client = docker_target.engine()
-    except EnvironmentUnavailable as exc:
-        if os.environ.get("CI"):          # CI starts an engine: not finding one is a failure
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    yield client
-    client.close()
 
 
 def code_devices() -> set[str]:

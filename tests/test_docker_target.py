@@ -16,7 +16,6 @@ import pytest
 
 from coldbench.targets.docker import images
 from coldbench.build import Function, build
-from coldbench.errors import EnvironmentUnavailable
 from coldbench.measure.options import RunOptions
 from coldbench.measure.run import run
 from coldbench.runtimes import RUNTIMES, get
@@ -27,18 +26,6 @@ from conftest import run_cli
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 MEMORY = [128, 1024]
-
-
-@pytest.fixture(scope="module")
-def engine():
-    try:
-        client = docker_target.engine()
-    except EnvironmentUnavailable as exc:
-        if os.environ.get("CI"):          # CI starts an engine: not finding one is a failure
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    yield client
-    client.close()
 
 
 @pytest.fixture(autouse=True)
