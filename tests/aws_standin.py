@@ -10,7 +10,12 @@
   (``fail``: a 5xx, AccessDenied). Everything else goes to moto as is. It keeps the body
   of every request (``sent``), and can rewrite the log tail of Invoke answers
   (``rewrite_log``): what Lambda reports and ``coldbench serve`` does not (a SnapStart
-  restore, proactive initialization, the JSON log format), in front of serve.
+  restore, proactive initialization, the JSON log format), in front of serve. It can
+  answer JSON-protocol calls itself by their X-Amz-Target (``answer``): ECR's image calls,
+  whose images are in a real registry moto does not have (registry_standin.py). It answers
+  the deletion of a published version itself (``deleted_versions``): moto numbers a new
+  version by how many exist, so a deleted version's number would be given again, which
+  Lambda never does.
 - ``serve``: ``coldbench serve`` as a subprocess, for invocations.
 
 Credentials are dummy ones, in the environment the tests set (``DUMMY_ENVIRONMENT``).
@@ -88,6 +93,7 @@ class MotoServer:
             self.process.wait()
 
 
+_FUNCTION = re.compile(r"^/2015-03-31/functions/[^/]+$")
 _PROVISIONED = re.compile(r"^/2019-09-30/functions/(?P<name>[^/]+)/provisioned-concurrency$")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -144,10 +150,12 @@ class StandIn:
     requests: list[tuple[str, str]] = field(default_factory=list)
     throttles: list[Throttle] = field(default_factory=list)
     provisioned: dict[tuple[str, str], dict] = field(default_factory=dict)
+    deleted_versions: list[tuple[str, str]] = field(default_factory=list)  # (function, version)
     overrides: list[tuple[str, str, Callable[[dict], dict]]] = field(default_factory=list)
     updates: list[tuple[str, float]] = field(default_factory=list)    # (function, when)
     bodies: list[tuple[str, str, bytes]] = field(default_factory=list)
     rewrites: list[LogRewrite] = field(default_factory=list)
+    answers: dict[str, Callable[[dict], tuple[int, dict]]] = field(default_factory=dict)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -197,6 +205,12 @@ class StandIn:
         for change in changes:
             data = json.dumps(change(json.loads(data))).encode()
         return data
+
+    def answer(self, target: str, call: Callable[[dict], tuple[int, dict]]) -> None:
+        """Answer requests whose X-Amz-Target is ``target`` with ``call(request document)``:
+        (status, document; an error document names its type in "__type")."""
+        with self._lock:
+            self.answers[target] = call
 
     def rewrite_log(self, path: str, change: Callable[[str], str],
                     times: int | None = None) -> "LogRewrite":
@@ -301,6 +315,20 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None:
             status, data, headers = rule.answer()
             return self._send(status, data, headers)
+        answer = standin.answers.get(self.headers.get("X-Amz-Target", ""))
+        if answer is not None:
+            status, document = answer(json.loads(body or b"{}"))
+            error = {"x-amzn-ErrorType": document["__type"]} if "__type" in document else {}
+            return self._send(status, json.dumps(document).encode(),
+                              {"Content-Type": "application/x-amz-json-1.1", **error})
+        qualifier = (parse_qs(url.query).get("Qualifier") or [""])[0]
+        if self.command == "DELETE" and _FUNCTION.match(url.path) and qualifier.isdigit():
+            # Lambda never numbers a version again; moto numbers a new one by how many
+            # exist, so its list is kept whole and the deletion answered here
+            with standin._lock:
+                standin.deleted_versions.append((unquote(url.path.rsplit("/", 1)[1]),
+                                                 qualifier))
+            return self._send(204, b"", {})
         match = _PROVISIONED.match(url.path)
         if match:
             qualifier = (parse_qs(url.query).get("Qualifier") or [""])[0]

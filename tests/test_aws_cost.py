@@ -1,5 +1,5 @@
 """The cost bound of a plan on AWS Lambda, against figures computed by hand from the
-price table (us-east-1, 2026-11)."""
+price table (us-east-1, 2026-12)."""
 
 import dataclasses
 from datetime import date
@@ -13,8 +13,8 @@ from coldbench.targets.aws.estimate import PRICE_TABLE, Deployment, Plan, descri
 
 def test_the_bound_reads_the_newest_dated_table():
     table = prices()
-    assert table.name == PRICE_TABLE == "prices-2026-11.csv"
-    assert table.as_of == date(2026, 11, 1) and table.region == "us-east-1"
+    assert table.name == PRICE_TABLE == "prices-2026-12.csv"
+    assert table.as_of == date(2026, 12, 1) and table.region == "us-east-1"
     assert table.request == pytest.approx(0.20 / 1_000_000)
 
 
@@ -73,7 +73,8 @@ def test_the_estimate_reads_item_by_item():
     text = "\n".join(describe(e))
     assert "6 planned, at most 9" in text
     assert "provisioned concurrency: 1 allocations" in text
-    assert f"total: at most {usd(e.total_usd)}" in text and "2026-11" in text
+    assert f"total: at most {usd(e.total_usd)}" in text and "2026-12" in text
+    assert "at the first tier's rate (a run is far below the monthly tiers)" in text
 
 
 def test_init_billed_by_the_tables_date():
@@ -93,3 +94,27 @@ def test_a_table_without_provisioned_prices_cannot_bound_a_provisioned_plan():
     with pytest.raises(UsageError, match="no provisioned concurrency prices"):
         estimate([Deployment("python3.12", 128, "x86_64")], Plan(0, 0, 1, 1.0), "us-east-1",
                  table)
+
+
+def test_images_pushed_to_ecr_are_stored_for_at_most_a_month():
+    # two images of 600 MB (600 x 2^20 bytes) each: 1,200 / 1,024 GB x $0.10 a GB-month
+    #   = $0.1171875, each counted for a whole month
+    zips = estimate([Deployment("python3.12", 128, "x86_64")], Plan(2, 3, 0, 10.0), "us-east-1")
+    images = estimate([Deployment("python3.12", 128, "x86_64")], Plan(2, 3, 0, 10.0),
+                      "us-east-1", image_bytes=[600 * 1024 ** 2] * 2)
+    assert zips.ecr_usd == 0 and zips.images == 0
+    assert images.images == 2 and images.ecr_gb_months == pytest.approx(1200 / 1024)
+    assert images.ecr_usd == pytest.approx(0.1171875)
+    assert images.total_usd == pytest.approx(zips.total_usd + 0.1171875)
+    text = "\n".join(describe(images))
+    assert "ECR storage: 2 images, 1.172 GB at $0.1 per GB-month" in text
+    assert "ECR" not in "\n".join(describe(zips))
+
+
+def test_the_plan_states_snapstart_cache_and_restore_charges():
+    e = estimate([Deployment("python3.12", 2048, "x86_64", snapstart=True)], Plan(2, 0, 0, 3.0),
+                 "us-east-1")
+    text = "\n".join(describe(e))
+    assert "charged for python and dotnet (not Java)" in text
+    assert "cache: $0.0000015046 per GB-s, each snapshot for at least 3 h" in text
+    assert "restores: $0.0001397998 per GB restored: 4.00 GB" in text

@@ -8,7 +8,8 @@ from pathlib import Path
 from conftest import ROOT
 
 SOURCES = sorted((ROOT / "harness" / "coldbench" / "targets" / "aws").glob("*.py"))
-CLIENTS = {"lambda_": "lambda", "invoke": "lambda", "iam": "iam", "logs": "logs", "sts": "sts"}
+CLIENTS = {"lambda_": "lambda", "invoke": "lambda", "iam": "iam", "logs": "logs", "sts": "sts",
+           "ecr": "ecr"}
 # boto3 operations whose IAM action has another name (IAM Service Authorization Reference)
 ACTIONS = {"lambda:Invoke": "lambda:InvokeFunction"}
 ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}   # needs no permission
@@ -20,7 +21,7 @@ def calls() -> set[str]:
     found = set()
     for path in SOURCES:
         text = path.read_text()
-        pattern = r"\.(lambda_|invoke|iam|logs|sts)\s*\.\s*(?:get_paginator\(\s*\"(\w+)\"|(\w+)\()"
+        pattern = r"\.(lambda_|invoke|iam|logs|sts|ecr)\s*\.\s*(?:get_paginator\(\s*\"(\w+)\"|(\w+)\()"
         for client, paginated, operation in re.findall(pattern, text):
             name = paginated or operation
             if name in ("get_waiter", "get_paginator", "exceptions", "meta"):
@@ -51,7 +52,7 @@ def test_every_call_is_allowed():
 
 
 def test_nothing_beyond_the_services_used():
-    assert {a.split(":")[0] for a in allowed()} == {"lambda", "logs", "iam"}
+    assert {a.split(":")[0] for a in allowed()} == {"lambda", "logs", "iam", "ecr"}
     assert not any(a.endswith(":*") or a == "*" for a in allowed())
 
 
@@ -62,8 +63,9 @@ def test_resources_are_coldbenchs_own():
         resources = [resources] if isinstance(resources, str) else resources
         actions = statement["Action"]
         actions = [actions] if isinstance(actions, str) else actions
-        if resources == ["*"]:     # only finding leftovers takes no resource
-            assert all(re.match(r"\w+:(List|Describe)", a) for a in actions), statement
+        if resources == ["*"]:     # only finding leftovers and ECR's log-in take no resource
+            assert all(re.match(r"\w+:(List|Describe)", a) or a == "ecr:GetAuthorizationToken"
+                       for a in actions), statement
         else:
             assert all("coldbench" in r for r in resources), statement
     assert Path(ROOT / "deploy" / "template.yaml").read_text().count("coldbench:run-id") >= 3

@@ -68,7 +68,7 @@ def test_a_run_deploys_measures_and_removes_everything(aws, tmp_path):
     # Lambda's throttling answer to the first two config updates: retried, not fatal
     throttle = standin.throttle("PUT", r"/functions/[^/]+/configuration$", 2)
     result = run_aws(aws, tmp_path, "--memory", "128", "--arch", "x86_64,arm64",
-                     "--cold", 4, "--warm", 2, "--provisioned", 2, "--copies", 2,
+                     "--cold", 4, "--warm", 2, "--provisioned", 3, "--copies", 2,
                      "--concurrency", 4, "--timeout", 30, "--yes")
     assert result.returncode == 0, result.stderr
     assert throttle.answered == 2
@@ -77,11 +77,12 @@ def test_a_run_deploys_measures_and_removes_everything(aws, tmp_path):
     stderr = result.stderr
     assert stderr.index("coldbench will create in AWS region us-east-1") < stderr.index("creating role")
     assert "Lambda functions: 6 (2 configurations x 2 + 1 for provisioned concurrency)" in stderr
-    assert re.search(r"total: at most \$[0-9.]+ \(prices of us-east-1, 2026-11", stderr)
+    assert re.search(r"total: at most \$[0-9.]+ \(prices of us-east-1, 2026-12", stderr)
 
     document = json.loads((tmp_path / "run.json").read_text())
     samples = document["samples"]
-    assert len(samples) == 2 * (4 + 2 + 2)
+    # a third provisioned sample per configuration needs its version's predecessor gone
+    assert len(samples) == 2 * (4 + 2 + 3)
     assert all(s["error"] is None and not s["misclassified"] for s in samples), \
         [s["error"] for s in samples if s["error"]]
     for s in samples:
@@ -109,7 +110,7 @@ def test_a_run_deploys_measures_and_removes_everything(aws, tmp_path):
 
     table = result.stdout
     assert re.search(r"^python arm64 +128 MB", table, re.MULTILINE)
-    assert re.search(r"^python x86_64 +128 MB .* 4/2/2 ", table, re.MULTILINE)
+    assert re.search(r"^python x86_64 +128 MB .* 4/2/3 ", table, re.MULTILINE)
     assert "deleting 6 functions, 6 log groups and role coldbench-" in stderr
     assert left_in(moto) == []
     # credentials never appear in results, output or logs

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 from datetime import date
 
 import pytest
@@ -131,7 +132,8 @@ def test_the_shipped_price_table_is_dated_and_complete():
     assert table.gb_second == {"x86_64": 0.0000166667, "arm64": 0.0000133334}
     assert {vm.purchase for vm in table.vms} >= {"on-demand", "reserved-1yr-no-upfront"}
     assert phases.init_billed(table.as_of, "python3.12")
-    assert price_tables.load("2026-11") == table
+    assert price_tables.load("2026-12") == table
+    assert price_tables.load("2026-11").duration_tiers["x86_64"] == ((0.0, 0.0000166667),)
     # the AWS target's cost bound reads its rates from this one table too
     assert table.provisioned_concurrency == {"x86_64": 0.0000041667, "arm64": 0.0000033334}
     assert table.provisioned_gb_second == {"x86_64": 0.0000097222, "arm64": 0.0000077778}
@@ -173,3 +175,137 @@ def test_the_command_prices_a_saved_run(tmp_path):
     assert table.returncode == 0 and "Crossover" in table.stdout and "arm64" in table.stdout
     bad = run_cli("cost", path, "--requests-per-month", "10M", "--duty-cycle", "0")
     assert bad.returncode == 2 and "--duty-cycle" in bad.stderr
+
+
+# -- the whole bill: tiers, provisioned concurrency, SnapStart, ECR ------------------------
+
+# the rows of prices-2026-12.csv these charges read, written out (rates of us-east-1)
+WHOLE_BILL = PRICES + """\
+lambda,duration-over-6b,on-demand,x86_64,per GB-second over 6 billion GB-s a month,0.000015,,,t
+lambda,duration-over-15b,on-demand,x86_64,per GB-second over 15 billion GB-s a month,0.0000133334,,,t
+lambda,concurrency,provisioned,x86_64,per GB-second,0.0000041667,,,t
+lambda,duration,provisioned,x86_64,per GB-second,0.0000097222,,,t
+lambda,snapstart-cache,on-demand,any,per GB-second,0.0000015046,,,t
+lambda,snapstart-restore,on-demand,any,per GB restored,0.0001397998,,,t
+ecr,storage,on-demand,any,per GB-month,0.10,,,t
+"""
+
+
+def whole_bill():
+    return price_tables.parse(WHOLE_BILL, date(2026, 12, 1))
+
+
+def bill(m, requests, **workload):
+    return cost.lambda_bill(m, "x86_64", whole_bill(), cost.Workload(requests, **workload),
+                            requests)
+
+
+def test_duration_tiers_across_their_boundaries():
+    [m] = cost.measured(samples(), whole_bill())
+    # 0.0119 GB-s a request (1 GB x 11.9 billed ms): 1e12 requests are 11.9 billion GB-s,
+    # 6 billion in the first tier, 5.9 billion in the second
+    first = bill(m, 1e12)
+    assert first.on_demand_gb_s == pytest.approx(11.9e9)
+    assert first.duration == pytest.approx(6e9 * 0.0000166667 + 5.9e9 * 0.000015)   # $188,500
+    assert first.requests == pytest.approx(1e12 * 0.20 / 1e6)
+    # 2e12 requests: 23.8 billion GB-s, 8.8 billion of them over 15 billion
+    third = bill(m, 2e12)
+    assert third.duration == pytest.approx(6e9 * 0.0000166667 + 9e9 * 0.000015
+                                           + 8.8e9 * 0.0000133334)                   # $352,334
+    # below the first boundary the tiers change nothing
+    assert bill(m, 1e6).duration == pytest.approx(1e6 * 0.0119 * 0.0000166667)
+    # the init share of a tiered bill: 1.9 of the 11.9 GB-s per 1,000 requests... in proportion
+    assert first.init == pytest.approx(first.duration * (0.01 * 0.190) / 0.0119)
+
+
+def test_provisioned_concurrency_allocation_and_the_requests_it_serves():
+    [m] = cost.measured(samples(), whole_bill())
+    # one 1 GB environment kept the whole month (2,628,000 s): allocation
+    # 2,628,000 GB-s x $0.0000041667 = $10.9500876; it serves 1M requests of 10 billed ms:
+    # 10,000 GB-s x $0.0000097222 = $0.097222; none on demand
+    kept = bill(m, 1e6, provisioned=1)
+    assert kept.provisioned == pytest.approx(2_628_000 * 0.0000041667)
+    assert kept.provisioned_duration == pytest.approx(1e6 * 0.010 * 0.0000097222)
+    assert kept.provisioned_requests == 1e6 and kept.duration == 0 and kept.init == 0
+    assert kept.total == pytest.approx(0.2 + 10.9500876 + 0.097222)
+    # it can serve 2,628,000 s x 80 % busy / 9.5 ms = 221.3M requests; the rest on demand
+    capacity = 2_628_000 * 0.8 / 0.0095
+    spill = bill(m, 300e6, provisioned=1)
+    assert spill.provisioned_requests == pytest.approx(capacity)
+    assert spill.duration == pytest.approx((300e6 - capacity) * 0.0119 * 0.0000166667)
+    # kept in the hours with traffic only: a 25 % duty cycle allocates a quarter
+    office = bill(m, 1e6, provisioned=1, duty_cycle=0.25)
+    assert office.provisioned == pytest.approx(2_628_000 / 4 * 0.0000041667)
+
+
+def snapstart_samples(runtime):
+    found = samples(runtime=runtime)
+    for s in found:
+        s.extra["variant"] = "x86_64 SnapStart"
+    found[-1].init_ms, found[-1].extra["billed_restore_ms"] = 190.3, 150.0   # a restore
+    return found
+
+
+def test_snapstart_cache_and_restores_for_python_not_for_java():
+    [python] = cost.measured(snapstart_samples("python"), whole_bill())
+    assert python.snapstart and python.cold_billed_ms == 160       # 9.5 + 150, rounded up
+    # cache: 1 GB x 730 h x 3,600 s x $0.0000015046 = $3.95409; restores: 10M x 1 % cold
+    # x 1 GB x $0.0001397998 = $13.97998
+    month = bill(python, 10e6)
+    assert month.snapstart_cache == pytest.approx(730 * 3600 * 0.0000015046)
+    assert month.snapstart_restore == pytest.approx(10e6 * 0.01 * 0.0001397998)
+    # cached 1 hour a month is billed as the 3-hour minimum
+    assert bill(python, 10e6, snapstart_hours=1).snapstart_cache == \
+        pytest.approx(3 * 3600 * 0.0000015046)
+    [java] = cost.measured(snapstart_samples("java"), whole_bill())
+    assert java.snapstart
+    assert bill(java, 10e6).snapstart_cache == bill(java, 10e6).snapstart_restore == 0
+
+
+def test_ecr_storage_of_image_packages():
+    images = samples()
+    for s in images:
+        s.extra["package_type"] = "image"
+    run = {"images": {"python": {"size": 300 * 1024 ** 2}}}        # 300 MB
+    [image] = cost.measured(images, whole_bill(), cost.image_sizes(run))
+    # 300 / 1,024 GB x $0.10 per GB-month = $0.029296875, whatever the load
+    assert bill(image, 0).ecr == bill(image, 10e6).ecr == pytest.approx(300 / 1024 * 0.10)
+    [zipped] = cost.measured(samples(), whole_bill(), cost.image_sizes(run))
+    assert zipped.image_gb is None and bill(zipped, 10e6).ecr == 0
+    [given] = cost.measured(samples(), whole_bill(), image_gb=0.5)      # --image-size 512
+    assert bill(given, 10e6).ecr == pytest.approx(0.05)
+
+
+def test_fixed_charges_move_the_crossover():
+    [m] = cost.measured(samples(), whole_bill())
+    workload = cost.Workload(10_000_000, provisioned=1)
+    [line] = cost.costs([m], whole_bill(), workload, arches=("x86_64",))
+    fargate = line.option("fargate")
+    # Lambda's month at N requests (all served by the one provisioned environment up to
+    # 221M): 10.9500876 + N x (0.2e-6 + 0.010 x 0.0000097222); equal to Fargate's $36.04 at
+    hourly = 1 * 0.04048 + 2 * 0.004445
+    n = (hourly * 730 - 2_628_000 * 0.0000041667) / (0.2e-6 + 0.010 * 0.0000097222)
+    assert fargate.crossover == pytest.approx(n, rel=1e-6)
+
+
+def test_the_command_prints_every_charge(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"schema_version": 1, "run": {"target": "local"},
+                                "samples": [s.to_json() for s in samples()]}))
+    result = run_cli("cost", path, "--requests-per-month", "10M", "--arch", "x86_64",
+                     "--provisioned", "1", "--image-size", "512")
+    assert result.returncode == 0, result.stderr
+    table = price_tables.load()
+    allocation = 2_628_000 * table.provisioned_concurrency["x86_64"]
+    served = 10e6 * 0.010 * table.provisioned_gb_second["x86_64"]
+    row = re.search(r"^python +1024 MB +x86_64 +(\S+) +(\S+ \(\S+\)) +(\S+) +(\S+) +(\S+) +(\S+)$",
+                    result.stdout, re.MULTILINE)
+    assert row, result.stdout
+    assert row.groups() == (price_tables.usd(2.0), "$0 ($0)",
+                            price_tables.usd(allocation + served), "-",
+                            price_tables.usd(0.5 * table.ecr_gb_month),
+                            price_tables.usd(2.0 + allocation + served + 0.05))
+    assert "Lambda's bill" in result.stdout and "monthly tiers" in result.stdout
+    assert "1 environment of provisioned concurrency kept the 730 hours" in result.stdout
+    bad = run_cli("cost", path, "--requests-per-month", "10M", "--provisioned", "-1")
+    assert bad.returncode == 2 and "--provisioned" in bad.stderr

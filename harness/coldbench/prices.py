@@ -4,7 +4,9 @@ cost bound (``targets/aws/estimate.py``); what a second is billed is ``phases.bi
 
 A table is a CSV file, one row per billed item (``service,item,purchase,arch,unit,usd,
 vcpus,memory_gb,source``; lines starting with ``#`` are its notes and sources). Its date
-is in its name: the table valid from that month on.
+is in its name: the table valid from that month on. On-demand duration is priced in monthly
+tiers (``duration`` the first, ``duration-over-<N>b`` the rate above N billion GB-s a month);
+a table without tier rows prices every GB-second at the first tier's rate.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from coldbench.errors import UsageError
 ARCHES = ("x86_64", "arm64")
 REGION = "us-east-1"           # every shipped table holds the prices of US East (N. Virginia)
 _NAME = re.compile(r"prices-(\d{4})-(\d{2})\.csv")
+_TIER = re.compile(r"duration-over-([0-9.]+)b")
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,25 @@ class Prices:
     provisioned_gb_second: dict[str, float] = field(default_factory=dict)    # Duration on it
     snapstart_cache_gb_second: float | None = None
     snapstart_restore_gb: float | None = None
+    # arch -> ((GB-s a month from which the rate applies, rate per GB-s), ...), first tier first
+    duration_tiers: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    ecr_gb_month: float | None = None           # ECR storage, per GB-month
     sources: tuple[str, ...] = ()               # the table's notes, as written in it
     region: str = REGION
+
+    def tiers(self, arch: str) -> tuple[tuple[float, float], ...]:
+        """On-demand duration tiers of ``arch``: (from GB-s a month, rate), lowest first."""
+        return self.duration_tiers.get(arch) or ((0.0, self.gb_second[arch]),)
+
+    def duration_usd(self, gb_s: float, arch: str) -> float:
+        """What ``gb_s`` GB-seconds of on-demand duration in one month cost, tier by tier
+        (Lambda counts tiers per account, region and architecture)."""
+        tiers = self.tiers(arch)
+        total = 0.0
+        for (start, rate), (end, _) in zip(tiers, [*tiers[1:], (math.inf, 0.0)]):
+            if gb_s > start:
+                total += (min(gb_s, end) - start) * rate
+        return total
 
 
 def tables() -> dict[date, str]:
@@ -101,6 +121,13 @@ def parse(text: str, as_of: date, name: str = "prices") -> Prices:
             found = {a: optional("lambda", item, a, purchase) for a in ARCHES}
             return {a: v for a, v in found.items() if v is not None}
 
+        def tiers(arch: str) -> tuple[tuple[float, float], ...]:
+            found = [(float(match.group(1)) * 1e9, float(r["usd"])) for r in rows
+                     if r["service"] == "lambda" and r["arch"] == arch
+                     and r["purchase"] == "on-demand"
+                     for match in [_TIER.fullmatch(r["item"])] if match]
+            return ((0.0, price("lambda", "duration", arch)), *sorted(found))
+
         return Prices(
             as_of=as_of, name=name,
             request=price("lambda", "requests", "any") / 1e6,
@@ -113,6 +140,8 @@ def parse(text: str, as_of: date, name: str = "prices") -> Prices:
             provisioned_gb_second=by_arch("duration", "provisioned"),
             snapstart_cache_gb_second=optional("lambda", "snapstart-cache", "any"),
             snapstart_restore_gb=optional("lambda", "snapstart-restore", "any"),
+            duration_tiers={a: tiers(a) for a in ARCHES},
+            ecr_gb_month=optional("ecr", "storage", "any"),
             sources=tuple(line.lstrip("# ").rstrip() for line in lines
                           if line.startswith("#") and line.strip("# ")))
     except (StopIteration, KeyError, TypeError, ValueError) as exc:

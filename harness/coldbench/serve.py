@@ -37,7 +37,11 @@ the invocation starts a new environment. The memory size and timeout then come f
 configuration, and a version with READY provisioned concurrency
 (GetProvisionedConcurrencyConfig) gets an environment initialised before the request, as
 provisioned concurrency does. Without a control plane, a function's configuration is what
-its name says and never changes. The configuration's environment variables are not passed
+its name says and never changes. A function deployed as a container image (PackageType
+Image) runs from that image: pulled from the registry of its ImageUri (GetFunction), with
+ECR's GetAuthorizationToken from the control plane, and started in a container as the
+docker target starts its images (``targets.docker.pulled``; needs a Docker engine and
+root). The configuration's environment variables are not passed
 to the local runtime process; SnapStart is not emulated (a version with SnapStart on
 starts, and reports, an ordinary Init).
 """
@@ -101,6 +105,7 @@ class Resolved:
     timeout_s: float
     revision: str
     version: str                  # what X-Amz-Executed-Version says
+    image_uri: str | None = None  # PackageType Image: the image it runs
 
 
 @dataclass
@@ -137,6 +142,26 @@ class ControlPlane:
             raise ServeError(404, "ResourceNotFoundException",
                              exc.response["Error"].get("Message", str(exc))) from None
 
+    def image_uri(self, name: str, qualifier: str) -> str:
+        """The ImageUri of a container-image function (GetFunction has it)."""
+        return self._client.get_function(FunctionName=name,
+                                         Qualifier=qualifier)["Code"]["ImageUri"]
+
+    def registry_auth(self, uri: str) -> dict | None:
+        """Credentials for pulling ``uri``: ECR's GetAuthorizationToken at the control
+        plane's endpoint; None (anonymous) where it has none."""
+        import boto3
+
+        ecr = boto3.session.Session(region_name=self._client.meta.region_name).client(
+            "ecr", endpoint_url=self._client.meta.endpoint_url)
+        try:
+            data = ecr.get_authorization_token()["authorizationData"][0]
+        except Exception:
+            return None
+        username, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+        return {"username": username, "password": password,
+                "serveraddress": data["proxyEndpoint"]}
+
     def provisioned_ready(self, name: str, qualifier: str) -> bool:
         if qualifier == LATEST:
             return False
@@ -167,6 +192,7 @@ class Server:
         self.idle_timeout_s = idle_timeout_s
         self.control_plane = control_plane
         self._targets: dict[float, LocalTarget] = {}
+        self._pulled = None           # container-image functions' images, once one is invoked
         self._pools: dict[tuple[str, str], Pool] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -201,6 +227,8 @@ class Server:
             entry.environment.close()
         for target in targets:
             target.close()
+        if self._pulled is not None:
+            self._pulled.close()
 
     # which function ------------------------------------------------------------------
 
@@ -230,9 +258,12 @@ class Server:
             return Resolved((name, qualifier), artifact, memory_mb, self.timeout_s,
                             revision="static", version=version)
         configuration = self.control_plane.configuration(name, qualifier)
+        image_uri = (self.control_plane.image_uri(name, qualifier)
+                     if configuration.get("PackageType") == "Image" else None)
         return Resolved((name, qualifier), artifact, int(configuration["MemorySize"]),
                         float(configuration.get("Timeout", self.timeout_s)),
-                        revision=revision_of(configuration), version=version)
+                        revision=revision_of(configuration), version=version,
+                        image_uri=image_uri)
 
     # environments ----------------------------------------------------------------------
 
@@ -243,6 +274,14 @@ class Server:
                                                        cpu_model=self.cpu_model,
                                                        limits=self.limits)
             return self._targets[timeout_s]
+
+    def _images(self):
+        from coldbench.targets.docker.pulled import PulledImages
+
+        with self._lock:
+            if self._pulled is None:
+                self._pulled = PulledImages(auth=self.control_plane.registry_auth)
+            return self._pulled
 
     def _take(self, resolved: Resolved) -> Idle | None:
         """An idle environment of this revision, after retiring those of older ones."""
@@ -294,8 +333,13 @@ class Server:
         if entry is None:
             provisioned = (self.control_plane is not None and
                            self.control_plane.provisioned_ready(*resolved.key))
-            environment = self._target(resolved.timeout_s).start(
-                resolved.artifact, resolved.memory_mb, provisioned=provisioned)
+            if resolved.image_uri:
+                environment = self._images().start(resolved.artifact, resolved.image_uri,
+                                                   resolved.memory_mb, resolved.timeout_s,
+                                                   provisioned)
+            else:
+                environment = self._target(resolved.timeout_s).start(
+                    resolved.artifact, resolved.memory_mb, provisioned=provisioned)
             entry = Idle(environment, time.monotonic(), log_offset=0)
         request_id = str(uuid.uuid4())
         invoked = entry.environment.invoke(event)

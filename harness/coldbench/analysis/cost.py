@@ -13,6 +13,18 @@ The model, for one configuration (memory size M MB) and one CPU architecture:
   (cold starts) typically occur in under 1% of invocations", AWS Compute Blog, "AWS Lambda
   standardizes billing for INIT Phase", 2025). Means, not medians: a bill is a sum, and
   the mean is what sums.
+- Lambda, the whole bill of a month (``lambda_bill``): requests; on-demand duration priced
+  in the table's monthly tiers (``Prices.duration_usd``: the tiers count an account's
+  GB-seconds per region and architecture, so each configuration is priced as if it were
+  the account's only load there); ``--provisioned N``: N environments allocated for the
+  hours with traffic (D x 730 h) at the provisioned-concurrency rate per GB-s, the
+  requests they can serve (each at most ``max_busy`` busy, as hosts are) billed at the
+  provisioned duration rate and never cold, the rest on demand; SnapStart, for
+  configurations whose cold samples restored a snapshot, on the runtimes it is charged
+  for (Python, .NET; not Java): the snapshot cached ``snapstart_hours`` a month (at least
+  3) per GB-s, and each on-demand cold start restoring M/1024 GB; ECR storage per
+  GB-month of the configuration's container image (``--image-size``, else the run's
+  ``images`` metadata), for image packages only.
 - Environments: a container or VM serves the load with environments of Lambda's size,
   M/1769 vCPU (Lambda gives 1 vCPU at 1,769 MB) and M/1024 GB each, one request at a time,
   each request keeping one busy for its mean measured Duration (warm). A host (a Fargate
@@ -22,9 +34,11 @@ The model, for one configuration (memory size M MB) and one CPU architecture:
 - Duty cycle D: the share of the month in which the requests arrive. Fargate tasks run only
   then (scheduled scaling to zero); a VM, reserved or not, is paid the whole month.
 - A month is 730 hours, as AWS's price pages count it.
-- Crossover: Lambda's cost grows in proportion to the load, a host's is fixed, so the two
-  first meet at N* = host cost per month / Lambda cost per request, if one host can serve
-  N* requests at ``max_busy``; otherwise Lambda stays cheaper at any load. The host's busy
+- Crossover: Lambda's cost grows with the load, a host's is fixed, so the two first meet
+  at the N* where Lambda's month costs what the host's does (without provisioned
+  concurrency, SnapStart's cache, ECR and tiers: N* = host cost per month / Lambda cost
+  per request), if one host can serve N* requests at ``max_busy``; otherwise Lambda stays
+  cheaper at any load. The host's busy
   share at N* (busy seconds / available environment-seconds) is what the rule of thumb
   "containers win above about 50% busy at steady load" speaks of: it "holds" here when that
   share is within ``RULE_MARGIN`` of ``RULE_BUSY``.
@@ -34,6 +48,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from coldbench import phases
 from coldbench.errors import UsageError
@@ -44,6 +59,11 @@ HOURS_PER_MONTH = 730
 COLD_FRACTION = 0.01
 MAX_BUSY = 0.80
 RULE_BUSY, RULE_MARGIN = 0.50, 0.15     # "containers win above about 50 % busy"
+# SnapStart's cache is charged for Python and .NET, not Java, for at least 3 hours
+# (https://aws.amazon.com/lambda/pricing/, Lambda Developer Guide "Lambda SnapStart")
+SNAPSTART_CHARGED_RUNTIMES = ("python", "dotnet")
+SNAPSTART_CACHE_MINIMUM_H = 3.0
+GB_BYTES = 1024 ** 3                    # AWS bills storage in GB of 2^30 bytes
 FORMATS = ("table", "markdown", "json")
 
 # Fargate task sizes: vCPU -> valid memory in GB (Amazon ECS docs, "Troubleshoot Amazon ECS
@@ -70,6 +90,9 @@ class Measured:
     warm_billed_ms: float     # mean billed duration of warm invocations
     cold_billed_ms: float     # mean billed ms of a cold invocation under the price table's rules
     cold_init_ms: float       # of which billed for init (0 where init was not billed)
+    snapstart: bool = False   # its cold starts restored a snapshot (SnapStart)
+    lambda_runtime: str | None = None     # the identifier deployed (python3.12), if known
+    image_gb: float | None = None         # its container image in ECR; None: a zip package
 
     @property
     def label(self) -> str:
@@ -88,8 +111,31 @@ def _lambda_runtime(runtime: str) -> str | None:
     return known.lambda_runtime if known else None
 
 
-def measured(samples: list[Sample], prices: Prices) -> list[Measured]:
-    """Per configuration with valid warm samples; cold ones fall back to warm figures."""
+def is_image(sample: Sample) -> bool:
+    """Whether the sample's function was deployed as a container image."""
+    kind = sample.extra.get("package_type", sample.extra.get("package"))
+    return str(kind).lower() == "image"
+
+
+def image_sizes(run: dict) -> dict[str, float]:
+    """Runtime -> GB of its container image, from the run's ``images`` metadata (absent for
+    zip-only runs: an empty dict)."""
+    found = {}
+    images = run.get("images")
+    for runtime, image in (images.items() if isinstance(images, dict) else ()):
+        size = image.get("size") if isinstance(image, dict) else None
+        if isinstance(size, (int, float)) and size > 0:
+            found[runtime] = size / GB_BYTES
+    return found
+
+
+def measured(samples: list[Sample], prices: Prices,
+             images_gb: dict[str, float] | None = None,
+             image_gb: float | None = None) -> list[Measured]:
+    """Per configuration with valid warm samples; cold ones fall back to warm figures.
+    A configuration deployed as an image is stored in ECR: ``image_gb`` GB if given (any
+    configuration, as if deployed as an image of that size), else its runtime's size in
+    ``images_gb`` (``image_sizes``)."""
     groups: dict[ConfigKey, dict[str, list[Sample]]] = {}
     for s in samples:
         if s.valid and s.duration_ms is not None:
@@ -106,8 +152,18 @@ def measured(samples: list[Sample], prices: Prices) -> list[Measured]:
             cold_init = cold_billed - _mean_billed(cold, prices, start=False)
         else:
             cold_billed, cold_init = warm_billed, 0.0
+        every = [s for group in modes.values() for s in group]
+        lambda_runtime = next((s.extra["lambda_runtime"] for s in every
+                               if s.extra.get("lambda_runtime")), None)
+        image = image_gb
+        if image is None and any(is_image(s) for s in every):
+            image = (images_gb or {}).get(key.runtime)
         found.append(Measured(key, _mean([s.duration_ms for s in warm]), warm_billed,
-                              cold_billed, max(cold_init, 0.0)))
+                              cold_billed, max(cold_init, 0.0),
+                              snapstart=any(s.extra.get("billed_restore_ms") is not None
+                                            for s in cold),
+                              lambda_runtime=lambda_runtime or _lambda_runtime(key.runtime),
+                              image_gb=image))
     return found
 
 
@@ -116,7 +172,9 @@ def _mean_billed(samples: list[Sample], prices: Prices, start: bool = True) -> f
     False: as if their environments' start were free."""
     return _mean([phases.billed_ms(s.duration_ms, s.init_ms if start else None,
                                    s.extra.get("billed_restore_ms") if start else None,
-                                   lambda_runtime=_lambda_runtime(s.runtime), on=prices.as_of)
+                                   lambda_runtime=(s.extra.get("lambda_runtime")
+                                                   or _lambda_runtime(s.runtime)),
+                                   image=is_image(s), on=prices.as_of)
                   for s in samples])
 
 
@@ -132,6 +190,13 @@ class Workload:
     duty_cycle: float = 1.0
     cold_fraction: float = COLD_FRACTION
     max_busy: float = MAX_BUSY
+    provisioned: int = 0                      # environments of provisioned concurrency
+    snapstart_hours: float = HOURS_PER_MONTH  # hours a month a SnapStart snapshot is cached
+
+    @property
+    def active_s(self) -> float:
+        """Seconds of the month with traffic."""
+        return self.duty_cycle * HOURS_PER_MONTH * 3600
 
     def check(self) -> None:
         if self.requests_per_month < 0:
@@ -142,11 +207,103 @@ class Workload:
             raise UsageError("--cold-fraction is a share of requests: 0..1")
         if not 0 < self.max_busy <= 1:
             raise UsageError("--max-busy is a share of time: 0 < B <= 1")
+        if self.provisioned < 0:
+            raise UsageError("--provisioned is a number of environments: 0 or more")
+        if not 0 < self.snapstart_hours <= HOURS_PER_MONTH:
+            raise UsageError(f"--snapstart-hours is hours a month: more than 0, at most "
+                             f"{HOURS_PER_MONTH}")
 
 
 def lambda_per_request(m: Measured, arch: str, prices: Prices, cold_fraction: float) -> float:
+    """An on-demand request's price at the first duration tier."""
     billed_ms = (1 - cold_fraction) * m.warm_billed_ms + cold_fraction * m.cold_billed_ms
     return prices.request + m.memory_mb / 1024 * billed_ms / 1000 * prices.gb_second[arch]
+
+
+@dataclass(frozen=True)
+class LambdaBill:
+    """One configuration's month on Lambda, item by item (USD)."""
+
+    requests: float = 0.0
+    duration: float = 0.0                 # on-demand, in the monthly tiers
+    init: float = 0.0                     # of it, for the INIT phase of cold starts
+    provisioned: float = 0.0              # allocation of provisioned concurrency
+    provisioned_duration: float = 0.0     # the invocations it served
+    snapstart_cache: float = 0.0
+    snapstart_restore: float = 0.0
+    ecr: float = 0.0
+    on_demand_gb_s: float = 0.0
+    provisioned_requests: float = 0.0     # requests served by provisioned environments
+
+    @property
+    def total(self) -> float:
+        return (self.requests + self.duration + self.provisioned + self.provisioned_duration
+                + self.snapstart_cache + self.snapstart_restore + self.ecr)
+
+
+def snapstart_charged(m: Measured) -> bool:
+    """SnapStart's cache and restores are charged for this configuration."""
+    return m.snapstart and (m.lambda_runtime or m.key.runtime).startswith(
+        SNAPSTART_CHARGED_RUNTIMES)
+
+
+def _needs(prices: Prices, what: str, value):
+    if value is None or value == {}:
+        raise UsageError(f"price table {prices.name} has no {what} prices: choose a newer "
+                         "one with --prices")
+    return value
+
+
+def lambda_bill(m: Measured, arch: str, prices: Prices, workload: Workload,
+                requests: float) -> LambdaBill:
+    """What ``requests`` requests a month cost on Lambda, every charge included."""
+    gb, f = m.memory_mb / 1024, workload.cold_fraction
+    provisioned = 0 if m.snapstart else workload.provisioned   # Lambda allows not both
+    served = 0.0
+    allocation = provisioned_duration = 0.0
+    if provisioned:
+        rates = _needs(prices, "provisioned concurrency", prices.provisioned_concurrency)
+        duration_rates = _needs(prices, "provisioned duration", prices.provisioned_gb_second)
+        busy_s = m.warm_ms / 1000
+        capacity = (provisioned * workload.active_s * workload.max_busy / busy_s
+                    if busy_s > 0 else math.inf)
+        served = min(requests, capacity)
+        allocation = provisioned * gb * workload.active_s * rates[arch]
+        provisioned_duration = served * m.warm_billed_ms / 1000 * gb * duration_rates[arch]
+    on_demand = requests - served
+    billed_ms = (1 - f) * m.warm_billed_ms + f * m.cold_billed_ms
+    gb_s = on_demand * billed_ms / 1000 * gb
+    duration = prices.duration_usd(gb_s, arch)
+    init_gb_s = on_demand * f * m.cold_init_ms / 1000 * gb
+    cache = restore = 0.0
+    if snapstart_charged(m):
+        cached_h = max(workload.snapstart_hours, SNAPSTART_CACHE_MINIMUM_H)
+        cache = gb * cached_h * 3600 * _needs(prices, "SnapStart cache",
+                                               prices.snapstart_cache_gb_second)
+        restore = on_demand * f * gb * _needs(prices, "SnapStart restore",
+                                              prices.snapstart_restore_gb)
+    ecr = 0.0
+    if m.image_gb:
+        ecr = m.image_gb * _needs(prices, "ECR storage", prices.ecr_gb_month)
+    return LambdaBill(requests=requests * prices.request, duration=duration,
+                      init=duration * init_gb_s / gb_s if gb_s else 0.0,
+                      provisioned=allocation, provisioned_duration=provisioned_duration,
+                      snapstart_cache=cache, snapstart_restore=restore, ecr=ecr,
+                      on_demand_gb_s=gb_s, provisioned_requests=served)
+
+
+def requests_costing(monthly: float, lambda_monthly: Callable[[float], float]) -> float:
+    """The load (requests a month) at which Lambda's month costs ``monthly``: 0 where its
+    fixed charges alone cost that much. Lambda's cost grows with the load, piecewise
+    linearly (tiers, provisioned capacity), so the root is bracketed and found."""
+    from scipy.optimize import brentq
+
+    if lambda_monthly(0) >= monthly:
+        return 0.0
+    high = 1e6
+    while lambda_monthly(high) < monthly:
+        high *= 4
+    return float(brentq(lambda n: lambda_monthly(n) - monthly, 0, high, xtol=1e-6, rtol=1e-12))
 
 
 def environments_per_host(vcpus: float, memory_gb: float, memory_mb: int) -> int:
@@ -185,13 +342,15 @@ class Option:
 
 
 def host_option(kind: str, host: str, hourly: float, hours: float, environments: int,
-                m: Measured, workload: Workload, per_request: float) -> Option:
-    active_s = workload.duty_cycle * HOURS_PER_MONTH * 3600
+                m: Measured, workload: Workload,
+                lambda_monthly: Callable[[float], float]) -> Option:
+    """``lambda_monthly``: Lambda's month at a load (requests a month)."""
+    active_s = workload.active_s
     busy_s = m.warm_ms / 1000
     capacity = environments * active_s * workload.max_busy / busy_s if busy_s > 0 else math.inf
     hosts = max(1, math.ceil(workload.requests_per_month / capacity))
     fixed = hourly * hours
-    break_even = fixed / per_request
+    break_even = requests_costing(fixed, lambda_monthly)
     busy = break_even * busy_s / (environments * active_s)
     return Option(kind, host, hourly, hours, environments, hosts, hosts * fixed,
                   break_even if break_even <= capacity else None, busy)
@@ -205,6 +364,7 @@ class CostLine:
     lambda_monthly: float
     lambda_init_monthly: float        # the part billed for init
     options: list[Option] = field(default_factory=list)
+    bill: LambdaBill = field(default_factory=LambdaBill)
 
     def option(self, kind: str, purchase: str | None = None) -> Option | None:
         for o in self.options:
@@ -232,11 +392,12 @@ def costs(measurements: list[Measured], prices: Prices, workload: Workload,
     for m in measurements:
         for arch in arches:
             per_request = lambda_per_request(m, arch, prices, workload.cold_fraction)
-            gb = m.memory_mb / 1024
-            init_share = (workload.cold_fraction * m.cold_init_ms / 1000 * gb
-                          * prices.gb_second[arch])
-            line = CostLine(m, arch, per_request, per_request * workload.requests_per_month,
-                            init_share * workload.requests_per_month)
+
+            def monthly(requests: float, m=m, arch=arch) -> float:
+                return lambda_bill(m, arch, prices, workload, requests).total
+
+            bill = lambda_bill(m, arch, prices, workload, workload.requests_per_month)
+            line = CostLine(m, arch, per_request, bill.total, bill.init, bill=bill)
             task = fargate_task(m.memory_mb, prices, arch)
             if task:
                 cpu, task_gb = task
@@ -244,10 +405,10 @@ def costs(measurements: list[Measured], prices: Prices, workload: Workload,
                 line.options.append(host_option(
                     "fargate", f"{cpu:g} vCPU / {task_gb:g} GB", hourly,
                     workload.duty_cycle * HOURS_PER_MONTH,
-                    environments_per_host(cpu, task_gb, m.memory_mb), m, workload, per_request))
+                    environments_per_host(cpu, task_gb, m.memory_mb), m, workload, monthly))
             for purchase in sorted({vm.purchase for vm in prices.vms if vm.arch == arch}):
                 candidates = [host_option("vm", f"{vm.name} ({purchase})", vm.hourly,
-                                          HOURS_PER_MONTH, n, m, workload, per_request)
+                                          HOURS_PER_MONTH, n, m, workload, monthly)
                               for vm in prices.vms if vm.arch == arch and vm.purchase == purchase
                               for n in [environments_per_host(vm.vcpus, vm.memory_gb, m.memory_mb)]
                               if n >= 1]
@@ -304,7 +465,26 @@ def rule_summary(lines: list[CostLine], workload: Workload) -> str:
             f"on Fargate from {busy[0]:.0%} to {busy[-1]:.0%}).")
 
 
-def render(lines: list[CostLine], prices: Prices, workload: Workload, fmt: str = "table") -> str:
+def _item(amount: float) -> str:
+    return "-" if not amount else usd(amount)
+
+
+def bill_rows(lines: list[CostLine]) -> list[list[str]]:
+    """Lambda's month item by item, one row per configuration and architecture."""
+    return [[l.measured.label, f"{l.measured.memory_mb} MB", l.arch, usd(l.bill.requests),
+             f"{usd(l.bill.duration)} ({usd(l.bill.init)})",
+             _item(l.bill.provisioned + l.bill.provisioned_duration),
+             _item(l.bill.snapstart_cache + l.bill.snapstart_restore), _item(l.bill.ecr),
+             usd(l.bill.total)] for l in lines]
+
+
+BILL_HEADERS = ["Runtime", "Memory", "Arch", "Requests", "Duration (of it init)",
+                "Provisioned", "SnapStart", "ECR", "Lambda total"]
+
+
+def render(lines: list[CostLine], prices: Prices, workload: Workload, fmt: str = "table",
+           regions: tuple[str, ...] = ()) -> str:
+    """``regions``: where the run measured (the price table holds one region's prices)."""
     from tabulate import tabulate
 
     lines = _order(lines)
@@ -317,11 +497,14 @@ def render(lines: list[CostLine], prices: Prices, workload: Workload, fmt: str =
             "configurations": [
                 {**_flat(l.measured), "arch": l.arch, "lambda_per_request": l.per_request,
                  "lambda_monthly": l.lambda_monthly, "lambda_init_monthly": l.lambda_init_monthly,
+                 "lambda_bill": asdict(l.bill) | {"total": l.bill.total},
                  "options": [asdict(o) | {"rule": rule_verdict(o.busy_at_crossover,
                                                                workload.max_busy)}
                              for o in l.options]}
                 for l in lines]}, indent=1) + "\n"
     tablefmt = "github" if fmt == "markdown" else "simple"
+    bill = tabulate(bill_rows(lines), headers=BILL_HEADERS, tablefmt=tablefmt,
+                    disable_numparse=True)
     monthly = [[l.measured.label, f"{l.measured.memory_mb} MB", l.arch,
                 f"{l.measured.warm_billed_ms:.1f} / {l.measured.cold_billed_ms:.0f}",
                 f"{usd(l.lambda_monthly)} ({usd(l.lambda_init_monthly)})",
@@ -344,13 +527,29 @@ def render(lines: list[CostLine], prices: Prices, workload: Workload, fmt: str =
                f"starts, hosts at most {workload.max_busy:.0%} busy")
     init_rule = ("on every runtime" if prices.as_of >= phases.INIT_BILLED_FROM else
                  f"only on OS-only runtimes (on every runtime from {phases.INIT_BILLED_FROM})")
-    note = (f"Prices: {prices.name} (USD, {prices.region}). Requests per month at which each "
+    elsewhere = [r for r in regions if r != prices.region]
+    where = (f" The run measured in {', '.join(elsewhere)}: the table holds {prices.region}'s "
+             "prices only, which stand in for it here (other regions' prices differ)."
+             if elsewhere else "")
+    extras = []
+    if workload.provisioned:
+        noun = "environment" if workload.provisioned == 1 else "environments"
+        extras.append(f"{workload.provisioned} {noun} of provisioned concurrency kept "
+                      f"the {workload.duty_cycle * HOURS_PER_MONTH:.0f} hours with traffic")
+    if any(snapstart_charged(l.measured) for l in lines):
+        extras.append(f"SnapStart snapshots cached {workload.snapstart_hours:g} h a month")
+    bill_note = ("Lambda's bill: on-demand duration in the table's monthly tiers, each "
+                 "configuration as the account's only load" +
+                 (f"; {'; '.join(extras)}" if extras else "") + ".")
+    note = (f"Prices: {prices.name} (USD, {prices.region}).{where} Requests per month at "
+            "which each "
             "alternative becomes as cheap as Lambda, and a host's busy share there. Durations "
             "were measured on this run's target; arm64 reuses them with arm64 prices. "
             f"Billed as Lambda bills on {prices.as_of}: the INIT phase of cold starts "
             f"{init_rule}.")
     if fmt == "markdown":
-        return (f"**{heading}**\n\n{first}\n\n**Crossover**\n\n{second}\n\n{note}\n\n"
+        return (f"**{heading}**\n\n{first}\n\n**Lambda's bill**\n\n{bill}\n\n{bill_note}"
+                f"\n\n**Crossover**\n\n{second}\n\n{note}\n\n"
                 f"{rule_summary(lines, workload)}\n")
-    return (f"{heading}\n\n{first}\n\nCrossover\n\n{second}\n\n{note}\n"
-            f"{rule_summary(lines, workload)}\n")
+    return (f"{heading}\n\n{first}\n\nLambda's bill\n\n{bill}\n\n{bill_note}\n\n"
+            f"Crossover\n\n{second}\n\n{note}\n{rule_summary(lines, workload)}\n")

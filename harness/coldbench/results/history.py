@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from coldbench.errors import ResultsError
-from coldbench.results.schema import Results, load, new_run_id, replace_file
+from coldbench.results.schema import Results, load, new_run_id, region_of, replace_file
 
 DEFAULT_DIR = Path("results")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -39,7 +39,8 @@ READABLE = 0o644          # kept runs are published: readable by all, like any r
 # index.csv columns: who ran what, then the summary of one mode's figure (summary.py)
 INDEX_COLUMNS = [
     "run_id", "started_at", "ended_at", "target", "host", "cpu", "coldbench_version",
-    "function", "runtime", "runtime_version", "source_digest", "memory_mb", "variant", "mode",
+    "function", "runtime", "runtime_version", "source_digest", "memory_mb", "variant", "region",
+    "mode",
     "attempts", "failures", "misclassified", "n", "min", "p50", "p90", "p99", "max", "mean",
     "stdev", "ci_low", "ci_high", "init_p50",
 ]
@@ -75,6 +76,11 @@ def index_rows(run_id: str, results: Results) -> list[dict]:
 
     run = results.run
     functions = {(f.get("name"), f.get("runtime")): f for f in run.get("functions", [])}
+    regions: dict = {}          # AWS: the regions of each configuration's samples
+    for s in results.samples:
+        region = region_of(s, run)
+        if region:
+            regions.setdefault(s.key, set()).add(region)
     rows = []
     for config in summarize_samples(results.samples):
         function = functions.get((config.function, config.runtime), {})
@@ -85,6 +91,7 @@ def index_rows(run_id: str, results: Results) -> list[dict]:
                 "host": run.get("host"), "cpu": run.get("cpu"),
                 "coldbench_version": run.get("coldbench_version"),
                 **asdict(config.key),
+                "region": ",".join(sorted(regions.get(config.key, ()))) or None,
                 "runtime_version": run.get("runtime_versions", {}).get(config.runtime),
                 "source_digest": function.get("source_digest"),
                 "mode": mode, "attempts": m.attempts,
@@ -187,7 +194,8 @@ class History:
         table = (pd.concat(frames, ignore_index=True) if frames
                  else pd.DataFrame(columns=INDEX_COLUMNS))
         table = table[~table["run_id"].isin(stale)].sort_values(
-            ["run_id", "runtime", "function", "memory_mb", "variant", "mode"], kind="stable")
+            ["run_id", "runtime", "function", "memory_mb", "variant", "region", "mode"],
+            kind="stable")
         replace_file(self.index_path, table.to_csv(index=False, columns=INDEX_COLUMNS))
         return len(ids)
 
@@ -206,7 +214,8 @@ class History:
             return None
         try:
             index = pd.read_csv(self.index_path,
-                                dtype={"run_id": str, "source_digest": str, "variant": str})
+                                dtype={"run_id": str, "source_digest": str, "variant": str,
+                                       "region": str})
         except (OSError, ValueError, pd.errors.EmptyDataError):
             return None                 # unreadable: rebuilt from runs/ by the next writer
         # columns of an older coldbench (no variant): rebuilt from runs/ the same way

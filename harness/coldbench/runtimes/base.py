@@ -3,7 +3,7 @@
 A runtime is one small class: how to check its toolchain, how to build a function folder
 into a task root, which process Lambda would start for it, where its built-in function is,
 how the docker target makes an image for it (``ImageRecipe``) and how the AWS target
-packages it for Lambda (``lambda_package``). It is registered by an entry point in the
+packages it for Lambda (``lambda_package``; ``lambda_image`` for a container image). It is registered by an entry point in the
 group ``coldbench.runtimes`` (``coldbench.runtimes.RUNTIMES``), from coldbench's own
 pyproject.toml or from any other installed package.
 """
@@ -67,6 +67,19 @@ class ImageRecipe:
 
     def debian_packages(self, toolchain: str) -> list[str]:
         return list(self.packages(toolchain) if callable(self.packages) else self.packages)
+
+
+@dataclass(frozen=True)
+class LambdaImage:
+    """How the AWS target makes a function's container image for Lambda
+    (``--package image``; ``coldbench.targets.aws.images``): the deployment package's files
+    at /var/task on ``aws_base``, AWS's base image for the Lambda runtime identifier, with
+    the handler as the image's command (Lambda Developer Guide, "Create a Lambda function
+    using a container image"). ``bootstrap_in_runtime_dir``: the package's ``bootstrap``
+    also goes to /var/runtime, where AWS's OS-only base images start it."""
+
+    aws_base: str                        # e.g. "public.ecr.aws/lambda/python:3.13"
+    bootstrap_in_runtime_dir: bool = False
 
 
 class Runtime(ABC):
@@ -133,6 +146,13 @@ class Runtime(ABC):
         has the shared helpers). Raises BuildError or MissingToolchain."""
         raise UsageError(f"the AWS target cannot package {self.name} functions: the "
                          "runtime defines no lambda_package")
+
+    def lambda_image(self, lambda_runtime: str) -> LambdaImage:
+        """How a function of this runtime becomes a container image for ``lambda_runtime``
+        (its files are those of ``lambda_package``). Raises UsageError when the runtime
+        says nothing of images."""
+        raise UsageError(f"the AWS target cannot make container images of {self.name} "
+                         "functions: the runtime defines no lambda_image")
 
     # helpers shared by runtimes --------------------------------------------------------
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from coldbench.errors import BuildError
-from coldbench.runtimes.base import ImageRecipe, Launch, Runtime
+from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime
 
 HINT = "install Go 1.26 or newer"
 # As AWS documents for provided.al2023 (docs.aws.amazon.com/lambda/latest/dg/golang-package.html):
@@ -69,3 +69,8 @@ class Go(Runtime):
             with environ(GOARCH=_GO_ARCH[architecture]):
                 self.build(artifact.function.source, Path(work))
             install_bootstrap(Path(work) / "bootstrap", architecture, out)
+
+    def lambda_image(self, lambda_runtime: str) -> LambdaImage:
+        # provided.al2023 -> AWS's OS-only provided:al2023, which starts /var/runtime/bootstrap
+        return LambdaImage(f"public.ecr.aws/lambda/provided:{lambda_runtime.removeprefix('provided.')}",
+                           bootstrap_in_runtime_dir=True)

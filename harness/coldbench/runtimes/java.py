@@ -21,7 +21,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.runtimes.base import ImageRecipe, Launch, Runtime, run_tool
+from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
 
 HINT = "install a JDK 17+ and Maven (or point COLDBENCH_JAVA_HOME at a JDK)"
 
@@ -237,6 +237,10 @@ class Java(Runtime):
             raise BuildError(f"java: no jar to deploy in {artifact.task_root}/lib")
         for jar in jars:
             shutil.copy2(jar, out / "lib" / jar.name)
+
+    def lambda_image(self, lambda_runtime: str) -> LambdaImage:
+        # java21 -> AWS's java:21, whose /var/runtime brings the client
+        return LambdaImage(f"public.ecr.aws/lambda/java:{lambda_runtime.removeprefix('java')}")
 
 
 def jvm_command(task_root: Path, memory_mb: int, handler: str, sharing: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from coldbench.errors import BuildError
-from coldbench.runtimes.base import ImageRecipe, Launch, Runtime, run_tool
+from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
 
 # Pinned: the client is part of what is measured.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
@@ -131,3 +131,7 @@ class Python(Runtime):
                 "--no-compile", "--target", str(out), "--platform", _PIP_PLATFORM[architecture],
                 "--implementation", "cp", "--python-version", version, "--only-binary=:all:",
                 "-r", str(requirements)], cwd=out)
+
+    def lambda_image(self, lambda_runtime: str) -> LambdaImage:
+        # python3.13 -> AWS's python:3.13, whose /var/runtime brings awslambdaric
+        return LambdaImage(f"public.ecr.aws/lambda/python:{lambda_runtime.removeprefix('python')}")

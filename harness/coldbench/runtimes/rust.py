@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.runtimes.base import ImageRecipe, Launch, Runtime
+from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime
 
 HINT = "install Rust (cargo and rustc 1.85 or newer, e.g. with rustup)"
 _TRIPLE = {"x86_64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
@@ -172,3 +172,8 @@ class Rust(Runtime):
             with environ(CARGO_BUILD_TARGET=_TRIPLE[architecture], **_linker_env(architecture)):
                 self.build(artifact.function.source, Path(work))
             install_bootstrap(Path(work) / "bootstrap", architecture, out)
+
+    def lambda_image(self, lambda_runtime: str) -> LambdaImage:
+        # provided.al2023 -> AWS's OS-only provided:al2023, which starts /var/runtime/bootstrap
+        return LambdaImage(f"public.ecr.aws/lambda/provided:{lambda_runtime.removeprefix('provided.')}",
+                           bootstrap_in_runtime_dir=True)

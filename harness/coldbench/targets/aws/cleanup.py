@@ -18,12 +18,15 @@ def delete_created(clients: Clients, ledger: resources.Ledger, run_id: str, regi
     """Delete what the run created; what could not be deleted is announced, with the
     command that tries again."""
     created = ([resources.Resource("function", f, run_id) for f in ledger.functions]
+               + [resources.Resource("repository", r, run_id) for r in ledger.repositories]
                + [resources.Resource("log group", g, run_id) for g in ledger.log_groups]
                + ([resources.Resource("role", ledger.role, run_id)]
                   if ledger.role else []))
     if not created:
         return
-    status(f"deleting {len(ledger.functions)} functions, {len(ledger.log_groups)} "
+    images = (f"the repository {', '.join(ledger.repositories)} with its images, "
+              if ledger.repositories else "")
+    status(f"deleting {len(ledger.functions)} functions, {images}{len(ledger.log_groups)} "
            f"log groups{' and role ' + ledger.role if ledger.role else ''}")
     errors = resources.delete(clients, created)
     for line in errors:

@@ -6,11 +6,11 @@ exponential backoff with jitter on throttling and transient errors: TooManyReque
 (an answer lost after a 5xx or a dropped connection may hide an invocation that ran): the
 AWS target retries only what was certainly not run, at most ``INVOKE_ATTEMPTS`` times.
 
-Endpoints: the control plane (Lambda, IAM, CloudWatch Logs, STS) and Invoke each go to
+Endpoints: the control plane (Lambda, IAM, CloudWatch Logs, STS, ECR) and Invoke each go to
 AWS unless ``endpoint_url`` / ``invoke_endpoint_url`` name a local stand-in that speaks
 AWS's wire protocol (the tests use moto's server and ``coldbench serve``).
 
-Credentials come from boto3's usual chain (``--profile``, the AWS_* variables, ...);
+Credentials come from boto3's usual chain (``--aws-profile``, the AWS_* variables, ...);
 coldbench never reads, prints or stores them, and ``redact`` strips anything shaped like
 a key from the messages it does print.
 """
@@ -81,6 +81,7 @@ class Clients:
         self.iam = session.client("iam", endpoint_url=url, config=control)
         self.logs = session.client("logs", endpoint_url=url, config=control)
         self.sts = session.client("sts", endpoint_url=url, config=control)
+        self.ecr = session.client("ecr", endpoint_url=url, config=control)   # --package image
         self.invoke = session.client("lambda", endpoint_url=endpoints.invoke_endpoint_url,
                                      config=invoke)
 
@@ -91,7 +92,7 @@ class Clients:
         except Exception as exc:  # noqa: BLE001 - any failure here means: cannot go on
             raise EnvironmentUnavailable(
                 f"AWS credentials do not work in {self.region}: {describe(exc)} (configure "
-                "them with 'aws configure', --profile or the AWS_* variables)") from None
+                "them with 'aws configure', --aws-profile or the AWS_* variables)") from None
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -36,7 +36,7 @@ class Copy:
     function: str
     variables: dict[str, str]
     lock: threading.Lock                  # shared by the slots of one function
-    state: str = "ready"                  # ready, priming, in-use, stale, failed
+    state: str = "ready"                  # ready, priming, in-use, retiring, stale, failed
     version: str | None = None            # the qualifier to invoke when ready
     failure: dict | None = None
 
@@ -113,7 +113,7 @@ class Primer:
                     group.due[mode] = max(0, group.due[mode] - 1)
                     self._top_up(group, mode)
                     return chosen
-                if not any(c.state == "priming" for c in copies):
+                if not any(c.state in ("priming", "retiring") for c in copies):
                     stale = next((c for c in copies if c.state == "stale"), None)
                     if stale is None:
                         raise RuntimeError(f"{group.label}: no copy to prime for {mode}")
@@ -205,19 +205,31 @@ class Primer:
                 raise Stopping
 
     def release(self, group: Group, copy: Copy, mode: str) -> None:
-        """A sample is taken: its version and allocation go, the copy is primed again."""
+        """A sample is taken: its version and allocation go, then the copy is primed again.
+        Removed first, so that a copy never holds two allocations (each costs while it
+        exists), and a version is never published while its predecessor is being removed."""
         version = copy.version
         if version is not None and not self._stop.is_set():
+            with self._cv:
+                copy.state = "retiring"
             try:
-                self._pool.submit(self._remove_version, copy.function, version,
-                                  mode == "provisioned")
+                self._pool.submit(self._retire, group, copy, mode, version)
+                return
             except RuntimeError:     # the run is ending: the function's deletion removes it
                 pass
+        self._stale(group, copy, mode)
+
+    def _retire(self, group: Group, copy: Copy, mode: str, version: str) -> None:
+        self._remove_version(copy.function, version, mode == "provisioned")
+        self._stale(group, copy, mode)
+
+    def _stale(self, group: Group, copy: Copy, mode: str) -> None:
         with self._cv:
             copy.version = None
             copy.state = "stale"
             if not self._stop.is_set():
                 self._top_up(group, mode)
+            self._cv.notify_all()
 
     def _remove_version(self, function: str, version: str, provisioned: bool) -> None:
         try:

@@ -15,7 +15,8 @@ from coldbench.errors import EnvironmentUnavailable
 from coldbench.targets.aws import resources
 from coldbench.targets.aws.client import Clients, describe, unavailable
 from coldbench.targets.aws.copies import NONCE_VARIABLE, Copy, Group, Stuck, wait
-from coldbench.targets.aws.plan import AwsArtifact
+from coldbench.targets.aws.idle import idle_suffixes
+from coldbench.targets.aws.plan import AwsArtifact, cold_copies
 
 ACTIVE_WAIT_S = 300.0                # a new function Pending longer than this is reported
 
@@ -50,22 +51,26 @@ class Deployer:
     def create_functions(self, configs, plan, copies: int, role_arn: str,
                          pool: ThreadPoolExecutor,
                          concurrency: int) -> dict[tuple[AwsArtifact, int], Group]:
-        """``copies`` functions per configuration, plus one for provisioned concurrency when
-        the plan has such samples, created on ``pool``; their copies by configuration.
+        """``copies`` functions per configuration when the plan has samples taken from them
+        (``plan.cold_copies``), plus one for provisioned concurrency when it has such
+        samples, and one per idle sample (``idle``), created on ``pool``; their copies by
+        configuration.
         A function that does not become Active makes its copies failed ones."""
         groups: dict[tuple[AwsArtifact, int], Group] = {}
         jobs = []
         for config in configs:
             artifact = config.artifact
-            names = {"cold": [f"c{i}" for i in range(1, copies + 1)],
-                     "provisioned": ["p1"] if plan.provisioned else []}
-            group_copies: dict[str, list[Copy]] = {"cold": [], "provisioned": []}
+            names = {"cold": [f"c{i}" for i in range(1, cold_copies(plan, copies) + 1)],
+                     "provisioned": ["p1"] if plan.provisioned else [],
+                     "idle": idle_suffixes(plan, artifact)}
+            group_copies: dict[str, list[Copy]] = {"cold": [], "provisioned": [], "idle": []}
             for mode, suffixes in names.items():
                 for suffix in suffixes:
                     name = resources.function_name(self.run_id, artifact.function.runtime.name,
                                                    config.memory_mb,
                                                    artifact.package.architecture,
-                                                   artifact.snapstart, suffix)
+                                                   artifact.snapstart, suffix,
+                                                   image=artifact.image is not None)
                     variables = {NONCE_VARIABLE: uuid.uuid4().hex}
                     lock = threading.Lock()
                     # one function, two slots: one measured while the next is allocated
@@ -104,6 +109,9 @@ class Deployer:
                     Tags=dict(self.tags, **{"coldbench:runtime": artifact.function.runtime.name}))
         if artifact.snapstart:
             spec["SnapStart"] = {"ApplyOn": "PublishedVersions"}
+        if artifact.image is not None:        # the image holds the runtime and the handler
+            del spec["Runtime"], spec["Handler"]
+            spec |= {"PackageType": "Image", "Code": {"ImageUri": artifact.image.uri}}
         resources.create_function(self.clients, spec, self.ledger, self.stop)
         try:
             wait(self.clients, self.stop, "function_active_v2", ACTIVE_WAIT_S, FunctionName=name)

@@ -5,14 +5,19 @@ AWS call, no I/O but reading the table.
 The figure is an upper bound, the one ``--max-cost`` is held against: every invocation is
 assumed to run to its timeout, every cold start to spend Lambda's whole 10-second Init
 allowance (billed as the table's date bills it), every warm sample to need a replacement
-cold start, and every provisioned-concurrency allocation to live ``PROVISIONED_LIFETIME_S``.
-A real run of the coldbench function costs a small fraction of it. The free tier is ignored.
+cold start, every provisioned-concurrency allocation to live ``PROVISIONED_LIFETIME_S``,
+and every container image the run pushes to be stored in ECR for a whole month. Duration is
+priced at the first tier's rate: a run's GB-seconds are far below the first tier's limit
+(6 billion GB-s a month on x86_64), so the monthly tiers (``Prices.duration_usd``) never
+lower its price. A real run of the coldbench function costs a small fraction of the bound.
+The free tier is ignored.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from coldbench import phases
 from coldbench import prices as price_tables
@@ -20,6 +25,7 @@ from coldbench.errors import UsageError
 from coldbench.prices import Prices, usd
 
 PRICE_TABLE = list(price_tables.tables().values())[-1]     # the newest shipped
+GB_BYTES = 1024 ** 3        # AWS bills storage in GB of 2^30 bytes
 
 # Lambda ends an on-demand Init phase after 10 seconds (Lambda Developer Guide,
 # "Understanding the Lambda execution environment lifecycle"); a SnapStart restore is
@@ -39,6 +45,9 @@ SNAPSHOT_LIFETIME_S = 3600.0
 PROVISIONED_INCREMENT_S = 300.0
 SNAPSTART_CACHE_MINIMUM_S = 10800.0
 SNAPSTART_CHARGED_RUNTIMES = ("python", "dotnet")
+# ECR bills storage per GB-month (https://aws.amazon.com/ecr/pricing/); an image the run
+# pushes is deleted with the run, so a month is more than it is ever kept.
+IMAGE_STORED_MONTHS = 1.0
 
 
 def prices() -> Prices:
@@ -67,6 +76,9 @@ class Plan:
     provisioned: int
     timeout_s: float
     burst: int = 0                                # cold starts at once, per configuration
+    # idle samples per configuration (--idle: intervals x samples), each two invocations
+    # of a function of its own, both cold at worst; SnapStart deployments take none
+    idle: int = 0
 
 
 @dataclass
@@ -86,6 +98,9 @@ class Estimate:
     snapstart_cache_usd: float = 0.0
     snapstart_restored_gb: float = 0.0    # snapshots restored, likewise
     snapstart_restore_usd: float = 0.0
+    images: int = 0                       # container images pushed to ECR
+    ecr_gb_months: float = 0.0
+    ecr_usd: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -94,7 +109,8 @@ class Estimate:
 
     @property
     def total_usd(self) -> float:
-        return self.requests_usd + self.duration_usd + self.provisioned_usd + self.snapstart_usd
+        return (self.requests_usd + self.duration_usd + self.provisioned_usd
+                + self.snapstart_usd + self.ecr_usd)
 
 
 def round_up(seconds: float, increment: float) -> float:
@@ -109,8 +125,10 @@ def _needs(table: Prices, what: str, value):
 
 
 def estimate(deployments: list[Deployment], plan: Plan, region: str,
-             table: Prices | None = None) -> Estimate:
-    """The upper bound of what measuring ``plan`` on every deployment costs."""
+             table: Prices | None = None, image_bytes: Iterable[int] = ()) -> Estimate:
+    """The upper bound of what measuring ``plan`` on every deployment costs;
+    ``image_bytes``: the size of each container image the run pushes to ECR (none: a run of
+    zip packages, nothing stored)."""
     table = table or prices()
     result = Estimate()
     timeout_ms, init_limit_ms = plan.timeout_s * 1000, INIT_LIMIT_S * 1000
@@ -120,8 +138,9 @@ def estimate(deployments: list[Deployment], plan: Plan, region: str,
     for d in deployments:
         arch = d.architecture
         # a dead warm environment is replaced; a burst is as many cold starts
-        cold_starts = plan.cold + plan.warm + plan.burst
-        result.invocations += plan.cold + plan.warm + plan.provisioned + plan.burst
+        idle = 0 if d.snapstart else 2 * plan.idle
+        cold_starts = plan.cold + plan.warm + plan.burst + idle
+        result.invocations += plan.cold + plan.warm + plan.provisioned + plan.burst + idle
         requests = cold_starts + plan.warm + plan.provisioned
         result.max_invocations += requests
         result.requests_usd += requests * table.request
@@ -160,6 +179,12 @@ def estimate(deployments: list[Deployment], plan: Plan, region: str,
                 result.snapstart_cache_usd += versions * cached_s * d.gb * cache
                 result.snapstart_restored_gb += cold_starts * d.gb
                 result.snapstart_restore_usd += cold_starts * d.gb * restore
+    sizes = [size for size in image_bytes if size]
+    if sizes:
+        storage = _needs(table, "ECR storage", table.ecr_gb_month)
+        result.images = len(sizes)
+        result.ecr_gb_months = sum(sizes) / GB_BYTES * IMAGE_STORED_MONTHS
+        result.ecr_usd = result.ecr_gb_months * storage
     return result
 
 
@@ -175,7 +200,8 @@ def describe(e: Estimate, table: Prices | None = None) -> list[str]:
              f"(a failed warm environment is replaced by a cold start): "
              f"at most {usd(e.requests_usd)} in requests",
              f"duration: at most {e.duration_gb_s:,.1f} GB-s (every invocation running to its "
-             f"timeout, every init to Lambda's {INIT_LIMIT_S:.0f} s limit): at most "
+             f"timeout, every init to Lambda's {INIT_LIMIT_S:.0f} s limit), at the first "
+             f"tier's rate (a run is far below the monthly tiers): at most "
              f"{usd(e.duration_usd)}"]
     if e.provisioned_allocations:
         lines.append(f"provisioned concurrency: {e.provisioned_allocations} allocations, "
@@ -196,6 +222,11 @@ def describe(e: Estimate, table: Prices | None = None) -> list[str]:
             lines.append(f"  restores: {_rate(table.snapstart_restore_gb)} per GB restored: "
                          f"{e.snapstart_restored_gb:,.2f} GB, at most "
                          f"{usd(e.snapstart_restore_usd)}")
+    if e.images:
+        lines.append(f"ECR storage: {e.images} images, "
+                     f"{e.ecr_gb_months / IMAGE_STORED_MONTHS:,.3f} GB at "
+                     f"{_rate(table.ecr_gb_month)} per GB-month, each counted for a whole "
+                     f"month: at most {usd(e.ecr_usd)}")
     lines.append(f"total: at most {usd(e.total_usd)} (prices of {table.region}, "
                  f"{table.as_of:%Y-%m}; free tier not counted)")
     return lines + [f"note: {note}" for note in e.notes]

@@ -1,7 +1,7 @@
 """One invocation of a deployed copy: Invoke with the log tail (``LogType=Tail``), retried
 only when Lambda certainly did not run it (``client.INVOKE_NOT_SENT``), and Lambda's
 REPORT line (``lambda_report``) as an ``Invoked``: Init Duration (or Restore Duration
-under SnapStart), Duration and Max Memory Used."""
+under SnapStart), Duration and Max Memory Used; every result carries the region it ran in."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def invoke(clients: Clients, copy: Copy, event: dict,
             if kind in INVOKE_NOT_SENT and attempt < attempts:
                 time.sleep(random.uniform(0, INVOKE_BACKOFF_S * 2 ** attempt))
                 continue
-            return Invoked(duration_ms=None, e2e_ms=e2e_ms,
+            return Invoked(duration_ms=None, e2e_ms=e2e_ms, extra={"region": clients.region},
                            error={"type": kind, "phase": "invoke",
                                   "message": describe(exc)}), False
     e2e_ms = ms_between(started, now_ns())
@@ -51,7 +51,7 @@ def invoke(clients: Clients, copy: Copy, event: dict,
         document = json.loads(payload or b"null")
     except ValueError:
         document = payload.decode("utf-8", "replace")
-    extra = {"function_name": copy.function,
+    extra = {"region": clients.region, "function_name": copy.function,
              "executed_version": response.get("ExecutedVersion")}
     if report is None:
         return Invoked(duration_ms=None, e2e_ms=e2e_ms, response=document, extra=extra,

@@ -94,6 +94,13 @@ def package(artifact: Artifact, architecture: str, lambda_runtime: str) -> Packa
             staging.mkdir()
             artifact.function.runtime.lambda_package(artifact, architecture, lambda_runtime,
                                                      staging)
+            # a build trimmed of packages (`mitigate`'s): without them here too
+            for left_out in getattr(artifact, "left_out", ()):
+                gone = staging / left_out
+                if gone.is_dir() and not gone.is_symlink():
+                    shutil.rmtree(gone)
+                elif gone.exists() or gone.is_symlink():
+                    gone.unlink()
             partial = Path(work) / "package.zip"
             write_zip(staging, partial)
             partial.rename(path)              # appears whole or not at all

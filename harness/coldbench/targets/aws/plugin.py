@@ -9,16 +9,21 @@ from functools import partial
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.targets.aws import lambda_runtimes
 from coldbench.targets.aws.client import Endpoints
+from coldbench.targets.aws.images import check_architectures, parse_package_types
 from coldbench.targets.aws.package import parse_architectures
 from coldbench.targets.aws.copies import PROVISIONED_POLL_S
+from coldbench.targets.aws.regions import Regions, endpoints_by_region, parse_regions
+from coldbench.targets.aws.resources import new_run_id
 from coldbench.targets.aws.target import DEFAULT_CONCURRENCY, DEFAULT_COPIES, AwsTarget
 from coldbench.targets.base import TargetPlugin, Leftover, NotSearched, Option
 
 REGION_NEEDED = "--target aws needs --region (e.g. --region us-east-1)"
-REGION = Option("--region", help="the AWS region (e.g. us-east-1).")
-PROFILE = Option("--profile", help="the AWS credentials profile to use.")
+REGION = Option("--region", help="the AWS region (e.g. us-east-1), or several, comma-separated "
+                                 "(measured side by side, each with its own functions).")
+# not --profile: that is `run --profile` (where init time goes); AWS_PROFILE works as well
+PROFILE = Option("--aws-profile", dest="profile", help="the AWS credentials profile to use.")
 ENDPOINT_URL = Option("--endpoint-url",
-                      help="send control-plane calls (Lambda, IAM, Logs, STS) here instead of "
+                      help="send control-plane calls (Lambda, IAM, Logs, STS, ECR) here instead of "
                            "AWS: for local stand-ins such as moto's server.")
 
 
@@ -31,12 +36,17 @@ class Aws(TargetPlugin):
     summary = "AWS Lambda"
     cleanup_asks = True                 # the resources are in an account: say what, then ask
     bursts = True                       # --burst: invocations at once against no environment
+    idles = True                        # --idle: invocations after idle time, no update between
     run_options = (
         REGION, PROFILE,
         Option("--role-arn", help="an existing Lambda execution role; without it a role with "
                                   "only the basic logging policy is created and deleted."),
         Option("--arch", dest="architectures", default="x86_64",
                help="CPU architectures, comma-separated: x86_64, arm64."),
+        Option("--package", dest="package_types", default="zip",
+               help="deployment package types, comma-separated: zip, image (the same "
+                    "functions as container images on AWS's base images, pushed to an ECR "
+                    "repository the run creates and deletes; this machine's architecture)."),
         Option("--snapstart", type=bool,
                help="also measure SnapStart (published versions, Restore Duration) for the "
                     "runtimes that support it (Java, Python)."),
@@ -55,7 +65,7 @@ class Aws(TargetPlugin):
         ENDPOINT_URL,
         Option("--invoke-endpoint-url",
                help="send Invoke calls here instead of AWS: for local stand-ins such as "
-                    "'coldbench serve'."),
+                    "'coldbench serve'; region=URL pairs, comma-separated, for one per region."),
     )
     cleanup_options = (
         REGION, PROFILE,
@@ -68,7 +78,11 @@ class Aws(TargetPlugin):
         settings = options.target_options
         if not settings.get("region"):
             raise UsageError(REGION_NEEDED)
-        parse_architectures(settings.get("architectures") or "x86_64")
+        endpoints_by_region(settings.get("invoke_endpoint_url"),
+                            parse_regions(settings["region"]))
+        architectures = parse_architectures(settings.get("architectures") or "x86_64")
+        if "image" in parse_package_types(settings.get("package_types")):
+            check_architectures(architectures)
         # refused here, before anything is built, if Lambda creates no functions with it;
         # "today" (a date, no option) reads the deprecation schedule for another day
         choices = lambda_runtimes.choose(options.runtimes, settings.get("lambda_runtimes"),
@@ -80,50 +94,65 @@ class Aws(TargetPlugin):
             options.provisioned = 0      # opt-in on AWS: provisioned concurrency costs money
 
     @classmethod
-    def from_options(cls, options) -> AwsTarget:
+    def from_options(cls, options) -> AwsTarget | Regions:
         settings = options.target_options
-        return AwsTarget(
-            Endpoints(region=settings["region"], profile=settings.get("profile"),
-                      endpoint_url=settings.get("endpoint_url"),
-                      invoke_endpoint_url=settings.get("invoke_endpoint_url")),
-            timeout_s=options.timeout_s,
-            architectures=parse_architectures(settings.get("architectures") or "x86_64"),
-            lambda_runtimes=settings.get("lambda_runtimes"),
-            today=settings.get("today"),
-            role_arn=settings.get("role_arn"),
-            copies=settings.get("copies", DEFAULT_COPIES),
-            concurrency=settings.get("concurrency", DEFAULT_CONCURRENCY),
-            snapstart=bool(settings.get("snapstart")),
-            max_cost=settings.get("max_cost"),
-            yes=bool(settings.get("yes")),
-            confirm=options.confirm,
-            status=options.status,
-            announce=options.announce,
-            provisioned_poll_s=settings.get("provisioned_poll_s", PROVISIONED_POLL_S),
-        )
+        regions = parse_regions(settings["region"])     # several: one target per region
+        invoke_urls = endpoints_by_region(settings.get("invoke_endpoint_url"), regions)
+        run_id = new_run_id()
+
+        def one(region: str) -> AwsTarget:
+            return AwsTarget(
+                Endpoints(region=region, profile=settings.get("profile"),
+                          endpoint_url=settings.get("endpoint_url"),
+                          invoke_endpoint_url=invoke_urls[region]),
+                timeout_s=options.timeout_s,
+                architectures=parse_architectures(settings.get("architectures") or "x86_64"),
+                lambda_runtimes=settings.get("lambda_runtimes"),
+                today=settings.get("today"),
+                role_arn=settings.get("role_arn"),
+                copies=settings.get("copies", DEFAULT_COPIES),
+                concurrency=settings.get("concurrency", DEFAULT_CONCURRENCY),
+                snapstart=bool(settings.get("snapstart")),
+                package_types=parse_package_types(settings.get("package_types")),
+                max_cost=settings.get("max_cost"),
+                yes=bool(settings.get("yes")),
+                confirm=options.confirm,
+                status=options.status,
+                announce=options.announce,
+                provisioned_poll_s=settings.get("provisioned_poll_s", PROVISIONED_POLL_S),
+                run_id=run_id, one_of_regions=len(regions) > 1,
+            )
+
+        if len(regions) == 1:
+            return one(regions[0])
+        return Regions([one(region) for region in regions], max_cost=settings.get("max_cost"),
+                       yes=bool(settings.get("yes")), confirm=options.confirm,
+                       announce=options.announce)
 
     @classmethod
     def find_leftovers(cls, settings: dict) -> list[Leftover]:
-        """Every resource tagged coldbench:run-id (of --run-id if given) in the region,
-        functions first, roles last, in the order they are deleted."""
+        """Every resource tagged coldbench:run-id (of --run-id if given) in each region
+        of --region, functions first, roles last, in the order they are deleted."""
         from coldbench.targets.aws import resources
         from coldbench.targets.aws.client import Clients, unavailable
 
-        region = settings.get("region")
-        if not region:
+        if not settings.get("region"):
             raise NotSearched(f"cleanup {REGION_NEEDED}")
-        clients = Clients(Endpoints(region=region, profile=settings.get("profile"),
-                                    endpoint_url=settings.get("endpoint_url")))
-        clients.check_credentials()
-        try:
-            found = resources.find_leftovers(clients, settings.get("run_id"))
-        except Exception as exc:
-            error = unavailable(exc)
-            if error is None:
-                raise
-            raise error from None
-        return [Leftover(str(resource), f"in {region}", partial(_delete, clients, resource))
-                for resource in found]
+        leftovers = []
+        for region in parse_regions(settings["region"]):      # one region after another
+            clients = Clients(Endpoints(region=region, profile=settings.get("profile"),
+                                        endpoint_url=settings.get("endpoint_url")))
+            clients.check_credentials()
+            try:
+                found = resources.find_leftovers(clients, settings.get("run_id"))
+            except Exception as exc:
+                error = unavailable(exc)
+                if error is None:
+                    raise
+                raise error from None
+            leftovers += [Leftover(str(resource), f"in {region}",
+                                   partial(_delete, clients, resource)) for resource in found]
+        return leftovers
 
 
 def _delete(clients, resource) -> str:

@@ -8,12 +8,14 @@ Everything is named with the run id and tagged ``coldbench:run-id``:
 - per function, its CloudWatch log group ``/aws/lambda/<function>``, created first so
   that it carries the tag (Lambda would create it untagged);
 - the functions, ``coldbench-<run id>-<runtime>-<memory>-<architecture>[-ss]-<copy>``
-  ("ss": SnapStart; copy "c1", "c2", ... for cold starts, "p1" for provisioned
-  concurrency), with their published versions and provisioned-concurrency configurations.
+  ("ss": SnapStart, "img": a container image; copy "c1", "c2", ... for cold starts, "p1" for provisioned
+  concurrency), with their published versions and provisioned-concurrency configurations;
+- with ``--package image``, an ECR repository ``coldbench-<run id>`` holding the run's
+  container images (``images``).
 
-``find_leftovers`` lists by tag what a killed run left (functions, log groups, roles),
-``delete`` removes them: functions first (their versions and provisioned concurrency go
-with them), then log groups, then roles.
+``find_leftovers`` lists by tag what a killed run left (functions, repositories, log
+groups, roles), ``delete`` removes them: functions first (their versions and provisioned
+concurrency go with them), then repositories (their images first), log groups, roles.
 """
 
 from __future__ import annotations
@@ -47,13 +49,17 @@ def new_run_id() -> str:
 
 
 def function_name(run_id: str, runtime: str, memory_mb: int, architecture: str,
-                  snapstart: bool, copy: str) -> str:
+                  snapstart: bool, copy: str, image: bool = False) -> str:
     return (f"{NAME_PREFIX}{run_id}-{runtime}-{memory_mb}-{architecture}"
-            f"{'-ss' if snapstart else ''}-{copy}")
+            f"{'-ss' if snapstart else ''}{'-img' if image else ''}-{copy}")
 
 
 def role_name(run_id: str) -> str:
     return f"{NAME_PREFIX}{run_id}-execution"
+
+
+def repository_name(run_id: str) -> str:
+    return f"{NAME_PREFIX}{run_id}"
 
 
 def log_group(function: str) -> str:
@@ -67,6 +73,7 @@ class Ledger:
     role: str | None = None
     functions: list[str] = field(default_factory=list)
     log_groups: list[str] = field(default_factory=list)
+    repositories: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, name: str) -> None:
@@ -140,11 +147,27 @@ def create_function(clients: Clients, spec: dict, ledger: Ledger,
             raise
 
 
+def create_repository(clients: Clients, run_id: str, tags: dict[str, str],
+                      ledger: Ledger) -> str:
+    """The run's ECR repository for its container images; its URI."""
+    name = repository_name(run_id)
+    ledger.add("repositories", name)
+    try:
+        return clients.ecr.create_repository(
+            repositoryName=name, imageTagMutability="MUTABLE",
+            tags=[{"Key": k, "Value": v} for k, v in tags.items()])["repository"]["repositoryUri"]
+    except Exception as exc:
+        if error_code(exc) != "RepositoryAlreadyExistsException":
+            raise
+    return clients.ecr.describe_repositories(                 # named with the run id: ours
+        repositoryNames=[name])["repositories"][0]["repositoryUri"]
+
+
 # Finding and deleting ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str            # "function", "log group" or "role"
+    kind: str            # "function", "repository", "log group" or "role"
     name: str
     run_id: str
     started: str = ""
@@ -168,6 +191,13 @@ def find_leftovers(clients: Clients, run_id: str | None = None) -> list[Resource
             if function["FunctionName"].startswith(NAME_PREFIX):
                 tags = clients.lambda_.list_tags(Resource=function["FunctionArn"])["Tags"]
                 keep("function", function["FunctionName"], tags)
+    for page in clients.ecr.get_paginator("describe_repositories").paginate():
+        for repository in page["repositories"]:
+            if repository["repositoryName"].startswith(NAME_PREFIX):
+                listed = clients.ecr.list_tags_for_resource(
+                    resourceArn=repository["repositoryArn"])["tags"]
+                keep("repository", repository["repositoryName"],
+                     {t["Key"]: t["Value"] for t in listed})
     for page in clients.logs.get_paginator("describe_log_groups").paginate(
             logGroupNamePrefix=log_group(NAME_PREFIX)):
         for group in page["logGroups"]:
@@ -185,6 +215,18 @@ def delete_function(clients: Clients, name: str) -> None:
         clients.lambda_.delete_function(FunctionName=name)
     except Exception as exc:
         if error_code(exc) != "ResourceNotFoundException":
+            raise
+
+
+def delete_repository(clients: Clients, name: str) -> None:
+    """Its images (BatchDeleteImage), then the repository."""
+    try:
+        for page in clients.ecr.get_paginator("list_images").paginate(repositoryName=name):
+            if page["imageIds"]:
+                clients.ecr.batch_delete_image(repositoryName=name, imageIds=page["imageIds"])
+        clients.ecr.delete_repository(repositoryName=name, force=True)
+    except Exception as exc:
+        if error_code(exc) != "RepositoryNotFoundException":
             raise
 
 
@@ -212,13 +254,14 @@ def delete_role(clients: Clients, name: str) -> None:
             raise
 
 
-_DELETERS = {"function": delete_function, "log group": delete_log_group, "role": delete_role}
-_ORDER = {"function": 0, "log group": 1, "role": 2}
+_DELETERS = {"function": delete_function, "repository": delete_repository,
+             "log group": delete_log_group, "role": delete_role}
+_ORDER = {"function": 0, "repository": 1, "log group": 2, "role": 3}
 
 
 def delete(clients: Clients, resources: list[Resource],
            on_result: Callable[[Resource, str | None], None] = lambda r, e: None) -> list[str]:
-    """Delete ``resources`` (functions, then log groups, then roles); ``on_result(resource,
+    """Delete ``resources`` (functions, repositories, log groups, then roles); ``on_result(resource,
     error or None)`` for each. The errors, as lines."""
     errors = []
     for resource in sorted(resources, key=lambda r: _ORDER[r.kind]):

@@ -32,6 +32,10 @@ How a sample is taken (modes as in ``coldbench.measure.modes``):
 - burst (``--burst N``): after the other samples, N invokes at once of one primed copy
   per configuration, each served by an environment of its own; a throttle is a sample with
   its error, not retried (``burst``).
+- after idle (``--idle 5m,15m``): after the other samples, every idle function (one per
+  configuration, interval and sample) invoked, left alone for its interval with no
+  configuration change, and invoked again; the second invocation is the sample, cold or
+  warm as its REPORT says. All wait at once (``idle``).
 - provisioned: a published version with provisioned concurrency 1, invoked once it is
   READY; the allocation is removed as soon as its sample is taken (it costs while it
   exists), and at most two per configuration exist at once.
@@ -55,17 +59,21 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Callable
 
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
+from coldbench.measure.idle import interval_text
 from coldbench.phases import ms_between, now_ns
 from coldbench.results.schema import ConfigKey
-from coldbench.targets.aws import cleanup, estimate as cost, invoke as invocation, resources
+from coldbench.targets.aws import cleanup, estimate as cost, images, invoke as invocation
+from coldbench.targets.aws import resources
+from coldbench.targets.aws import idle as idle_sweep
 from coldbench.targets.aws import lambda_runtimes as schedule
 from coldbench.targets.aws import package as packaging
-from coldbench.targets.aws.client import Clients, Endpoints, redact
+from coldbench.targets.aws.client import Clients, Endpoints, redact, unavailable
 from coldbench.targets.aws.copies import PROVISIONED_POLL_S, Copy, Group, Primer
 from coldbench.targets.aws.deploy import Deployer
 from coldbench.targets.aws.plan import (approve, cost_bound, package_configs, plan_text,
@@ -90,11 +98,17 @@ class AwsTarget(Target):
                  confirm: Callable[[str], bool] | None = None,
                  status: Callable[[str], None] | None = None,
                  announce: Callable[[str], None] | None = None,
-                 provisioned_poll_s: float = PROVISIONED_POLL_S, today: date | None = None):
+                 provisioned_poll_s: float = PROVISIONED_POLL_S, today: date | None = None,
+                 run_id: str | None = None, one_of_regions: bool = False,
+                 package_types: list[str] | None = None):
         """``lambda_runtimes``: ``--lambda-runtime`` as given (``lambda_runtimes.choose``);
+        ``one_of_regions``: a region of a run in several (``aws.regions``), which shares
+        ``run_id``, puts the region in its configurations' variant, and leaves the
+        question and ``deploy`` to the run;
         ``today``: the day the deprecation schedule is read for (None: today, UTC);
         ``status``: progress lines (may be quiet); ``announce``: what must be said
-        whatever the verbosity (the plan and its cost, resources left behind)."""
+        whatever the verbosity (the plan and its cost, resources left behind);
+        ``package_types``: "zip", "image" or both (``--package``, ``images``)."""
         if not 1 <= timeout_s <= MAX_TIMEOUT_S:
             raise UsageError(f"--timeout {timeout_s:g}: Lambda takes 1 to {MAX_TIMEOUT_S} seconds")
         if copies < 1 or concurrency < 1:
@@ -109,13 +123,17 @@ class AwsTarget(Target):
         self.copies = copies
         self.concurrency = concurrency
         self.snapstart = snapstart
+        self.package_types = package_types or ["zip"]
+        self.images: images.Images | None = None       # --package image
         self.max_cost = max_cost
         self.yes = yes
         self.confirm = confirm
         self.status = status or (lambda text: None)
         self.announce = announce or self.status
         self.provisioned_poll_s = provisioned_poll_s
-        self.run_id = resources.new_run_id()
+        self.run_id = run_id or resources.new_run_id()
+        self.one_of_regions = one_of_regions
+        self.plan_text = ""
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.tags = {resources.TAG_RUN: self.run_id, resources.TAG_STARTED: self.started}
         self.ledger = resources.Ledger()
@@ -145,21 +163,39 @@ class AwsTarget(Target):
 
     def prepare(self, configs, plan):
         refuse_snapstart_with_provisioned(self.snapstart, plan)
-        expanded, self._packages = package_configs(configs, self.architectures,
-                                                   self.lambda_runtime, self.snapstart,
-                                                   self.status)
+        if "image" in self.package_types:
+            images.check_architectures(self.architectures)
+            self.images = images.Images(self.run_id, self.status,
+                                        min(c.memory_mb for c in configs))
+        expanded, self._packages = package_configs(
+            configs, self.architectures, self.lambda_runtime, self.snapstart, self.status,
+            self.package_types, self.images.build if self.images else None)
         require_snapstart_support(self.snapstart, expanded)
+        if self.one_of_regions:         # the region sets its configurations apart
+            from coldbench.measure.modes import Config
+
+            expanded = [Config(a, c.memory_mb, a.variant) for c in expanded
+                        for a in [replace(c.artifact, region=self.endpoints.region)]]
 
         self.clients = Clients(self.endpoints, invoke_timeout_s=self.timeout_s,
                                max_connections=max(self.concurrency, plan.burst) + 2)
         self.clients.check_credentials()
+        built = self.images.built if self.images else []
         self.estimate = cost_bound(expanded, plan, self.lambda_runtime, self.timeout_s,
-                                   self.endpoints.region)
+                                   self.endpoints.region,
+                                   image_bytes=[i.local_bytes for i in built])
         text = plan_text(expanded, plan, self.estimate, self.endpoints.region, self.run_id,
-                         self.role_arn, self.copies, list(self.choices.values()))
+                         self.role_arn, self.copies, list(self.choices.values()),
+                         built, self.images.notes if self.images else ())
+        self.plan_text = text
+        if self.one_of_regions:         # asked once for every region, then ``deploy``
+            return expanded
         self.announce(text)
         approve(text, self.estimate, self.max_cost, self.yes, self.confirm)
+        return self.deploy(expanded, plan)
 
+    def deploy(self, expanded, plan):
+        """Create what ``prepare`` planned and start priming copies."""
         self._previous_hup = cleanup.catch_hangup()
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency,
                                         thread_name_prefix="coldbench-aws")
@@ -170,6 +206,14 @@ class AwsTarget(Target):
         deployer = Deployer(self.clients, self.run_id, self.tags, self.ledger, self.timeout_s,
                             self.lambda_runtime, self._stop, self.status)
         role_arn = deployer.create_role() if self.role_arn is None else self.role_arn
+        if self.images is not None:
+            self.status(f"creating ECR repository {resources.repository_name(self.run_id)}")
+            try:
+                uri = resources.create_repository(self.clients, self.run_id, self.tags,
+                                                  self.ledger)
+            except Exception as exc:
+                raise (unavailable(exc) or exc) from None
+            self.images.push_all(self.clients, resources.repository_name(self.run_id), uri)
         groups = deployer.create_functions(configs, plan, self.copies, role_arn, self._pool,
                                            self.concurrency)
         self.primer = Primer(self.clients, self._pool, self._stop, groups,
@@ -202,6 +246,7 @@ class AwsTarget(Target):
                 e2e_ms = ms_between(started, now_ns())
                 result.extra["architecture"] = artifact.package.architecture
                 result.extra["lambda_runtime"] = artifact.package.lambda_runtime
+                result.extra["package_type"] = artifact.package_type
                 self.count_start(group, result)     # a throttle has no REPORT to count
                 return result, e2e_ms
 
@@ -210,6 +255,27 @@ class AwsTarget(Target):
                 return list(pool.map(one, range(count)))
         finally:
             self.primer.release(group, copy, "cold")
+
+    def idle(self, configs, intervals_s, samples, event):
+        """The idle sweep (``aws.idle``): every idle function of every configuration
+        invoked, left alone for its interval, and invoked again, ``concurrency``
+        invocations at a time, all waits at once."""
+        by_group = {(c.artifact, c.memory_mb): c for c in idle_sweep.swept(configs)}
+        groups = {key: group for key, group in self.primer.groups.items() if key in by_group}
+        self.status(f"idle sweep: {len(by_group) * len(intervals_s) * samples} functions "
+                    f"invoked, then again after "
+                    f"{', '.join(interval_text(i) for i in intervals_s)}")
+
+        def invoke(copy: Copy) -> Invoked:
+            result, _alive = invocation.invoke(self.clients, copy, event)
+            return result
+
+        for slot, result in idle_sweep.sweep(idle_sweep.slots(groups, intervals_s, samples),
+                                             invoke, self.concurrency, self._stop):
+            result.extra["architecture"] = slot.group.artifact.package.architecture
+            result.extra["lambda_runtime"] = slot.group.artifact.package.lambda_runtime
+            result.extra["package_type"] = slot.group.artifact.package_type
+            yield by_group[(slot.group.artifact, slot.group.memory_mb)], slot.interval_s, result
 
     def invoke(self, copy: Copy, event: dict) -> tuple[Invoked, bool]:
         """One invocation with the log tail; the sample and whether the environment lives on."""
@@ -257,12 +323,16 @@ class AwsTarget(Target):
             "packages": [{"runtime": p.runtime, "architecture": p.architecture,
                           "lambda_runtime": p.lambda_runtime, "bytes": p.size,
                           "code_sha256": p.code_sha256} for p in self._packages],
+            "package_types": self.package_types,
             "copies": self.copies,
             "snapstart": self.snapstart,
             "function_timeout_s": self.timeout_s,
             "role": "given" if self.role_arn else "created for the run",
             "price_table": cost.PRICE_TABLE,
         }
+        if self.images is not None:         # runtime -> its image (one architecture: this one)
+            described["images"] = {i.runtime: i.describe() for i in self.images.built}
+            described["image_notes"] = self.images.notes
         if self.estimate is not None:
             described["cost_bound_usd"] = round(self.estimate.total_usd, 6)
         for key in ("endpoint_url", "invoke_endpoint_url"):
@@ -284,6 +354,8 @@ class AwsTarget(Target):
             if self.clients is not None:
                 cleanup.delete_created(self.clients, self.ledger, self.run_id,
                                        self.endpoints.region, self.status, self.announce)
+            if self.images is not None:
+                self.images.close()
         cleanup.restore_hangup(self._previous_hup)
         self._previous_hup = None
 
@@ -303,10 +375,12 @@ class AwsEnvironment(Environment):
     def invoke(self, event: dict) -> Invoked:
         if self.failure is not None:
             self.alive = False
-            return Invoked(duration_ms=None, error=dict(self.failure))
+            return Invoked(duration_ms=None, error=dict(self.failure),
+                           extra={"region": self.target.endpoints.region})
         result, alive = self.target.invoke(self.copy, event)
         result.extra["architecture"] = self.group.artifact.package.architecture
         result.extra["lambda_runtime"] = self.group.artifact.package.lambda_runtime
+        result.extra["package_type"] = self.group.artifact.package_type
         if self.mode == "cold" and not self._invoked:
             self.target.count_start(self.group, result)
         self._invoked = True

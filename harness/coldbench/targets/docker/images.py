@@ -337,11 +337,16 @@ class Builder:
     def aws_function(self, artifact: Artifact, rebuild: bool = False) -> Image:
         """The function's image on AWS's base image; raises ImageUnavailable when the base
         image is neither here nor can be pulled."""
-        import docker.errors
         name = artifact.function.runtime.name
         reference = artifact.function.runtime.image.aws_base
         if reference is None:
             raise ImageUnavailable(f"AWS publishes no base image for '{name}'")
+        return self._function_layer(self.aws_base(reference), artifact, "aws", rebuild)
+
+    def aws_base(self, reference: str):
+        """One of AWS's base images, here or pulled now; ImageUnavailable when it can be
+        neither found nor pulled."""
+        import docker.errors
         base = self._cached(reference)
         if base is None:
             self.status(f"pulling {reference}")
@@ -350,7 +355,12 @@ class Builder:
                 base = self.client.images.pull(repository, tag=tag)
             except (docker.errors.APIError, OSError) as exc:
                 raise ImageUnavailable(f"cannot pull {reference}: {reason(exc)}") from None
-        return self._function_layer(base, artifact, "aws", rebuild)
+        return base
+
+    def layer(self, parent, ref: str, **settings):
+        """An image on ``parent`` (``_layer``'s settings), for other targets' images: the
+        AWS target's images for Lambda (``coldbench.targets.aws.images``)."""
+        return self._layer(parent, ref, **settings)
 
     def _function_layer(self, parent, artifact: Artifact, kind: str, rebuild: bool) -> Image:
         function = artifact.function

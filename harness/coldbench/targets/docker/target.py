@@ -273,24 +273,8 @@ class DockerTarget(Target):
     def close(self) -> None:
         for environment in list(self._live):
             environment.close()
-        # also what an interrupted start or close left, until the engine has removed it
-        # all: a removal that Ctrl-C cut short goes on in the engine ("removing")
-        deadline = time.monotonic() + REMOVAL_WAIT_S
-        while time.monotonic() < deadline:
-            try:
-                left = self.client.api.containers(
-                    all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"})
-            except Exception:
-                break                     # the engine is gone, and its containers with it
-            if not left:
-                break
-            for container in left:
-                if container.get("State") != "removing":
-                    try:
-                        self.client.api.remove_container(container["Id"], force=True)
-                    except Exception:
-                        pass
-            time.sleep(0.05)
+        # also what an interrupted start or close left
+        remove_run_containers(self.client, self.run_id)
         # the code volumes an interrupted start or close left (their containers are gone)
         try:
             for volume in self.client.api.volumes(
@@ -302,3 +286,24 @@ class DockerTarget(Target):
         except Exception:
             pass                          # the engine is gone
         self.client.close()
+
+
+def remove_run_containers(client, run_id: str) -> None:
+    """Remove the containers labelled with ``run_id``, until the engine has removed them all
+    (at most ``REMOVAL_WAIT_S``): a removal that Ctrl-C cut short goes on in the engine
+    ("removing")."""
+    deadline = time.monotonic() + REMOVAL_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            left = client.api.containers(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
+        except Exception:
+            return                        # the engine is gone, and its containers with it
+        if not left:
+            return
+        for container in left:
+            if container.get("State") != "removing":
+                try:
+                    client.api.remove_container(container["Id"], force=True)
+                except Exception:
+                    pass
+        time.sleep(0.05)

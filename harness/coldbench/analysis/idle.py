@@ -1,0 +1,122 @@
+"""Cold starts after idle time (``--idle``), from the summaries of the idle configurations
+(``ConfigSummary.idle_s``): per configuration and interval, how likely a call after that
+much idle time finds no environment, and what keep-warm pings at that interval buy and
+cost. Pure functions of the summaries and a price table.
+
+The probability counts valid samples only: n = the cold ones (their REPORT had an Init
+Duration) + the warm ones; failed samples and those whose function's own ``cold`` flag
+disagreed with the REPORT are left out (and warned about as for any configuration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coldbench import phases
+from coldbench.analysis.summary import ConfigSummary
+from coldbench.measure.idle import VARIANT, interval_text
+from coldbench.prices import Prices, usd
+from coldbench.results.schema import ConfigKey
+
+# A month as AWS's prices count one: 730 hours.
+MONTH_S = 730 * 3600.0
+
+
+@dataclass(frozen=True)
+class AfterIdle:
+    """What the samples of one configuration after one idle interval found."""
+
+    config: ConfigSummary
+    cold: int                         # valid samples that started an environment
+    n: int                            # valid samples
+
+    @property
+    def idle_s(self) -> float:
+        return self.config.idle_s
+
+    @property
+    def probability(self) -> float | None:
+        """The share of calls after this much idle time that waited for a cold start."""
+        return self.cold / self.n if self.n else None
+
+    @property
+    def base(self) -> ConfigKey:
+        """The configuration the interval was measured on, without the interval."""
+        return ConfigKey(self.config.function, self.config.runtime, self.config.memory_mb,
+                         VARIANT.sub("", self.config.variant or "") or None)
+
+    @property
+    def measured(self) -> str:
+        return str(self.base)
+
+    def share(self) -> str:
+        """"3 of 10 (30%)"."""
+        if not self.n:
+            return "0 of 0"
+        return f"{self.cold} of {self.n} ({self.probability:.0%})"
+
+
+def after_idle(configs: list[ConfigSummary]) -> list[AfterIdle]:
+    """One result per idle configuration, by configuration then interval."""
+    found = []
+    for config in configs:
+        if config.idle_s is None:
+            continue
+        counts = {mode: (m.figure.n if m.figure else 0) for mode, m in config.modes.items()}
+        cold = counts.get("cold", 0)
+        found.append(AfterIdle(config, cold, cold + counts.get("warm", 0)))
+    return sorted(found, key=lambda r: (r.base.order, r.idle_s))
+
+
+def ping_cost(result: AfterIdle, prices: Prices) -> tuple[float, float, bool]:
+    """Keep-warm pings at the result's interval, for one environment for a month: how many,
+    what they cost (requests, and each billed as the configuration's warm Duration p50),
+    and whether that Duration was measured (else each is billed Lambda's least, 1 ms, and
+    the cost is a floor)."""
+    warm = result.config.modes.get("warm")
+    measured = warm is not None and warm.figure is not None
+    pings, monthly = pings_per_month(result.idle_s, warm.figure.p50 if measured else None,
+                                     result.config.memory_mb, result.config.architecture,
+                                     prices)
+    return pings, monthly, measured
+
+
+def pings_per_month(interval_s: float, warm_ms: float | None, memory_mb: int,
+                    architecture: str | None, prices: Prices) -> tuple[float, float]:
+    """Keep-warm pings every ``interval_s`` for one environment for a month: how many, and
+    what they cost: a request each, billed as ``warm_ms`` (a warm invocation's Duration;
+    None: Lambda's least, 1 ms) at ``memory_mb``."""
+    pings = MONTH_S / interval_s
+    billed = phases.billed_ms(warm_ms if warm_ms is not None else 1.0)
+    gb_second = prices.gb_second.get(architecture or "x86_64", prices.gb_second["x86_64"])
+    per_ping = prices.request + billed / 1000 * memory_mb / 1024 * gb_second
+    return pings, pings * per_ping
+
+
+def keep_warm_lines(results: list[AfterIdle], prices: Prices) -> list[str]:
+    """A line per configuration and interval: the chance of a cold start after that much
+    idle time, the cold start it means, and what pings at that interval would cost, beside
+    the longest interval measured (what calls would see without the pings)."""
+    lines = []
+    longest: dict[str, AfterIdle] = {}
+    for result in results:
+        if result.measured not in longest or result.idle_s > longest[result.measured].idle_s:
+            longest[result.measured] = result
+    for result in results:
+        every = interval_text(result.idle_s)
+        cold = result.config.modes.get("cold")
+        text = f"{result.measured}, idle {every}: cold after idle {result.share()}"
+        if cold is not None and cold.figure is not None:
+            text += f", cold start p50 {cold.figure.p50:,.1f} ms"
+        if result.n:
+            text += (f"; keep-warm pings every {every} would keep calls at "
+                     f"{result.probability:.0%} cold")
+            other = longest[result.measured]
+            if other is not result and other.n:
+                text += (f" instead of {other.probability:.0%} after "
+                         f"{interval_text(other.idle_s)}")
+            pings, monthly, measured = ping_cost(result, prices)
+            text += (f", for {pings:,.0f} pings ({'at least ' if not measured else ''}"
+                     f"{usd(monthly)}) a month per environment kept warm")
+        lines.append(text)
+    return lines
