@@ -70,7 +70,7 @@ def test_report_renders_a_saved_file_again(tmp_path):
         ---------  --------  --------------------------  ----------------  ---------------------------  -----------------  ------------------  ------------------------  ---------------------
         rust       128 MB    13.5 (15.5/15.9)            12.5 (15.9)       -                            -                  6/0/0               50-100 / <1.00            faster / -
 
-        All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration on AWS Lambda, x86_64, 128 MB, p50 (mean for Node.js 20, whose p50 is not published; maxday/lambda-perf, 2026-08-22).
+        All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration of a hello-world function on AWS Lambda (so beside the built-in function only), x86_64, 128 MB, p50 (mean for Node.js 20, whose p50 is not published; maxday/lambda-perf, 2026-08-22).
         """)
 
 

@@ -13,6 +13,7 @@ from coldbench.measure.run import run
 from coldbench.runtimes import RUNTIMES, get
 from coldbench.analysis.summary import summarize_samples
 from coldbench.targets.local.target import LocalTarget
+from coldbench.results.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +79,7 @@ def test_peak_memory_is_measured_within_the_limit(every_runtime):
 def test_results_file_holds_every_sample_and_the_runs_metadata(every_runtime):
     results, output = every_runtime
     document = json.loads(output.read_text())
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == SCHEMA_VERSION
     assert len(document["samples"]) == len(results.samples) == 5 * 2 * 8
     run_ = document["run"]
     assert run_["target"] == "local" and run_["cpu_model"] == "lambda"

@@ -58,3 +58,64 @@ def test_under_the_emulator_provisioned_samples_left_at_their_default_are_droppe
                               cold=0, warm=0, defaulted=frozenset({"provisioned"}))
     with pytest.raises(UsageError, match="nothing to measure"):
         check(nothing_else)
+
+
+class _Sweep:
+    """A target whose idle sweep yields the given (interval, invocation) pairs, in order,
+    for CONFIG: what the filing rule of ``Measurement.idle`` sees from any target."""
+
+    name = "sweep"
+
+    def __init__(self, yielded):
+        self.yielded = yielded
+
+    def idle(self, configs, intervals_s, samples, event):
+        for idle_s, result in self.yielded:
+            yield configs[0], idle_s, result
+
+
+def _swept(yielded) -> list[tuple[str, str, bool]]:
+    from coldbench.measure.modes import Measurement, Plan
+
+    recorded = []
+    plan = Plan(0, 0, 0, {}, idle=(300.0, 3600.0), idle_samples=3)
+    Measurement(_Sweep(yielded), [CONFIG], plan, recorded.append).idle()
+    return [(s.extra["variant"], s.mode, s.error is not None) for s in recorded]
+
+
+def _reported(cold: bool) -> Invoked:
+    return Invoked(duration_ms=2.0, init_ms=100.0 if cold else None, response={"cold": cold},
+                   extra={"report_cold": cold})
+
+
+def _failed() -> Invoked:       # no REPORT, no response: no word on the mode
+    return Invoked(duration_ms=None, error={"type": "Coldbench.NoReport", "phase": "invoke"})
+
+
+def test_an_idle_failure_without_a_report_is_filed_in_the_mode_of_its_configuration():
+    from coldbench.analysis.summary import summarize_samples
+    from coldbench.measure.modes import Measurement, Plan
+
+    # 1h: a failure before and one after two cold samples; 5m: two warm, then a failure
+    yielded = [(3600.0, _failed()), (3600.0, _reported(True)), (300.0, _reported(False)),
+               (3600.0, _reported(True)), (300.0, _reported(False)), (300.0, _failed()),
+               (3600.0, _failed())]
+    assert _swept(yielded) == [
+        ("idle 1h", "cold", True), ("idle 1h", "cold", False), ("idle 5m", "warm", False),
+        ("idle 1h", "cold", False), ("idle 5m", "warm", False), ("idle 5m", "warm", True),
+        ("idle 1h", "cold", True)]
+    # so the all-cold configuration has no "warm: no valid sample" failure, only its own
+    recorded = []
+    Measurement(_Sweep(yielded), [CONFIG], Plan(0, 0, 0, {}, idle=(300.0, 3600.0),
+                                                idle_samples=3), recorded.append).idle()
+    hour = next(c for c in summarize_samples(recorded) if c.idle_s == 3600.0)
+    assert list(hour.modes) == ["cold"] and hour.ok
+    assert [w.kind.value for w in hour.warnings] == ["failed", "too-few-samples"]
+
+
+def test_an_idle_configuration_whose_samples_all_failed_files_them_as_cold():
+    # a failure whose REPORT says warm keeps its mode: Lambda said what served it
+    failed_warm = Invoked(duration_ms=3.0, error={"type": "Unhandled"},
+                          extra={"report_cold": False})
+    assert _swept([(300.0, _failed()), (300.0, failed_warm), (300.0, _failed())]) == [
+        ("idle 5m", "warm", True), ("idle 5m", "cold", True), ("idle 5m", "cold", True)]

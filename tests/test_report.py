@@ -51,7 +51,7 @@ TABLE = """\
 | python    | 128 MB   | 327.0 (347.0/351.5)        | 325.0 (84.7)     | 0.75 (0.99)                 | 4.00              | 6/6/2              | 200-500 / 1-5            | inside / faster       |
 | go        | 128 MB   | 11.0 (15.0/15.9)           | 10.0 (49.8)      | 0.50 (0.60)                 | -                 | 6/2/0              | 50-100 / <1.00           | faster / inside       |
 
-All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration on AWS Lambda, x86_64, 128 MB, p50 (mean for Node.js 20, whose p50 is not published; maxday/lambda-perf, 2026-08-22).
+All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration of a hello-world function on AWS Lambda (so beside the built-in function only), x86_64, 128 MB, p50 (mean for Node.js 20, whose p50 is not published; maxday/lambda-perf, 2026-08-22).
 
 Warnings:
 
@@ -165,3 +165,62 @@ def test_a_real_runs_report_draws_every_chart(real_run, tmp_path):
     for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S):
         drawn(svg)
     assert page.count('<tr data-function="coldbench"') == 4     # python and go, 2 sizes each
+
+
+def idle(idle_s, cold, duration, init=None):
+    """An idle sample (``--idle``) of python arm64 512 MB, as the idle sweep files it."""
+    return Sample(runtime="python", memory_mb=512, mode="cold" if cold else "warm",
+                  init_ms=init, duration_ms=duration, e2e_ms=None, billed_ms=None,
+                  max_memory_mb=None, cold=cold, error=None,
+                  extra={"idle_s": idle_s, "variant": f"arm64 idle {idle_s / 60:g}m",
+                         "architecture": "arm64", "report_cold": cold})
+
+
+# the figures of test_aws_idle's keep-warm lines: after 5m 1 of 5 cold (Init 280 + Duration
+# 20), 4 warm (Duration 2.5, billed 3 ms: 8,760 pings a month cost $0.0019); after 1h 2 cold
+IDLE_LINES = [
+    "python arm64 512 MB, idle 5m: cold after idle 1 of 5 (20%), cold start p50 300.0 ms; "
+    "keep-warm pings every 5m would keep calls at 20% cold instead of 100% after 1h, for "
+    "8,760 pings ($0.0019) a month per environment kept warm",
+    "python arm64 512 MB, idle 1h: cold after idle 2 of 2 (100%), cold start p50 320.0 ms; "
+    "keep-warm pings every 1h would keep calls at 100% cold, for 730 pings (at least "
+    "$0.00015) a month per environment kept warm"]
+
+
+@pytest.fixture
+def idle_run(tmp_path):
+    samples = ([idle(300.0, False, 2.5) for _ in range(4)] + [idle(300.0, True, 20.0, 280.0)]
+               + [idle(3600.0, True, 20.0, 300.0) for _ in range(2)])
+    path = tmp_path / "idle.json"
+    writer = ResultsWriter(path, run=dict(RUN, target="aws"))
+    for sample in samples:
+        writer.add(sample)
+    writer.close()
+    return path
+
+
+def test_reports_of_an_idle_run_have_its_keep_warm_lines(idle_run, tmp_path):
+    result = run_cli("report", idle_run, "--format", "markdown", "--output", tmp_path / "r.md")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "r.md").read_text()
+    # a Markdown list below the table (lines of their own, not one run-on paragraph)
+    assert "\n\n" + "\n".join(f"- {line}" for line in IDLE_LINES) + "\n\nWarnings:" in text
+    output = tmp_path / "r.html"
+    assert run_cli("report", idle_run, "--format", "html", "--output", output).returncode == 0
+    page = output.read_text()
+    assert ('<ul class="idle">' + "".join(f"<li>{line}</li>" for line in IDLE_LINES)
+            + "</ul>") in page
+    assert page.index('<ul class="idle">') < page.index('<ul class="warnings">')
+    # too few samples after idle: the option that takes more of them is --idle-samples
+    assert ("python arm64 idle 60m 512 MB cold n=2, python arm64 idle 5m 512 MB warm n=4; "
+            "take at least 6 (--idle-samples)\n"
+            in text), text
+
+
+def test_too_few_samples_names_the_options_of_each_kind_of_configuration(idle_run, known_run):
+    from coldbench.analysis.summary import summarize_samples, warning_lines
+
+    both = load(idle_run).samples + load(known_run).samples
+    [line] = [w for w in warning_lines(summarize_samples(both)) if w.startswith("fewer")]
+    assert line.endswith("take at least 6 (--cold, --warm, --provisioned; --idle-samples "
+                         "for the idle ones)"), line

@@ -44,14 +44,14 @@ def test_a_sample_is_appended_not_the_file_rewritten(tmp_path):
     assert path.stat().st_ino == inode
     assert after.startswith(before.removesuffix("\n]}\n"))
     assert after == textwrap.dedent("""\
-        {"schema_version": 1, "run": {"target": "local"},
+        {"schema_version": %d, "run": {"target": "local"},
         "samples": [
         %s,
         %s,
         %s,
         %s
         ]}
-        """) % tuple(json.dumps(a_sample(invocation=k).to_json()) for k in range(4))
+        """) % (SCHEMA_VERSION, *(json.dumps(a_sample(invocation=k).to_json()) for k in range(4)))
 
 
 def test_the_end_of_the_run_completes_the_document(tmp_path):
@@ -179,6 +179,26 @@ def test_report_of_a_malformed_file_is_one_line_and_exit_status_2(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert 'samples[0] memory_mb is "x", not a whole number' in result.stderr
+
+
+def test_files_of_version_1_are_read_and_their_samples_all_count(tmp_path):
+    path = tmp_path / "v1.json"
+    samples = [a_sample(invocation=k).to_json() for k in range(3)]
+    path.write_text(json.dumps({"schema_version": 1, "run": {"target": "local"},
+                                "samples": samples}))
+    results = load(path)
+    assert [s.invocation for s in results.samples] == [0, 1, 2]
+    assert all(s.valid and not s.profiled for s in results.samples)
+    assert "profiles" not in results.run
+
+
+def test_a_profiled_sample_is_kept_but_never_valid(tmp_path):
+    profiled = a_sample(extra={"profiled": True, "profile": {"parts": {}, "tree": {}}})
+    assert profiled.profiled and not profiled.valid and profiled.error is None
+    document = profiled.to_json()
+    assert document["profiled"] is True and document["mode"] == "cold"
+    assert Sample.from_json(document).profiled
+    assert "profiled" not in a_sample().to_json() and not a_sample().profiled
 
 
 def test_fields_that_may_be_null_may_be_absent():

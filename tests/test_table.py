@@ -41,7 +41,7 @@ def test_table_layout_is_the_documented_comparisons():
         | python    | 128 MB   | 327.0 (347.0/351.5)        | 325.0 (84.7)     | 422.5 (338.0-507.0)  | 0.75 (0.99)                 | 4.00              | 6/6/2              | 200-500 / 1-5            | inside / faster       |
         | java      | 512 MB   | 1,751 (1,951/1,996)        | 1,750 (238.6)    | -                    | 4.00 (4.00)                 | -                 | 6/1/0 (1 failed)   | 1000-5000 / 1-10         | inside / inside       |
 
-        All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration on AWS Lambda, x86_64, 128 MB, p50 (mean for Node.js 20, whose p50 is not published; maxday/lambda-perf, 2026-08-22). Predicted AWS Init: what AWS Lambda would report as Init Duration, p50, predicted from the local samples by the calibration in use, with the range its stated error allows (docs/fidelity.md).
+        All figures in ms. Cold Start = Init Duration + Duration of the first invocation; Warm and Provisioned = Duration. AWS: Init Duration of a hello-world function on AWS Lambda (so beside the built-in function only), x86_64, 128 MB, p50 (mean for Node.js 20, whose p50 is not published; maxday/lambda-perf, 2026-08-22). Predicted AWS Init: what AWS Lambda would report as Init Duration, p50, predicted from the local samples by the calibration in use, with the range its stated error allows (docs/fidelity.md).
         """)
 
 
@@ -104,3 +104,17 @@ def test_a_spread_warning_names_the_worst_spreads():
     assert warning_lines(configs)[0].startswith(
         "the standard deviation is above 10% of the mean in 3 of 4 configuration-modes; "
         "python 512 MB warm 98%, python 128 MB warm 61%, python 256 MB warm 15%; ")
+
+
+def test_aws_published_init_is_shown_beside_the_built_in_function_only():
+    # AWS's published Init Duration is a hello-world function's: a realistic or a user's
+    # function of the same runtime gets no AWS figure beside its own
+    taken = []
+    for function in ("coldbench", "realistic"):
+        for i in range(3):
+            taken.append(sample("cold", 1.0, init=500.0 + i))
+            taken[-1].function = function
+    rows = {line.split()[0]: line for line in render(summarize_samples(taken), "table").splitlines()
+            if line.startswith(("python", "realistic"))}
+    assert "501.0 (84.7)" in rows["python"]
+    assert "(-)" in rows["realistic"] and "84.7" not in rows["realistic"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One scheduled coldbench job on a plain machine: build, measure, keep the run in the history,
-# publish the site, and alert when the new run's cold starts are slower than the previous run's.
+# publish the site, and alert when the new run's cold starts are slower than the previous run's
+# (with profiles in both runs, the alert names the modules whose init time grew most).
 #
 #   deploy/schedule/coldbench-job.sh        (from cron: see coldbench.cron; run as root, for cgroups)
 #
@@ -13,6 +14,8 @@
 #   COLDBENCH_SITE      where the static site is written (site)
 #   COLDBENCH_RUNTIMES  runtimes to measure              (all)
 #   COLDBENCH_MEMORY    memory sizes, MB                 (128,512,1769)
+#   COLDBENCH_PROFILE   1: also profile each configuration's init (run --profile), so that a
+#                       regression names the modules that grew; 0: don't  (1)
 #   COLDBENCH_ALERT     shell command run on a regression, the comparison on its stdin,
 #                       e.g. 'mail -s "coldbench regression" team@example.com'
 #   COLDBENCH           the coldbench command            (.venv/bin/coldbench)
@@ -26,6 +29,8 @@ site=${COLDBENCH_SITE:-site}
 runtimes=${COLDBENCH_RUNTIMES:-all}
 memory=${COLDBENCH_MEMORY:-128,512,1769}
 coldbench=${COLDBENCH:-.venv/bin/coldbench}
+profile=()
+[ "${COLDBENCH_PROFILE:-1}" = 1 ] && profile=(--profile)
 
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) coldbench-job: $*" >&2; }
 
@@ -40,7 +45,7 @@ log "build"
 "$coldbench" build --runtimes "$runtimes" >/dev/null || { log "build failed; nothing measured"; exit 2; }
 
 log "run"
-"$coldbench" run --runtimes "$runtimes" --memory "$memory" --history "$history" --quiet
+"$coldbench" run --runtimes "$runtimes" --memory "$memory" --history "$history" --quiet "${profile[@]}"
 status=$?
 # 1: some configuration produced no valid sample; the run is kept all the same (failures are data)
 if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then

@@ -33,12 +33,16 @@ class Function:
     handler: str
 
     @classmethod
-    def builtin(cls, runtime: Runtime) -> "Function":
-        """The runtime's own function (``Runtime.function_dir``), named "coldbench"."""
-        source = runtime.function_dir
+    def builtin(cls, runtime: Runtime, function_set: str = "hello") -> "Function":
+        """The runtime's function of a built-in set (``coldbench.function_sets``): by
+        default its own (``Runtime.function_dir``), named "coldbench"."""
+        from coldbench import function_sets  # here: it imports the runtimes' base
+        chosen = function_sets.get(function_set)
+        source = chosen.folder(runtime)
         if not source.is_dir():
-            raise UsageError(f"{runtime.name}: its built-in function folder {source} is missing")
-        return cls("coldbench", runtime, source, runtime.default_handler)
+            raise UsageError(f"{runtime.name}: the {chosen.name} function set has no "
+                             f"function for it ({source} is missing)")
+        return cls(chosen.function, runtime, source, runtime.default_handler)
 
     @classmethod
     def user(cls, runtime: Runtime, source: Path, handler: str | None) -> "Function":

@@ -15,7 +15,9 @@ variant) and mode:
 
 Configurations are comparable only when their function code (source digest), workload (the
 event, e.g. ``--work``), runtime version, target and CPU model are the same in both runs (on
-AWS: the Lambda runtime identifier, e.g. python3.12, and the region instead of the CPU);
+AWS: the Lambda runtime identifier, e.g. python3.12, and the configuration's region
+instead of the CPU; a configuration whose samples come from several regions is compared
+with nothing);
 ``allow`` lifts any of these checks (a pull request that changes the function's code
 compares with ``allow={"code"}``).
 
@@ -31,7 +33,8 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Iterable, Sequence
 
-from coldbench.results.schema import MODES, ConfigKey, Results, Sample
+from coldbench.analysis.blame import Blamed, blame, profiles
+from coldbench.results.schema import MODES, ConfigKey, Results, Sample, region_of
 
 MIN_CHANGE = 0.10
 ALPHA = 0.05
@@ -131,6 +134,9 @@ class Comparison:
     new_p50: float | None = None
     result: Change | None = None
     differences: list[str] = field(default_factory=list)
+    # a cold-start regression of a configuration both runs profiled: the items of its
+    # init that grew most (``analysis/blame.py``)
+    blame: list[Blamed] = field(default_factory=list)
 
     @property
     def regression(self) -> bool:
@@ -145,6 +151,27 @@ class Comparison:
         if self.status == NOT_COMPARABLE:
             return f"{NOT_COMPARABLE}: {'; '.join(self.differences)}"
         return self.status
+
+
+def regions(results: Results, key: ConfigKey) -> list[str]:
+    """The AWS regions ``key``'s samples were measured in (``region_of``), sorted."""
+    return sorted({r for s in results.samples if s.key == key
+                   for r in [region_of(s, results.run)] if r})
+
+
+def in_region(results: Results, key: ConfigKey) -> dict:
+    """The run's metadata as it holds for ``key``: its configuration's own region (a run
+    in several regions names them all)."""
+    found = regions(results, key)
+    return results.run | {"region": ",".join(found)} if found else results.run
+
+
+def pooled(results: Results, key: ConfigKey) -> list[str]:
+    """A configuration whose samples come from several regions is compared with nothing:
+    regions are never pooled."""
+    found = regions(results, key)
+    return [f"samples of {len(found)} regions ({', '.join(found)}) in one configuration"
+            ] if len(found) > 1 else []
 
 
 def _figures(samples: Iterable[Sample]) -> dict[tuple[ConfigKey, str], list[float]]:
@@ -162,6 +189,7 @@ def compare(base: Results, new: Results, min_change: float = MIN_CHANGE, alpha: 
     """One comparison per configuration and mode found in either run."""
     modes, allow = tuple(modes), tuple(allow)
     base_figures, new_figures = _figures(base.samples), _figures(new.samples)
+    base_trees, new_trees = profiles(base.run), profiles(new.run)
     keys = list(dict.fromkeys(k for k in [*base_figures, *new_figures] if k[1] in modes))
     keys.sort(key=lambda k: (k[0].order, MODES.index(k[1])))
     found = []
@@ -177,13 +205,17 @@ def compare(base: Results, new: Results, min_change: float = MIN_CHANGE, alpha: 
         elif not b or not n:
             c.status = NO_SAMPLES
         else:
-            c.differences = differences(base.run, new.run, config.function, config.runtime,
-                                        allow)
+            c.differences = (pooled(base, config) + pooled(new, config) + differences(
+                in_region(base, config), in_region(new, config), config.function,
+                config.runtime, allow))
             if c.differences:
                 c.status = NOT_COMPARABLE
             else:
                 c.result = change(b, n, min_change, alpha)
                 c.status = c.result.status
+                profiled = config in base_trees and config in new_trees
+                if c.regression and mode == "cold" and profiled:
+                    c.blame = blame(base_trees[config], new_trees[config])
         found.append(c)
     return found
 
@@ -242,6 +274,11 @@ def render(comparisons: list[Comparison], fmt: str = "table", min_change: float 
                                    "New/base", "p", "Verdict"],
                     tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True)
     regressions = sum(c.regression for c in comparisons)
+    blamed = [f"{c.key} {c.mode}, {c.text()}; grew most (profiled init): "
+              + ", ".join(b.text() for b in c.blame) for c in comparisons if c.blame]
+    if blamed:
+        text += "\n\n" + "\n".join(("- " if fmt == "markdown" else "") + line
+                                   for line in blamed)
     return (f"{text}\n\nMedians in ms (cold: Init Duration + Duration; warm, provisioned: "
             f"Duration). A change counts when Mann-Whitney U gives p < {alpha:g} and the "
             f"medians differ by at least {min_change:.0%}. "

@@ -73,9 +73,22 @@ def warning_lines(configs: list["ConfigSummary"], most: int = 3) -> list[str]:
             what, hint = _COMMON[kind]
             worst = sorted(of_kind, key=lambda w: -w.severity)[:most]
             cases = ", ".join(f"{w.where} {w.figure}" for w in worst)
+            if kind is WarningKind.TOO_FEW_SAMPLES:
+                hint = _more_samples_hint(of_kind, configs)
             lines.append(f"{what} in {len(of_kind)} of {places} configuration-modes; "
                          f"{'worst: ' if len(of_kind) > most else ''}{cases}; {hint}")
     return lines
+
+
+def _more_samples_hint(warnings: list[Warning], configs: list["ConfigSummary"]) -> str:
+    """Take more samples, with the options that take them: --idle-samples for idle
+    configurations (``ConfigSummary.idle_s``), --cold, --warm, --provisioned otherwise."""
+    idle = {str(c.key) for c in configs if c.idle_s is not None}
+    hit = {w.where.rsplit(" ", 1)[0] in idle for w in warnings}
+    options = [*(["--cold, --warm, --provisioned"] if False in hit else []),
+               *(["--idle-samples" + (" for the idle ones" if False in hit else "")]
+                 if True in hit else [])]
+    return f"take at least {FEWEST_SAMPLES} ({'; '.join(options)})"
 
 
 @dataclass
@@ -109,6 +122,9 @@ class ConfigSummary:
     modes: dict[str, ModeSummary]
     warnings: list[Warning] = field(default_factory=list)
     lambda_runtime: str | None = None   # the Lambda identifier deployed (AWS), if any
+    # --idle: the interval its samples were taken after (s), and their CPU architecture
+    idle_s: float | None = None
+    architecture: str | None = None
 
     @property
     def function(self) -> str:
@@ -202,7 +218,8 @@ def _warnings(config: ConfigSummary, proactive: int = 0) -> list[Warning]:
         if m.figure.ci_low is None:
             add(WarningKind.TOO_FEW_SAMPLES,
                 f"{m.figure.n} valid samples are too few for a {CONFIDENCE:.0%} interval of "
-                f"the median; take at least {FEWEST_SAMPLES}",
+                f"the median; take at least {FEWEST_SAMPLES}"
+                f"{' (--idle-samples)' if config.idle_s is not None else ''}",
                 FEWEST_SAMPLES - m.figure.n, f"n={m.figure.n}")
     return found
 
@@ -211,18 +228,31 @@ def _errors_text(m: ModeSummary) -> str:
     return ", ".join(f"{kind} x{count}" for kind, count in m.error_types.items()) or "none failed"
 
 
+def _idle_fields(by_mode: dict[str, list[Sample]]) -> dict:
+    """``idle_s`` and ``architecture`` of a configuration of idle samples; none otherwise."""
+    taken = [s for samples in by_mode.values() for s in samples
+             if s.extra.get("idle_s") is not None]
+    if not taken:
+        return {}
+    return {"idle_s": taken[0].extra["idle_s"],
+            "architecture": next((s.extra["architecture"] for s in taken
+                                  if s.extra.get("architecture")), None)}
+
+
 def summarize_samples(samples: list[Sample]) -> list[ConfigSummary]:
     """One summary per configuration (``Sample.key``), in the order configurations first
-    appear."""
+    appear. Profiled samples (`run --profile`) are left out: the profiler's overhead is
+    in their Init Duration."""
     groups: dict[ConfigKey, dict[str, list[Sample]]] = {}
     for s in samples:
-        groups.setdefault(s.key, {}).setdefault(s.mode, []).append(s)
+        if not s.profiled:
+            groups.setdefault(s.key, {}).setdefault(s.mode, []).append(s)
     configs = []
     for key, by_mode in groups.items():
         modes = {mode: _summarize_mode(mode, by_mode[mode]) for mode in MODES if mode in by_mode}
         config = ConfigSummary(key, modes, lambda_runtime=next(
             (s.extra["lambda_runtime"] for taken in by_mode.values() for s in taken
-             if s.extra.get("lambda_runtime")), None))
+             if s.extra.get("lambda_runtime")), None), **_idle_fields(by_mode))
         config.warnings = _warnings(config, _proactive_inits(by_mode.get("cold", [])))
         configs.append(config)
     return configs

@@ -16,8 +16,10 @@ import click
 from click.core import ParameterSource
 
 from coldbench import __version__, targets
+from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
+from coldbench.cli.function_set import function_set_option
 from coldbench.cli.results import register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
@@ -30,13 +32,17 @@ def fail(message: str, status: int = EXIT_USAGE):
 
 
 def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
-    """Print the table (stdout), then ``notes`` and the run's own, and the warnings
-    (stderr); the exit status they call for."""
+    """Print the table and, after it, a profiled run's profiles (``run.profiles``: `run
+    --profile`) (stdout), then ``notes`` and the run's own, and the warnings (stderr); the
+    exit status they call for."""
     from coldbench.analysis.summary import summarize_samples, warning_lines
     from coldbench.render.table import render
 
     configs = summarize_samples(results.samples)
     click.echo(render(configs, fmt), nl=False)
+    if results.run.get("profiles") and fmt in ("table", "markdown"):
+        from coldbench.profile.render import render_run
+        click.echo(render_run(results.run), nl=False)
     for note in dict.fromkeys([*notes, *results.run.get("notes", [])]):
         click.echo(f"note: {note}", err=True)
     for line in warning_lines(configs):
@@ -111,6 +117,14 @@ def cli():
               help="Also send this many invocations at once at each configuration with no "
                    "environment, after the other samples (AWS target): cold starts under a "
                    "burst, shown as a row of their own; throttles are counted, not retried.")
+@click.option("--idle", "idle", default="",
+              help="Also measure cold starts after idle time (AWS target), e.g. 5m,15m,30m,60m "
+                   "(s, m, h): per configuration and interval, --idle-samples functions are "
+                   "invoked, left alone for the interval (no configuration change) and "
+                   "invoked again, all waiting at once; the share of second invocations that "
+                   "were cold, and their cold starts, are shown per interval.")
+@click.option("--idle-samples", default=10, show_default=True,
+              help="Idle samples (one function each) per configuration and --idle interval.")
 @click.option("--work", default=100, show_default=True,
               help="SHA-256 rounds each invocation computes (see functions/README.md).")
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
@@ -127,6 +141,7 @@ def cli():
 @click.option("--function", "function_dir", type=click.Path(path_type=Path),
               help="Measure your own function folder (with --runtime and --handler).")
 @click.option("--handler", help="Handler of --function, in the runtime's notation.")
+@function_set_option
 @click.option("--rebuild", is_flag=True, help="Build functions again even if cached.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--history", "history_dir", type=click.Path(path_type=Path),
@@ -134,14 +149,19 @@ def cli():
 @click.option("--calibration", "calibration_file", type=click.Path(path_type=Path),
               help="Predict AWS's Init Duration with this calibration (made by coldbench "
                    "calibrate) instead of the one shipped with coldbench.")
+@click.option("--profile", "profile_init", is_flag=True,
+              help="Also take --cold profiled cold samples per configuration (local target), "
+                   "kept out of the statistics, and print where init time goes.")
 @target_options("run")
-def run(target, runtimes, memory, cold, warm, provisioned, burst, work, timeout_s, cpu_model,
-        no_limits, fmt, output, force, function_dir, handler, rebuild, quiet, history_dir,
-        calibration_file, **settings):
+def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_samples, work,
+        timeout_s, cpu_model,
+        no_limits, fmt, output, force, function_dir, handler, function_set, rebuild, quiet,
+        history_dir, calibration_file, profile_init, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
     from coldbench.measure import options as runner
+    from coldbench.measure.idle import parse_intervals
     from coldbench.measure.run import run as measure_run
 
     context = click.get_current_context()
@@ -152,11 +172,12 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, work, timeout_
         output = partial = History(history_dir).partial_path()
     options = runner.RunOptions(
         runtimes=runner.parse_runtimes(runtimes), memory=runner.parse_memory(memory),
-        cold=cold, warm=warm, provisioned=provisioned, burst=burst, work=work,
+        cold=cold, warm=warm, provisioned=provisioned, burst=burst,
+        idle=parse_intervals(idle) if idle else (), idle_samples=idle_samples, work=work,
         timeout_s=timeout_s,
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
-        function_dir=function_dir, handler=handler, rebuild=rebuild,
-        calibration=prediction.load(calibration_file),
+        function_dir=function_dir, handler=handler, function_set=function_set,
+        rebuild=rebuild, calibration=prediction.load(calibration_file), profile=profile_init,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
@@ -176,14 +197,15 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, work, timeout_
 @cli.command()
 @click.option("--runtimes", "--runtime", "runtimes", default="all", show_default=True)
 @click.option("--function", "function_dir", type=click.Path(path_type=Path))
+@function_set_option
 @click.option("--rebuild", is_flag=True, help="Build again even if cached.")
-def build(runtimes, function_dir, rebuild):
+def build(runtimes, function_dir, function_set, rebuild):
     """Build functions into the cache (run builds what is missing)."""
     from coldbench import build as builder
     from coldbench.measure import options as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
-                                function_dir=function_dir)
+                                function_dir=function_dir, function_set=function_set)
     runner.check(options)
     for function in runner.functions(options):
         artifact = builder.build(function, rebuild=rebuild)
@@ -263,6 +285,7 @@ def cleanup(target, dry_run, yes, **settings):
 register_result_commands(cli)
 serve_command.register(cli)
 profile_command.register(cli)
+mitigate_command.register(cli)
 
 
 def main():

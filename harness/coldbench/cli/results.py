@@ -115,14 +115,24 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
               help="Busiest a container or VM may be; more load adds hosts.")
 @click.option("--arch", "arches", default=",".join(ARCHES), show_default=True,
               help="Lambda and host architectures to price.")
+@click.option("--provisioned", default=0, show_default=True, type=int,
+              help="Environments of provisioned concurrency kept in the hours with traffic.")
+@click.option("--snapstart-hours", default=costing.HOURS_PER_MONTH, show_default=True,
+              type=float, help="Hours a month a SnapStart snapshot is cached (configurations "
+                               "measured with SnapStart, Python and .NET).")
+@click.option("--image-size", type=float,
+              help="MB (1,024 to a GB) of a container image kept in ECR per configuration: "
+                   "price every configuration as an image (default: image packages only, at "
+                   "the sizes the run recorded).")
 @click.option("--prices", help="Price table: YYYY-MM of a shipped one, or a CSV file "
                                "(default: the newest shipped).")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(costing.FORMATS))
 @history_option
-def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arches, prices,
-         fmt, history_dir):
-    """Monthly cost on Lambda against a container and a VM, and where they cross over."""
+def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arches,
+         provisioned, snapstart_hours, image_size, prices, fmt, history_dir):
+    """Monthly cost on Lambda, every charge itemised, against a container and a VM, and
+    where they cross over."""
     from coldbench import prices as price_tables
 
     wanted = tuple(a.strip() for a in arches.split(",") if a.strip())
@@ -131,16 +141,27 @@ def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arche
     workload = costing.Workload(parse_count(requests_per_month),
                                 parse_share(duty_cycle, "--duty-cycle"),
                                 parse_share(cold_fraction, "--cold-fraction"),
-                                parse_share(max_busy, "--max-busy"))
+                                parse_share(max_busy, "--max-busy"), provisioned,
+                                snapstart_hours)
     workload.check()
+    if image_size is not None and image_size <= 0:
+        raise UsageError("--image-size is the image's size in MB: more than 0")
     table = price_tables.load(prices)
     _, results = _open(run_ref, history_dir, None)
-    measured = costing.measured(results.samples, table)
+    measured = costing.measured(results.samples, table, costing.image_sizes(results.run),
+                                None if image_size is None else image_size / 1024)
     if not measured:
         raise UsageError(f"{run_ref}: no configuration has valid warm samples to price; "
                          "run with --warm 10 or more")
     click.echo(costing.render(costing.costs(measured, table, workload, wanted), table,
-                              workload, fmt), nl=False)
+                              workload, fmt, regions_of(results)), nl=False)
+
+
+def regions_of(results) -> tuple[str, ...]:
+    """The AWS regions a run measured in (none for other targets)."""
+    from coldbench.results.schema import region_of
+
+    return tuple(sorted({r for s in results.samples for r in [region_of(s, results.run)] if r}))
 
 
 @click.command()

@@ -5,6 +5,9 @@ each sample is what its mode says it is. Works with any target (``targets/base.p
 - warm: further invocations on the environment of the configuration's last cold sample.
 - provisioned: an environment whose init finished before the request was sent (what
   provisioned concurrency buys); its first invocation is measured.
+- after idle (``--idle``, targets that keep environments): the second of two invocations
+  of one function, the interval apart with no configuration change; cold or warm as the
+  platform found it (``Measurement.idle``), the share of cold ones being the result.
 
 Environments are measured one at a time. Cold and provisioned samples are interleaved
 across configurations (A B C A B C ...) so that drift on a busy machine hits every
@@ -19,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from coldbench.build import Artifact
+from coldbench.measure.idle import variant as idle_variant
 from coldbench.phases import billed_ms, ms_between, now_ns
 from coldbench.results.schema import Sample
 from coldbench.targets.base import Environment, Invoked, Target
@@ -51,9 +55,12 @@ class Plan:
     provisioned: int
     event: dict
     burst: int = 0                    # invocations sent at once, per configuration, at the end
+    idle: tuple[float, ...] = ()      # idle intervals (s), swept at the end (measure/idle.py)
+    idle_samples: int = 0             # per configuration and interval
 
     def total(self, configs: int) -> int:
-        return configs * (self.cold + self.warm + self.provisioned + self.burst)
+        return configs * (self.cold + self.warm + self.provisioned + self.burst
+                          + len(self.idle) * self.idle_samples)
 
 
 def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None) -> Sample:
@@ -130,6 +137,51 @@ class Measurement:
         if plan.burst:
             for config in self.configs:
                 self.burst(config)
+        if plan.idle and plan.idle_samples:
+            self.idle()
+
+    def idle(self) -> None:
+        """The idle sweep, every configuration and interval at once (``Target.idle``): each
+        second invocation after an interval is a sample of a configuration of its own (its
+        variant ends "idle 5m"), in the mode it turned out to be: cold where the platform
+        says an environment was started for it (Lambda's REPORT: Init Duration), or, where
+        it says nothing, the function does; warm otherwise. The function's flag is checked
+        against that mode as for any sample.
+
+        A failed sample that says neither (no REPORT, no flag) has no mode of its own: it is
+        filed in the mode of the first sample of its configuration and interval that did not
+        fail, held
+        until one comes (failures tend to come first: a function that failed to deploy, a
+        first invocation that failed), and as cold if none comes. So failures count against
+        the mode that was measured, and never make a mode of their own with no valid sample
+        (a "warm: no valid sample" beside all-cold samples)."""
+        modes: dict[Config, str] = {}             # by idle configuration: its first mode
+        held: dict[Config, list[Invoked]] = {}    # failures waiting for that mode
+        try:
+            for config, idle_s, invoked in self.target.idle(self.configs, list(self.plan.idle),
+                                                             self.plan.idle_samples,
+                                                             self.plan.event):
+                invoked.extra["idle_s"] = idle_s
+                said = invoked.extra.get("report_cold")
+                if said is None and isinstance(invoked.response, dict):
+                    said = invoked.response.get("cold")
+                taken = replace(config, variant=idle_variant(config.variant, idle_s))
+                if said is None and invoked.error is not None:
+                    if taken in modes:
+                        self.record(to_sample(taken, modes[taken], invoked, None))
+                    else:
+                        held.setdefault(taken, []).append(invoked)
+                    continue
+                mode = "cold" if said is True else "warm"
+                if invoked.error is None and taken not in modes:
+                    modes[taken] = mode
+                    for failed in held.pop(taken, []):
+                        self.record(to_sample(taken, mode, failed, None))
+                self.record(to_sample(taken, mode, invoked, None))
+        finally:
+            for taken, failures in held.items():
+                for failed in failures:
+                    self.record(to_sample(taken, "cold", failed, None))
 
     def burst(self, config: Config) -> None:
         """``plan.burst`` cold samples started at once: a configuration of their own (its

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from coldbench import build, runtimes, targets
+from coldbench import build, function_sets, runtimes, targets
 from coldbench.analysis.prediction import Calibration
 from coldbench.errors import UsageError
 from coldbench.measure.modes import Plan
@@ -25,6 +25,8 @@ class RunOptions:
     warm: int = 20
     provisioned: int = 6
     burst: int = 0
+    idle: tuple[float, ...] = ()           # --idle intervals in seconds (measure/idle.py)
+    idle_samples: int = 10                 # idle samples per configuration and interval
     work: int = 100
     timeout_s: float = 60.0
     target: str = "local"
@@ -34,7 +36,11 @@ class RunOptions:
     force: bool = False
     function_dir: Path | None = None
     handler: str | None = None
+    function_set: str = "hello"       # the built-in functions measured (coldbench.function_sets)
     rebuild: bool = False
+    # also take as many profiled cold samples per configuration, after the others
+    # (`run --profile`, the local target only: ``profile/session.py``)
+    profile: bool = False
     target_options: dict = field(default_factory=dict)   # options only one target reads
     # what predicts AWS's Init Duration from local cold samples (analysis/prediction.py):
     # None, the calibration shipped with coldbench
@@ -51,7 +57,8 @@ class RunOptions:
 
     def plan(self) -> Plan:
         return Plan(cold=self.cold, warm=self.warm, provisioned=self.provisioned,
-                    event={"work": self.work}, burst=self.burst)
+                    event={"work": self.work}, burst=self.burst, idle=tuple(self.idle),
+                    idle_samples=self.idle_samples if self.idle else 0)
 
 
 def parse_runtimes(text: str) -> list[str]:
@@ -82,26 +89,49 @@ def parse_memory(text: str) -> list[int]:
 def check(options: RunOptions) -> None:
     """UsageError for what cannot be run; the chosen target's rules first, which may
     adjust what the user left at its default."""
+    if options.profile and options.target != "local":     # before the target's own checks
+        raise UsageError(f"--profile: profiles are taken on the local target only (each "
+                         f"runtime's own profiler is switched on in its launch there); drop "
+                         f"--profile or use --target local, not {options.target}")
     targets.get(options.target).check_options(options)
     if min(options.cold, options.warm, options.provisioned, options.burst) < 0:
         raise UsageError("sample counts (--cold, --warm, --provisioned, --burst) cannot be "
                          "negative")
-    if options.cold + options.warm + options.provisioned + options.burst == 0:
+    if options.cold + options.warm + options.provisioned + options.burst == 0 \
+            and not options.idle:
         raise UsageError("nothing to measure: --cold, --warm and --provisioned are all 0")
     if options.burst and not targets.get(options.target).bursts:
         takers = [name for name, plugin in targets.TARGETS.items() if plugin.bursts]
         raise UsageError(f"--burst: the {options.target} target starts one environment at "
                          f"a time; bursts are for --target {' or '.join(takers) or '(none)'}")
+    if options.idle and not targets.get(options.target).idles:
+        takers = [name for name, plugin in targets.TARGETS.items() if plugin.idles]
+        raise UsageError(f"--idle: the {options.target} target keeps no environment between "
+                         f"invocations; idle sweeps are for --target "
+                         f"{' or '.join(takers) or '(none)'}")
+    if options.idle and options.idle_samples < 1:
+        raise UsageError("--idle-samples must be at least 1")
     if options.timeout_s <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     if options.work < 0:
         raise UsageError("--work must be a non-negative number of SHA-256 rounds")
+    if options.profile and options.target_options.get("api") == "rie":
+        raise UsageError("--profile needs --api coldbench: under the emulator (--api rie) "
+                         "there is no Init Duration to split")
+    if options.profile and not options.cold:
+        raise UsageError("--profile takes as many profiled cold samples as --cold asks for: "
+                         "set --cold to 1 or more")
     if options.function_dir is not None and len(options.runtimes) != 1:
         raise UsageError("--function needs exactly one --runtime")
+    function_sets.get(options.function_set)
+    if options.function_dir is not None and options.function_set != function_sets.DEFAULT_SET:
+        raise UsageError("--function and --function-set exclude each other: measure your "
+                         "own function or a built-in set")
 
 
 def functions(options: RunOptions) -> list[build.Function]:
     if options.function_dir is not None:
         return [build.Function.user(runtimes.get(options.runtimes[0]), options.function_dir,
                                     options.handler)]
-    return [build.Function.builtin(runtimes.get(name)) for name in options.runtimes]
+    return [build.Function.builtin(runtimes.get(name), options.function_set)
+            for name in options.runtimes]

@@ -73,15 +73,21 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
         try:
             configs = target.prepare(configs, plan)
             writer.results.run.update(run_metadata(options, target, artifacts, **started))
-            total = plan.total(len(configs))
+            total = plan.total(len(configs)) + (plan.cold * len(configs) if options.profile
+                                                else 0)
 
             def record(sample: Sample) -> None:
-                predict(sample, options.calibration)
+                if not sample.profiled:      # a profiled Init Duration predicts nothing
+                    predict(sample, options.calibration)
                 writer.add(sample)
                 if on_sample:
                     on_sample(sample, total)
 
             Measurement(target, configs, plan, record).run()
+            if options.profile:              # after the ordinary samples, kept apart
+                from coldbench.profile.session import profile_run
+                profile_run(target, configs, plan, writer.results.samples, record,
+                            writer.results.run)
             writer.results.run["completed"] = True
         except ColdbenchError:
             if not writer.results.samples:     # refused before measuring: nothing to keep
@@ -126,7 +132,9 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
         "memory_mb": options.memory,
         "plan": {"cold": options.cold, "warm": options.warm,
                  "provisioned": options.provisioned, "event": options.plan().event,
-                 "timeout_s": options.timeout_s},
+                 "timeout_s": options.timeout_s,
+                 **({"idle": list(options.idle), "idle_samples": options.idle_samples}
+                    if options.idle else {})},
         "runtime_versions": {a.function.runtime.name: a.toolchain for a in artifacts},
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
                        "handler": a.function.handler, "source_digest": a.digest}

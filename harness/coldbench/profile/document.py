@@ -68,6 +68,15 @@ def summary(result: FunctionProfile) -> dict:
     }
 
 
+def run_entry(result: FunctionProfile, config) -> dict:
+    """One configuration's profile as a results file keeps it (``run.profiles``, results
+    schema 2): the summary above with the configuration's memory size and variant; each
+    profiled sample's own tree is on the sample, so it is not repeated here."""
+    entry = summary(result)
+    del entry["profiled_samples"]
+    return {"memory_mb": config.memory_mb, "variant": config.variant} | entry
+
+
 def _errors(result: FunctionProfile):
     for kind, samples in (("unprofiled", [e for _, e in result.unprofiled]),
                           ("profiled", [s.error for s in result.profiled])):

@@ -33,6 +33,20 @@ def render(doc: dict, top: int = DEFAULT_TOP) -> str:
     return "\n".join(render_profile(p, doc["memory_mb"], top) for p in doc["profiles"])
 
 
+RUN_TOP = 5                # items per configuration after `run --profile`'s table
+
+
+def render_run(run: dict, top: int = RUN_TOP) -> str:
+    """The profiles of a results file (``run.profiles``), as `run --profile` prints them
+    after its table."""
+    profiles = run.get("profiles") or []
+    head = (f"\nWhere init time goes: {run.get('plan', {}).get('cold', '?')} profiled cold "
+            "samples per configuration, taken after the samples above and kept out of their "
+            "figures; overhead: profiled Init Duration p50 against the unprofiled cold "
+            "samples'.\n\n")
+    return head + "\n".join(render_profile(p, p["memory_mb"], top) for p in profiles)
+
+
 def render_profile(profile: dict, memory_mb: int, top: int = DEFAULT_TOP) -> str:
     init = profile["init_ms"]
     lines = [f"{profile['runtime']}: {profile['function']} ({profile['handler']}) at "
@@ -72,9 +86,23 @@ def icicle_svg(doc: dict, path: Path) -> None:
     milliseconds) written to ``path`` as SVG."""
     from coldbench.render.report import pyplot
     plt = pyplot()
-    profiles = [p for p in doc["profiles"] if p.get("tree")]
-    figure, axes = plt.subplots(len(profiles) or 1, 1, squeeze=False,
-                                figsize=(12, 3.2 * max(len(profiles), 1)))
+    figure = icicle_figure(doc["profiles"])
+    figure.savefig(path, format="svg")
+    plt.close(figure)
+
+
+def icicle_figure(profiles: list[dict]):
+    """The icicle charts of ``profiles`` (those with a tree), one below the other, as a
+    matplotlib figure: for the file above, and for the reports and the site."""
+    from coldbench.render.report import pyplot
+    plt = pyplot()
+    profiles = [p for p in profiles if p.get("tree")]
+    # a row of 0.28 inch per level, so that a deep tree (a package importing dozens of
+    # modules) keeps its labels apart
+    heights = [max(2.4, 0.8 + 0.28 * (_depth(tree_of(p), tree_of(p).total_ms or 1.0) + 1))
+               for p in profiles] or [3.2]
+    figure, axes = plt.subplots(len(heights), 1, squeeze=False, figsize=(12, sum(heights)),
+                                gridspec_kw={"height_ratios": heights})
     for ax, profile in zip(axes[:, 0], profiles):
         tree = tree_of(profile)
         width = tree.total_ms or 1.0
@@ -83,13 +111,20 @@ def icicle_svg(doc: dict, path: Path) -> None:
         ax.set_ylim(depth + 0.5, -0.5)
         ax.set_yticks([])
         ax.set_xlabel("ms")
-        ax.set_title(f"{profile['runtime']}: {profile['function']} - Init Duration "
+        memory = f" at {profile['memory_mb']} MB" if profile.get("memory_mb") else ""
+        ax.set_title(f"{profile['runtime']}: {profile['function']}{memory} - Init Duration "
                      f"{ms(tree.total_ms)} ms (profiled)", loc="left", fontsize=10)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
     figure.tight_layout()
-    figure.savefig(path, format="svg")
-    plt.close(figure)
+    return figure
+
+
+def _depth(item: Item, width: float, level: int = 0) -> int:
+    """The deepest level ``_draw`` draws below ``item``."""
+    if (item.total_ms or 0.0) <= 0 or (item.total_ms or 0.0) / width < MIN_DRAWN_SHARE:
+        return level
+    return max([level] + [_depth(child, width, level + 1) for child in item.children])
 
 
 def _draw(ax, item: Item, start: float, level: int, width: float) -> int:

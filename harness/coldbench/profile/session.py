@@ -23,6 +23,7 @@ from coldbench.phases import ms_between, now_ns
 from coldbench.profile import probes
 from coldbench.profile.probes import Capture
 from coldbench.profile.tree import Item, Reading, assemble, parts_ms
+from coldbench.results.schema import Sample
 from coldbench.runtimes.base import Launch
 from coldbench.targets.base import Invoked
 
@@ -36,6 +37,7 @@ class Request:
     runtimes: list[str]
     function_dir: Path | None = None
     handler: str | None = None
+    function_set: str = "hello"       # the built-in functions (coldbench.function_sets)
     samples: int = DEFAULT_SAMPLES
     memory_mb: int = DEFAULT_MEMORY_MB
     timeout_s: float = 60.0
@@ -50,6 +52,7 @@ class ProfiledSample:
     error: dict | None
     parts: dict[str, float | None]
     tree: Item
+    sample: Sample | None = None       # the cold sample itself, as `run` records samples
 
 
 @dataclass
@@ -74,6 +77,7 @@ def run_options(request: Request) -> runner.RunOptions:
         runtimes=request.runtimes, memory=[request.memory_mb], cold=request.samples, warm=0,
         provisioned=0, work=EVENT["work"], timeout_s=request.timeout_s, target="local",
         limits=request.limits, function_dir=request.function_dir, handler=request.handler,
+        function_set=request.function_set,
         rebuild=request.rebuild, target_options=settings, defaulted=frozenset(defaulted))
     runner.check(options)
     return options
@@ -137,7 +141,8 @@ def _unprofiled(target, config: Config, plan: Plan) -> tuple[float | None, dict 
     return samples[0].init_ms, samples[0].error
 
 
-def _profiled(target, config: Config, result: FunctionProfile) -> ProfiledSample:
+def _profiled(target, config: Config, result: FunctionProfile,
+              event: dict = EVENT) -> ProfiledSample:
     artifact = config.artifact
     probe = probes.for_runtime(config.runtime)
     folder = Path(tempfile.mkdtemp(prefix="coldbench-profile-"))
@@ -157,7 +162,7 @@ def _profiled(target, config: Config, result: FunctionProfile) -> ProfiledSample
             # a second name for the runtime's output: the environment's folder goes when
             # it closes, which a failed init does at once
             os.link(environment.sandbox.log_path, folder / "output.log")
-            invoked = environment.invoke(EVENT)
+            invoked = environment.invoke(event)
         sample = to_sample(config, "cold", invoked, ms_between(started, now_ns()))
         exec_ns = environment.sandbox.started_ns if environment is not None else None
         if environment is not None:
@@ -167,7 +172,7 @@ def _profiled(target, config: Config, result: FunctionProfile) -> ProfiledSample
         shutil.rmtree(folder, ignore_errors=True)
     result.split, result.how, result.remainder = reading.split, reading.how, reading.remainder
     return ProfiledSample(sample.init_ms, sample.error, parts_ms(reading, sample.init_ms),
-                          assemble(reading, sample.init_ms))
+                          assemble(reading, sample.init_ms), sample)
 
 
 def _read(probe, folder: Path, artifact: Artifact, exec_ns: int | None,
@@ -182,3 +187,42 @@ def _read(probe, folder: Path, artifact: Artifact, exec_ns: int | None,
     return probe.read(Capture(log=log, folder=folder, exec_ns=exec_ns, end_ns=end_ns,
                               task_root=artifact.task_root, source=artifact.function.source,
                               handler=artifact.function.handler))
+
+
+def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample],
+                record: Callable[[Sample], None], run: dict) -> None:
+    """`coldbench run --profile`: after a run's ordinary samples, ``plan.cold`` profiled
+    cold samples of each configuration on the same ``target``, interleaved across
+    configurations. Each is handed to ``record`` marked ``profiled`` with its own tree;
+    ``run["profiles"]`` gets each configuration's profile (overhead against the ordinary
+    cold samples in ``ordinary``), also when the profiling is interrupted."""
+    from coldbench.profile.document import run_entry
+
+    found = [FunctionProfile(c.artifact, probes.for_runtime(c.runtime).MEANS) for c in configs]
+    try:
+        for _ in range(plan.cold):
+            for config, result in zip(configs, found):
+                taken = _profiled(target, config, result, plan.event)
+                result.profiled.append(taken)
+                sample = taken.sample
+                sample.extra |= {"profiled": True, "profile": {
+                    "parts": {part: _rounded(ms) for part, ms in taken.parts.items()},
+                    "tree": taken.tree.to_dict()}}
+                record(sample)
+    finally:
+        for config, result in zip(configs, found):
+            result.unprofiled = [(s.init_ms, s.error) for s in ordinary
+                                 if s.mode == "cold" and not s.profiled and not s.misclassified
+                                 and s.key == _key(config)]
+        run["profiles"] = [run_entry(result, config)
+                           for config, result in zip(configs, found) if result.profiled]
+
+
+def _key(config: Config):
+    from coldbench.results.schema import ConfigKey
+    return ConfigKey(config.artifact.function.name, config.runtime, config.memory_mb,
+                     config.variant)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -32,10 +32,12 @@ import numpy as np
 from coldbench.analysis import compare
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import ResultsError
-from coldbench.render.report import PALETTE, Chart, page, pyplot, svg_of, table_html
+from coldbench.render.report import (PALETTE, Chart, page, profile_charts, pyplot, svg_of,
+                                     table_html)
 from coldbench.render.table import ms, render
 from coldbench.results.history import History
-from coldbench.results.schema import ConfigKey, Results, replace_file, runtime_rank
+from coldbench.results.schema import (ConfigKey, Results, region_of, replace_file,
+                                      runtime_rank)
 
 TREND_MODE = "cold"
 STEP_ALPHA = 0.01          # stricter than compare's 0.05: a trend tests every consecutive pair
@@ -50,11 +52,13 @@ class StepMark:
     kind: str                  # "step" or "environment"
     text: str                  # "1.34x slower", or what changed
     p_value: float | None = None
+    region: str | None = None  # AWS: the series' region
 
     @property
     def element_id(self) -> str:
         return (f"{self.kind}-{self.target}-{self.key.runtime}-{self.key.memory_mb}"
-                f"{_id_part(self.key.variant)}-{self.run_id}")
+                f"{_id_part(self.key.variant)}{_region_part(self.key, self.region)}"
+                f"-{self.run_id}")
 
 
 def _id_part(variant: str | None) -> str:
@@ -62,11 +66,26 @@ def _id_part(variant: str | None) -> str:
     return "" if variant is None else "-" + re.sub(r"[^A-Za-z0-9_]+", "-", variant)
 
 
+def _shows_region(key: ConfigKey, region: str | None) -> bool:
+    """A series' region is said beside its configuration unless the variant says it (a
+    run in several regions)."""
+    return bool(region) and region not in (key.variant or "").split()
+
+
+def _region_part(key: ConfigKey, region: str | None) -> str:
+    return f"-{region}" if _shows_region(key, region) else ""
+
+
 @dataclass
 class Series:
     target: str
     key: ConfigKey
     points: list[tuple[str, str, list[float]]]    # (run_id, started_at, figures), oldest first
+    region: str | None = None                     # AWS: regions are never pooled
+
+    @property
+    def label(self) -> str:
+        return f"{self.key}{f' ({self.region})' if _shows_region(self.key, self.region) else ''}"
 
 
 def _when(started_at: str) -> datetime:
@@ -74,20 +93,21 @@ def _when(started_at: str) -> datetime:
 
 
 def series_of(runs: list[tuple[str, Results]], mode: str = TREND_MODE) -> list[Series]:
-    """One series per target and configuration: the figures of ``mode`` in each run."""
-    found: dict[tuple[str, ConfigKey], Series] = {}
+    """One series per target, configuration and (AWS) region: the figures of ``mode`` in
+    each run."""
+    found: dict[tuple[str, str | None, ConfigKey], Series] = {}
     for run_id, results in runs:
         if not results.run.get("started_at"):
             continue                        # a trend needs a time
         target = results.run.get("target", "?")
-        per_config: dict[ConfigKey, list[float]] = {}
+        per_config: dict[tuple[str | None, ConfigKey], list[float]] = {}
         for s in results.samples:
             if s.mode == mode:
-                values = per_config.setdefault(s.key, [])
+                values = per_config.setdefault((region_of(s, results.run), s.key), [])
                 if s.valid and s.figure is not None:
                     values.append(s.figure)
-        for key, values in per_config.items():
-            series = found.setdefault((target, key), Series(target, key, []))
+        for (region, key), values in per_config.items():
+            series = found.setdefault((target, region, key), Series(target, key, [], region))
             series.points.append((run_id, results.run.get("started_at", ""), values))
     return list(found.values())
 
@@ -97,16 +117,17 @@ def marks(series: Series, runs: dict[str, Results], min_change: float = compare.
     """Step changes and changes of environment along one series."""
     comparable, found = [True], []
     for (prev_id, _, _), (run_id, started, _) in zip(series.points, series.points[1:]):
-        changed = compare.differences(runs[prev_id].run, runs[run_id].run,
+        where = {"region": series.region} if series.region else {}
+        changed = compare.differences(runs[prev_id].run | where, runs[run_id].run | where,
                                       series.key.function, series.key.runtime)
         comparable.append(not changed)
         if changed:
             found.append(StepMark(series.target, series.key, run_id, started, "environment",
-                                  "; ".join(changed)))
+                                  "; ".join(changed), region=series.region))
     for step in compare.step_changes([p[2] for p in series.points], comparable, min_change, alpha):
         run_id, started, _ = series.points[step.index]
         found.append(StepMark(series.target, series.key, run_id, started, "step",
-                              step.result.text(), step.result.p_value))
+                              step.result.text(), step.result.p_value, series.region))
     return sorted(found, key=lambda m: m.started_at)
 
 
@@ -118,7 +139,7 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
 
     fig, ax = plt.subplots(figsize=(9, 3.6))
     values = []
-    for k, s in enumerate(sorted(series, key=lambda s: s.key.order)):
+    for k, s in enumerate(sorted(series, key=lambda s: (s.key.order, s.region or ""))):
         color = PALETTE[k % len(PALETTE)]
         points = [(_when(started), sorted(v)) for _, started, v in s.points if v]
         if not points:
@@ -128,16 +149,17 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
         low = [_quantile(v, 0.25) for _, v in points]
         high = [_quantile(v, 0.75) for _, v in points]
         values += p50
-        label = str(s.key).removeprefix(f"{runtime} ")     # the chart is the runtime's
+        label = s.label.removeprefix(f"{runtime} ")     # the chart is the runtime's
+        part = f"{s.key.memory_mb}{_id_part(s.key.variant)}{_region_part(s.key, s.region)}"
         ax.fill_between(xs, low, high, color=color, alpha=0.15, linewidth=0)
         ax.plot(xs, p50, "-o", color=color, markersize=3.5, label=label,
-                gid=f"trend-{target}-{runtime}-{s.key.memory_mb}{_id_part(s.key.variant)}")
+                gid=f"trend-{target}-{runtime}-{part}")
         ax.annotate(ms(p50[-1]), (xs[-1], p50[-1]), textcoords="offset points", xytext=(6, -3),
                     fontsize=8, color=color,
-                    gid=f"last-{target}-{runtime}-{s.key.memory_mb}{_id_part(s.key.variant)}")
+                    gid=f"last-{target}-{runtime}-{part}")
         by_run = {run_id: (_when(started), _median(v)) for run_id, started, v in s.points if v}
         for mark in found:
-            if mark.key != s.key or mark.run_id not in by_run:
+            if mark.key != s.key or mark.region != s.region or mark.run_id not in by_run:
                 continue
             x, y = by_run[mark.run_id]
             if mark.kind == "step":
@@ -203,6 +225,10 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
                  f'{html.escape(str(results.run.get("host")))} '
                  f'({html.escape(str(results.run.get("cpu")))}).</p>',
                  table_html(configs, f"latest-{target}")]
+        for chart in profile_charts(results):        # the latest run's, if it profiled
+            parts.append(f'<figure id="{chart.name}">\n<h3>{html.escape(chart.title)}</h3>\n'
+                         f"{chart.svg}\n<figcaption>{html.escape(chart.caption)}</figcaption>\n"
+                         "</figure>")
         runtimes = sorted({s.key.runtime for s in all_series if s.target == target},
                           key=runtime_rank)
         for runtime in runtimes:
@@ -216,7 +242,8 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
         if steps:
             items = "".join(
                 f"<tr><td>{html.escape(m.started_at)}</td>"
-                f"<td>{html.escape(m.key.label)}</td>"
+                f"<td>{html.escape(m.key.label)}"
+                f"{f' ({m.region})' if _shows_region(m.key, m.region) else ''}</td>"
                 f"<td>{m.key.memory_mb} MB</td><td>{html.escape(m.text)}</td>"
                 f"<td>{'' if m.p_value is None else f'{m.p_value:.3g}'}</td></tr>" for m in steps)
             parts.append(f'<h3>Changes</h3>\n<table class="steps"><thead><tr><th>Run started</th>'
@@ -241,7 +268,8 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
             "runs": history.runs(),
             "index": [{k: _json_safe(v) for k, v in row.items()}
                       for row in index.to_dict("records")],
-            "changes": [{"target": m.target, **asdict(m.key), "run_id": m.run_id,
+            "changes": [{"target": m.target, **asdict(m.key), "region": m.region,
+                         "run_id": m.run_id,
                          "started_at": m.started_at, "kind": m.kind, "text": m.text,
                          "p_value": m.p_value} for m in all_marks],
         }, indent=1) + "\n",

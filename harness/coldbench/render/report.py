@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from coldbench.analysis import reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
 from coldbench.errors import UsageError
-from coldbench.render.table import footnote, headers, ms, ordered, rows
-from coldbench.results.schema import Results
+from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, rows
+from coldbench.results.schema import BUILTIN_FUNCTION, ConfigKey, Results
 
 MODE_COLORS = {"cold": "#1f5fa8", "warm": "#e08a1e", "provisioned": "#3a9a4a"}
 PALETTE = ["#1f5fa8", "#e08a1e", "#3a9a4a", "#b8322a", "#7b4fa6", "#5b5b5b"]
@@ -184,7 +185,7 @@ def local_vs_aws(results: Results, configs: list[ConfigSummary]) -> Chart | None
     smallest: dict[str, ConfigSummary] = {}
     for c in ordered(configs):
         cold = c.modes.get("cold")
-        if c.function == "coldbench" and cold and cold.init and reference.aws_init_ms(c.runtime):
+        if c.function == BUILTIN_FUNCTION and cold and cold.init and reference.aws_init_ms(c.runtime):
             if c.runtime not in smallest or c.memory_mb < smallest[c.runtime].memory_mb:
                 smallest[c.runtime] = c
     if not smallest:
@@ -218,12 +219,38 @@ def local_vs_aws(results: Results, configs: list[ConfigSummary]) -> Chart | None
                  "start range.", svg_of(fig, "local-vs-aws"))
 
 
+def profile_charts(results: Results) -> list[Chart]:
+    """An icicle chart of each configuration the run profiled (`run --profile`,
+    ``run.profiles``), drawn by the profile's own renderer."""
+    from coldbench.profile.render import icicle_figure, ms as profile_ms
+
+    found = []
+    for profile in results.run.get("profiles") or []:
+        if not profile.get("tree"):
+            continue
+        key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
+                        profile.get("variant"))
+        name = "profile-" + re.sub(r"[^A-Za-z0-9_]+", "-", str(key)).strip("-")
+        init = profile["init_ms"]
+        overhead = ("" if profile.get("overhead_ms") is None else
+                    f" Overhead of profiling: {profile['overhead_ms']:+.1f} ms (profiled "
+                    f"Init Duration p50 {profile_ms(init['profiled']['p50'])} ms against "
+                    f"{profile_ms(init['unprofiled']['p50'])} ms unprofiled).")
+        found.append(Chart(name, f"Where init time goes: {key}",
+                           f"The median of {init['profiled']['n']} profiled cold starts "
+                           f"({profile['means']}): Init Duration on top, below it its parts, "
+                           "then the modules, packages or classes each loaded; width is "
+                           f"cumulative time.{overhead}",
+                           svg_of(icicle_figure([profile]), name)))
+    return found
+
+
 def charts(results: Results, configs: list[ConfigSummary] | None = None) -> list[Chart]:
     """Every chart the run has data for."""
     configs = summarize_samples(results.samples) if configs is None else configs
     drawn = [cold_distribution(results, configs), cold_vs_warm(configs),
              memory_curve(results, configs), local_vs_aws(results, configs)]
-    return [c for c in drawn if c is not None]
+    return [c for c in drawn if c is not None] + profile_charts(results)
 
 
 # -- documents -----------------------------------------------------------------------------
@@ -319,6 +346,9 @@ def html_report(results: Results) -> str:
     warnings = warning_lines(configs) + results.run.get("notes", [])
     parts = [f"<h1>{html.escape(run_title(results.run))}</h1>", f'<dl class="facts">{facts}</dl>',
              "<h2>Documented comparison</h2>", table_html(configs)]
+    if idle_lines(configs):         # --idle: cold after idle time, and keep-warm pings
+        parts.append('<ul class="idle">' + "".join(f"<li>{html.escape(line)}</li>"
+                                                   for line in idle_lines(configs)) + "</ul>")
     if warnings:
         parts.append('<ul class="warnings">' + "".join(f"<li>{html.escape(w)}</li>"
                                                         for w in warnings) + "</ul>")

@@ -11,13 +11,15 @@ from tabulate import tabulate
 
 from coldbench.analysis import reference
 from coldbench.analysis.summary import ConfigSummary
+from coldbench.results.schema import BUILTIN_FUNCTION
 
 HEADERS = ["Runtime", "Memory", "Cold Start p50 (p90/p99)", "Init p50 (AWS)",
            "Warm Invocation p50 (p99)", "Provisioned p50", "n cold/warm/prov",
            "Documented cold / warm", "Verdict cold / warm"]
 
 FOOTNOTE = ("All figures in ms. Cold Start = Init Duration + Duration of the first invocation; "
-            "Warm and Provisioned = Duration. AWS: Init Duration on AWS Lambda, x86_64, 128 MB, "
+            "Warm and Provisioned = Duration. AWS: Init Duration of a hello-world function on "
+            "AWS Lambda (so beside the built-in function only), x86_64, 128 MB, "
             f"p50 (mean for Node.js 20, whose p50 is not published; {reference.AWS_INIT_SOURCE}).")
 # The column of runs whose cold samples carry a prediction (local, --delivery lambda)
 PREDICTED = "Predicted AWS Init"
@@ -66,7 +68,9 @@ def _row(config: ConfigSummary, predicted: bool = False) -> list[str]:
         cold_cell = f"{ms(f.p50)} ({ms(f.p90)}/{ms(f.p99)})"
     elif cold:
         cold_cell = "failed"
-    aws = reference.aws_init_ms(config.runtime, config.lambda_runtime)
+    # AWS's published figure is of a hello-world function: beside coldbench's own only
+    aws = (reference.aws_init_ms(config.runtime, config.lambda_runtime)
+           if config.function == BUILTIN_FUNCTION else None)
     init_cell = f"{ms(cold.init.p50) if cold and cold.init else '-'} ({ms(aws[0]) if aws else '-'})"
     predicted_cell = "-"
     if cold and cold.predicted_init:
@@ -111,7 +115,8 @@ def render(configs: list[ConfigSummary], fmt: str) -> str:
         text = tabulate(rows(configs), headers=headers(configs),
                         tablefmt="github" if fmt == "markdown" else "simple",
                         disable_numparse=True)
-        return f"{text}\n\n{footnote(configs)}\n"
+        return f"{text}\n\n{footnote(configs)}\n" + idle_text(
+            configs, "- " if fmt == "markdown" else "")
     if fmt == "json":
         return json.dumps([_as_json(c) for c in configs], indent=1) + "\n"
     if fmt == "csv":
@@ -119,8 +124,30 @@ def render(configs: list[ConfigSummary], fmt: str) -> str:
     raise ValueError(fmt)
 
 
+def idle_lines(configs: list[ConfigSummary]) -> list[str]:
+    """For a run with --idle: per configuration and interval, the share of calls after
+    that much idle time that were cold, and what keep-warm pings would buy (none without)."""
+    from coldbench.analysis.idle import after_idle, keep_warm_lines
+    from coldbench.prices import load
+
+    found = after_idle(configs)
+    return keep_warm_lines(found, load()) if found else []
+
+
+def idle_text(configs: list[ConfigSummary], bullet: str = "") -> str:
+    """``idle_lines`` below the table, each after ``bullet`` ("- ": a Markdown list)."""
+    lines = idle_lines(configs)
+    return "\n" + "\n".join(bullet + line for line in lines) + "\n" if lines else ""
+
+
 def _as_json(config: ConfigSummary) -> dict:
     variant = {"variant": config.variant} if config.variant is not None else {}
+    if config.idle_s is not None:
+        from coldbench.analysis.idle import after_idle
+
+        found = after_idle([config])[0]
+        variant |= {"idle_s": config.idle_s, "cold_after_idle": {
+            "cold": found.cold, "n": found.n, "probability": found.probability}}
     return {
         "function": config.function, "runtime": config.runtime, **variant,
         "memory_mb": config.memory_mb,

@@ -3,7 +3,7 @@ sample, written as samples are taken at a cost that does not grow with the file.
 
 On disk, one sample per line::
 
-    {"schema_version": 1, "run": {...},
+    {"schema_version": 2, "run": {...},
     "samples": [
     {"runtime": "go", "memory_mb": 128, "mode": "cold", ...},
     {"runtime": "go", "memory_mb": 128, "mode": "cold", ...}
@@ -75,7 +75,29 @@ from coldbench.phases import cold_start_ms
 #       Added within 1: run.calibration (what predicted AWS's Init Duration: its name,
 #       model, parameters and stated error); cold samples' predicted_aws_init_ms and
 #       prediction_error_pct, where the sample has init_read_mb.
-SCHEMA_VERSION = 1
+#   2 - `run --profile`: samples taken under a profiler, with "profiled": true (mode
+#       "cold"; their Init Duration includes the profiler's overhead), which every reader
+#       must keep out of its statistics (``Sample.valid`` is false for them): a reader of
+#       version 1 would count them as cold starts, hence the new version. Such a sample
+#       carries "profile" ({"parts", "tree"}: its init as ``profile/tree.py`` has it);
+#       run.profiles holds one entry per profiled configuration (function, runtime,
+#       memory_mb, variant; the overhead, the parts and the median tree, as
+#       ``profile/document.py`` summarises a function). Files of version 1 are read as they are.
+#       Added within 2 (aws target, --idle): samples' idle_s (the sample is the second of
+#       two invocations of one function, idle_s seconds apart with no configuration change;
+#       its variant ends with "idle 5m"; mode "cold" when its REPORT had an Init Duration,
+#       else "warm") and idle_measured_s (that interval as the harness measured it);
+#       run.plan.idle (the intervals in seconds) and run.plan.idle_samples.
+#       Added within 2 (aws target): samples' region; a run in several regions
+#       (`--region a,b`) has run.region "a,b", run.regions (the list), run.aws_run_ids
+#       and run.cost_bound_by_region (per region), and its samples' variant ends with the
+#       region ("x86_64 eu-west-1"); ``region_of`` is the region of a sample.
+#       Added within 2 (aws target, --package zip,image): samples' package_type ("zip" or
+#       "image"; an image configuration's variant has "image" in it, "x86_64 image"),
+#       run.package_types, run.images (runtime -> uri, bytes as ECR stores them, digest,
+#       architecture, lambda_runtime, base, kind "aws" or "local") and run.image_notes.
+SCHEMA_VERSION = 2
+READS = (1, 2)                      # the versions ``load`` accepts
 
 MODES = ("cold", "warm", "provisioned")
 BUILTIN_FUNCTION = "coldbench"      # the function every runtime ships; others are users'
@@ -115,6 +137,17 @@ class ConfigKey:
         return (*runtime_rank(self.runtime), self.function, self.variant or "", self.memory_mb)
 
 
+def region_of(sample: "Sample", run: dict) -> str | None:
+    """The AWS region a sample was measured in: its own ``region``, else (files written
+    before samples carried it) the run's, when the run was in one region; None elsewhere."""
+    region = sample.extra.get("region")
+    if region:
+        return str(region)
+    if run.get("target") == "aws" and run.get("region") and "," not in str(run["region"]):
+        return str(run["region"])
+    return None
+
+
 @dataclass
 class Sample:
     """One invocation, as measured (phases defined in ``coldbench.phases``)."""
@@ -136,8 +169,14 @@ class Sample:
     extra: dict = field(default_factory=dict)
 
     @property
+    def profiled(self) -> bool:
+        """Taken under a profiler (`run --profile`): kept, but out of every statistic."""
+        return self.extra.get("profiled") is True
+
+    @property
     def valid(self) -> bool:
-        return self.error is None and not self.misclassified
+        """Counts in the statistics: no error, the cold flag its mode expects, no profiler."""
+        return self.error is None and not self.misclassified and not self.profiled
 
     @property
     def key(self) -> ConfigKey:
@@ -359,10 +398,10 @@ def load(path: Path) -> Results:
     if not isinstance(document, dict) or "schema_version" not in document:
         raise ResultsError(f"{path}: not a coldbench results file (no schema_version)")
     version = document["schema_version"]
-    if version != SCHEMA_VERSION:
+    if version not in READS:
         raise ResultsError(f"{path}: results schema version {version} is not supported by "
-                           f"this coldbench (it reads version {SCHEMA_VERSION}); "
-                           "upgrade coldbench to read it")
+                           f"this coldbench (it reads versions "
+                           f"{', '.join(map(str, READS))}); upgrade coldbench to read it")
     run, samples = document.get("run", {}), document.get("samples", [])
     if not isinstance(run, dict):
         raise ResultsError(f"{path}: run is {json.dumps(run)[:40]}, not an object")

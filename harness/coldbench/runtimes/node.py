@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.runtimes.base import ImageRecipe, Launch, Runtime, run_tool
+from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
 
 # Pinned: the client is part of what is measured. 3.3.0 is the release that builds on
 # Node.js 20; its install compiles curl and aws-lambda-cpp into a native addon.
@@ -171,10 +171,17 @@ class Node(Runtime):
                         if k.split("@")[0] == RIC_NAME or k.startswith(f"{RIC_NAME}@")]:
                 del allowed[key]
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-        # The lock file pins the client too; npm makes a new one if dependencies remain.
-        (out / "package-lock.json").unlink(missing_ok=True)
-        if dependencies:
+        # The lock file pins the client too. If other dependencies remain, npm install
+        # drops the client from it and keeps every other version it pins.
+        if not dependencies:
+            (out / "package-lock.json").unlink(missing_ok=True)
+        else:
             npm = self.require("npm", INSTALL_HINT)
             run_tool("node (packaging for AWS)",
                      [npm, "install", "--omit=dev", "--no-audit", "--no-fund", "--os=linux",
                       f"--cpu={_NPM_CPU[architecture]}"], cwd=out)
+
+    def lambda_image(self, lambda_runtime: str) -> LambdaImage:
+        # nodejs22.x -> AWS's nodejs:22, whose /var/runtime brings the client
+        version = lambda_runtime.removeprefix("nodejs").removesuffix(".x")
+        return LambdaImage(f"public.ecr.aws/lambda/nodejs:{version}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
 
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
@@ -112,6 +112,15 @@ class Target(ABC):
         plug-in says ``bursts`` have one."""
         raise NotImplementedError(f"the {self.name} target takes no bursts")
 
+    def idle(self, configs: list[Config], intervals_s: list[float], samples: int,
+             event: dict) -> Iterator[tuple[Config, float, Invoked]]:
+        """The idle sweep: per configuration and interval, ``samples`` times, invoke a
+        function, leave it alone (no invocation, no configuration change) for the interval,
+        and invoke it again; yields (configuration, interval, the second invocation) as each
+        ends. Waits overlap, so that the sweep takes about its longest interval. Only
+        targets whose plug-in says ``idles`` have one."""
+        raise NotImplementedError(f"the {self.name} target takes no idle sweeps")
+
     def describe(self) -> dict:
         """Metadata of this target for the results file (host, limits, versions)."""
         return {"target": self.name}
@@ -141,6 +150,9 @@ class TargetPlugin:
     cleanup_asks: ClassVar[bool] = False
     #: True: its targets take bursts (``Target.burst``, `coldbench run --burst N`)
     bursts: ClassVar[bool] = False
+    #: True: its targets keep environments between invocations and sweep idle intervals
+    #: (``Target.idle``, `coldbench run --idle 5m,15m`)
+    idles: ClassVar[bool] = False
 
     @classmethod
     def check_options(cls, options: RunOptions) -> None:

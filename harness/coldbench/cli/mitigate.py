@@ -1,0 +1,137 @@
+"""`coldbench mitigate`: the guide's cold-start mitigations, each beside what it measurably
+does to one function. Parse, call the core (``measure.mitigation``, ``analysis.mitigation``),
+print."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+import click
+
+from coldbench import __version__
+from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
+
+
+def register(cli) -> None:
+    from coldbench.cli import target_options
+    from coldbench.measure.mitigation import DEFAULT_KEEP_WARM, DEFAULT_MEMORY, TARGETS
+
+    @cli.command()
+    @click.option("--function", "function_dir", type=click.Path(path_type=Path),
+                  help="Your function folder (default: the runtime's built-in function).")
+    @click.option("--runtime", required=True, help="The function's runtime (python, node, ...).")
+    @click.option("--handler", help="Handler of --function, in the runtime's notation.")
+    @click.option("--target", default="local", show_default=True, type=click.Choice(TARGETS),
+                  help="Where to measure: local, or aws (Lambda, with --region; also "
+                       "SnapStart and keep-warm pings).")
+    @click.option("--memory", default=DEFAULT_MEMORY, show_default=True,
+                  help="Memory sizes in MB; the largest is where the other rows are measured.")
+    @click.option("--cold", default=10, show_default=True, help="Cold samples per configuration.")
+    @click.option("--warm", default=20, show_default=True, help="Warm samples per configuration.")
+    @click.option("--provisioned", default=6, show_default=True,
+                  help="Provisioned-concurrency samples per configuration.")
+    @click.option("--profile-samples", default=3, show_default=True,
+                  help="Profiled cold starts (and as many unprofiled) that tell which packages "
+                       "init loads.")
+    @click.option("--compare", default="all", show_default=True,
+                  help="Built-in functions of these runtimes are measured beside yours "
+                       "('all', 'none' or a list such as go,rust).")
+    @click.option("--work", default=100, show_default=True,
+                  help="SHA-256 rounds of the built-in functions' invocations.")
+    @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
+                  help="Seconds allowed for init and for each invocation.")
+    @click.option("--no-limits", is_flag=True, help="Run without memory and CPU limits.")
+    @click.option("--output", type=click.Path(path_type=Path),
+                  help="Write every row, its figures and its raw samples here as JSON.")
+    @click.option("--force", is_flag=True, help="Replace an existing --output file.")
+    @click.option("--rebuild", is_flag=True, help="Build the function again even if cached.")
+    @click.option("--quiet", is_flag=True, help="No progress on stderr.")
+    @click.option("--keep-warm", default=DEFAULT_KEEP_WARM, show_default=True,
+                  help="--target aws: the keep-warm ping interval the pings are priced at.")
+    @click.option("--idle", help="--target aws: also measure how often a call after this much "
+                                 "idle time starts cold (e.g. 5m,15m,45m).")
+    @click.option("--idle-samples", default=3, show_default=True,
+                  help="--target aws: idle samples per --idle interval.")
+    @target_options("run")
+    def mitigate(function_dir, runtime, handler, target, memory, cold, warm, provisioned,
+                 profile_samples, compare, work, timeout_s, no_limits, output, force, rebuild,
+                 quiet, keep_warm, idle, idle_samples, **settings):
+        """What each of the guide's cold-start mitigations would do to your function,
+        measured: provisioned concurrency (the cold start it takes off the request path and
+        what remains), memory size (cold start and cost per million invocations), a smaller
+        deployment package (the packages of the task root that no profiled init loaded, and
+        a build without them, measured), lighter runtimes (the other runtimes' built-in
+        functions). With --target aws (and --region, --yes or --max-cost as for run) all
+        of them are measured on Lambda, provisioned concurrency asked for explicitly, and
+        also SnapStart for Java and Python (cold start with and without, and its charges)
+        and keep-warm pings (their cost a month at --keep-warm; with --idle, how often a
+        call after idle time starts cold); which packages are unused is still profiled on
+        this machine. Rows that do not apply to the target or runtime say so.
+
+        Exit status 2 for bad input (nothing measured), 1 when a configuration produced no
+        valid sample."""
+        from coldbench import prices as price_tables
+        from coldbench.analysis import mitigation as analysis
+        from coldbench.analysis.summary import summarize_samples
+        from coldbench.measure import mitigation
+        from coldbench.measure.options import parse_memory, parse_runtimes
+        from coldbench.measure.run import cpu_model_name, now_iso
+        from coldbench.profile import document as documents
+
+        from coldbench import targets
+        from coldbench.cli import confirm_on_terminal, given
+        from coldbench.errors import UsageError
+        from coldbench.measure.idle import parse_intervals
+
+        context = click.get_current_context()
+        targets.refuse_others(target, "run", given(context, settings))
+        aws_only = given(context, ["keep_warm", "idle", "idle_samples"])
+        if target != "aws" and aws_only:
+            raise UsageError(f"--{sorted(aws_only)[0].replace('_', '-')} is for --target aws")
+        try:
+            (keep_warm_s,) = parse_intervals(keep_warm)
+        except (UsageError, ValueError):
+            raise UsageError(f"--keep-warm: '{keep_warm}' is not one interval: write a number "
+                             "with s, m or h, e.g. --keep-warm 5m") from None
+        if output is not None:
+            documents.check_writable(output, force)
+        request = mitigation.Request(
+            runtime=runtime, function_dir=function_dir, handler=handler,
+            memory=parse_memory(memory), cold=cold, warm=warm, provisioned=provisioned,
+            profile_samples=profile_samples,
+            compare=[] if compare == "none" else (None if compare == "all"
+                                                  else parse_runtimes(compare)),
+            work=work, timeout_s=timeout_s, target=target, limits=not no_limits,
+            rebuild=rebuild,
+            target_options=targets.settings(targets.get(target), "run", settings),
+            idle=parse_intervals(idle) if idle else (), idle_samples=idle_samples,
+            keep_warm_s=keep_warm_s, announce=lambda text: click.echo(text, err=True),
+            confirm=confirm_on_terminal,
+            defaulted=frozenset(context.params) - given(context, context.params))
+        mitigation.run_options(request)            # refused before anything is built
+        prices = price_tables.load()
+        status = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
+        started_at = now_iso()
+        findings = mitigation.mitigate(request, on_status=status)
+        rows = analysis.rows(findings, prices)
+        if output is not None:
+            documents.write(output, analysis.document(rows, findings, prices, {
+                "started_at": started_at, "ended_at": now_iso(),
+                "coldbench_version": __version__, "platform": platform.platform(),
+                "cpu": cpu_model_name(), "cpus": os.cpu_count(),
+                "plan": {"cold": cold, "warm": warm, "provisioned": provisioned,
+                         "profile_samples": profile_samples, "work": work,
+                         "idle_samples": idle_samples if idle else 0}}))
+        click.echo(analysis.render(rows, findings, prices), nl=False)
+        configs = summarize_samples(findings.samples)
+        for config in configs:
+            for mode in config.modes.values():
+                if mode.figure is None:
+                    errors = ", ".join(f"{kind} x{count}" for kind, count in
+                                       mode.error_types.items()) or "none valid"
+                    click.echo(f"error: {config.key}: no valid {mode.mode} sample of "
+                               f"{mode.attempts} ({errors})", err=True)
+        sys.exit(EXIT_OK if configs and all(c.ok for c in configs) else EXIT_FAILED_SAMPLES)

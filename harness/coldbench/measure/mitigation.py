@@ -1,0 +1,478 @@
+"""One `coldbench mitigate`: the samples that show what each cold-start mitigation would do
+to one function, on the local target.
+
+1. Build the function; list the packages of its task root (Python: top-level packages
+   and modules, grouped by the distribution that installed them; Node.js: the packages of
+   node_modules), without the runtime interface client's, which Lambda's runtime brings.
+2. Profile it (``profile.session``): which modules or packages its profiled cold starts
+   loaded. The packages none loaded are copied out of a copy of the task root: the trimmed
+   build.
+3. Measure, interleaved as `coldbench run` does (``measure.modes.Measurement``): the
+   function at every memory size (cold, warm, provisioned), the trimmed build and the
+   built-in functions of the other runtimes at the reference (largest) memory size.
+
+On ``--target aws`` the same samples are taken on Lambda, in up to three deployments
+(each with its own functions, created and deleted as `coldbench run --target aws` does):
+the function at every memory size and the built-in functions (provisioned concurrency
+asked for explicitly: it is opt-in on AWS); the function at the reference size with and
+without SnapStart (Java, Python; Lambda allows no provisioned concurrency beside it) and
+the idle sweep of ``--idle``; the trimmed build. The packages are still found by profiling
+on this machine (profiling needs the local target). ``--max-cost`` bounds the three
+together: each deployment may spend what the ones before it left.
+
+What the samples mean is ``analysis.mitigation``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from coldbench import build, runtimes, targets
+from coldbench.analysis.mitigation import BESIDE_SNAPSTART, TRIMMED, Findings, Package
+from coldbench.build import Artifact
+from coldbench.errors import ColdbenchError, UsageError
+from coldbench.measure import options as runner
+from coldbench.measure.modes import Config, Measurement, Plan
+from coldbench.measure.run import sigterm_as_interrupt
+from coldbench.profile import session
+from coldbench.profile.tree import PART_LABELS, ROOT, Item
+from coldbench.results.schema import Sample
+
+DEFAULT_MEMORY = "128,512,1024,1769"
+TARGETS = ("local", "aws")
+SNAPSTART_RUNTIMES = ("java", "python")   # SnapStart exists for these (of coldbench's)
+DEFAULT_KEEP_WARM = "5m"
+# runtimes whose task root the package analysis can read
+ANALYSED = ("python", "node")
+NOT_ANALYSED = {
+    "go": "not available for go: the function is one binary, no packages in the task root",
+    "rust": "not available for rust: the function is one binary, no packages in the task root",
+}
+
+
+@dataclass
+class Request:
+    runtime: str
+    function_dir: Path | None = None
+    handler: str | None = None
+    memory: list[int] = field(default_factory=lambda: runner.parse_memory(DEFAULT_MEMORY))
+    cold: int = 10
+    warm: int = 20
+    provisioned: int = 6
+    profile_samples: int = 3
+    compare: list[str] | None = None      # built-in functions measured beside; None: all others
+    work: int = 100
+    timeout_s: float = 60.0
+    target: str = "local"
+    limits: bool = True
+    rebuild: bool = False
+    # --target aws: the plugin's run options (region, yes, max_cost, ...), the idle sweep
+    # and the keep-warm interval the pings are priced at, and how to talk to the user
+    target_options: dict = field(default_factory=dict)
+    idle: tuple[float, ...] = ()
+    idle_samples: int = 3
+    keep_warm_s: float = 300.0
+    announce: Callable[[str], None] | None = None
+    confirm: Callable[[str], bool] | None = None
+    # the target options the user left at their default (a target may adjust those)
+    defaulted: frozenset[str] = frozenset({"api", "delivery", "runtime_cache"})
+
+    @property
+    def reference_mb(self) -> int:
+        return max(self.memory)
+
+
+def run_options(request: Request) -> runner.RunOptions:
+    """The request as `coldbench run` options for the local target, checked as a run's are;
+    UsageError for what cannot be measured."""
+    if request.target not in TARGETS:
+        raise UsageError(f"unknown target '{request.target}': choose {', '.join(TARGETS)}")
+    runtimes.get(request.runtime)
+    if request.cold < 1:
+        raise UsageError("--cold must be at least 1: every row compares cold starts")
+    if request.profile_samples < 1:
+        raise UsageError("--profile-samples must be at least 1: the package analysis "
+                         "rests on profiled cold starts")
+    for name in request.compare or ():
+        runtimes.get(name)
+    aws = request.target == "aws"
+    if aws:
+        _check_aws(request)
+    options = runner.RunOptions(
+        runtimes=[request.runtime], memory=request.memory, cold=request.cold,
+        warm=request.warm, provisioned=request.provisioned, work=request.work,
+        timeout_s=request.timeout_s, target=request.target, limits=request.limits,
+        function_dir=request.function_dir, handler=request.handler, rebuild=request.rebuild,
+        target_options=(dict(request.target_options, snapstart=False) if aws
+                        else dict(request.target_options)),
+        # never "provisioned": on AWS mitigate asks for it explicitly (run's is opt-in there)
+        defaulted=request.defaulted - {"provisioned"},
+        announce=request.announce, confirm=request.confirm)
+    runner.check(options)
+    return options
+
+
+def _check_aws(request: Request) -> None:
+    """What `mitigate --target aws` measures: one region, one architecture, zip packages."""
+    from coldbench.targets.aws.images import parse_package_types
+    from coldbench.targets.aws.package import parse_architectures
+    from coldbench.targets.aws.regions import parse_regions
+
+    settings = request.target_options
+    if settings.get("region") and len(parse_regions(settings["region"])) > 1:
+        raise UsageError("mitigate measures in one region: pass one --region")
+    if len(parse_architectures(settings.get("architectures") or "x86_64")) > 1:
+        raise UsageError("mitigate measures one architecture: pass one --arch")
+    if parse_package_types(settings.get("package_types")) != ["zip"]:
+        raise UsageError("mitigate measures zip packages: leave out --package")
+    if request.keep_warm_s <= 0:
+        raise UsageError("--keep-warm must be a positive interval (e.g. 5m)")
+
+
+# -- the task root's packages ---------------------------------------------------------------
+
+def size_of(path: Path) -> int:
+    """Bytes of a file, or of every file below a folder (links not followed)."""
+    if not path.is_dir() or path.is_symlink():
+        return path.lstat().st_size
+    return sum((Path(folder) / name).lstat().st_size
+               for folder, _, names in os.walk(path) for name in names)
+
+
+def _python_module(path: Path) -> str | None:
+    """The top-level module a task root entry is imported as, or None if it is none."""
+    if path.is_dir():
+        importable = path.name.isidentifier() and any(
+            name.endswith((".py", ".so")) for _, _, names in os.walk(path) for name in names)
+        return path.name if importable else None
+    if path.suffix in (".py", ".so"):
+        return path.name.split(".")[0]
+    return None
+
+
+def _distributions(task_root: Path) -> dict[str, Path]:
+    """Top-level module -> the .dist-info folder of the distribution that installed it."""
+    owners = {}
+    for info in task_root.glob("*.dist-info"):
+        top_level = info / "top_level.txt"
+        if top_level.is_file():
+            tops = top_level.read_text().split()
+        else:
+            record = info / "RECORD"
+            lines = record.read_text().splitlines() if record.is_file() else []
+            tops = [line.split(",", 1)[0].split("/", 1)[0].split(".")[0] for line in lines]
+        for top in tops:
+            if top and top.isidentifier() and top != "__pycache__":
+                owners.setdefault(top, info)
+    return owners
+
+
+def python_packages(artifact: Artifact) -> list[Package]:
+    root = artifact.task_root
+    client = set(artifact.function.runtime.runtime_files(root))
+    owners = _distributions(root)
+    groups: dict[str, tuple[set[str], set[Path]]] = {}
+    for entry in sorted(root.iterdir()):
+        if entry in client or entry.name == "__pycache__":
+            continue
+        module = _python_module(entry)
+        if module is None:
+            continue
+        if entry.is_dir() and not (entry / "__init__.py").exists() and module not in owners:
+            continue        # neither a package nor a distribution's (pip's bin/ of scripts)
+        info = owners.get(module)
+        name = info.name.split("-")[0] if info is not None else module
+        modules, paths = groups.setdefault(name, (set(), set()))
+        modules.add(module)
+        paths.add(entry)
+        if info is not None and info not in client:
+            paths.add(info)
+    for compiled in sorted((root / "__pycache__").glob("*.pyc")):   # top-level modules'
+        for modules, paths in groups.values():
+            if compiled.name.split(".")[0] in modules and compiled not in client:
+                paths.add(compiled)
+    return [_package(root, name, modules, paths) for name, (modules, paths) in groups.items()]
+
+
+def _package(root: Path, name: str, modules, paths) -> Package:
+    return Package(name, tuple(sorted(modules)),
+                   tuple(sorted(str(p.relative_to(root)) for p in paths)),
+                   sum(size_of(p) for p in paths))
+
+
+def _lock_closure(lock: dict, names: set[str]) -> set[str]:
+    """The node_modules packages (top-level folders) that ``names`` and everything they
+    depend on lie in, by the lock file, resolved as Node.js resolves: the requiring
+    package's own node_modules first, then its parents'."""
+    packages = lock.get("packages") or {}
+
+    def resolve(within: str, name: str) -> str | None:
+        while True:
+            key = f"{within}/node_modules/{name}" if within else f"node_modules/{name}"
+            if key in packages:
+                return key
+            if not within:
+                return None
+            within = within[:within.rfind("/node_modules/")] if "/node_modules/" in within else ""
+
+    found, todo = set(), [key for key in (resolve("", name) for name in names) if key]
+    while todo:
+        key = todo.pop()
+        if key in found:
+            continue
+        found.add(key)
+        entry = packages[key]
+        for depends in ("dependencies", "optionalDependencies", "peerDependencies"):
+            todo += [k for k in (resolve(key, name) for name in entry.get(depends) or {}) if k]
+    return {node_package_of(key) for key in found}
+
+
+def node_packages(artifact: Artifact) -> list[Package]:
+    root = artifact.task_root
+    modules_dir = root / "node_modules"
+    client = {str(p.relative_to(modules_dir)) for p in
+              artifact.function.runtime.runtime_files(root) if modules_dir in p.parents}
+    installed = []
+    for entry in sorted(modules_dir.iterdir()) if modules_dir.is_dir() else []:
+        if entry.name.startswith("."):
+            continue
+        if entry.name.startswith("@") and entry.is_dir():
+            installed += [f"{entry.name}/{scoped.name}" for scoped in sorted(entry.iterdir())]
+        else:
+            installed.append(entry.name)
+    # the client's own dependencies came with it, as Lambda's runtime brings them
+    try:
+        lock = json.loads((root / "package-lock.json").read_text())
+    except (OSError, ValueError):
+        lock = {}
+    own = set((lock.get("packages") or {}).get("", {}).get("dependencies") or {}) - client
+    client_only = (_lock_closure(lock, client) - _lock_closure(lock, own)) | client
+    return [_package(root, name, {name}, {modules_dir / name}) for name in installed
+            if name not in client and name not in client_only]
+
+
+def packages(artifact: Artifact) -> list[Package]:
+    return {"python": python_packages, "node": node_packages}[artifact.function.runtime.name](
+        artifact)
+
+
+def _names(tree: Item) -> list[str]:
+    """The names of the items below a tree's root and parts (modules, packages, files)."""
+    found = [] if tree.name in (ROOT, *PART_LABELS.values()) else [tree.name]
+    for child in tree.children:
+        found += _names(child)
+    return found
+
+
+def node_package_of(module: str) -> str | None:
+    """The node_modules package a module's path lies in (the outermost), if any."""
+    path = f"/{module}"
+    if "/node_modules/" not in path:
+        return None
+    parts = path.split("/node_modules/", 1)[1].split("/")
+    return "/".join(parts[:2]) if parts[0].startswith("@") else parts[0]
+
+
+def loaded_names(runtime: str, trees: list[Item], handler: str) -> set[str]:
+    """What the profiled inits loaded: top-level module names (Python), node_modules
+    package names (Node.js)."""
+    names = {name for tree in trees for name in _names(tree)}
+    if runtime == "python":
+        return {name.split(".")[0] for name in names} | {handler.split(".")[0].split("/")[0]}
+    return {package for name in names if (package := node_package_of(name))}
+
+
+# -- the trimmed build ---------------------------------------------------------------------
+
+def trimmed_copy(artifact: Artifact, unused: list[Package], into: Path) -> Artifact:
+    """A copy of the task root without ``unused``, in ``into``; named after the original
+    and what was left out, so equal copies share their cached code image."""
+    left_out = sorted(path for p in unused for path in p.paths)
+    key = hashlib.sha256("\0".join([artifact.task_root.name, *left_out]).encode()).hexdigest()
+    root = into / f"{artifact.task_root.name}-{TRIMMED}-{key[:12]}"
+    skipped = {artifact.task_root / path for path in left_out}
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [name for name in names if Path(folder) / name in skipped]
+
+    shutil.copytree(artifact.task_root, root, symlinks=True, ignore=ignore)
+    # a digest of its own: what is cached by digest (AWS's zip packages) is not the original's
+    digest = hashlib.sha256(f"{artifact.digest}\0{key}".encode()).hexdigest()
+    return TrimmedArtifact(artifact.function, root, digest, artifact.toolchain,
+                           left_out=tuple(left_out))
+
+
+@dataclass(frozen=True)
+class TrimmedArtifact(Artifact):
+    """A build without some packages: ``left_out``, paths relative to the task root, which
+    the AWS target also leaves out of the deployment package it makes from the sources."""
+
+    left_out: tuple[str, ...] = ()
+
+
+# -- the whole session ---------------------------------------------------------------------
+
+def mitigate(request: Request, on_status: Callable[[str], None] = lambda text: None,
+             on_sample: Callable[[Sample], None] = lambda sample: None) -> Findings:
+    """Everything the mitigation table is made of."""
+    options = run_options(request)
+    (function,) = runner.functions(options)
+    on_status(f"building {function.name} ({function.runtime.name})")
+    artifact = build.build(function, rebuild=request.rebuild)
+    findings = Findings(runtime=request.runtime, function=function.name,
+                        handler=function.handler, target=request.target,
+                        memory=list(request.memory), samples=[],
+                        task_root_bytes=size_of(artifact.task_root))
+    workspace = Path(tempfile.mkdtemp(prefix="coldbench-mitigate-"))
+    try:
+        trimmed = _analyse_packages(request, artifact, findings, workspace, on_status)
+        compared = _builtins(request, findings, on_status)
+        if request.target == "aws":
+            _measure_on_aws(request, options, artifact, trimmed, compared, findings,
+                            on_status, on_sample)
+            return findings
+        configs = [Config(artifact, memory_mb) for memory_mb in request.memory]
+        if trimmed is not None:
+            configs.append(Config(trimmed, request.reference_mb, variant=TRIMMED))
+        configs += [Config(other, request.reference_mb) for other in compared]
+        plan = Plan(cold=request.cold, warm=request.warm, provisioned=request.provisioned,
+                    event={"work": request.work})
+
+        def record(sample: Sample) -> None:
+            findings.samples.append(sample)
+            on_sample(sample)
+
+        on_status(f"measuring {len(configs)} configurations")
+        with sigterm_as_interrupt():
+            target = targets.make("local", options)
+            try:
+                Measurement(target, target.prepare(configs, plan), plan, record).run()
+            finally:
+                target.close()
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    return findings
+
+
+def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Artifact,
+                    trimmed: Artifact | None, compared: list[Artifact], findings: Findings,
+                    on_status, on_sample) -> None:
+    """The samples on Lambda, deployment after deployment (``Pass``); the samples of the
+    second and third are told apart by their variant (``BESIDE_SNAPSTART``, ``TRIMMED``)."""
+    settings = options.target_options
+    arch = (settings.get("architectures") or "x86_64").split(",")[0].strip()
+    findings.variant = arch
+    findings.region = settings.get("region")
+    findings.keep_warm_s = request.keep_warm_s
+    findings.idle = list(request.idle)
+    reference = request.reference_mb
+    snapstart = request.runtime in SNAPSTART_RUNTIMES
+    passes = [Pass("the function at every memory size"
+                   + (" and the built-in functions" if compared else ""),
+                   [Config(artifact, m) for m in request.memory]
+                   + [Config(other, reference) for other in compared],
+                   Plan(cold=request.cold, warm=request.warm, provisioned=request.provisioned,
+                        event={"work": request.work}))]
+    if snapstart or request.idle:
+        passes.append(Pass(
+            "the function at the reference size" + (" with and without SnapStart"
+                                                    if snapstart else "")
+            + (" and the idle sweep" if request.idle else ""),
+            [Config(artifact, reference)],
+            # without SnapStart only the sweep: the first deployment has the rest
+            Plan(cold=request.cold if snapstart else 0,
+                 warm=max(request.warm, 1) if snapstart else 0, provisioned=0,
+                 event={"work": request.work}, idle=tuple(request.idle),
+                 idle_samples=request.idle_samples if request.idle else 0),
+            snapstart=snapstart, relabel=f"{arch} {BESIDE_SNAPSTART}" if snapstart else None))
+    if trimmed is not None:
+        passes.append(Pass("the build without the unused packages", [Config(trimmed, reference)],
+                           Plan(cold=request.cold, warm=request.warm, provisioned=0,
+                                event={"work": request.work}),
+                           relabel=f"{arch} {TRIMMED}"))
+    max_cost = settings.get("max_cost")
+    for number, one in enumerate(passes, 1):
+        on_status(f"deployment {number} of {len(passes)}: {one.what}")
+        left = None if max_cost is None else max_cost - findings.spent_usd
+        pass_options = replace(options, status=on_status, target_options=dict(
+            settings, snapstart=one.snapstart, max_cost=left))
+
+        def record(sample: Sample, one=one) -> None:
+            if one.relabel is not None and sample.extra.get("variant") == arch:
+                sample.extra["variant"] = one.relabel
+            findings.samples.append(sample)
+            on_sample(sample)
+
+        with sigterm_as_interrupt():
+            target = targets.make("aws", pass_options)
+            try:
+                configs = target.prepare(one.configs, one.plan)
+                findings.spent_usd += target.estimate.total_usd
+                Measurement(target, configs, one.plan, record).run()
+            finally:
+                target.close()
+
+
+@dataclass
+class Pass:
+    """One deployment of `mitigate --target aws`: what it measures, with which plan."""
+
+    what: str
+    configs: list[Config]
+    plan: Plan
+    snapstart: bool = False
+    relabel: str | None = None     # the variant its plain (architecture-only) samples get
+
+
+def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
+                      workspace: Path, on_status) -> Artifact | None:
+    """Fill in the packages and which were never loaded; the trimmed build, if any."""
+    if request.runtime not in ANALYSED:
+        findings.package_note = NOT_ANALYSED.get(
+            request.runtime, f"not available for {request.runtime}: coldbench reads which "
+                             f"packages init loaded for {' and '.join(ANALYSED)} only")
+        return None
+    findings.packages = packages(artifact)
+    on_status(f"profiling {artifact.function.name}: which packages its init loads")
+    (profile,) = session.profile(session.Request(
+        runtimes=[request.runtime], function_dir=request.function_dir, handler=request.handler,
+        samples=request.profile_samples, memory_mb=request.reference_mb,
+        timeout_s=request.timeout_s, limits=request.limits), on_status=on_status)
+    finished = [s for s in profile.profiled if s.error is None]
+    findings.profiled = len(finished)
+    if not finished:
+        errors = [s.error for s in profile.profiled if s.error]
+        findings.package_note = ("not analysed: no profiled cold start finished its init "
+                                 f"({errors[0].get('type') if errors else 'no sample'})")
+        return None
+    # a failed sample's partial profile only adds to what is loaded: never more "unused"
+    loaded = loaded_names(request.runtime, [s.tree for s in profile.profiled],
+                          artifact.function.handler)
+    findings.loaded = sorted(loaded)
+    findings.unused = [p for p in findings.packages if not set(p.modules) & loaded]
+    if not findings.unused:
+        return None
+    return trimmed_copy(artifact, findings.unused, workspace)
+
+
+def _builtins(request: Request, findings: Findings, on_status) -> list[Artifact]:
+    """The built-in functions of the other runtimes that build here; why not, for the rest."""
+    wanted = request.compare if request.compare is not None else list(runtimes.RUNTIMES)
+    built = []
+    for name in wanted:
+        if name == request.runtime:
+            continue
+        on_status(f"building the {name} built-in function")
+        try:
+            built.append(build.build(build.Function.builtin(runtimes.get(name))))
+            findings.compared[name] = None
+        except ColdbenchError as exc:
+            findings.compared[name] = str(exc).splitlines()[0]
+    return built
