@@ -68,7 +68,7 @@ def stand_in(monkeypatch):
 
     ticks = iter(range(100))
     monkeypatch.setattr(targets, "make", make)
-    monkeypatch.setattr(build, "build", lambda function, rebuild=False: build.Artifact(
+    monkeypatch.setattr(build, "build", lambda function, rebuild=False, on_status=None: build.Artifact(
         function, Path("/nonexistent"), "digest", "toolchain"))
     monkeypatch.setattr(running, "now_iso", lambda: f"2026-11-27T06:00:{next(ticks):02d}+00:00")
 

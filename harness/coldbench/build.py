@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from coldbench.errors import UsageError
 from coldbench.runtimes import Runtime
@@ -80,8 +81,10 @@ def source_digest(function: Function) -> str:
     return digest.hexdigest()
 
 
-def build(function: Function, rebuild: bool = False) -> Artifact:
-    """The function's artifact, built now if the cache does not have it."""
+def build(function: Function, rebuild: bool = False,
+          on_status: Callable[[str], None] = lambda text: None) -> Artifact:
+    """The function's artifact, built now if the cache does not have it (``on_status``
+    hears "building ..." then, and only then)."""
     runtime = function.runtime
     toolchain = runtime.toolchain_version()
     digest = source_digest(function)
@@ -89,6 +92,7 @@ def build(function: Function, rebuild: bool = False) -> Artifact:
     task_root = cache_root() / "build" / runtime.name / f"{function.name}-{key[:16]}"
     if task_root.is_dir() and not rebuild:
         return Artifact(function, task_root, digest, toolchain)
+    on_status(f"building {function.name} ({runtime.name})")
     task_root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=task_root.parent))
     try:

@@ -324,8 +324,7 @@ def mitigate(request: Request, on_status: Callable[[str], None] = lambda text: N
     """Everything the mitigation table is made of."""
     options = run_options(request)
     (function,) = runner.functions(options)
-    on_status(f"building {function.name} ({function.runtime.name})")
-    artifact = build.build(function, rebuild=request.rebuild)
+    artifact = build.build(function, rebuild=request.rebuild, on_status=on_status)
     findings = Findings(runtime=request.runtime, function=function.name,
                         handler=function.handler, target=request.target,
                         memory=list(request.memory), samples=[],
@@ -469,9 +468,9 @@ def _builtins(request: Request, findings: Findings, on_status) -> list[Artifact]
     for name in wanted:
         if name == request.runtime:
             continue
-        on_status(f"building the {name} built-in function")
         try:
-            built.append(build.build(build.Function.builtin(runtimes.get(name))))
+            built.append(build.build(build.Function.builtin(runtimes.get(name)),
+                                     on_status=on_status))
             findings.compared[name] = None
         except ColdbenchError as exc:
             findings.compared[name] = str(exc).splitlines()[0]

@@ -64,8 +64,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
     artifacts = []
     for function in wanted:
-        status(f"building {function.name} ({function.runtime.name})")
-        artifacts.append(build.build(function, rebuild=options.rebuild))
+        artifacts.append(build.build(function, rebuild=options.rebuild, on_status=status))
     configs = [Config(a, m) for m in options.memory for a in artifacts]
     plan = options.plan()
     with sigterm_as_interrupt():

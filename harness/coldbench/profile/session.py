@@ -106,8 +106,7 @@ def profile(request: Request, on_status: Callable[[str], None] = lambda text: No
     options = run_options(request)
     artifacts = []
     for function in runner.functions(options):
-        on_status(f"building {function.name} ({function.runtime.name})")
-        artifacts.append(build.build(function, rebuild=request.rebuild))
+        artifacts.append(build.build(function, rebuild=request.rebuild, on_status=on_status))
     found = [FunctionProfile(a, probes.for_runtime(a.function.runtime.name).MEANS)
              for a in artifacts]
     plan = Plan(cold=request.samples, warm=0, provisioned=0, event=EVENT)
