@@ -39,7 +39,7 @@ from typing import Callable
 from coldbench.build import Artifact
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.targets.aws.client import Clients, describe
-from coldbench.targets.aws.package import Package, host_architecture
+from coldbench.targets.aws.package import Package, host_architecture, parse_choices
 
 PACKAGE_TYPES = ("zip", "image")
 RECIPE_VERSION = "1"              # bump when an image's layout changes
@@ -48,14 +48,7 @@ LABEL_KIND = "coldbench.lambda_image"      # "aws" (AWS's base image) or "local"
 
 def parse_package_types(text: str | None) -> list[str]:
     """``--package``: zip, image or both, comma-separated."""
-    names = [p.strip() for p in (text or "zip").split(",") if p.strip()]
-    for name in names:
-        if name not in PACKAGE_TYPES:
-            raise UsageError(f"unknown package type '{name}': choose from "
-                             f"{', '.join(PACKAGE_TYPES)}")
-    if not names:
-        raise UsageError("no package type given: pass --package zip, image or both")
-    return list(dict.fromkeys(names))
+    return parse_choices(text or "zip", PACKAGE_TYPES, "package type", "--package")
 
 
 def check_architectures(architectures: list[str]) -> None:

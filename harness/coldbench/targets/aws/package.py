@@ -66,15 +66,21 @@ def host_architecture() -> str:
             "arm64": "arm64"}.get(machine, machine)
 
 
-def parse_architectures(text: str) -> list[str]:
+def parse_choices(text: str, allowed, noun: str, option: str) -> list[str]:
+    """A comma-separated option of ``allowed`` names, each once, in the order given."""
     names = [a.strip() for a in text.split(",") if a.strip()]
     for name in names:
-        if name not in ARCHITECTURES:
-            raise UsageError(f"unknown architecture '{name}': choose from "
-                             f"{', '.join(ARCHITECTURES)}")
+        if name not in allowed:
+            raise UsageError(f"unknown {noun} '{name}': choose from {', '.join(allowed)}")
     if not names:
-        raise UsageError("no architecture given: pass --arch x86_64, arm64 or both")
+        listed = (f"{allowed[0]}, {allowed[1]} or both" if len(allowed) == 2
+                  else " or ".join(allowed))
+        raise UsageError(f"no {noun} given: pass {option} {listed}")
     return list(dict.fromkeys(names))
+
+
+def parse_architectures(text: str) -> list[str]:
+    return parse_choices(text, ARCHITECTURES, "architecture", "--arch")
 
 
 def package(artifact: Artifact, architecture: str, lambda_runtime: str) -> Package:
