@@ -85,12 +85,7 @@ class MotoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
 
 
 _FUNCTION = re.compile(r"^/2015-03-31/functions/[^/]+$")
@@ -398,12 +393,17 @@ class Serve:
             self.lines.append(line)
 
     def close(self) -> None:
-        self.process.terminate()                 # SIGTERM: serve stops its environments
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process, timeout_s=30)         # SIGTERM: serve stops its environments
+
+
+def stop(process: subprocess.Popen, timeout_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL if ``process`` has not ended within ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager

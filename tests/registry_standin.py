@@ -21,7 +21,7 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from aws_standin import free_port, wait_for_port
+from aws_standin import free_port, stop, wait_for_port
 
 ECR = "AmazonEC2ContainerRegistry_V20150921"
 MANIFESTS = ", ".join(["application/vnd.docker.distribution.manifest.v2+json",
@@ -85,12 +85,7 @@ class Registry:
         self._request("DELETE", f"/v2/{name}/manifests/{digest}").close()
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
