@@ -25,6 +25,20 @@ def cache_root() -> Path:
 
 
 @dataclass(frozen=True)
+class FunctionConfiguration:
+    """What a function's definition sets beside its code and handler, as Lambda's
+    GetFunctionConfiguration names it (``coldbench.templates``). Every field None or empty:
+    not set, coldbench's own settings apply."""
+
+    lambda_runtime: str | None = None          # "python3.13": AWS_EXECUTION_ENV says it
+    memory_mb: int | None = None               # measured at this size unless --memory
+    timeout_s: float | None = None             # the invocation's timeout and deadline
+    architecture: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()   # the function's own variables
+    layers: tuple[Path, ...] = ()              # local content of its layers, in order
+
+
+@dataclass(frozen=True)
 class Function:
     """A function to measure: its source folder, in one runtime, with its handler."""
 
@@ -32,6 +46,7 @@ class Function:
     runtime: Runtime
     source: Path
     handler: str
+    configuration: FunctionConfiguration = FunctionConfiguration()
 
     @classmethod
     def builtin(cls, runtime: Runtime, function_set: str = "hello") -> "Function":
@@ -48,7 +63,9 @@ class Function:
     @classmethod
     def user(cls, runtime: Runtime, source: Path, handler: str | None) -> "Function":
         source = Path(source).resolve()
-        if not source.is_dir() or not os.access(source, os.R_OK | os.X_OK):
+        if runtime.accepts_zip and source.is_file() and os.access(source, os.R_OK):
+            pass                  # a deployment package, as the runtime takes one
+        elif not source.is_dir() or not os.access(source, os.R_OK | os.X_OK):
             raise UsageError(f"function folder '{source}' is not a readable folder")
         return cls(source.name, runtime, source, handler or runtime.default_handler)
 
@@ -65,6 +82,8 @@ class Artifact:
 
 def source_files(function: Function) -> list[Path]:
     ignored = function.runtime.ignored_dirs
+    if function.source.is_file():         # a zip (``Runtime.accepts_zip``)
+        return [function.source]
     files = []
     for folder, dirs, names in os.walk(function.source):
         dirs[:] = sorted(d for d in dirs if d not in ignored)
@@ -76,7 +95,8 @@ def source_digest(function: Function) -> str:
     """SHA-256 over the relative paths and contents of the function's sources."""
     digest = hashlib.sha256()
     for path in source_files(function):
-        digest.update(str(path.relative_to(function.source)).encode() + b"\0")
+        digest.update(str(path.relative_to(function.source)
+                          if path != function.source else path.name).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 

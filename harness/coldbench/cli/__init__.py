@@ -20,6 +20,7 @@ from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.function_set import function_set_option
+from coldbench.cli.template import template_options, template_settings
 from coldbench.cli.results import register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
@@ -142,6 +143,7 @@ def cli():
               help="Measure your own function folder (with --runtime and --handler).")
 @click.option("--handler", help="Handler of --function, in the runtime's notation.")
 @function_set_option
+@template_options
 @click.option("--rebuild", is_flag=True, help="Build functions again even if cached.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--history", "history_dir", type=click.Path(path_type=Path),
@@ -155,7 +157,8 @@ def cli():
 @target_options("run")
 def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_samples, work,
         timeout_s, cpu_model,
-        no_limits, fmt, output, force, function_dir, handler, function_set, rebuild, quiet,
+        no_limits, fmt, output, force, function_dir, handler, function_set, template,
+        function_names, env_vars, layer_dirs, rebuild, quiet,
         history_dir, calibration_file, profile_init, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
@@ -180,6 +183,8 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         rebuild=rebuild, calibration=prediction.load(calibration_file), profile=profile_init,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
+        template_memory="memory" not in given(context, ["memory"]),
+        **template_settings(template, function_names, env_vars, layer_dirs),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
     with Progress(quiet=quiet) as progress:
         options.status = progress.status
@@ -198,18 +203,25 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
 @click.option("--runtimes", "--runtime", "runtimes", default="all", show_default=True)
 @click.option("--function", "function_dir", type=click.Path(path_type=Path))
 @function_set_option
+@template_options
 @click.option("--rebuild", is_flag=True, help="Build again even if cached.")
-def build(runtimes, function_dir, function_set, rebuild):
+def build(runtimes, function_dir, function_set, template, function_names, env_vars,
+          layer_dirs, rebuild):
     """Build functions into the cache (run builds what is missing)."""
     from coldbench import build as builder
     from coldbench.measure import options as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
-                                function_dir=function_dir, function_set=function_set)
+                                function_dir=function_dir, function_set=function_set,
+                                **template_settings(template, function_names, env_vars,
+                                                    layer_dirs))
     runner.check(options)
+    for note in options.notes if template is not None else ():
+        click.echo(f"note: {note}", err=True)
     for function in runner.functions(options):
         artifact = builder.build(function, rebuild=rebuild)
-        click.echo(f"{function.runtime.name:<8} {artifact.toolchain:<28} {artifact.task_root}")
+        name = function.name if template is not None else function.runtime.name
+        click.echo(f"{name:<8} {artifact.toolchain:<28} {artifact.task_root}")
 
 
 @cli.command()

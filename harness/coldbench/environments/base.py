@@ -129,7 +129,8 @@ class Environment(EnvironmentInterface):
         self.name = name
         self.sandbox = sandbox
         self.control_plane = control_plane
-        self.timeout_s = timeout_s
+        # a function's own timeout (its definition's) is Lambda's for it; else the target's
+        self.timeout_s = artifact.function.configuration.timeout_s or timeout_s
         self.invocations = 0
         self._on_close = on_close
         self._closed = False
@@ -210,12 +211,15 @@ def lambda_variables(artifact: Artifact, memory_mb: int, provisioned: bool, task
                      tmp: str, function_name: str) -> dict[str, str]:
     """The variables Lambda sets for a runtime (AWS Lambda documentation, "Defined runtime
     environment variables"), plus TMPDIR pointing at the environment's own /tmp. The
-    control plane adds AWS_LAMBDA_RUNTIME_API."""
+    control plane adds AWS_LAMBDA_RUNTIME_API. The function's own variables (its
+    definition's) come first, so Lambda's win, as Lambda reserves them."""
     runtime = artifact.function.runtime
-    return {
+    configuration = artifact.function.configuration
+    return dict(configuration.environment) | {
         "_HANDLER": artifact.function.handler,
         "LAMBDA_TASK_ROOT": task_root,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.lambda_runtime}",
+        "AWS_EXECUTION_ENV":
+            f"AWS_Lambda_{configuration.lambda_runtime or runtime.lambda_runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

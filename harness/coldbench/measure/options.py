@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from coldbench import build, function_sets, runtimes, targets
+from coldbench import build, function_sets, runtimes, targets, templates
 from coldbench.analysis.prediction import Calibration
 from coldbench.errors import UsageError
-from coldbench.measure.modes import Plan
+from coldbench.measure.modes import Config, Plan
 
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
 DEFAULT_MEMORY = (128, 512, 1769)
@@ -49,6 +49,15 @@ class RunOptions:
     # target may adjust those, where it would refuse a value the user chose
     defaulted: frozenset[str] = frozenset()
     notes: list[str] = field(default_factory=list)       # what the checks adjusted, said
+    # `--template FILE`: the functions of an app's definition (coldbench.templates), those
+    # named by --function-name (all when none), with --env-vars and --layer-dir applied
+    template: Path | None = None
+    function_names: tuple[str, ...] = ()
+    env_vars: Path | None = None
+    layer_dirs: tuple[str, ...] = ()
+    # True: each template function at its own memory size (--memory not given)
+    template_memory: bool = True
+    template_functions: list[build.Function] | None = None    # read by ``check``
     # how a target talks to the user: progress lines, what must be said whatever the
     # verbosity, and a yes/no question (None: no one to ask)
     status: Callable[[str], None] | None = None
@@ -64,7 +73,7 @@ class RunOptions:
 def parse_runtimes(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if names == ["all"]:
-        return list(runtimes.RUNTIMES)
+        return [name for name, runtime in runtimes.RUNTIMES.items() if runtime.in_all]
     for name in names:
         runtimes.get(name)
     if not names:
@@ -93,6 +102,8 @@ def check(options: RunOptions) -> None:
         raise UsageError(f"--profile: profiles are taken on the local target only (each "
                          f"runtime's own profiler is switched on in its launch there); drop "
                          f"--profile or use --target local, not {options.target}")
+    if options.template is not None:
+        read_template(options)
     targets.get(options.target).check_options(options)
     if min(options.cold, options.warm, options.provisioned, options.burst) < 0:
         raise UsageError("sample counts (--cold, --warm, --provisioned, --burst) cannot be "
@@ -129,7 +140,40 @@ def check(options: RunOptions) -> None:
                          "own function or a built-in set")
 
 
+def read_template(options: RunOptions) -> None:
+    """Read ``--template`` once: its functions that can run, the runtimes they need, their
+    memory sizes (unless --memory was given), and a note for each that cannot run."""
+    if options.template_functions is not None:
+        return
+    if options.function_dir is not None or options.function_set != function_sets.DEFAULT_SET:
+        raise UsageError("--template measures the functions of an app's definition: drop "
+                         "--function and --function-set")
+    if "runtimes" not in options.defaulted and options.defaulted:
+        raise UsageError("--template: each function's runtime comes from its definition; "
+                         "drop --runtimes (pick functions with --function-name)")
+    app = templates.read(options.template, options.env_vars, options.layer_dirs)
+    app = app.select(options.function_names)
+    options.template_functions = app.functions()
+    options.notes.extend([*app.notes, *app.function_notes()])
+    options.runtimes = list(dict.fromkeys(f.runtime.name
+                                          for f in options.template_functions))
+    if options.template_memory:
+        options.memory = sorted({f.configuration.memory_mb
+                                 for f in options.template_functions})
+
+
+def configurations(options: RunOptions, artifacts: list[build.Artifact]) -> list[Config]:
+    """What is measured: every function at every memory size; a template's functions at
+    their own memory size each, unless --memory was given."""
+    if options.template is not None and options.template_memory:
+        return [Config(a, a.function.configuration.memory_mb) for a in artifacts]
+    return [Config(a, m) for m in options.memory for a in artifacts]
+
+
 def functions(options: RunOptions) -> list[build.Function]:
+    if options.template is not None:
+        read_template(options)
+        return list(options.template_functions)
     if options.function_dir is not None:
         return [build.Function.user(runtimes.get(options.runtimes[0]), options.function_dir,
                                     options.handler)]

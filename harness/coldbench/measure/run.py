@@ -20,8 +20,8 @@ from typing import Callable
 from coldbench import __version__, build, targets
 from coldbench.analysis import prediction
 from coldbench.errors import ColdbenchError
-from coldbench.measure.modes import Config, Measurement
-from coldbench.measure.options import RunOptions, check, functions
+from coldbench.measure.modes import Measurement
+from coldbench.measure.options import RunOptions, check, configurations, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 
 
@@ -65,7 +65,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     artifacts = []
     for function in wanted:
         artifacts.append(build.build(function, rebuild=options.rebuild, on_status=status))
-    configs = [Config(a, m) for m in options.memory for a in artifacts]
+    configs = configurations(options, artifacts)
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)

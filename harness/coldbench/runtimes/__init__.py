@@ -8,7 +8,7 @@ from coldbench.plugins import Registry
 from coldbench.runtimes.base import ImageRecipe, Launch, Runtime
 
 # coldbench's own, in the order tables list them; plug-ins follow by name
-BUILTIN = ("python", "node", "go", "java", "rust")
+BUILTIN = ("python", "node", "go", "java", "rust", "provided")
 
 #: name -> Runtime (one instance each), in table order
 RUNTIMES: Registry[Runtime] = Registry(

@@ -100,6 +100,10 @@ class Runtime(ABC):
     image: ImageRecipe = ImageRecipe()
     #: bump when the build recipe changes, so cached artifacts are rebuilt
     build_version: str = "1"
+    #: whether `--runtimes all` takes it (a runtime of no one language may not)
+    in_all: bool = True
+    #: whether a function may be a .zip file (a deployment package) instead of a folder
+    accepts_zip: bool = False
     #: folders in a function's source that are build output, never hashed or copied
     ignored_dirs: frozenset[str] = frozenset({".git", "__pycache__"})
 
