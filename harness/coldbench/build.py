@@ -67,6 +67,7 @@ class Function:
             pass                  # a deployment package, as the runtime takes one
         elif not source.is_dir() or not os.access(source, os.R_OK | os.X_OK):
             raise UsageError(f"function folder '{source}' is not a readable folder")
+        runtime.check_source(source)
         return cls(source.name, runtime, source, handler or runtime.default_handler)
 
 

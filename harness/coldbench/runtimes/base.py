@@ -124,6 +124,11 @@ class Runtime(ABC):
         """Build the function in ``source`` into the empty folder ``out``, which becomes
         the task root (``LAMBDA_TASK_ROOT``). Raises BuildError with the tool's output."""
 
+    def check_source(self, source: Path) -> None:
+        """Raise UsageError when ``source`` cannot be a function of this runtime, before
+        anything is built (``Function.user``). Nothing is checked by default: the build
+        says what is wrong."""
+
     @abstractmethod
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         """The process Lambda would start for this runtime, given a built task root."""

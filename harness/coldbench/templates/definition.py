@@ -110,6 +110,11 @@ class FunctionDefinition:
             self.refuse(f"its code {self.code} is a file: coldbench builds {self.runtime} "
                         "functions from a folder")
             return
+        try:
+            runtimes.get(self.runtime).check_source(self.code)
+        except UsageError as exc:
+            self.refuse(str(exc))
+            return
         reserved = sorted(set(self.environment) & RESERVED_VARIABLES)
         if reserved:
             self.refuse(f"it sets variables Lambda reserves: {', '.join(reserved)}")
