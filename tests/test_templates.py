@@ -275,3 +275,18 @@ def test_missing_code_path_is_a_note_and_nothing_else_is_refused(tmp_path):
     ran = run_rows(path, tmp_path)
     assert ran["rows"] == {("Present", "python", 128): 4}
     assert "Gone (template.yaml:" in ran["stderr"] and "does not exist" in ran["stderr"]
+
+
+@pytest.mark.slow
+def test_build_and_profile_take_a_template():
+    built = run_cli("build", "--template", SAM)
+    assert built.returncode == 0, built.stderr
+    assert [line.split()[0] for line in built.stdout.splitlines()] == ["OrdersFunction",
+                                                                      "InventoryFunction"]
+    profiled = run_cli("profile", "--template", SAM, "--function-name", "OrdersFunction",
+                       "--samples", "1")
+    assert profiled.returncode == 0, profiled.stderr
+    assert "python: OrdersFunction (app.handler) at 512 MB" in profiled.stdout
+    assert "InventoryFunction" not in profiled.stdout
+    refused = run_cli("run", "--template", SAM, "--runtimes", "python")
+    assert refused.returncode == 2 and "drop --runtimes" in refused.stderr

@@ -20,7 +20,7 @@ from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.function_set import function_set_option
-from coldbench.cli.template import template_options, template_settings
+from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.cli.results import register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
@@ -183,7 +183,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         rebuild=rebuild, calibration=prediction.load(calibration_file), profile=profile_init,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
-        template_memory="memory" not in given(context, ["memory"]),
+        template_memory=own_memory("memory"),
         **template_settings(template, function_names, env_vars, layer_dirs),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
     with Progress(quiet=quiet) as progress:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 
 def template_options(function):
@@ -35,5 +36,15 @@ def template_settings(template, function_names, env_vars, layer_dirs) -> dict:
     from coldbench.errors import UsageError
     if template is None and (function_names or env_vars or layer_dirs):
         raise UsageError("--function-name, --env-vars and --layer-dir go with --template")
+    if template is not None and not own_memory("runtimes"):
+        raise UsageError("--template: each function's runtime comes from its definition; "
+                         "drop --runtimes (pick functions with --function-name)")
     return {"template": template, "function_names": tuple(function_names),
             "env_vars": env_vars, "layer_dirs": tuple(layer_dirs)}
+
+
+def own_memory(parameter: str = "memory") -> bool:
+    """Whether the option ``parameter`` of the current command was left at its default:
+    for the memory option, whether template functions keep their own memory size."""
+    source = click.get_current_context().get_parameter_source(parameter)
+    return source in (None, ParameterSource.DEFAULT)

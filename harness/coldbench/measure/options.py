@@ -148,9 +148,6 @@ def read_template(options: RunOptions) -> None:
     if options.function_dir is not None or options.function_set != function_sets.DEFAULT_SET:
         raise UsageError("--template measures the functions of an app's definition: drop "
                          "--function and --function-set")
-    if "runtimes" not in options.defaulted and options.defaulted:
-        raise UsageError("--template: each function's runtime comes from its definition; "
-                         "drop --runtimes (pick functions with --function-name)")
     app = templates.read(options.template, options.env_vars, options.layer_dirs)
     app = app.select(options.function_names)
     options.template_functions = app.functions()

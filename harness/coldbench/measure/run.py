@@ -136,8 +136,23 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
                     if options.idle else {})},
         "runtime_versions": {a.function.runtime.name: a.toolchain for a in artifacts},
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
-                       "handler": a.function.handler, "source_digest": a.digest}
+                       "handler": a.function.handler, "source_digest": a.digest,
+                       **configuration_of(a.function)}
                       for a in artifacts],
+        **({"template": str(options.template)} if options.template is not None else {}),
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
     }
+
+
+def configuration_of(function: build.Function) -> dict:
+    """What a function's definition set (``--template``), for the results: {} if nothing."""
+    configuration = function.configuration
+    if configuration == build.FunctionConfiguration():
+        return {}
+    return {"configuration": {
+        "lambda_runtime": configuration.lambda_runtime, "memory_mb": configuration.memory_mb,
+        "timeout_s": configuration.timeout_s, "architecture": configuration.architecture,
+        # names only: values may be secrets given with --env-vars
+        "variables": [name for name, _ in configuration.environment],
+        "layers": [str(layer) for layer in configuration.layers]}}

@@ -96,6 +96,9 @@ from coldbench.phases import cold_start_ms
 #       "image"; an image configuration's variant has "image" in it, "x86_64 image"),
 #       run.package_types, run.images (runtime -> uri, bytes as ECR stores them, digest,
 #       architecture, lambda_runtime, base, kind "aws" or "local") and run.image_notes.
+#       Added within 2 (--template): run.template (the definition file) and, per function
+#       of run.functions, its configuration (lambda_runtime, memory_mb, timeout_s,
+#       architecture, variables (names only), layers) as its definition set it.
 SCHEMA_VERSION = 2
 READS = (1, 2)                      # the versions ``load`` accepts
 

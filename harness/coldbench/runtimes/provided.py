@@ -4,8 +4,8 @@ custom runtime for AWS Lambda" and "When to use Lambda's OS-only runtimes").
 
 The function is a folder or a .zip (as it is deployed) whose root holds an executable
 named ``bootstrap``, in any language: a shell script, a Go or Rust binary built elsewhere,
-Bun or LLRT with a Runtime API loop. Nothing is built: the folder is copied, the zip extracted with its files' modes, into the
-task root. As on Lambda, the runtime is the task root's ``bootstrap``, started in the task
+Bun or LLRT with a Runtime API loop. Nothing is built: the folder is copied, the zip
+extracted with its files' modes, into the task root. As on Lambda, the runtime is the task root's ``bootstrap``, started in the task
 root with the variables the custom runtime guide says a runtime reads at init:
 ``_HANDLER`` (the handler of the function's configuration, for the bootstrap to make sense
 of), ``LAMBDA_TASK_ROOT`` and ``AWS_LAMBDA_RUNTIME_API``; from then on it talks to the
