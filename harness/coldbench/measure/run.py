@@ -62,9 +62,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
         options.calibration = prediction.load()
     wanted = functions(options)
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
-    artifacts = []
-    for function in wanted:
-        artifacts.append(build.build(function, rebuild=options.rebuild, on_status=status))
+    artifacts = build.build_all(wanted, rebuild=options.rebuild, on_status=status)
     configs = configurations(options, artifacts)
     plan = options.plan()
     with sigterm_as_interrupt():
