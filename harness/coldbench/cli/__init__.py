@@ -151,6 +151,10 @@ def cli():
 @click.option("--calibration", "calibration_file", type=click.Path(path_type=Path),
               help="Predict AWS's Init Duration with this calibration (made by coldbench "
                    "calibrate) instead of the one shipped with coldbench.")
+@click.option("--via", default="invoke", show_default=True, type=click.Choice(["invoke", "url"]),
+              help="How each invocation reaches the function: the Invoke API, or an HTTP "
+                   "request to its function URL (payload format 2.0; local and docker "
+                   "targets), whose client-observed latency is recorded too.")
 @click.option("--profile", "profile_init", is_flag=True,
               help="Also take --cold profiled cold samples per configuration (local target), "
                    "kept out of the statistics, and print where init time goes.")
@@ -159,7 +163,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         timeout_s, cpu_model,
         no_limits, fmt, output, force, function_dir, handler, function_set, template,
         function_names, env_vars, layer_dirs, rebuild, quiet,
-        history_dir, calibration_file, profile_init, **settings):
+        history_dir, calibration_file, via, profile_init, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
@@ -183,7 +187,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         rebuild=rebuild, calibration=prediction.load(calibration_file), profile=profile_init,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
-        template_memory=own_memory("memory"),
+        template_memory=own_memory("memory"), via=via,
         **template_settings(template, function_names, env_vars, layer_dirs),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
     with Progress(quiet=quiet) as progress:

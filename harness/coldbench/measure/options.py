@@ -15,6 +15,8 @@ from coldbench.measure.modes import Config, Plan
 
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
 DEFAULT_MEMORY = (128, 512, 1769)
+VIAS = ("invoke", "url")
+URL_TARGETS = ("local", "docker")      # whose environments run on this machine
 
 
 @dataclass
@@ -58,6 +60,9 @@ class RunOptions:
     # True: each template function at its own memory size (--memory not given)
     template_memory: bool = True
     template_functions: list[build.Function] | None = None    # read by ``check``
+    # how each invocation reaches the function: Lambda's Invoke API, or an HTTP request
+    # to its function URL (``targets/function_url.py``)
+    via: str = "invoke"
     # how a target talks to the user: progress lines, what must be said whatever the
     # verbosity, and a yes/no question (None: no one to ask)
     status: Callable[[str], None] | None = None
@@ -104,6 +109,14 @@ def check(options: RunOptions) -> None:
                          f"--profile or use --target local, not {options.target}")
     if options.template is not None:
         read_template(options)
+    if options.via not in VIAS:
+        raise UsageError(f"unknown --via '{options.via}': choose {', '.join(VIAS)}")
+    if options.via == "url" and options.target not in URL_TARGETS:
+        raise UsageError(f"--via url: function URLs are served on this machine, for the "
+                         f"{' and '.join(URL_TARGETS)} targets, not {options.target}")
+    if options.via == "url" and options.profile:
+        raise UsageError("--via url and --profile exclude each other: profile the function "
+                         "through the Invoke API")
     targets.get(options.target).check_options(options)
     if min(options.cold, options.warm, options.provisioned, options.burst) < 0:
         raise UsageError("sample counts (--cold, --warm, --provisioned, --burst) cannot be "

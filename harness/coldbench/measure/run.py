@@ -67,6 +67,9 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
+        if options.via == "url":
+            from coldbench.targets.function_url import UrlTarget
+            target = UrlTarget(target, options.timeout_s)
         try:
             configs = target.prepare(configs, plan)
             writer.results.run.update(run_metadata(options, target, artifacts, **started))
