@@ -263,7 +263,8 @@ def render(comparisons: list[Comparison], fmt: str = "table", min_change: float 
         documents = []
         for c in comparisons:
             document = asdict(c)
-            documents.append(document.pop("key") | document | {"verdict": c.text(),
+            del document["key"]
+            documents.append(c.key.to_json() | document | {"verdict": c.text(),
                                                                "regression": c.regression})
         return json.dumps(documents, indent=1) + "\n"
     rows = [[c.key.label, f"{c.key.memory_mb} MB", c.mode,

@@ -74,7 +74,7 @@ def run_entry(result: FunctionProfile, config) -> dict:
     profiled sample's own tree is on the sample, so it is not repeated here."""
     entry = summary(result)
     del entry["profiled_samples"]
-    return {"memory_mb": config.memory_mb, "variant": config.variant} | entry
+    return {"memory_mb": config.memory_mb, "variant": config.variant.to_json() or None} | entry
 
 
 def _errors(result: FunctionProfile):

@@ -23,6 +23,7 @@ from coldbench.phases import ms_between, now_ns
 from coldbench.profile import probes
 from coldbench.profile.probes import Capture
 from coldbench.profile.tree import Item, Reading, assemble, parts_ms
+from coldbench.model import ConfigKey
 from coldbench.results.schema import Sample
 from coldbench.runtimes.base import Launch
 from coldbench.targets.base import Invoked
@@ -217,10 +218,8 @@ def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample
                            for config, result in zip(configs, found) if result.profiled]
 
 
-def _key(config: Config):
-    from coldbench.results.schema import ConfigKey
-    return ConfigKey(config.artifact.function.name, config.runtime, config.memory_mb,
-                     config.variant)
+def _key(config: Config) -> ConfigKey:
+    return config.key
 
 
 def _rounded(value: float | None) -> float | None:

@@ -23,7 +23,7 @@ import html
 import json
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -57,7 +57,7 @@ class StepMark:
     @property
     def element_id(self) -> str:
         return (f"{self.kind}-{self.target}-{self.key.runtime}-{self.key.memory_mb}"
-                f"{_id_part(self.key.variant)}{_region_part(self.key, self.region)}"
+                f"{_id_part(self.key.variant.label())}{_region_part(self.key, self.region)}"
                 f"-{self.run_id}")
 
 
@@ -69,7 +69,7 @@ def _id_part(variant: str | None) -> str:
 def _shows_region(key: ConfigKey, region: str | None) -> bool:
     """A series' region is said beside its configuration unless the variant says it (a
     run in several regions)."""
-    return bool(region) and region not in (key.variant or "").split()
+    return bool(region) and key.variant.region != region
 
 
 def _region_part(key: ConfigKey, region: str | None) -> str:
@@ -150,7 +150,7 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
         high = [_quantile(v, 0.75) for _, v in points]
         values += p50
         label = s.label.removeprefix(f"{runtime} ")     # the chart is the runtime's
-        part = f"{s.key.memory_mb}{_id_part(s.key.variant)}{_region_part(s.key, s.region)}"
+        part = f"{s.key.memory_mb}{_id_part(s.key.variant.label())}{_region_part(s.key, s.region)}"
         ax.fill_between(xs, low, high, color=color, alpha=0.15, linewidth=0)
         ax.plot(xs, p50, "-o", color=color, markersize=3.5, label=label,
                 gid=f"trend-{target}-{runtime}-{part}")
@@ -268,7 +268,7 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
             "runs": history.runs(),
             "index": [{k: _json_safe(v) for k, v in row.items()}
                       for row in index.to_dict("records")],
-            "changes": [{"target": m.target, **asdict(m.key), "region": m.region,
+            "changes": [{"target": m.target, **m.key.to_json(), "region": m.region,
                          "run_id": m.run_id,
                          "started_at": m.started_at, "kind": m.kind, "text": m.text,
                          "p_value": m.p_value} for m in all_marks],
