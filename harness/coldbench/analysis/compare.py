@@ -30,10 +30,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from statistics import median
 from typing import Iterable, Sequence
 
 from coldbench.analysis.blame import Blamed, blame, profiles
+from coldbench.model import median
 from coldbench.results.schema import MODES, ConfigKey, Results, Sample, region_of
 
 MIN_CHANGE = 0.10

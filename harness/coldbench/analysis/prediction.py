@@ -35,7 +35,7 @@ from pathlib import Path
 from coldbench.analysis import reference
 from coldbench.analysis.reference import AWS_INIT_SOURCE
 from coldbench.errors import UsageError
-from coldbench.model import Variant
+from coldbench.model import Variant, median
 
 KIND = "coldbench-calibration"
 VERSION = 1
@@ -153,7 +153,7 @@ def leave_one_runtime_out(points) -> dict[str, float | None]:
         except UsageError:
             found[runtime] = None
             continue
-        found[runtime] = statistics.median(relative_errors(calibration, own).values())
+        found[runtime] = median(relative_errors(calibration, own).values())
     return found
 
 
@@ -200,8 +200,8 @@ def _medians(samples) -> dict[tuple, dict]:
         if s.mode == "cold" and s.valid and s.init_ms is not None:
             key = (s.function, s.runtime, s.memory_mb, s.variant)
             grouped.setdefault(key, []).append(s)
-    return {key: {"init_ms": statistics.median(s.init_ms for s in group),
-                  "read_mb": (statistics.median(s.extra["init_read_mb"] for s in group)
+    return {key: {"init_ms": median(s.init_ms for s in group),
+                  "read_mb": (median(s.extra["init_read_mb"] for s in group)
                               if all(s.extra.get("init_read_mb") is not None for s in group)
                               else None),
                   "n": len(group)}

@@ -4,14 +4,11 @@ print."""
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 from pathlib import Path
 
 import click
 
-from coldbench import __version__
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 
@@ -78,7 +75,7 @@ def register(cli) -> None:
         from coldbench.analysis.summary import summarize_samples
         from coldbench.measure import mitigation
         from coldbench.measure.options import parse_memory, parse_runtimes
-        from coldbench.measure.run import cpu_model_name, now_iso
+        from coldbench.model import collect_metadata, now_iso
         from coldbench.profile import document as documents
 
         from coldbench import targets
@@ -119,9 +116,7 @@ def register(cli) -> None:
         rows = analysis.rows(findings, prices)
         if output is not None:
             documents.write(output, analysis.document(rows, findings, prices, {
-                "started_at": started_at, "ended_at": now_iso(),
-                "coldbench_version": __version__, "platform": platform.platform(),
-                "cpu": cpu_model_name(), "cpus": os.cpu_count(),
+                "started_at": started_at, "ended_at": now_iso(), **collect_metadata(),
                 "plan": {"cold": cold, "warm": warm, "provisioned": provisioned,
                          "profile_samples": profile_samples, "work": work,
                          "idle_samples": idle_samples if idle else 0}}))

@@ -32,6 +32,7 @@ import numpy as np
 from coldbench.analysis import compare
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import ResultsError
+from coldbench.model import median
 from coldbench.render.report import (PALETTE, Chart, page, profile_charts, pyplot, svg_of,
                                      table_html)
 from coldbench.render.table import ms, render
@@ -145,7 +146,7 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
         if not points:
             continue
         xs = [p[0] for p in points]
-        p50 = [_median(v) for _, v in points]
+        p50 = [median(v) for _, v in points]
         low = [_quantile(v, 0.25) for _, v in points]
         high = [_quantile(v, 0.75) for _, v in points]
         values += p50
@@ -157,7 +158,7 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
         ax.annotate(ms(p50[-1]), (xs[-1], p50[-1]), textcoords="offset points", xytext=(6, -3),
                     fontsize=8, color=color,
                     gid=f"last-{target}-{runtime}-{part}")
-        by_run = {run_id: (_when(started), _median(v)) for run_id, started, v in s.points if v}
+        by_run = {run_id: (_when(started), median(v)) for run_id, started, v in s.points if v}
         for mark in found:
             if mark.key != s.key or mark.region != s.region or mark.run_id not in by_run:
                 continue
@@ -182,10 +183,6 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
                  f"step changes (Mann-Whitney U, p < {alpha:g}, at least {min_change:.0%}); "
                  "dotted lines: the function code, runtime version or CPU changed.",
                  svg_of(fig, name))
-
-
-def _median(values: list[float]) -> float:
-    return _quantile(values, 0.5)
 
 
 def _quantile(values: list[float], q: float) -> float:

@@ -13,7 +13,7 @@ take for it (``Option``), the rules those follow (``check_options``), how they m
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
 
 from coldbench.errors import UsageError
