@@ -149,7 +149,7 @@ def test_idle_samples_must_be_at_least_one(tmp_path):
 
 
 def test_intervals_are_read_and_written_in_their_largest_whole_unit():
-    from coldbench.measure.idle import interval_text, parse_intervals
+    from coldbench.workflows.sweeps import interval_text, parse_intervals
 
     assert parse_intervals("60m, 5m,15m,30m,5m") == (300.0, 900.0, 1800.0, 3600.0)
     assert parse_intervals("1.5h,90S,0.2s") == (0.2, 90.0, 5400.0)

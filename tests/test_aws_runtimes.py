@@ -9,7 +9,7 @@ import pytest
 from coldbench.analysis import reference
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import UsageError
-from coldbench.measure.options import RunOptions, check
+from coldbench.workflows.options import RunOptions, check
 from coldbench.model import Variant
 from coldbench.render.table import HEADERS, rows
 from coldbench.results.schema import Sample

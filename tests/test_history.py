@@ -8,7 +8,7 @@ import pytest
 
 from coldbench.errors import ResultsError
 from coldbench.model import Variant
-from coldbench.results.history import INDEX_COLUMNS, History, open_run
+from coldbench.analysis.history import INDEX_COLUMNS, History, open_run
 from coldbench.results.schema import ResultsWriter, Sample, load
 
 from conftest import run_cli

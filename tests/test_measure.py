@@ -9,7 +9,7 @@ from coldbench import runtimes
 from coldbench.build import Artifact, Function
 from coldbench.errors import UsageError
 from coldbench.measure.modes import Config, to_sample
-from coldbench.measure.options import RunOptions, check
+from coldbench.workflows.options import RunOptions, check
 from coldbench.targets.base import Invoked
 
 CONFIG = Config(Artifact(Function.builtin(runtimes.get("python")), Path("/nonexistent"),

@@ -9,7 +9,7 @@ import pytest
 
 from coldbench.analysis import mitigation
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_USAGE
-from coldbench.measure.mitigation import node_package_of, node_packages
+from coldbench.workflows.mitigate import node_package_of, node_packages
 from coldbench.render.table import ms
 from conftest import run_cli
 

@@ -7,7 +7,7 @@ import re
 
 from coldbench.model import Variant
 from coldbench.render.publish import publish
-from coldbench.results.history import History
+from coldbench.analysis.history import History
 from coldbench.results.schema import ResultsWriter, Sample
 
 RUN_IDS = [f"2026110{day}T060000Z-step000{day}" for day in range(1, 5)]

@@ -369,7 +369,7 @@ def keep_warm(strategy: Strategy, f: Findings, prices: Prices) -> Row:
     time found no environment (``analysis.idle``)."""
     from coldbench.analysis import idle
     from coldbench.analysis.summary import summarize_samples
-    from coldbench.measure.idle import interval_text
+    from coldbench.workflows.sweeps import interval_text
 
     every = f.keep_warm_s or 300.0
     warm = _summary(_of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(), "warm"))

@@ -14,7 +14,7 @@ from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 def register(cli) -> None:
     from coldbench.cli import target_options
-    from coldbench.measure.mitigation import DEFAULT_KEEP_WARM, DEFAULT_MEMORY, TARGETS
+    from coldbench.workflows.mitigate import DEFAULT_KEEP_WARM, DEFAULT_MEMORY, TARGETS
 
     @cli.command()
     @click.option("--function", "function_dir", type=click.Path(path_type=Path),
@@ -73,15 +73,15 @@ def register(cli) -> None:
         from coldbench import prices as price_tables
         from coldbench.analysis import mitigation as analysis
         from coldbench.analysis.summary import summarize_samples
-        from coldbench.measure import mitigation
-        from coldbench.measure.options import parse_memory, parse_runtimes
+        from coldbench.workflows import mitigate as mitigation
+        from coldbench.workflows.options import parse_memory, parse_runtimes
         from coldbench.model import collect_metadata, now_iso
-        from coldbench.profile import document as documents
+        from coldbench.workflows import profile_document as documents
 
         from coldbench import targets
         from coldbench.cli import confirm_on_terminal, given
         from coldbench.errors import UsageError
-        from coldbench.measure.idle import parse_intervals
+        from coldbench.workflows.sweeps import parse_intervals
 
         context = click.get_current_context()
         targets.refuse_others(target, "run", given(context, settings))

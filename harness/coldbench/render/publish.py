@@ -36,7 +36,7 @@ from coldbench.model import median
 from coldbench.render.report import (PALETTE, Chart, page, profile_charts, pyplot, svg_of,
                                      table_html)
 from coldbench.render.table import ms, render
-from coldbench.results.history import History
+from coldbench.analysis.history import History
 from coldbench.results.schema import (ConfigKey, Results, region_of, replace_file,
                                       runtime_rank)
 

@@ -223,7 +223,7 @@ def local_vs_aws(results: Results, configs: list[ConfigSummary]) -> Chart | None
 def profile_charts(results: Results) -> list[Chart]:
     """An icicle chart of each configuration the run profiled (`run --profile`,
     ``run.profiles``), drawn by the profile's own renderer."""
-    from coldbench.profile.render import icicle_figure, ms as profile_ms
+    from coldbench.render.profile import icicle_figure, ms as profile_ms
 
     found = []
     for profile in results.run.get("profiles") or []:

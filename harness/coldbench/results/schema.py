@@ -17,7 +17,7 @@ written once more whole (write, then rename) with ``run.ended_at`` and ``run.com
 
 Other tools read this file; the contract is ``schema_version``, ``run`` and ``samples``
 (fields in ``Sample``). Fields may be added within a version; none are removed or renamed.
-``run["run_id"]`` names the run in a history (``coldbench.results.history``): unique, and sorting
+``run["run_id"]`` names the run in a history (``coldbench.analysis.history``): unique, and sorting
 run ids sorts runs by start time.
 
 A sample's configuration, its key and its variant are the model's (``coldbench.model``).

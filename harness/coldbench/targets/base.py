@@ -20,7 +20,7 @@ from coldbench.errors import UsageError
 from coldbench.model import Artifact, Config, Environment, Invoked, Plan
 
 if TYPE_CHECKING:
-    from coldbench.measure.options import RunOptions
+    from coldbench.workflows.options import RunOptions
 
 
 @dataclass(frozen=True)

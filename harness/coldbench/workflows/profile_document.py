@@ -13,7 +13,7 @@ from pathlib import Path
 
 from coldbench.errors import ResultsError
 from coldbench.model import collect_metadata, median, now_iso
-from coldbench.profile.session import FunctionProfile, Request
+from coldbench.workflows.profile import FunctionProfile, Request
 from coldbench.profile.tree import PART_LABELS, PARTS, Item, median_tree
 
 SCHEMA = "coldbench-profile"

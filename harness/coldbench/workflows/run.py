@@ -16,7 +16,7 @@ from coldbench import build, targets
 from coldbench.analysis import prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure.modes import Config, Measurement
-from coldbench.measure.options import RunOptions, check, functions
+from coldbench.workflows.options import RunOptions, check, functions
 from coldbench.model import collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 
@@ -66,7 +66,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
 
             Measurement(target, configs, plan, record).run()
             if options.profile:              # after the ordinary samples, kept apart
-                from coldbench.profile.session import profile_run
+                from coldbench.workflows.profile import profile_run
                 profile_run(target, configs, plan, writer.results.samples, record,
                             writer.results.run)
             writer.results.run["completed"] = True

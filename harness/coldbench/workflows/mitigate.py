@@ -38,11 +38,11 @@ from coldbench import build, runtimes, targets
 from coldbench.analysis.mitigation import BESIDE_SNAPSTART, TRIMMED, Findings, Package
 from coldbench.build import Artifact
 from coldbench.errors import ColdbenchError, UsageError
-from coldbench.measure import options as runner
+from coldbench.workflows import options as runner
 from coldbench.measure.modes import Measurement
 from coldbench.model import Config, Plan, Variant
-from coldbench.measure.run import sigterm_as_interrupt
-from coldbench.profile import session
+from coldbench.workflows.run import sigterm_as_interrupt
+from coldbench.workflows import profile as session
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
 
