@@ -92,7 +92,7 @@ def test_run_via_url_records_the_clients_latency(tmp_path):
     assert len(samples) == 14
     for sample in samples:
         assert sample["error"] is None and not sample["misclassified"], sample
-        assert sample["variant"] == "via url" and sample["url_status"] == 200
+        assert sample["variant"] == {"via": "url"} and sample["url_status"] == 200
         assert sample["url_ms"] == pytest.approx(sample["e2e_ms"], abs=0.001)
         # the client waits for the whole invocation, and a cold one for init too
         assert sample["url_ms"] > sample["duration_ms"] + (sample["init_ms"] or 0)

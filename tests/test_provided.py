@@ -161,6 +161,6 @@ def test_a_bootstrap_missing_or_not_executable_is_refused(tmp_path):
 
 
 def test_not_in_all():
-    from coldbench.measure.options import parse_runtimes
+    from coldbench.workflows.options import parse_runtimes
     assert "provided" not in parse_runtimes("all")
     assert parse_runtimes("provided") == ["provided"]

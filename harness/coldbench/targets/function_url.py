@@ -9,7 +9,7 @@ inside the request, as Lambda starts one for a request that finds none, so a col
 request's latency holds the environment's creation, its init and the invocation. The
 request's body is the plan's event as JSON; the function receives it as the 2.0 event's
 ``body``. Configurations measured this way are kept apart from those invoked directly
-(variant "via url").
+(``Variant.via`` "url").
 """
 
 from __future__ import annotations
@@ -23,12 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from coldbench.environments import function_url
 from coldbench.targets.base import Environment, Invoked, Target
 
-VIA = "via url"
+VIA = "url"                                   # the variant's ``via``: "via url"
 _START_FAILURES = (OSError,)
-
-
-def variant_with_url(variant: str | None) -> str:
-    return VIA if variant is None else f"{variant} {VIA}"
 
 
 class _FrontDoor(ThreadingHTTPServer):
@@ -178,7 +174,7 @@ class UrlTarget(Target):
         self._sequence = 0
 
     def prepare(self, configs, plan):
-        return [replace(c, variant=variant_with_url(c.variant))
+        return [replace(c, variant=c.variant.but(via=VIA))
                 for c in self.inner.prepare(configs, plan)]
 
     def start(self, artifact, memory_mb: int, provisioned: bool) -> Environment:
