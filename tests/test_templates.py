@@ -72,6 +72,17 @@ def test_serverless_variables_and_package(monkeypatch):
     assert packaged == {"src/handler.py"}        # tests/ and serverless.yml left out
 
 
+def test_serverless_placeholders_in_provider_variables(tmp_path):
+    (tmp_path / "handler.py").write_text("def hello(event, context):\n    return {}\n")
+    path = tmp_path / "serverless.yml"
+    path.write_text("service: s\nprovider:\n  name: aws\n  runtime: python3.12\n"
+                    "  environment:\n    SECRET: ${ssm:/s/secret}\n    PLAIN: ${self:service}\n"
+                    "functions:\n  hello:\n    handler: handler.hello\n")
+    (hello,) = templates.read(path).definitions
+    assert hello.environment == {"SECRET": placeholder("${ssm:/s/secret}"), "PLAIN": "s"}
+    assert hello.placeholders == ["SECRET"] and hello.not_runnable is None
+
+
 def test_env_vars_in_sam_clis_format(tmp_path):
     env_vars = tmp_path / "env.json"
     env_vars.write_text(json.dumps({

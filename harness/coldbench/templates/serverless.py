@@ -174,7 +174,9 @@ def _split(text: str) -> list[str]:
 def definitions(path: Path, document: dict) -> list[FunctionDefinition]:
     variables = Variables(document)
     base = path.parent
-    provider = _resolved_or_fail(variables, document.get("provider") or {}, path, "provider")
+    provider = _resolved_or_fail(variables, {key: value for key, value in
+                                             (document.get("provider") or {}).items()
+                                             if key != "environment"}, path, "provider")
     service_package = _resolved_or_fail(variables, document.get("package") or {}, path,
                                         "package")
     service = str(variables._plain(document.get("service"), base.name))
