@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from coldbench.errors import UsageError
+
 
 def template_options(function):
     """Add --template, --function-name, --env-vars and --layer-dir to a command."""
@@ -33,7 +35,6 @@ def template_options(function):
 def template_settings(template, function_names, env_vars, layer_dirs) -> dict:
     """The RunOptions fields of these options; UsageError for a companion without
     --template."""
-    from coldbench.errors import UsageError
     if template is None and (function_names or env_vars or layer_dirs):
         raise UsageError("--function-name, --env-vars and --layer-dir go with --template")
     if template is not None and not own_memory("runtimes"):

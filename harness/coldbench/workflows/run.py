@@ -19,6 +19,7 @@ from coldbench.measure.modes import Measurement
 from coldbench.workflows.options import RunOptions, check, configurations, functions
 from coldbench.model import collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
+from coldbench.targets.function_url import UrlTarget
 
 
 @contextmanager
@@ -50,7 +51,6 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
         if options.via == "url":
-            from coldbench.targets.function_url import UrlTarget
             target = UrlTarget(target, options.timeout_s)
         try:
             configs = target.prepare(configs, plan)
