@@ -102,3 +102,18 @@ def test_via_url_is_for_environments_on_this_machine():
     result = run_cli("run", "--via", "url", "--target", "aws", "--cold", "1")
     assert result.returncode == 2
     assert "--via url" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_run_via_url_on_docker(engine, tmp_path):
+    output = tmp_path / "run.json"
+    result = run_cli("run", "--target", "docker", "--images", "local", "--runtimes", "go",
+                     "--via", "url", "--memory", "512", "--cold", "2", "--warm", "2",
+                     "--provisioned", "0", "--output", output, "--quiet")
+    assert result.returncode == 0, result.stderr
+    samples = json.loads(output.read_text())["samples"]
+    assert [s["mode"] for s in samples].count("warm") == 2
+    cold = [s for s in samples if s["mode"] == "cold"]
+    # a cold request waits for the container, which the cold start does not count
+    assert all(s["url_ms"] > s["init_ms"] + s["duration_ms"] for s in cold)

@@ -301,3 +301,10 @@ def test_build_and_profile_take_a_template():
     assert "InventoryFunction" not in profiled.stdout
     refused = run_cli("run", "--template", SAM, "--runtimes", "python")
     assert refused.returncode == 2 and "drop --runtimes" in refused.stderr
+
+
+def test_layer_dir_must_be_arn_equals_an_existing_folder(tmp_path):
+    for value, words in (("no-equals-sign", "expected ARN=DIR"),
+                         (f"arn:aws:lambda:us-east-1:1:layer:x:1={tmp_path}/nope", "does not exist")):
+        with pytest.raises(UsageError, match=words):
+            templates.read(SAM, layer_dirs=[value])
