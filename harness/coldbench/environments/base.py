@@ -52,6 +52,13 @@ class Sandbox(ABC):
         returns are added (a Runtime API's address). Raises OSError when nothing could be
         started."""
 
+    def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
+        """Start a further process in this environment (same cgroup, namespaces and user
+        as the runtime), such as an external extension; callable before ``start``. Its
+        pid; every such process ends when the sandbox closes. OSError when it cannot be
+        started."""
+        raise OSError(f"{type(self).__name__} cannot start further processes")
+
     @abstractmethod
     def running(self) -> bool:
         """Whether the started process is still running."""
@@ -122,7 +129,8 @@ class Environment(EnvironmentInterface):
 
     def __init__(self, artifact: Artifact, memory_mb: int, provisioned: bool, name: str,
                  sandbox: Sandbox, control_plane: ControlPlane, timeout_s: float,
-                 on_close: Callable[["Environment"], None] = lambda environment: None):
+                 on_close: Callable[["Environment"], None] = lambda environment: None,
+                 opt_dir: Path | None = None, variables: dict[str, str] | None = None):
         self.artifact = artifact
         self.memory_mb = memory_mb
         self.provisioned = provisioned
@@ -130,6 +138,10 @@ class Environment(EnvironmentInterface):
         self.sandbox = sandbox
         self.control_plane = control_plane
         self.timeout_s = timeout_s
+        # what is /opt for this environment (its layers, merged), and the function's own
+        # environment variables (its configuration's), which Lambda's do not override
+        self.opt_dir = opt_dir
+        self.variables = dict(variables or {})
         self.invocations = 0
         self._on_close = on_close
         self._closed = False
@@ -139,6 +151,7 @@ class Environment(EnvironmentInterface):
             launch = runtime.launch(Path(sandbox.task_root), artifact.function.handler, memory_mb)
             env = lambda_variables(artifact, memory_mb, provisioned, sandbox.task_root,
                                    sandbox.tmp, self.function_name) | launch.env
+            env = self.variables | env
             argv, env = control_plane.command(self, list(launch.argv), env)
             sandbox.start(argv, env, control_plane.before_exec(self))
             if provisioned:

@@ -23,6 +23,7 @@ The runtimes' clients send only what the API defines: ``GET .../invocation/next`
 from __future__ import annotations
 
 import json
+import math
 import queue
 import socket
 import threading
@@ -31,7 +32,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from coldbench.environments.base import ControlPlane, decode_response
+from coldbench.environments import extensions_api, telemetry as telemetry_api
+from coldbench.environments.base import ACCOUNT, ControlPlane, decode_response
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.base import Invoked
 
@@ -53,6 +55,8 @@ class Invocation:
     event: bytes
     deadline_ms: int
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    trace: str = field(default_factory=lambda: (f"Root=1-{int(time.time()):08x}-"
+                                                f"{uuid.uuid4().hex[:24]};Sampled=0"))
     sent_ns: int | None = None        # event written to the runtime's GET /next
     done_ns: int | None = None        # response or error received in full
     response: bytes | None = None
@@ -72,7 +76,10 @@ class RuntimeAPI:
     def __init__(self, function_arn: str, on_init_done: Callable[[], None] | None = None):
         self.function_arn = function_arn
         self.on_init_done = on_init_done
-        self.init_done_ns: int | None = None
+        self.runtime_ready_ns: int | None = None    # the runtime's first GET /next
+        self.init_done_ns: int | None = None        # ... and every extension ready
+        # the Extensions and Telemetry APIs, when the environment has external extensions
+        self.extensions: extensions_api.ExtensionsAPI | None = None
         self.init_error: dict | None = None
         self.initialized = threading.Event()   # first GET /next, or an init error
         self._pending: dict[str, Invocation] = {}
@@ -152,14 +159,21 @@ class RuntimeAPI:
     def _handle(self, conn: socket.socket, at: int, method: str, path: str,
                 headers: dict[str, str], body: bytes) -> bool:
         """Answer one request; False when the connection is to be closed."""
+        if self.extensions is not None and (path.startswith(extensions_api.PREFIX)
+                                            or path == telemetry_api.PATH):
+            answer = self.extensions.handle(at, method, path, headers, body)
+            if answer is None:
+                return False
+            conn.sendall(_response(*answer))
+            return headers.get("connection", "").lower() != "close"
         if method == "GET" and path == _NEXT:
-            if self.init_done_ns is None:
+            if self.runtime_ready_ns is None:
                 self._first_next(at)
             invocation = self._queue.get()
             if invocation is None:            # shutting down: leave the runtime waiting
                 self._queue.put(None)
                 return False
-            trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
+            trace = invocation.trace
             answer = _response(200, invocation.event, (
                 ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
                 ("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms)),
@@ -186,7 +200,19 @@ class RuntimeAPI:
         return headers.get("connection", "").lower() != "close"
 
     def _first_next(self, at_ns: int) -> None:
-        self.init_done_ns = at_ns
+        self.runtime_ready_ns = at_ns
+        self.init_ready()
+
+    def init_ready(self) -> None:
+        """Init is over once the runtime and every registered extension have asked for
+        their next event (AWS Lambda Developer Guide, "Lambda Extensions API")."""
+        with self._lock:
+            if self.init_done_ns is not None or self.runtime_ready_ns is None:
+                return
+            if self.extensions is not None and not self.extensions.all_ready():
+                return
+            extensions_ready = self.extensions.ready_ns() if self.extensions else None
+            self.init_done_ns = max(self.runtime_ready_ns, extensions_ready or 0)
         try:
             if self.on_init_done is not None:
                 self.on_init_done()
@@ -209,7 +235,8 @@ class RuntimeAPI:
         return True
 
 
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found"}
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden",
+            404: "Not Found", 409: "Conflict"}
 
 
 def _response(status: int, body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> bytes:
@@ -309,23 +336,59 @@ _POLL_S = 0.02          # how often a waiting invoke looks for a crash or a time
 
 class RuntimeApiPlane(ControlPlane):
     """coldbench's Runtime API as an environment's control plane: the server is opened in
-    the sandbox's network just before the runtime starts, and clocks init and invocations
-    as ``phases.py`` defines them."""
+    the sandbox's network just before the runtime starts (before its external extensions,
+    when it has some), and clocks init and invocations as ``phases.py`` defines them."""
 
     def __init__(self):
         self.api: RuntimeAPI | None = None
+        self.extensions: extensions_api.ExternalExtensions | None = None
+        self.telemetry: telemetry_api.Telemetry | None = None
+        self._environment = None
         self._init_outcome = "done"
+        self._log_offset = 0
+
+    def _open(self, environment) -> None:
+        self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
+
+    def command(self, environment, argv, env):
+        """With external extensions (``/opt/extensions``): the API is opened now, they are
+        started, and the runtime is started once they have registered (or failed)."""
+        argv = exec_wrapper(environment.artifact.function.runtime, argv, env)
+        paths = extensions_api.external_extensions(getattr(environment, "opt_dir", None))
+        if not paths:
+            return argv, env
+        self._environment = environment
+        with environment.sandbox.network():
+            self._open(environment)
+        self.telemetry = telemetry_api.Telemetry()
+        function = environment.artifact.function
+        self.api.extensions = extensions_api.ExtensionsAPI(
+            environment.function_name, "$LATEST", function.handler, ACCOUNT, self.telemetry,
+            on_ready=self.api.init_ready)
+        self.extensions = extensions_api.ExternalExtensions(paths, self.api.extensions)
+        self.extensions.start(environment.sandbox, env | {"AWS_LAMBDA_RUNTIME_API": self.api.address})
+        self.extensions.wait(self.extensions.registered,
+                             self.extensions.started_ns + int(environment.timeout_s * 1e9))
+        return argv, env
 
     def before_exec(self, environment):
         def open_api() -> dict[str, str]:
-            self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
+            if self.api is None:
+                self._open(environment)
             return {"AWS_LAMBDA_RUNTIME_API": self.api.address}
         return open_api
 
+    def _init_start_ns(self, environment) -> int:
+        if self.extensions is not None:
+            return self.extensions.started_ns
+        return environment.sandbox.started_ns
+
     def _wait(self, environment, done: threading.Event, deadline_ns: Callable[[], int]) -> str:
         """Wait for ``done`` until ``deadline_ns()``: "done", "exited" (the runtime
-        ended) or "timeout"."""
+        ended), "extension" (an extension failed) or "timeout"."""
         while not done.wait(_POLL_S):
+            if self.extensions is not None and self.extensions.crashed() is not None:
+                return "extension"
             if not environment.sandbox.running():
                 return "done" if done.is_set() else "exited"
             if now_ns() > deadline_ns():
@@ -333,35 +396,70 @@ class RuntimeApiPlane(ControlPlane):
         return "done"
 
     def wait_initialized(self, environment) -> None:
-        deadline = environment.sandbox.started_ns + int(environment.timeout_s * 1e9)
+        deadline = self._init_start_ns(environment) + int(environment.timeout_s * 1e9)
         self._init_outcome = self._wait(environment, self.api.initialized, lambda: deadline)
+        self._init_over(environment)
+
+    def _init_over(self, environment) -> None:
+        """Registration closes; the init events go to the Telemetry API."""
+        if self.extensions is None or self.api.extensions.init_over:
+            return
+        self.api.extensions.init_over = True
+        error = self._init_error(environment, self._init_outcome)
+        telemetry_api.init_events(
+            self.telemetry, "provisioned-concurrency" if environment.provisioned else "on-demand",
+            self._init_start_ns(environment), self.api.runtime_ready_ns, self.api.init_done_ns,
+            error["type"] if error else None)
+        self._tail_log(environment)
+
+    def _init_error(self, environment, outcome: str) -> dict | None:
+        if self.extensions is not None and (crash := self.extensions.crashed()) is not None:
+            return crash | {"phase": "init"}
+        if self.api.init_error:
+            return self.api.init_error | {"phase": "init"}
+        if outcome == "timeout":
+            error = environment.timed_out("init")
+            if self.extensions is not None and self.extensions.not_ready():
+                error["message"] += (" (extensions not ready: "
+                                     f"{', '.join(self.extensions.not_ready())})")
+            return error
+        if outcome != "done":
+            return environment.exit_error("init")
+        return None
+
+    def _tail_log(self, environment) -> None:
+        text, self._log_offset = environment.sandbox.log(self._log_offset)
+        telemetry_api.function_lines(self.telemetry, text)
 
     def invoke(self, environment, event: dict, first: bool) -> tuple[Invoked, bool]:
         sandbox, api = environment.sandbox, self.api
         timeout_ns = int(environment.timeout_s * 1e9)
         if not api.initialized.is_set():
-            outcome = self._wait(environment, api.initialized,
-                                 lambda: sandbox.started_ns + timeout_ns)
-        else:
-            outcome = self._init_outcome
-        if api.init_error:
-            return Invoked(duration_ms=None, error=api.init_error | {"phase": "init"}), False
-        if outcome != "done":
-            error = (environment.timed_out("init") if outcome == "timeout"
-                     else environment.exit_error("init"))
+            init_start = self._init_start_ns(environment)
+            self._init_outcome = self._wait(environment, api.initialized,
+                                            lambda: init_start + timeout_ns)
+        self._init_over(environment)
+        error = self._init_error(environment, self._init_outcome)
+        if error is not None:
             return Invoked(duration_ms=None, error=error), False
         # On Lambda a cold environment's init starts with its first request: that request
         # has an Init Duration even when a fast runtime finished init before invoke() ran.
-        init_ms = (ms_between(sandbox.started_ns, api.init_done_ns)
-                   if first and not environment.provisioned else None)
+        cold = first and not environment.provisioned
+        init_ms = ms_between(self._init_start_ns(environment), api.init_done_ns) if cold else None
 
         invocation = api.submit(json.dumps(event).encode(), environment.timeout_s)
+        listeners = []
+        if self.extensions is not None:
+            listeners = api.extensions.invoke_listeners()
+            api.extensions.invoke(invocation.request_id, invocation.deadline_ms,
+                                  environment.function_arn, invocation.trace)
         submitted = now_ns()
         # the timeout counts from the event's hand-over, as Lambda's does
         outcome = self._wait(environment, invocation.done,
                              lambda: (invocation.sent_ns or submitted) + timeout_ns)
         if outcome != "done":
             error = (environment.timed_out("invoke") if outcome == "timeout"
+                     else self.extensions.crashed() | {"phase": "invoke"} if outcome == "extension"
                      else environment.exit_error("invoke"))
             duration = ms_between(invocation.sent_ns, now_ns()) if invocation.sent_ns else None
             return Invoked(duration_ms=duration, init_ms=init_ms, error=error), False
@@ -371,8 +469,73 @@ class RuntimeApiPlane(ControlPlane):
             result.error = invocation.error | {"phase": "invoke"}
         else:
             result.response = decode_response(invocation.response)
+        if self.extensions is None:
+            return result, True
+        return self._after_runtime(environment, invocation, listeners, result, cold)
+
+    def _after_runtime(self, environment, invocation: Invocation, listeners: list,
+                       result: Invoked, cold: bool) -> tuple[Invoked, bool]:
+        """The invoke phase goes on until every extension registered for INVOKE has asked
+        for its next event: that post-runtime time is recorded, and the environment takes
+        no next event before it is over."""
+        result.responded_ns = now_ns()        # the caller has its response from here
+        error_type = (result.error or {}).get("type")
+        self._tail_log(environment)
+        telemetry_api.invoke_events(self.telemetry, invocation.request_id, invocation.sent_ns,
+                                    invocation.done_ns, len(invocation.response or b""),
+                                    error_type)
+        deadline = invocation.sent_ns + int(environment.timeout_s * 1e9)
+        idle: list[int] = []
+
+        def extensions_idle() -> bool:
+            at = self.api.extensions.idle_ns(listeners) if listeners else invocation.done_ns
+            if at is not None:
+                idle.append(at)
+            return at is not None
+        outcome = self.extensions.wait(extensions_idle, deadline)
+        if cold:
+            result.extra |= self._attribution(environment)
+        if outcome != "done":
+            result.error = (self.extensions.crashed() | {"phase": "invoke"}
+                            if outcome == "error" else environment.timed_out("invoke"))
+            return result, False
+        post_runtime_ms = max(0.0, ms_between(invocation.done_ns, idle[0])) if listeners else 0.0
+        result.extra["extension_post_runtime_ms"] = round(post_runtime_ms, 3)
+        telemetry_api.report_event(
+            self.telemetry, invocation.request_id, max(idle or [invocation.done_ns]),
+            result.duration_ms,
+            math.ceil(result.duration_ms + post_runtime_ms + (result.init_ms or 0)),
+            environment.memory_mb, environment.sandbox.peak_memory_mb(), result.init_ms,
+            error_type)
         return result, True
 
+    def _attribution(self, environment) -> dict:
+        """Where a cold start's init went: each extension's register and ready instants
+        (ms from the start of init), and the runtime's own init."""
+        start = self._init_start_ns(environment)
+        sandbox = environment.sandbox
+        return {"extensions": self.extensions.attribution(start),
+                "extension_registration_ms": round(ms_between(start, sandbox.started_ns), 3),
+                "runtime_init_ms": round(ms_between(sandbox.started_ns,
+                                                    self.api.runtime_ready_ns), 3)}
+
     def close(self) -> None:
+        if self.extensions is not None and self.api.extensions is not None:
+            try:
+                self.extensions.shut_down(self._environment.sandbox.running())
+            finally:
+                self.api.extensions.close()
+                self.telemetry.close()
         if self.api is not None:
             self.api.close()
+
+
+def exec_wrapper(runtime, argv: list[str], env: dict[str, str]) -> list[str]:
+    """The runtime's command line behind the script ``AWS_LAMBDA_EXEC_WRAPPER`` names, for
+    Lambda's managed runtimes (AWS Lambda Developer Guide, "Modifying the runtime
+    environment", wrapper scripts): the script gets the command line as its arguments.
+    OS-only runtimes (``provided.*``) run their bootstrap as it is."""
+    wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if not wrapper or (runtime.lambda_runtime or "").startswith("provided"):
+        return argv
+    return [wrapper, *argv]

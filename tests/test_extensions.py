@@ -1,0 +1,262 @@
+"""External extensions under coldbench's Runtime API, with known answers: real extension
+processes (a shell script with curl, as AWS's sample shell extension is, and a Go program,
+as AWS's sample extensions are, built here) speaking the real Extensions API to the local
+target, and the real Telemetry API delivering to an HTTP listener.
+
+Tolerances: a 200 ms sleep before registering moves the registration by 200 ms, -60/+80
+ms, and raises Init Duration by 200 ms, -70/+80 ms (medians of five cold starts against the
+same extension without the sleep, interleaved, on a shared, busy machine: without the sleep, the
+extension's own start-up after registering overlaps the runtime's init and slows it, so
+Init Duration grows by less than the sleep); 150 ms of work after each INVOKE shows as 150 ms of
+post-runtime time (at least 149 ms each; 130-200 ms more than without the work, in
+medians) and leaves Duration within 50 ms of the extension without the work.
+"""
+
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from coldbench.build import Function, build, cache_root
+from coldbench.environments.extensions_api import running
+from coldbench.phases import now_ns
+from coldbench.runtimes import get
+from coldbench.targets.local.target import LocalTarget
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+EXTENSIONS = ROOT / "tests" / "fixtures" / "extensions"
+COLD = 5
+
+
+def _go_extension() -> Path:
+    """The Go extension, built once per source (cached in coldbench's cache)."""
+    source = EXTENSIONS / "go"
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source.iterdir())))
+    binary = cache_root() / "test-extensions" / f"go-{digest.hexdigest()[:16]}"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["go", "build", "-o", str(binary) + ".part", "."], cwd=source,
+                       check=True, env=os.environ | {"CGO_ENABLED": "0"}, timeout=900)
+        os.replace(str(binary) + ".part", binary)
+    return binary
+
+
+@pytest.fixture(scope="module")
+def artifact():
+    return build(Function.builtin(get("go")))
+
+
+@pytest.fixture(scope="module", params=["shell", "go"])
+def extension(request) -> Path:
+    return EXTENSIONS / "shell.sh" if request.param == "shell" else _go_extension()
+
+
+def opt_with(tmp_path: Path, *extensions: tuple[str, Path]) -> Path:
+    """An /opt folder whose extensions folder holds ``extensions`` (name, executable)."""
+    opt = tmp_path / f"opt-{len(list(tmp_path.glob('opt-*')))}"
+    (opt / "extensions").mkdir(parents=True)
+    for name, source in extensions:
+        shutil.copy(source, opt / "extensions" / name)
+    return opt
+
+
+def cold_starts(artifact, opt: Path | None, variables: dict, count: int = COLD,
+                warm: int = 0, timeout_s: float = 10) -> list[list]:
+    """``count`` environments, each invoked once cold and ``warm`` times more."""
+    target = LocalTarget(timeout_s=timeout_s, opt_dir=opt, variables=variables)
+    runs, pids = [], []
+    try:
+        for _ in range(count):
+            environment = target.start(artifact, 512, provisioned=False)
+            pids += [environment.sandbox.launcher.pid,
+                     *environment.control_plane.extensions.pids.values()]
+            try:
+                runs.append([environment.invoke({}) for _ in range(1 + warm)])
+            finally:
+                environment.close()
+    finally:
+        target.close()
+    assert not [pid for pid in pids if running(pid)], "a process outlived its environment"
+    return runs
+
+
+def test_a_sleep_before_registering_raises_init_duration_by_it(artifact, extension, tmp_path):
+    opt = opt_with(tmp_path, ("probe", extension))
+    quick, slow = [], []
+    for _ in range(COLD):           # interleaved, so that the machine's drift hits both
+        quick += [run[0] for run in cold_starts(artifact, opt, {}, count=1)]
+        slow += [run[0] for run in cold_starts(artifact, opt, {"EXTENSION_SLEEP_BEFORE_REGISTER_MS": "200"},
+                                               count=1)]
+    assert all(r.error is None for r in quick + slow), [r.error for r in quick + slow]
+    raised = statistics.median(r.init_ms for r in slow) - statistics.median(r.init_ms for r in quick)
+    assert 130 <= raised <= 280, raised
+    registered = [statistics.median(r.extra["extensions"][0]["registered_ms"] for r in runs)
+                  for runs in (quick, slow)]
+    assert 140 <= registered[1] - registered[0] <= 280, registered
+    # the runtime waited for the registration, not for the extension's readiness
+    for r in slow:
+        (probe,) = r.extra["extensions"]
+        assert probe["name"] == "probe" and probe["events"] == ["INVOKE", "SHUTDOWN"]
+        assert 195 <= probe["registered_ms"] <= probe["ready_ms"] <= r.init_ms + 0.001
+        assert r.extra["extension_registration_ms"] >= probe["registered_ms"]
+        assert 0 < r.extra["runtime_init_ms"] < r.init_ms
+
+
+def test_work_after_invoke_is_post_runtime_time_not_duration(artifact, extension, tmp_path):
+    opt = opt_with(tmp_path, ("probe", extension))
+    idle = [i for run in cold_starts(artifact, opt, {}, count=1, warm=3) for i in run[1:]]
+    busy_runs = cold_starts(artifact, opt, {"EXTENSION_WORK_AFTER_INVOKE_MS": "150"},
+                            count=1, warm=3)
+    busy = [i for i in busy_runs[0][1:]]
+    assert all(r.error is None for r in idle + busy), [r.error for r in idle + busy]
+    post = {name: statistics.median(r.extra["extension_post_runtime_ms"] for r in runs)
+            for name, runs in (("idle", idle), ("busy", busy))}
+    # what the extension takes to ask again is post-runtime time too: nothing for the Go
+    # extension, a curl's start (under the CPU share of 512 MB) for the shell one
+    assert post["idle"] < 80, post
+    assert all(r.extra["extension_post_runtime_ms"] >= 149 for r in busy), busy
+    assert 130 <= post["busy"] - post["idle"] <= 200, post
+    assert abs(statistics.median(r.duration_ms for r in busy)
+               - statistics.median(r.duration_ms for r in idle)) < 50
+
+
+def test_the_next_invocation_waits_for_the_extensions(artifact, tmp_path):
+    """The environment hands no event over before the extension has asked for its next:
+    invoke() returns once it has, while the caller's response came 150 ms earlier."""
+    opt = opt_with(tmp_path, ("probe", EXTENSIONS / "shell.sh"))
+    target = LocalTarget(timeout_s=10, opt_dir=opt,
+                         variables={"EXTENSION_WORK_AFTER_INVOKE_MS": "150"})
+    try:
+        environment = target.start(artifact, 512, provisioned=False)
+        environment.invoke({})
+        invoked = environment.invoke({})
+        returned = now_ns()
+        assert invoked.responded_ns is not None
+        assert (returned - invoked.responded_ns) / 1e6 >= 145
+        environment.close()
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize("behaviour, error_type", [
+    ("exit-at-init", "Extension.Crash"),
+    ("init-error", "Extension.ConfigInvalid"),
+    ("never-ready", "Sandbox.Timedout"),
+])
+def test_a_failing_extension_is_an_init_error_of_lambdas_type(artifact, extension, tmp_path,
+                                                              behaviour, error_type):
+    opt = opt_with(tmp_path, ("probe", extension))
+    started = time.monotonic()
+    (run,) = cold_starts(artifact, opt, {"EXTENSION_BEHAVIOUR": behaviour}, count=1,
+                         timeout_s=2)
+    (invoked,) = run
+    assert invoked.error["type"] == error_type and invoked.error["phase"] == "init"
+    assert invoked.duration_ms is None
+    if behaviour == "never-ready":
+        assert "probe" in invoked.error["message"]
+    assert time.monotonic() - started < 15
+
+
+def test_nothing_an_extension_started_outlives_its_environment(artifact, tmp_path):
+    opt = opt_with(tmp_path, ("probe", EXTENSIONS / "shell.sh"))
+    target = LocalTarget(timeout_s=2, opt_dir=opt, variables={"EXTENSION_BEHAVIOUR": "never-ready"})
+    try:
+        environment = target.start(artifact, 512, provisioned=False)
+        pids = list(environment.control_plane.extensions.pids.values())
+        assert pids and all(running(pid) for pid in pids)
+        environment.invoke({})
+        assert not environment.alive
+        assert not any(running(pid) for pid in pids)
+    finally:
+        target.close()
+
+
+class _Listener(http.server.BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.extend(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_telemetry_events_carry_the_samples_instants(artifact, tmp_path):
+    """A subscriber (here a Python listener subscribed by a small extension) gets the
+    platform events, with the durations the samples have."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    subscriber = tmp_path / "subscriber"
+    subscriber.write_text(f"""#!/bin/bash
+set -euo pipefail
+api="http://$AWS_LAMBDA_RUNTIME_API"
+headers=$(mktemp)
+curl -sS -D "$headers" -o /dev/null -X POST "$api/2020-01-01/extension/register" \\
+  -H "Lambda-Extension-Name: subscriber" -d '{{"events": ["INVOKE"]}}'
+id=$(grep -i '^Lambda-Extension-Identifier:' "$headers" | cut -d: -f2 | tr -d ' \\r')
+curl -sS -f -o /dev/null -X PUT "$api/2022-07-01/telemetry" -H "Lambda-Extension-Identifier: $id" \\
+  -d '{{"schemaVersion": "2022-07-01", "types": ["platform", "function"],
+       "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
+       "destination": {{"protocol": "HTTP", "URI": "http://sandbox.localdomain:{port}/"}}}}'
+while true; do curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"; done
+""")
+    subscriber.chmod(0o755)
+    opt = opt_with(tmp_path, ("subscriber", subscriber))
+    try:
+        (run,) = cold_starts(artifact, opt, {}, count=1, warm=1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and sum(
+                e["type"] == "platform.report" for e in _Listener.received) < 2:
+            time.sleep(0.05)
+    finally:
+        server.shutdown()
+    events = _Listener.received
+    kinds = [e["type"] for e in events]
+    for kind in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport",
+                 "platform.start", "platform.runtimeDone", "platform.report",
+                 "platform.extension", "platform.telemetrySubscription"):
+        assert kind in kinds, kinds
+    cold, warm = run
+    (init_report,) = [e for e in events if e["type"] == "platform.initReport"]
+    assert init_report["record"]["metrics"]["durationMs"] == pytest.approx(cold.init_ms, abs=0.01)
+    done = [e["record"] for e in events if e["type"] == "platform.runtimeDone"]
+    assert [d["metrics"]["durationMs"] for d in done] == pytest.approx(
+        [cold.duration_ms, warm.duration_ms], abs=0.01)
+    reports = [e["record"] for e in events if e["type"] == "platform.report"]
+    assert reports[0]["metrics"]["initDurationMs"] == pytest.approx(cold.init_ms, abs=0.01)
+    assert "initDurationMs" not in reports[1]["metrics"]
+    assert all(e["time"].endswith("Z") for e in events)
+
+
+def test_a_subscription_outside_lambdas_limits_is_refused(artifact, tmp_path):
+    subscriber = tmp_path / "subscriber"
+    subscriber.write_text("""#!/bin/bash
+api="http://$AWS_LAMBDA_RUNTIME_API"
+headers=$(mktemp)
+curl -sS -D "$headers" -o /dev/null -X POST "$api/2020-01-01/extension/register" \\
+  -H "Lambda-Extension-Name: subscriber" -d '{"events": []}'
+id=$(grep -i '^Lambda-Extension-Identifier:' "$headers" | cut -d: -f2 | tr -d ' \\r')
+status=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT "$api/2022-07-01/telemetry" \\
+  -H "Lambda-Extension-Identifier: $id" -d '{"types": ["platform"], "buffering": {"maxItems": 10},
+  "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:9/"}}')
+[ "$status" = 400 ] || exit 1
+curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"
+""")
+    subscriber.chmod(0o755)
+    (run,) = cold_starts(artifact, opt_with(tmp_path, ("subscriber", subscriber)), {}, count=1)
+    assert run[0].error is None, run[0].error
