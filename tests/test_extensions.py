@@ -260,3 +260,37 @@ curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extensio
     subscriber.chmod(0o755)
     (run,) = cold_starts(artifact, opt_with(tmp_path, ("subscriber", subscriber)), {}, count=1)
     assert run[0].error is None, run[0].error
+
+
+def _rust_extension() -> Path:
+    """The extension written with AWS's crate ``lambda-extension``, built by cargo (a few
+    minutes the first time; the build stays in coldbench's cache)."""
+    source = EXTENSIONS / "rust-telemetry"
+    target_dir = cache_root() / "test-extensions" / "rust-target"
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=source,
+                   check=True, env=os.environ | {"CARGO_TARGET_DIR": str(target_dir)},
+                   timeout=1800)
+    return target_dir / "release" / "coldbench-telemetry-extension"
+
+
+def test_an_extension_built_on_awss_rust_crate_runs_through_cold_warm_and_shutdown(
+        artifact, tmp_path):
+    """It registers, subscribes to the Telemetry API on its own listener (as the crate's
+    telemetry example does), processes the events, and is shut down: under AWS's emulator
+    its subscription is refused (``Telemetry.NotSupported``)."""
+    opt = opt_with(tmp_path, ("telemetry-extension", _rust_extension()))
+    started = time.monotonic()
+    runs = cold_starts(artifact, opt, {}, count=2, warm=2)
+    assert time.monotonic() - started < 30
+    for run in runs:
+        assert [r.error for r in run] == [None] * 3
+        assert run[0].extra["extensions"][0]["name"] == "telemetry-extension"
+        assert all(r.extra["extension_post_runtime_ms"] >= 0 for r in run)
+    seen = (opt / "seen.log").read_text().splitlines()
+    assert seen.count("event SHUTDOWN spindown") == 2
+    assert sum(line.startswith("event INVOKE") for line in seen) == 6
+    for kind in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport",
+                 "platform.start", "platform.runtimeDone", "platform.report",
+                 "platform.extension", "platform.telemetrySubscription"):
+        assert f"telemetry {kind}" in seen, seen
+    assert "telemetry other" not in seen          # every event parsed as the crate's types
