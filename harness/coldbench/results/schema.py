@@ -96,6 +96,16 @@ from coldbench.phases import cold_start_ms
 #       "image"; an image configuration's variant has "image" in it, "x86_64 image"),
 #       run.package_types, run.images (runtime -> uri, bytes as ECR stores them, digest,
 #       architecture, lambda_runtime, base, kind "aws" or "local") and run.image_notes.
+#       Added within 2 (local target, external extensions in /opt/extensions): cold
+#       samples' extensions (one {"name", "events", "registered_ms", "ready_ms"} per
+#       registered extension, ms from the start of init: its POST /extension/register and
+#       its first GET /extension/event/next), extension_registration_ms (init start to the
+#       runtime's start: the wait for every extension to register) and runtime_init_ms (the
+#       runtime's start to its first /runtime/invocation/next: its own init); every
+#       sample's extension_post_runtime_ms (the runtime's response to the last INVOKE
+#       extension's next /event/next: Lambda's post-runtime extension time, outside
+#       duration_ms and e2e_ms). init_ms then runs from the first extension's start to the
+#       last of the runtime and the extensions being ready, as Lambda's Init Duration.
 SCHEMA_VERSION = 2
 READS = (1, 2)                      # the versions ``load`` accepts
 
