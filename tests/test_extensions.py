@@ -210,9 +210,10 @@ curl -sS -D "$headers" -o /dev/null -X POST "$api/2020-01-01/extension/register"
   -H "Lambda-Extension-Name: subscriber" -d '{{"events": ["INVOKE"]}}'
 id=$(grep -i '^Lambda-Extension-Identifier:' "$headers" | cut -d: -f2 | tr -d ' \\r')
 curl -sS -f -o /dev/null -X PUT "$api/2022-07-01/telemetry" -H "Lambda-Extension-Identifier: $id" \\
-  -d '{{"schemaVersion": "2022-07-01", "types": ["platform", "function"],
+  -d '{{"schemaVersion": "2022-07-01", "types": ["platform", "function", "extension"],
        "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
        "destination": {{"protocol": "HTTP", "URI": "http://sandbox.localdomain:{port}/"}}}}'
+echo "subscriber ready"
 while true; do curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"; done
 """)
     subscriber.chmod(0o755)
@@ -241,6 +242,8 @@ while true; do curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "
     assert reports[0]["metrics"]["initDurationMs"] == pytest.approx(cold.init_ms, abs=0.01)
     assert "initDurationMs" not in reports[1]["metrics"]
     assert all(e["time"].endswith("Z") for e in events)
+    assert any(
+        e["type"] == "extension" and e["record"] == "subscriber ready" for e in events)
 
 
 def test_a_subscription_outside_lambdas_limits_is_refused(artifact, tmp_path):
@@ -294,3 +297,23 @@ def test_an_extension_built_on_awss_rust_crate_runs_through_cold_warm_and_shutdo
                  "platform.extension", "platform.telemetrySubscription"):
         assert f"telemetry {kind}" in seen, seen
     assert "telemetry other" not in seen          # every event parsed as the crate's types
+
+
+def test_an_exec_wrapper_gets_the_runtimes_command_line(tmp_path):
+    """``AWS_LAMBDA_EXEC_WRAPPER`` on a managed runtime: the script starts the runtime
+    with the arguments it was given, as Lambda's runtimes do."""
+    wrapper = tmp_path / "wrapper"
+    seen = tmp_path / "arguments"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {seen}\nexec "$@"\n')
+    wrapper.chmod(0o755)
+    python = build(Function.builtin(get("python")))
+    target = LocalTarget(timeout_s=20, variables={"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)})
+    try:
+        environment = target.start(python, 512, provisioned=False)
+        invoked = environment.invoke({})
+        environment.close()
+    finally:
+        target.close()
+    assert invoked.error is None and invoked.response["cold"] is True
+    launch = get("python").launch(python.task_root, python.function.handler, 512)
+    assert seen.read_text().splitlines() == list(launch.argv)

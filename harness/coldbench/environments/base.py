@@ -18,7 +18,7 @@ import signal
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol, runtime_checkable
 
 from coldbench.build import Artifact
 from coldbench.targets.base import Environment as EnvironmentInterface
@@ -94,6 +94,14 @@ class Sandbox(ABC):
     @abstractmethod
     def close(self) -> None:
         """Kill everything in the sandbox and release what it holds. Safe to call twice."""
+
+
+@runtime_checkable
+class SpawnedLogs(Protocol):
+    """A sandbox that keeps what each spawned process wrote (``Sandbox.spawn``'s name)."""
+
+    def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
+        """What process ``name`` wrote since ``offset``, and the offset after it."""
 
 
 class ControlPlane(ABC):
@@ -259,5 +267,5 @@ def decode_response(body: bytes | None) -> object:
         return body.decode("utf-8", "replace")
 
 
-__all__ = ["ControlPlane", "Environment", "Sandbox", "decode_response", "lambda_variables",
-           "out_of_memory"]
+__all__ = ["ControlPlane", "Environment", "Sandbox", "SpawnedLogs", "decode_response",
+           "lambda_variables", "out_of_memory"]

@@ -333,13 +333,10 @@ class ProcessSandbox(Sandbox):
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(offset)
-                data = log.read()
-        except OSError:
-            return "", offset
-        return data.decode("utf-8", "replace"), offset + len(data)
+        return _read_from(self.log_path, offset)
+
+    def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
+        return _read_from(self.home / f"{name}.log", offset)
 
     def close(self) -> None:
         if self._closed:
@@ -358,6 +355,16 @@ class ProcessSandbox(Sandbox):
                 cgroups.remove(self.cgroup)
         shutil.rmtree(self.home, ignore_errors=True)
         self._closed = True
+
+
+def _read_from(path: Path, offset: int) -> tuple[str, int]:
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            data = log.read()
+    except OSError:
+        return "", offset
+    return data.decode("utf-8", "replace"), offset + len(data)
 
 
 def _kill_tree(pid: int) -> None:

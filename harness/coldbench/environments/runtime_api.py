@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from coldbench.environments import extensions_api, telemetry as telemetry_api
-from coldbench.environments.base import ACCOUNT, ControlPlane, decode_response
+from coldbench.environments.base import ACCOUNT, ControlPlane, SpawnedLogs, decode_response
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.base import Invoked
 
@@ -346,6 +346,7 @@ class RuntimeApiPlane(ControlPlane):
         self._environment = None
         self._init_outcome = "done"
         self._log_offset = 0
+        self._log_offsets: dict[str, int] = {}     # of the extensions' logs
 
     def _open(self, environment) -> None:
         self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
@@ -428,8 +429,16 @@ class RuntimeApiPlane(ControlPlane):
         return None
 
     def _tail_log(self, environment) -> None:
-        text, self._log_offset = environment.sandbox.log(self._log_offset)
+        """What the runtime and the extensions wrote since last time, to the Telemetry
+        API's function and extension streams."""
+        sandbox = environment.sandbox
+        text, self._log_offset = sandbox.log(self._log_offset)
         telemetry_api.function_lines(self.telemetry, text)
+        if isinstance(sandbox, SpawnedLogs):
+            for name in self.extensions.pids:
+                log = f"extension-{name}"
+                text, self._log_offsets[log] = sandbox.spawned_log(log, self._log_offsets.get(log, 0))
+                telemetry_api.function_lines(self.telemetry, text, "extension")
 
     def invoke(self, environment, event: dict, first: bool) -> tuple[Invoked, bool]:
         sandbox, api = environment.sandbox, self.api
