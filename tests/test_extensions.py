@@ -27,6 +27,8 @@ import pytest
 
 from coldbench.build import Function, build, cache_root
 from coldbench.environments.extensions_api import running
+from coldbench.errors import UsageError
+from coldbench.measure.modes import Config, to_sample
 from coldbench.phases import now_ns
 from coldbench.runtimes import get
 from coldbench.targets.local.target import LocalTarget
@@ -317,3 +319,18 @@ def test_an_exec_wrapper_gets_the_runtimes_command_line(tmp_path):
     assert invoked.error is None and invoked.response["cold"] is True
     launch = get("python").launch(python.task_root, python.function.handler, 512)
     assert seen.read_text().splitlines() == list(launch.argv)
+
+
+def test_an_extension_that_is_not_executable_is_bad_input(tmp_path):
+    opt = opt_with(tmp_path, ("probe", EXTENSIONS / "shell.sh"))
+    (opt / "extensions" / "probe").chmod(0o644)
+    with pytest.raises(UsageError, match="not executable"):
+        LocalTarget(timeout_s=2, opt_dir=opt)
+
+
+def test_billed_time_includes_the_post_runtime_time(artifact, tmp_path):
+    opt = opt_with(tmp_path, ("probe", _go_extension()))
+    (run,) = cold_starts(artifact, opt, {"EXTENSION_WORK_AFTER_INVOKE_MS": "150"}, count=1, warm=1)
+    config = Config(artifact, 512)
+    sample = to_sample(config, "warm", run[1], None)
+    assert sample.billed_ms >= run[1].duration_ms + 150

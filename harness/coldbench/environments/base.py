@@ -221,9 +221,11 @@ class Environment(EnvironmentInterface):
         if self._closed:
             return
         self.alive = False
-        self.control_plane.close()
-        self.sandbox.close()
-        self._closed = True
+        try:
+            self.control_plane.close()    # may wait for extensions to shut down
+        finally:
+            self.sandbox.close()          # also after Ctrl-C in that wait
+            self._closed = True
         self._on_close(self)
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench.environments import telemetry as telemetry_api
+from coldbench.errors import UsageError
 from coldbench.phases import now_ns
 
 API_VERSION = "2020-01-01"
@@ -249,6 +250,18 @@ def external_extensions(opt_dir: Path | None) -> list[Path]:
     if folder is None or not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and os.access(p, os.X_OK))
+
+
+def check_extensions(opt_dir: Path) -> None:
+    """Refuse an /opt whose extensions folder holds a file that is not executable (Lambda
+    could not start it: ``Extension.LaunchError``), before anything is measured."""
+    folder = opt_dir / "extensions"
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.iterdir()):
+        if not path.is_dir() and not os.access(path, os.X_OK):
+            raise UsageError(f"extension '{path}' is not executable: Lambda could not start "
+                             f"it (chmod +x it)")
 
 
 def running(pid: int) -> bool:

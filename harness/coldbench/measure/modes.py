@@ -63,6 +63,10 @@ class Plan:
                           + len(self.idle) * self.idle_samples)
 
 
+def _plus(duration_ms: float | None, more_ms: float | None) -> float | None:
+    return duration_ms if duration_ms is None or more_ms is None else duration_ms + more_ms
+
+
 def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None) -> Sample:
     response = invoked.response if isinstance(invoked.response, dict) else {}
     cold = response.get("cold") if isinstance(response.get("cold"), bool) else None
@@ -82,7 +86,10 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
         init_ms=invoked.init_ms if mode == "cold" else None,
         duration_ms=invoked.duration_ms,
         e2e_ms=e2e_ms,
-        billed_ms=billed_ms(invoked.duration_ms, invoked.init_ms if mode == "cold" else None,
+        # Lambda bills the invoke phase up to the extensions' next /event/next, their
+        # post-runtime time included (AWS Lambda Developer Guide, "Lambda Extensions API")
+        billed_ms=billed_ms(_plus(invoked.duration_ms, extra.get("extension_post_runtime_ms")),
+                            invoked.init_ms if mode == "cold" else None,
                             extra.get("billed_restore_ms")),
         max_memory_mb=invoked.max_memory_mb,
         cold=cold,

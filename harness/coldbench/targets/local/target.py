@@ -26,6 +26,7 @@ from coldbench.build import Artifact
 from coldbench.environments import cgroups, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
+from coldbench.environments.extensions_api import check_extensions
 from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSandbox
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import UsageError
@@ -78,6 +79,8 @@ class LocalTarget(Target):
         self.runtime_cache = runtime_cache
         # /opt of every environment (its external extensions: /opt/extensions), and the
         # function's environment variables
+        if opt_dir is not None:
+            check_extensions(opt_dir)
         self.opt_dir = opt_dir
         self.variables = dict(variables or {})
         self.delivery = delivery
