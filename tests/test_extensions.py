@@ -12,20 +12,18 @@ post-runtime time (at least 149 ms each; 130-200 ms more than without the work, 
 medians) and leaves Duration within 50 ms of the extension without the work.
 """
 
-import hashlib
 import http.server
 import json
-import os
 import shutil
 import statistics
-import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from coldbench.build import Function, build, cache_root
+from coldbench.build import Function, build
 from coldbench.environments.extensions_api import running
 from coldbench.errors import UsageError
 from coldbench.measure.modes import Config, to_sample
@@ -35,23 +33,12 @@ from coldbench.targets.local.target import LocalTarget
 
 from conftest import ROOT
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from extension_costs import EXTENSIONS, go_extension, rust_extension  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
-EXTENSIONS = ROOT / "tests" / "fixtures" / "extensions"
 COLD = 5
-
-
-def _go_extension() -> Path:
-    """The Go extension, built once per source (cached in coldbench's cache)."""
-    source = EXTENSIONS / "go"
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source.iterdir())))
-    binary = cache_root() / "test-extensions" / f"go-{digest.hexdigest()[:16]}"
-    if not binary.exists():
-        binary.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["go", "build", "-o", str(binary) + ".part", "."], cwd=source,
-                       check=True, env=os.environ | {"CGO_ENABLED": "0"}, timeout=900)
-        os.replace(str(binary) + ".part", binary)
-    return binary
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +48,7 @@ def artifact():
 
 @pytest.fixture(scope="module", params=["shell", "go"])
 def extension(request) -> Path:
-    return EXTENSIONS / "shell.sh" if request.param == "shell" else _go_extension()
+    return EXTENSIONS / "shell.sh" if request.param == "shell" else go_extension()
 
 
 def opt_with(tmp_path: Path, *extensions: tuple[str, Path]) -> Path:
@@ -96,12 +83,13 @@ def cold_starts(artifact, opt: Path | None, variables: dict, count: int = COLD,
 def test_a_sleep_before_registering_raises_init_duration_by_it(artifact, extension, tmp_path):
     opt = opt_with(tmp_path, ("probe", extension))
     quick, slow = [], []
+    sleep = {"EXTENSION_SLEEP_BEFORE_REGISTER_MS": "200"}
     for _ in range(COLD):           # interleaved, so that the machine's drift hits both
         quick += [run[0] for run in cold_starts(artifact, opt, {}, count=1)]
-        slow += [run[0] for run in cold_starts(artifact, opt, {"EXTENSION_SLEEP_BEFORE_REGISTER_MS": "200"},
-                                               count=1)]
+        slow += [run[0] for run in cold_starts(artifact, opt, sleep, count=1)]
     assert all(r.error is None for r in quick + slow), [r.error for r in quick + slow]
-    raised = statistics.median(r.init_ms for r in slow) - statistics.median(r.init_ms for r in quick)
+    raised = (statistics.median(r.init_ms for r in slow)
+              - statistics.median(r.init_ms for r in quick))
     assert 130 <= raised <= 280, raised
     registered = [statistics.median(r.extra["extensions"][0]["registered_ms"] for r in runs)
                   for runs in (quick, slow)]
@@ -216,7 +204,9 @@ curl -sS -f -o /dev/null -X PUT "$api/2022-07-01/telemetry" -H "Lambda-Extension
        "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
        "destination": {{"protocol": "HTTP", "URI": "http://sandbox.localdomain:{port}/"}}}}'
 echo "subscriber ready"
-while true; do curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"; done
+while true; do
+  curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"
+done
 """)
     subscriber.chmod(0o755)
     opt = opt_with(tmp_path, ("subscriber", subscriber))
@@ -267,23 +257,12 @@ curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extensio
     assert run[0].error is None, run[0].error
 
 
-def _rust_extension() -> Path:
-    """The extension written with AWS's crate ``lambda-extension``, built by cargo (a few
-    minutes the first time; the build stays in coldbench's cache)."""
-    source = EXTENSIONS / "rust-telemetry"
-    target_dir = cache_root() / "test-extensions" / "rust-target"
-    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=source,
-                   check=True, env=os.environ | {"CARGO_TARGET_DIR": str(target_dir)},
-                   timeout=1800)
-    return target_dir / "release" / "coldbench-telemetry-extension"
-
-
 def test_an_extension_built_on_awss_rust_crate_runs_through_cold_warm_and_shutdown(
         artifact, tmp_path):
     """It registers, subscribes to the Telemetry API on its own listener (as the crate's
     telemetry example does), processes the events, and is shut down: under AWS's emulator
     its subscription is refused (``Telemetry.NotSupported``)."""
-    opt = opt_with(tmp_path, ("telemetry-extension", _rust_extension()))
+    opt = opt_with(tmp_path, ("telemetry-extension", rust_extension()))
     started = time.monotonic()
     runs = cold_starts(artifact, opt, {}, count=2, warm=2)
     assert time.monotonic() - started < 30
@@ -329,7 +308,7 @@ def test_an_extension_that_is_not_executable_is_bad_input(tmp_path):
 
 
 def test_billed_time_includes_the_post_runtime_time(artifact, tmp_path):
-    opt = opt_with(tmp_path, ("probe", _go_extension()))
+    opt = opt_with(tmp_path, ("probe", go_extension()))
     (run,) = cold_starts(artifact, opt, {"EXTENSION_WORK_AFTER_INVOKE_MS": "150"}, count=1, warm=1)
     config = Config(artifact, 512)
     sample = to_sample(config, "warm", run[1], None)

@@ -367,7 +367,8 @@ class RuntimeApiPlane(ControlPlane):
             environment.function_name, "$LATEST", function.handler, ACCOUNT, self.telemetry,
             on_ready=self.api.init_ready)
         self.extensions = extensions_api.ExternalExtensions(paths, self.api.extensions)
-        self.extensions.start(environment.sandbox, env | {"AWS_LAMBDA_RUNTIME_API": self.api.address})
+        self.extensions.start(environment.sandbox,
+                              env | {"AWS_LAMBDA_RUNTIME_API": self.api.address})
         self.extensions.wait(self.extensions.registered,
                              self.extensions.started_ns + int(environment.timeout_s * 1e9))
         return argv, env
@@ -437,7 +438,8 @@ class RuntimeApiPlane(ControlPlane):
         if isinstance(sandbox, SpawnedLogs):
             for name in self.extensions.pids:
                 log = f"extension-{name}"
-                text, self._log_offsets[log] = sandbox.spawned_log(log, self._log_offsets.get(log, 0))
+                text, self._log_offsets[log] = sandbox.spawned_log(
+                    log, self._log_offsets.get(log, 0))
                 telemetry_api.function_lines(self.telemetry, text, "extension")
 
     def invoke(self, environment, event: dict, first: bool) -> tuple[Invoked, bool]:
