@@ -172,6 +172,32 @@ def test_nothing_an_extension_started_outlives_its_environment(artifact, tmp_pat
         target.close()
 
 
+def test_an_extension_that_ignores_shutdown_is_killed_at_lambdas_deadline(artifact, tmp_path):
+    opt = opt_with(tmp_path, ("probe", EXTENSIONS / "shell.sh"))
+    target = LocalTarget(timeout_s=5, opt_dir=opt,
+                         variables={"EXTENSION_BEHAVIOUR": "ignore-shutdown"})
+    try:
+        environment = target.start(artifact, 512, provisioned=False)
+        (pid,) = environment.control_plane.extensions.pids.values()
+        assert environment.invoke({}).error is None
+        started = time.monotonic()
+        environment.close()
+        waited = time.monotonic() - started
+        assert 1.5 <= waited <= 2.6, waited       # 2,000 ms, less the runtime's 300 ms
+        assert not running(pid)
+    finally:
+        target.close()
+
+
+def test_an_extension_that_hangs_after_invoke_times_the_invocation_out(artifact, tmp_path):
+    opt = opt_with(tmp_path, ("probe", EXTENSIONS / "shell.sh"))
+    (run,) = cold_starts(artifact, opt, {"EXTENSION_WORK_AFTER_INVOKE_MS": "60000"}, count=1,
+                         timeout_s=2)
+    (invoked,) = run
+    assert invoked.error["type"] == "Sandbox.Timedout" and invoked.error["phase"] == "invoke"
+    assert invoked.response is not None         # the function had answered
+
+
 class _Listener(http.server.BaseHTTPRequestHandler):
     received: list = []
 
@@ -260,8 +286,8 @@ curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extensio
 def test_an_extension_built_on_awss_rust_crate_runs_through_cold_warm_and_shutdown(
         artifact, tmp_path):
     """It registers, subscribes to the Telemetry API on its own listener (as the crate's
-    telemetry example does), processes the events, and is shut down: under AWS's emulator
-    its subscription is refused (``Telemetry.NotSupported``)."""
+    telemetry example does), processes the events (each parsed into the crate's types),
+    and is shut down, in time, twice."""
     opt = opt_with(tmp_path, ("telemetry-extension", rust_extension()))
     started = time.monotonic()
     runs = cold_starts(artifact, opt, {}, count=2, warm=2)

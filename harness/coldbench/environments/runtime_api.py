@@ -355,7 +355,7 @@ class RuntimeApiPlane(ControlPlane):
         """With external extensions (``/opt/extensions``): the API is opened now, they are
         started, and the runtime is started once they have registered (or failed)."""
         argv = exec_wrapper(environment.artifact.function.runtime, argv, env)
-        paths = extensions_api.external_extensions(getattr(environment, "opt_dir", None))
+        paths = extensions_api.external_extensions(environment.opt_dir)
         if not paths:
             return argv, env
         self._environment = environment
