@@ -1,5 +1,6 @@
-"""The Lambda Extensions API (version 2020-01-01) of coldbench's Runtime API server, and
-the external extensions of one execution environment.
+"""The Lambda Extensions API (version 2020-01-01) of coldbench's Runtime API server: the
+protocol and its state (``extensions.py`` runs an environment's extensions through the
+phases).
 
 What Lambda does, and so what this does (AWS Lambda Developer Guide, "Lambda Extensions
 API" and "Understanding the Lambda execution environment lifecycle"):
@@ -34,7 +35,6 @@ import json
 import os
 import queue
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +42,6 @@ from typing import Callable
 
 from coldbench.environments import telemetry as telemetry_api
 from coldbench.errors import UsageError
-from coldbench.phases import now_ns
 
 API_VERSION = "2020-01-01"
 PREFIX = f"/{API_VERSION}/extension/"
@@ -271,83 +270,3 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
-
-
-class ExternalExtensions:
-    """The extension processes of one environment and what they did, for the control
-    plane: started before the runtime, checked for crashes, shut down at the end."""
-
-    def __init__(self, paths: list[Path], api: ExtensionsAPI):
-        self.paths = paths
-        self.api = api
-        self.pids: dict[str, int] = {}     # by file name, which names the extension
-        self.started_ns: int | None = None
-        self.failure: dict | None = None   # could not be started
-
-    def start(self, sandbox, env: dict[str, str]) -> None:
-        """Start every extension, one right after the other (each runs on its own from
-        its exec: they initialise in parallel). The start instant is init's."""
-        self.started_ns = now_ns()
-        for path in self.paths:
-            try:
-                self.pids[path.name] = sandbox.spawn([str(path)], env, f"extension-{path.name}")
-            except OSError as exc:
-                self.failure = {"type": LAUNCH_ERROR,
-                                "message": f"extension {path.name} could not start: {exc}"}
-                return
-
-    def crashed(self) -> dict | None:
-        """Lambda's error for an extension that ended before shutdown, or reported one."""
-        if self.failure is not None:
-            return self.failure
-        reported = self.api.reported_error()
-        if reported is not None:
-            return reported
-        for name, pid in self.pids.items():
-            if not running(pid):
-                return {"type": CRASH, "message": f"extension {name} exited"}
-        return None
-
-    def wait(self, condition: Callable[[], bool], deadline_ns: int) -> str:
-        """Wait until ``condition()``: "done", "error" (an extension failed) or "timeout"."""
-        while True:
-            if self.crashed() is not None:
-                return "error"
-            if condition():
-                return "done"
-            if now_ns() >= deadline_ns:
-                return "timeout"
-            with self.api.changed:
-                self.api.changed.wait(0.01)
-
-    def registered(self) -> bool:
-        return len(self.api.registered()) >= len(self.pids)
-
-    def not_ready(self) -> list[str]:
-        registered = {e.name for e in self.api.registered()}
-        return sorted([e.name for e in self.api.registered() if e.ready_ns is None]
-                      + [name for name in self.pids if name not in registered])
-
-    def attribution(self, init_start_ns: int) -> list[dict]:
-        """Each extension's name, events and its register and ready instants, ms from the
-        start of init (None: it never did)."""
-        def since(instant):
-            return None if instant is None else round((instant - init_start_ns) / 1e6, 3)
-        return [{"name": e.name, "events": list(e.events), "registered_ms": since(e.registered_ns),
-                 "ready_ms": since(e.ready_ns)} for e in self.api.registered()]
-
-    def shut_down(self, runtime_alive: bool) -> None:
-        """Lambda's Shutdown phase: SHUTDOWN to the extensions registered for it, which
-        have until the deadline to call /event/next again (or exit); then the sandbox
-        kills what is left."""
-        limit_ms = SHUTDOWN_LIMIT_MS - (RUNTIME_SHUTDOWN_MS if runtime_alive else 0)
-        deadline_ns = now_ns() + limit_ms * 1_000_000
-        self.api.telemetry.flush(timeout_s=min(0.5, limit_ms / 1000))
-        listeners = [e for e in self.api.shutdown("spindown", int(time.time() * 1000) + limit_ms)
-                     if running(self.pids.get(e.name, -1))]
-
-        def done() -> bool:
-            return all(e.waiting or not running(self.pids.get(e.name, -1)) for e in listeners)
-        while not done() and now_ns() < deadline_ns:
-            with self.api.changed:
-                self.api.changed.wait(0.01)

@@ -23,7 +23,6 @@ The runtimes' clients send only what the API defines: ``GET .../invocation/next`
 from __future__ import annotations
 
 import json
-import math
 import queue
 import socket
 import threading
@@ -33,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from coldbench.environments import extensions_api, telemetry as telemetry_api
-from coldbench.environments.base import ACCOUNT, ControlPlane, SpawnedLogs, decode_response
+from coldbench.environments.base import ControlPlane, decode_response
+from coldbench.environments.extensions import ExternalExtensions
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.base import Invoked
 
@@ -337,50 +337,35 @@ _POLL_S = 0.02          # how often a waiting invoke looks for a crash or a time
 class RuntimeApiPlane(ControlPlane):
     """coldbench's Runtime API as an environment's control plane: the server is opened in
     the sandbox's network just before the runtime starts (before its external extensions,
-    when it has some), and clocks init and invocations as ``phases.py`` defines them."""
+    when it has some: ``extensions.py``), and clocks init and invocations as ``phases.py``
+    defines them."""
 
     def __init__(self):
         self.api: RuntimeAPI | None = None
-        self.extensions: extensions_api.ExternalExtensions | None = None
-        self.telemetry: telemetry_api.Telemetry | None = None
-        self._environment = None
+        self.extensions: ExternalExtensions | None = None
         self._init_outcome = "done"
-        self._log_offset = 0
-        self._log_offsets: dict[str, int] = {}     # of the extensions' logs
-
-    def _open(self, environment) -> None:
-        self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
 
     def command(self, environment, argv, env):
-        """With external extensions (``/opt/extensions``): the API is opened now, they are
-        started, and the runtime is started once they have registered (or failed)."""
+        """With external extensions (``/opt/extensions``) the API opens now: they start,
+        and the runtime starts once they have registered (or failed)."""
         argv = exec_wrapper(environment.artifact.function.runtime, argv, env)
         paths = extensions_api.external_extensions(environment.opt_dir)
-        if not paths:
-            return argv, env
-        self._environment = environment
-        with environment.sandbox.network():
-            self._open(environment)
-        self.telemetry = telemetry_api.Telemetry()
-        function = environment.artifact.function
-        self.api.extensions = extensions_api.ExtensionsAPI(
-            environment.function_name, "$LATEST", function.handler, ACCOUNT, self.telemetry,
-            on_ready=self.api.init_ready)
-        self.extensions = extensions_api.ExternalExtensions(paths, self.api.extensions)
-        self.extensions.start(environment.sandbox,
-                              env | {"AWS_LAMBDA_RUNTIME_API": self.api.address})
-        self.extensions.wait(self.extensions.registered,
-                             self.extensions.started_ns + int(environment.timeout_s * 1e9))
+        if paths:
+            with environment.sandbox.network():
+                self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
+            self.extensions = ExternalExtensions(environment, self.api, paths)
+            self.extensions.start(env | {"AWS_LAMBDA_RUNTIME_API": self.api.address})
         return argv, env
 
     def before_exec(self, environment):
         def open_api() -> dict[str, str]:
             if self.api is None:
-                self._open(environment)
+                self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
             return {"AWS_LAMBDA_RUNTIME_API": self.api.address}
         return open_api
 
     def _init_start_ns(self, environment) -> int:
+        """Init starts with the first extension's start, else with the runtime's."""
         if self.extensions is not None:
             return self.extensions.started_ns
         return environment.sandbox.started_ns
@@ -400,19 +385,8 @@ class RuntimeApiPlane(ControlPlane):
     def wait_initialized(self, environment) -> None:
         deadline = self._init_start_ns(environment) + int(environment.timeout_s * 1e9)
         self._init_outcome = self._wait(environment, self.api.initialized, lambda: deadline)
-        self._init_over(environment)
-
-    def _init_over(self, environment) -> None:
-        """Registration closes; the init events go to the Telemetry API."""
-        if self.extensions is None or self.api.extensions.init_over:
-            return
-        self.api.extensions.init_over = True
-        error = self._init_error(environment, self._init_outcome)
-        telemetry_api.init_events(
-            self.telemetry, "provisioned-concurrency" if environment.provisioned else "on-demand",
-            self._init_start_ns(environment), self.api.runtime_ready_ns, self.api.init_done_ns,
-            error["type"] if error else None)
-        self._tail_log(environment)
+        if self.extensions is not None:
+            self.extensions.init_over(self._init_error(environment, self._init_outcome))
 
     def _init_error(self, environment, outcome: str) -> dict | None:
         if self.extensions is not None and (crash := self.extensions.crashed()) is not None:
@@ -425,53 +399,35 @@ class RuntimeApiPlane(ControlPlane):
                 error["message"] += (" (extensions not ready: "
                                      f"{', '.join(self.extensions.not_ready())})")
             return error
-        if outcome != "done":
-            return environment.exit_error("init")
-        return None
-
-    def _tail_log(self, environment) -> None:
-        """What the runtime and the extensions wrote since last time, to the Telemetry
-        API's function and extension streams."""
-        sandbox = environment.sandbox
-        text, self._log_offset = sandbox.log(self._log_offset)
-        telemetry_api.function_lines(self.telemetry, text)
-        if isinstance(sandbox, SpawnedLogs):
-            for name in self.extensions.pids:
-                log = f"extension-{name}"
-                text, self._log_offsets[log] = sandbox.spawned_log(
-                    log, self._log_offsets.get(log, 0))
-                telemetry_api.function_lines(self.telemetry, text, "extension")
+        return environment.exit_error("init") if outcome != "done" else None
 
     def invoke(self, environment, event: dict, first: bool) -> tuple[Invoked, bool]:
-        sandbox, api = environment.sandbox, self.api
+        api = self.api
         timeout_ns = int(environment.timeout_s * 1e9)
+        init_start = self._init_start_ns(environment)
         if not api.initialized.is_set():
-            init_start = self._init_start_ns(environment)
             self._init_outcome = self._wait(environment, api.initialized,
                                             lambda: init_start + timeout_ns)
-        self._init_over(environment)
         error = self._init_error(environment, self._init_outcome)
+        if self.extensions is not None:
+            self.extensions.init_over(error)
         if error is not None:
             return Invoked(duration_ms=None, error=error), False
         # On Lambda a cold environment's init starts with its first request: that request
         # has an Init Duration even when a fast runtime finished init before invoke() ran.
         cold = first and not environment.provisioned
-        init_ms = ms_between(self._init_start_ns(environment), api.init_done_ns) if cold else None
+        init_ms = ms_between(init_start, api.init_done_ns) if cold else None
 
         invocation = api.submit(json.dumps(event).encode(), environment.timeout_s)
-        listeners = []
-        if self.extensions is not None:
-            listeners = api.extensions.invoke_listeners()
-            api.extensions.invoke(invocation.request_id, invocation.deadline_ms,
-                                  environment.function_arn, invocation.trace)
+        listeners = self.extensions.invoke(invocation) if self.extensions is not None else []
         submitted = now_ns()
         # the timeout counts from the event's hand-over, as Lambda's does
         outcome = self._wait(environment, invocation.done,
                              lambda: (invocation.sent_ns or submitted) + timeout_ns)
         if outcome != "done":
             error = (environment.timed_out("invoke") if outcome == "timeout"
-                     else self.extensions.crashed() | {"phase": "invoke"} if outcome == "extension"
-                     else environment.exit_error("invoke"))
+                     else self.extensions.crashed() | {"phase": "invoke"}
+                     if outcome == "extension" else environment.exit_error("invoke"))
             duration = ms_between(invocation.sent_ns, now_ns()) if invocation.sent_ns else None
             return Invoked(duration_ms=duration, init_ms=init_ms, error=error), False
         result = Invoked(duration_ms=ms_between(invocation.sent_ns, invocation.done_ns),
@@ -480,65 +436,17 @@ class RuntimeApiPlane(ControlPlane):
             result.error = invocation.error | {"phase": "invoke"}
         else:
             result.response = decode_response(invocation.response)
-        if self.extensions is None:
-            return result, True
-        return self._after_runtime(environment, invocation, listeners, result, cold)
-
-    def _after_runtime(self, environment, invocation: Invocation, listeners: list,
-                       result: Invoked, cold: bool) -> tuple[Invoked, bool]:
-        """The invoke phase goes on until every extension registered for INVOKE has asked
-        for its next event: that post-runtime time is recorded, and the environment takes
-        no next event before it is over."""
-        result.responded_ns = now_ns()        # the caller has its response from here
-        error_type = (result.error or {}).get("type")
-        self._tail_log(environment)
-        telemetry_api.invoke_events(self.telemetry, invocation.request_id, invocation.sent_ns,
-                                    invocation.done_ns, len(invocation.response or b""),
-                                    error_type)
-        deadline = invocation.sent_ns + int(environment.timeout_s * 1e9)
-        idle: list[int] = []
-
-        def extensions_idle() -> bool:
-            at = self.api.extensions.idle_ns(listeners) if listeners else invocation.done_ns
-            if at is not None:
-                idle.append(at)
-            return at is not None
-        outcome = self.extensions.wait(extensions_idle, deadline)
-        if cold:
-            result.extra |= self._attribution(environment)
-        if outcome != "done":
-            result.error = (self.extensions.crashed() | {"phase": "invoke"}
-                            if outcome == "error" else environment.timed_out("invoke"))
-            return result, False
-        post_runtime_ms = max(0.0, ms_between(invocation.done_ns, idle[0])) if listeners else 0.0
-        result.extra["extension_post_runtime_ms"] = round(post_runtime_ms, 3)
-        telemetry_api.report_event(
-            self.telemetry, invocation.request_id, max(idle or [invocation.done_ns]),
-            result.duration_ms,
-            math.ceil(result.duration_ms + post_runtime_ms + (result.init_ms or 0)),
-            environment.memory_mb, environment.sandbox.peak_memory_mb(), result.init_ms,
-            error_type)
+        if self.extensions is not None:
+            return self.extensions.after_runtime(invocation, listeners, result, cold)
         return result, True
 
-    def _attribution(self, environment) -> dict:
-        """Where a cold start's init went: each extension's register and ready instants
-        (ms from the start of init), and the runtime's own init."""
-        start = self._init_start_ns(environment)
-        sandbox = environment.sandbox
-        return {"extensions": self.extensions.attribution(start),
-                "extension_registration_ms": round(ms_between(start, sandbox.started_ns), 3),
-                "runtime_init_ms": round(ms_between(sandbox.started_ns,
-                                                    self.api.runtime_ready_ns), 3)}
-
     def close(self) -> None:
-        if self.extensions is not None and self.api.extensions is not None:
-            try:
-                self.extensions.shut_down(self._environment.sandbox.running())
-            finally:
-                self.api.extensions.close()
-                self.telemetry.close()
-        if self.api is not None:
-            self.api.close()
+        try:
+            if self.extensions is not None:
+                self.extensions.close()      # Lambda's Shutdown phase: up to 2 s
+        finally:
+            if self.api is not None:
+                self.api.close()
 
 
 def exec_wrapper(runtime, argv: list[str], env: dict[str, str]) -> list[str]:
