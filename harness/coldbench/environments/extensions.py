@@ -174,6 +174,12 @@ class ExternalExtensions:
                     log, self._log_offsets.get(log, 0))
                 telemetry_api.function_lines(self.telemetry, text, "extension")
 
+    def _alive(self, extension: Extension) -> bool:
+        """Whether an extension's process runs (one registered under a name other than its
+        file's is taken to run)."""
+        pid = self.pids.get(extension.name)
+        return pid is None or running(pid)
+
     # shutdown --------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -187,11 +193,10 @@ class ExternalExtensions:
             self.telemetry.flush(timeout_s=min(0.5, limit_ms / 1000))
             listeners = [e for e in self.api.shutdown("spindown",
                                                       int(time.time() * 1000) + limit_ms)
-                         if running(self.pids.get(e.name, -1))]
+                         if self._alive(e)]
 
             def done() -> bool:
-                return all(e.waiting or not running(self.pids.get(e.name, -1))
-                           for e in listeners)
+                return all(e.waiting or not self._alive(e) for e in listeners)
             while not done() and now_ns() < deadline_ns:
                 with self.api.changed:
                     self.api.changed.wait(0.01)

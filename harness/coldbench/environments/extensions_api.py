@@ -69,7 +69,6 @@ class Extension:
     ready_ns: int | None = None        # its first /event/next: its init is over
     last_next_ns: int | None = None    # its latest /event/next
     waiting: bool = False              # blocked in /event/next, nothing to do
-    subscribed: bool = False           # to the Telemetry API
     error: dict | None = None          # from /init/error or /exit/error
     events_queue: queue.Queue = field(default_factory=queue.Queue)
 
@@ -97,8 +96,6 @@ class ExtensionsAPI:
         self.extensions: dict[str, Extension] = {}     # by identifier
         self.changed = threading.Condition()
         self.init_over = False             # registration closes with init
-        self.shutting_down = False
-        self._closed = False
 
     # the protocol ----------------------------------------------------------------------
 
@@ -160,7 +157,6 @@ class ExtensionsAPI:
             subscription = telemetry_api.parse_subscription(extension.name, body)
         except telemetry_api.SubscriptionError as exc:
             return _refusal(400, "ValidationError", str(exc))
-        extension.subscribed = True
         self.telemetry.subscribe(subscription)
         return 200, b"OK", ()
 
@@ -225,7 +221,6 @@ class ExtensionsAPI:
         event = json.dumps({"eventType": "SHUTDOWN", "shutdownReason": reason,
                             "deadlineMs": deadline_ms}).encode()
         with self.changed:
-            self.shutting_down = True
             listeners = [e for e in self.extensions.values() if "SHUTDOWN" in e.events]
             for extension in listeners:
                 extension.waiting = False
@@ -235,8 +230,6 @@ class ExtensionsAPI:
     def close(self) -> None:
         """Leave no request waiting: every /event/next still open is closed."""
         with self.changed:
-            self._closed = True
-            self.shutting_down = True
             for extension in self.extensions.values():
                 extension.events_queue.put(None)
             self.changed.notify_all()
