@@ -66,6 +66,7 @@ class Subscription:
     timeout_ms: int
     pending: list[bytes] = field(default_factory=list)
     first_ns: int | None = None
+    sending: bool = False              # a batch is on its way
     delivered: int = 0
     failed: int = 0
 
@@ -143,14 +144,14 @@ class Telemetry:
 
     def flush(self, timeout_s: float) -> None:
         """Send what is buffered now (as Lambda does before a shutdown); wait up to
-        ``timeout_s`` for it to be delivered."""
+        ``timeout_s`` until it has been delivered (or dropped)."""
         deadline = time.monotonic() + timeout_s
         with self._changed:
             for subscription in self._subscriptions:
                 if subscription.pending:
                     subscription.first_ns = 0           # due at once
             self._changed.notify_all()
-            while any(s.pending for s in self._subscriptions):
+            while any(s.pending or s.sending for s in self._subscriptions):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
@@ -191,11 +192,14 @@ class Telemetry:
                     batch.append(subscription.pending.pop(0))
                     size += len(event) + 1
                 subscription.first_ns = now_ns() if subscription.pending else None
-            if _post(subscription, b"[" + b",".join(batch) + b"]"):
-                subscription.delivered += len(batch)
-            else:
-                subscription.failed += len(batch)
+                subscription.sending = True
+            delivered = _post(subscription, b"[" + b",".join(batch) + b"]")
             with self._changed:
+                subscription.sending = False
+                if delivered:
+                    subscription.delivered += len(batch)
+                else:
+                    subscription.failed += len(batch)
                 self._changed.notify_all()
 
 
