@@ -18,8 +18,8 @@ from coldbench.environments.base import ACCOUNT, SpawnedLogs
 from coldbench.environments.extensions_api import (CRASH, LAUNCH_ERROR, RUNTIME_SHUTDOWN_MS,
                                                    SHUTDOWN_LIMIT_MS, Extension, ExtensionsAPI,
                                                    running)
+from coldbench.model import Invoked
 from coldbench.phases import ms_between, now_ns
-from coldbench.targets.base import Invoked
 
 
 class ExternalExtensions:
