@@ -10,10 +10,10 @@ on a shared machine whose load average reached 10 on 2 cores: each of the shell
 extension's steps is a process start, bash's or curl's). Without the sleep, the
 extension's own start-up after registering overlaps the runtime's init and slows it, so
 Init Duration grows by less than the sleep. 150 ms of work after each INVOKE shows as
-150 ms of post-runtime time (at least 149 ms with the Duration it overlaps; a median of
-140-240 ms, against under 100 ms without the work: the shell extension's next curl is
-post-runtime time too) and leaves Duration within 50 ms of the extension without the
-work.
+150 ms of post-runtime time (at least 145 ms with the Duration it overlaps: the extension
+gets the event with the runtime, give or take a thread switch; a median of 140-240 ms,
+against under 100 ms without the work: the shell extension's next curl is post-runtime
+time too) and leaves Duration within 50 ms of the extension without the work.
 """
 
 import http.server
@@ -128,7 +128,7 @@ def test_work_after_invoke_is_post_runtime_time_not_duration(artifact, extension
     # extension, a curl's start for the shell one
     assert post["idle"] < 100, post
     # the extension's work starts with the runtime's: what is left of it after the response
-    assert all(r.extra["extension_post_runtime_ms"] + r.duration_ms >= 149 for r in busy), busy
+    assert all(r.extra["extension_post_runtime_ms"] + r.duration_ms >= 145 for r in busy), busy
     assert 140 <= post["busy"] <= 240, post
     assert abs(statistics.median(r.duration_ms for r in busy)
                - statistics.median(r.duration_ms for r in idle)) < 50
@@ -352,7 +352,7 @@ def test_billed_time_includes_the_post_runtime_time(artifact, tmp_path):
     config = Config(artifact, MEMORY)
     sample = to_sample(config, "warm", run[1], None)
     post = run[1].extra["extension_post_runtime_ms"]
-    assert sample.billed_ms >= run[1].duration_ms + post >= 149
+    assert sample.billed_ms >= run[1].duration_ms + post >= 145
 
 
 def test_a_measured_run_keeps_the_attribution_in_its_results_file(artifact, tmp_path):
@@ -372,7 +372,7 @@ def test_a_measured_run_keeps_the_attribution_in_its_results_file(artifact, tmp_
     assert [s.mode for s in samples].count("cold") == 2 and all(s.error is None for s in samples)
     for s in samples:
         post = s.extra["extension_post_runtime_ms"]
-        assert post + s.duration_ms >= 149     # its work began with the runtime's
+        assert post + s.duration_ms >= 145     # its work began with the runtime's
         assert s.billed_ms >= s.duration_ms + post
         assert s.e2e_ms < (s.init_ms or 0) + s.duration_ms + post   # the caller did not wait
         if s.mode == "cold":
