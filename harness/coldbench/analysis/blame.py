@@ -48,8 +48,7 @@ def profiles(run: dict) -> dict[ConfigKey, Item]:
     found = {}
     for profile in run.get("profiles") or []:
         if profile.get("tree"):
-            key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
-                            profile.get("variant"))
+            key = ConfigKey.of(profile)
             found[key] = Item.from_dict(profile["tree"])
     return found
 

@@ -42,6 +42,9 @@ class Config:
     # What else sets the configuration apart on its target (on AWS: "arm64", "x86_64
     # SnapStart"); None where runtime and memory say it all. Kept in samples as "variant".
     variant: str | None = None
+    # `coldbench ab`: which of two versions of the same function ("base", "head"); kept in
+    # samples as "version"
+    version: str | None = None
 
     @property
     def runtime(self) -> str:
@@ -74,6 +77,8 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
     platform_warm = mode == "cold" and extra.get("report_cold") is False
     if config.variant is not None:
         extra["variant"] = config.variant
+    if config.version is not None:
+        extra["version"] = config.version
     return Sample(
         runtime=config.runtime,
         function=config.artifact.function.name,

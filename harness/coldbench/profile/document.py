@@ -74,7 +74,8 @@ def run_entry(result: FunctionProfile, config) -> dict:
     profiled sample's own tree is on the sample, so it is not repeated here."""
     entry = summary(result)
     del entry["profiled_samples"]
-    return {"memory_mb": config.memory_mb, "variant": config.variant} | entry
+    version = {"version": config.version} if config.version is not None else {}
+    return {"memory_mb": config.memory_mb, "variant": config.variant} | version | entry
 
 
 def _errors(result: FunctionProfile):

@@ -220,7 +220,7 @@ def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample
 def _key(config: Config):
     from coldbench.results.schema import ConfigKey
     return ConfigKey(config.artifact.function.name, config.runtime, config.memory_mb,
-                     config.variant)
+                     config.variant, config.version)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -228,8 +228,7 @@ def profile_charts(results: Results) -> list[Chart]:
     for profile in results.run.get("profiles") or []:
         if not profile.get("tree"):
             continue
-        key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
-                        profile.get("variant"))
+        key = ConfigKey.of(profile)
         name = "profile-" + re.sub(r"[^A-Za-z0-9_]+", "-", str(key)).strip("-")
         init = profile["init_ms"]
         overhead = ("" if profile.get("overhead_ms") is None else

@@ -96,6 +96,9 @@ from coldbench.phases import cold_start_ms
 #       "image"; an image configuration's variant has "image" in it, "x86_64 image"),
 #       run.package_types, run.images (runtime -> uri, bytes as ECR stores them, digest,
 #       architecture, lambda_runtime, base, kind "aws" or "local") and run.image_notes.
+#       Added within 2 (`coldbench ab`): samples' version ("base" or "head": which of two
+#       versions of the same functions, measured in one run), run.functions[].version and
+#       run.profiles[].version; run.ab (the two versions: revision or folder, and label).
 SCHEMA_VERSION = 2
 READS = (1, 2)                      # the versions ``load`` accepts
 
@@ -120,13 +123,21 @@ class ConfigKey:
     runtime: str
     memory_mb: int
     variant: str | None = None        # e.g. "arm64" on AWS; None where the rest says it all
+    version: str | None = None        # `coldbench ab`: "base" or "head"; None elsewhere
+
+    @classmethod
+    def of(cls, document: dict) -> "ConfigKey":
+        """The key of a sample's or a profile's JSON object (its extra fields included)."""
+        return cls(document["function"], document["runtime"], document["memory_mb"],
+                   document.get("variant"), document.get("version"))
 
     @property
     def label(self) -> str:
-        """The configuration without its memory size: "python", "fn (python) arm64"."""
+        """The configuration without its memory size: "python", "fn (python) arm64",
+        "fn (python) head"."""
         name = (self.runtime if self.function == BUILTIN_FUNCTION
                 else f"{self.function} ({self.runtime})")
-        return name if self.variant is None else f"{name} {self.variant}"
+        return " ".join(part for part in (name, self.variant, self.version) if part)
 
     def __str__(self) -> str:
         return f"{self.label} {self.memory_mb} MB"
@@ -134,7 +145,8 @@ class ConfigKey:
     @property
     def order(self) -> tuple:
         """Sort key of tables and charts: runtime, function, variant, memory size."""
-        return (*runtime_rank(self.runtime), self.function, self.variant or "", self.memory_mb)
+        return (*runtime_rank(self.runtime), self.function, self.variant or "", self.memory_mb,
+                self.version or "")
 
 
 def region_of(sample: "Sample", run: dict) -> str | None:
@@ -180,7 +192,8 @@ class Sample:
 
     @property
     def key(self) -> ConfigKey:
-        return ConfigKey(self.function, self.runtime, self.memory_mb, self.extra.get("variant"))
+        return ConfigKey.of({"function": self.function, "runtime": self.runtime,
+                             "memory_mb": self.memory_mb} | self.extra)
 
     @property
     def figure(self) -> float | None:
