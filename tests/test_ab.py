@@ -84,10 +84,10 @@ def test_markdown_golden():
 
         **:x: 1 regression**: head is slower than base by at least 10% (Mann-Whitney U, p < 0.05)
 
-        | Runtime         | Memory   | Mode   | Base p50 (n)   | New p50 (n)   | New/base   | p        | Verdict         |
-        |-----------------|----------|--------|----------------|---------------|------------|----------|-----------------|
-        | orders (python) | 512 MB   | cold   | 64.5 (10)      | 165.5 (10)    | 2.57       | 0.000183 | 2.57x slower    |
-        | orders (python) | 512 MB   | warm   | 2.45 (10)      | 2.50 (10)     | 1.02       | 0.734    | not significant |
+        | Runtime         | Memory   | Mode   | Base p50 (n)   | New p50 (n)   | New/base (95% interval)   | p        | Verdict         |
+        |-----------------|----------|--------|----------------|---------------|---------------------------|----------|-----------------|
+        | orders (python) | 512 MB   | cold   | 64.5 (10)      | 165.5 (10)    | 2.57 (2.46-2.68)          | 0.000183 | 2.57x slower    |
+        | orders (python) | 512 MB   | warm   | 2.45 (10)      | 2.50 (10)     | 1.02 (0.88-1.19)          | 0.734    | not significant |
 
         Medians in ms (cold: Init Duration + Duration; warm, provisioned: Duration). A change counts when Mann-Whitney U gives p < 0.05 and the medians differ by at least 10%. 1 regression.
 
