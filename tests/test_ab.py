@@ -230,3 +230,21 @@ def test_two_folders_of_the_same_code_are_not_a_regression(tmp_path):
     results = load(output)
     assert results.run["ab"]["base"]["folder"] == str(base)
     assert len({f["source_digest"] for f in results.run["functions"]}) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_in_containers_each_version_has_its_own_image(repo, tmp_path, engine):
+    output = tmp_path / "ab.json"
+    done = run_cli("ab", "main~1", "main", "--function", "functions/orders", "--runtime",
+                   "python", "--target", "docker", "--images", "local", "--memory", "1769",
+                   "--cold", "8", "--warm", "0", "--provisioned", "0", "--quiet",
+                   "--output", output, cwd=repo)
+    assert done.returncode == EXIT_REGRESSION, done.stdout + done.stderr
+    results = load(output)
+    order = [s.key.version for s in results.samples]
+    assert order == ["base", "head"] * 8
+    (cold,) = analysis.compare(results)
+    assert cold.regression and cold.new_p50 - cold.base_p50 > 80
+    images = {i["image"] for i in results.run["container_images"] if i["function"] == "orders"}
+    assert len(images) == 2                 # one image per version, built from its own code
