@@ -248,3 +248,40 @@ def test_in_containers_each_version_has_its_own_image(repo, tmp_path, engine):
     assert cold.regression and cold.new_p50 - cold.base_p50 > 80
     images = {i["image"] for i in results.run["container_images"] if i["function"] == "orders"}
     assert len(images) == 2                 # one image per version, built from its own code
+
+
+@pytest.mark.slow
+def test_the_actions_step_runs_the_check_with_its_inputs(repo, tmp_path):
+    """action.yml's "Compare base and head" step, its shell script run as the runner runs
+    it, with the variables its env: block sets from the inputs and the pull request. Only
+    sudo is a stand-in (this test runs as root): it runs the command as given."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    (step,) = [s for s in action["runs"]["steps"] if s.get("name") == "Compare base and head"]
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "sudo").write_text('#!/bin/sh\n[ "$1" = "-E" ] && shift\nexec "$@"\n')
+    (shims / "sudo").chmod(0o755)
+    summary = tmp_path / "summary.md"
+    inputs = {"BASE": git(repo, "rev-parse", "main~1"), "HEAD": git(repo, "rev-parse", "main"),
+              "FUNCTIONS": "functions/orders\n", "RUNTIME": "python", "HANDLER": "app.handler",
+              "MEMORY": "1769", "COLD": "10", "WARM": "0", "PROVISIONED": "0",
+              "THRESHOLD": "10%", "PROFILE": "false", "COMMENT": "true",
+              "GITHUB_TOKEN": TOKEN, "PR_NUMBER": "31"}
+    assert set(step["env"]) == set(inputs)
+    with GitHub(REPO, TOKEN) as github:
+        env = os.environ | inputs | {
+            "PATH": f"{shims}:{Path(os.sys.executable).parent}:{os.environ['PATH']}",
+            "HOME": str(tmp_path), "GITHUB_ACTION_PATH": str(ROOT),
+            "GITHUB_WORKSPACE": str(repo), "GITHUB_API_URL": github.url,
+            "GITHUB_REPOSITORY": REPO, "GITHUB_STEP_SUMMARY": str(summary),
+            "COLDBENCH_BIN": str(Path(os.sys.executable).parent)}
+        # as GitHub Actions runs a bash step: bash --noprofile --norc -eo pipefail {0}
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
+                               step["run"]], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == EXIT_REGRESSION, done.stdout + done.stderr
+        (comment,) = github.on(31)
+        assert comment["body"] == summary.read_text()
+        assert f"({inputs['BASE'][:7]})" not in comment["body"]      # a sha names itself once
+        assert f"`{inputs['BASE'][:7]}` → `{inputs['HEAD'][:7]}`" in comment["body"]
+        assert "**:x: 1 regression**" in comment["body"]

@@ -86,7 +86,6 @@ def register(cli) -> None:
         no valid sample or nothing could be compared."""
         from coldbench import targets
         from coldbench.analysis import ab as analysis
-        from coldbench.analysis.prediction import load as load_calibration
         from coldbench.analysis.summary import summarize_samples
         from coldbench.cli.progress import Progress
         from coldbench.cli.results import parse_share
@@ -108,7 +107,7 @@ def register(cli) -> None:
             cold=cold, warm=warm, provisioned=provisioned, work=work, timeout_s=timeout_s,
             target=target, cpu_model=cpu_model, limits=not no_limits, output=output,
             force=force, handler=handler, function_set=function_set, rebuild=rebuild,
-            calibration=load_calibration(None), profile=profile_init,
+            profile=profile_init,
             target_options=targets.settings(targets.get(target), "run", settings),
             defaulted=frozenset(context.params) - given(context, context.params),
             announce=lambda text: click.echo(text, err=True))
