@@ -122,6 +122,7 @@ def init_parts(results: Results, name: str = "init-parts") -> Chart | None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(profiles) + 1.6))
     labels, totals = [], []
+    widest = max(_total(p) for p in profiles)     # a segment's label needs room on the axis
     for y, profile in enumerate(profiles):
         key = ConfigKey.of(profile)
         labels.append(f"{key.label} {key.memory_mb} MB")
@@ -132,7 +133,7 @@ def init_parts(results: Results, name: str = "init-parts") -> Chart | None:
                 continue
             ax.barh([y], [width], left=left, height=0.6, color=PART_COLORS.get(part["part"]),
                     gid=mark_id(f"init-{part['part']}", key))
-            if width > 0.06 * max(1.0, _total(profile)):
+            if width > 0.06 * widest:
                 ax.text(left + width / 2, y, ms(width), ha="center", va="center",
                         fontsize=7.5, color="white", gid=mark_id(f"init-{part['part']}-ms", key))
             left += width
