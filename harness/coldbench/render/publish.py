@@ -305,8 +305,8 @@ def ab_section(results: Results) -> str:
             f"{compare.MIN_CHANGE:.0%})</p>"
             f'<div class="scroll"><table class="ab-comparison"><thead><tr><th>Runtime</th>'
             f"<th>Memory</th><th>Mode</th><th>Base p50 (n)</th><th>Head p50 (n)</th>"
-            f"<th>Head/base ({CONFIDENCE:.0%} interval)</th><th>p</th><th>Verdict</th></tr></thead><tbody>{rows}</tbody>"
-            f"</table></div>" + (f"<p>Grew most (profiled init):</p><ul>{blamed}</ul>"
+            f"<th>Head/base ({CONFIDENCE:.0%} interval)</th><th>p</th><th>Verdict</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table></div>" + (f"<p>Grew most (profiled init):</p><ul>{blamed}</ul>"
                                  if blamed else "") + "</section>")
 
 
@@ -404,7 +404,8 @@ def _ab_verdict(results: Results) -> str:
     found = ab_analysis.compare(results)
     regressions = sum(c.regression for c in found)
     if regressions:
-        return f'<span class="regression">{regressions} regression{"s" if regressions != 1 else ""}</span>'
+        plural = "s" if regressions != 1 else ""
+        return f'<span class="regression">{regressions} regression{plural}</span>'
     return "no regression" if any(c.result is not None for c in found) else "nothing compared"
 
 
