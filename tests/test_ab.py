@@ -15,6 +15,7 @@ from coldbench.analysis import ab as analysis
 from coldbench.analysis import compare as comparing
 from coldbench.errors import EXIT_REGRESSION, EXIT_USAGE
 from coldbench.render.ab import MARKER, markdown
+from coldbench.model import Variant
 from coldbench.results.schema import Results, Sample, load
 
 from conftest import ROOT, run_cli
@@ -42,7 +43,7 @@ def sample(version: str, mode: str, value: float) -> Sample:
                   init_ms=value - 1.0 if mode == "cold" else None,
                   duration_ms=1.0 if mode == "cold" else value, e2e_ms=None, billed_ms=None,
                   max_memory_mb=None, cold=mode == "cold", error=None,
-                  extra={"version": version})
+                  variant=Variant(version=version))
 
 
 def ab_results() -> Results:
@@ -59,7 +60,7 @@ def test_each_version_is_a_run_of_its_own_without_its_label():
     base, head = (analysis.version(results, v) for v in ("base", "head"))
     assert len(base.samples) == len(head.samples) == 20
     assert {s.key for s in base.samples} == {s.key for s in head.samples}
-    assert all(s.key.version is None for s in base.samples + head.samples)
+    assert all(s.key.variant.version is None for s in base.samples + head.samples)
     assert base.run["functions"] == [{"name": "orders", "runtime": "python",
                                       "source_digest": "aaaa"}]
     assert [s.figure for s in head.samples if s.mode == "cold"][:2] == [161.0, 162.0]
@@ -190,7 +191,7 @@ def test_the_check_fails_a_pull_request_that_adds_100_ms_of_import(repo, tmp_pat
         assert first.returncode == EXIT_REGRESSION, first.stdout + first.stderr
         results = load(keep / "ab.json")
         # one run, both versions, the cold samples interleaved A B A B ...
-        order = [s.key.version for s in results.samples if s.mode == "cold" and not s.profiled]
+        order = [s.key.variant.version for s in results.samples if s.mode == "cold" and not s.profiled]
         assert order == ["base", "head"] * 10
         assert {f["version"]: f["source_digest"] for f in results.run["functions"]}.keys() \
             == {"base", "head"}
@@ -242,7 +243,7 @@ def test_in_containers_each_version_has_its_own_image(repo, tmp_path, engine):
                    "--output", output, cwd=repo)
     assert done.returncode == EXIT_REGRESSION, done.stdout + done.stderr
     results = load(output)
-    order = [s.key.version for s in results.samples]
+    order = [s.key.variant.version for s in results.samples]
     assert order == ["base", "head"] * 8
     (cold,) = analysis.compare(results)
     assert cold.regression and cold.new_p50 - cold.base_p50 > 80

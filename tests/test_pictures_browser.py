@@ -10,8 +10,9 @@ import pytest
 
 from coldbench.render.publish import report_name
 from coldbench.render.table import ms
-from coldbench.results.history import History
-from coldbench.results.schema import ConfigKey, load
+from coldbench.analysis.history import History
+from coldbench.model import ConfigKey, Variant
+from coldbench.results.schema import load
 
 from conftest import run_cli
 from test_publish_browser import chromium
@@ -71,7 +72,8 @@ def test_the_pictures_carry_the_run_numbers(profiled, tmp_path, page):
     assert len(profiles) == 4
     widest = max(sum(p["ms"] or 0 for p in profile["parts"]) for profile in profiles)
     for profile in profiles:
-        key = ConfigKey.of(profile)
+        key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
+                        Variant.from_json(profile.get("variant")))
         parts = {p["part"]: p["ms"] for p in profile["parts"] if p["ms"]}
         assert texts(init.group(1), f"init-total-{name(key)}") == [f"{ms(sum(parts.values()))} ms"]
         for part, value in parts.items():

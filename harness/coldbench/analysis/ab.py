@@ -2,8 +2,8 @@
 makes of two runs. Pure functions, no I/O.
 
 Each version becomes a run of its own: its samples, its functions and its profiles, with
-the version label taken off, so that ``compare.compare`` pairs the same configuration of
-the two versions. The function code differs by design (that is what is compared), so the
+the version (``Variant.version``) taken off their variant, so that ``compare.compare``
+pairs the same configuration of the two versions. The function code differs by design (that is what is compared), so the
 code check is lifted; everything else (event, runtime version, target, CPU) is the same
 run's and matches.
 """
@@ -13,23 +13,27 @@ from __future__ import annotations
 from dataclasses import replace
 
 from coldbench.analysis import compare as comparing
-from coldbench.measure.ab import BASE, HEAD
+from coldbench.model import Variant
 from coldbench.results.schema import MODES, Results
+from coldbench.workflows.ab import BASE, HEAD
 
 
-def _unlabelled(document: dict) -> dict:
-    return {k: v for k, v in document.items() if k != "version"}
+def _profile_without_version(profile: dict) -> dict:
+    variant = Variant.from_json(profile.get("variant")).but(version=None)
+    return profile | {"variant": variant.to_json() or None}
 
 
 def version(results: Results, label: str) -> Results:
     """The part of an A/B run that measured one version, as if it were a run of its own."""
     run = dict(results.run)
-    for name in ("functions", "profiles"):
-        if run.get(name) is not None:
-            run[name] = [_unlabelled(entry) for entry in run[name]
-                         if entry.get("version") == label]
-    samples = [replace(s, extra=_unlabelled(s.extra)) for s in results.samples
-               if s.key.version == label]
+    if run.get("functions") is not None:
+        run["functions"] = [{k: v for k, v in entry.items() if k != "version"}
+                            for entry in run["functions"] if entry.get("version") == label]
+    if run.get("profiles") is not None:
+        run["profiles"] = [_profile_without_version(p) for p in run["profiles"]
+                           if Variant.from_json(p.get("variant")).version == label]
+    samples = [replace(s, variant=s.variant.but(version=None)) for s in results.samples
+               if s.variant.version == label]
     return Results(run=run, samples=samples)
 
 

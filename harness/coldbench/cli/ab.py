@@ -1,6 +1,6 @@
 """`coldbench ab`: did a change make the cold start worse? Two versions of the same
 functions measured interleaved in one run, compared as `coldbench compare` compares two
-runs. Parse, call the core (``measure.ab``, ``analysis.ab``), print."""
+runs. Parse, call the core (``workflows.ab``, ``analysis.ab``), print."""
 
 from __future__ import annotations
 
@@ -90,8 +90,8 @@ def register(cli) -> None:
         from coldbench.cli.progress import Progress
         from coldbench.cli.results import parse_share
         from coldbench.errors import UsageError
-        from coldbench.measure import ab as workflow
-        from coldbench.measure import options as runner
+        from coldbench.workflows import ab as workflow
+        from coldbench.workflows import options as runner
         from coldbench.render import ab as rendering
 
         context = click.get_current_context()

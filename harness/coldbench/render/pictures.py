@@ -17,7 +17,8 @@ from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary
 from coldbench.render.figure import MODE_COLORS, Chart, pyplot, svg_of
 from coldbench.render.table import ms, ordered
-from coldbench.results.schema import MODES, ConfigKey, Results
+from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
+from coldbench.results.schema import MODES, Results
 
 SHADE = "#d9d9d9"
 PART_COLORS = {"runtime": "#7b4fa6", "client": "#e08a1e", "function": "#1f5fa8"}
@@ -25,8 +26,8 @@ PART_COLORS = {"runtime": "#7b4fa6", "client": "#e08a1e", "function": "#1f5fa8"}
 
 def mark_id(kind: str, key: ConfigKey) -> str:
     """The id of a configuration's mark in a picture: "p50-cold-python-128"."""
-    name = key.runtime if key.function == "coldbench" else f"{key.function}-{key.runtime}"
-    extra = "".join(f"-{part}" for part in (key.variant, key.version) if part)
+    name = key.runtime if key.function == BUILTIN_FUNCTION else f"{key.function}-{key.runtime}"
+    extra = f"-{key.variant.label()}" if key.variant else ""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{name}-{key.memory_mb}{extra}")
 
 
@@ -118,13 +119,13 @@ def init_parts(results: Results, name: str = "init-parts") -> Chart | None:
                 if any(part.get("ms") for part in p.get("parts") or [])]
     if not profiles:
         return None
-    profiles.sort(key=lambda p: ConfigKey.of(p).order)
+    profiles.sort(key=lambda p: _key(p).order)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(profiles) + 1.6))
     labels, totals = [], []
     widest = max(_total(p) for p in profiles)     # a segment's label needs room on the axis
     for y, profile in enumerate(profiles):
-        key = ConfigKey.of(profile)
+        key = _key(profile)
         labels.append(f"{key.label} {key.memory_mb} MB")
         left = 0.0
         for part in profile["parts"]:
@@ -161,3 +162,9 @@ def init_parts(results: Results, name: str = "init-parts") -> Chart | None:
 
 def _total(profile: dict) -> float:
     return sum(part.get("ms") or 0.0 for part in profile["parts"])
+
+
+def _key(profile: dict) -> ConfigKey:
+    """The configuration of a profile of ``run.profiles``."""
+    return ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
+                     Variant.from_json(profile.get("variant")))

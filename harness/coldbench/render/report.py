@@ -21,10 +21,11 @@ from coldbench.analysis import reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
 from coldbench.errors import UsageError
+from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
 from coldbench.render.figure import MODE_COLORS, PALETTE, Chart, pyplot, svg_of
-from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, rows
 from coldbench.render.pictures import documented_comparison, init_parts
-from coldbench.results.schema import BUILTIN_FUNCTION, ConfigKey, Results
+from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, rows
+from coldbench.results.schema import Results
 
 
 def _style(ax) -> None:
@@ -189,13 +190,14 @@ def local_vs_aws(results: Results, configs: list[ConfigSummary]) -> Chart | None
 def profile_charts(results: Results) -> list[Chart]:
     """An icicle chart of each configuration the run profiled (`run --profile`,
     ``run.profiles``), drawn by the profile's own renderer."""
-    from coldbench.profile.render import icicle_figure, ms as profile_ms
+    from coldbench.render.profile import icicle_figure, ms as profile_ms
 
     found = []
     for profile in results.run.get("profiles") or []:
         if not profile.get("tree"):
             continue
-        key = ConfigKey.of(profile)
+        key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
+                        Variant.from_json(profile.get("variant")))
         name = "profile-" + re.sub(r"[^A-Za-z0-9_]+", "-", str(key)).strip("-")
         init = profile["init_ms"]
         overhead = ("" if profile.get("overhead_ms") is None else

@@ -4,9 +4,9 @@ The two versions are two git revisions of the checkout coldbench is run in (each
 with ``git archive`` into a temporary folder, removed at the end), or two folders
 (``--dirs``). The functions are found at the same path in each: a function folder (``--function
 DIR``, DIR a path in the checkout) or the built-in functions of ``--runtimes``. Both
-versions are built and measured by one ordinary run (``measure/run.py``), each configuration
+versions are built and measured by one ordinary run (``workflows/run.py``), each configuration
 in both versions, interleaved (A B A B ...) so that drift on the machine hits both alike;
-the samples carry the version ("base", "head") and land in one results file. Comparing them
+the samples carry the version in their variant (``Variant.version``: "base", "head") and land in one results file. Comparing them
 is ``analysis/ab.py``.
 
 This is how pyperf and hyperfine compare two versions: on one machine, in one job,
@@ -28,8 +28,8 @@ from typing import Callable, Iterator
 
 from coldbench import build, function_sets, runtimes
 from coldbench.errors import UsageError
-from coldbench.measure.options import RunOptions, check
-from coldbench.measure.run import run
+from coldbench.workflows.options import RunOptions, check
+from coldbench.workflows.run import run
 from coldbench.results.schema import Results
 from coldbench.runtimes.base import BUILTIN_FUNCTIONS
 
@@ -214,7 +214,7 @@ def functions_of(version: Version, paths: list[str], request: Request) -> list[b
 
 def ab(request: Request, on_sample=None, on_status: Callable[[str], None] | None = None
        ) -> Results:
-    """Measure both versions in one run (``measure.run.run``); the results file holds
+    """Measure both versions in one run (``workflows.run.run``); the results file holds
     the samples of both, told apart by their version."""
     check_request(request)
     status = on_status or (lambda text: None)

@@ -25,7 +25,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench.errors import ResultsError
@@ -39,8 +39,8 @@ READABLE = 0o644          # kept runs are published: readable by all, like any r
 # index.csv columns: who ran what, then the summary of one mode's figure (summary.py)
 INDEX_COLUMNS = [
     "run_id", "started_at", "ended_at", "target", "host", "cpu", "coldbench_version",
-    "function", "runtime", "runtime_version", "source_digest", "memory_mb", "variant", "version",
-    "region", "mode",
+    "function", "runtime", "runtime_version", "source_digest", "memory_mb", "variant", "region",
+    "mode",
     "attempts", "failures", "misclassified", "n", "min", "p50", "p90", "p99", "max", "mean",
     "stdev", "ci_low", "ci_high", "init_p50",
 ]
@@ -90,7 +90,8 @@ def index_rows(run_id: str, results: Results) -> list[dict]:
                 "ended_at": run.get("ended_at"), "target": run.get("target"),
                 "host": run.get("host"), "cpu": run.get("cpu"),
                 "coldbench_version": run.get("coldbench_version"),
-                **asdict(config.key),
+                "function": config.function, "runtime": config.runtime,
+                "memory_mb": config.memory_mb, "variant": config.variant.label(),
                 "region": ",".join(sorted(regions.get(config.key, ()))) or None,
                 "runtime_version": run.get("runtime_versions", {}).get(config.runtime),
                 "source_digest": function.get("source_digest"),
@@ -194,7 +195,7 @@ class History:
         table = (pd.concat(frames, ignore_index=True) if frames
                  else pd.DataFrame(columns=INDEX_COLUMNS))
         table = table[~table["run_id"].isin(stale)].sort_values(
-            ["run_id", "runtime", "function", "memory_mb", "variant", "version", "region", "mode"],
+            ["run_id", "runtime", "function", "memory_mb", "variant", "region", "mode"],
             kind="stable")
         replace_file(self.index_path, table.to_csv(index=False, columns=INDEX_COLUMNS))
         return len(ids)
@@ -215,10 +216,10 @@ class History:
         try:
             index = pd.read_csv(self.index_path,
                                 dtype={"run_id": str, "source_digest": str, "variant": str,
-                                       "version": str, "region": str})
+                                       "region": str})
         except (OSError, ValueError, pd.errors.EmptyDataError):
             return None                 # unreadable: rebuilt from runs/ by the next writer
-        # columns of an older coldbench (no variant, no version): rebuilt from runs/ the same way
+        # columns of an older coldbench (no variant): rebuilt from runs/ the same way
         return index if list(index.columns) == INDEX_COLUMNS else None
 
     def index(self):
