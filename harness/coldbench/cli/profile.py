@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from coldbench import files
 from coldbench.cli.function_set import function_set_option
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 from coldbench.profile.render import DEFAULT_TOP
@@ -29,7 +30,7 @@ def register(cli) -> None:
                   help="Items to list per function, by self time.")
     @click.option("--output", type=click.Path(path_type=Path),
                   help="Write the whole profile (every sample's tree) here as JSON.")
-    @click.option("--force", is_flag=True, help="Replace an existing --output file.")
+    @click.option("--force", is_flag=True, help="Replace an existing --output or --chart file.")
     @click.option("--chart", type=click.Path(path_type=Path),
                   help="Draw an icicle chart of each function's tree into this SVG file.")
     @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
@@ -56,8 +57,8 @@ def register(cli) -> None:
         from coldbench.profile import document as documents
         from coldbench.profile import render, session
 
-        if output is not None:
-            documents.check_writable(output, force)
+        output, chart = click.get_current_context().with_resource(   # held until it ends
+            files.writing(("--output", output), ("--chart", chart), force=force))
         request = session.Request(
             runtimes=parse_runtimes(runtimes), function_dir=function_dir, handler=handler,
             function_set=function_set, samples=samples, memory_mb=memory_mb,

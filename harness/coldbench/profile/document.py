@@ -16,7 +16,7 @@ import statistics
 from datetime import datetime, timezone
 from pathlib import Path
 
-from coldbench import __version__
+from coldbench import __version__, files
 from coldbench.errors import ResultsError
 from coldbench.profile.session import FunctionProfile, Request
 from coldbench.profile.tree import PART_LABELS, PARTS, Item, median_tree
@@ -113,16 +113,8 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def check_writable(path: Path, force: bool) -> None:
-    """Refuse, before anything is measured, to replace a file without ``force``."""
-    if path.exists() and not force:
-        raise ResultsError(f"{path} exists: pass --force to replace it, or choose another --output")
-
-
 def write(path: Path, doc: dict) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(doc, indent=1) + "\n")
-    temporary.replace(path)
+    files.replace_file(path, json.dumps(doc, indent=1) + "\n")
 
 
 def load(path: Path) -> dict:
