@@ -107,6 +107,13 @@ def test_every_written_path_is_checked_before_anything_runs(tmp_path, args):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]   # no .partial left
 
 
+def test_two_outputs_of_one_command_cannot_be_one_file(tmp_path):
+    result = run_cli("profile", "--runtimes", "go", "--output", tmp_path / "p",
+                     "--chart", tmp_path / "p")
+    one_line_refusal(result, "--output and --chart name the same file")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_report_replaces_an_existing_file_only_with_force(tmp_path):
     run = results_file(tmp_path / "run.json")
     report = tmp_path / "report.html"
@@ -332,6 +339,9 @@ def test_every_timeout_is_among_the_float_options():
     (["profile", "--memory", "99999"], "outside Lambda's 128..10240 MB"),
     (["run", "--timeout", "901"], "at most 900"),
     (["run", "--timeout", "0"], "above 0"),
+    (["run", "--idle-samples", "-1"], "--idle-samples must be at least 1"),
+    (["profile", "--samples", "0"], "--samples"),
+    (["profile", "--top", "-1"], "--top"),
 ])
 def test_out_of_range_values_are_refused(args, says):
     one_line_refusal(run_cli(*args, "--runtimes", "go"), says)

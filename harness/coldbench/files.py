@@ -172,6 +172,14 @@ def writing(*outputs: tuple[str, Path | None], force: bool = False):
     ``Claim`` on it for the block: yields the paths to write, in order."""
     checked = [None if path is None else check_file(path, force, option)
                for option, path in outputs]
+    named: dict[str, str] = {}
+    for (option, _), path in zip(outputs, checked):
+        if path is not None:
+            real = os.path.realpath(path)
+            if real in named:
+                raise ResultsError(f"{named[real]} and {option} name the same file, {path}: "
+                                   "give each its own")
+            named[real] = option
     with ExitStack() as claims:
         for (option, _), path in zip(outputs, checked):
             if path is not None:

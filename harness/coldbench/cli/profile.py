@@ -23,10 +23,11 @@ def register(cli) -> None:
                   help="Profile your own function folder (with --runtime and --handler).")
     @click.option("--handler", help="Handler of --function, in the runtime's notation.")
     @click.option("--samples", default=DEFAULT_SAMPLES, show_default=True,
+                  type=click.IntRange(min=1),
                   help="Cold samples of each kind: this many unprofiled and as many profiled.")
     @click.option("--memory", "memory_mb", default=DEFAULT_MEMORY_MB, show_default=True,
                   help="Memory size in MB (CPU follows as on Lambda).")
-    @click.option("--top", default=DEFAULT_TOP, show_default=True,
+    @click.option("--top", default=DEFAULT_TOP, show_default=True, type=click.IntRange(min=1),
                   help="Items to list per function, by self time.")
     @click.option("--output", type=click.Path(path_type=Path),
                   help="Write the whole profile (every sample's tree) here as JSON.")

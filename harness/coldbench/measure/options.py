@@ -112,7 +112,7 @@ def check(options: RunOptions) -> None:
         raise UsageError(f"--idle: the {options.target} target keeps no environment between "
                          f"invocations; idle sweeps are for --target "
                          f"{' or '.join(takers) or '(none)'}")
-    if options.idle and options.idle_samples < 1:
+    if options.idle_samples < 1:
         raise UsageError("--idle-samples must be at least 1")
     if not (math.isfinite(options.timeout_s) and 0 < options.timeout_s <= MAX_TIMEOUT_S):
         raise UsageError(f"--timeout {options.timeout_s:g}: give seconds above 0 and at most "
