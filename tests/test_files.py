@@ -49,30 +49,44 @@ def results_file(path, count: int = 14, ended: bool = True):
 
 # -- written paths, checked before anything is measured ------------------------------------
 
-def test_a_device_is_never_an_output_even_with_force(tmp_path):
-    before = os.stat("/dev/null")
+@pytest.fixture
+def null_device(tmp_path):
+    """A device node of its own, as /dev/null is (1, 3): a coldbench that replaced it would
+    replace this one, not the machine's."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    node = tmp_path / "dev" / "null"
+    node.parent.mkdir()
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return node
+
+
+def test_a_device_is_never_an_output_even_with_force(null_device):
     result = run_cli("run", "--runtimes", "go", "--cold", "1", "--warm", "0",
-                     "--provisioned", "0", "--output", "/dev/null", "--force", "--quiet")
-    one_line_refusal(result, "/dev/null", "device")
-    after = os.stat("/dev/null")
-    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+                     "--provisioned", "0", "--output", null_device, "--force", "--quiet")
+    one_line_refusal(result, null_device, "character device")
+    after = os.stat(null_device)
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == os.makedev(1, 3)
 
 
-@pytest.mark.parametrize("kind", ["folder", "link to a folder", "link to a device"])
-def test_a_folder_or_a_link_to_one_is_refused_before_measuring(tmp_path, kind):
+@pytest.mark.parametrize("kind", ["folder", "link to a folder", "link to a device", "pipe"])
+def test_a_folder_or_a_link_to_one_is_refused_before_measuring(tmp_path, kind, request):
     folder = tmp_path / "folder"
     folder.mkdir()
     output = {"folder": folder, "link to a folder": tmp_path / "link.json",
-              "link to a device": tmp_path / "null.json"}[kind]
+              "link to a device": tmp_path / "null.json", "pipe": tmp_path / "pipe"}[kind]
     if kind == "link to a folder":
         output.symlink_to(folder)
     if kind == "link to a device":
-        output.symlink_to("/dev/null")
+        output.symlink_to(request.getfixturevalue("null_device"))
+    if kind == "pipe":
+        os.mkfifo(output)
+    before = sorted(p.name for p in tmp_path.iterdir())
     result = run_cli("run", "--runtimes", "go", "--cold", "1", "--warm", "0",
                      "--provisioned", "0", "--output", output, "--force", "--quiet")
     one_line_refusal(result, output)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["folder"] + ([output.name] if output != folder else []))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert output.is_symlink() or kind in ("folder", "pipe")
     assert list(folder.iterdir()) == []
 
 

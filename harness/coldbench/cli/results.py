@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from coldbench import files
 from coldbench.analysis import compare as comparing, cost as costing
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
 from coldbench.prices import ARCHES
@@ -59,8 +60,6 @@ def open_results(ref: str, history_dir: Path, target: str | None = None):
     return path, results
 
 
-_open = open_results
-
 
 @click.command()
 @click.argument("base_ref", metavar="BASE")
@@ -99,8 +98,8 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
             if Path(ref).is_file():
                 target = load(Path(ref)).run.get("target")
                 break
-    base_path, base = _open(base_ref, history_dir, target)
-    new_path, new = _open(new_ref, history_dir, target)
+    base_path, base = open_results(base_ref, history_dir, target)
+    new_path, new = open_results(new_ref, history_dir, target)
     click.echo(f"base: {base.run.get('run_id') or base_path} ({base_path})", err=True)
     click.echo(f"new:  {new.run.get('run_id') or new_path} ({new_path})", err=True)
     found = comparing.compare(base, new, change, alpha, wanted, allow)
@@ -156,7 +155,7 @@ def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arche
     if image_size is not None and not (math.isfinite(image_size) and image_size > 0):
         raise UsageError("--image-size is the image's size in MB: more than 0")
     table = price_tables.load(prices)
-    _, results = _open(run_ref, history_dir, None)
+    _, results = open_results(run_ref, history_dir, None)
     measured = costing.measured(results.samples, table, costing.image_sizes(results.run),
                                 None if image_size is None else image_size / 1024)
     if not measured:
@@ -246,17 +245,16 @@ def calibrate(local_ref, aws_ref, output, force, history_dir):
     without AWS_RUN, to the published AWS figures (the built-in functions at 128 MB, as
     the shipped calibration is made, but on this machine). Prints the fit and its errors;
     exit 2 if the runs do not match."""
-    from coldbench import files
     from coldbench.analysis import prediction
 
     (output,) = click.get_current_context().with_resource(   # held until the command ends
         files.writing(("--output", output), force=force))
-    _, local = _open(local_ref, history_dir, None)
+    _, local = open_results(local_ref, history_dir, None)
     if aws_ref is None:
         points = prediction.points_from_published(local, prediction.published_figures())
         aws_source = prediction.PUBLISHED_SOURCE
     else:
-        _, aws = _open(aws_ref, history_dir, None)
+        _, aws = open_results(aws_ref, history_dir, None)
         points = prediction.points_from_runs(local, aws)
         aws_source = (f"coldbench run --target aws, run {aws.run.get('run_id', '?')} "
                       f"({aws.run.get('region', '?')})")

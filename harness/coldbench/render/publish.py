@@ -29,15 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
+from coldbench import files
 from coldbench.analysis import compare
 from coldbench.analysis.summary import summarize_samples
-from coldbench import files
 from coldbench.errors import ResultsError, UsageError
 from coldbench.render.report import (PALETTE, Chart, page, profile_charts, pyplot, svg_of,
                                      table_html)
 from coldbench.render.table import ms, render
 from coldbench.results.history import History
-from coldbench.files import replace_file
 from coldbench.results.schema import ConfigKey, Results, region_of, runtime_rank
 
 TREND_MODE = "cold"
@@ -315,6 +314,6 @@ def _publish(history: History, site: Path, min_change: float, alpha: float) -> d
     for name, text in documents.items():
         path = Path(site) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(path, text)
+        files.replace_file(path, text)
         written[name] = path
     return written

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from coldbench import files
 from coldbench.errors import ResultsError
-from coldbench.files import replace_file
 from coldbench.results.schema import Results, load, new_run_id, region_of
 
 DEFAULT_DIR = Path("results")
@@ -212,7 +212,7 @@ class History:
         table = table.sort_values(
             ["run_id", "runtime", "function", "memory_mb", "variant", "region", "mode"],
             kind="stable")
-        replace_file(self.index_path, table.to_csv(index=False, columns=INDEX_COLUMNS))
+        files.replace_file(self.index_path, table.to_csv(index=False, columns=INDEX_COLUMNS))
         return len(ids)
 
     # -- reading (no lock) -------------------------------------------------------------
