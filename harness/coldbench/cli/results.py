@@ -52,7 +52,7 @@ def parse_count(text: str) -> float:
 def open_results(ref: str, history_dir: Path, target: str | None = None):
     """A results file or a run of the history, as (path, results); what could not be read
     of a file still being written (``Results.incomplete``) is said on stderr."""
-    from coldbench.results.history import open_run
+    from coldbench.analysis.history import open_run
 
     path, results = open_run(ref, history_dir, target)
     if results.incomplete:
@@ -181,7 +181,7 @@ def regions_of(results) -> tuple[str, ...]:
 @history_option
 def publish(site_dir, min_change, force, history_dir):
     """Write a static site from the history: latest table, trends, JSON."""
-    from coldbench.results.history import History
+    from coldbench.analysis.history import History
     from coldbench.render.publish import publish as publishing
 
     written = publishing(History(history_dir), site_dir, parse_share(min_change, "--min-change"),
@@ -198,7 +198,7 @@ def history(context, history_dir):
     """List the runs kept in the history (subcommands: add, reindex)."""
     context.obj = history_dir
     if context.invoked_subcommand is None:
-        from coldbench.results.history import History
+        from coldbench.analysis.history import History
 
         runs = History(history_dir).runs()
         for run in runs:
@@ -213,7 +213,7 @@ def history(context, history_dir):
 @click.pass_obj
 def history_add(history_dir, files):
     """Keep finished results files in the history (a run already kept is left as it is)."""
-    from coldbench.results.history import History
+    from coldbench.analysis.history import History
 
     store = History(history_dir)
     for path in files:
@@ -227,7 +227,7 @@ def history_add(history_dir, files):
 @click.pass_obj
 def history_reindex(history_dir):
     """Rebuild index.csv from the kept run files."""
-    from coldbench.results.history import History
+    from coldbench.analysis.history import History
 
     click.echo(f"{History(history_dir).reindex()} runs indexed")
 
