@@ -386,3 +386,21 @@ def test_a_calibration_with_values_out_of_range_is_refused(tmp_path, changes, sa
                      calibration(tmp_path, **changes), "--output", tmp_path / "out.json")
     one_line_refusal(result, "calibration.json", says)
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("usd", ["nan", "inf", "-0.5"])
+def test_a_price_table_with_a_price_out_of_range_is_refused(tmp_path, usd):
+    from importlib import resources
+    text = resources.files("coldbench.data").joinpath("prices-2026-12.csv").read_text()
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+    columns = lines[header].split(",")
+    row = next(i for i, line in enumerate(lines) if line.startswith("lambda,requests,"))
+    cells = lines[row].split(",")
+    cells[columns.index("usd")] = usd
+    lines[row] = ",".join(cells)
+    table = tmp_path / "prices-2026-12.csv"
+    table.write_text("\n".join(lines) + "\n")
+    result = run_cli("cost", "run.json", "--requests-per-month", "1M", "--prices", table,
+                     cwd=tmp_path)
+    one_line_refusal(result, "price table prices-2026-12.csv", f"'{usd}' is not a finite number")
