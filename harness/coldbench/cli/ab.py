@@ -63,7 +63,8 @@ def register(cli) -> None:
                   type=click.Choice(comparing.FORMATS))
     @click.option("--output", type=click.Path(path_type=Path),
                   help="Results file (JSON): every raw sample of both versions.")
-    @click.option("--force", is_flag=True, help="Replace an existing --output file.")
+    @click.option("--force", is_flag=True,
+                  help="Replace existing --output, --markdown and --comment-payload files.")
     @click.option("--markdown", "markdown_file", type=click.Path(path_type=Path),
                   help="Also write the comparison as Markdown here (a CI job summary).")
     @click.option("--comment-payload", "payload_file", type=click.Path(path_type=Path),
@@ -84,7 +85,7 @@ def register(cli) -> None:
         Exit status 3 when a configuration is significantly slower by at least
         --min-change; 2 for bad input (nothing measured); 1 when a configuration produced
         no valid sample or nothing could be compared."""
-        from coldbench import targets
+        from coldbench import files, targets
         from coldbench.analysis import ab as analysis
         from coldbench.analysis.summary import summarize_samples
         from coldbench.cli.progress import Progress
@@ -102,6 +103,9 @@ def register(cli) -> None:
         if not 0 < alpha < 1:
             raise UsageError("--alpha must be between 0 and 1")
         change = parse_share(min_change, "--min-change")
+        markdown_file, payload_file = context.with_resource(    # held until the command ends
+            files.writing(("--markdown", markdown_file), ("--comment-payload", payload_file),
+                          force=force))
         options = runner.RunOptions(
             runtimes=runner.parse_runtimes(runtime_names), memory=runner.parse_memory(memory),
             cold=cold, warm=warm, provisioned=provisioned, work=work, timeout_s=timeout_s,
@@ -119,9 +123,9 @@ def register(cli) -> None:
         click.echo(comparing.render(found, fmt, change, alpha), nl=False)
         text = rendering.markdown(results, found, change, alpha)
         if markdown_file is not None:
-            markdown_file.write_text(text)
+            files.replace_file(markdown_file, text)
         if payload_file is not None:
-            payload_file.write_text(rendering.comment_payload(text))
+            files.replace_file(payload_file, rendering.comment_payload(text))
         for note in dict.fromkeys([*options.notes, *results.run.get("notes", [])]):
             click.echo(f"note: {note}", err=True)
         if any(c.regression for c in found):
