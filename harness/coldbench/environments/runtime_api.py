@@ -239,9 +239,9 @@ class _Reader:
     that has begun must arrive whole within ``timeout_s`` (TimeoutError); a malformed one
     raises BadRequest."""
 
-    def __init__(self, conn: socket.socket, timeout_s: float = READ_TIMEOUT_S):
+    def __init__(self, conn: socket.socket, timeout_s: float | None = None):
         self.conn = conn
-        self.timeout_s = timeout_s
+        self.timeout_s = READ_TIMEOUT_S if timeout_s is None else timeout_s
         self.buffer = bytearray()
         self.received_ns = 0             # when the last bytes read arrived
         self.deadline: float | None = None
@@ -294,6 +294,8 @@ class _Reader:
                 raise BadRequest("request head larger than 64 KB")
             if not self._more():
                 return None
+        if end > _MAX_HEAD_BYTES:
+            raise BadRequest("request head larger than 64 KB")
         head = self.buffer[:end].decode("latin-1")
         del self.buffer[:end + 4]
         method, path, headers = _parse_head(head)
