@@ -324,3 +324,54 @@ def test_a_port_in_use_is_one_line_and_exit_2():
     last = result.stderr.strip().splitlines()[-1]
     assert f"cannot listen on 127.0.0.1:{port}" in last and "in use" in last, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.aws
+@pytest.mark.slow
+def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
+        serving, fixture_function, monkeypatch):
+    """With a control plane (moto's server), PutFunctionConcurrency's reservation caps
+    the function: past it, 429 with Reason ReservedFunctionConcurrentInvocationLimitExceeded,
+    though the account's limit is far off."""
+    import io
+    import zipfile
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from aws_standin import MotoServer
+    from coldbench.serve import ControlPlane
+
+    for key, value in DUMMY_ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
+    moto = MotoServer()
+    try:
+        role = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1").create_role(
+            RoleName="coldbench-test", AssumeRolePolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
+        control = boto3.client("lambda", endpoint_url=moto.url, region_name="us-east-1")
+        control.create_function(FunctionName="coldbench-python-256", Runtime="python3.12",
+                                Role=role, Handler="app.handler", Timeout=3, MemorySize=256,
+                                Code={"ZipFile": code.getvalue()})
+        control.put_function_concurrency(FunctionName="coldbench-python-256",
+                                         ReservedConcurrentExecutions=1)
+        server = serving(fixture_function("timeout"),
+                         control_plane=ControlPlane(moto.url, "us-east-1"))
+        lam = client(server)
+        holder = threading.Thread(target=lam.invoke, kwargs=dict(
+            FunctionName="coldbench-python-256", InvocationType="Event", Payload=b"{}"))
+        holder.start()
+        holder.join(30)
+        with pytest.raises(ClientError) as raised:
+            lam.invoke(FunctionName="coldbench-python-256", Payload=b"{}")
+        response = raised.value.response
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+        assert server.concurrency.limit == 1000
+    finally:
+        moto.close()
