@@ -165,6 +165,19 @@ def test_a_chunked_body_is_refused_with_411(serving):
     still_serves(server)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("request_bytes, status", [
+    (f"POST /{'a' * 70000} HTTP/1.1\r\n\r\n".encode(), 414),
+    (post("Content-Length: 2\r\n" + "X-Many: v\r\n" * 101, b"{}"), 431),
+    (post("Content-Length: 2\r\nX-Huge: " + "h" * 70000 + "\r\n", b"{}"), 431),
+], ids=["request line over 64 KB", "over 100 headers", "header line over 64 KB"])
+def test_oversized_heads_are_answered_as_documented(serving, request_bytes, status):
+    server = serving()
+    answer, _ = exchange(server, request_bytes)
+    assert status_of(answer) == status, answer[:200]
+    still_serves(server)
+
+
 # Invocation types, Event payloads ---------------------------------------------------------
 
 @pytest.mark.slow
