@@ -293,8 +293,9 @@ def test_a_reserved_function_is_throttled_at_its_reservation_only():
 @pytest.mark.parametrize("args, says", [
     (["--port", "-1"], "--port"),
     (["--port", "70000"], "--port"),
-    (["--host", "no such host.invalid"], "--host"),
-    (["--host", "256.1.1.1"], "--host"),
+    (["--host", "256.1.1.1"], "--host"),           # (no name is looked up: no DNS here)
+    (["--host", "::1::1"], "--host"),
+    (["--host", ""], "--host"),
     (["--control-plane-url", "not a url"], "--control-plane-url"),
     (["--control-plane-url", "http://127.0.0.1:99999"], "--control-plane-url"),
     (["--control-plane-url", "ftp://127.0.0.1"], "--control-plane-url"),
@@ -388,3 +389,10 @@ def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
         assert server.concurrency.limit == 1000
     finally:
         moto.close()
+
+
+def test_an_address_not_of_this_machine_is_a_usage_error():
+    from coldbench.errors import UsageError
+
+    with pytest.raises(UsageError, match="cannot listen on 192.0.2.1:0"):
+        Server({}, host="192.0.2.1", port=0)          # TEST-NET-1: no machine's address

@@ -67,6 +67,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import ipaddress
 import json
 import math
 import re
@@ -147,12 +148,24 @@ def check_settings(host: str, port: int, timeout_s: float, idle_timeout_s: float
                              f"seconds{bound}")
     if max_concurrency < 1:
         raise UsageError(f"--max-concurrency {max_concurrency} must be at least 1")
+    check_host(host, port)
+    if control_plane_url is not None:
+        check_endpoint_url(control_plane_url)
+
+
+def check_host(host: str, port: int) -> None:
+    """An IP address, or a name that resolves (as the bind would resolve it); what looks
+    like an address (digits and dots, or a colon) must be one, and is not looked up."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        if not host or ":" in host or all(c.isdigit() or c == "." for c in host):
+            raise UsageError(f"--host {host!r} is not an IP address") from None
     try:
         socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (OSError, UnicodeError) as exc:
         raise UsageError(f"--host {host!r} is not an address of this machine: {exc}") from None
-    if control_plane_url is not None:
-        check_endpoint_url(control_plane_url)
 
 
 def check_endpoint_url(url: str) -> None:
@@ -603,6 +616,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        self.rfile.close()               # the base class's reader, replaced by one with a deadline
         self._reader = _DeadlineReader(self.connection)
         self.rfile = io.BufferedReader(self._reader)
 
