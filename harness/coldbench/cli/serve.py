@@ -41,7 +41,7 @@ def register(cli) -> None:
               no_limits, idle_timeout_s, control_plane_url, region, max_concurrency,
               read_timeout_s):
         """Serve the Lambda Invoke API over local execution environments."""
-        from coldbench.measure import options as runner
+        from coldbench.workflows import options as runner
         from coldbench import serve as serving
 
         serving.check_settings(host, port, timeout_s, idle_timeout_s, read_timeout_s,
