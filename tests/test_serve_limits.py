@@ -248,7 +248,7 @@ def test_past_the_concurrency_limit_invokes_get_429_too_many_requests(
         FunctionName="coldbench-python-256", InvocationType=first, Payload=b"{}"))
     holder.start()
     deadline = time.monotonic() + 10
-    while server.concurrency._unreserved == 0 and time.monotonic() < deadline:
+    while server.concurrency.in_flight == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     with pytest.raises(ClientError) as raised:
         lam.invoke(FunctionName="coldbench-python-256", InvocationType=second, Payload=b"{}")
@@ -258,7 +258,7 @@ def test_past_the_concurrency_limit_invokes_get_429_too_many_requests(
     assert response["Reason"] == "ConcurrentInvocationLimitExceeded"
     assert response["Type"] == "User"
     holder.join(30)
-    while server.concurrency._unreserved and time.monotonic() < deadline + 10:
+    while server.concurrency.in_flight and time.monotonic() < deadline + 10:
         time.sleep(0.05)                 # an Event holder ends in the background
     assert lam.invoke(FunctionName="coldbench-python-256", InvocationType="DryRun",
                       Payload=b"{}")["StatusCode"] == 204

@@ -308,6 +308,12 @@ class Concurrency:
                 self._unreserved += 1
             self._by_function[function] = running + 1
 
+    @property
+    def in_flight(self) -> int:
+        """Invocations running now, reserved functions' included."""
+        with self._lock:
+            return sum(self._by_function.values())
+
     def release(self, function: str, reserved: int | None) -> None:
         with self._lock:
             self._by_function[function] -= 1
