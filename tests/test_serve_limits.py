@@ -324,7 +324,7 @@ def test_a_control_plane_that_does_not_answer_is_refused():
                      env={**os.environ, **DUMMY_ENVIRONMENT})
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "does not answer the Lambda API" in result.stderr
+    assert "the Lambda API's ListFunctions failed: Could not connect" in result.stderr
 
 
 @pytest.mark.slow

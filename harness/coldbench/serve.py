@@ -228,8 +228,8 @@ class ControlPlane:
         try:
             self._client.list_functions(MaxItems=1)
         except (BotoCoreError, ClientError) as exc:
-            raise UsageError(f"--control-plane-url {self._client.meta.endpoint_url} does "
-                             f"not answer the Lambda API: {exc}") from None
+            raise UsageError(f"--control-plane-url {self._client.meta.endpoint_url}: the "
+                             f"Lambda API's ListFunctions failed: {exc}") from None
 
     def reserved_concurrency(self, name: str) -> int | None:
         """The function's reserved concurrency (GetFunctionConcurrency), None if unset."""
