@@ -159,7 +159,7 @@ class RuntimeAPI:
                     return
                 if not self._handle(conn, *request):
                     return
-        except OSError:
+        except (OSError, ValueError):
             pass   # a runtime killed mid-request resets its connection; a request that
             #        stalls past READ_TIMEOUT_S is dropped: expected, not news
         finally:
