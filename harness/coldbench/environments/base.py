@@ -18,7 +18,7 @@ import signal
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol, runtime_checkable
 
 from coldbench.build import Artifact
 from coldbench.targets.base import Environment as EnvironmentInterface
@@ -87,6 +87,21 @@ class Sandbox(ABC):
     @abstractmethod
     def close(self) -> None:
         """Kill everything in the sandbox and release what it holds. Safe to call twice."""
+
+
+@runtime_checkable
+class Spawns(Protocol):
+    """A sandbox that starts further processes in the runtime's environment, as Lambda
+    starts external extensions (AWS Lambda documentation, "Lambda Extensions API": "An
+    external extension runs as an independent process in the execution environment"):
+    the process sandbox has it (``isinstance(sandbox, Spawns)``)."""
+
+    def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
+        """Start ``argv`` with exactly ``env`` in the same environment as the runtime (same
+        cgroup and limits, namespaces, user and file system; its output to the
+        environment's log), before ``start`` or after; its process ID on this machine.
+        It ends when the sandbox closes, or when the runtime ends. OSError (naming
+        ``name``) when it could not be started."""
 
 
 class ControlPlane(ABC):
@@ -246,5 +261,5 @@ def decode_response(body: bytes | None) -> object:
         return body.decode("utf-8", "replace")
 
 
-__all__ = ["ControlPlane", "Environment", "Sandbox", "decode_response", "lambda_variables",
+__all__ = ["ControlPlane", "Environment", "Sandbox", "Spawns", "decode_response", "lambda_variables",
            "out_of_memory"]

@@ -11,7 +11,7 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-from coldbench.environments import cgroups, delivery
+from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
 from coldbench.targets.base import TargetPlugin, Leftover, Option
@@ -34,6 +34,12 @@ RUNTIME_CACHE = Option("--runtime-cache", default="warm", choices=RUNTIME_CACHES
                             "standard library, JDK, runtime client) are read from the page "
                             "cache, as on Lambda's busy workers; cold: evicted before each "
                             "start, for experiments.")
+EPHEMERAL_STORAGE = Option("--ephemeral-storage", default=isolation.EPHEMERAL_DEFAULT_MB,
+                           type=int,
+                           help="MB of the environment's private /tmp (512..10240, as "
+                                "Lambda allows); writing past it fails with ENOSPC. A "
+                                "memory file system here: what /tmp holds counts in the "
+                                "memory limit.")
 NO_DELIVERY_WITHOUT_LIMITS = ("--delivery lambda counts what init reads through the "
                               "environment's cgroup: it cannot go with --no-limits; pass "
                               "--delivery host")
@@ -65,12 +71,14 @@ class Local(TargetPlugin):
     name = "local"
 
     summary = "processes on this machine"
-    run_options = (API, DELIVERY, RUNTIME_CACHE)
+    run_options = (API, DELIVERY, RUNTIME_CACHE, EPHEMERAL_STORAGE)
 
     @classmethod
     def check_options(cls, options) -> None:
         check_api_options(options)
         settings = options.target_options
+        isolation.check_ephemeral_storage(settings.get("ephemeral_storage")
+                                          or EPHEMERAL_STORAGE.default)
         if (settings.get("delivery") or DELIVERY.default) == "lambda" and not options.limits:
             if "delivery" not in options.defaulted:
                 raise UsageError(NO_DELIVERY_WITHOUT_LIMITS)
@@ -84,7 +92,9 @@ class Local(TargetPlugin):
                            limits=options.limits, api=settings.get("api") or "coldbench",
                            delivery=settings.get("delivery") or DELIVERY.default,
                            code_path=code_path(options.calibration),
-                           runtime_cache=settings.get("runtime_cache") or "warm")
+                           runtime_cache=settings.get("runtime_cache") or "warm",
+                           ephemeral_storage_mb=settings.get("ephemeral_storage")
+                           or EPHEMERAL_STORAGE.default)
 
     @classmethod
     def find_leftovers(cls, settings: dict) -> list[Leftover]:

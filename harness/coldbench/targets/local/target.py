@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from coldbench.build import Artifact
-from coldbench.environments import cgroups, rie
+from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
 from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSandbox
@@ -53,7 +53,8 @@ class LocalTarget(Target):
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
                  api: str = "coldbench", delivery: str = "host",
                  code_path: code_delivery.CodePath | None = None,
-                 runtime_cache: str = "warm"):
+                 runtime_cache: str = "warm",
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -78,8 +79,16 @@ class LocalTarget(Target):
         self.delivery = delivery
         self.code_path = code_path or code_delivery.CodePath()
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
+        self.ephemeral_storage_mb = isolation.check_ephemeral_storage(ephemeral_storage_mb)
+        # why environments cannot be isolated as on Lambda here; None: they are
+        self.unisolated = isolation.unavailable()
+        if delivery == "lambda" and self.unisolated:
+            raise UsageError(f"--delivery lambda mounts the code image in each environment's "
+                             f"own namespaces: not possible here ({self.unisolated}); pass "
+                             f"--delivery host")
         self.run_id = uuid.uuid4().hex[:8]
-        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda")
+        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda",
+                                 isolate=self.unisolated is None)
         self._images: dict[Path, Path] = {}    # task root -> its code image
         self._sequence = itertools.count(1)
         self._live: set[Environment] = set()
@@ -113,10 +122,14 @@ class LocalTarget(Target):
         if self.runtime_cache == "cold":     # before the start: no clock runs yet
             code_delivery.evict([*runtime.installation(),
                                  *runtime.runtime_files(artifact.task_root)])
+        # what the runtime sees of this machine: its installation, and what its command
+        # names (the sandbox adds those of the command it is given)
+        visible = [*runtime.installation(), *([self.rie] if self.rie else [])]
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
-                                 warm=runtime.runtime_files(artifact.task_root) if image else ())
+                                 warm=runtime.runtime_files(artifact.task_root) if image else (),
+                                 visible=visible, ephemeral_storage_mb=self.ephemeral_storage_mb)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
@@ -133,6 +146,8 @@ class LocalTarget(Target):
             "kernel": platform.release(),
             "delivery": self.delivery,
             "runtime_cache": self.runtime_cache,
+            "ephemeral_storage_mb": self.ephemeral_storage_mb,
+            "sandbox": sandbox_description(self.unisolated),
         }
         if self.delivery == "lambda":
             described["code_path"] = self.code_path.describe()
@@ -141,7 +156,10 @@ class LocalTarget(Target):
         return described
 
     def notes(self, memory_mb: int) -> list[str]:
-        return limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
+        notes = limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
+        if self.unisolated:
+            notes.append(isolation.limitations(self.unisolated))
+        return notes
 
     def close(self) -> None:
         for environment in list(self._live):
@@ -160,6 +178,15 @@ def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list
     if api == "rie" and limited and cpu_model == "lambda":
         notes.append(f"{memory_mb} MB: {RIE_CPU_NOTE}")
     return notes
+
+
+def sandbox_description(unisolated: str | None) -> dict:
+    """What the results say of what a function could see and change."""
+    if unisolated:
+        return {"isolated": False, "reason": unisolated}
+    return {"isolated": True, "user": f"{isolation.SANDBOX_UID}:{isolation.SANDBOX_GID}",
+            "pid_namespace": True, "root": "read-only, the runtime's files only",
+            "tmp": "tmpfs of the ephemeral storage's size"}
 
 
 def check_api(api: str) -> None:
