@@ -8,6 +8,7 @@ configuration produced none; 2 bad input or an unusable machine, nothing measure
 from __future__ import annotations
 
 import inspect
+import signal
 import sys
 from itertools import groupby
 from pathlib import Path
@@ -288,7 +289,14 @@ profile_command.register(cli)
 mitigate_command.register(cli)
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    # SIGTERM ends every command as Ctrl-C does, in every phase (a build included): the
+    # cleanup in `finally` blocks runs and the exit status is 130
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
