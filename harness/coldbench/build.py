@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from coldbench import owners
 from coldbench.errors import UsageError
 from coldbench.runtimes import Runtime
 
@@ -111,6 +112,7 @@ def build(function: Function, rebuild: bool = False,
     on_status(f"building {function.name} ({runtime.name})")
     task_root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=task_root.parent))
+    held = owners.hold_folder(staging)     # cleanup keeps a folder a live build writes
     try:
         runtime.build(function.source, staging)
         make_readable(staging)
@@ -119,4 +121,5 @@ def build(function: Function, rebuild: bool = False,
         staging.rename(task_root)   # appears whole or not at all
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        os.close(held)
     return Artifact(function, task_root, digest, toolchain)

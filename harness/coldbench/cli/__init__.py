@@ -259,6 +259,9 @@ def cleanup(target, dry_run, yes, **settings):
     found = targets.find_leftovers(
         settings, target,
         skipped=lambda name, reason: click.echo(f"note: {name} not searched: {reason}", err=True))
+    for _, kept in (item for item in found if item[1].in_use):
+        click.echo(f"kept {kept.what}: {kept.in_use}")
+    found = [item for item in found if not item[1].in_use]
     if not found:
         click.echo("nothing to clean up")
         sys.exit(EXIT_OK)

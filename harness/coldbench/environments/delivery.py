@@ -48,9 +48,6 @@ HOST_HINT = "or pass --delivery host to read the task root from this machine's p
 BLOCK_SIZE = 4096                # the image's block size, and its loop device's sector size
 INODE_SIZE = 256                 # room for nanosecond timestamps beyond 2038
 RESERVED_INODES = 11             # ext4's first non-reserved inode number
-# r2: packed from a task root every user may read (the runtime runs unprivileged); images
-# of the first revision may have a folder only root may enter
-PACK_REVISION = "r2"
 PACK_ATTEMPTS = 4                # each one with twice the room when the estimate was short
 
 # <linux/loop.h>
@@ -108,7 +105,7 @@ def pack(task_root: Path, digest: str) -> Path:
     as its files' times are the same (the image keeps them, access times included)."""
     if not re.fullmatch(r"[A-Za-z0-9._-]+", digest):
         raise ValueError(f"not usable in a file name: {digest!r}")
-    image = images_dir() / f"{digest}-{PACK_REVISION}.ext4"
+    image = images_dir() / f"{digest}.ext4"
     if image.is_file():
         return image
     mkfs = shutil.which("mkfs.ext4", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")

@@ -183,14 +183,6 @@ class Jail:
                 os.symlink(os.readlink(link), root + link)
         for source, target in self.binds:
             _bind_read_only(source, root + target)
-        if self.code is not None:
-            device, task_root = self.code
-            _make_place(root + task_root, directory=True)
-            # noload: never replay a journal (a read-only image has none to replay)
-            _check(_mount(device, root + task_root, b"ext4", MS_RDONLY | MS_NOSUID | MS_NODEV,
-                          b"noload"), b"cannot mount " + device + b" on " + task_root)
-            for path in self.warm:
-                _bind_read_only(task_root + b"/" + path, root + task_root + b"/" + path)
         _make_place(root + b"/tmp", directory=True)
         _check(_mount(b"tmpfs", root + b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV,
                       b"size=%dm,mode=1777" % self.tmp_mb), b"cannot mount /tmp")
@@ -209,6 +201,14 @@ class Jail:
         for name, target in ((b"fd", b"/proc/self/fd"), (b"stdin", b"/proc/self/fd/0"),
                              (b"stdout", b"/proc/self/fd/1"), (b"stderr", b"/proc/self/fd/2")):
             os.symlink(target, root + b"/dev/" + name)
+        if self.code is not None:         # last: its reads are throttled from here on
+            device, task_root = self.code
+            _make_place(root + task_root, directory=True)
+            # noload: never replay a journal (a read-only image has none to replay)
+            _check(_mount(device, root + task_root, b"ext4", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                          b"noload"), b"cannot mount " + device + b" on " + task_root)
+            for path in self.warm:
+                _bind_read_only(task_root + b"/" + path, root + task_root + b"/" + path)
         os.chdir(root)
         _check(_syscall(SYS_PIVOT_ROOT, b".", b"."), b"cannot pivot_root")
         _check(_umount2(b".", MNT_DETACH), b"cannot detach the old root")

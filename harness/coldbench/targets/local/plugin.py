@@ -11,6 +11,8 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+from coldbench.build import cache_root
+from coldbench import owners
 from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
@@ -100,7 +102,8 @@ class Local(TargetPlugin):
     def find_leftovers(cls, settings: dict) -> list[Leftover]:
         # cgroups first: removing them kills the runtimes that may hold a folder open, and
         # with them the mounts that hold a loop device
-        return cgroup_leftovers() + folder_leftovers() + device_leftovers()
+        return (cgroup_leftovers() + folder_leftovers() + device_leftovers()
+                + building_leftovers())
 
 
 def code_path(calibration) -> delivery.CodePath:
@@ -110,17 +113,36 @@ def code_path(calibration) -> delivery.CodePath:
     return delivery.CodePath(int(calibration.read_mb_per_s * 1e6), calibration.read_iops)
 
 
+def in_use(run_id: str) -> str | None:
+    """Why what run ``run_id`` made is kept: its run is live; None if it is not."""
+    pid = owners.owner(run_id)
+    return None if pid is None else f"run {run_id} is live (pid {pid})"
+
+
 def device_leftovers() -> list[Leftover]:
-    """Loop devices with one of coldbench's code images behind them."""
+    """Loop devices with one of coldbench's code images behind them; while any run is live,
+    kept (a device does not say which run's environment mounted it)."""
+    live = owners.any_live()
+    reason = f"in use while runs are live ({', '.join(live)})" if live else None
     return [Leftover(f"loop device {device} ({image.name})", HERE,
-                     partial(delivery.remove_leftover, device, image))
+                     partial(delivery.remove_leftover, device, image), reason)
             for device, image in delivery.leftovers()]
 
 
 def cgroup_leftovers() -> list[Leftover]:
-    """Groups under coldbench's cgroup parent, with the processes in them."""
-    return [Leftover(f"cgroup {group.name}", HERE, partial(_remove_cgroup, group))
+    """Groups under coldbench's cgroup parent (named ``<run id>-<n>``), with the processes
+    in them."""
+    return [Leftover(f"cgroup {group.name}", HERE, partial(_remove_cgroup, group),
+                     in_use(group.name.split("-")[0]))
             for group in cgroups.leftovers()]
+
+
+def building_leftovers() -> list[Leftover]:
+    """Half-built functions (``.building-*`` in the build cache) that no live build holds."""
+    found = sorted((cache_root() / "build").glob("*/.building-*"))
+    return [Leftover(f"half-built folder {folder}", HERE, partial(_remove_folder, folder),
+                     "a build is writing it" if owners.folder_held(folder) else None)
+            for folder in found]
 
 
 def _remove_cgroup(group: cgroups.Cgroup) -> str:
@@ -139,7 +161,8 @@ def folder_leftovers(root: Path | None = None) -> list[Leftover]:
     except OSError:
         return []
     held = _held(folders)
-    return [Leftover(f"folder {folder}", HERE, partial(_remove_folder, folder))
+    return [Leftover(f"folder {folder}", HERE, partial(_remove_folder, folder),
+                     in_use(folder.name[len(FOLDER_PREFIX):].split("-")[0]))
             for folder in folders if folder not in held]
 
 

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 from coldbench.build import Artifact
+from coldbench import owners
 from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
@@ -87,6 +88,7 @@ class LocalTarget(Target):
                              f"own namespaces: not possible here ({self.unisolated}); pass "
                              f"--delivery host")
         self.run_id = uuid.uuid4().hex[:8]
+        self.claim = owners.claim(self.run_id)    # cleanup keeps what a live run owns
         self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda",
                                  isolate=self.unisolated is None)
         self._images: dict[Path, Path] = {}    # task root -> its code image
@@ -109,8 +111,10 @@ class LocalTarget(Target):
             return None
         if artifact.task_root not in self._images:
             # the task root's folder name holds its build key: sources, recipe, toolchain
-            self._images[artifact.task_root] = code_delivery.pack(artifact.task_root,
-                                                                  artifact.task_root.name)
+            # "-r2": packed from a task root every user may read (the runtime runs
+            # unprivileged); earlier images may have a top folder only root may enter
+            self._images[artifact.task_root] = code_delivery.pack(
+                artifact.task_root, f"{artifact.task_root.name}-r2")
         return self._images[artifact.task_root]
 
     def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:
@@ -165,6 +169,7 @@ class LocalTarget(Target):
         for environment in list(self._live):
             environment.close()
         self.pool.close()
+        self.claim.release()
 
 
 def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list[str]:
