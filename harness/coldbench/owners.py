@@ -15,7 +15,9 @@ import os
 import tempfile
 from pathlib import Path
 
-FOLDER = Path(tempfile.gettempdir()) / "coldbench-owners"
+# one place for every run of this machine, whatever its TMPDIR
+FOLDER = (Path("/run/coldbench") if os.access("/run", os.W_OK)
+          else Path(tempfile.gettempdir()) / "coldbench-owners")
 
 
 class Claim:

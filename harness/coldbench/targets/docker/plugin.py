@@ -11,9 +11,10 @@ from coldbench.environments import cgroups, delivery
 from coldbench.errors import EnvironmentUnavailable
 from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets.docker import images
-from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, SCOPE_LABEL, DockerTarget,
-                                             default_images, engine)
-from coldbench.targets.local.plugin import API, DELIVERY, HERE, check_api_options, code_path
+from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, RUN_LABEL, SCOPE_LABEL,
+                                             DockerTarget, default_images, engine)
+from coldbench.targets.local.plugin import (API, DELIVERY, HERE, check_api_options, code_path,
+                                            in_use)
 
 IMAGES = Option("--images", choices=images.KINDS,
                 help="AWS's base images (pulled; built here when they cannot be) or images "
@@ -58,7 +59,8 @@ class Docker(TargetPlugin):
             return []
         # containers first: removing one unmounts its code volume, and so lets go of the
         # loop device behind it
-        found = [Leftover(f"container {c.name}", HERE, lambda c=c: _remove_container(c))
+        found = [Leftover(f"container {c.name}", HERE, lambda c=c: _remove_container(c),
+                          in_use(c.labels.get(RUN_LABEL, "")))
                  for c in leftovers(client)]
         found += [Leftover(f"volume {v.name}", HERE, lambda v=v: _remove_volume(v))
                   for v in volume_leftovers(client)]

@@ -41,6 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
+from coldbench import owners
 from coldbench.build import Artifact
 from coldbench.environments import cgroups, rie
 from coldbench.environments import delivery as code_delivery
@@ -125,6 +126,7 @@ class DockerTarget(Target):
         self.cgroup_version = cgroups.detect() or (
             "v2" if str(self.client.info().get("CgroupVersion")) == "2" else "v1")
         self.run_id = uuid.uuid4().hex[:8]
+        self.claim = owners.claim(self.run_id)    # cleanup keeps what a live run owns
         self.builder = images.Builder(self.client, self.run_id, status)
         self._images: dict[Path, tuple[Artifact, images.Image]] = {}
         self._code: dict[str, CodeVolume | None] = {}      # image id -> how code reaches it
@@ -274,7 +276,10 @@ class DockerTarget(Target):
         for environment in list(self._live):
             environment.close()
         # also what an interrupted start or close left
-        remove_run_containers(self.client, self.run_id)
+        try:
+            remove_run_containers(self.client, self.run_id)
+        finally:
+            self.claim.release()
         # the code volumes an interrupted start or close left (their containers are gone)
         try:
             for volume in self.client.api.volumes(

@@ -140,8 +140,10 @@ def cgroup_leftovers() -> list[Leftover]:
 def building_leftovers() -> list[Leftover]:
     """Half-built functions (``.building-*`` in the build cache) that no live build holds."""
     found = sorted((cache_root() / "build").glob("*/.building-*"))
+    working = _held(found)              # a build tool works in it (a build without a lock)
     return [Leftover(f"half-built folder {folder}", HERE, partial(_remove_folder, folder),
-                     "a build is writing it" if owners.folder_held(folder) else None)
+                     "a build is writing it"
+                     if owners.folder_held(folder) or folder in working else None)
             for folder in found]
 
 
@@ -162,8 +164,9 @@ def folder_leftovers(root: Path | None = None) -> list[Leftover]:
         return []
     held = _held(folders)
     return [Leftover(f"folder {folder}", HERE, partial(_remove_folder, folder),
-                     in_use(folder.name[len(FOLDER_PREFIX):].split("-")[0]))
-            for folder in folders if folder not in held]
+                     in_use(folder.name[len(FOLDER_PREFIX):].split("-")[0])
+                     or ("a process works in it" if folder in held else None))
+            for folder in folders]
 
 
 def _remove_folder(folder: Path) -> str:
