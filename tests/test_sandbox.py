@@ -154,3 +154,65 @@ def test_every_escape_fails_under_serve(hostile):
         server.terminate()
         server.wait(timeout=60)
     assert daemons(token) == []
+
+
+def _status(pid: int) -> dict:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.split() for k, v in (line.split(":", 1) for line in lines)}
+
+
+def test_spawned_processes_share_the_runtimes_environment_and_end_with_it():
+    from coldbench.targets.local.target import LocalTarget
+
+    artifact = build.build(build.Function.builtin(RUNTIMES["python"]))
+    target = LocalTarget(timeout_s=30)
+    try:
+        environment = target.start(artifact, 256, provisioned=True)
+        sandbox = environment.sandbox
+        before = sandbox.spawn(["/bin/sleep", "600"], {"PATH": "/usr/bin:/bin"}, "sleeper")
+        assert environment.invoke({"work": 1}).error is None
+        after = sandbox.spawn(["/bin/sleep", "601"], {}, "another")
+        runtime = [p for p in process_tree(sandbox.launcher.pid)
+                   if b"awslambdaric" in Path(f"/proc/{p}/cmdline").read_bytes()][0]
+        for pid in (before, after):
+            status = _status(pid)
+            assert status["Uid"][0] == str(isolation.SANDBOX_UID)
+            assert len(status["NSpid"]) == 2                  # a namespace of its own...
+            assert os.readlink(f"/proc/{pid}/ns/pid") == os.readlink(f"/proc/{runtime}/ns/pid")
+            assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink(f"/proc/{runtime}/ns/mnt")
+            assert (Path(f"/proc/{pid}/cgroup").read_text()
+                    == Path(f"/proc/{runtime}/cgroup").read_text())
+        with pytest.raises(OSError, match="missing: .*No such file"):
+            sandbox.spawn(["/no/such/program"], {}, "missing")
+        environment.close()
+        time.sleep(0.2)
+        assert not [p for p in (before, after) if Path(f"/proc/{p}").exists()
+                    and _status(p)["State"][0] != "Z"]
+    finally:
+        target.close()
+
+
+def process_tree(pid: int) -> list[int]:
+    from coldbench.environments.process import descendants
+    return descendants(pid)
+
+
+def test_without_isolation_a_daemon_still_ends_with_its_environment(hostile, monkeypatch):
+    from coldbench.targets.local.target import LocalTarget
+
+    monkeypatch.setattr(isolation, "unavailable", lambda: "not root")
+    source, _, token = hostile(daemon=True)
+    artifact = build.build(build.Function.user(RUNTIMES["python"], source, "app.handler"))
+    target = LocalTarget(timeout_s=30, limits=False)
+    try:
+        assert target.describe()["sandbox"] == {"isolated": False, "reason": "not root"}
+        assert any("not root: no sandbox as on Lambda" in n for n in target.notes(256))
+        environment = target.start(artifact, 256, provisioned=False)
+        invoked = environment.invoke({})
+        assert invoked.error["type"] == "RuntimeError"
+        assert daemons(token), "the daemon did not start: this proves nothing"
+        environment.close()
+        time.sleep(0.2)
+        assert daemons(token) == []
+    finally:
+        target.close()
