@@ -221,9 +221,10 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
             isolation.make_private()
         else:
             isolation.become_subreaper()
+        channel = socket.socket(fileno=channel_fd)
+        stub = _fork_stub(isolate)
         os.write(ready_w, b"r")
         os.close(ready_w)
-        channel = socket.socket(fileno=channel_fd)
         runtime, runtime_fd = None, -1
         while True:
             watched = [channel] + ([runtime_fd] if runtime_fd >= 0 else [])
@@ -248,10 +249,15 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
                     request["jail"].enter()
                     reply = {"ok": True}
                 else:
-                    pid = _start(request, fds, isolate)
+                    pid, stub_channel = stub or _fork_stub(isolate)
+                    stub = None
+                    socket.send_fds(stub_channel, [message], fds)
+                    stub_channel.close()
                     reply = {"pid": pid}
                     if request["runtime"]:
                         runtime, runtime_fd = pid, os.pidfd_open(pid)
+                    else:                        # the runtime's is forked now, off its clock
+                        stub = _fork_stub(isolate)
             except Exception as exc:             # noqa: BLE001 - the caller hears of it
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
             finally:
@@ -262,12 +268,31 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
         _end_environment(status_w, None, isolate)
 
 
-def _start(request: dict, fds: list[int], isolate: bool) -> int:
-    """Fork a process of the environment and exec the request's command in it."""
-    log_fd, report_w = fds
+def _fork_stub(isolate: bool) -> tuple[int, socket.socket]:
+    """A child of the init, forked ahead of need (a fork copies the init's page tables:
+    milliseconds, kept out of the time a start waits), that waits for the command it is to
+    exec; its process ID and the socket the command goes through."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid:
-        return pid
+        theirs.close()
+        return pid, ours
+    try:
+        keep = theirs.fileno()
+        for low, high in ((3, keep), (keep + 1, os.sysconf("SC_OPEN_MAX"))):
+            os.closerange(low, high)
+        message, fds, _, _ = socket.recv_fds(theirs, 1 << 20, 4, socket.MSG_CMSG_CLOEXEC)
+    except BaseException:                        # noqa: BLE001 - never back into the loop
+        os._exit(127)
+    if not message:                              # the init ended, or had no use for it
+        os._exit(0)
+    _exec(pickle.loads(message), fds, isolate)
+
+
+def _exec(request: dict, fds: list[int], isolate: bool) -> None:
+    """In a stub: become the request's command (stdout and stderr to the log). Never
+    returns."""
+    log_fd, report_w = fds
     try:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
