@@ -216,7 +216,10 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
     the environment's namespace, whose other processes the kernel kills when it ends;
     without, it is their subreaper and kills them itself."""
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # no handler of coldbench's: as PID 1 of its namespace, the kernel then drops these
+        # signals from the environment's own processes
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
         if isolate:
             isolation.make_private()
         else:
@@ -303,7 +306,7 @@ def _exec(request: dict, fds: list[int], isolate: bool) -> None:
         os.chdir(request["cwd"])
         if isolate:
             isolation.drop_privileges()
-        for signum in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):   # as subprocess does
+        for signum in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
             try:
                 signal.signal(signum, signal.SIG_DFL)
             except ValueError:               # not the main thread: left as inherited
