@@ -1,15 +1,26 @@
 """The process sandbox: a runtime as a process tree on this machine, in a cgroup of its
-own with Lambda's memory limit and CPU share, with its own /tmp and log.
+own with Lambda's memory limit and CPU share, isolated as on Lambda (``isolation.py``:
+its own PID and mount namespaces, a read-only root of only the runtime's files, a private
+/tmp, Lambda's unprivileged user), with its own log.
 
 Init Duration counts from the runtime's exec, and the runtime's whole life is inside its
 limits: the process joins its cgroup before it execs. Joining costs 10-15 ms on cgroup v1
 (the kernel waits for an RCU grace period), which must be neither in Init Duration nor in
 what a cold sample waits, so processes are started ahead: a ``Launcher`` is a child forked
-before it is needed, which joins a fresh cgroup of its own and then parks, waiting for
-the command it is to exec. A sandbox takes a parked launcher, gives its cgroup the memory
-size's limits, and releases it: the start instant is taken there, and the child execs at
-once. The next launcher is forked as one is taken, so it joins while the current sample
-runs; joining sleeps in the kernel and uses no CPU.
+before it is needed, which joins a fresh cgroup of its own, makes new PID and mount
+namespaces and forks the environment's init (PID 1 there), which forks one more child
+that parks, waiting for the command it is to exec. A sandbox takes a parked launcher,
+gives its cgroup the memory size's limits, has the init build the environment's file
+system, then asks it for each process: extensions (``spawn``), then the runtime
+(``start``). The start instant is the moment the runtime's process is about to exec,
+everything in place. The next launcher is forked as one is taken, so it joins while the
+current sample runs; joining sleeps in the kernel and uses no CPU.
+
+Every process of an environment ends with it: the init ends when the runtime does (the
+launcher then ends with the runtime's status) or when coldbench closes the environment,
+and as PID 1 of its namespace it takes every other process with it, a double-forked daemon
+included. Without root there are no namespaces: the init is its processes' subreaper and
+kills them itself.
 """
 
 from __future__ import annotations
