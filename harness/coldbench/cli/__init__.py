@@ -42,7 +42,7 @@ def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
     configs = summarize_samples(results.samples)
     click.echo(render(configs, fmt), nl=False)
     if results.run.get("profiles") and fmt in ("table", "markdown"):
-        from coldbench.profile.render import render_run
+        from coldbench.render.profile import render_run
         click.echo(render_run(results.run), nl=False)
     for note in dict.fromkeys([*notes, *results.run.get("notes", [])]):
         click.echo(f"note: {note}", err=True)
@@ -161,15 +161,15 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
-    from coldbench.measure import options as runner
-    from coldbench.measure.idle import parse_intervals
-    from coldbench.measure.run import run as measure_run
+    from coldbench.workflows import options as runner
+    from coldbench.workflows.sweeps import parse_intervals
+    from coldbench.workflows.run import run as measure_run
 
     context = click.get_current_context()
     targets.refuse_others(target, "run", given(context, settings))
     partial = None
     if history_dir is not None and output is None:   # measured into partial/ until finished
-        from coldbench.results.history import History
+        from coldbench.analysis.history import History
         output = partial = History(history_dir).partial_path()
     options = runner.RunOptions(
         runtimes=runner.parse_runtimes(runtimes), memory=runner.parse_memory(memory),
@@ -187,7 +187,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         results = measure_run(options, on_sample=progress.sample, on_status=progress.status)
     status = print_summary(results, fmt, options.notes)
     if history_dir is not None:
-        from coldbench.results.history import History
+        from coldbench.analysis.history import History
         added = History(history_dir).add(output)
         if partial is not None:
             partial.unlink()
@@ -203,7 +203,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
 def build(runtimes, function_dir, function_set, rebuild):
     """Build functions into the cache (run builds what is missing)."""
     from coldbench import build as builder
-    from coldbench.measure import options as runner
+    from coldbench.workflows import options as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
                                 function_dir=function_dir, function_set=function_set)
@@ -225,7 +225,7 @@ def build(runtimes, function_dir, function_set, rebuild):
               help="History folder that RUN may name a run of (latest, latest~N, a run id).")
 def report(run_ref, fmt, output, history_dir):
     """Render a saved run again: a results file, or a run in the history."""
-    from coldbench.results.history import open_run
+    from coldbench.analysis.history import open_run
 
     _, results = open_run(run_ref, history_dir)
     if fmt not in ("markdown", "html"):

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from coldbench.build import Artifact
 from coldbench.errors import UsageError
+from coldbench.model import Artifact, Config, Variant, interval_text
 from coldbench.targets.aws import estimate as cost, images, package as packaging, resources
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024     # CreateFunction's limit for a zip sent inline
@@ -39,11 +39,11 @@ class AwsArtifact(Artifact):
         return "zip" if self.image is None else "image"
 
     @property
-    def variant(self) -> str:
-        # "image" in the variant keeps image samples apart from zip samples everywhere
-        return (f"{self.package.architecture}{' SnapStart' if self.snapstart else ''}"
-                f"{' image' if self.image is not None else ''}"
-                f"{' ' + self.region if self.region else ''}")
+    def variant(self) -> Variant:
+        # the package type in the variant keeps image samples apart from zip samples
+        return Variant(architecture=self.package.architecture, snapstart=self.snapstart,
+                       package_type="image" if self.image is not None else None,
+                       region=self.region)
 
 
 def cold_copies(plan, copies: int) -> int:
@@ -68,8 +68,6 @@ def package_configs(configs, architectures: list[str], lambda_runtime: Callable[
     packages they deploy, one per function and architecture. With "image" among
     ``package_types``, once more as the container image ``build_image(artifact, package)``
     makes (no SnapStart: Lambda has none for images)."""
-    from coldbench.measure.modes import Config
-
     packages: dict[tuple[Artifact, str], packaging.Package] = {}
     made: dict[tuple[Artifact, str], images.LambdaImage] = {}     # by function, arch
     expanded = []
@@ -172,8 +170,6 @@ def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
 def idle_line(plan, swept: int, skipped: int, functions: int) -> str:
     """What the idle sweep does and how long it takes: its functions wait at once, so about
     its longest interval, plus the invocations before and after it."""
-    from coldbench.measure.idle import interval_text
-
     intervals = ", ".join(interval_text(i) for i in plan.idle)
     line = (f"  - an idle sweep after the other samples: per configuration ({swept}) and "
             f"interval ({intervals}), {plan.idle_samples} functions invoked, left alone "
