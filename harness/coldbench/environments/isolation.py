@@ -34,6 +34,7 @@ import ctypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from coldbench.errors import UsageError
 
@@ -70,6 +71,15 @@ _prctl = _libc.prctl
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                    ctypes.c_ulong]
 _prctl.restype = ctypes.c_int
+
+
+@runtime_checkable
+class Writes(Protocol):
+    """A runtime (a profiled one, say) that writes into folders of this machine: they are
+    shown at their own path, writable, and given to the environment's user."""
+
+    def writable(self) -> list[Path]:
+        """This machine's folders the runtime writes into."""
 
 
 def unavailable() -> str | None:
@@ -135,18 +145,20 @@ class Jail:
     root: bytes                               # an empty folder of this machine to build on
     binds: tuple[tuple[bytes, bytes], ...]    # (this machine's path, the path inside)
     tmp_mb: int
+    writable: tuple[bytes, ...] = ()          # this machine's folders, shown writable
     code: tuple[bytes, bytes] | None = None   # (loop device, task root): the code image
     warm: tuple[bytes, ...] = ()              # task root's paths kept from this machine
 
     @classmethod
     def of(cls, root: Path, task_root: Path, visible: list[Path],
            mounts: list[tuple[Path, str]] = (), tmp_mb: int = EPHEMERAL_DEFAULT_MB,
-           device: str | None = None, warm: list[Path] = ()) -> "Jail":
+           device: str | None = None, warm: list[Path] = (),
+           writable: list[Path] = ()) -> "Jail":
         """``visible``: this machine's paths the runtime needs, shown at the same path;
         ``mounts``: (this machine's path, path inside) shown read-only too (layers at
         /opt); ``device``: a loop device with the task root's code image, mounted over it,
         with ``warm`` (paths under the task root) bound from this machine over the image's
-        copies."""
+        copies; ``writable``: folders shown writable at their own path."""
         task_root = Path(task_root).resolve()
         binds: dict[bytes, bytes] = {}
         for path in [*(Path(p) for p in SYSTEM_PATHS), *visible]:
@@ -168,6 +180,7 @@ class Jail:
         # parents before what is below them
         ordered = tuple((binds[t], t) for t in sorted(binds, key=lambda t: (t.count(b"/"), t)))
         return cls(os.fsencode(root), ordered, tmp_mb,
+                   tuple(os.fsencode(Path(p).resolve()) for p in writable),
                    (os.fsencode(device), os.fsencode(task_root)) if device else None,
                    relative)
 
@@ -181,11 +194,18 @@ class Jail:
             link = os.fsencode(path)
             if os.path.islink(link):
                 os.symlink(os.readlink(link), root + link)
-        for source, target in self.binds:
-            _bind_read_only(source, root + target)
+        # /tmp first: what is bound below it (a task root in a temp folder) stays on top
         _make_place(root + b"/tmp", directory=True)
         _check(_mount(b"tmpfs", root + b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV,
                       b"size=%dm,mode=1777" % self.tmp_mb), b"cannot mount /tmp")
+        for source, target in self.binds:
+            _bind_read_only(source, root + target)
+        for folder in self.writable:
+            _make_place(root + folder, directory=True)
+            _check(_mount(folder, root + folder, None, MS_BIND, None),
+                   b"cannot bind " + folder)
+            _check(_mount(None, root + folder, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV,
+                          None), b"cannot remount " + folder)
         _make_place(root + b"/proc", directory=True)
         _check(_mount(b"proc", root + b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                       None), b"cannot mount /proc")

@@ -415,7 +415,8 @@ class ProcessSandbox(Sandbox):
                  cpu_model: str = "lambda", name: str = "", code_image: Path | None = None,
                  code_path: delivery.CodePath | None = None, warm: list[Path] = (),
                  visible: list[Path] = (), mounts: list[tuple[Path, str]] = (),
-                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB):
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB,
+                 writable: list[Path] = ()):
         self.pool = pool
         self.isolated = pool.isolate
         self.code_image = code_image      # the task root as a read-only image, if given
@@ -423,6 +424,7 @@ class ProcessSandbox(Sandbox):
         self.warm = list(warm)            # paths of the task root read from this machine
         self.visible = list(visible)      # this machine's paths the runtime needs
         self.mounts = list(mounts)        # (path here, path inside), read-only: /opt
+        self.writable = list(writable)    # folders here the runtime writes into
         self.ephemeral_storage_mb = ephemeral_storage_mb
         self.task_root = str(task_root)
         self.memory_mb = memory_mb
@@ -473,10 +475,12 @@ class ProcessSandbox(Sandbox):
                                     self.code_path.bytes_per_second,
                                     self.code_path.ios_per_second)
         named = [Path(a) for a in argv if a.startswith("/") and os.path.exists(a)]
+        for folder in self.writable:      # the environment's user writes there
+            os.chown(folder, isolation.SANDBOX_UID, isolation.SANDBOX_GID)
         jail = isolation.Jail.of(self.home / "root", Path(self.task_root),
                                  [*self.visible, *named], self.mounts, self.ephemeral_storage_mb,
                                  self.device.path if self.device else None,
-                                 self.warm if self.device else ())
+                                 self.warm if self.device else (), self.writable)
         try:
             self.launcher.enter(jail)
         finally:

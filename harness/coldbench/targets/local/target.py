@@ -133,7 +133,9 @@ class LocalTarget(Target):
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
                                  warm=runtime.runtime_files(artifact.task_root) if image else (),
-                                 visible=visible, ephemeral_storage_mb=self.ephemeral_storage_mb)
+                                 visible=visible, ephemeral_storage_mb=self.ephemeral_storage_mb,
+                                 writable=runtime.writable()
+                                 if isinstance(runtime, isolation.Writes) else ())
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
