@@ -260,5 +260,5 @@ def decode_response(body: bytes | None) -> object:
         return body.decode("utf-8", "replace")
 
 
-__all__ = ["ControlPlane", "Environment", "Sandbox", "Spawns", "decode_response", "lambda_variables",
-           "out_of_memory"]
+__all__ = ["ControlPlane", "Environment", "Sandbox", "Spawns", "decode_response",
+           "lambda_variables", "out_of_memory"]
