@@ -216,3 +216,21 @@ def test_without_isolation_a_daemon_still_ends_with_its_environment(hostile, mon
         assert daemons(token) == []
     finally:
         target.close()
+
+
+@pytest.mark.docker
+def test_every_escape_fails_in_a_container(hostile, tmp_path):
+    source, secret, token = hostile(fill=600, daemon=True)
+    output = tmp_path / "hostile.json"
+    result = run_cli("run", "--target", "docker", "--function", source, "--runtime", "python",
+                     "--memory", 1024, "--cold", 1, "--warm", 0, "--provisioned", 0,
+                     "--timeout", 60, "--output", output, "--quiet",
+                     env=os.environ | {"AWS_SECRET_ACCESS_KEY": secret})
+    samples = json.loads(output.read_text())["samples"]
+    assert samples and all(s["error"]["type"] == "RuntimeError" for s in samples), result.stderr
+    for sample in samples:
+        could = attempts(sample["error"]["message"])
+        assert 500 <= could.pop("tmp_full_at_mb") <= 512
+        assert could == {}, could
+    assert json.loads(output.read_text())["run"]["sandbox"]["user"] == "993:990"
+    assert daemons(token) == []
