@@ -172,8 +172,8 @@ def test_spawned_processes_share_the_runtimes_environment_and_end_with_it():
         before = sandbox.spawn(["/bin/sleep", "600"], {"PATH": "/usr/bin:/bin"}, "sleeper")
         assert environment.invoke({"work": 1}).error is None
         after = sandbox.spawn(["/bin/sleep", "601"], {}, "another")
-        runtime = [p for p in process_tree(sandbox.launcher.pid)
-                   if b"awslambdaric" in Path(f"/proc/{p}/cmdline").read_bytes()][0]
+        runtime = sandbox.runtime_pid
+        assert b"awslambdaric" in Path(f"/proc/{runtime}/cmdline").read_bytes()
         for pid in (before, after):
             status = _status(pid)
             assert status["Uid"][0] == str(isolation.SANDBOX_UID)
@@ -190,11 +190,6 @@ def test_spawned_processes_share_the_runtimes_environment_and_end_with_it():
                     and _status(p)["State"][0] != "Z"]
     finally:
         target.close()
-
-
-def process_tree(pid: int) -> list[int]:
-    from coldbench.environments.process import descendants
-    return descendants(pid)
 
 
 def test_without_isolation_a_daemon_still_ends_with_its_environment(hostile, monkeypatch):

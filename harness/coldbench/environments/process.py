@@ -442,6 +442,7 @@ class ProcessSandbox(Sandbox):
         self.device: delivery.LoopDevice | None = None
         self.extra = {}
         self._log_fd = -1
+        self._runtime: int | None = None  # the runtime's process ID in the environment
         self._closed = False
 
     @property
@@ -492,8 +493,14 @@ class ProcessSandbox(Sandbox):
         launcher = self._prepare(argv)
         if before_exec is not None:
             env = env | before_exec()
-        _, self.started_ns = launcher.spawn(argv, env, self.task_root, self._log_fd,
-                                            runtime=True)
+        self._runtime, self.started_ns = launcher.spawn(argv, env, self.task_root,
+                                                        self._log_fd, runtime=True)
+
+    @property
+    def runtime_pid(self) -> int:
+        """The runtime's process ID on this machine (looked up when asked: not while init
+        runs)."""
+        return self.launcher.host_pid(self._runtime)
 
     def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
         launcher = self._prepare()
