@@ -51,6 +51,13 @@ class Sandbox(ABC):
         returns are added (a Runtime API's address). Raises OSError when nothing could be
         started."""
 
+    def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
+        """Start a further process in this environment (same cgroup, namespaces and user
+        as the runtime), such as an external extension; callable before ``start``. Its
+        pid; every such process ends when the sandbox closes. OSError when it cannot be
+        started."""
+        raise OSError(f"{type(self).__name__} cannot start further processes")
+
     @abstractmethod
     def running(self) -> bool:
         """Whether the started process is still running."""
@@ -89,18 +96,11 @@ class Sandbox(ABC):
 
 
 @runtime_checkable
-class Spawns(Protocol):
-    """A sandbox that starts further processes in the runtime's environment, as Lambda
-    starts external extensions (AWS Lambda documentation, "Lambda Extensions API": "An
-    external extension runs as an independent process in the execution environment"):
-    the process sandbox has it (``isinstance(sandbox, Spawns)``)."""
+class SpawnedLogs(Protocol):
+    """A sandbox that keeps what each spawned process wrote (``Sandbox.spawn``'s name)."""
 
-    def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
-        """Start ``argv`` with exactly ``env`` in the same environment as the runtime (same
-        cgroup and limits, namespaces, user and file system; its output to the
-        environment's log), before ``start`` or after; its process ID on this machine.
-        It ends when the sandbox closes, or when the runtime ends. OSError (naming
-        ``name``) when it could not be started."""
+    def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
+        """What process ``name`` wrote since ``offset``, and the offset after it."""
 
 
 class ControlPlane(ABC):
@@ -136,7 +136,8 @@ class Environment(EnvironmentInterface):
 
     def __init__(self, artifact: Artifact, memory_mb: int, provisioned: bool, name: str,
                  sandbox: Sandbox, control_plane: ControlPlane, timeout_s: float,
-                 on_close: Callable[["Environment"], None] = lambda environment: None):
+                 on_close: Callable[["Environment"], None] = lambda environment: None,
+                 opt_dir: Path | None = None, variables: dict[str, str] | None = None):
         self.artifact = artifact
         self.memory_mb = memory_mb
         self.provisioned = provisioned
@@ -144,6 +145,10 @@ class Environment(EnvironmentInterface):
         self.sandbox = sandbox
         self.control_plane = control_plane
         self.timeout_s = timeout_s
+        # what is /opt for this environment (its layers, merged), and the function's own
+        # environment variables (its configuration's), which Lambda's do not override
+        self.opt_dir = opt_dir
+        self.variables = dict(variables or {})
         self.invocations = 0
         self._on_close = on_close
         self._closed = False
@@ -153,6 +158,7 @@ class Environment(EnvironmentInterface):
             launch = runtime.launch(Path(sandbox.task_root), artifact.function.handler, memory_mb)
             env = lambda_variables(artifact, memory_mb, provisioned, sandbox.task_root,
                                    sandbox.tmp, self.function_name) | launch.env
+            env = self.variables | env
             argv, env = control_plane.command(self, list(launch.argv), env)
             sandbox.start(argv, env, control_plane.before_exec(self))
             if provisioned:
@@ -214,9 +220,11 @@ class Environment(EnvironmentInterface):
         if self._closed:
             return
         self.alive = False
-        self.control_plane.close()
-        self.sandbox.close()
-        self._closed = True
+        try:
+            self.control_plane.close()    # may wait for extensions to shut down
+        finally:
+            self.sandbox.close()          # also after Ctrl-C in that wait
+            self._closed = True
         self._on_close(self)
 
 
@@ -260,5 +268,5 @@ def decode_response(body: bytes | None) -> object:
         return body.decode("utf-8", "replace")
 
 
-__all__ = ["ControlPlane", "Environment", "Sandbox", "Spawns", "decode_response",
+__all__ = ["ControlPlane", "Environment", "Sandbox", "SpawnedLogs", "decode_response",
            "lambda_variables", "out_of_memory"]

@@ -32,6 +32,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import tempfile
 import threading
 import uuid
@@ -47,8 +48,9 @@ from coldbench.phases import now_ns
 #: every environment's folder in the temp directory is named FOLDER_PREFIX<name>-<random>
 FOLDER_PREFIX = "coldbench-"
 CPU_MODELS = ("lambda", "proportional", "none")
-# What a process writes on its report pipe just before it execs (no error message starts
-# with it): a runtime's Init Duration starts then, once its environment is in place.
+# What a process writes on its report pipe just before it execs, with the instant
+# (``phases.now_ns``, 8 bytes) it did (no error message starts with it): a runtime's Init
+# Duration starts then, once its environment is in place.
 READY = b"\0"
 
 
@@ -110,8 +112,10 @@ class Launcher:
             os.close(report_w)
         try:
             first = os.read(report_r, 1)
-            started = now_ns()
-            failure = (b"" if first == READY else first) + _read_all(report_r)
+            started = None
+            if first == READY:                   # with the instant the process took
+                started, first = struct.unpack("=q", _read_exactly(report_r, 8))[0], b""
+            failure = first + _read_all(report_r)
         finally:
             os.close(report_r)
         reply = self._channel.recv(1 << 16)
@@ -164,6 +168,15 @@ class Launcher:
         self.end()
         if self.cgroup is not None:
             cgroups.remove(self.cgroup)
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size and (chunk := os.read(fd, size - len(data))):
+        data += chunk
+    if len(data) < size:
+        raise OSError("the process ended before it said when it started")
+    return data
 
 
 def _read_all(fd: int) -> bytes:
@@ -323,7 +336,8 @@ def _exec(request: dict, fds: list[int], isolate: bool) -> None:
             except ValueError:               # not the main thread: left as inherited
                 pass
         os.set_inheritable(report_w, False)  # closed at exec: the parent hears success
-        os.write(report_w, READY)            # the clock starts now
+        # the clock starts now: the instant read here, not when the parent wakes to read it
+        os.write(report_w, READY + struct.pack("=q", now_ns()))
         os.execvpe(request["argv"][0], request["argv"], request["env"])
     except BaseException as exc:             # noqa: BLE001 - tell the parent, then go
         try:
@@ -503,12 +517,22 @@ class ProcessSandbox(Sandbox):
         return self.launcher.host_pid(self._runtime)
 
     def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
-        launcher = self._prepare()
+        """A further process in the runtime's environment (made now if the runtime has not
+        started yet: its file system then shows what ``argv`` names), writing to
+        ``<name>.log`` (``spawned_log``); its process ID on this machine."""
+        launcher = self._prepare(argv)
+        log = os.open(self.home / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                      | os.O_CLOEXEC, 0o644)
         try:
-            pid, _ = launcher.spawn(argv, env, self.task_root, self._log_fd)
+            pid, _ = launcher.spawn(argv, env, self.task_root, log)
         except OSError as exc:
             raise OSError(f"{name}: {exc}") from exc
+        finally:
+            os.close(log)
         return launcher.host_pid(pid)
+
+    def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
+        return _read_from(self.home / f"{name}.log", offset)
 
     def running(self) -> bool:
         return self.launcher is not None and self.launcher.poll() is None
@@ -548,13 +572,7 @@ class ProcessSandbox(Sandbox):
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(offset)
-                data = log.read()
-        except OSError:
-            return "", offset
-        return data.decode("utf-8", "replace"), offset + len(data)
+        return _read_from(self.log_path, offset)
 
     def close(self) -> None:
         if self._closed:
@@ -568,6 +586,16 @@ class ProcessSandbox(Sandbox):
             self._log_fd = -1
         shutil.rmtree(self.home, ignore_errors=True)
         self._closed = True
+
+
+def _read_from(path: Path, offset: int) -> tuple[str, int]:
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            data = log.read()
+    except OSError:
+        return "", offset
+    return data.decode("utf-8", "replace"), offset + len(data)
 
 
 def _kill_tree(pid: int) -> None:

@@ -27,6 +27,7 @@ from coldbench import owners
 from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
+from coldbench.environments.extensions_api import check_extensions
 from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSandbox
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import UsageError
@@ -54,8 +55,10 @@ class LocalTarget(Target):
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
                  api: str = "coldbench", delivery: str = "host",
                  code_path: code_delivery.CodePath | None = None,
-                 runtime_cache: str = "warm",
-                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB):
+                 runtime_cache: str = "warm", opt_dir: Path | None = None,
+                 variables: dict[str, str] | None = None,
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB,
+                 writable: list[Path] = ()):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -77,10 +80,19 @@ class LocalTarget(Target):
             raise UsageError(f"unknown runtime cache '{runtime_cache}': choose "
                              f"{', '.join(RUNTIME_CACHES)}")
         self.runtime_cache = runtime_cache
+        # /opt of every environment (its external extensions: /opt/extensions), and the
+        # function's environment variables
+        if opt_dir is not None:
+            check_extensions(opt_dir)
+        self.opt_dir = opt_dir
+        self.variables = dict(variables or {})
         self.delivery = delivery
         self.code_path = code_path or code_delivery.CodePath()
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
         self.ephemeral_storage_mb = isolation.check_ephemeral_storage(ephemeral_storage_mb)
+        # folders of this machine every environment may write into, at their own path (a
+        # test's side channel); nothing else of this machine is writable
+        self.writable = list(writable)
         # why environments cannot be isolated as on Lambda here; None: they are
         self.unisolated = isolation.unavailable()
         if delivery == "lambda" and self.unisolated:
@@ -129,16 +141,23 @@ class LocalTarget(Target):
         # what the runtime sees of this machine: its installation, and what its command
         # names (the sandbox adds those of the command it is given)
         visible = [*runtime.installation(), *([self.rie] if self.rie else [])]
+        # the layers (/opt, its extensions): at their own path, as the launch names them,
+        # and at /opt, as on Lambda; read-only
+        opt = [(self.opt_dir, "/opt")] if self.opt_dir is not None else []
+        visible += [self.opt_dir] if self.opt_dir is not None else []
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
                                  warm=runtime.runtime_files(artifact.task_root) if image else (),
-                                 visible=visible, ephemeral_storage_mb=self.ephemeral_storage_mb,
-                                 writable=runtime.writable()
-                                 if isinstance(runtime, isolation.Writes) else ())
+                                 visible=visible, mounts=opt,
+                                 ephemeral_storage_mb=self.ephemeral_storage_mb,
+                                 writable=[*self.writable, *(
+                                     runtime.writable()
+                                     if isinstance(runtime, isolation.Writes) else ())])
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
-                                  on_close=self._live.discard)
+                                  on_close=self._live.discard, opt_dir=self.opt_dir,
+                                  variables=self.variables)
         self._live.add(environment)
         return environment
 
