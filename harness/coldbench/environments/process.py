@@ -73,6 +73,7 @@ class Launcher:
         os.close(ready_w)
         theirs.close()
         self._ready_r = ready_r
+        self._asking = threading.Lock()          # one request at a time on the channel
         self.returncode: int | None = None
 
     def wait_ready(self) -> bool:
@@ -84,8 +85,9 @@ class Launcher:
             self._ready_r = -1
 
     def _ask(self, request: dict, fds: list[int] = ()) -> dict:
-        socket.send_fds(self._channel, [pickle.dumps(request)], list(fds))
-        reply = self._channel.recv(1 << 16)
+        with self._asking:
+            socket.send_fds(self._channel, [pickle.dumps(request)], list(fds))
+            reply = self._channel.recv(1 << 16)
         if not reply:
             raise OSError("the environment ended before it answered")
         answer = pickle.loads(reply)
@@ -104,6 +106,16 @@ class Launcher:
         the environment, and the instant it was about to exec (a runtime's start instant:
         Init Duration counts from there). ``runtime``: when it ends, the environment ends.
         OSError if it could not be started."""
+        with self._asking:
+            reply, started, failure = self._spawn(argv, env, cwd, log_fd, runtime)
+        answer = pickle.loads(reply) if reply else {"error": "the environment ended"}
+        if failure or "error" in answer:
+            if runtime:
+                self.wait()
+            raise OSError((failure.decode("utf-8", "replace") if failure else answer["error"]))
+        return answer["pid"], started
+
+    def _spawn(self, argv, env, cwd, log_fd, runtime) -> tuple[bytes, int | None, bytes]:
         report_r, report_w = os.pipe2(os.O_CLOEXEC)   # closes at exec: success
         try:
             request = {"op": "spawn", "argv": argv, "env": env, "cwd": cwd, "runtime": runtime}
@@ -118,13 +130,7 @@ class Launcher:
             failure = first + _read_all(report_r)
         finally:
             os.close(report_r)
-        reply = self._channel.recv(1 << 16)
-        answer = pickle.loads(reply) if reply else {"error": "the environment ended"}
-        if failure or "error" in answer:
-            if runtime:
-                self.wait()
-            raise OSError((failure.decode("utf-8", "replace") if failure else answer["error"]))
-        return answer["pid"], started
+        return self._channel.recv(1 << 16), started, failure
 
     def host_pid(self, pid: int) -> int:
         """The process ID on this machine of the environment's process ``pid``."""
