@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import signal
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Callable
 
 from coldbench import build, targets
 from coldbench.analysis import prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure.modes import Measurement
+from coldbench.model import Variant, collect_metadata, now_iso
 from coldbench.workflows.options import RunOptions, check, configurations, functions
-from coldbench.model import collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 from coldbench.targets.function_url import UrlTarget
 
@@ -35,18 +36,33 @@ def sigterm_as_interrupt():
 
 
 def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = None,
-        on_status: Callable[[str], None] | None = None) -> Results:
+        on_status: Callable[[str], None] | None = None,
+        versions: dict[str, list[build.Function]] | None = None,
+        metadata: dict | None = None) -> Results:
     """Measure what ``options`` asks for; every sample goes to the results file as it
-    finishes. ``on_sample(sample, total)`` and ``on_status(text)`` report progress."""
+    finishes. ``on_sample(sample, total)`` and ``on_status(text)`` report progress.
+
+    ``versions`` (`coldbench ab`, ``workflows/ab.py``): instead of the functions ``options``
+    names, these, by version label ("base", "head"), each version the same functions in
+    the same order; every configuration is measured in each version, side by side, so the
+    interleaving (``Measurement``) alternates the versions: A B A B. ``metadata`` is added
+    to the run's."""
     status = on_status or (lambda text: None)
     started = {"run_id": new_run_id(), "started_at": now_iso()}    # before build and deploy
     check(options)
     if options.calibration is None:
         options.calibration = prediction.load()
-    wanted = functions(options)
+    wanted = versions or {None: functions(options)}
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
-    artifacts = build.build_all(wanted, rebuild=options.rebuild, on_status=status)
-    configs = configurations(options, artifacts)
+    built = {version: build.build_all(found, rebuild=options.rebuild, on_status=status)
+             for version, found in wanted.items()}
+    artifacts = [(version, a) for version, found in built.items() for a in found]
+    # each version's configurations side by side (A B A B ...), each function at its
+    # memory sizes (a template's at its own)
+    per_version = {version: configurations(options, found) for version, found in built.items()}
+    configs = [replace(config, variant=Variant(version=version))
+               for side_by_side in zip(*per_version.values())
+               for version, config in zip(per_version, side_by_side)]
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
@@ -54,7 +70,8 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
             target = UrlTarget(target, options.timeout_s)
         try:
             configs = target.prepare(configs, plan)
-            writer.results.run.update(run_metadata(options, target, artifacts, **started))
+            writer.results.run.update(run_metadata(options, target, artifacts, **started)
+                                      | (metadata or {}))
             total = plan.total(len(configs)) + (plan.cold * len(configs) if options.profile
                                                 else 0)
 
@@ -99,7 +116,8 @@ def predict(sample: Sample, calibration: prediction.Calibration) -> None:
 def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = None,
                  started_at: str | None = None) -> dict:
     """What the results file says about the run; ``run`` passes the ``run_id`` and
-    ``started_at`` it took when the run started, before anything was built or deployed."""
+    ``started_at`` it took when the run started, before anything was built or deployed.
+    ``artifacts``: (version, artifact) pairs, the version None outside `coldbench ab`."""
     return {
         **target.describe(),
         "run_id": run_id or new_run_id(),
@@ -113,11 +131,12 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
                  "timeout_s": options.timeout_s,
                  **({"idle": list(options.idle), "idle_samples": options.idle_samples}
                     if options.idle else {})},
-        "runtime_versions": {a.function.runtime.name: a.toolchain for a in artifacts},
+        "runtime_versions": {a.function.runtime.name: a.toolchain for _, a in artifacts},
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
                        "handler": a.function.handler, "source_digest": a.digest,
+                       **({"version": version} if version is not None else {}),
                        **configuration_of(a.function)}
-                      for a in artifacts],
+                      for version, a in artifacts],
         **({"template": str(options.template)} if options.template is not None else {}),
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
