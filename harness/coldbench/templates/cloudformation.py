@@ -106,8 +106,9 @@ def definitions(path: Path, template: dict) -> list[FunctionDefinition]:
         if not isinstance(properties, dict):
             raise malformed(path, line_of(template["Resources"][name]),
                             f"{name}: Properties is not a mapping")
+        # plain strings from here on (the decoder's carry their lines, and do not pickle)
         definition = FunctionDefinition(
-            name=name, origin=f"{path.name}:{line_of(template['Resources'][name])}")
+            name=str(name), origin=f"{path.name}:{line_of(template['Resources'][name])}")
         if resource["Type"] == SAM_FUNCTION:
             _sam_function(definition, base, properties, resource.get("Metadata") or {})
         else:
@@ -194,7 +195,8 @@ def _sam_function(definition, base: Path, properties: dict, metadata: dict) -> N
         definition.code = None
     else:
         definition.code = _local_path(base, properties.get("CodeUri", "."))
-    definition.build_method = metadata.get("BuildMethod")
+    method = metadata.get("BuildMethod")
+    definition.build_method = str(method) if method is not None else None
 
 
 def _lambda_function(definition, base: Path, properties: dict, metadata: dict) -> None:
@@ -234,6 +236,7 @@ def _common(definition: FunctionDefinition, path: Path, properties: dict,
     if not isinstance(variables, dict):
         raise UsageError(f"{where}: Environment.Variables is not a mapping")
     for name, value in variables.items():
+        name = str(name)
         if is_intrinsic(value):
             definition.environment[name] = placeholder(describe(value))
             definition.placeholders.append(name)
@@ -243,9 +246,9 @@ def _common(definition: FunctionDefinition, path: Path, properties: dict,
             definition.environment[name] = str(value)
     for layer in properties.get("Layers") or []:
         if isinstance(layer, dict) and set(layer) == {"Ref"} and layer["Ref"] in layers:
-            definition.layers.append(LayerReference(layer["Ref"], layers[layer["Ref"]]))
+            definition.layers.append(LayerReference(str(layer["Ref"]), layers[layer["Ref"]]))
         elif isinstance(layer, str):
-            definition.layers.append(LayerReference(layer))
+            definition.layers.append(LayerReference(str(layer)))
         else:
             definition.layers.append(LayerReference(describe(layer) if is_intrinsic(layer)
                                                     else str(layer)))

@@ -132,11 +132,11 @@ class FunctionDefinition:
         configuration = FunctionConfiguration(
             lambda_runtime=self.lambda_runtime, memory_mb=self.memory_mb,
             timeout_s=self.timeout_s, architecture=self.architecture,
-            environment=tuple(sorted(self.environment.items())),
+            environment=tuple(sorted((str(k), str(v)) for k, v in self.environment.items())),
             layers=tuple(layer.path for layer in self.layers if layer.path is not None))
         source = self.code.resolve()
-        return build.Function(self.name, runtime, source,
-                              self.handler or runtime.default_handler, configuration)
+        return build.Function(str(self.name), runtime, source,
+                              str(self.handler or runtime.default_handler), configuration)
 
 
 def runtime_for(lambda_runtime: str | None, build_method: str | None = None,

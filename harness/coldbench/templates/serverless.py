@@ -187,7 +187,8 @@ def definitions(path: Path, document: dict) -> list[FunctionDefinition]:
         layers[reference] = (base / layer["path"]).resolve() if layer.get("path") else None
     found = []
     for name, raw in document["functions"].items():
-        definition = FunctionDefinition(name=name, origin=f"{path.name}:{line_of(raw)}")
+        # plain strings from here on (the decoder's carry their lines, and do not pickle)
+        definition = FunctionDefinition(name=str(name), origin=f"{path.name}:{line_of(raw)}")
         where = f"{path}: {name}"
         if not isinstance(raw, dict):
             raise malformed(path, line_of(document["functions"]), f"{name} is not a mapping")
@@ -196,8 +197,10 @@ def definitions(path: Path, document: dict) -> list[FunctionDefinition]:
             if key == "environment":
                 continue
             function[key] = _resolved_or_fail(variables, value, path, f"{name}.{key}")
-        definition.handler = function.get("handler")
-        definition.lambda_runtime = function.get("runtime", provider.get("runtime"))
+        handler = function.get("handler")
+        definition.handler = str(handler) if handler is not None else None
+        lambda_runtime = function.get("runtime", provider.get("runtime"))
+        definition.lambda_runtime = str(lambda_runtime) if lambda_runtime is not None else None
         definition.memory_mb = _number(function.get("memorySize",
                                                     provider.get("memorySize", MEMORY_MB)),
                                        int, where, "memorySize")
@@ -214,7 +217,7 @@ def definitions(path: Path, document: dict) -> list[FunctionDefinition]:
             _set_variable(definition, variables, key, value)
         for layer in function.get("layers", provider.get("layers")) or []:
             if isinstance(layer, dict) and set(layer) == {"Ref"} and layer["Ref"] in layers:
-                definition.layers.append(LayerReference(layer["Ref"], layers[layer["Ref"]]))
+                definition.layers.append(LayerReference(str(layer["Ref"]), layers[layer["Ref"]]))
             else:
                 definition.layers.append(LayerReference(describe(layer)
                                                         if is_intrinsic(layer) else str(layer)))
@@ -243,6 +246,7 @@ def _resolved_or_fail(variables: Variables, value, path: Path, what: str):
 
 def _set_variable(definition: FunctionDefinition, variables: Variables, key: str,
                   value) -> None:
+    key = str(key)
     if is_intrinsic(value):
         definition.environment[key] = placeholder(describe(value))
         definition.placeholders.append(key)
