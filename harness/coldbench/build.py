@@ -25,13 +25,31 @@ def cache_root() -> Path:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """A Lambda layer as given (a folder or a .zip, as ``aws lambda publish-layer-version``
+    takes it): its name, where it is, the digest of its content and its size unzipped.
+    Made by ``coldbench.layers.load``."""
+
+    name: str
+    source: Path
+    digest: str            # SHA-256 of the zip's bytes, or of the folder's files
+    unzipped_bytes: int    # what Lambda counts against its 250 MB
+
+    def describe(self) -> dict:
+        """What a sample and the results say of it."""
+        return {"name": self.name, "digest": self.digest}
+
+
+@dataclass(frozen=True)
 class Function:
-    """A function to measure: its source folder, in one runtime, with its handler."""
+    """A function to measure: its source folder, in one runtime, with its handler, and
+    the layers it is configured with, in order (Lambda's ``Layers``)."""
 
     name: str
     runtime: Runtime
     source: Path
     handler: str
+    layers: tuple[Layer, ...] = ()
 
     @classmethod
     def builtin(cls, runtime: Runtime, function_set: str = "hello") -> "Function":

@@ -84,6 +84,15 @@ def target_options(command: str):
     return decorate
 
 
+def layer_options(function):
+    """``--layer PATH``, repeatable, in order (``layer_paths``)."""
+    return click.option(
+        "--layer", "layer_paths", multiple=True, type=click.Path(path_type=Path),
+        help="A Lambda layer for the function: a folder or a .zip, as aws lambda "
+             "publish-layer-version takes it. Repeatable, in order: later layers over "
+             "earlier ones, at /opt.")(function)
+
+
 def given(context: click.Context, names) -> set[str]:
     """Which of the parameters ``names`` the user set (on the command line or through a
     variable), not left at their default."""
@@ -152,11 +161,16 @@ def cli():
 @click.option("--profile", "profile_init", is_flag=True,
               help="Also take --cold profiled cold samples per configuration (local target), "
                    "kept out of the statistics, and print where init time goes.")
+@layer_options
+@click.option("--layer-overhead", is_flag=True,
+              help="Measure the functions without and with their layers (each prefix: none, "
+                   "the first, the first two, ...), interleaved, and print each layer's "
+                   "overhead with its interval.")
 @target_options("run")
 def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_samples, work,
         timeout_s, cpu_model,
         no_limits, fmt, output, force, function_dir, handler, function_set, rebuild, quiet,
-        history_dir, calibration_file, profile_init, **settings):
+        history_dir, calibration_file, profile_init, layer_paths, layer_overhead, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
@@ -178,6 +192,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
         function_dir=function_dir, handler=handler, function_set=function_set,
         rebuild=rebuild, calibration=prediction.load(calibration_file), profile=profile_init,
+        layers=runner.parse_layers(layer_paths), layer_overhead=layer_overhead,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
@@ -185,6 +200,10 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         options.status = progress.status
         results = measure_run(options, on_sample=progress.sample, on_status=progress.status)
     status = print_summary(results, fmt, options.notes)
+    if layer_overhead and fmt in ("table", "markdown"):
+        from coldbench.analysis.layers import overheads
+        from coldbench.render.layers import render_overheads
+        click.echo(render_overheads(overheads(results.samples, options.layers)), nl=False)
     if history_dir is not None:
         from coldbench.results.history import History
         added = History(history_dir).add(output)
@@ -199,17 +218,26 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
 @click.option("--function", "function_dir", type=click.Path(path_type=Path))
 @function_set_option
 @click.option("--rebuild", is_flag=True, help="Build again even if cached.")
-def build(runtimes, function_dir, function_set, rebuild):
-    """Build functions into the cache (run builds what is missing)."""
+@layer_options
+def build(runtimes, function_dir, function_set, rebuild, layer_paths):
+    """Build functions into the cache (run builds what is missing), and merge their
+    layers (--layer) into the folder that is /opt for them."""
     from coldbench import build as builder
+    from coldbench import layers
+    from coldbench.measure import layers as layered
     from coldbench.measure import options as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
-                                function_dir=function_dir, function_set=function_set)
+                                function_dir=function_dir, function_set=function_set,
+                                layers=runner.parse_layers(layer_paths))
     runner.check(options)
     for function in runner.functions(options):
         artifact = builder.build(function, rebuild=rebuild)
         click.echo(f"{function.runtime.name:<8} {artifact.toolchain:<28} {artifact.task_root}")
+        if function.layers:
+            layered.check_sizes([artifact])
+            click.echo(f"{'layers':<8} {'+'.join(l.name for l in function.layers):<28} "
+                       f"{layers.merge(function.layers)}")
 
 
 @cli.command()

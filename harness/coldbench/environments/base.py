@@ -35,6 +35,9 @@ class Sandbox(ABC):
     #: where the runtime finds its task root and its /tmp
     task_root: str
     tmp: str
+    #: the folder on this machine that is /opt for the runtime (the function's layers,
+    #: merged); None: no layers
+    opt_dir: Path | None = None
     #: the runtime's start instant (``phases.now_ns``): Init Duration counts from here
     started_ns: int | None = None
     #: figures of this sandbox for its first sample (e.g. ``container_start_ms``)
@@ -139,6 +142,8 @@ class Environment(EnvironmentInterface):
             launch = runtime.launch(Path(sandbox.task_root), artifact.function.handler, memory_mb)
             env = lambda_variables(artifact, memory_mb, provisioned, sandbox.task_root,
                                    sandbox.tmp, self.function_name) | launch.env
+            if artifact.function.layers:      # the runtime's paths into /opt
+                env = runtime.layer_variables(env)
             argv, env = control_plane.command(self, list(launch.argv), env)
             sandbox.start(argv, env, control_plane.before_exec(self))
             if provisioned:

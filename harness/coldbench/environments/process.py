@@ -72,6 +72,7 @@ class Launcher:
         fields = [os.fsencode(cwd), os.fsencode(log),
                   mount.source if mount else b"", mount.target if mount else b"",
                   mount.staging if mount else b"", b"\n".join(mount.warm) if mount else b"",
+                  mount.opt if mount else b"",
                   str(len(argv)).encode(), *(a.encode() for a in argv),
                   *(f"{name}={value}".encode() for name, value in env.items())]
         message = b"\0".join(fields)
@@ -143,11 +144,12 @@ def _park(procs: list[bytes], ready_w: int, command_r: int, error_w: int) -> Non
             chunks.append(chunk)
         if not chunks:                           # the parent went away, or discarded it
             os._exit(0)
-        cwd, log, source, target, staging, warm, count, *rest = b"".join(chunks).split(b"\0")
+        cwd, log, source, target, staging, warm, opt, count, *rest = \
+            b"".join(chunks).split(b"\0")
         argv, variables = rest[:int(count)], rest[int(count):]
-        if source:                               # the code from its image, as on Lambda
+        if source or opt:                        # the code and layers in place, as on Lambda
             delivery.PrivateMount(source, target, staging,
-                                  tuple(warm.split(b"\n")) if warm else ()).enter()
+                                  tuple(warm.split(b"\n")) if warm else (), opt).enter()
             os.write(error_w, MOUNTED)           # the clock starts now
         env = dict(v.split(b"=", 1) for v in variables)
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -224,9 +226,12 @@ class ProcessSandbox(Sandbox):
 
     def __init__(self, pool: LauncherPool, task_root: Path, memory_mb: int,
                  cpu_model: str = "lambda", name: str = "", code_image: Path | None = None,
-                 code_path: delivery.CodePath | None = None, warm: list[Path] = ()):
+                 code_path: delivery.CodePath | None = None, warm: list[Path] = (),
+                 opt_dir: Path | None = None, opt_image: Path | None = None):
         self.pool = pool
         self.code_image = code_image      # the task root as a read-only image, if given
+        self.opt_dir = opt_dir            # the folder that is /opt (the layers), if any
+        self.opt_image = opt_image        # ... as a read-only image, read cold from a device
         self.code_path = code_path or delivery.CodePath()    # how fast it reads
         self.warm = list(warm)            # paths of the task root read from this machine
         self.task_root = str(task_root)
@@ -239,6 +244,7 @@ class ProcessSandbox(Sandbox):
         self.log_path = self.home / "output.log"
         self.launcher: Launcher | None = None
         self.device: delivery.LoopDevice | None = None
+        self.opt_device: delivery.LoopDevice | None = None
         self.extra = {}
         self._closed = False
 
@@ -258,20 +264,29 @@ class ProcessSandbox(Sandbox):
         if before_exec is not None:
             env = env | before_exec()
         mount = None
-        if self.code_image is not None:   # a fresh device: none of its pages are cached
-            # (the target gives such a sandbox a pool whose groups count block I/O)
-            self.device = delivery.attach(self.code_image)
-            delivery.throttle_reads(self.cgroup.io_dir, self.device,    # counted from here
-                                    self.code_path.bytes_per_second,
-                                    self.code_path.ios_per_second)
-            mount = delivery.PrivateMount.of(self.device, Path(self.task_root), self.warm,
-                                             self.home / "runtime")
         try:
+            if self.code_image is not None:   # a fresh device: none of its pages are cached
+                # (the target gives such a sandbox a pool whose groups count block I/O)
+                self.device = self._attach(self.code_image)
+            if self.opt_image is not None:    # the layers are code too, read cold as it is
+                self.opt_device = self._attach(self.opt_image)
+            if self.device is not None or self.opt_dir is not None:
+                mount = delivery.PrivateMount.of(self.device, Path(self.task_root),
+                                                 self.warm if self.device else (),
+                                                 self.home / "runtime",
+                                                 opt=self.opt_device or self.opt_dir)
             self.started_ns = self.launcher.release(argv, env, self.task_root, self.log_path,
                                                     mount)
         finally:
-            if self.device is not None:   # mounted by now: the mount holds it
-                self.device.detach()
+            for device in (self.device, self.opt_device):
+                if device is not None:    # mounted by now: the mount holds it
+                    device.detach()
+
+    def _attach(self, image: Path) -> delivery.LoopDevice:
+        device = delivery.attach(image)
+        delivery.throttle_reads(self.cgroup.io_dir, device,            # counted from here
+                                self.code_path.bytes_per_second, self.code_path.ios_per_second)
+        return device
 
     def running(self) -> bool:
         return self.launcher is not None and self.launcher.poll() is None
@@ -303,11 +318,14 @@ class ProcessSandbox(Sandbox):
             self.cgroup.set_cpu(self.share.applied_vcpus)
 
     def init_done(self) -> None:
-        if self.device is not None:       # what init read from the code path
-            read = delivery.read_bytes(self.cgroup.io_dir, self.device)
-            self.extra["init_read_mb"] = round(read / 1e6, 3)
-            self.extra["init_read_requests"] = delivery.read_requests(self.cgroup.io_dir,
-                                                                      self.device)
+        devices = [d for d in (self.device, self.opt_device) if d is not None]
+        if devices:                       # what init read from the code path, layers too
+            read = [delivery.read_bytes(self.cgroup.io_dir, d) for d in devices]
+            self.extra["init_read_mb"] = round(sum(read) / 1e6, 3)
+            self.extra["init_read_requests"] = sum(delivery.read_requests(self.cgroup.io_dir, d)
+                                                   for d in devices)
+            if self.opt_device is not None:
+                self.extra["init_read_layers_mb"] = round(read[-1] / 1e6, 3)
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:

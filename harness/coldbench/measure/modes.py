@@ -74,6 +74,8 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
     platform_warm = mode == "cold" and extra.get("report_cold") is False
     if config.variant is not None:
         extra["variant"] = config.variant
+    if config.artifact.function.layers:    # which layers, by name and digest, in order
+        extra["layers"] = [layer.describe() for layer in config.artifact.function.layers]
     return Sample(
         runtime=config.runtime,
         function=config.artifact.function.name,

@@ -20,7 +20,8 @@ from typing import Callable
 from coldbench import __version__, build, targets
 from coldbench.analysis import prediction
 from coldbench.errors import ColdbenchError
-from coldbench.measure.modes import Config, Measurement
+from coldbench.measure import layers as layered
+from coldbench.measure.modes import Measurement
 from coldbench.measure.options import RunOptions, check, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 
@@ -65,7 +66,8 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     artifacts = []
     for function in wanted:
         artifacts.append(build.build(function, rebuild=options.rebuild, on_status=status))
-    configs = [Config(a, m) for m in options.memory for a in artifacts]
+    layered.check_sizes(artifacts)
+    configs = layered.configs(artifacts, options.memory, options.layer_overhead)
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
@@ -136,8 +138,11 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
                     if options.idle else {})},
         "runtime_versions": {a.function.runtime.name: a.toolchain for a in artifacts},
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
-                       "handler": a.function.handler, "source_digest": a.digest}
+                       "handler": a.function.handler, "source_digest": a.digest,
+                       **({"layers": [layer.describe() for layer in a.function.layers]}
+                          if a.function.layers else {})}
                       for a in artifacts],
+        **({"layer_overhead": True} if options.layer_overhead else {}),
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
     }

@@ -11,7 +11,8 @@ from functools import cache
 from pathlib import Path
 
 from coldbench.errors import BuildError
-from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
+from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
+                                     run_tool)
 
 # Pinned: the client is part of what is measured.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
@@ -35,6 +36,13 @@ def same_minor_version(toolchain: str, found_version: str) -> None:
             f"interface client has compiled parts) but the image's Debian has Python "
             f"{found[1]}: set COLDBENCH_PYTHON to a Python {found[1]}, or "
             "COLDBENCH_DEBIAN_SUITE to a Debian release with yours")
+
+
+@cache
+def _version(python: str) -> str:
+    """The interpreter's major.minor, as site-packages folders are named ("3.11")."""
+    return subprocess.run([python, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 @cache
@@ -96,6 +104,14 @@ class Python(Runtime):
                       env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1",
                            # environments share the task root: none may change it
                            "PYTHONDONTWRITEBYTECODE": "1"})
+
+    def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
+        # "python" and "python/lib/python3.x/site-packages": on Lambda's sys.path right
+        # after the task root, the site-packages first
+        version = _version(interpreter())
+        return super().layer_variables(env) | {"PYTHONPATH": join_paths(
+            env.get("PYTHONPATH"), f"/opt/python/lib/python{version}/site-packages",
+            "/opt/python")}
 
     def runtime_files(self, task_root: Path) -> list[Path]:
         # awslambdaric and what it installed with it, by their records; on Lambda they

@@ -13,6 +13,11 @@ block device (``environments/delivery.py``): each task root is packed into a rea
 ext4 image, and every environment mounts it over the task root from a loop device of its
 own, in a mount namespace of its own, with none of its pages cached; what init read from
 it is recorded (``init_read_mb``).
+
+A function's layers (``--layer``) are merged into one folder that is /opt for each of its
+environments, in the environment's own mount namespace: bound read-only, or with
+``delivery="lambda"`` mounted from an image of their own on a loop device of their own,
+read cold as the code is and counted in ``init_read_mb``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import platform
 import uuid
 from pathlib import Path
 
+from coldbench import layers
 from coldbench.build import Artifact
 from coldbench.environments import cgroups, rie
 from coldbench.environments import delivery as code_delivery
@@ -81,6 +87,7 @@ class LocalTarget(Target):
         self.run_id = uuid.uuid4().hex[:8]
         self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda")
         self._images: dict[Path, Path] = {}    # task root -> its code image
+        self._opt: dict[tuple, tuple[Path, Path | None]] = {}   # layers -> /opt, its image
         self._sequence = itertools.count(1)
         self._live: set[Environment] = set()
 
@@ -91,8 +98,12 @@ class LocalTarget(Target):
         """Pack every task root into its code image now (``--delivery lambda``), and attach
         one once: a machine that cannot is refused before anything is measured."""
         images = [self.code_image(config.artifact) for config in configs]
+        for config in configs:
+            self.opt(config.artifact)
         if images and images[0] is not None:
             code_delivery.attach(images[0]).detach()
+        if any(config.artifact.function.layers for config in configs):
+            Path(layers.OPT).mkdir(exist_ok=True)      # a mount point, as on Lambda
         return configs
 
     def code_image(self, artifact: Artifact) -> Path | None:
@@ -104,6 +115,21 @@ class LocalTarget(Target):
                                                                   artifact.task_root.name)
         return self._images[artifact.task_root]
 
+    def opt(self, artifact: Artifact) -> tuple[Path | None, Path | None]:
+        """The function's layers merged into the folder that is /opt for its environments,
+        and with ``--delivery lambda`` that folder's image, read cold from a device of its
+        own as the code is (both cached by the layers' digests); None, None without
+        layers."""
+        chosen = artifact.function.layers
+        if not chosen:
+            return None, None
+        if chosen not in self._opt:
+            merged = layers.merge(chosen)
+            image = (code_delivery.pack(merged, f"layers-{layers.key(chosen)[:32]}")
+                     if self.delivery == "lambda" else None)
+            self._opt[chosen] = merged, image
+        return self._opt[chosen]
+
     def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:
         if provisioned and self.api == "rie":
             raise UsageError(PROVISIONED_UNDER_RIE)
@@ -113,10 +139,12 @@ class LocalTarget(Target):
         if self.runtime_cache == "cold":     # before the start: no clock runs yet
             code_delivery.evict([*runtime.installation(),
                                  *runtime.runtime_files(artifact.task_root)])
+        opt_dir, opt_image = self.opt(artifact)
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
-                                 warm=runtime.runtime_files(artifact.task_root) if image else ())
+                                 warm=runtime.runtime_files(artifact.task_root) if image else (),
+                                 opt_dir=opt_dir, opt_image=opt_image)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)

@@ -1,0 +1,46 @@
+"""A run's configurations with layers (``--layer``), and with ``--layer-overhead`` the same
+function with each prefix of its layers: none, A, A+B, ... Each prefix is a configuration
+of its own (its variant names the layers), so the measurement interleaves them (A B C A B C)
+and every layer's overhead is the difference between a prefix and the one before it
+(``analysis/layers.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from coldbench import layers
+from coldbench.build import Artifact, Layer
+from coldbench.measure.modes import Config
+
+WITHOUT = "without layers"
+
+
+def variant(chosen: tuple[Layer, ...]) -> str:
+    """The variant of a prefix: "without layers", "with A", "with A+B"."""
+    return f"with {'+'.join(layer.name for layer in chosen)}" if chosen else WITHOUT
+
+
+def check_sizes(artifacts: list[Artifact]) -> None:
+    """Lambda's limits on each built function with its layers (UsageError naming the
+    sizes), before anything is measured."""
+    for artifact in artifacts:
+        if artifact.function.layers:
+            layers.check_limits(artifact.function.layers, layers.function_bytes(artifact))
+
+
+def configs(artifacts: list[Artifact], memory: list[int], overhead: bool) -> list[Config]:
+    """Every configuration to measure: each function at each memory size, and with
+    ``overhead`` once per prefix of its layers."""
+    found = []
+    for memory_mb in memory:
+        for artifact in artifacts:
+            chosen = artifact.function.layers
+            if not overhead or not chosen:
+                found.append(Config(artifact, memory_mb))
+                continue
+            for count in range(len(chosen) + 1):
+                prefix = chosen[:count]
+                with_prefix = replace(artifact, function=replace(artifact.function,
+                                                                 layers=prefix))
+                found.append(Config(with_prefix, memory_mb, variant(prefix)))
+    return found
