@@ -235,7 +235,7 @@ def build(runtimes, function_dir, function_set, rebuild, layer_paths):
         artifact = builder.build(function, rebuild=rebuild)
         click.echo(f"{function.runtime.name:<8} {artifact.toolchain:<28} {artifact.task_root}")
         if function.layers:
-            layered.check_sizes([artifact])
+            layered.check([artifact])
             click.echo(f"{'layers':<8} {'+'.join(l.name for l in function.layers):<28} "
                        f"{layers.merge(function.layers)}")
 

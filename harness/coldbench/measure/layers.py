@@ -20,12 +20,14 @@ def variant(chosen: tuple[Layer, ...]) -> str:
     return f"with {'+'.join(layer.name for layer in chosen)}" if chosen else WITHOUT
 
 
-def check_sizes(artifacts: list[Artifact]) -> None:
+def check(artifacts: list[Artifact]) -> None:
     """Lambda's limits on each built function with its layers (UsageError naming the
-    sizes), before anything is measured."""
+    sizes), and extensions that can be started, before anything is measured; the layers
+    are merged into their /opt now (cached)."""
     for artifact in artifacts:
         if artifact.function.layers:
             layers.check_limits(artifact.function.layers, layers.function_bytes(artifact))
+            layers.check_extensions(layers.merge(artifact.function.layers))
 
 
 def configs(artifacts: list[Artifact], memory: list[int], overhead: bool) -> list[Config]:

@@ -66,7 +66,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     artifacts = []
     for function in wanted:
         artifacts.append(build.build(function, rebuild=options.rebuild, on_status=status))
-    layered.check_sizes(artifacts)
+    layered.check(artifacts)
     configs = layered.configs(artifacts, options.memory, options.layer_overhead)
     plan = options.plan()
     with sigterm_as_interrupt():
