@@ -20,6 +20,7 @@ from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.function_set import function_set_option
+from coldbench.cli.layers import layer_options, parsed_layers
 from coldbench.cli.results import register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
@@ -82,15 +83,6 @@ def target_options(command: str):
             function = click.option(option.flag, option.key, **settings)(function)
         return function
     return decorate
-
-
-def layer_options(function):
-    """``--layer PATH``, repeatable, in order (``layer_paths``)."""
-    return click.option(
-        "--layer", "layer_paths", multiple=True, type=click.Path(path_type=Path),
-        help="A Lambda layer for the function: a folder or a .zip, as aws lambda "
-             "publish-layer-version takes it. Repeatable, in order: later layers over "
-             "earlier ones, at /opt.")(function)
 
 
 def given(context: click.Context, names) -> set[str]:
@@ -170,7 +162,7 @@ def cli():
 def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_samples, work,
         timeout_s, cpu_model,
         no_limits, fmt, output, force, function_dir, handler, function_set, rebuild, quiet,
-        history_dir, calibration_file, profile_init, layer_paths, layer_overhead, **settings):
+        history_dir, calibration_file, profile_init, layer_overhead, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
@@ -179,6 +171,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
     from coldbench.measure.run import run as measure_run
 
     context = click.get_current_context()
+    chosen_layers = parsed_layers(settings)
     targets.refuse_others(target, "run", given(context, settings))
     partial = None
     if history_dir is not None and output is None:   # measured into partial/ until finished
@@ -192,7 +185,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
         function_dir=function_dir, handler=handler, function_set=function_set,
         rebuild=rebuild, calibration=prediction.load(calibration_file), profile=profile_init,
-        layers=runner.parse_layers(layer_paths), layer_overhead=layer_overhead,
+        layers=chosen_layers, layer_overhead=layer_overhead,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
@@ -219,7 +212,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
 @function_set_option
 @click.option("--rebuild", is_flag=True, help="Build again even if cached.")
 @layer_options
-def build(runtimes, function_dir, function_set, rebuild, layer_paths):
+def build(runtimes, function_dir, function_set, rebuild, **layer_settings):
     """Build functions into the cache (run builds what is missing), and merge their
     layers (--layer) into the folder that is /opt for them."""
     from coldbench import build as builder
@@ -229,7 +222,7 @@ def build(runtimes, function_dir, function_set, rebuild, layer_paths):
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
                                 function_dir=function_dir, function_set=function_set,
-                                layers=runner.parse_layers(layer_paths))
+                                layers=parsed_layers(layer_settings))
     runner.check(options)
     for function in runner.functions(options):
         artifact = builder.build(function, rebuild=rebuild)

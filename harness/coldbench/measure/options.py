@@ -150,6 +150,28 @@ def functions(options: RunOptions) -> list[build.Function]:
     return [replace(function, layers=tuple(options.layers)) for function in chosen]
 
 
-def parse_layers(paths) -> tuple[build.Layer, ...]:
-    """``--layer`` paths as layers, in order; UsageError for one that is not a layer."""
-    return tuple(layers.load(Path(path)) for path in paths)
+def parse_layers(paths, envs=(), handlers=()) -> tuple[build.Layer, ...]:
+    """``--layer`` paths as layers, in order, with what ``--layer-env LAYER:NAME=VALUE``
+    and ``--layer-handler LAYER:HANDLER`` set up with each (LAYER: its name, the folder's
+    or the zip's without .zip); UsageError for one that is not a layer."""
+    loaded = [layers.load(Path(path)) for path in paths]
+    by_name = {layer.name: index for index, layer in enumerate(loaded)}
+
+    def target(option: str, text: str) -> tuple[int, str]:
+        name, _, rest = text.partition(":")
+        if name not in by_name or not rest:
+            raise UsageError(f"{option} {text}: expected LAYER:{'NAME=VALUE' if option.endswith('env') else 'HANDLER'}"
+                             f" with LAYER one of the --layer names "
+                             f"({', '.join(by_name) or 'none given'})")
+        return by_name[name], rest
+
+    for text in envs:
+        index, setting = target("--layer-env", text)
+        variable, equals, value = setting.partition("=")
+        if not equals or not variable:
+            raise UsageError(f"--layer-env {text}: expected LAYER:NAME=VALUE")
+        loaded[index] = replace(loaded[index], env=(*loaded[index].env, (variable, value)))
+    for text in handlers:
+        index, handler = target("--layer-handler", text)
+        loaded[index] = replace(loaded[index], handler=handler)
+    return tuple(loaded)

@@ -16,6 +16,7 @@ from typing import Callable
 
 from coldbench import build, targets
 from coldbench.build import Artifact
+from coldbench.measure import layers as layered
 from coldbench.measure import options as runner
 from coldbench.measure.modes import START_FAILURES, Config, Measurement, Plan, to_sample
 from coldbench.measure.run import sigterm_as_interrupt
@@ -44,6 +45,7 @@ class Request:
     limits: bool = True
     delivery: str | None = None       # None: the local target's default
     rebuild: bool = False
+    layers: tuple = ()                # the functions' layers (``--layer``), in order
 
 
 @dataclass
@@ -78,7 +80,8 @@ def run_options(request: Request) -> runner.RunOptions:
         provisioned=0, work=EVENT["work"], timeout_s=request.timeout_s, target="local",
         limits=request.limits, function_dir=request.function_dir, handler=request.handler,
         function_set=request.function_set,
-        rebuild=request.rebuild, target_options=settings, defaulted=frozenset(defaulted))
+        rebuild=request.rebuild, layers=tuple(request.layers), target_options=settings,
+        defaulted=frozenset(defaulted))
     runner.check(options)
     return options
 
@@ -107,6 +110,7 @@ def profile(request: Request, on_status: Callable[[str], None] = lambda text: No
     artifacts = []
     for function in runner.functions(options):
         artifacts.append(build.build(function, rebuild=request.rebuild, on_status=on_status))
+    layered.check(artifacts)
     found = [FunctionProfile(a, probes.for_runtime(a.function.runtime.name).MEANS)
              for a in artifacts]
     plan = Plan(cold=request.samples, warm=0, provisioned=0, event=EVENT)

@@ -16,6 +16,14 @@ from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, 
 
 # Pinned: the client is part of what is measured.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
+# What the runtime runs under -S: what Lambda's Python gets from its site module that
+# matters to a function, a `sitecustomize` on its path imported first (OpenTelemetry's
+# auto-instrumentation starts so, from the folder its exec wrapper puts on PYTHONPATH),
+# then the client as `python -m awslambdaric HANDLER` runs it.
+SITE_CUSTOMIZE_THEN_CLIENT = (
+    "import runpy\n"
+    "try:\n    import sitecustomize\nexcept ImportError:\n    pass\n"
+    "runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)")
 # awslambdaric and its dependencies (their distribution names, normalised by pip)
 CLIENT_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot_restore_py")
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
@@ -99,11 +107,17 @@ class Python(Runtime):
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         # As Lambda's python bootstrap does: the task root on the path, the client as main.
         # -S: none of the site-packages of the interpreter that runs coldbench (their .pth
-        # start-up hooks cost ~25 ms here); as on Lambda, the standard library and the task root.
-        return Launch(argv=[interpreter(), "-S", "-m", "awslambdaric", handler],
+        # start-up hooks cost ~25 ms here); as on Lambda, the standard library and the task
+        # root, and a sitecustomize if one is on the path (SITE_CUSTOMIZE_THEN_CLIENT).
+        return Launch(argv=[interpreter(), "-S", "-c", SITE_CUSTOMIZE_THEN_CLIENT, handler],
                       env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1",
                            # environments share the task root: none may change it
                            "PYTHONDONTWRITEBYTECODE": "1"})
+
+    def exec_wrapper(self, argv: list[str], env: dict[str, str]) -> list[str]:
+        # python3.x honours AWS_LAMBDA_EXEC_WRAPPER: the wrapper gets the runtime's command
+        wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
+        return [wrapper, *argv] if wrapper else argv
 
     def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
         # "python" and "python/lib/python3.x/site-packages": on Lambda's sys.path right

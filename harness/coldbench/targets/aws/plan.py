@@ -33,6 +33,9 @@ class AwsArtifact(Artifact):
     snapstart: bool = False
     image: "images.LambdaImage | None" = None     # --package image: deployed as this image
     region: str | None = None     # set in a run in several regions (``aws.regions``)
+    # what set the configuration apart before it was deployed (its layers, with
+    # --layer-overhead: ``measure/layers.py``)
+    base_variant: str | None = None
 
     @property
     def package_type(self) -> str:
@@ -43,7 +46,8 @@ class AwsArtifact(Artifact):
         # "image" in the variant keeps image samples apart from zip samples everywhere
         return (f"{self.package.architecture}{' SnapStart' if self.snapstart else ''}"
                 f"{' image' if self.image is not None else ''}"
-                f"{' ' + self.region if self.region else ''}")
+                f"{' ' + self.region if self.region else ''}"
+                f"{' ' + self.base_variant if self.base_variant else ''}")
 
 
 def cold_copies(plan, copies: int) -> int:
@@ -90,12 +94,14 @@ def package_configs(configs, architectures: list[str], lambda_runtime: Callable[
                      ("function", "task_root", "digest", "toolchain")}
             if "zip" in package_types:
                 for snap in snaps:
-                    artifact = AwsArtifact(**built, package=packages[key], snapstart=snap)
+                    artifact = AwsArtifact(**built, package=packages[key], snapstart=snap,
+                                           base_variant=config.variant)
                     expanded.append(Config(artifact, config.memory_mb, artifact.variant))
             if "image" in package_types:
                 if key not in made:
                     made[key] = build_image(config.artifact, packages[key])
-                artifact = AwsArtifact(**built, package=packages[key], image=made[key])
+                artifact = AwsArtifact(**built, package=packages[key], image=made[key],
+                                       base_variant=config.variant)
                 expanded.append(Config(artifact, config.memory_mb, artifact.variant))
     return expanded, list(packages.values())
 
