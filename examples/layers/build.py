@@ -59,7 +59,11 @@ def datadog(folder: Path) -> None:
 
 def otel(folder: Path) -> None:
     pip(folder / "python", OTEL)
-    pip(folder / "python", OTEL_NODEPS, "--no-deps")
+    # into a folder of their own first, then merged: pip --target does not add to the
+    # `opentelemetry` namespace folder the first install made (the layer's build does so too)
+    pip(folder / "nodeps", OTEL_NODEPS, "--no-deps")
+    shutil.copytree(folder / "nodeps", folder / "python", dirs_exist_ok=True)
+    shutil.rmtree(folder / "nodeps")
     shutil.copy(HERE / "otel" / "otel_wrapper.py", folder / "python" / "otel_wrapper.py")
     shutil.copy(HERE / "otel" / "otel-instrument", folder / "otel-instrument")
     (folder / "otel-instrument").chmod(0o755)

@@ -21,6 +21,10 @@ cached) and given to the engine as a volume of the local driver, mounted read-on
 /var/task; the runtime's own files are bound over it from this machine's copy of them,
 read warm. The container's block I/O cgroup limits reads from the device at the
 calibration's rate and counts them: ``init_read_mb``.
+
+The function's layers, merged (``coldbench.layers``), are bound read-only at /opt, read
+from this machine's files (not cold, and not in ``init_read_mb``). The emulator in the
+image starts what is in /opt/extensions itself; it has no Telemetry API.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ CREATE_GRACE_S = 2.0                    # for the engine to finish a create the 
 START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
               "DOCKER_HOST at a running engine")
 _CLONE_NEWNET = 0x40000000
+LAYERS = "/opt"                         # where Lambda puts a function's layers
 # bytes per second where the code path sets no limit: on cgroup v1 the container's group
 # counts a device's reads only once the device has a rule (0 would remove it)
 UNLIMITED_BPS = 10**12
@@ -128,9 +133,11 @@ class ContainerSandbox(Sandbox):
 
     def __init__(self, client, image: images.Image, memory_mb: int, name: str,
                  labels: dict[str, str], cgroup_version: str, limits: bool = True,
-                 cpu_model: str = "lambda", code: CodeVolume | None = None):
+                 cpu_model: str = "lambda", code: CodeVolume | None = None,
+                 opt_dir: Path | None = None):
         self.client = client
         self.code = code                  # None: the code is the image's own /var/task
+        self.opt_dir = opt_dir            # the function's layers, merged: bound at /opt
         self.image = image
         self.memory_mb = memory_mb
         self.name = name
@@ -172,6 +179,11 @@ class ContainerSandbox(Sandbox):
             created = now_ns()
             if self.code is not None:
                 settings |= self._code_settings()
+            if self.opt_dir is not None:  # the layers, where Lambda puts them, read-only
+                from docker.types import Mount
+                settings["mounts"] = [*settings.get("mounts", []),
+                                      Mount(LAYERS, str(self.opt_dir), type="bind",
+                                            read_only=True)]
             self._create(
                 self.image.id, command=argv, entrypoint=entrypoint, environment=env,
                 network_mode="none", stdin_open=gated, read_only=True,
@@ -261,14 +273,19 @@ class ContainerSandbox(Sandbox):
         runtime's own command line with its program as installed in the image; AWS's
         images take the handler, and their bootstrap starts the runtime."""
         if self.image.kind == "aws":
-            for name in ("PATH", "LANG", "TZ", "TMPDIR"):   # their images set their own
+            # their images set their own, LD_LIBRARY_PATH with /opt/lib last; their
+            # bootstrap honours AWS_LAMBDA_EXEC_WRAPPER itself
+            for name in ("PATH", "LANG", "TZ", "TMPDIR", "LD_LIBRARY_PATH"):
                 env.pop(name, None)
             return [env["_HANDLER"]], env
         argv = list(argv)
-        if not argv[0].startswith(f"{images.TASK_ROOT}/"):
+        # an exec wrapper (a layer's file under /opt) gets the runtime's command after it
+        program = 1 if argv[0] == env.get("AWS_LAMBDA_EXEC_WRAPPER") else 0
+        if not argv[program].startswith(f"{images.TASK_ROOT}/"):
             if self.image.executable is None:
-                raise BuildError(f"image {self.image.ref} has no runtime to start {argv[0]}")
-            argv[0] = self.image.executable
+                raise BuildError(f"image {self.image.ref} has no runtime to start "
+                                 f"{argv[program]}")
+            argv[program] = self.image.executable
         return argv, env
 
     def _engine_answers(self) -> bool:

@@ -41,6 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
+from coldbench import layers
 from coldbench.build import Artifact
 from coldbench.environments import cgroups, rie
 from coldbench.environments import delivery as code_delivery
@@ -211,7 +212,9 @@ class DockerTarget(Target):
         name = f"coldbench-{self.run_id}-{next(self._sequence)}"
         sandbox = ContainerSandbox(self.client, self.image_for(artifact), memory_mb, name,
                                    self.labels(), self.cgroup_version, self.limits,
-                                   self.cpu_model, code=self.code_for(artifact))
+                                   self.cpu_model, code=self.code_for(artifact),
+                                   opt_dir=(layers.merge(artifact.function.layers)
+                                            if artifact.function.layers else None))
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
