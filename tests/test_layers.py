@@ -224,6 +224,10 @@ def test_layer_overhead_measures_a_known_answer(tmp_path):
     (lambda tmp: ["--layer", _folder(tmp / "ext", {"extensions/agent": "#!/bin/sh\n"})],
      "/opt/extensions/agent is not executable"),
     (lambda tmp: ["--layer-overhead"], "give them with --layer"),
+    (lambda tmp: ["--layer", _folder(tmp / "a", {"x": "y"}), "--layer-env", "b:X=1"],
+     "with LAYER one of the --layer names (a)"),
+    (lambda tmp: ["--layer", _folder(tmp / "a", {"x": "y"}), "--layer-handler", "a"],
+     "expected LAYER:HANDLER"),
 ])
 def test_bad_layers_are_refused_with_one_line_and_nothing_measured(tmp_path, make, expected):
     output = tmp_path / "run.json"

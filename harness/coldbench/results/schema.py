@@ -96,6 +96,13 @@ from coldbench.phases import cold_start_ms
 #       "image"; an image configuration's variant has "image" in it, "x86_64 image"),
 #       run.package_types, run.images (runtime -> uri, bytes as ECR stores them, digest,
 #       architecture, lambda_runtime, base, kind "aws" or "local") and run.image_notes.
+#       Added within 2 (--layer): samples' layers (the function's layers in order, each
+#       {"name", "digest"}, with "handler" and "env" where its setup adds them: --layer-handler,
+#       --layer-env) and, on the Lambda-shaped code path, cold samples' init_read_layers_mb
+#       (what init read from the layers' own image; init_read_mb counts it too);
+#       run.functions[].layers; run.layer_overhead (true: the run measured each prefix of
+#       the layers, its variants "without layers", "with A", "with A+B"; on AWS after the
+#       architecture, "x86_64 with A").
 SCHEMA_VERSION = 2
 READS = (1, 2)                      # the versions ``load`` accepts
 
