@@ -254,3 +254,28 @@ def test_a_layer_over_250_mb_with_the_function_is_refused_naming_the_sizes(tmp_p
     assert "exceeds the maximum allowed size of 262144000 bytes" in result.stderr
     assert "big 263,192,576" in result.stderr
     assert not output.exists()
+
+
+@ROOT_AND_LOOPS
+@pytest.mark.slow
+def test_an_exec_wrapper_from_a_layer_starts_the_runtime(tmp_path):
+    """A wrapper script (a layer's, named by AWS_LAMBDA_EXEC_WRAPPER) that waits 300 ms
+    and then execs the runtime's command line: Init Duration grows by the 300 ms, within a
+    tolerance for a busy machine, and the function still answers."""
+    wrapper = _folder(tmp_path / "wrap", {"wrapper": "#!/bin/sh\nsleep 0.3\nexec \"$@\"\n"},
+                      executable=("wrapper",))
+    output = tmp_path / "run.json"
+    result = run_cli("run", "--runtimes", "python", "--layer", wrapper,
+                     "--layer-env", "wrap:AWS_LAMBDA_EXEC_WRAPPER=/opt/wrapper",
+                     "--layer-overhead", "--memory", "1769", "--cold", "8", "--warm", "1",
+                     "--provisioned", "0", "--output", output, "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()
+            if line.startswith("wrap ") and "Init Duration" in line]
+    at = rows[0].index("(ms)")
+    overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+    assert 200 < overhead < 450 and low <= 300 <= high, result.stdout
+    samples = json.loads(output.read_text())["samples"]
+    assert all(s["error"] is None for s in samples)
+    wrapped = [s for s in samples if s["variant"] == "with wrap"]
+    assert wrapped[0]["layers"][0]["env"] == {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrapper"}
