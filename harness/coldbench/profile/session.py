@@ -189,7 +189,7 @@ def _read(probe, folder: Path, artifact: Artifact, exec_ns: int | None,
     end_ns = None if init_ms is None else exec_ns + round(init_ms * 1e6)
     return probe.read(Capture(log=log, folder=folder, exec_ns=exec_ns, end_ns=end_ns,
                               task_root=artifact.task_root, source=artifact.function.source,
-                              handler=artifact.function.handler))
+                              handler=artifact.function.configured_handler))
 
 
 def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample],
