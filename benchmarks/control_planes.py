@@ -26,8 +26,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coldbench.measure import options as runner
-from coldbench.measure import run as running
+from coldbench.workflows import options as runner
+from coldbench.workflows import run as running
 from coldbench.build import build
 from coldbench.measure.modes import Config, Measurement, Plan
 from coldbench.results.schema import ResultsWriter

@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from coldbench.model import Variant
 from coldbench.results.schema import ResultsWriter, Sample, load
 
 
@@ -23,7 +24,8 @@ def sample(k: int) -> Sample:
                   init_ms=131.27 + k % 17 if k % 3 == 0 else None, duration_ms=15.74 + k % 7,
                   e2e_ms=180.2 + k % 11, billed_ms=148.0, max_memory_mb=56.0, cold=k % 3 == 0,
                   error=None, instance_id=f"{k:016x}", invocation=k % 3 + 1,
-                  extra={"variant": "arm64 SnapStart", "architecture": "arm64",
+                  variant=Variant(architecture="arm64", snapstart=True),
+                  extra={"architecture": "arm64",
                          "function_name": "coldbench-0a1b2c3d-python-1769-arm64-s-c1",
                          "executed_version": "12", "billed_duration_ms": 148.0,
                          "request_id": "8f507cfc-xmpl-4697-b07a-ac58fc914c95",

@@ -14,6 +14,19 @@ FIXTURES = ROOT / "tests" / "fixtures" / "functions"
 CONTRACT = json.loads((ROOT / "functions" / "contract.json").read_text())
 
 
+def make_sample(**fields):
+    """One sample for tests that need samples rather than a run: a valid cold start of
+    the built-in python function at 128 MB (init 100 ms, Duration 1 ms) unless ``fields``
+    say otherwise. A warm or provisioned sample has no init; ``cold`` follows the mode."""
+    from coldbench.results.schema import Sample
+
+    mode = fields.get("mode", "cold")
+    defaults = dict(runtime="python", memory_mb=128, mode=mode,
+                    init_ms=100.0 if mode == "cold" else None, duration_ms=1.0, e2e_ms=None,
+                    billed_ms=None, max_memory_mb=None, cold=mode == "cold", error=None)
+    return Sample(**(defaults | fields))
+
+
 def run_cli(*args, timeout=900, **kwargs) -> subprocess.CompletedProcess:
     """`coldbench ARGS` as a user runs it, in a fresh process."""
     return subprocess.run([sys.executable, "-m", "coldbench", *map(str, args)],

@@ -52,7 +52,7 @@ def test_a_burst_is_as_many_cold_starts_at_once_shown_beside_the_sequential_ones
     sequential = [s for s in samples if not s.get("burst")]
     assert len(burst) == 4 and len(sequential) == 1
     assert all(s["mode"] == "cold" and s["error"] is None and s["cold"] is True
-               and s["init_ms"] > 0 and s["variant"] == "x86_64 burst 4" for s in burst), \
+               and s["init_ms"] > 0 and s["variant"] == {"architecture": "x86_64", "burst": 4} for s in burst), \
         json.dumps(burst, indent=1)
     # four environments, one per invocation: none waited for another's to be free
     assert len({s["instance_id"] for s in burst}) == 4

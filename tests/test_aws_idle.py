@@ -13,7 +13,9 @@ import time
 import pytest
 
 from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn
-from conftest import run_cli
+from conftest import make_sample, run_cli
+
+from coldbench.model import Variant
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 
@@ -72,11 +74,11 @@ def test_an_idle_sweep_finds_environments_kept_after_short_pauses_and_gone_after
     # after 0.2 s the first invocation's environment served again: warm, by the REPORT
     # (no Init Duration) and by the function's own flag
     assert all(s["mode"] == "warm" and s["report_cold"] is False and s["cold"] is False
-               and s["init_ms"] is None and s["variant"] == "x86_64 idle 0.2s"
+               and s["init_ms"] is None and s["variant"] == {"architecture": "x86_64", "idle_s": 0.2}
                and 0.2 <= s["idle_measured_s"] < 1.0 for s in short), json.dumps(short, indent=1)
     # after 2 s serve had stopped it: a new environment, with its Init Duration
     assert all(s["mode"] == "cold" and s["report_cold"] is True and s["cold"] is True
-               and s["init_ms"] > 0 and s["variant"] == "x86_64 idle 2s"
+               and s["init_ms"] > 0 and s["variant"] == {"architecture": "x86_64", "idle_s": 2.0}
                and s["idle_measured_s"] >= 2.0 for s in long), json.dumps(long, indent=1)
     assert not any(s["misclassified"] for s in samples)
 
@@ -147,7 +149,7 @@ def test_idle_samples_must_be_at_least_one(tmp_path):
 
 
 def test_intervals_are_read_and_written_in_their_largest_whole_unit():
-    from coldbench.measure.idle import interval_text, parse_intervals
+    from coldbench.workflows.sweeps import interval_text, parse_intervals
 
     assert parse_intervals("60m, 5m,15m,30m,5m") == (300.0, 900.0, 1800.0, 3600.0)
     assert parse_intervals("1.5h,90S,0.2s") == (0.2, 90.0, 5400.0)
@@ -174,11 +176,10 @@ def test_the_cost_bound_counts_both_invocations_of_every_idle_sample_as_cold_sta
 
 
 def _sample(idle_s, cold, duration_ms, init_ms=None, error=None):
-    from coldbench.results.schema import Sample
-    return Sample(runtime="python", memory_mb=512, mode="cold" if cold else "warm",
-                  init_ms=init_ms, duration_ms=duration_ms, e2e_ms=None, billed_ms=None,
-                  max_memory_mb=None, cold=cold, error=error,
-                  extra={"idle_s": idle_s, "variant": f"arm64 idle {idle_s / 60:g}m",
+    return make_sample(memory_mb=512, mode="cold" if cold else "warm",
+                       init_ms=init_ms, duration_ms=duration_ms, cold=cold, error=error,
+                       variant=Variant(architecture="arm64", idle_s=idle_s),
+                       extra={"idle_s": idle_s,
                          "architecture": "arm64", "report_cold": cold})
 
 

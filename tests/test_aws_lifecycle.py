@@ -117,7 +117,7 @@ def test_a_snapstart_sample_without_a_restore_is_flagged_and_excluded(aws, tmp_p
     assert "restores: $0.0001397998 per GB restored" in plan
 
     document = json.loads((tmp_path / "run.json").read_text())
-    snap = [s for s in document["samples"] if s["variant"] == "x86_64 SnapStart"]
+    snap = [s for s in document["samples"] if s["variant"] == {"architecture": "x86_64", "snapstart": True}]
     assert [s.get("restore_ms") is not None for s in snap] == [True, False]
     assert snap[0]["error"] is None and snap[0]["init_ms"] == snap[0]["restore_ms"]
     assert snap[1]["error"]["type"] == "Coldbench.NoRestore"

@@ -4,7 +4,7 @@ import pytest
 
 from coldbench.targets.aws.client import describe, redact
 from coldbench.errors import UsageError
-from coldbench.measure.options import RunOptions
+from coldbench.workflows.options import RunOptions
 from coldbench.targets.aws.lambda_runtimes import parse
 from coldbench.targets.aws.plan import snapstart_supported
 
@@ -45,7 +45,7 @@ def test_keys_and_secrets_never_reach_a_message():
 
 
 def test_aws_options_are_checked_and_provisioned_is_opt_in():
-    from coldbench.measure.options import check
+    from coldbench.workflows.options import check
 
     def options(**settings) -> RunOptions:
         return RunOptions(runtimes=["python"], target="aws",

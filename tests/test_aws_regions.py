@@ -17,6 +17,7 @@ from test_aws_target import ENVIRONMENT, KEY_ID, SECRET
 
 from coldbench.analysis import compare
 from coldbench.errors import UsageError
+from coldbench.model import Variant
 from coldbench.results.schema import load
 from coldbench.targets.aws.regions import endpoints_by_region, parse_regions
 
@@ -88,7 +89,8 @@ def test_a_run_in_two_regions_deploys_in_both_keeps_them_apart_and_removes_both(
         [s["error"] for s in samples if s["error"]]
     for region in REGIONS:
         mine = [s for s in samples if s["region"] == region]
-        assert len(mine) == 3 and {s["variant"] for s in mine} == {f"x86_64 {region}"}
+        assert len(mine) == 3 and all(s["variant"] == {"architecture": "x86_64", "region": region}
+                                   for s in mine)
     assert re.search(r"^python x86_64 eu-west-1 +128 MB", result.stdout, re.MULTILINE)
     assert re.search(r"^python x86_64 us-east-1 +128 MB", result.stdout, re.MULTILINE)
     assert "deleting" in result.stderr
@@ -97,11 +99,11 @@ def test_a_run_in_two_regions_deploys_in_both_keeps_them_apart_and_removes_both(
     # the results keep the regions apart: compare never pools them
     results = load(tmp_path / "run.json")
     found = compare.compare(results, results)
-    assert {c.key.variant for c in found} == {"x86_64 us-east-1", "x86_64 eu-west-1"}
+    assert {c.key.variant.label() for c in found} == {"x86_64 us-east-1", "x86_64 eu-west-1"}
     assert all(c.status != compare.NOT_COMPARABLE for c in found)
     pooled = load(tmp_path / "run.json")
     for s in pooled.samples:                     # one configuration, two regions' samples
-        s.extra["variant"] = "x86_64"
+        s.variant = Variant(architecture="x86_64")
     [cold, warm] = compare.compare(pooled, pooled, modes=("cold", "warm"))
     assert cold.status == compare.NOT_COMPARABLE and cold.result is None
     assert cold.differences[0] == ("samples of 2 regions (eu-west-1, us-east-1) in one "

@@ -9,7 +9,8 @@ import pytest
 from coldbench.analysis import reference
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import UsageError
-from coldbench.measure.options import RunOptions, check
+from coldbench.workflows.options import RunOptions, check
+from coldbench.model import Variant
 from coldbench.render.table import HEADERS, rows
 from coldbench.results.schema import Sample
 from coldbench.targets.aws import lambda_runtimes as schedule
@@ -119,7 +120,8 @@ def test_the_aws_reference_follows_the_identifier_deployed():
         return Sample(runtime="node", memory_mb=128, mode="cold", init_ms=150.0,
                       duration_ms=2.0, e2e_ms=300.0, billed_ms=152.0, max_memory_mb=60.0,
                       cold=True, error=None,
-                      extra={"variant": "x86_64", "lambda_runtime": identifier})
+                      variant=Variant(architecture="x86_64"),
+                      extra={"lambda_runtime": identifier})
     (config,) = summarize_samples([sample("nodejs22.x"), sample("nodejs22.x")])
     assert config.lambda_runtime == "nodejs22.x"
     (row,) = rows([config])

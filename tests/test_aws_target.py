@@ -86,7 +86,8 @@ def test_a_run_deploys_measures_and_removes_everything(aws, tmp_path):
     assert all(s["error"] is None and not s["misclassified"] for s in samples), \
         [s["error"] for s in samples if s["error"]]
     for s in samples:
-        assert s["variant"] == s["architecture"] in ("x86_64", "arm64")
+        assert s["variant"] == {"architecture": s["architecture"]}
+        assert s["architecture"] in ("x86_64", "arm64")
         assert s["function_name"].startswith(f"coldbench-{document['run']['aws_run_id']}-python-128-")
         assert s["billed_duration_ms"] >= s["duration_ms"] and s["memory_size_mb"] == 128
     cold = [s for s in samples if s["mode"] == "cold"]
@@ -159,8 +160,8 @@ def test_snapstart_samples_are_published_versions(aws, tmp_path):
     assert document["run"]["lambda_runtimes"] == {"python": "python3.13"}
     samples = document["samples"]
     assert {s["mode"] for s in samples} == {"cold", "warm"}    # provisioned is opt-in on AWS
-    snap = [s for s in samples if s["variant"] == "x86_64 SnapStart"]
-    plain = [s for s in samples if s["variant"] == "x86_64"]
+    snap = [s for s in samples if s["variant"] == {"architecture": "x86_64", "snapstart": True}]
+    plain = [s for s in samples if s["variant"] == {"architecture": "x86_64"}]
     assert len(snap) == len(plain) == 3
     assert all(s["executed_version"].isdigit() for s in snap)
     assert all(s["error"] is None and s["restore_ms"] == s["init_ms"] > 0

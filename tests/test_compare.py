@@ -7,6 +7,7 @@ import pytest
 
 from coldbench.analysis import compare
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+from coldbench.model import Variant
 from coldbench.results.schema import Results, Sample
 
 from conftest import run_cli
@@ -107,7 +108,7 @@ def by_variant(values_by_variant, run=AWS_RUN):
     for variant, values in values_by_variant.items():
         samples += results(values, run=run).samples
         for s in samples[-len(values):]:
-            s.extra["variant"] = variant
+            s.variant = Variant(architecture=variant)
     return Results(run=dict(run), samples=samples)
 
 
@@ -115,7 +116,7 @@ def test_variants_are_compared_apart():
     base = by_variant({"x86_64": cold_starts(seed=10), "arm64": cold_starts(seed=11, median_ms=300)})
     new = by_variant({"x86_64": cold_starts(seed=12), "arm64": cold_starts(seed=13, median_ms=600)})
     found = compare.compare(base, new)
-    assert [(c.key.variant, c.status) for c in found] == [("arm64", compare.SLOWER),
+    assert [(c.key.variant.architecture, c.status) for c in found] == [("arm64", compare.SLOWER),
                                                           ("x86_64", compare.SAME)]
     assert found[0].key.label == "python arm64" and 1.8 < found[0].result.ratio < 2.2
 

@@ -11,6 +11,7 @@ from coldbench import phases
 from coldbench import prices as price_tables
 from coldbench.analysis import cost
 from coldbench.errors import UsageError
+from coldbench.model import Variant
 from coldbench.results.schema import Sample
 
 from conftest import run_cli
@@ -55,10 +56,10 @@ def test_billed_durations_follow_the_price_tables_init_rule():
 def test_variants_are_costed_apart():
     arm, x86 = samples(), samples()
     for s in arm:
-        s.extra["variant"] = "arm64"
+        s.variant = Variant(architecture="arm64")
         s.duration_ms *= 2
     for s in x86:
-        s.extra["variant"] = "x86_64"
+        s.variant = Variant(architecture="x86_64")
     found = cost.measured(arm + x86, prices())
     # warm Durations 18.4 and 19.6 ms bill 19 and 20 ms on arm64; 9.2 and 9.8 bill 10 on x86_64
     assert [(m.label, m.warm_billed_ms) for m in found] == [("python arm64", 19.5),
@@ -241,7 +242,7 @@ def test_provisioned_concurrency_allocation_and_the_requests_it_serves():
 def snapstart_samples(runtime):
     found = samples(runtime=runtime)
     for s in found:
-        s.extra["variant"] = "x86_64 SnapStart"
+        s.variant = Variant(architecture="x86_64", snapstart=True)
     found[-1].init_ms, found[-1].extra["billed_restore_ms"] = 190.3, 150.0   # a restore
     return found
 

@@ -15,8 +15,8 @@ import pytest
 
 from coldbench.build import Function, build
 from coldbench.environments import delivery
-from coldbench.measure.options import RunOptions
-from coldbench.measure.run import run
+from coldbench.workflows.options import RunOptions
+from coldbench.workflows.run import run
 from coldbench.runtimes import RUNTIMES, get
 from coldbench.targets.docker import plugin as docker_plugin
 from coldbench.targets.docker import target as docker_target

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from coldbench.errors import ResultsError
-from coldbench.results.history import INDEX_COLUMNS, History, open_run
+from coldbench.model import Variant
+from coldbench.analysis.history import INDEX_COLUMNS, History, open_run
 from coldbench.results.schema import ResultsWriter, Sample, load
 
 from conftest import run_cli
@@ -30,7 +31,7 @@ def a_run(path, run_id, target="local", cold=(100.0, 110.0, 120.0), completed=Tr
             writer.add(Sample(runtime="go", memory_mb=128, mode="cold", init_ms=value * (k + 1) - 1,
                               duration_ms=1.0, e2e_ms=value + 1, billed_ms=value,
                               max_memory_mb=9.0, cold=True, error=None,
-                              extra={} if variant is None else {"variant": variant}))
+                              variant=Variant(architecture=variant)))
     writer.add(Sample(runtime="go", memory_mb=128, mode="warm", init_ms=None, duration_ms=0.5,
                       e2e_ms=0.6, billed_ms=1.0, max_memory_mb=9.0, cold=False, error=None))
     return path

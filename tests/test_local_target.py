@@ -8,8 +8,8 @@ import pytest
 
 from coldbench.environments import cgroups
 from coldbench.build import Function, build
-from coldbench.measure.options import RunOptions
-from coldbench.measure.run import run
+from coldbench.workflows.options import RunOptions
+from coldbench.workflows.run import run
 from coldbench.runtimes import RUNTIMES, get
 from coldbench.analysis.summary import summarize_samples
 from coldbench.targets.local.target import LocalTarget

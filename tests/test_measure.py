@@ -9,7 +9,7 @@ from coldbench import runtimes
 from coldbench.build import Artifact, Function
 from coldbench.errors import UsageError
 from coldbench.measure.modes import Config, to_sample
-from coldbench.measure.options import RunOptions, check
+from coldbench.workflows.options import RunOptions, check
 from coldbench.targets.base import Invoked
 
 CONFIG = Config(Artifact(Function.builtin(runtimes.get("python")), Path("/nonexistent"),
@@ -80,7 +80,7 @@ def _swept(yielded) -> list[tuple[str, str, bool]]:
     recorded = []
     plan = Plan(0, 0, 0, {}, idle=(300.0, 3600.0), idle_samples=3)
     Measurement(_Sweep(yielded), [CONFIG], plan, recorded.append).idle()
-    return [(s.extra["variant"], s.mode, s.error is not None) for s in recorded]
+    return [(s.variant.label(), s.mode, s.error is not None) for s in recorded]
 
 
 def _reported(cold: bool) -> Invoked:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from coldbench.errors import ResultsError
-from coldbench.results.history import History
+from coldbench.analysis.history import History
 
 from conftest import coldbench_processes, run_cli
 

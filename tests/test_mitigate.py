@@ -9,7 +9,7 @@ import pytest
 
 from coldbench.analysis import mitigation
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_USAGE
-from coldbench.measure.mitigation import node_package_of, node_packages
+from coldbench.workflows.mitigate import node_package_of, node_packages
 from coldbench.render.table import ms
 from conftest import run_cli
 
@@ -87,7 +87,7 @@ def test_the_unused_package_is_listed_with_its_size(mitigated):
 def test_the_trimmed_build_is_measured_and_shown(mitigated):
     result, doc = mitigated
     package = row(doc, "package")
-    trimmed = [s for s in package["samples"] if s.get("variant") == mitigation.TRIMMED]
+    trimmed = [s for s in package["samples"] if s.get("variant") == {"version": mitigation.TRIMMED}]
     before = [s for s in package["samples"] if s.get("variant") is None]
     assert len(trimmed) == len(before) == COLD
     assert all(s["error"] is None and s["init_ms"] > 0 for s in trimmed + before)

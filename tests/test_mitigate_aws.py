@@ -89,7 +89,7 @@ def test_provisioned_memory_and_runtime_rows_are_measured_on_aws(mitigated):
     figures = provisioned["figures"]
     assert figures["provisioned"]["n"] == 1 and figures["cold_start"]["n"] == COLD
     assert "removed_ms" in figures
-    assert all(s["variant"] == "x86_64" and s["function_name"].startswith("coldbench-")
+    assert all(s["variant"] == {"architecture": "x86_64"} and s["function_name"].startswith("coldbench-")
                for s in provisioned["samples"])
     (size,) = row(doc, "memory")["figures"]["sizes"]
     assert size["memory_mb"] == 128 and size["usd_per_million"] > 0
@@ -101,7 +101,7 @@ def test_the_trimmed_build_is_deployed_and_measured_on_aws(mitigated):
     result, doc, creates, _ = mitigated
     package = row(doc, "package")
     assert package["applies"] and package["figures"]["unused"] == ["bigpkg"]
-    trimmed = [s for s in package["samples"] if s["variant"] == "x86_64 trimmed"]
+    trimmed = [s for s in package["samples"] if s["variant"] == {"architecture": "x86_64", "version": "trimmed"}]
     assert len(trimmed) == COLD and all(s["error"] is None and s["init_ms"] > 0
                                         for s in trimmed)
     assert package["figures"]["cold_start_trimmed"]["n"] == COLD
@@ -123,7 +123,7 @@ def test_snapstart_row_compares_restores_with_the_function_without_it(mitigated)
     figures = snap["figures"]
     assert snap["applies"] and figures["restored"] == figures["cold_samples"] == COLD
     assert figures["cold_start_with"]["n"] == figures["cold_start_without"]["n"] == COLD
-    restores = [s for s in snap["samples"] if s["variant"] == "x86_64 SnapStart"
+    restores = [s for s in snap["samples"] if s["variant"] == {"architecture": "x86_64", "snapstart": True}
                 and s["mode"] == "cold"]
     assert all(s["restore_ms"] == s["init_ms"] > 0 and s["executed_version"].isdigit()
                for s in restores)
@@ -149,7 +149,7 @@ def test_snapstart_samples_without_a_restore_are_said_to_show_nothing(mitigated)
         s.extra.pop("restore_ms", None)
         s.extra.pop("billed_restore_ms", None)
     findings = mitigation.Findings("python", doc["function"], doc["handler"], "aws", [128],
-                                   samples, variant="x86_64")
+                                   samples, architecture="x86_64")
     strategy = next(s for s in mitigation.guide() if s.key == "snapstart")
     found = mitigation.snapstart(strategy, findings, load())
     assert found.lines[0].startswith(mitigation.NO_RESTORE)

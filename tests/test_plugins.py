@@ -80,7 +80,7 @@ def test_its_function_keeps_the_contract(with_plugin):
         import json
         from coldbench import targets
         from coldbench.build import Function, build
-        from coldbench.measure.options import RunOptions
+        from coldbench.workflows.options import RunOptions
         from coldbench.runtimes import get
 
         artifact = build(Function.builtin(get("shell")))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from coldbench.analysis import prediction
+from coldbench.model import Variant
 from coldbench.results.schema import ResultsWriter, Sample
 from conftest import run_cli
 
@@ -163,7 +164,7 @@ def test_calibrate_refuses_an_aws_run_with_several_variants_of_a_configuration(t
     for runtime, variant in (("go", "x86_64"), ("go", "arm64"), ("rust", "x86_64")):
         writer.add(Sample(runtime=runtime, memory_mb=128, mode="cold", init_ms=40.0,
                           duration_ms=1.0, e2e_ms=50.0, billed_ms=41.0, max_memory_mb=20.0,
-                          cold=True, error=None, extra={"variant": variant}))
+                          cold=True, error=None, variant=Variant(architecture=variant)))
     writer.close()
     result = run_cli("calibrate", local, tmp_path / "aws.json")
     assert result.returncode == 2 and "several variants" in result.stderr, result.stderr

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, ResultsError
-from coldbench.profile import document
+from coldbench.workflows import profile_document as document
 from coldbench.profile.probes import Capture, go, java, python
 from coldbench.profile.tree import Item, Reading, assemble, find, median_tree, part_of
 from conftest import run_cli

@@ -5,8 +5,9 @@ loads a real run's site in a browser.)"""
 import json
 import re
 
+from coldbench.model import Variant
 from coldbench.render.publish import publish
-from coldbench.results.history import History
+from coldbench.analysis.history import History
 from coldbench.results.schema import ResultsWriter, Sample
 
 RUN_IDS = [f"2026110{day}T060000Z-step000{day}" for day in range(1, 5)]
@@ -24,7 +25,7 @@ def kept(history, tmp_path, run_id, day, scale):
             writer.add(Sample(runtime="go", memory_mb=128, mode="cold",
                               init_ms=(99.0 + i) * factor, duration_ms=1.0 * factor,
                               e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=True,
-                              error=None, extra={"variant": variant}))
+                              error=None, variant=Variant(architecture=variant)))
     writer.close()
     history.add(path)
 

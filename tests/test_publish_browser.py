@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from coldbench.results.history import History
+from coldbench.analysis.history import History
 from coldbench.render.table import ms
 
 from conftest import run_cli

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from coldbench.model import Variant
 from coldbench.render import report
 from coldbench.results.schema import ResultsWriter, Sample, load
 
@@ -172,7 +173,8 @@ def idle(idle_s, cold, duration, init=None):
     return Sample(runtime="python", memory_mb=512, mode="cold" if cold else "warm",
                   init_ms=init, duration_ms=duration, e2e_ms=None, billed_ms=None,
                   max_memory_mb=None, cold=cold, error=None,
-                  extra={"idle_s": idle_s, "variant": f"arm64 idle {idle_s / 60:g}m",
+                  variant=Variant(architecture="arm64", idle_s=idle_s),
+                  extra={"idle_s": idle_s,
                          "architecture": "arm64", "report_cold": cold})
 
 
@@ -212,7 +214,7 @@ def test_reports_of_an_idle_run_have_its_keep_warm_lines(idle_run, tmp_path):
             + "</ul>") in page
     assert page.index('<ul class="idle">') < page.index('<ul class="warnings">')
     # too few samples after idle: the option that takes more of them is --idle-samples
-    assert ("python arm64 idle 60m 512 MB cold n=2, python arm64 idle 5m 512 MB warm n=4; "
+    assert ("python arm64 idle 1h 512 MB cold n=2, python arm64 idle 5m 512 MB warm n=4; "
             "take at least 6 (--idle-samples)\n"
             in text), text
 

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from coldbench.errors import ResultsError
+from coldbench.model import Variant
 from coldbench.results.schema import (SCHEMA_VERSION, ConfigKey, ResultsWriter, Sample, load,
                                       runtime_rank)
 
@@ -210,7 +211,7 @@ def test_fields_that_may_be_null_may_be_absent():
 
 def test_a_configuration_is_one_key_with_one_label():
     assert a_sample().key == ConfigKey("coldbench", "go", 512)
-    arm = a_sample(extra={"variant": "arm64"}).key
+    arm = a_sample(variant=Variant(architecture="arm64")).key
     assert (arm.label, str(arm)) == ("go arm64", "go arm64 512 MB")
     mine = a_sample(function="resize").key
     assert (mine.label, str(mine)) == ("resize (go)", "resize (go) 512 MB")

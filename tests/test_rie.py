@@ -9,8 +9,8 @@ import pytest
 
 from coldbench.environments import rie
 from coldbench.build import Function, build
-from coldbench.measure.options import RunOptions
-from coldbench.measure.run import run
+from coldbench.workflows.options import RunOptions
+from coldbench.workflows.run import run
 from coldbench.runtimes import RUNTIMES, get
 from coldbench.environments.process import descendants
 from coldbench.targets.local.target import LocalTarget

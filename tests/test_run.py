@@ -10,8 +10,8 @@ import pytest
 
 from coldbench import build, targets
 from coldbench.errors import UsageError
-from coldbench.measure import run as running
-from coldbench.measure.options import RunOptions
+from coldbench.workflows import run as running
+from coldbench.workflows.options import RunOptions
 from coldbench.targets.base import Environment, Invoked, Target
 
 

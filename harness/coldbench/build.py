@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench.errors import UsageError
+from coldbench.model import Artifact
 from coldbench.runtimes import Runtime
+
+__all__ = ["Artifact", "Function", "build", "cache_root", "source_digest", "source_files"]
 
 
 def cache_root() -> Path:
@@ -85,16 +88,6 @@ class Function:
         if not source.is_dir() or not os.access(source, os.R_OK | os.X_OK):
             raise UsageError(f"function folder '{source}' is not a readable folder")
         return cls(source.name, runtime, source, handler or runtime.default_handler)
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A built function: its task root and what went into it."""
-
-    function: Function
-    task_root: Path
-    digest: str            # hash of the sources alone: equal code, equal digest
-    toolchain: str
 
 
 def source_files(function: Function) -> list[Path]:

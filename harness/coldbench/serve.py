@@ -67,7 +67,7 @@ from coldbench.targets.aws.lambda_report import Report
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
 from coldbench.environments.base import Environment
-from coldbench.measure.options import MEMORY_MAX_MB, MEMORY_MIN_MB
+from coldbench.workflows.options import MEMORY_MAX_MB, MEMORY_MIN_MB
 from coldbench.targets.local.target import LocalTarget
 
 API_VERSION = "2015-03-31"
@@ -490,7 +490,7 @@ def artifacts_for(runtime_names: list[str], function_dir=None, handler: str | No
 
 def main_loop(server: Server, announce: Callable[[str], None] = lambda text: None) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM); every environment is stopped after."""
-    from coldbench.measure.run import sigterm_as_interrupt
+    from coldbench.workflows.run import sigterm_as_interrupt
 
     with sigterm_as_interrupt():
         try:

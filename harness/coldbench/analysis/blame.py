@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from coldbench.profile.tree import Item
-from coldbench.results.schema import ConfigKey
+from coldbench.model import ConfigKey, Variant
 
 TOP = 5                  # items named per regression
 MIN_DELTA_MS = 1.0       # growth below this is noise in a median of a few samples
@@ -49,7 +49,7 @@ def profiles(run: dict) -> dict[ConfigKey, Item]:
     for profile in run.get("profiles") or []:
         if profile.get("tree"):
             key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
-                            profile.get("variant"))
+                            Variant.from_json(profile.get("variant")))
             found[key] = Item.from_dict(profile["tree"])
     return found
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from statistics import median
 from typing import Iterable, Sequence
 
 from coldbench.analysis.blame import Blamed, blame, profiles
+from coldbench.model import median
 from coldbench.results.schema import MODES, ConfigKey, Results, Sample, region_of
 
 MIN_CHANGE = 0.10
@@ -263,7 +263,8 @@ def render(comparisons: list[Comparison], fmt: str = "table", min_change: float 
         documents = []
         for c in comparisons:
             document = asdict(c)
-            documents.append(document.pop("key") | document | {"verdict": c.text(),
+            del document["key"]
+            documents.append(c.key.to_json() | document | {"verdict": c.text(),
                                                                "regression": c.regression})
         return json.dumps(documents, indent=1) + "\n"
     rows = [[c.key.label, f"{c.key.memory_mb} MB", c.mode,

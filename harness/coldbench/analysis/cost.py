@@ -450,7 +450,8 @@ def _order(lines: list[CostLine]) -> list[CostLine]:
 
 def _flat(m: Measured) -> dict:
     document = asdict(m)
-    return document.pop("key") | document
+    del document["key"]
+    return m.key.to_json() | document
 
 
 def rule_summary(lines: list[CostLine], workload: Workload) -> str:

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from coldbench import phases
 from coldbench.analysis.summary import ConfigSummary
-from coldbench.measure.idle import VARIANT, interval_text
+from coldbench.model import ConfigKey, interval_text
 from coldbench.prices import Prices, usd
-from coldbench.results.schema import ConfigKey
 
 # A month as AWS's prices count one: 730 hours.
 MONTH_S = 730 * 3600.0
@@ -43,7 +42,7 @@ class AfterIdle:
     def base(self) -> ConfigKey:
         """The configuration the interval was measured on, without the interval."""
         return ConfigKey(self.config.function, self.config.runtime, self.config.memory_mb,
-                         VARIANT.sub("", self.config.variant or "") or None)
+                         self.config.variant.but(idle_s=None))
 
     @property
     def measured(self) -> str:

@@ -1,7 +1,7 @@
 """What each layer adds to a cold start (``run --layer-overhead``): pure functions, no I/O.
 
 The run measured the function with each prefix of its layers (none, A, A+B, ...),
-interleaved (``measure/layers.py``). A layer's overhead is the difference between the
+interleaved (``workflows/layers.py``). A layer's overhead is the difference between the
 prefix that ends with it and the one before, for each figure of the valid cold samples at
 one memory size:
 

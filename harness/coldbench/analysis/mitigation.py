@@ -20,7 +20,7 @@ Per strategy, at the reference memory size (the largest measured):
   environment kept warm (``idle.pings_per_month``), and with ``--idle`` the measured chance
   of a cold start after each idle interval (``idle.after_idle``).
 
-On ``--target aws`` the samples carry the architecture as their variant (``Findings.variant``)
+On ``--target aws`` the samples carry the architecture in their variant (``Findings.architecture``)
 and the package analysis rests on profiles taken on this machine.
 
 Strategies that do not apply to the target or runtime say so in their row.
@@ -39,6 +39,7 @@ from tabulate import tabulate
 from coldbench.analysis import cost, reference
 from coldbench.analysis.stats import Summary, summarize
 from coldbench.errors import UsageError
+from coldbench.model import Variant
 from coldbench.prices import Prices, usd
 from coldbench.render.table import ms
 from coldbench.results.schema import Sample
@@ -53,7 +54,6 @@ NOT_PROOF = "not loaded by these events is not proof of unused"
 LOCAL_PROFILE = ("which packages init loads comes from profiled cold starts on this machine "
                  "(profiling needs the local target); the build without them was measured "
                  "on AWS")
-SNAPSTART = "SnapStart"                    # the AWS target's variant suffix
 BESIDE_SNAPSTART = "no SnapStart"     # the function measured beside SnapStart, without it
 NO_RESTORE = ("the SnapStart samples had no Restore Duration: no cold start restored a "
               "snapshot, so they do not show what SnapStart does")
@@ -126,7 +126,7 @@ class Findings:
     compared: dict[str, str | None] = field(default_factory=dict)  # runtime -> why not measured
     # --target aws: the architecture (the variant of the function's own samples), the
     # region, the keep-warm interval and idle intervals (s), what the deployments could cost
-    variant: str | None = None
+    architecture: str | None = None
     region: str | None = None
     keep_warm_s: float | None = None
     idle: list[float] = field(default_factory=list)
@@ -136,10 +136,10 @@ class Findings:
     def reference_mb(self) -> int:
         return max(self.memory)
 
-    def variant_of(self, suffix: str | None = None) -> str | None:
-        """The variant of the function's samples: plain (None), or ``suffix`` ("trimmed"),
-        after the architecture on AWS ("x86_64 trimmed")."""
-        return " ".join(part for part in (self.variant, suffix) if part) or None
+    def variant_of(self, version: str | None = None, snapstart: bool = False) -> Variant:
+        """The variant of the function's samples: plain, or a ``version`` ("trimmed"), or
+        with SnapStart; with the architecture on AWS ("x86_64 trimmed")."""
+        return Variant(architecture=self.architecture, version=version, snapstart=snapstart)
 
 
 @dataclass
@@ -160,9 +160,9 @@ class Row:
 # -- figures -------------------------------------------------------------------------------
 
 def _of(samples: list[Sample], runtime: str, function: str, memory_mb: int,
-        variant: str | None = None, mode: str | None = None) -> list[Sample]:
+        variant: Variant = Variant(), mode: str | None = None) -> list[Sample]:
     return [s for s in samples if s.runtime == runtime and s.function == function
-            and s.memory_mb == memory_mb and s.extra.get("variant") == variant
+            and s.memory_mb == memory_mb and s.variant == variant
             and (mode is None or s.mode == mode)]
 
 
@@ -207,7 +207,7 @@ def _not_here(strategy: Strategy, findings: Findings) -> list[str] | None:
 
 
 def provisioned(strategy: Strategy, f: Findings) -> Row:
-    taken = _of(f.samples, f.runtime, f.function, f.reference_mb, f.variant)
+    taken = _of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of())
     cold, warm, prov = (_summary([s for s in taken if s.mode == mode])
                         for mode in ("cold", "warm", "provisioned"))
     figures = {"memory_mb": f.reference_mb, "cold_start": _figure(cold), "warm": _figure(warm),
@@ -228,14 +228,14 @@ def provisioned(strategy: Strategy, f: Findings) -> Row:
 
 
 def memory(strategy: Strategy, f: Findings, prices: Prices) -> Row:
-    taken = [s for m in f.memory for s in _of(f.samples, f.runtime, f.function, m, f.variant)]
-    per_million = {m.memory_mb: 1e6 * cost.lambda_per_request(m, f.variant or ARCH, prices,
+    taken = [s for m in f.memory for s in _of(f.samples, f.runtime, f.function, m, f.variant_of())]
+    per_million = {m.memory_mb: 1e6 * cost.lambda_per_request(m, f.architecture or ARCH, prices,
                                                               cost.COLD_FRACTION)
                    for m in cost.measured(taken, prices)}
-    lines, figures = [], {"cold_fraction": cost.COLD_FRACTION, "arch": f.variant or ARCH,
+    lines, figures = [], {"cold_fraction": cost.COLD_FRACTION, "arch": f.architecture or ARCH,
                           "prices": prices.name, "sizes": []}
     for memory_mb in f.memory:
-        cold = _summary(_of(taken, f.runtime, f.function, memory_mb, f.variant, "cold"))
+        cold = _summary(_of(taken, f.runtime, f.function, memory_mb, f.variant_of(), "cold"))
         price = per_million.get(memory_mb)
         figures["sizes"].append({"memory_mb": memory_mb, "cold_start": _figure(cold),
                                  "usd_per_million": None if price is None else round(price, 4)})
@@ -250,7 +250,7 @@ def package(strategy: Strategy, f: Findings) -> Row:
                "profiled_cold_starts": f.profiled}
     if f.package_note is not None:
         return Row(strategy, False, [f.package_note], figures)
-    before_samples = _of(f.samples, f.runtime, f.function, f.reference_mb, f.variant, "cold")
+    before_samples = _of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(), "cold")
     starts = f"{f.profiled} profiled cold start{'s' if f.profiled != 1 else ''}"
     if not f.unused:
         count = f"{len(f.packages)} package{'s' if len(f.packages) != 1 else ''}"
@@ -289,7 +289,7 @@ def package(strategy: Strategy, f: Findings) -> Row:
 
 
 def runtime(strategy: Strategy, f: Findings) -> Row:
-    own = _summary(_of(f.samples, f.runtime, f.function, f.reference_mb, f.variant, "cold"))
+    own = _summary(_of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(), "cold"))
     lines = [f"this function ({f.runtime}): cold start p50 {_p50(own)} at {f.reference_mb} MB"]
     figures, taken = {"memory_mb": f.reference_mb, "this_function": _figure(own),
                       "built_in": {}}, []
@@ -300,7 +300,7 @@ def runtime(strategy: Strategy, f: Findings) -> Row:
             lines.append(f"{name} built-in: not measured ({why_not})")
             figures["built_in"][name] = {"not_measured": why_not}
             continue
-        samples = _of(f.samples, name, "coldbench", f.reference_mb, f.variant, "cold")
+        samples = _of(f.samples, name, "coldbench", f.reference_mb, f.variant_of(), "cold")
         taken += samples
         summary = _summary(samples)
         figures["built_in"][name] = _figure(summary)
@@ -324,8 +324,7 @@ def _snapstart_charges(samples: list[Sample], prices: Prices, memory_mb: int,
         return (f"SnapStart's cache and restores are not charged for {runtime_name} "
                 f"({m.lambda_runtime})")
     try:
-        bill = cost.lambda_bill(m, ARCH if m.key.variant is None else
-                                m.key.variant.split()[0], prices,
+        bill = cost.lambda_bill(m, m.key.variant.architecture or ARCH, prices,
                                 cost.Workload(requests_per_month=1e6), 1e6)
     except UsageError as exc:
         return f"SnapStart charges: not priced ({exc})"
@@ -336,7 +335,7 @@ def _snapstart_charges(samples: list[Sample], prices: Prices, memory_mb: int,
 
 def snapstart(strategy: Strategy, f: Findings, prices: Prices) -> Row:
     """With SnapStart against without, measured side by side at the reference size."""
-    snap = _of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(SNAPSTART))
+    snap = _of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(snapstart=True))
     plain = _of(f.samples, f.runtime, f.function, f.reference_mb,
                 f.variant_of(BESIDE_SNAPSTART))
     cold_snap = [s for s in snap if s.mode == "cold"]
@@ -370,12 +369,12 @@ def keep_warm(strategy: Strategy, f: Findings, prices: Prices) -> Row:
     time found no environment (``analysis.idle``)."""
     from coldbench.analysis import idle
     from coldbench.analysis.summary import summarize_samples
-    from coldbench.measure.idle import interval_text
+    from coldbench.workflows.sweeps import interval_text
 
     every = f.keep_warm_s or 300.0
-    warm = _summary(_of(f.samples, f.runtime, f.function, f.reference_mb, f.variant, "warm"))
+    warm = _summary(_of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(), "warm"))
     pings, monthly = idle.pings_per_month(every, None if warm is None else warm.p50,
-                                          f.reference_mb, f.variant, prices)
+                                          f.reference_mb, f.architecture, prices)
     figures = {"interval_s": every, "memory_mb": f.reference_mb, "pings_per_month": pings,
                "usd_per_month": round(monthly, 6), "warm": _figure(warm),
                "prices": prices.name}
@@ -429,7 +428,7 @@ def rows(f: Findings, prices: Prices) -> list[Row]:
 def footnote(f: Findings, prices: Prices) -> str:
     return (f"Cold start = Init Duration + Duration of the first invocation, p50 with n; "
             f"provisioned = Duration of a provisioned environment's first invocation. Cost per "
-            f"million invocations on Lambda ({f.variant or ARCH}, {prices.name}) with "
+            f"million invocations on Lambda ({f.architecture or ARCH}, {prices.name}) with "
             f"{cost.COLD_FRACTION:.0%} of them cold. Guide's words: data/mitigations.csv.")
 
 
@@ -450,7 +449,7 @@ def document(found: list[Row], f: Findings, prices: Prices, run: dict) -> dict:
     return {"schema": SCHEMA, "version": VERSION, "run": run, "runtime": f.runtime,
             "function": f.function, "handler": f.handler, "target": f.target,
             "memory_mb": f.memory, "reference_memory_mb": f.reference_mb,
-            "region": f.region, "architecture": f.variant, "keep_warm_s": f.keep_warm_s,
+            "region": f.region, "architecture": f.architecture, "keep_warm_s": f.keep_warm_s,
             "idle_s": f.idle, "cost_bound_usd": round(f.spent_usd, 6) if f.region else None,
             "prices": prices.name, "guide_source": guide_source(),
             "loaded": f.loaded, "strategies": [row.to_dict() for row in found]}

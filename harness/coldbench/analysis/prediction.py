@@ -35,6 +35,7 @@ from pathlib import Path
 from coldbench.analysis import reference
 from coldbench.analysis.reference import AWS_INIT_SOURCE
 from coldbench.errors import UsageError
+from coldbench.model import Variant, median
 
 KIND = "coldbench-calibration"
 VERSION = 1
@@ -152,7 +153,7 @@ def leave_one_runtime_out(points) -> dict[str, float | None]:
         except UsageError:
             found[runtime] = None
             continue
-        found[runtime] = statistics.median(relative_errors(calibration, own).values())
+        found[runtime] = median(relative_errors(calibration, own).values())
     return found
 
 
@@ -197,10 +198,10 @@ def _medians(samples) -> dict[tuple, dict]:
     grouped: dict[tuple, list] = {}
     for s in samples:
         if s.mode == "cold" and s.valid and s.init_ms is not None:
-            key = (s.function, s.runtime, s.memory_mb, s.extra.get("variant"))
+            key = (s.function, s.runtime, s.memory_mb, s.variant)
             grouped.setdefault(key, []).append(s)
-    return {key: {"init_ms": statistics.median(s.init_ms for s in group),
-                  "read_mb": (statistics.median(s.extra["init_read_mb"] for s in group)
+    return {key: {"init_ms": median(s.init_ms for s in group),
+                  "read_mb": (median(s.extra["init_read_mb"] for s in group)
                               if all(s.extra.get("init_read_mb") is not None for s in group)
                               else None),
                   "n": len(group)}
@@ -225,11 +226,11 @@ def points_from_runs(local, aws) -> list[Point]:
     here = _medians(local.samples)
     there = {}
     for (f, r, m, variant), v in _medians(aws.samples).items():
-        if (f, r, m, None) in there:
-            raise UsageError(f"the AWS run measured {_label((f, r, m, None))} in several "
+        if (f, r, m, Variant()) in there:
+            raise UsageError(f"the AWS run measured {_label((f, r, m, Variant()))} in several "
                              "variants (architectures, SnapStart): calibrate against a run "
                              "of one, x86_64 without SnapStart as the published figures are")
-        there[(f, r, m, None)] = v
+        there[(f, r, m, Variant())] = v
     missing_aws = sorted(set(here) - set(there))
     missing_local = sorted(set(there) - set(here))
     if missing_aws or missing_local:
@@ -278,7 +279,7 @@ def points_from_published(local, published: dict[str, tuple[float, str]],
     AWS figures, ``runtime -> (ms, Lambda identifier)``."""
     found = []
     for (function, runtime, memory, variant), v in _medians(local.samples).items():
-        if memory != memory_mb or runtime not in published or variant is not None:
+        if memory != memory_mb or runtime not in published or variant:
             continue
         if v["read_mb"] is None:
             raise UsageError(f"the local run has no bytes read for {runtime}: measure it "

@@ -16,7 +16,8 @@ from enum import Enum
 from coldbench.analysis import reference
 from coldbench.analysis.stats import (CONFIDENCE, SPREAD_LIMIT, Summary, fewest_for_interval,
                                       summarize)
-from coldbench.results.schema import MODES, ConfigKey, Sample
+from coldbench.model import ConfigKey, Variant
+from coldbench.results.schema import MODES, Sample
 from coldbench.runtimes import RUNTIMES
 
 FEWEST_SAMPLES = fewest_for_interval(CONFIDENCE)
@@ -34,12 +35,21 @@ class WarningKind(Enum):
 
 
 @dataclass(frozen=True)
-class Warning:
+class SampleWarning:
+    """What to read with care in one configuration's mode: typed (``kind``, ``key``,
+    ``mode``), rendered once (``message``, ``where``)."""
+
     kind: WarningKind
     message: str
-    where: str = ""                   # "python 128 MB cold": the configuration and mode
+    key: ConfigKey | None = None      # the configuration, and
+    mode: str = ""                    # the mode the warning is about
     severity: float = 0.0             # how bad, to name the worst cases of a kind first
     figure: str = ""                  # the case's own figure among the worst ("84%", "n=2")
+
+    @property
+    def where(self) -> str:
+        """"python 128 MB cold": the configuration and mode."""
+        return f"{self.key} {self.mode}" if self.key is not None else ""
 
     def __str__(self) -> str:
         return self.message
@@ -80,11 +90,11 @@ def warning_lines(configs: list["ConfigSummary"], most: int = 3) -> list[str]:
     return lines
 
 
-def _more_samples_hint(warnings: list[Warning], configs: list["ConfigSummary"]) -> str:
+def _more_samples_hint(warnings: list[SampleWarning], configs: list["ConfigSummary"]) -> str:
     """Take more samples, with the options that take them: --idle-samples for idle
     configurations (``ConfigSummary.idle_s``), --cold, --warm, --provisioned otherwise."""
-    idle = {str(c.key) for c in configs if c.idle_s is not None}
-    hit = {w.where.rsplit(" ", 1)[0] in idle for w in warnings}
+    idle = {c.key for c in configs if c.idle_s is not None}
+    hit = {w.key in idle for w in warnings}
     options = [*(["--cold, --warm, --provisioned"] if False in hit else []),
                *(["--idle-samples" + (" for the idle ones" if False in hit else "")]
                  if True in hit else [])]
@@ -120,7 +130,7 @@ class ModeSummary:
 class ConfigSummary:
     key: ConfigKey
     modes: dict[str, ModeSummary]
-    warnings: list[Warning] = field(default_factory=list)
+    warnings: list[SampleWarning] = field(default_factory=list)
     lambda_runtime: str | None = None   # the Lambda identifier deployed (AWS), if any
     # --idle: the interval its samples were taken after (s), and their CPU architecture
     idle_s: float | None = None
@@ -139,7 +149,7 @@ class ConfigSummary:
         return self.key.memory_mb
 
     @property
-    def variant(self) -> str | None:
+    def variant(self) -> Variant:
         return self.key.variant
 
     @property
@@ -183,7 +193,7 @@ def _proactive_inits(cold: list[Sample]) -> int:
     return sum(1 for s in cold if s.error is None and s.extra.get("report_cold") is False)
 
 
-def _warnings(config: ConfigSummary, proactive: int = 0) -> list[Warning]:
+def _warnings(config: ConfigSummary, proactive: int = 0) -> list[SampleWarning]:
     """``proactive``: how many cold samples ``_proactive_inits`` found (among the
     misclassified, which they are)."""
     found = []
@@ -191,7 +201,8 @@ def _warnings(config: ConfigSummary, proactive: int = 0) -> list[Warning]:
         where = f"{config.key} {mode}"
 
         def add(kind: WarningKind, text: str, severity: float = 0.0, figure: str = "") -> None:
-            found.append(Warning(kind, f"{where}: {text}", where, severity, figure))
+            found.append(SampleWarning(kind, f"{where}: {text}", config.key, mode, severity,
+                                       figure))
 
         early = proactive if mode == "cold" else 0
         if early:

@@ -42,7 +42,7 @@ def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
     configs = summarize_samples(results.samples)
     click.echo(render(configs, fmt), nl=False)
     if results.run.get("profiles") and fmt in ("table", "markdown"):
-        from coldbench.profile.render import render_run
+        from coldbench.render.profile import render_run
         click.echo(render_run(results.run), nl=False)
     for note in dict.fromkeys([*notes, *results.run.get("notes", [])]):
         click.echo(f"note: {note}", err=True)
@@ -166,16 +166,16 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
-    from coldbench.measure import options as runner
-    from coldbench.measure.idle import parse_intervals
-    from coldbench.measure.run import run as measure_run
+    from coldbench.workflows import options as runner
+    from coldbench.workflows.sweeps import parse_intervals
+    from coldbench.workflows.run import run as measure_run
 
     context = click.get_current_context()
     chosen_layers = parsed_layers(settings)
     targets.refuse_others(target, "run", given(context, settings))
     partial = None
     if history_dir is not None and output is None:   # measured into partial/ until finished
-        from coldbench.results.history import History
+        from coldbench.analysis.history import History
         output = partial = History(history_dir).partial_path()
     options = runner.RunOptions(
         runtimes=runner.parse_runtimes(runtimes), memory=runner.parse_memory(memory),
@@ -198,7 +198,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         from coldbench.render.layers import render_overheads
         click.echo(render_overheads(overheads(results.samples, options.layers)), nl=False)
     if history_dir is not None:
-        from coldbench.results.history import History
+        from coldbench.analysis.history import History
         added = History(history_dir).add(output)
         if partial is not None:
             partial.unlink()
@@ -217,8 +217,8 @@ def build(runtimes, function_dir, function_set, rebuild, **layer_settings):
     layers (--layer) into the folder that is /opt for them."""
     from coldbench import build as builder
     from coldbench import layers
-    from coldbench.measure import layers as layered
-    from coldbench.measure import options as runner
+    from coldbench.workflows import layers as layered
+    from coldbench.workflows import options as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
                                 function_dir=function_dir, function_set=function_set,
@@ -245,7 +245,7 @@ def build(runtimes, function_dir, function_set, rebuild, **layer_settings):
               help="History folder that RUN may name a run of (latest, latest~N, a run id).")
 def report(run_ref, fmt, output, history_dir):
     """Render a saved run again: a results file, or a run in the history."""
-    from coldbench.results.history import open_run
+    from coldbench.analysis.history import open_run
 
     _, results = open_run(run_ref, history_dir)
     if fmt not in ("markdown", "html"):

@@ -29,6 +29,6 @@ def layer_options(function):
 
 def parsed_layers(settings: dict):
     """The layers of ``layer_options``' values (popped from ``settings``)."""
-    from coldbench.measure.options import parse_layers
+    from coldbench.workflows.options import parse_layers
     return parse_layers(settings.pop("layer_paths"), settings.pop("layer_envs"),
                         settings.pop("layer_handlers"))

@@ -4,20 +4,17 @@ print."""
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 from pathlib import Path
 
 import click
 
-from coldbench import __version__
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 
 def register(cli) -> None:
     from coldbench.cli import target_options
-    from coldbench.measure.mitigation import DEFAULT_KEEP_WARM, DEFAULT_MEMORY, TARGETS
+    from coldbench.workflows.mitigate import DEFAULT_KEEP_WARM, DEFAULT_MEMORY, TARGETS
 
     @cli.command()
     @click.option("--function", "function_dir", type=click.Path(path_type=Path),
@@ -76,15 +73,15 @@ def register(cli) -> None:
         from coldbench import prices as price_tables
         from coldbench.analysis import mitigation as analysis
         from coldbench.analysis.summary import summarize_samples
-        from coldbench.measure import mitigation
-        from coldbench.measure.options import parse_memory, parse_runtimes
-        from coldbench.measure.run import cpu_model_name, now_iso
-        from coldbench.profile import document as documents
+        from coldbench.workflows import mitigate as mitigation
+        from coldbench.workflows.options import parse_memory, parse_runtimes
+        from coldbench.model import collect_metadata, now_iso
+        from coldbench.workflows import profile_document as documents
 
         from coldbench import targets
         from coldbench.cli import confirm_on_terminal, given
         from coldbench.errors import UsageError
-        from coldbench.measure.idle import parse_intervals
+        from coldbench.workflows.sweeps import parse_intervals
 
         context = click.get_current_context()
         targets.refuse_others(target, "run", given(context, settings))
@@ -119,9 +116,7 @@ def register(cli) -> None:
         rows = analysis.rows(findings, prices)
         if output is not None:
             documents.write(output, analysis.document(rows, findings, prices, {
-                "started_at": started_at, "ended_at": now_iso(),
-                "coldbench_version": __version__, "platform": platform.platform(),
-                "cpu": cpu_model_name(), "cpus": os.cpu_count(),
+                "started_at": started_at, "ended_at": now_iso(), **collect_metadata(),
                 "plan": {"cold": cold, "warm": warm, "provisioned": provisioned,
                          "profile_samples": profile_samples, "work": work,
                          "idle_samples": idle_samples if idle else 0}}))

@@ -11,8 +11,8 @@ import click
 from coldbench.cli.function_set import function_set_option
 from coldbench.cli.layers import layer_options, parsed_layers
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
-from coldbench.profile.render import DEFAULT_TOP
-from coldbench.profile.session import DEFAULT_MEMORY_MB, DEFAULT_SAMPLES
+from coldbench.render.profile import DEFAULT_TOP
+from coldbench.workflows.profile import DEFAULT_MEMORY_MB, DEFAULT_SAMPLES
 
 
 def register(cli) -> None:
@@ -54,9 +54,10 @@ def register(cli) -> None:
 
         Exit status 1 when a function has no valid sample (its init failed: the error
         is printed and the partial profile kept)."""
-        from coldbench.measure.options import parse_runtimes
-        from coldbench.profile import document as documents
-        from coldbench.profile import render, session
+        from coldbench.workflows.options import parse_runtimes
+        from coldbench.workflows import profile_document as documents
+        from coldbench.render import profile as render
+        from coldbench.workflows import profile as session
 
         if output is not None:
             documents.check_writable(output, force)

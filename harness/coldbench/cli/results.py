@@ -48,7 +48,7 @@ def parse_count(text: str) -> float:
 
 
 def _open(ref: str, history_dir: Path, target: str | None):
-    from coldbench.results.history import open_run
+    from coldbench.analysis.history import open_run
 
     return open_run(ref, history_dir, target)
 
@@ -171,7 +171,7 @@ def regions_of(results) -> tuple[str, ...]:
 @history_option
 def publish(site_dir, min_change, history_dir):
     """Write a static site from the history: latest table, trends, JSON."""
-    from coldbench.results.history import History
+    from coldbench.analysis.history import History
     from coldbench.render.publish import publish as publishing
 
     written = publishing(History(history_dir), site_dir, parse_share(min_change, "--min-change"))
@@ -187,7 +187,7 @@ def history(context, history_dir):
     """List the runs kept in the history (subcommands: add, reindex)."""
     context.obj = history_dir
     if context.invoked_subcommand is None:
-        from coldbench.results.history import History
+        from coldbench.analysis.history import History
 
         runs = History(history_dir).runs()
         for run in runs:
@@ -202,7 +202,7 @@ def history(context, history_dir):
 @click.pass_obj
 def history_add(history_dir, files):
     """Keep finished results files in the history (a run already kept is left as it is)."""
-    from coldbench.results.history import History
+    from coldbench.analysis.history import History
 
     store = History(history_dir)
     for path in files:
@@ -214,7 +214,7 @@ def history_add(history_dir, files):
 @click.pass_obj
 def history_reindex(history_dir):
     """Rebuild index.csv from the kept run files."""
-    from coldbench.results.history import History
+    from coldbench.analysis.history import History
 
     click.echo(f"{History(history_dir).reindex()} runs indexed")
 

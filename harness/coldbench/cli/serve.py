@@ -34,7 +34,7 @@ def register(cli) -> None:
     def serve(host, port, runtime_names, function_dir, handler, timeout_s, cpu_model,
               no_limits, idle_timeout_s, control_plane_url, region):
         """Serve the Lambda Invoke API over local execution environments."""
-        from coldbench.measure import options as runner
+        from coldbench.workflows import options as runner
         from coldbench import serve as serving
 
         names = runner.parse_runtimes(runtime_names)

@@ -20,9 +20,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Callable
 
-from coldbench.build import Artifact
-from coldbench.targets.base import Environment as EnvironmentInterface
-from coldbench.targets.base import Invoked
+from coldbench.model import Artifact, Invoked
+from coldbench.model import Environment as EnvironmentInterface
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"

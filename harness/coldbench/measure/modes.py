@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable
 
-from coldbench.build import Artifact
-from coldbench.measure.idle import variant as idle_variant
+from coldbench.model import Config, Environment, Invoked, Plan
 from coldbench.phases import billed_ms, ms_between, now_ns
 from coldbench.results.schema import Sample
-from coldbench.targets.base import Environment, Invoked, Target
+from coldbench.targets.base import Target
+
+__all__ = ["Config", "EXPECTED_COLD", "Measurement", "Plan", "START_FAILURES", "to_sample"]
 
 # what the function must report as `cold` in each mode
 EXPECTED_COLD = {"cold": True, "warm": False, "provisioned": False}
@@ -33,34 +34,6 @@ EXPECTED_COLD = {"cold": True, "warm": False, "provisioned": False}
 # A provisioned environment is initialised well before its request arrives; give the
 # runtime a moment to go idle after init so the request does not race its last start-up work.
 PROVISIONED_SETTLE_S = 0.1
-
-
-@dataclass(frozen=True)
-class Config:
-    artifact: Artifact
-    memory_mb: int
-    # What else sets the configuration apart on its target (on AWS: "arm64", "x86_64
-    # SnapStart"); None where runtime and memory say it all. Kept in samples as "variant".
-    variant: str | None = None
-
-    @property
-    def runtime(self) -> str:
-        return self.artifact.function.runtime.name
-
-
-@dataclass(frozen=True)
-class Plan:
-    cold: int
-    warm: int
-    provisioned: int
-    event: dict
-    burst: int = 0                    # invocations sent at once, per configuration, at the end
-    idle: tuple[float, ...] = ()      # idle intervals (s), swept at the end (measure/idle.py)
-    idle_samples: int = 0             # per configuration and interval
-
-    def total(self, configs: int) -> int:
-        return configs * (self.cold + self.warm + self.provisioned + self.burst
-                          + len(self.idle) * self.idle_samples)
 
 
 def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None) -> Sample:
@@ -72,8 +45,6 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
     # Lambda's own word: a REPORT line without Init (or Restore) Duration was served by an
     # environment initialised ahead of the request (proactive initialization), not cold.
     platform_warm = mode == "cold" and extra.get("report_cold") is False
-    if config.variant is not None:
-        extra["variant"] = config.variant
     if config.artifact.function.layers:    # which layers, by name and digest, in order
         extra["layers"] = [layer.describe() for layer in config.artifact.function.layers]
     return Sample(
@@ -94,6 +65,7 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
                             or platform_warm)),
         instance_id=response.get("instance_id"),
         invocation=response.get("invocation"),
+        variant=config.variant,
         extra=extra,
     )
 
@@ -167,7 +139,7 @@ class Measurement:
                 said = invoked.extra.get("report_cold")
                 if said is None and isinstance(invoked.response, dict):
                     said = invoked.response.get("cold")
-                taken = replace(config, variant=idle_variant(config.variant, idle_s))
+                taken = replace(config, variant=config.variant.but(idle_s=idle_s))
                 if said is None and invoked.error is not None:
                     if taken in modes:
                         self.record(to_sample(taken, modes[taken], invoked, None))
@@ -189,8 +161,7 @@ class Measurement:
         """``plan.burst`` cold samples started at once: a configuration of their own (its
         variant says "burst N"), beside the sequential cold samples."""
         count = self.plan.burst
-        variant = " ".join(v for v in (config.variant, f"burst {count}") if v)
-        taken = replace(config, variant=variant)
+        taken = replace(config, variant=config.variant.but(burst=count))
         for invoked, e2e_ms in self.target.burst(config.artifact, config.memory_mb, count,
                                                  self.plan.event):
             invoked.extra["burst"] = count

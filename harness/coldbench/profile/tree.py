@@ -15,8 +15,9 @@ cover is the part's own self time. Pure functions; no I/O.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
+
+from coldbench.model import median
 
 PARTS = ("runtime", "client", "function")
 PART_LABELS = {"runtime": "runtime starting", "client": "runtime client",
@@ -106,16 +107,11 @@ def median_tree(trees: list[Item]) -> Item:
         for node in nodes:
             for child in node.children:
                 children.setdefault(child.name, []).append(child)
-        return Item(nodes[0].name, _median([n.self_ms for n in nodes]),
-                    _median([n.total_ms for n in nodes]),
+        return Item(nodes[0].name, median([n.self_ms for n in nodes]),
+                    median([n.total_ms for n in nodes]),
                     [merge(group) for group in children.values()],
                     note=next((n.note for n in nodes if n.note), None), samples=len(nodes))
     return merge(trees)
-
-
-def _median(values: list[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return statistics.median(known) if known else None
 
 
 def part_of(tree: Item, part: str) -> Item | None:

@@ -23,7 +23,7 @@ import html
 import json
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,10 +32,11 @@ import numpy as np
 from coldbench.analysis import compare
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import ResultsError
+from coldbench.model import median
 from coldbench.render.report import (PALETTE, Chart, page, profile_charts, pyplot, svg_of,
                                      table_html)
 from coldbench.render.table import ms, render
-from coldbench.results.history import History
+from coldbench.analysis.history import History
 from coldbench.results.schema import (ConfigKey, Results, region_of, replace_file,
                                       runtime_rank)
 
@@ -57,7 +58,7 @@ class StepMark:
     @property
     def element_id(self) -> str:
         return (f"{self.kind}-{self.target}-{self.key.runtime}-{self.key.memory_mb}"
-                f"{_id_part(self.key.variant)}{_region_part(self.key, self.region)}"
+                f"{_id_part(self.key.variant.label())}{_region_part(self.key, self.region)}"
                 f"-{self.run_id}")
 
 
@@ -69,7 +70,7 @@ def _id_part(variant: str | None) -> str:
 def _shows_region(key: ConfigKey, region: str | None) -> bool:
     """A series' region is said beside its configuration unless the variant says it (a
     run in several regions)."""
-    return bool(region) and region not in (key.variant or "").split()
+    return bool(region) and key.variant.region != region
 
 
 def _region_part(key: ConfigKey, region: str | None) -> str:
@@ -145,19 +146,19 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
         if not points:
             continue
         xs = [p[0] for p in points]
-        p50 = [_median(v) for _, v in points]
+        p50 = [median(v) for _, v in points]
         low = [_quantile(v, 0.25) for _, v in points]
         high = [_quantile(v, 0.75) for _, v in points]
         values += p50
         label = s.label.removeprefix(f"{runtime} ")     # the chart is the runtime's
-        part = f"{s.key.memory_mb}{_id_part(s.key.variant)}{_region_part(s.key, s.region)}"
+        part = f"{s.key.memory_mb}{_id_part(s.key.variant.label())}{_region_part(s.key, s.region)}"
         ax.fill_between(xs, low, high, color=color, alpha=0.15, linewidth=0)
         ax.plot(xs, p50, "-o", color=color, markersize=3.5, label=label,
                 gid=f"trend-{target}-{runtime}-{part}")
         ax.annotate(ms(p50[-1]), (xs[-1], p50[-1]), textcoords="offset points", xytext=(6, -3),
                     fontsize=8, color=color,
                     gid=f"last-{target}-{runtime}-{part}")
-        by_run = {run_id: (_when(started), _median(v)) for run_id, started, v in s.points if v}
+        by_run = {run_id: (_when(started), median(v)) for run_id, started, v in s.points if v}
         for mark in found:
             if mark.key != s.key or mark.region != s.region or mark.run_id not in by_run:
                 continue
@@ -182,10 +183,6 @@ def trend_chart(target: str, runtime: str, series: list[Series], found: list[Ste
                  f"step changes (Mann-Whitney U, p < {alpha:g}, at least {min_change:.0%}); "
                  "dotted lines: the function code, runtime version or CPU changed.",
                  svg_of(fig, name))
-
-
-def _median(values: list[float]) -> float:
-    return _quantile(values, 0.5)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -268,7 +265,7 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
             "runs": history.runs(),
             "index": [{k: _json_safe(v) for k, v in row.items()}
                       for row in index.to_dict("records")],
-            "changes": [{"target": m.target, **asdict(m.key), "region": m.region,
+            "changes": [{"target": m.target, **m.key.to_json(), "region": m.region,
                          "run_id": m.run_id,
                          "started_at": m.started_at, "kind": m.kind, "text": m.text,
                          "p_value": m.p_value} for m in all_marks],

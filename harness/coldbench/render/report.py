@@ -22,7 +22,8 @@ from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
 from coldbench.errors import UsageError
 from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, rows
-from coldbench.results.schema import BUILTIN_FUNCTION, ConfigKey, Results
+from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
+from coldbench.results.schema import Results
 
 MODE_COLORS = {"cold": "#1f5fa8", "warm": "#e08a1e", "provisioned": "#3a9a4a"}
 PALETTE = ["#1f5fa8", "#e08a1e", "#3a9a4a", "#b8322a", "#7b4fa6", "#5b5b5b"]
@@ -222,14 +223,14 @@ def local_vs_aws(results: Results, configs: list[ConfigSummary]) -> Chart | None
 def profile_charts(results: Results) -> list[Chart]:
     """An icicle chart of each configuration the run profiled (`run --profile`,
     ``run.profiles``), drawn by the profile's own renderer."""
-    from coldbench.profile.render import icicle_figure, ms as profile_ms
+    from coldbench.render.profile import icicle_figure, ms as profile_ms
 
     found = []
     for profile in results.run.get("profiles") or []:
         if not profile.get("tree"):
             continue
         key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
-                        profile.get("variant"))
+                        Variant.from_json(profile.get("variant")))
         name = "profile-" + re.sub(r"[^A-Za-z0-9_]+", "-", str(key)).strip("-")
         init = profile["init_ms"]
         overhead = ("" if profile.get("overhead_ms") is None else

@@ -141,7 +141,7 @@ def idle_text(configs: list[ConfigSummary], bullet: str = "") -> str:
 
 
 def _as_json(config: ConfigSummary) -> dict:
-    variant = {"variant": config.variant} if config.variant is not None else {}
+    variant = {"variant": config.variant.label()} if config.variant else {}
     if config.idle_s is not None:
         from coldbench.analysis.idle import after_idle
 
@@ -166,7 +166,7 @@ CSV_FIELDS = ["function", "runtime", "memory_mb", "mode", "figure", "n", "min", 
 def _as_csv(configs: list[ConfigSummary]) -> str:
     out = io.StringIO()
     # a variant column only where a target set one, after the columns every table has
-    variants = any(c.variant is not None for c in configs)
+    variants = any(c.variant for c in configs)
     fields = CSV_FIELDS + ["variant"] if variants else CSV_FIELDS
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
@@ -185,6 +185,6 @@ def _as_csv(configs: list[ConfigSummary]) -> str:
             else:
                 row["n"] = 0
             if variants:
-                row["variant"] = c.variant
+                row["variant"] = c.variant.label()
             writer.writerow(row)
     return out.getvalue()

@@ -17,11 +17,10 @@ written once more whole (write, then rename) with ``run.ended_at`` and ``run.com
 
 Other tools read this file; the contract is ``schema_version``, ``run`` and ``samples``
 (fields in ``Sample``). Fields may be added within a version; none are removed or renamed.
-``run["run_id"]`` names the run in a history (``coldbench.results.history``): unique, and sorting
+``run["run_id"]`` names the run in a history (``coldbench.analysis.history``): unique, and sorting
 run ids sorts runs by start time.
 
-The analysis model lives here too, beside the samples it groups: ``ConfigKey`` (what one
-configuration is, and its label) and ``runtime_rank`` (the order runtimes are shown in).
+A sample's configuration, its key and its variant are the model's (``coldbench.model``).
 """
 
 from __future__ import annotations
@@ -36,7 +35,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from coldbench.errors import ResultsError
+from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant, runtime_rank
 from coldbench.phases import cold_start_ms
+
+__all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "ResultsWriter",
+           "SCHEMA_VERSION", "Sample", "Variant", "check_sample", "load", "new_run_id",
+           "region_of", "replace_file", "runtime_rank"]
 
 # Changelog:
 #   1 - first version: run metadata (target, host, platform, cpu, cpus, memory_mb, plan,
@@ -96,52 +100,23 @@ from coldbench.phases import cold_start_ms
 #       "image"; an image configuration's variant has "image" in it, "x86_64 image"),
 #       run.package_types, run.images (runtime -> uri, bytes as ECR stores them, digest,
 #       architecture, lambda_runtime, base, kind "aws" or "local") and run.image_notes.
-#       Added within 2 (--layer): samples' layers (the function's layers in order, each
-#       {"name", "digest"}, with "handler" and "env" where its setup adds them: --layer-handler,
-#       --layer-env) and, on the Lambda-shaped code path, cold samples' init_read_layers_mb
-#       (what init read from the layers' own image; init_read_mb counts it too);
-#       run.functions[].layers; run.layer_overhead (true: the run measured each prefix of
-#       the layers, its variants "without layers", "with A", "with A+B"; on AWS after the
-#       architecture, "x86_64 with A").
-SCHEMA_VERSION = 2
-READS = (1, 2)                      # the versions ``load`` accepts
+#   3 - samples' variant is an object of typed fields (``coldbench.model.Variant``:
+#       architecture, snapstart, package_type, region, version, layers, template, via,
+#       burst, idle_s; only those set), absent where the variant is empty, instead of the
+#       words tables show ("x86_64 SnapStart image eu-west-1"). A reader of version 2
+#       would take the object for a string, hence the new version. Files of versions 1
+#       and 2 are read as they are: ``load`` turns their variant words into the fields.
+#       Added within 3 (--layer): samples' variant.layers (the function's layers by name,
+#       in order) and samples' layers (each {"name", "digest"}, with "handler" and "env"
+#       where its setup adds them: --layer-handler, --layer-env); on the Lambda-shaped code
+#       path, cold samples' init_read_layers_mb (what init read from the layers' own image;
+#       init_read_mb counts it too); run.functions[].layers; run.layer_overhead (true: the
+#       run measured each prefix of the layers, the empty prefix with no layers in its
+#       variant).
+SCHEMA_VERSION = 3
+READS = (1, 2, 3)                   # the versions ``load`` accepts
 
 MODES = ("cold", "warm", "provisioned")
-BUILTIN_FUNCTION = "coldbench"      # the function every runtime ships; others are users'
-
-
-def runtime_rank(runtime: str) -> tuple[int, str]:
-    """Where a runtime sorts: in the order of the runtime registry
-    (``coldbench.runtimes.RUNTIMES``), runtimes it does not know after them, by name."""
-    from coldbench.runtimes import RUNTIMES     # the registry loads every runtime's module
-
-    names = list(RUNTIMES)
-    return (names.index(runtime), "") if runtime in names else (len(names), runtime)
-
-
-@dataclass(frozen=True)
-class ConfigKey:
-    """One configuration: what the samples of a row of the table have in common."""
-
-    function: str
-    runtime: str
-    memory_mb: int
-    variant: str | None = None        # e.g. "arm64" on AWS; None where the rest says it all
-
-    @property
-    def label(self) -> str:
-        """The configuration without its memory size: "python", "fn (python) arm64"."""
-        name = (self.runtime if self.function == BUILTIN_FUNCTION
-                else f"{self.function} ({self.runtime})")
-        return name if self.variant is None else f"{name} {self.variant}"
-
-    def __str__(self) -> str:
-        return f"{self.label} {self.memory_mb} MB"
-
-    @property
-    def order(self) -> tuple:
-        """Sort key of tables and charts: runtime, function, variant, memory size."""
-        return (*runtime_rank(self.runtime), self.function, self.variant or "", self.memory_mb)
 
 
 def region_of(sample: "Sample", run: dict) -> str | None:
@@ -173,6 +148,9 @@ class Sample:
     misclassified: bool = False      # the function's cold flag disagrees with the mode
     instance_id: str | None = None
     invocation: int | None = None
+    # what sets its configuration apart beyond function, runtime and memory (AWS: the
+    # architecture, SnapStart, ...); empty on the local target
+    variant: Variant = field(default_factory=Variant)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -187,7 +165,7 @@ class Sample:
 
     @property
     def key(self) -> ConfigKey:
-        return ConfigKey(self.function, self.runtime, self.memory_mb, self.extra.get("variant"))
+        return ConfigKey(self.function, self.runtime, self.memory_mb, self.variant)
 
     @property
     def figure(self) -> float | None:
@@ -199,35 +177,47 @@ class Sample:
 
     def to_json(self) -> dict:
         document = asdict(self)
+        document.pop("variant")
+        if self.variant:
+            document["variant"] = self.variant.to_json()
         document.update(document.pop("extra"))
         return document
 
     @classmethod
-    def from_json(cls, document: dict) -> "Sample":
-        """A sample from its JSON object, as ``check_sample`` has accepted it."""
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        extra = {k: v for k, v in document.items() if k not in known}
+    def from_json(cls, document: dict, schema_version: int = SCHEMA_VERSION) -> "Sample":
+        """A sample from its JSON object, as ``check_sample`` has accepted it; before
+        schema 3 its variant was words, read here into the fields, once."""
+        known = {f for f in cls.__dataclass_fields__ if f not in ("extra", "variant")}
+        extra = {k: v for k, v in document.items() if k not in known and k != "variant"}
         fields = {name: None for name in _NULLABLE} | {k: v for k, v in document.items()
                                                         if k in known}
-        return cls(**fields, extra=extra)
+        stored = document.get("variant")
+        variant = (Variant.parse_label(stored) if schema_version < 3
+                   else Variant.from_json(stored))
+        return cls(**fields, variant=variant, extra=extra)
 
 
 _TYPES = typing.get_type_hints(Sample)
 _REQUIRED = ("runtime", "memory_mb", "mode")
 _NULLABLE = tuple(name for name, hint in _TYPES.items() if type(None) in typing.get_args(hint))
+_VARIANT_KINDS = {1: (str,), 2: (str,), 3: (dict,)}     # how each schema stores a variant
 _KINDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
           dict: "an object"}
 
 
-def check_sample(document: object) -> str | None:
+def check_sample(document: object, schema_version: int = SCHEMA_VERSION) -> str | None:
     """What is wrong with one sample's JSON object, or None."""
     if not isinstance(document, dict):
         return f"is {type(document).__name__}, not an object"
     for name in _REQUIRED:
         if name not in document:
             return f"has no {name}"
+    variant = document.get("variant")
+    if variant is not None and not isinstance(variant, _VARIANT_KINDS[schema_version]):
+        return (f"variant is {json.dumps(variant)}, not "
+                f"{_KINDS[_VARIANT_KINDS[schema_version][0]]}")
     for name, hint in _TYPES.items():
-        if name == "extra" or name not in document:
+        if name in ("extra", "variant") or name not in document:
             continue
         value = document[name]
         allowed = [t for t in typing.get_args(hint) or (hint,) if t is not type(None)]
@@ -415,8 +405,12 @@ def load(path: Path) -> Results:
     if not isinstance(samples, list):
         raise ResultsError(f"{path}: samples is {json.dumps(samples)[:40]}, not a list")
     for i, sample in enumerate(samples):
-        problem = check_sample(sample)
+        problem = check_sample(sample, version)
         if problem:
             raise ResultsError(f"{path}: samples[{i}] {problem}; the file is damaged or "
                                "was not written by coldbench")
-    return Results(run=run, samples=[Sample.from_json(s) for s in samples])
+    if version < 3:     # variant words of run.profiles (schema 2) into the fields, once
+        for profile in run.get("profiles") or []:
+            if isinstance(profile, dict) and isinstance(profile.get("variant"), str):
+                profile["variant"] = Variant.parse_label(profile["variant"]).to_json() or None
+    return Results(run=run, samples=[Sample.from_json(s, version) for s in samples])

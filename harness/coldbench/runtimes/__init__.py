@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 from coldbench.errors import UsageError
+from coldbench.model import BUILTIN_RUNTIMES as BUILTIN
+from coldbench.model.config import RUNTIME_GROUP
 from coldbench.plugins import Registry
 from coldbench.runtimes.base import ImageRecipe, Launch, Runtime
 
-# coldbench's own, in the order tables list them; plug-ins follow by name
-BUILTIN = ("python", "node", "go", "java", "rust")
-
 #: name -> Runtime (one instance each), in table order
 RUNTIMES: Registry[Runtime] = Registry(
-    "coldbench.runtimes", "runtime", BUILTIN,
+    RUNTIME_GROUP, "runtime", BUILTIN,
     make=lambda loaded: loaded() if isinstance(loaded, type) else loaded)
 
 

@@ -17,12 +17,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from coldbench.errors import BuildError, MissingToolchain, UsageError
-
-if TYPE_CHECKING:
-    from coldbench.build import Artifact
+from coldbench.model import Artifact
 
 # The functions shipped with coldbench, one folder per built-in runtime (functions/<name>/).
 BUILTIN_FUNCTIONS = Path(os.environ.get(

@@ -13,15 +13,14 @@ take for it (``Option``), the rules those follow (``check_options``), how they m
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
 
-from coldbench.build import Artifact
 from coldbench.errors import UsageError
+from coldbench.model import Artifact, Config, Environment, Invoked, Plan
 
 if TYPE_CHECKING:
-    from coldbench.measure.modes import Config, Plan
-    from coldbench.measure.options import RunOptions
+    from coldbench.workflows.options import RunOptions
 
 
 @dataclass(frozen=True)
@@ -55,36 +54,6 @@ class Leftover:
 class NotSearched(UsageError):
     """``find_leftovers`` cannot look without a setting the user did not give (an AWS
     region): refused when the user named the target, skipped with a note otherwise."""
-
-
-@dataclass
-class Invoked:
-    """One invocation as the target measured it (see ``coldbench.phases``)."""
-
-    duration_ms: float | None
-    init_ms: float | None = None           # set on the invocation that waited for init
-    response: object = None                # the function's decoded JSON response
-    error: dict | None = None              # {"type", "message", "phase"}; None on success
-    max_memory_mb: float | None = None
-    extra: dict = field(default_factory=dict)   # target-specific figures, kept in samples
-    # What the caller waited, when the target timed the request itself: a remote invoke,
-    # whose environment is created inside the request. None: measure times start + invoke.
-    e2e_ms: float | None = None
-
-
-class Environment(ABC):
-    """One execution environment of one function at one memory size."""
-
-    #: False once the environment cannot serve again (crashed, timed out, was closed)
-    alive: bool = True
-
-    @abstractmethod
-    def invoke(self, event: dict) -> Invoked:
-        """Send one event and wait, within the target's timeout, for the outcome."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Stop the environment and release all it holds. Safe to call twice."""
 
 
 class Target(ABC):

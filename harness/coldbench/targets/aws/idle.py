@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from coldbench.measure.idle import interval_text
+from coldbench.model import interval_text
 from coldbench.targets.aws.copies import Copy, Group
 from coldbench.targets.base import Invoked
 

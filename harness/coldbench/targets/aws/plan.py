@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from coldbench.build import Artifact
 from coldbench.errors import UsageError
+from coldbench.model import Artifact, Config, Variant, interval_text
 from coldbench.targets.aws import estimate as cost, images, package as packaging, resources
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024     # CreateFunction's limit for a zip sent inline
@@ -33,21 +33,18 @@ class AwsArtifact(Artifact):
     snapstart: bool = False
     image: "images.LambdaImage | None" = None     # --package image: deployed as this image
     region: str | None = None     # set in a run in several regions (``aws.regions``)
-    # what set the configuration apart before it was deployed (its layers, with
-    # --layer-overhead: ``measure/layers.py``)
-    base_variant: str | None = None
 
     @property
     def package_type(self) -> str:
         return "zip" if self.image is None else "image"
 
     @property
-    def variant(self) -> str:
-        # "image" in the variant keeps image samples apart from zip samples everywhere
-        return (f"{self.package.architecture}{' SnapStart' if self.snapstart else ''}"
-                f"{' image' if self.image is not None else ''}"
-                f"{' ' + self.region if self.region else ''}"
-                f"{' ' + self.base_variant if self.base_variant else ''}")
+    def variant(self) -> Variant:
+        # the package type in the variant keeps image samples apart from zip samples
+        return Variant(architecture=self.package.architecture, snapstart=self.snapstart,
+                       package_type="image" if self.image is not None else None,
+                       region=self.region,
+                       layers=tuple(layer.name for layer in self.function.layers))
 
 
 def cold_copies(plan, copies: int) -> int:
@@ -72,8 +69,6 @@ def package_configs(configs, architectures: list[str], lambda_runtime: Callable[
     packages they deploy, one per function and architecture. With "image" among
     ``package_types``, once more as the container image ``build_image(artifact, package)``
     makes (no SnapStart: Lambda has none for images)."""
-    from coldbench.measure.modes import Config
-
     packages: dict[tuple[Artifact, str], packaging.Package] = {}
     made: dict[tuple[Artifact, str], images.LambdaImage] = {}     # by function, arch
     expanded = []
@@ -94,14 +89,12 @@ def package_configs(configs, architectures: list[str], lambda_runtime: Callable[
                      ("function", "task_root", "digest", "toolchain")}
             if "zip" in package_types:
                 for snap in snaps:
-                    artifact = AwsArtifact(**built, package=packages[key], snapstart=snap,
-                                           base_variant=config.variant)
+                    artifact = AwsArtifact(**built, package=packages[key], snapstart=snap)
                     expanded.append(Config(artifact, config.memory_mb, artifact.variant))
             if "image" in package_types:
                 if key not in made:
                     made[key] = build_image(config.artifact, packages[key])
-                artifact = AwsArtifact(**built, package=packages[key], image=made[key],
-                                       base_variant=config.variant)
+                artifact = AwsArtifact(**built, package=packages[key], image=made[key])
                 expanded.append(Config(artifact, config.memory_mb, artifact.variant))
     return expanded, list(packages.values())
 
@@ -178,8 +171,6 @@ def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
 def idle_line(plan, swept: int, skipped: int, functions: int) -> str:
     """What the idle sweep does and how long it takes: its functions wait at once, so about
     its longest interval, plus the invocations before and after it."""
-    from coldbench.measure.idle import interval_text
-
     intervals = ", ".join(interval_text(i) for i in plan.idle)
     line = (f"  - an idle sweep after the other samples: per configuration ({swept}) and "
             f"interval ({intervals}), {plan.idle_samples} functions invoked, left alone "

@@ -63,11 +63,9 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from coldbench.build import Artifact
 from coldbench.errors import UsageError
-from coldbench.measure.idle import interval_text
+from coldbench.model import Artifact, Config, ConfigKey, interval_text
 from coldbench.phases import ms_between, now_ns
-from coldbench.results.schema import ConfigKey
 from coldbench.targets.aws import cleanup, estimate as cost, images, invoke as invocation
 from coldbench.targets.aws import resources
 from coldbench.targets.aws import idle as idle_sweep
@@ -172,8 +170,6 @@ class AwsTarget(Target):
             self.package_types, self.images.build if self.images else None)
         require_snapstart_support(self.snapstart, expanded)
         if self.one_of_regions:         # the region sets its configurations apart
-            from coldbench.measure.modes import Config
-
             expanded = [Config(a, c.memory_mb, a.variant) for c in expanded
                         for a in [replace(c.artifact, region=self.endpoints.region)]]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from coldbench.profile.document import tree_of
+from coldbench.workflows.profile_document import tree_of
 from coldbench.profile.tree import PART_LABELS, Item, top_items
 
 DEFAULT_TOP = 15

@@ -1,8 +1,8 @@
 """A run's configurations with layers (``--layer``), and with ``--layer-overhead`` the same
 function with each prefix of its layers: none, A, A+B, ... Each prefix is a configuration
-of its own (its variant names the layers), so the measurement interleaves them (A B C A B C)
-and every layer's overhead is the difference between a prefix and the one before it
-(``analysis/layers.py``)."""
+of its own (its variant names its layers: ``Variant.layers``), so the measurement
+interleaves them (A B C A B C) and every layer's overhead is the difference between a
+prefix and the one before it (``analysis/layers.py``)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from dataclasses import replace
 
 from coldbench import layers
 from coldbench.build import Artifact, Layer
-from coldbench.measure.modes import Config
-
-WITHOUT = "without layers"
+from coldbench.model import Config, Variant
 
 
-def variant(chosen: tuple[Layer, ...]) -> str:
-    """The variant of a prefix: "without layers", "with A", "with A+B"."""
-    return f"with {'+'.join(layer.name for layer in chosen)}" if chosen else WITHOUT
+def variant(chosen: tuple[Layer, ...]) -> Variant:
+    """The variant of a function with these layers: their names, in order."""
+    return Variant(layers=tuple(layer.name for layer in chosen))
 
 
 def check(artifacts: list[Artifact]) -> None:
@@ -38,7 +36,7 @@ def configs(artifacts: list[Artifact], memory: list[int], overhead: bool) -> lis
         for artifact in artifacts:
             chosen = artifact.function.layers
             if not overhead or not chosen:
-                found.append(Config(artifact, memory_mb))
+                found.append(Config(artifact, memory_mb, variant(chosen)))
                 continue
             for count in range(len(chosen) + 1):
                 prefix = chosen[:count]

@@ -8,36 +8,18 @@ either.
 
 from __future__ import annotations
 
-import os
-import platform
 import signal
-import socket
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
-from coldbench import __version__, build, targets
+from coldbench import build, targets
 from coldbench.analysis import prediction
 from coldbench.errors import ColdbenchError
-from coldbench.measure import layers as layered
 from coldbench.measure.modes import Measurement
-from coldbench.measure.options import RunOptions, check, functions
+from coldbench.model import collect_metadata, now_iso
+from coldbench.workflows import layers as layered
+from coldbench.workflows.options import RunOptions, check, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
-
-
-def cpu_model_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @contextmanager
@@ -86,7 +68,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
 
             Measurement(target, configs, plan, record).run()
             if options.profile:              # after the ordinary samples, kept apart
-                from coldbench.profile.session import profile_run
+                from coldbench.workflows.profile import profile_run
                 profile_run(target, configs, plan, writer.results.samples, record,
                             writer.results.run)
             writer.results.run["completed"] = True
@@ -125,11 +107,7 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
         "started_at": started_at or now_iso(),
         "ended_at": None,           # set however the run ends, interrupted or failed too
         "completed": False,         # True once every planned sample has been measured
-        "coldbench_version": __version__,
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "cpu": cpu_model_name(),
-        "cpus": os.cpu_count(),
+        **collect_metadata(),
         "memory_mb": options.memory,
         "plan": {"cold": options.cold, "warm": options.warm,
                  "provisioned": options.provisioned, "event": options.plan().event,

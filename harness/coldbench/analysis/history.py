@@ -25,7 +25,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench.errors import ResultsError
@@ -90,7 +90,8 @@ def index_rows(run_id: str, results: Results) -> list[dict]:
                 "ended_at": run.get("ended_at"), "target": run.get("target"),
                 "host": run.get("host"), "cpu": run.get("cpu"),
                 "coldbench_version": run.get("coldbench_version"),
-                **asdict(config.key),
+                "function": config.function, "runtime": config.runtime,
+                "memory_mb": config.memory_mb, "variant": config.variant.label(),
                 "region": ",".join(sorted(regions.get(config.key, ()))) or None,
                 "runtime_version": run.get("runtime_versions", {}).get(config.runtime),
                 "source_digest": function.get("source_digest"),

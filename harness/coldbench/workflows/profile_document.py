@@ -9,16 +9,11 @@ and their medians (the tree the terminal shows).
 from __future__ import annotations
 
 import json
-import os
-import platform
-import socket
-import statistics
-from datetime import datetime, timezone
 from pathlib import Path
 
-from coldbench import __version__
 from coldbench.errors import ResultsError
-from coldbench.profile.session import FunctionProfile, Request
+from coldbench.model import collect_metadata, median, now_iso
+from coldbench.workflows.profile import FunctionProfile, Request
 from coldbench.profile.tree import PART_LABELS, PARTS, Item, median_tree
 
 SCHEMA = "coldbench-profile"
@@ -26,18 +21,14 @@ SCHEMA = "coldbench-profile"
 VERSION = 1
 
 
-def _median(values) -> float | None:
-    known = [v for v in values if v is not None]
-    return statistics.median(known) if known else None
-
 
 def summary(result: FunctionProfile) -> dict:
     """One function's profile as the document holds it."""
     function = result.artifact.function
     unprofiled = [ms for ms, error in result.unprofiled if error is None and ms is not None]
     profiled_ok = [s for s in result.profiled if s.error is None and s.init_ms is not None]
-    base = _median(unprofiled)
-    profiled = _median([s.init_ms for s in profiled_ok])
+    base = median(unprofiled)
+    profiled = median([s.init_ms for s in profiled_ok])
     trees = [s.tree for s in (profiled_ok or result.profiled)]
     errors = [error | {"sample": kind} for kind, error in _errors(result)]
     return {
@@ -57,7 +48,7 @@ def summary(result: FunctionProfile) -> dict:
                                else 100 * (profiled - base) / base),
         "split": result.split,
         "parts": [{"part": part, "label": PART_LABELS[part],
-                   "ms": _round(_median([s.parts.get(part) for s in (profiled_ok or result.profiled)])),
+                   "ms": _round(median([s.parts.get(part) for s in (profiled_ok or result.profiled)])),
                    "how": result.how.get(part), "remainder": part == result.remainder}
                   for part in PARTS],
         "tree": median_tree(trees).to_dict() if trees else None,
@@ -74,7 +65,7 @@ def run_entry(result: FunctionProfile, config) -> dict:
     profiled sample's own tree is on the sample, so it is not repeated here."""
     entry = summary(result)
     del entry["profiled_samples"]
-    return {"memory_mb": config.memory_mb, "variant": config.variant} | entry
+    return {"memory_mb": config.memory_mb, "variant": config.variant.to_json() or None} | entry
 
 
 def _errors(result: FunctionProfile):
@@ -90,27 +81,18 @@ def _round(value: float | None) -> float | None:
 
 
 def document(results: list[FunctionProfile], request: Request, started_at: str) -> dict:
-    from coldbench.measure.run import cpu_model_name
     return {
         "schema": SCHEMA,
         "version": VERSION,
-        "coldbench_version": __version__,
+        **collect_metadata(),
         "started_at": started_at,
         "ended_at": now_iso(),
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "cpu": cpu_model_name(),
-        "cpus": os.cpu_count(),
         "target": "local",
         "memory_mb": request.memory_mb,
         "samples": request.samples,
         "limits": request.limits,
         "profiles": [summary(result) for result in results],
     }
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def check_writable(path: Path, force: bool) -> None:

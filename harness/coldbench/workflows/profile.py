@@ -16,14 +16,15 @@ from typing import Callable
 
 from coldbench import build, targets
 from coldbench.build import Artifact
-from coldbench.measure import layers as layered
-from coldbench.measure import options as runner
+from coldbench.workflows import layers as layered
+from coldbench.workflows import options as runner
 from coldbench.measure.modes import START_FAILURES, Config, Measurement, Plan, to_sample
-from coldbench.measure.run import sigterm_as_interrupt
+from coldbench.workflows.run import sigterm_as_interrupt
 from coldbench.phases import ms_between, now_ns
 from coldbench.profile import probes
 from coldbench.profile.probes import Capture
 from coldbench.profile.tree import Item, Reading, assemble, parts_ms
+from coldbench.model import ConfigKey
 from coldbench.results.schema import Sample
 from coldbench.runtimes.base import Launch
 from coldbench.targets.base import Invoked
@@ -199,7 +200,7 @@ def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample
     configurations. Each is handed to ``record`` marked ``profiled`` with its own tree;
     ``run["profiles"]`` gets each configuration's profile (overhead against the ordinary
     cold samples in ``ordinary``), also when the profiling is interrupted."""
-    from coldbench.profile.document import run_entry
+    from coldbench.workflows.profile_document import run_entry
 
     found = [FunctionProfile(c.artifact, probes.for_runtime(c.runtime).MEANS) for c in configs]
     try:
@@ -221,10 +222,8 @@ def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample
                            for config, result in zip(configs, found) if result.profiled]
 
 
-def _key(config: Config):
-    from coldbench.results.schema import ConfigKey
-    return ConfigKey(config.artifact.function.name, config.runtime, config.memory_mb,
-                     config.variant)
+def _key(config: Config) -> ConfigKey:
+    return config.key
 
 
 def _rounded(value: float | None) -> float | None:

@@ -38,10 +38,11 @@ from coldbench import build, runtimes, targets
 from coldbench.analysis.mitigation import BESIDE_SNAPSTART, TRIMMED, Findings, Package
 from coldbench.build import Artifact
 from coldbench.errors import ColdbenchError, UsageError
-from coldbench.measure import options as runner
-from coldbench.measure.modes import Config, Measurement, Plan
-from coldbench.measure.run import sigterm_as_interrupt
-from coldbench.profile import session
+from coldbench.workflows import options as runner
+from coldbench.measure.modes import Measurement
+from coldbench.model import Config, Plan, Variant
+from coldbench.workflows.run import sigterm_as_interrupt
+from coldbench.workflows import profile as session
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
 
@@ -339,7 +340,7 @@ def mitigate(request: Request, on_status: Callable[[str], None] = lambda text: N
             return findings
         configs = [Config(artifact, memory_mb) for memory_mb in request.memory]
         if trimmed is not None:
-            configs.append(Config(trimmed, request.reference_mb, variant=TRIMMED))
+            configs.append(Config(trimmed, request.reference_mb, Variant(version=TRIMMED)))
         configs += [Config(other, request.reference_mb) for other in compared]
         plan = Plan(cold=request.cold, warm=request.warm, provisioned=request.provisioned,
                     event={"work": request.work})
@@ -367,7 +368,7 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
     second and third are told apart by their variant (``BESIDE_SNAPSTART``, ``TRIMMED``)."""
     settings = options.target_options
     arch = (settings.get("architectures") or "x86_64").split(",")[0].strip()
-    findings.variant = arch
+    findings.architecture = arch
     findings.region = settings.get("region")
     findings.keep_warm_s = request.keep_warm_s
     findings.idle = list(request.idle)
@@ -390,12 +391,12 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
                  warm=max(request.warm, 1) if snapstart else 0, provisioned=0,
                  event={"work": request.work}, idle=tuple(request.idle),
                  idle_samples=request.idle_samples if request.idle else 0),
-            snapstart=snapstart, relabel=f"{arch} {BESIDE_SNAPSTART}" if snapstart else None))
+            snapstart=snapstart, version=BESIDE_SNAPSTART if snapstart else None))
     if trimmed is not None:
         passes.append(Pass("the build without the unused packages", [Config(trimmed, reference)],
                            Plan(cold=request.cold, warm=request.warm, provisioned=0,
                                 event={"work": request.work}),
-                           relabel=f"{arch} {TRIMMED}"))
+                           version=TRIMMED))
     max_cost = settings.get("max_cost")
     for number, one in enumerate(passes, 1):
         on_status(f"deployment {number} of {len(passes)}: {one.what}")
@@ -404,8 +405,7 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
             settings, snapstart=one.snapstart, max_cost=left))
 
         def record(sample: Sample, one=one) -> None:
-            if one.relabel is not None and sample.extra.get("variant") == arch:
-                sample.extra["variant"] = one.relabel
+            sample.variant = one.labelled(sample.variant, arch)
             findings.samples.append(sample)
             on_sample(sample)
 
@@ -427,7 +427,14 @@ class Pass:
     configs: list[Config]
     plan: Plan
     snapstart: bool = False
-    relabel: str | None = None     # the variant its plain (architecture-only) samples get
+    version: str | None = None     # the version label its plain configurations get
+
+    def labelled(self, variant: Variant, architecture: str) -> Variant:
+        """A sample's variant, with this deployment's ``version`` if it is a plain one (of
+        the architecture alone: not SnapStart, not after idle time)."""
+        if self.version is None or variant != Variant(architecture=architecture):
+            return variant
+        return variant.but(version=self.version)
 
 
 def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
