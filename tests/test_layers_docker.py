@@ -1,5 +1,6 @@
 """Layers on the docker target: the merged layers at /opt in the container, read-only, with
-the runtime's paths into them, under coldbench's Runtime API and under AWS's emulator."""
+the runtime's paths into them, under coldbench's Runtime API (read cold from an image of
+their own, on the Lambda-shaped code path) and under AWS's emulator."""
 
 from dataclasses import replace
 
@@ -22,8 +23,8 @@ def no_container_left(engine):
     assert not left, f"containers left behind: {left}"
 
 
-@pytest.mark.parametrize("api", ["coldbench", "rie"])
-def test_the_container_sees_the_merged_layers_at_opt(engine, tmp_path, api):
+@pytest.mark.parametrize("api, delivery", [("coldbench", "lambda"), ("rie", "host")])
+def test_the_container_sees_the_merged_layers_at_opt(engine, tmp_path, api, delivery):
     first = tmp_path / "first" / "python"
     first.mkdir(parents=True)
     (first / "layered.py").write_text("WHO = 'first'\n")
@@ -36,7 +37,8 @@ def test_the_container_sees_the_merged_layers_at_opt(engine, tmp_path, api):
     chosen = (layers.load(tmp_path / "first"), layers.load(second))
     function = Function.user(get("python"), FIXTURES / "layer_user", "app.handler")
     artifact = build(replace(function, layers=chosen))
-    target = docker_target.DockerTarget(timeout_s=120, images_kind="local", api=api)
+    target = docker_target.DockerTarget(timeout_s=120, images_kind="local", api=api,
+                                        delivery=delivery)
     try:
         environment = target.start(artifact, 512, provisioned=False)
         invoked = environment.invoke({"work": 1})
@@ -49,3 +51,6 @@ def test_the_container_sees_the_merged_layers_at_opt(engine, tmp_path, api):
     assert response["layered_file"] == "/opt/python/layered.py"
     assert response["tool"] == "/opt/bin/layer-tool"
     assert response["opt_writable"] is False
+    if delivery == "lambda":           # read cold from the layers' own device, counted
+        assert invoked.extra["init_read_layers_mb"] > 0
+        assert invoked.extra["init_read_mb"] > invoked.extra["init_read_layers_mb"]
