@@ -284,3 +284,25 @@ def test_an_exec_wrapper_from_a_layer_starts_the_runtime(tmp_path):
     assert all(s["error"] is None for s in samples)
     wrapped = [s for s in samples if _named(s) == ["wrap"]]
     assert wrapped[0]["layers"][0]["env"] == {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrapper"}
+
+
+@ROOT_AND_LOOPS
+@pytest.mark.slow
+def test_node_finds_a_layers_module_in_its_version_folder(tmp_path):
+    """A module in /opt/nodejs/node<N>/node_modules, preloaded by name (NODE_OPTIONS, a
+    layer's setup), found through NODE_PATH as on Lambda: it works 300 ms at load, and
+    Init Duration grows by that, within a tolerance for a busy machine."""
+    versioned = get("node").layer_variables({})["NODE_PATH"].split(":")[0]   # /opt/nodejs/nodeN/...
+    relative = Path(versioned).relative_to(layers.OPT) / "layered" / "index.js"
+    layer = _folder(tmp_path / "nodelayer", {
+        str(relative): "const end = Date.now() + 300; while (Date.now() < end) {}\n"})
+    result = run_cli("run", "--runtimes", "node", "--layer", layer,
+                     "--layer-env", "nodelayer:NODE_OPTIONS=--require layered",
+                     "--layer-overhead", "--memory", "1769", "--cold", "8", "--warm", "0",
+                     "--provisioned", "0", "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()
+            if line.startswith("nodelayer ") and "Init Duration" in line]
+    at = rows[0].index("(ms)")
+    overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+    assert 200 < overhead < 450 and low <= 300 <= high, result.stdout
