@@ -28,7 +28,7 @@ from coldbench.results.schema import Sample
 
 #: the sample field of post-runtime extension time (Lambda bills it): the time from the
 #: runtime's response until every extension registered for INVOKE asked for the next event
-POST_RUNTIME = "post_runtime_ms"
+POST_RUNTIME = "extension_post_runtime_ms"
 
 # (figure, its unit, how a sample gives it)
 FIGURES: tuple[tuple[str, str, Callable[[Sample], float | None]], ...] = (
