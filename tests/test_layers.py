@@ -306,3 +306,31 @@ def test_node_finds_a_layers_module_in_its_version_folder(tmp_path):
     at = rows[0].index("(ms)")
     overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
     assert 200 < overhead < 450 and low <= 300 <= high, result.stdout
+
+
+def test_each_layers_overhead_is_against_the_prefix_before_it():
+    """Known samples: A adds 50 ms to init and an extension's 150 ms after each response;
+    B adds 20 ms more. Each layer is measured against the prefix before it."""
+    from coldbench.analysis.layers import overheads
+    from coldbench.results.schema import Sample
+    a, b = Layer("A", Path("/a"), "da", 1), Layer("B", Path("/b"), "db", 1)
+
+    def sample(init, chosen, post=None):
+        extra = {"layers": [l.describe() for l in chosen]} if chosen else {}
+        if post is not None:
+            extra["extension_post_runtime_ms"] = post
+        return Sample(runtime="python", memory_mb=512, mode="cold", init_ms=init,
+                      duration_ms=1.0, e2e_ms=None, billed_ms=init + 1, max_memory_mb=10.0,
+                      cold=True, error=None, extra=extra)
+
+    samples = [sample(100 + i, ()) for i in range(8)]
+    samples += [sample(150 + i, (a,), post=150.0) for i in range(8)]
+    samples += [sample(170 + i, (a, b), post=150.0) for i in range(8)]
+    found = {(o.layer, o.figure): o for o in overheads(samples, [a, b])}
+    assert found[("A", "Init Duration")].delta == pytest.approx(50)
+    low, high = found[("A", "Init Duration")].interval
+    assert low <= 50 <= high
+    assert found[("A", "post-runtime")].delta == pytest.approx(150)
+    assert found[("B", "Init Duration")].delta == pytest.approx(20)
+    assert found[("B", "post-runtime")].delta == pytest.approx(0)
+    assert found[("A", "Init Duration")].change.p_value < 0.01

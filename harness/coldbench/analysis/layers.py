@@ -6,8 +6,8 @@ prefix that ends with it and the one before, for each figure of the valid cold s
 one memory size:
 
 - cold start (Init Duration + Duration), Init Duration, billed duration (which counts
-  init, ``phases.billed_ms``), Max Memory Used; and post-runtime extension time, where
-  samples record it (``POST_RUNTIME``);
+  init, ``phases.billed_ms``), Max Memory Used; and post-runtime extension time when any
+  sample records it (``POST_RUNTIME``; 0 for a sample without extensions);
 - the difference of the medians, with an interval made of the two medians' 95 %
   intervals (``stats.median_ci``): from the lower end of one minus the upper end of the
   other, to the reverse. Both medians are inside theirs with a probability of at least
@@ -34,7 +34,8 @@ POST_RUNTIME = "extension_post_runtime_ms"
 FIGURES: tuple[tuple[str, str, Callable[[Sample], float | None]], ...] = (
     ("cold start", "ms", lambda s: cold_start_ms(s.init_ms, s.duration_ms)),
     ("Init Duration", "ms", lambda s: s.init_ms),
-    ("post-runtime", "ms", lambda s: s.extra.get(POST_RUNTIME)),
+    # none where the environment had no extension: no post-runtime time, as on Lambda
+    ("post-runtime", "ms", lambda s: s.extra.get(POST_RUNTIME, 0.0)),
     ("billed", "ms", lambda s: s.billed_ms),
     ("memory", "MB", lambda s: s.max_memory_mb),
 )
@@ -88,6 +89,7 @@ def overheads(samples: Sequence[Sample], layers: Sequence[Layer]) -> list[Overhe
     """Each layer's overhead, per memory size and figure, from the valid cold samples of
     a ``--layer-overhead`` run; figures no sample recorded are left out."""
     cold = [s for s in samples if s.mode == "cold" and s.valid]
+    extensions = any(POST_RUNTIME in s.extra for s in cold)
     found = []
     for memory_mb in sorted({s.memory_mb for s in cold}):
         at_size = [s for s in cold if s.memory_mb == memory_mb]
@@ -97,6 +99,8 @@ def overheads(samples: Sequence[Sample], layers: Sequence[Layer]) -> list[Overhe
             before = [s for s in at_size if _prefix(s) == before_key]
             after = [s for s in at_size if _prefix(s) == after_key]
             for figure, unit, value in FIGURES:
+                if figure == "post-runtime" and not extensions:
+                    continue
                 b = [v for v in map(value, before) if v is not None]
                 a = [v for v in map(value, after) if v is not None]
                 if not b and not a:
