@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
@@ -33,6 +34,12 @@ def _run_version(tool: str) -> str:
         raise MissingToolchain(f"node: '{tool} --version' failed ({exc}): "
                                f"{INSTALL_HINT}") from exc
     return out.stdout.strip()
+
+
+@cache
+def _major_version(node: str) -> str:
+    """Node's major version ("20"), as Lambda names its layer folder (nodejs/node20)."""
+    return _run_version(node).lstrip("v").split(".")[0]
 
 
 def _local_headers(node: str) -> str | None:
@@ -143,7 +150,7 @@ class Node(Runtime):
         # "nodejs/node<N>/node_modules" and "nodejs/node_modules", first on NODE_PATH as
         # on Lambda (its NODE_PATH ends with the runtime's folders and the task root)
         node = shutil.which("node")
-        major = _run_version(node).lstrip("v").split(".")[0] if node else ""
+        major = _major_version(node) if node else ""
         return super().layer_variables(env) | {"NODE_PATH": join_paths(
             f"/opt/nodejs/node{major}/node_modules" if major else None,
             "/opt/nodejs/node_modules", env.get("NODE_PATH"))}
