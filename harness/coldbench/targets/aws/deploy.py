@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench.build import Artifact
-from coldbench.errors import EnvironmentUnavailable
+from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.targets.aws import package as packaging
 from coldbench.targets.aws import resources
 from coldbench.targets.aws.client import Clients, describe, unavailable
 from coldbench.targets.aws.copies import NONCE_VARIABLE, Copy, Group, Stuck, wait
 from coldbench.targets.aws.idle import idle_suffixes
-from coldbench.targets.aws.plan import AwsArtifact, cold_copies
+from coldbench.targets.aws.plan import MAX_ZIP_BYTES, AwsArtifact, cold_copies
 
 ACTIVE_WAIT_S = 300.0                # a new function Pending longer than this is reported
 
@@ -111,6 +111,10 @@ class Deployer:
                         content = (Path(work) / "layer.zip").read_bytes()
                 else:
                     content = layer.source.read_bytes()
+                if len(content) > MAX_ZIP_BYTES:
+                    raise UsageError(f"layer {layer.name} zips to {len(content):,} bytes, over "
+                                     "50 MB, PublishLayerVersion's limit for a zip sent "
+                                     "directly")
                 try:
                     self.layer_arns[layer.digest] = resources.publish_layer(
                         self.clients, self.run_id, layer.name, content,
