@@ -117,9 +117,14 @@ def test_lambdas_limits_with_lambdas_words():
 
 
 def test_an_extension_that_cannot_be_started_is_refused(tmp_path):
-    merged = layers.merge((layers.load(_folder(tmp_path / "ext", {"extensions/agent": "x"})),))
-    with pytest.raises(UsageError, match="/opt/extensions/agent is not executable"):
-        layers.check_extensions(merged)
+    from coldbench.build import Artifact
+    from coldbench.workflows.layers import check
+    layer = layers.load(_folder(tmp_path / "ext", {"extensions/agent": "x"}))
+    built = build(Function.builtin(get("python")))
+    artifact = Artifact(replace(built.function, layers=(layer,)), built.task_root,
+                        built.digest, built.toolchain)
+    with pytest.raises(UsageError, match="extensions/agent' is not executable"):
+        check([artifact])
 
 
 def test_the_function_is_counted_without_the_runtimes_own_client():
@@ -227,7 +232,7 @@ def test_layer_overhead_measures_a_known_answer(tmp_path):
     (lambda tmp: [arg for i in range(6) for arg in ("--layer", _folder(tmp / f"l{i}", {"a": "x"}))],
      "Cannot reference more than 5 layers"),
     (lambda tmp: ["--layer", _folder(tmp / "ext", {"extensions/agent": "#!/bin/sh\n"})],
-     "/opt/extensions/agent is not executable"),
+     "extensions/agent' is not executable"),
     (lambda tmp: ["--layer-overhead"], "give them with --layer"),
     (lambda tmp: ["--layer", _folder(tmp / "a", {"x": "y"}), "--layer-env", "b:X=1"],
      "with LAYER one of the --layer names (a)"),

@@ -82,21 +82,6 @@ def check_limits(layers: tuple[Layer, ...] | list[Layer], function_bytes: int) -
                          f"bytes ({sizes}; unzipped bytes)")
 
 
-def check_extensions(merged: Path) -> None:
-    """UsageError for a file in /opt/extensions that cannot be started: Lambda starts
-    every file there as an external extension (Lambda Developer Guide, "Lambda Extensions
-    API": Lambda looks for external extensions in /opt/extensions and starts
-    each), so each must be executable."""
-    folder = merged / "extensions"
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and not os.access(path, os.X_OK):
-            raise UsageError(f"{OPT}/extensions/{path.name} is not executable: Lambda starts "
-                             f"every file in {OPT}/extensions as an extension (chmod +x it in "
-                             f"its layer)")
-
-
 def function_bytes(artifact: Artifact) -> int:
     """The unzipped size of the function's own code: its task root less what the
     runtime's own client put there (on Lambda the runtime brings it)."""

@@ -31,7 +31,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
+from coldbench.environments import extensions_api, telemetry as telemetry_api
 from coldbench.environments.base import ControlPlane, decode_response
+from coldbench.environments.extensions import ExternalExtensions
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.base import Invoked
 
@@ -53,6 +55,8 @@ class Invocation:
     event: bytes
     deadline_ms: int
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    trace: str = field(default_factory=lambda: (f"Root=1-{int(time.time()):08x}-"
+                                                f"{uuid.uuid4().hex[:24]};Sampled=0"))
     sent_ns: int | None = None        # event written to the runtime's GET /next
     done_ns: int | None = None        # response or error received in full
     response: bytes | None = None
@@ -72,7 +76,10 @@ class RuntimeAPI:
     def __init__(self, function_arn: str, on_init_done: Callable[[], None] | None = None):
         self.function_arn = function_arn
         self.on_init_done = on_init_done
-        self.init_done_ns: int | None = None
+        self.runtime_ready_ns: int | None = None    # the runtime's first GET /next
+        self.init_done_ns: int | None = None        # ... and every extension ready
+        # the Extensions and Telemetry APIs, when the environment has external extensions
+        self.extensions: extensions_api.ExtensionsAPI | None = None
         self.init_error: dict | None = None
         self.initialized = threading.Event()   # first GET /next, or an init error
         self._pending: dict[str, Invocation] = {}
@@ -152,14 +159,21 @@ class RuntimeAPI:
     def _handle(self, conn: socket.socket, at: int, method: str, path: str,
                 headers: dict[str, str], body: bytes) -> bool:
         """Answer one request; False when the connection is to be closed."""
+        if self.extensions is not None and (path.startswith(extensions_api.PREFIX)
+                                            or path == telemetry_api.PATH):
+            answer = self.extensions.handle(at, method, path, headers, body)
+            if answer is None:
+                return False
+            conn.sendall(_response(*answer))
+            return headers.get("connection", "").lower() != "close"
         if method == "GET" and path == _NEXT:
-            if self.init_done_ns is None:
+            if self.runtime_ready_ns is None:
                 self._first_next(at)
             invocation = self._queue.get()
             if invocation is None:            # shutting down: leave the runtime waiting
                 self._queue.put(None)
                 return False
-            trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
+            trace = invocation.trace
             answer = _response(200, invocation.event, (
                 ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
                 ("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms)),
@@ -186,7 +200,19 @@ class RuntimeAPI:
         return headers.get("connection", "").lower() != "close"
 
     def _first_next(self, at_ns: int) -> None:
-        self.init_done_ns = at_ns
+        self.runtime_ready_ns = at_ns
+        self.init_ready()
+
+    def init_ready(self) -> None:
+        """Init is over once the runtime and every registered extension have asked for
+        their next event (AWS Lambda Developer Guide, "Lambda Extensions API")."""
+        with self._lock:
+            if self.init_done_ns is not None or self.runtime_ready_ns is None:
+                return
+            if self.extensions is not None and not self.extensions.all_ready():
+                return
+            extensions_ready = self.extensions.ready_ns() if self.extensions else None
+            self.init_done_ns = max(self.runtime_ready_ns, extensions_ready or 0)
         try:
             if self.on_init_done is not None:
                 self.on_init_done()
@@ -209,7 +235,8 @@ class RuntimeAPI:
         return True
 
 
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found"}
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden",
+            404: "Not Found", 409: "Conflict"}
 
 
 def _response(status: int, body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> bytes:
@@ -309,23 +336,46 @@ _POLL_S = 0.02          # how often a waiting invoke looks for a crash or a time
 
 class RuntimeApiPlane(ControlPlane):
     """coldbench's Runtime API as an environment's control plane: the server is opened in
-    the sandbox's network just before the runtime starts, and clocks init and invocations
-    as ``phases.py`` defines them."""
+    the sandbox's network just before the runtime starts (before its external extensions,
+    when it has some: ``extensions.py``), and clocks init and invocations as ``phases.py``
+    defines them."""
 
     def __init__(self):
         self.api: RuntimeAPI | None = None
+        self.extensions: ExternalExtensions | None = None
         self._init_outcome = "done"
+
+    def command(self, environment, argv, env):
+        """With external extensions (``/opt/extensions``) the API opens now: they start,
+        and the runtime starts once they have registered (or failed)."""
+        argv = exec_wrapper(environment.artifact.function.runtime, argv, env)
+        paths = extensions_api.external_extensions(environment.opt_dir)
+        if paths:
+            with environment.sandbox.network():
+                self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
+            self.extensions = ExternalExtensions(environment, self.api, paths)
+            self.extensions.start(env | {"AWS_LAMBDA_RUNTIME_API": self.api.address})
+        return argv, env
 
     def before_exec(self, environment):
         def open_api() -> dict[str, str]:
-            self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
+            if self.api is None:
+                self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
             return {"AWS_LAMBDA_RUNTIME_API": self.api.address}
         return open_api
 
+    def _init_start_ns(self, environment) -> int:
+        """Init starts with the first extension's start, else with the runtime's."""
+        if self.extensions is not None:
+            return self.extensions.started_ns
+        return environment.sandbox.started_ns
+
     def _wait(self, environment, done: threading.Event, deadline_ns: Callable[[], int]) -> str:
         """Wait for ``done`` until ``deadline_ns()``: "done", "exited" (the runtime
-        ended) or "timeout"."""
+        ended), "extension" (an extension failed) or "timeout"."""
         while not done.wait(_POLL_S):
+            if self.extensions is not None and self.extensions.crashed() is not None:
+                return "extension"
             if not environment.sandbox.running():
                 return "done" if done.is_set() else "exited"
             if now_ns() > deadline_ns():
@@ -333,36 +383,51 @@ class RuntimeApiPlane(ControlPlane):
         return "done"
 
     def wait_initialized(self, environment) -> None:
-        deadline = environment.sandbox.started_ns + int(environment.timeout_s * 1e9)
+        deadline = self._init_start_ns(environment) + int(environment.timeout_s * 1e9)
         self._init_outcome = self._wait(environment, self.api.initialized, lambda: deadline)
+        if self.extensions is not None:
+            self.extensions.init_over(self._init_error(environment, self._init_outcome))
+
+    def _init_error(self, environment, outcome: str) -> dict | None:
+        if self.extensions is not None and (crash := self.extensions.crashed()) is not None:
+            return crash | {"phase": "init"}
+        if self.api.init_error:
+            return self.api.init_error | {"phase": "init"}
+        if outcome == "timeout":
+            error = environment.timed_out("init")
+            if self.extensions is not None and self.extensions.not_ready():
+                error["message"] += (" (extensions not ready: "
+                                     f"{', '.join(self.extensions.not_ready())})")
+            return error
+        return environment.exit_error("init") if outcome != "done" else None
 
     def invoke(self, environment, event: dict, first: bool) -> tuple[Invoked, bool]:
-        sandbox, api = environment.sandbox, self.api
+        api = self.api
         timeout_ns = int(environment.timeout_s * 1e9)
+        init_start = self._init_start_ns(environment)
         if not api.initialized.is_set():
-            outcome = self._wait(environment, api.initialized,
-                                 lambda: sandbox.started_ns + timeout_ns)
-        else:
-            outcome = self._init_outcome
-        if api.init_error:
-            return Invoked(duration_ms=None, error=api.init_error | {"phase": "init"}), False
-        if outcome != "done":
-            error = (environment.timed_out("init") if outcome == "timeout"
-                     else environment.exit_error("init"))
+            self._init_outcome = self._wait(environment, api.initialized,
+                                            lambda: init_start + timeout_ns)
+        error = self._init_error(environment, self._init_outcome)
+        if self.extensions is not None:
+            self.extensions.init_over(error)
+        if error is not None:
             return Invoked(duration_ms=None, error=error), False
         # On Lambda a cold environment's init starts with its first request: that request
         # has an Init Duration even when a fast runtime finished init before invoke() ran.
-        init_ms = (ms_between(sandbox.started_ns, api.init_done_ns)
-                   if first and not environment.provisioned else None)
+        cold = first and not environment.provisioned
+        init_ms = ms_between(init_start, api.init_done_ns) if cold else None
 
         invocation = api.submit(json.dumps(event).encode(), environment.timeout_s)
+        listeners = self.extensions.invoke(invocation) if self.extensions is not None else []
         submitted = now_ns()
         # the timeout counts from the event's hand-over, as Lambda's does
         outcome = self._wait(environment, invocation.done,
                              lambda: (invocation.sent_ns or submitted) + timeout_ns)
         if outcome != "done":
             error = (environment.timed_out("invoke") if outcome == "timeout"
-                     else environment.exit_error("invoke"))
+                     else self.extensions.crashed() | {"phase": "invoke"}
+                     if outcome == "extension" else environment.exit_error("invoke"))
             duration = ms_between(invocation.sent_ns, now_ns()) if invocation.sent_ns else None
             return Invoked(duration_ms=duration, init_ms=init_ms, error=error), False
         result = Invoked(duration_ms=ms_between(invocation.sent_ns, invocation.done_ns),
@@ -371,8 +436,25 @@ class RuntimeApiPlane(ControlPlane):
             result.error = invocation.error | {"phase": "invoke"}
         else:
             result.response = decode_response(invocation.response)
+        if self.extensions is not None:
+            return self.extensions.after_runtime(invocation, listeners, result, cold)
         return result, True
 
     def close(self) -> None:
-        if self.api is not None:
-            self.api.close()
+        try:
+            if self.extensions is not None:
+                self.extensions.close()      # Lambda's Shutdown phase: up to 2 s
+        finally:
+            if self.api is not None:
+                self.api.close()
+
+
+def exec_wrapper(runtime, argv: list[str], env: dict[str, str]) -> list[str]:
+    """The runtime's command line behind the script ``AWS_LAMBDA_EXEC_WRAPPER`` names, for
+    Lambda's managed runtimes (AWS Lambda Developer Guide, "Modifying the runtime
+    environment", wrapper scripts): the script gets the command line as its arguments.
+    OS-only runtimes (``provided.*``) run their bootstrap as it is."""
+    wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if not wrapper or (runtime.lambda_runtime or "").startswith("provided"):
+        return argv
+    return [wrapper, *argv]

@@ -106,6 +106,16 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       words tables show ("x86_64 SnapStart image eu-west-1"). A reader of version 2
 #       would take the object for a string, hence the new version. Files of versions 1
 #       and 2 are read as they are: ``load`` turns their variant words into the fields.
+#       Added within 3 (local target, external extensions in /opt/extensions): cold
+#       samples' extensions (one {"name", "events", "registered_ms", "ready_ms"} per
+#       registered extension, ms from the start of init: its POST /extension/register and
+#       its first GET /extension/event/next), extension_registration_ms (init start to the
+#       runtime's start: the wait for every extension to register) and runtime_init_ms (the
+#       runtime's start to its first /runtime/invocation/next: its own init); every
+#       sample's extension_post_runtime_ms (the runtime's response to the last INVOKE
+#       extension's next /event/next: Lambda's post-runtime extension time, outside
+#       duration_ms and e2e_ms). init_ms then runs from the first extension's start to the
+#       last of the runtime and the extensions being ready, as Lambda's Init Duration.
 #       Added within 3 (--layer): samples' variant.layers (the function's layers by name,
 #       in order) and samples' layers (each {"name", "digest"}, with "handler" and "env"
 #       where its setup adds them: --layer-handler, --layer-env); on the Lambda-shaped code

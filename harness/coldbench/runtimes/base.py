@@ -130,14 +130,6 @@ class Runtime(ABC):
         return env | {"PATH": join_paths(env.get("PATH"), "/opt/bin"),
                       "LD_LIBRARY_PATH": join_paths(env.get("LD_LIBRARY_PATH"), "/opt/lib")}
 
-    def exec_wrapper(self, argv: list[str], env: dict[str, str]) -> list[str]:
-        """The command that starts the runtime given the function's variables ``env``: a
-        runtime that honours ``AWS_LAMBDA_EXEC_WRAPPER`` as Lambda's managed runtimes do
-        starts the wrapper with its own command line (Lambda Developer Guide, "Modifying
-        the runtime environment", wrapper scripts). ``argv`` by default: OS-only runtimes
-        (provided.al2023) do not honour it."""
-        return argv
-
     def runtime_files(self, task_root: Path) -> list[Path]:
         """Files and folders of a built task root that Lambda's runtime brings itself (its
         runtime interface client), which on Lambda come warm from the runtime's image, not

@@ -114,11 +114,6 @@ class Python(Runtime):
                            # environments share the task root: none may change it
                            "PYTHONDONTWRITEBYTECODE": "1"})
 
-    def exec_wrapper(self, argv: list[str], env: dict[str, str]) -> list[str]:
-        # python3.x honours AWS_LAMBDA_EXEC_WRAPPER: the wrapper gets the runtime's command
-        wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
-        return [wrapper, *argv] if wrapper else argv
-
     def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
         # "python" and "python/lib/python3.x/site-packages": on Lambda's sys.path right
         # after the task root, the site-packages first

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from coldbench import layers
 from coldbench.build import Artifact, Layer
+from coldbench.environments.extensions_api import check_extensions
 from coldbench.model import Config, Variant
 
 
@@ -25,7 +26,7 @@ def check(artifacts: list[Artifact]) -> None:
     for artifact in artifacts:
         if artifact.function.layers:
             layers.check_limits(artifact.function.layers, layers.function_bytes(artifact))
-            layers.check_extensions(layers.merge(artifact.function.layers))
+            check_extensions(layers.merge(artifact.function.layers))
 
 
 def configs(artifacts: list[Artifact], memory: list[int], overhead: bool) -> list[Config]:

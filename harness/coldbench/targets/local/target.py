@@ -32,6 +32,7 @@ from coldbench.build import Artifact
 from coldbench.environments import cgroups, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
+from coldbench.environments.extensions_api import check_extensions
 from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSandbox
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import UsageError
@@ -59,7 +60,8 @@ class LocalTarget(Target):
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
                  api: str = "coldbench", delivery: str = "host",
                  code_path: code_delivery.CodePath | None = None,
-                 runtime_cache: str = "warm"):
+                 runtime_cache: str = "warm", opt_dir: Path | None = None,
+                 variables: dict[str, str] | None = None):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -81,6 +83,12 @@ class LocalTarget(Target):
             raise UsageError(f"unknown runtime cache '{runtime_cache}': choose "
                              f"{', '.join(RUNTIME_CACHES)}")
         self.runtime_cache = runtime_cache
+        # /opt of every environment (its external extensions: /opt/extensions), and the
+        # function's environment variables
+        if opt_dir is not None:
+            check_extensions(opt_dir)
+        self.opt_dir = opt_dir
+        self.variables = dict(variables or {})
         self.delivery = delivery
         self.code_path = code_path or code_delivery.CodePath()
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
@@ -102,7 +110,7 @@ class LocalTarget(Target):
             self.opt(config.artifact)
         if images and images[0] is not None:
             code_delivery.attach(images[0]).detach()
-        if any(config.artifact.function.layers for config in configs):
+        if self.opt_dir is not None or any(c.artifact.function.layers for c in configs):
             Path(layers.OPT).mkdir(exist_ok=True)      # a mount point, as on Lambda
         return configs
 
@@ -118,11 +126,11 @@ class LocalTarget(Target):
     def opt(self, artifact: Artifact) -> tuple[Path | None, Path | None]:
         """The function's layers merged into the folder that is /opt for its environments,
         and with ``--delivery lambda`` that folder's image, read cold from a device of its
-        own as the code is (both cached by the layers' digests); None, None without
-        layers."""
+        own as the code is (both cached by the layers' digests); without layers, the
+        target's ``opt_dir`` (None: none) as it is."""
         chosen = artifact.function.layers
         if not chosen:
-            return None, None
+            return self.opt_dir, None         # the target's own /opt, if it was given one
         if chosen not in self._opt:
             merged = layers.merge(chosen)
             image = (code_delivery.pack(merged, f"layers-{layers.key(chosen)[:32]}")
@@ -147,7 +155,8 @@ class LocalTarget(Target):
                                  opt_dir=opt_dir, opt_image=opt_image)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
-                                  on_close=self._live.discard)
+                                  on_close=self._live.discard, opt_dir=opt_dir,
+                                  variables=self.variables)
         self._live.add(environment)
         return environment
 
