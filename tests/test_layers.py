@@ -16,7 +16,7 @@ from coldbench.errors import UsageError
 from coldbench.measure.modes import Config
 from coldbench.runtimes import get
 from coldbench.targets.local.target import LocalTarget
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, ROOT, run_cli
 
 ROOT_AND_LOOPS = pytest.mark.skipif(
     os.geteuid() != 0 or not Path("/dev/loop-control").exists(),
@@ -339,3 +339,29 @@ def test_each_layers_overhead_is_against_the_prefix_before_it():
     assert found[("B", "Init Duration")].delta == pytest.approx(20)
     assert found[("B", "post-runtime")].delta == pytest.approx(0)
     assert found[("A", "Init Duration")].change.p_value < 0.01
+
+
+@ROOT_AND_LOOPS
+@pytest.mark.slow
+def test_an_extension_in_a_layer_shows_its_post_runtime_time(tmp_path):
+    """A layer holding an external extension (the tests' shell extension) that works
+    150 ms after each INVOKE: --layer-overhead prints that as the layer's post-runtime
+    time (150 ms and what the extension's own commands take to start, on a busy machine),
+    and billed time grows with it."""
+    extension = ROOT / "tests" / "fixtures" / "extensions" / "shell.sh"
+    layer = _folder(tmp_path / "ext", {"extensions/shell-ext": extension.read_text()},
+                    executable=("extensions/shell-ext",))
+    result = run_cli("run", "--runtimes", "python", "--layer", layer,
+                     "--layer-env", "ext:EXTENSION_WORK_AFTER_INVOKE_MS=150",
+                     "--layer-overhead", "--memory", "1769", "--cold", "6", "--warm", "0",
+                     "--provisioned", "0", "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("(")[0].split(maxsplit=3)[-1].strip(): line.split()
+            for line in result.stdout.splitlines() if line.startswith("ext ")}
+    post = rows["post-runtime"]
+    at = post.index("(ms)")
+    overhead, low, high = (float(post[at + i].replace(",", "")) for i in (3, 4, 6))
+    # at least the 150 ms, plus the extension's own curl and sleep starting (tens of ms)
+    assert 140 < overhead < 400 and high >= 150, result.stdout
+    billed = rows["billed"]
+    assert float(billed[billed.index("(ms)") + 3].replace(",", "")) > 120, result.stdout

@@ -19,11 +19,11 @@ AWSLAMBDARIC = "awslambdaric==4.2.2"
 # What the runtime runs under -S: what Lambda's Python gets from its site module that
 # matters to a function, a `sitecustomize` on its path imported first (OpenTelemetry's
 # auto-instrumentation starts so, from the folder its exec wrapper puts on PYTHONPATH),
-# then the client as `python -m awslambdaric HANDLER` runs it.
+# then the client as `python -m awslambdaric HANDLER` runs it; one line, as a wrapper
+# script may hand its arguments on one per line.
 SITE_CUSTOMIZE_THEN_CLIENT = (
-    "import runpy\n"
-    "try:\n    import sitecustomize\nexcept ImportError:\n    pass\n"
-    "runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)")
+    r"import runpy; exec('try:\n import sitecustomize\nexcept ImportError:\n pass'); "
+    r"runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)")
 # awslambdaric and its dependencies (their distribution names, normalised by pip)
 CLIENT_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot_restore_py")
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
