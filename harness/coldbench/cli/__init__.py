@@ -8,6 +8,7 @@ configuration produced none; 2 bad input or an unusable machine, nothing measure
 from __future__ import annotations
 
 import inspect
+import signal
 import sys
 from itertools import groupby
 from pathlib import Path
@@ -281,6 +282,9 @@ def cleanup(target, dry_run, yes, **settings):
     found = targets.find_leftovers(
         settings, target,
         skipped=lambda name, reason: click.echo(f"note: {name} not searched: {reason}", err=True))
+    for _, kept in (item for item in found if item[1].in_use):
+        click.echo(f"kept {kept.what}: {kept.in_use}")
+    found = [item for item in found if not item[1].in_use]
     if not found:
         click.echo("nothing to clean up")
         sys.exit(EXIT_OK)
@@ -311,7 +315,14 @@ profile_command.register(cli)
 mitigate_command.register(cli)
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    # SIGTERM ends every command as Ctrl-C does, in every phase (a build included): the
+    # cleanup in `finally` blocks runs and the exit status is 130
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -66,8 +66,7 @@ ATTACH_ATTEMPTS = 8              # another process may configure the free device
 # <sched.h>, <sys/mount.h>, <sys/mman.h>
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV = 0x1, 0x2, 0x4
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
-OPT = b"/opt"                    # where Lambda puts a function's layers
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 PROT_READ, MAP_SHARED = 0x1, 0x01
 
 # Bound here, in the parent: a forked child only calls them. Looking a symbol up in the
@@ -272,60 +271,40 @@ class PrivateMount:
     mount point per path, numbered, made by ``make_staging``), and after, bound back over
     the image's copy."""
 
-    source: bytes                  # the code image's device; b"": the task root as it is
+    source: bytes
     target: bytes
     staging: bytes = b""
     warm: tuple[bytes, ...] = ()
-    # what is /opt (the function's layers): a loop device (mounted as the code is) or a
-    # folder (bound read-only); b"": /opt as it is
-    opt: bytes = b""
 
     @classmethod
-    def of(cls, device: LoopDevice | None, task_root: Path, warm: list[Path] = (),
-           staging: Path | None = None,
-           opt: LoopDevice | Path | None = None) -> "PrivateMount":
-        """``device`` over ``task_root`` (None: the task root stays as it is), and ``opt``,
-        a device or a folder, at /opt (None: /opt stays as it is)."""
+    def of(cls, device: LoopDevice, task_root: Path, warm: list[Path] = (),
+           staging: Path | None = None) -> "PrivateMount":
         root = Path(task_root).resolve()
         relative = tuple(os.fsencode(Path(p).resolve().relative_to(root)) for p in warm)
         if relative and staging is None:
             raise ValueError("warm paths need a staging folder")
         if relative:
             make_staging(staging, [root / os.fsdecode(p) for p in relative])
-        opt_source = (b"" if opt is None else os.fsencode(opt.path)
-                      if isinstance(opt, LoopDevice) else os.fsencode(Path(opt).resolve()))
-        return cls(os.fsencode(device.path) if device else b"", os.fsencode(root),
-                   os.fsencode(staging) if relative else b"", relative, opt_source)
+        return cls(os.fsencode(device.path), os.fsencode(root),
+                   os.fsencode(staging) if relative else b"", relative)
 
     def enter(self) -> None:
         """In the forked child, before exec (and before chdir into the task root): a new
-        mount namespace, private so nothing propagates to this machine's, the image
-        mounted read-only at the task root's path and the layers at /opt. OSError if any
-        step fails."""
+        mount namespace, private so nothing propagates to this machine's, and the image
+        mounted read-only at the task root's path. OSError if any step fails."""
         if _unshare(CLONE_NEWNS) != 0:
             _raise(ctypes.get_errno(), b"cannot make a mount namespace")
         if _mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
             _raise(ctypes.get_errno(), b"cannot make the mounts private")
-        if self.source:
-            parked = [self.staging + b"/" + str(i).encode() for i in range(len(self.warm))]
-            for path, place in zip(self.warm, parked):
-                _bind(self.target + b"/" + path, place)
-            _mount_image(self.source, self.target)
-            for path, place in zip(self.warm, parked):
-                _bind(place, self.target + b"/" + path)
-        if self.opt.startswith(b"/dev/"):      # the layers' image, read cold as the code is
-            _mount_image(self.opt, OPT)
-        elif self.opt:                         # the layers' folder, read-only
-            _bind(self.opt, OPT)
-            if _mount(None, OPT, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                      None) != 0:
-                _raise(ctypes.get_errno(), b"cannot make " + OPT + b" read-only")
-
-
-def _mount_image(device: bytes, target: bytes) -> None:
-    # noload: never replay a journal (a read-only image has none to replay)
-    if _mount(device, target, b"ext4", MS_RDONLY | MS_NOSUID | MS_NODEV, b"noload") != 0:
-        _raise(ctypes.get_errno(), b"cannot mount " + device + b" on " + target)
+        parked = [self.staging + b"/" + str(i).encode() for i in range(len(self.warm))]
+        for path, place in zip(self.warm, parked):
+            _bind(self.target + b"/" + path, place)
+        # noload: never replay a journal (a read-only image has none to replay)
+        if _mount(self.source, self.target, b"ext4", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                  b"noload") != 0:
+            _raise(ctypes.get_errno(), b"cannot mount " + self.source + b" on " + self.target)
+        for path, place in zip(self.warm, parked):
+            _bind(place, self.target + b"/" + path)
 
 
 def make_staging(staging: Path, paths: list[Path]) -> None:

@@ -46,6 +46,10 @@ _ACCEPTED = b'{"status":"OK"}'
 _NOT_FOUND = b'{"errorMessage":"not found"}'
 _RECV_BYTES = 65536
 _MAX_HEAD_BYTES = 64 * 1024
+# Once a request's first byte is in, the rest must follow within this many seconds (a
+# runtime sends a request in one go; waiting for the next request has no limit, since a
+# runtime is silent while its handler runs, and ends when the environment closes).
+READ_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -144,13 +148,20 @@ class RuntimeAPI:
         reader = _Reader(conn)
         try:
             while True:
-                request = reader.request()
+                try:
+                    request = reader.request()
+                except BadRequest as exc:       # answered, then the connection is closed
+                    conn.sendall(_response(400, json.dumps(
+                        {"errorType": "InvalidRequest", "errorMessage": str(exc)}).encode(),
+                        (("Connection", "close"),)))
+                    return
                 if request is None:
                     return
                 if not self._handle(conn, *request):
                     return
         except (OSError, ValueError):
-            pass   # a runtime killed mid-request resets its connection: expected, not news
+            pass   # a runtime killed mid-request resets its connection; a request that
+            #        stalls past READ_TIMEOUT_S is dropped: expected, not news
         finally:
             with self._lock:
                 self._connections.discard(conn)
@@ -245,16 +256,36 @@ def _response(status: int, body: bytes, headers: tuple[tuple[str, str], ...] = (
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+class BadRequest(ValueError):
+    """A request that is not HTTP/1.1 as the Runtime API's clients speak it."""
+
+
 class _Reader:
     """HTTP/1.1 requests from one connection, as (instant, method, path, headers, body);
-    the instant is when the read that brought the request's last byte returned."""
+    the instant is when the read that brought the request's last byte returned. A request
+    that has begun must arrive whole within ``timeout_s`` (TimeoutError); a malformed one
+    raises BadRequest."""
 
-    def __init__(self, conn: socket.socket):
+    def __init__(self, conn: socket.socket, timeout_s: float | None = None):
         self.conn = conn
+        self.timeout_s = READ_TIMEOUT_S if timeout_s is None else timeout_s
         self.buffer = bytearray()
         self.received_ns = 0             # when the last bytes read arrived
+        self.deadline: float | None = None
+        self._timed = False              # the socket has a timeout set
 
     def _more(self) -> bool:
+        # the socket's timeout is touched only when a request takes more than one read,
+        # so that the usual request (one read) costs no extra system call
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request did not arrive in time")
+            self.conn.settimeout(left)
+            self._timed = True
+        elif self._timed:
+            self.conn.settimeout(None)
+            self._timed = False
         data = self.conn.recv(_RECV_BYTES)
         self.received_ns = now_ns()
         if not data:
@@ -264,7 +295,9 @@ class _Reader:
 
     def _line(self) -> bytes | None:
         while (end := self.buffer.find(b"\r\n")) < 0:
-            if len(self.buffer) > _MAX_HEAD_BYTES or not self._more():
+            if len(self.buffer) > _MAX_HEAD_BYTES:
+                raise BadRequest("a line longer than 64 KB")
+            if not self._more():
                 return None
         line = bytes(self.buffer[:end])
         del self.buffer[:end + 2]
@@ -279,21 +312,27 @@ class _Reader:
         return data
 
     def request(self) -> tuple[int, str, str, dict[str, str], bytes] | None:
+        self.deadline = None              # waiting for a request: no limit
+        if not self.buffer and not self._more():
+            return None
+        self.deadline = time.monotonic() + self.timeout_s
         while (end := self.buffer.find(b"\r\n\r\n")) < 0:
-            if len(self.buffer) > _MAX_HEAD_BYTES or not self._more():
+            if len(self.buffer) > _MAX_HEAD_BYTES:
+                raise BadRequest("request head larger than 64 KB")
+            if not self._more():
                 return None
+        if end > _MAX_HEAD_BYTES:
+            raise BadRequest("request head larger than 64 KB")
         head = self.buffer[:end].decode("latin-1")
         del self.buffer[:end + 4]
-        request_line, *header_lines = head.split("\r\n")
-        method, path, _ = request_line.split(" ", 2)
-        headers = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
+        method, path, headers = _parse_head(head)
+        if "transfer-encoding" in headers:
+            if headers["transfer-encoding"].lower() != "chunked":
+                raise BadRequest(f"Transfer-Encoding {headers['transfer-encoding']!r} "
+                                 "is not chunked")
             body = self._chunked()
         else:
-            body = self._exactly(int(headers.get("content-length") or 0))
+            body = self._exactly(_content_length(headers.get("content-length", "0")))
         if body is None:
             return None
         # the request was in once the read that completed it returned (usually its only
@@ -306,15 +345,45 @@ class _Reader:
             line = self._line()
             if line is None:
                 return None
-            size = int(line.split(b";")[0].strip() or b"0", 16)
+            size_text = line.split(b";")[0].strip()
+            if not (0 < len(size_text) <= 15 and
+                    all(c in b"0123456789abcdefABCDEF" for c in size_text)):
+                raise BadRequest(f"bad chunk size {line[:40]!r}")
+            size = int(size_text, 16)
             if size == 0:
-                while self._line() not in (b"", None):
+                while (trailer := self._line()) not in (b"", None):
                     pass
-                return b"".join(chunks)
+                return None if trailer is None else b"".join(chunks)
             chunk = self._exactly(size + 2)          # the chunk and its CRLF
             if chunk is None:
                 return None
+            if chunk[-2:] != b"\r\n":
+                raise BadRequest("a chunk longer than its size")
             chunks.append(chunk[:-2])
+
+
+def _parse_head(head: str) -> tuple[str, str, dict[str, str]]:
+    request_line, *header_lines = head.split("\r\n")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[0] or not parts[1].startswith("/") or \
+            not parts[2].startswith("HTTP/1."):
+        raise BadRequest(f"bad request line {request_line[:80]!r}")
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        if not colon or not name:
+            raise BadRequest(f"bad header line {line[:80]!r}")
+        if name == "content-length" and headers.get(name, value.strip()) != value.strip():
+            raise BadRequest("two different Content-Length headers")
+        headers[name] = value.strip()
+    return parts[0], parts[1], headers
+
+
+def _content_length(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 15):
+        raise BadRequest(f"bad Content-Length {text[:40]!r}")
+    return int(text)
 
 
 def _error_from(body: bytes, header_type: str | None) -> dict:

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from coldbench import layers
 from coldbench.build import Artifact
-from coldbench.environments import cgroups, rie
+from coldbench import owners
+from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
 from coldbench.environments.extensions_api import check_extensions
@@ -61,7 +62,9 @@ class LocalTarget(Target):
                  api: str = "coldbench", delivery: str = "host",
                  code_path: code_delivery.CodePath | None = None,
                  runtime_cache: str = "warm", opt_dir: Path | None = None,
-                 variables: dict[str, str] | None = None):
+                 variables: dict[str, str] | None = None,
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB,
+                 writable: list[Path] = ()):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -92,8 +95,20 @@ class LocalTarget(Target):
         self.delivery = delivery
         self.code_path = code_path or code_delivery.CodePath()
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
+        self.ephemeral_storage_mb = isolation.check_ephemeral_storage(ephemeral_storage_mb)
+        # folders of this machine every environment may write into, at their own path (a
+        # test's side channel); nothing else of this machine is writable
+        self.writable = list(writable)
+        # why environments cannot be isolated as on Lambda here; None: they are
+        self.unisolated = isolation.unavailable()
+        if delivery == "lambda" and self.unisolated:
+            raise UsageError(f"--delivery lambda mounts the code image in each environment's "
+                             f"own namespaces: not possible here ({self.unisolated}); pass "
+                             f"--delivery host")
         self.run_id = uuid.uuid4().hex[:8]
-        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda")
+        self.claim = owners.claim(self.run_id)    # cleanup keeps what a live run owns
+        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda",
+                                 isolate=self.unisolated is None)
         self._images: dict[Path, Path] = {}    # task root -> its code image
         self._opt: dict[tuple, tuple[Path, Path | None]] = {}   # layers -> /opt, its image
         self._sequence = itertools.count(1)
@@ -119,8 +134,10 @@ class LocalTarget(Target):
             return None
         if artifact.task_root not in self._images:
             # the task root's folder name holds its build key: sources, recipe, toolchain
-            self._images[artifact.task_root] = code_delivery.pack(artifact.task_root,
-                                                                  artifact.task_root.name)
+            # "-r2": packed from a task root every user may read (the runtime runs
+            # unprivileged); earlier images may have a top folder only root may enter
+            self._images[artifact.task_root] = code_delivery.pack(
+                artifact.task_root, f"{artifact.task_root.name}-r2")
         return self._images[artifact.task_root]
 
     def opt(self, artifact: Artifact) -> tuple[Path | None, Path | None]:
@@ -147,12 +164,29 @@ class LocalTarget(Target):
         if self.runtime_cache == "cold":     # before the start: no clock runs yet
             code_delivery.evict([*runtime.installation(),
                                  *runtime.runtime_files(artifact.task_root)])
+        # what the runtime sees of this machine: its installation, and what its command
+        # names (the sandbox adds those of the command it is given)
+        visible = [*runtime.installation(), *([self.rie] if self.rie else [])]
+        # ... and what its launch names: an extension may make the environment first
+        launch = runtime.launch(artifact.task_root, artifact.function.configured_handler,
+                                memory_mb)
+        visible += [Path(a) for a in launch.argv if a.startswith("/") and Path(a).exists()]
+        # the layers (/opt, its extensions): at their own path, as the launch names them,
+        # and at /opt, as on Lambda; read-only. With --delivery lambda /opt is their image,
+        # read cold from a device of its own (``opt``).
         opt_dir, opt_image = self.opt(artifact)
+        opt = [(opt_dir, "/opt")] if opt_dir is not None and opt_image is None else []
+        visible += [opt_dir] if opt_dir is not None else []
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
                                  warm=runtime.runtime_files(artifact.task_root) if image else (),
-                                 opt_dir=opt_dir, opt_image=opt_image)
+                                 visible=visible, mounts=opt,
+                                 ephemeral_storage_mb=self.ephemeral_storage_mb,
+                                 writable=[*self.writable, *(
+                                     runtime.writable()
+                                     if isinstance(runtime, isolation.Writes) else ())],
+                                 layers_image=opt_image)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard, opt_dir=opt_dir,
@@ -170,6 +204,8 @@ class LocalTarget(Target):
             "kernel": platform.release(),
             "delivery": self.delivery,
             "runtime_cache": self.runtime_cache,
+            "ephemeral_storage_mb": self.ephemeral_storage_mb,
+            "sandbox": sandbox_description(self.unisolated),
         }
         if self.delivery == "lambda":
             described["code_path"] = self.code_path.describe()
@@ -178,12 +214,16 @@ class LocalTarget(Target):
         return described
 
     def notes(self, memory_mb: int) -> list[str]:
-        return limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
+        notes = limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
+        if self.unisolated:
+            notes.append(isolation.limitations(self.unisolated))
+        return notes
 
     def close(self) -> None:
         for environment in list(self._live):
             environment.close()
         self.pool.close()
+        self.claim.release()
 
 
 def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list[str]:
@@ -197,6 +237,15 @@ def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list
     if api == "rie" and limited and cpu_model == "lambda":
         notes.append(f"{memory_mb} MB: {RIE_CPU_NOTE}")
     return notes
+
+
+def sandbox_description(unisolated: str | None) -> dict:
+    """What the results say of what a function could see and change."""
+    if unisolated:
+        return {"isolated": False, "reason": unisolated}
+    return {"isolated": True, "user": f"{isolation.SANDBOX_UID}:{isolation.SANDBOX_GID}",
+            "pid_namespace": True, "root": "read-only, the runtime's files only",
+            "tmp": "tmpfs of the ephemeral storage's size"}
 
 
 def check_api(api: str) -> None:
