@@ -125,6 +125,10 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       init_read_mb counts it too); run.functions[].layers; run.layer_overhead (true: the
 #       run measured each prefix of the layers, the empty prefix with no layers in its
 #       variant).
+#       Added within 3 (`coldbench ab`): two versions of the same functions in one run,
+#       told apart by their variant's version ("base", "head"), in samples and
+#       run.profiles; run.functions[].version; run.ab (each version's ref and commit, or
+#       folder, and the functions' paths).
 SCHEMA_VERSION = 3
 READS = (1, 2, 3)                   # the versions ``load`` accepts
 
