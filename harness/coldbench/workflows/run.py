@@ -17,6 +17,7 @@ from coldbench.analysis import prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure.modes import Config, Measurement
 from coldbench.model import Variant, collect_metadata, now_iso
+from coldbench.workflows import layers as layered
 from coldbench.workflows.options import RunOptions, check, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 
@@ -55,9 +56,14 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     built = {version: [build.build(f, rebuild=options.rebuild, on_status=status)
                        for f in found] for version, found in wanted.items()}
     artifacts = [(version, a) for version, found in built.items() for a in found]
-    configs = [Config(a, m, Variant(version=version)) for m in options.memory
+    layered.check([a for _, a in artifacts])
+    # each function with its layers (with --layer-overhead, each prefix of them), the
+    # versions side by side
+    configs = [Config(c.artifact, c.memory_mb, c.variant.but(version=version))
+               for m in options.memory
                for side_by_side in zip(*built.values())
-               for version, a in zip(built, side_by_side)]
+               for version, a in zip(built, side_by_side)
+               for c in layered.configs([a], [m], options.layer_overhead)]
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
@@ -127,8 +133,11 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
         "runtime_versions": {a.function.runtime.name: a.toolchain for _, a in artifacts},
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
                        "handler": a.function.handler, "source_digest": a.digest,
-                       **({"version": version} if version is not None else {})}
+                       **({"version": version} if version is not None else {}),
+                       **({"layers": [layer.describe() for layer in a.function.layers]}
+                          if a.function.layers else {})}
                       for version, a in artifacts],
+        **({"layer_overhead": True} if options.layer_overhead else {}),
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
     }
