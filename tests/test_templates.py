@@ -292,8 +292,10 @@ def test_missing_code_path_is_a_note_and_nothing_else_is_refused(tmp_path):
 def test_build_and_profile_take_a_template():
     built = run_cli("build", "--template", SAM)
     assert built.returncode == 0, built.stderr
-    assert [line.split()[0] for line in built.stdout.splitlines()] == ["OrdersFunction",
-                                                                      "InventoryFunction"]
+    # each function, and after the one with a layer, the folder that is its /opt
+    assert [line.split()[0] for line in built.stdout.splitlines()] == [
+        "OrdersFunction", "layers", "InventoryFunction"]
+    assert built.stdout.splitlines()[1].split()[1] == "common"
     profiled = run_cli("profile", "--template", SAM, "--function-name", "OrdersFunction",
                        "--samples", "1")
     assert profiled.returncode == 0, profiled.stderr

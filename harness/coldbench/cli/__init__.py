@@ -23,6 +23,7 @@ from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.function_set import function_set_option
 from coldbench.cli.template import own_memory, template_options, template_settings
+from coldbench.cli.layers import layer_options, parsed_layers
 from coldbench.cli.results import open_results, register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
@@ -160,12 +161,17 @@ def cli():
 @click.option("--profile", "profile_init", is_flag=True,
               help="Also take --cold profiled cold samples per configuration (local target), "
                    "kept out of the statistics, and print where init time goes.")
+@layer_options
+@click.option("--layer-overhead", is_flag=True,
+              help="Measure the functions without and with their layers (each prefix: none, "
+                   "the first, the first two, ...), interleaved, and print each layer's "
+                   "overhead with its interval.")
 @target_options("run")
 def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_samples, work,
         timeout_s, cpu_model,
         no_limits, fmt, output, force, function_dir, handler, function_set, template,
         function_names, env_vars, layer_dirs, rebuild, quiet,
-        history_dir, calibration_file, via, profile_init, **settings):
+        history_dir, calibration_file, via, profile_init, layer_overhead, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
@@ -174,6 +180,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
     from coldbench.workflows.run import run as measure_run
 
     context = click.get_current_context()
+    chosen_layers = parsed_layers(settings)
     targets.refuse_others(target, "run", given(context, settings))
     partial = None
     if history_dir is not None:                       # checked before anything is measured
@@ -190,6 +197,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
         function_dir=function_dir, handler=handler, function_set=function_set,
         rebuild=rebuild, calibration=prediction.load(calibration_file), profile=profile_init,
+        layers=chosen_layers, layer_overhead=layer_overhead,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
         template_memory=own_memory("memory"), via=via,
@@ -199,6 +207,10 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         options.status = progress.status
         results = measure_run(options, on_sample=progress.sample, on_status=progress.status)
     status = print_summary(results, fmt, options.notes)
+    if layer_overhead and fmt in ("table", "markdown"):
+        from coldbench.analysis.layers import overheads
+        from coldbench.render.layers import render_overheads
+        click.echo(render_overheads(overheads(results.samples, options.layers)), nl=False)
     if history_dir is not None:
         from coldbench.analysis.history import History
         added = History(history_dir).add(output)
@@ -214,14 +226,19 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
 @function_set_option
 @template_options
 @click.option("--rebuild", is_flag=True, help="Build again even if cached.")
+@layer_options
 def build(runtimes, function_dir, function_set, template, function_names, env_vars,
-          layer_dirs, rebuild):
-    """Build functions into the cache (run builds what is missing)."""
+          layer_dirs, rebuild, **layer_settings):
+    """Build functions into the cache (run builds what is missing), and merge their
+    layers (--layer) into the folder that is /opt for them."""
     from coldbench import build as builder
+    from coldbench import layers
+    from coldbench.workflows import layers as layered
     from coldbench.workflows import options as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
                                 function_dir=function_dir, function_set=function_set,
+                                layers=parsed_layers(layer_settings),
                                 **template_settings(template, function_names, env_vars,
                                                     layer_dirs))
     runner.check(options)
@@ -231,6 +248,10 @@ def build(runtimes, function_dir, function_set, template, function_names, env_va
         artifact = builder.build(function, rebuild=rebuild)
         name = function.name if template is not None else function.runtime.name
         click.echo(f"{name:<8} {artifact.toolchain:<28} {artifact.task_root}")
+        if function.layers:
+            layered.check([artifact])
+            click.echo(f"{'layers':<8} {'+'.join(l.name for l in function.layers):<28} "
+                       f"{layers.merge(function.layers)}")
 
 
 @cli.command()

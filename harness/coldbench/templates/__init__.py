@@ -68,9 +68,6 @@ class App:
                 notes.append(f"{d.name}: {', '.join(d.placeholders)} need a deployment to "
                              "be known; set to placeholders (coldbench:unresolved:...): give "
                              "values with --env-vars")
-            if d.layers:
-                notes.append(f"{d.name}: its layers ({', '.join(l.reference for l in d.layers)})"
-                             " are not added to its environment by this target")
             if d.architecture != host:
                 notes.append(f"{d.name}: defined for {d.architecture}, measured on this "
                              f"machine's {host}")

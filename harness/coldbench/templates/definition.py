@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from coldbench import build, runtimes
+from coldbench import build, layers, runtimes
 from coldbench.build import FunctionConfiguration
 from coldbench.errors import UsageError
 
@@ -135,8 +135,11 @@ class FunctionDefinition:
             environment=tuple(sorted((str(k), str(v)) for k, v in self.environment.items())),
             layers=tuple(layer.path for layer in self.layers if layer.path is not None))
         source = self.code.resolve()
+        # its layers with local content, under /opt as Lambda merges them (coldbench.layers)
+        found = tuple(layers.load(layer.path) for layer in self.layers if layer.path)
         return build.Function(str(self.name), runtime, source,
-                              str(self.handler or runtime.default_handler), configuration)
+                              str(self.handler or runtime.default_handler), layers=found,
+                              configuration=configuration)
 
 
 def runtime_for(lambda_runtime: str | None, build_method: str | None = None,

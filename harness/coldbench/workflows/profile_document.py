@@ -35,7 +35,7 @@ def summary(result: FunctionProfile) -> dict:
     return {
         "runtime": function.runtime.name,
         "function": function.name,
-        "handler": function.handler,
+        "handler": function.configured_handler,
         **({"memory_mb": result.memory_mb} if result.memory_mb is not None else {}),
         "toolchain": result.artifact.toolchain,
         "means": result.means,

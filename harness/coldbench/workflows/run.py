@@ -17,7 +17,8 @@ from coldbench import build, targets
 from coldbench.analysis import prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure.modes import Measurement
-from coldbench.model import Variant, collect_metadata, now_iso
+from coldbench.model import collect_metadata, now_iso
+from coldbench.workflows import layers as layered
 from coldbench.workflows.options import RunOptions, check, configurations, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 from coldbench.targets.function_url import UrlTarget
@@ -57,12 +58,15 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     built = {version: build.build_all(found, rebuild=options.rebuild, on_status=status)
              for version, found in wanted.items()}
     artifacts = [(version, a) for version, found in built.items() for a in found]
-    # each version's configurations side by side (A B A B ...), each function at its
-    # memory sizes (a template's at its own)
+    layered.check([a for _, a in artifacts])
+    # each function with its layers (with --layer-overhead, each prefix of them), at its
+    # memory sizes (a template's at its own), the versions side by side
     per_version = {version: configurations(options, found) for version, found in built.items()}
-    configs = [replace(config, variant=Variant(version=version))
+    configs = [replace(c, variant=c.variant.but(version=version))
                for side_by_side in zip(*per_version.values())
-               for version, config in zip(per_version, side_by_side)]
+               for version, base in zip(per_version, side_by_side)
+               for c in layered.configs([base.artifact], [base.memory_mb],
+                                        options.layer_overhead)]
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
@@ -135,8 +139,11 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
                        "handler": a.function.handler, "source_digest": a.digest,
                        **({"version": version} if version is not None else {}),
+                       **({"layers": [layer.describe() for layer in a.function.layers]}
+                          if a.function.layers else {}),
                        **configuration_of(a.function)}
                       for version, a in artifacts],
+        **({"layer_overhead": True} if options.layer_overhead else {}),
         **({"template": str(options.template)} if options.template is not None else {}),
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
