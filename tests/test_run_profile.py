@@ -13,6 +13,7 @@ from coldbench.analysis.blame import blame
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 from coldbench.profile.tree import Item, find, part_of
+from coldbench.render import compare as comparison_table
 from coldbench.results.schema import SCHEMA_VERSION, Results, Sample, load
 from conftest import FIXTURES, run_cli
 
@@ -219,7 +220,7 @@ def test_compare_blames_only_regressions_of_configurations_both_runs_profiled():
     quick, slower = [100.0 + i for i in range(8)], [300.0 + i for i in range(8)]
     [c] = compare.compare(run(quick, fast), run(slower, slow))
     assert c.regression and [b.item for b in c.blame] == ["slow"]
-    assert "grew most (profiled init): +200 ms: slow (new)" in compare.render([c])
+    assert "grew most (profiled init): +200 ms: slow (new)" in comparison_table.render([c])
     [c] = compare.compare(run(quick, None), run(slower, slow))
     assert c.regression and c.blame == []
     [c] = compare.compare(run(slower, slow), run(quick, fast))

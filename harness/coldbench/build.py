@@ -16,15 +16,10 @@ from typing import Callable
 
 from coldbench.errors import UsageError
 from coldbench.model import Artifact
+from coldbench.tools import cache_root
 from coldbench.runtimes import Runtime
 
 __all__ = ["Artifact", "Function", "build", "cache_root", "source_digest", "source_files"]
-
-
-def cache_root() -> Path:
-    base = os.environ.get("COLDBENCH_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "coldbench"
-    return Path(base)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
+from coldbench.cli.common import confirm_on_terminal, given, target_options
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 
 def register(cli) -> None:
-    from coldbench.cli import target_options
     from coldbench.workflows.mitigate import DEFAULT_KEEP_WARM, DEFAULT_MEMORY, TARGETS
 
     @cli.command()
@@ -79,7 +79,6 @@ def register(cli) -> None:
         from coldbench.workflows import profile_document as documents
 
         from coldbench import targets
-        from coldbench.cli import confirm_on_terminal, given
         from coldbench.errors import UsageError
         from coldbench.workflows.sweeps import parse_intervals
 

@@ -17,6 +17,7 @@ import click
 from coldbench.analysis import compare as comparing, cost as costing
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
 from coldbench.prices import ARCHES
+from coldbench.render import compare as comparison_table
 from coldbench.results.schema import MODES
 
 HISTORY_HELP = "History folder that RUN names refer to (latest, latest~N, a run id)."
@@ -69,7 +70,7 @@ def _open(ref: str, history_dir: Path, target: str | None):
 @click.option("--target", help="Narrow latest and latest~N to one target (default: the "
                                "target of the other run when that one is a file).")
 @click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(comparing.FORMATS))
+              type=click.Choice(comparison_table.FORMATS))
 @history_option
 def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, history_dir):
     """Is NEW slower than BASE? Per configuration: ratio of medians, Mann-Whitney U.
@@ -95,7 +96,7 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
     click.echo(f"base: {base.run.get('run_id') or base_path} ({base_path})", err=True)
     click.echo(f"new:  {new.run.get('run_id') or new_path} ({new_path})", err=True)
     found = comparing.compare(base, new, change, alpha, wanted, allow)
-    click.echo(comparing.render(found, fmt, change, alpha), nl=False)
+    click.echo(comparison_table.render(found, fmt, change, alpha), nl=False)
     if not any(c.result is not None for c in found):
         raise UsageError("nothing was compared: no configuration is in both runs with valid "
                          "samples and the same code, event, runtime version, target and CPU "

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from coldbench.environments.base import ControlPlane, decode_response
+from coldbench.model import Invoked
 from coldbench.phases import ms_between, now_ns
-from coldbench.targets.base import Invoked
 
 API_VERSION = "2018-06-01"
 _NEXT = f"/{API_VERSION}/runtime/invocation/next"

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from coldbench.errors import BuildError, MissingToolchain, UsageError
+from coldbench.errors import MissingToolchain, UsageError
 from coldbench.model import Artifact
+from coldbench.tools import run_tool
 
 # The functions shipped with coldbench, one folder per built-in runtime (functions/<name>/).
 BUILTIN_FUNCTIONS = Path(os.environ.get(
@@ -164,19 +164,3 @@ class Runtime(ABC):
     def run_tool(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
                  timeout: float = 1800) -> str:
         return run_tool(self.name, argv, cwd, env, timeout)
-
-
-def run_tool(who: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
-             timeout: float = 1800) -> str:
-    """Run a build tool for ``who``; its stdout, or BuildError with the tail of its output."""
-    try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-    except FileNotFoundError as exc:
-        raise MissingToolchain(f"{who}: {exc.filename} not found") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(f"{who}: '{' '.join(argv)}' took over {timeout:.0f} s") from exc
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-        raise BuildError(f"{who}: '{' '.join(argv)}' failed (exit {proc.returncode}):\n{tail}")
-    return proc.stdout

@@ -20,7 +20,11 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
+from coldbench.build import Function
+from coldbench.environments.base import ACCOUNT, REGION, lambda_variables
+from coldbench.environments.runtime_api import RuntimeAPI
 from coldbench.errors import BuildError, MissingToolchain
+from coldbench.model import Artifact
 from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
 
 HINT = "install a JDK 17+ and Maven (or point COLDBENCH_JAVA_HOME at a JDK)"
@@ -285,10 +289,6 @@ def _list_loaded_classes(task_root: Path) -> None:
     fails to fetch the next event and the JVM exits, leaving CLASS_LIST complete. The
     function's jars are reachable only through the client's own class loader, whose
     classes the JVM does not list."""
-    from coldbench.build import Artifact, Function
-    from coldbench.environments.base import ACCOUNT, REGION, lambda_variables
-    from coldbench.environments.runtime_api import RuntimeAPI
-
     name = "coldbench-java-training"
     function = Function(name, Java(), task_root, TRAINING_HANDLER)
     argv = jvm_command(task_root, TRAINING_MEMORY_MB, TRAINING_HANDLER,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
 from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
+from coldbench.tools import copy_sources
 
 # Pinned: the client is part of what is measured. 3.3.0 is the release that builds on
 # Node.js 20; its install compiles curl and aws-lambda-cpp into a native addon.
@@ -157,7 +158,6 @@ class Node(Runtime):
                        out: Path) -> None:
         # The function's own files and dependencies, without the runtime interface client:
         # the nodejs runtimes bring their own.
-        from coldbench.targets.aws.package import copy_sources
         copy_sources(artifact.function.source, out, self.ignored_dirs)
         manifest_path = out / "package.json"
         if not manifest_path.is_file():

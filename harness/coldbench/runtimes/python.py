@@ -12,6 +12,7 @@ from pathlib import Path
 
 from coldbench.errors import BuildError
 from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
+from coldbench.tools import copy_sources
 
 # Pinned: the client is part of what is measured.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
@@ -120,7 +121,6 @@ class Python(Runtime):
                        out: Path) -> None:
         # The function's own files and its requirements, without awslambdaric (python3.12
         # brings its own); wheels for Lambda's platform, never built here.
-        from coldbench.targets.aws.package import copy_sources
         function = artifact.function
         copy_sources(function.source, out, self.ignored_dirs)
         requirements = function.source / "requirements.txt"

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator
 
 from coldbench.errors import UsageError
 from coldbench.model import Artifact, Config, Environment, Invoked, Plan
-
-if TYPE_CHECKING:
-    from coldbench.workflows.options import RunOptions
+from coldbench.model.options import RunOptions
 
 
 @dataclass(frozen=True)

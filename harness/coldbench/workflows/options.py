@@ -4,61 +4,14 @@ bad input leaves nothing half-written. The chosen target checks its own options
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
-
 from coldbench import build, function_sets, runtimes, targets
-from coldbench.analysis.prediction import Calibration
 from coldbench.errors import UsageError
-from coldbench.measure.modes import Plan
+from coldbench.model.options import DEFAULT_MEMORY, RunOptions
+
+__all__ = ["DEFAULT_MEMORY", "MEMORY_MAX_MB", "MEMORY_MIN_MB", "RunOptions", "check",
+           "functions", "parse_memory", "parse_runtimes"]
 
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
-DEFAULT_MEMORY = (128, 512, 1769)
-
-
-@dataclass
-class RunOptions:
-    runtimes: list[str]
-    memory: list[int] = field(default_factory=lambda: list(DEFAULT_MEMORY))
-    cold: int = 10
-    warm: int = 20
-    provisioned: int = 6
-    burst: int = 0
-    idle: tuple[float, ...] = ()           # --idle intervals in seconds (measure/idle.py)
-    idle_samples: int = 10                 # idle samples per configuration and interval
-    work: int = 100
-    timeout_s: float = 60.0
-    target: str = "local"
-    cpu_model: str = "lambda"
-    limits: bool = True
-    output: Path | None = None
-    force: bool = False
-    function_dir: Path | None = None
-    handler: str | None = None
-    function_set: str = "hello"       # the built-in functions measured (coldbench.function_sets)
-    rebuild: bool = False
-    # also take as many profiled cold samples per configuration, after the others
-    # (`run --profile`, the local target only: ``profile/session.py``)
-    profile: bool = False
-    target_options: dict = field(default_factory=dict)   # options only one target reads
-    # what predicts AWS's Init Duration from local cold samples (analysis/prediction.py):
-    # None, the calibration shipped with coldbench
-    calibration: Calibration | None = None
-    # the options the user left at their default (field names; the CLI fills it): a
-    # target may adjust those, where it would refuse a value the user chose
-    defaulted: frozenset[str] = frozenset()
-    notes: list[str] = field(default_factory=list)       # what the checks adjusted, said
-    # how a target talks to the user: progress lines, what must be said whatever the
-    # verbosity, and a yes/no question (None: no one to ask)
-    status: Callable[[str], None] | None = None
-    announce: Callable[[str], None] | None = None
-    confirm: Callable[[str], bool] | None = None
-
-    def plan(self) -> Plan:
-        return Plan(cold=self.cold, warm=self.warm, provisioned=self.provisioned,
-                    event={"work": self.work}, burst=self.burst, idle=tuple(self.idle),
-                    idle_samples=self.idle_samples if self.idle else 0)
 
 
 def parse_runtimes(text: str) -> list[str]:

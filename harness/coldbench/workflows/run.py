@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from typing import Callable
 
 from coldbench import build, targets
-from coldbench.analysis import prediction
+from coldbench import calibration as prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure.modes import Config, Measurement
-from coldbench.workflows.options import RunOptions, check, functions
 from coldbench.model import collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
+from coldbench.workflows.options import RunOptions, check, functions
 
 
 @contextmanager

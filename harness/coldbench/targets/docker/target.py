@@ -47,7 +47,7 @@ from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import EnvironmentUnavailable, UsageError
-from coldbench.measure.modes import Config, Plan
+from coldbench.model import Config, Plan
 from coldbench.targets.base import Target
 from coldbench.targets.docker import images
 from coldbench.targets.docker.container import START_HINT, CodeVolume, ContainerSandbox
