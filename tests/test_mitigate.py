@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from coldbench.analysis import mitigation
+from coldbench.render import mitigation
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_USAGE
 from coldbench.workflows.mitigate import node_package_of, node_packages
 from coldbench.render.table import ms

@@ -71,7 +71,7 @@ def register(cli) -> None:
         Exit status 2 for bad input (nothing measured), 1 when a configuration produced no
         valid sample."""
         from coldbench import prices as price_tables
-        from coldbench.analysis import mitigation as analysis
+        from coldbench.render import mitigation as analysis
         from coldbench.analysis.summary import summarize_samples
         from coldbench.workflows import mitigate as mitigation
         from coldbench.workflows.options import parse_memory, parse_runtimes

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench import build, runtimes, targets
-from coldbench.analysis.mitigation import BESIDE_SNAPSTART, TRIMMED, Findings, Package
+from coldbench.render.mitigation import BESIDE_SNAPSTART, TRIMMED, Findings, Package
 from coldbench.build import Artifact
 from coldbench.errors import ColdbenchError, UsageError
 from coldbench.workflows import options as runner
