@@ -53,7 +53,7 @@ def before_and_after(tmp_path_factory):
 def test_profiled_samples_are_marked_and_kept_out_of_the_statistics(before_and_after):
     _, after, _ = before_and_after
     document = json.loads(after.read_text())
-    assert document["schema_version"] == SCHEMA_VERSION == 2
+    assert document["schema_version"] == SCHEMA_VERSION == 3
     results = load(after)
     profiled = [s for s in results.samples if s.profiled]
     ordinary = [s for s in results.samples if not s.profiled]

@@ -94,6 +94,9 @@ class Runtime(ABC):
     documented_as: str | None = None
     #: the row of AWS's published Init Duration table that stands for it (None: none)
     aws_init_row: str | None = None
+    #: the module of its profile probe (``coldbench.profile.probes``): how `coldbench
+    #: profile` looks into its init; None: its init is profiled as one item
+    probe: str | None = None
     #: how the docker target makes an image for it
     image: ImageRecipe = ImageRecipe()
     #: bump when the build recipe changes, so cached artifacts are rebuilt

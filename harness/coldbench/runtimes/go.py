@@ -34,6 +34,7 @@ class Go(Runtime):
     default_handler = "bootstrap"
     documented_as = "Rust / Go"
     lambda_runtime = "provided.al2023"
+    probe = "coldbench.profile.probes.go"
     aws_init_row = "go (provided.al2023)"
     image = ImageRecipe(aws_base="public.ecr.aws/lambda/provided:al2023",
                         origin="static binary in the task root")

@@ -122,6 +122,7 @@ class Java(Runtime):
     default_handler = "coldbench.Handler::handleRequest"
     documented_as = "Java 21"
     lambda_runtime = "java21"
+    probe = "coldbench.profile.probes.java"
     aws_init_row = "java21"
     image = ImageRecipe(aws_base="public.ecr.aws/lambda/java:21",
                         executable=JAVA_IN_IMAGE, version="java -version 2>&1 | head -n 1",

@@ -57,6 +57,7 @@ class Node(Runtime):
     default_handler = "index.handler"
     documented_as = "Node.js 20"
     lambda_runtime = "nodejs20.x"
+    probe = "coldbench.profile.probes.node"
     aws_init_row = "nodejs20.x"
     # Local images: the host's own node binary. Debian 12 packages Node.js 18, whose ABI
     # the client's addon, built for the host's Node.js 20, does not load; copying the

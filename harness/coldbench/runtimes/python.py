@@ -59,6 +59,7 @@ class Python(Runtime):
     default_handler = "app.handler"
     documented_as = "Python 3.12"
     lambda_runtime = "python3.12"
+    probe = "coldbench.profile.probes.python"
     aws_init_row = "python3.12"
     # Local images: Debian's python3, which must be the host's major.minor (checked). The
     # task root's modules are compiled once in the image, as Lambda's runtime ships them:

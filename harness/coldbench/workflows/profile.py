@@ -108,7 +108,7 @@ def profile(request: Request, on_status: Callable[[str], None] = lambda text: No
     artifacts = []
     for function in runner.functions(options):
         artifacts.append(build.build(function, rebuild=request.rebuild, on_status=on_status))
-    found = [FunctionProfile(a, probes.for_runtime(a.function.runtime.name).MEANS)
+    found = [FunctionProfile(a, probes.for_runtime(a.function.runtime).MEANS)
              for a in artifacts]
     plan = Plan(cold=request.samples, warm=0, provisioned=0, event=EVENT)
     with sigterm_as_interrupt():
@@ -144,7 +144,7 @@ def _unprofiled(target, config: Config, plan: Plan) -> tuple[float | None, dict 
 def _profiled(target, config: Config, result: FunctionProfile,
               event: dict = EVENT) -> ProfiledSample:
     artifact = config.artifact
-    probe = probes.for_runtime(config.runtime)
+    probe = probes.for_runtime(config.artifact.function.runtime)
     folder = Path(tempfile.mkdtemp(prefix="coldbench-profile-"))
     try:
         function = replace(artifact.function, runtime=_Probed(
@@ -198,7 +198,7 @@ def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample
     cold samples in ``ordinary``), also when the profiling is interrupted."""
     from coldbench.workflows.profile_document import run_entry
 
-    found = [FunctionProfile(c.artifact, probes.for_runtime(c.runtime).MEANS) for c in configs]
+    found = [FunctionProfile(c.artifact, probes.for_runtime(c.artifact.function.runtime).MEANS) for c in configs]
     try:
         for _ in range(plan.cold):
             for config, result in zip(configs, found):
