@@ -62,13 +62,14 @@ from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from coldbench import build, runtimes
+from coldbench.build import Artifact
+from coldbench.environments.base import Environment
+from coldbench.errors import UsageError
 from coldbench.phases import billed_ms
 from coldbench.targets.aws.lambda_report import Report
-from coldbench.build import Artifact
-from coldbench.errors import UsageError
-from coldbench.environments.base import Environment
-from coldbench.workflows.options import MEMORY_MAX_MB, MEMORY_MIN_MB
 from coldbench.targets.local.target import LocalTarget
+from coldbench.workflows.options import MEMORY_MAX_MB, MEMORY_MIN_MB
+from coldbench.workflows.signals import sigterm_as_interrupt
 
 API_VERSION = "2015-03-31"
 _INVOKE_PATH = re.compile(rf"^/{API_VERSION}/functions/(?P<name>[^/]+)/invocations/?$")
@@ -490,7 +491,6 @@ def artifacts_for(runtime_names: list[str], function_dir=None, handler: str | No
 
 def main_loop(server: Server, announce: Callable[[str], None] = lambda text: None) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM); every environment is stopped after."""
-    from coldbench.workflows.run import sigterm_as_interrupt
 
     with sigterm_as_interrupt():
         try:

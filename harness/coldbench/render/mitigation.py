@@ -36,13 +36,15 @@ from importlib import resources
 
 from tabulate import tabulate
 
-from coldbench.analysis import cost, reference
+from coldbench.analysis import cost, idle, reference
 from coldbench.analysis.stats import Summary, summarize
+from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import UsageError
-from coldbench.model import Variant
+from coldbench.model import Variant, interval_text
 from coldbench.prices import Prices, usd
 from coldbench.render.table import ms
 from coldbench.results.schema import Sample
+from coldbench.runtimes import RUNTIMES
 from coldbench.workflows.mitigate import BESIDE_SNAPSTART, TRIMMED, Findings, Package
 
 __all__ = ["BESIDE_SNAPSTART", "TRIMMED", "Findings", "Package", "Row", "Strategy", "document",
@@ -246,7 +248,6 @@ def runtime(strategy: Strategy, f: Findings) -> Row:
     figures, taken = {"memory_mb": f.reference_mb, "this_function": _figure(own),
                       "built_in": {}}, []
     documented = reference.documented()
-    from coldbench.runtimes import RUNTIMES
     for name, why_not in f.compared.items():
         if why_not is not None:
             lines.append(f"{name} built-in: not measured ({why_not})")
@@ -319,9 +320,6 @@ def snapstart(strategy: Strategy, f: Findings, prices: Prices) -> Row:
 def keep_warm(strategy: Strategy, f: Findings, prices: Prices) -> Row:
     """What pings at the keep-warm interval cost; with --idle, how often a call after idle
     time found no environment (``analysis.idle``)."""
-    from coldbench.analysis import idle
-    from coldbench.analysis.summary import summarize_samples
-    from coldbench.workflows.sweeps import interval_text
 
     every = f.keep_warm_s or 300.0
     warm = _summary(_of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(), "warm"))

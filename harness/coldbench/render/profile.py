@@ -8,8 +8,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from coldbench.workflows.profile_document import tree_of
 from coldbench.profile.tree import PART_LABELS, Item, top_items
+from coldbench.render.charts import pyplot
+from coldbench.workflows.profile_document import tree_of
 
 DEFAULT_TOP = 15
 
@@ -84,7 +85,6 @@ MIN_DRAWN_SHARE = 0.001    # nor are they drawn below this share (a JVM loads ~1
 def icicle_svg(doc: dict, path: Path) -> None:
     """An icicle chart per function (root on top, each row a level, width = cumulative
     milliseconds) written to ``path`` as SVG."""
-    from coldbench.render.report import pyplot
     plt = pyplot()
     figure = icicle_figure(doc["profiles"])
     figure.savefig(path, format="svg")
@@ -94,7 +94,6 @@ def icicle_svg(doc: dict, path: Path) -> None:
 def icicle_figure(profiles: list[dict]):
     """The icicle charts of ``profiles`` (those with a tree), one below the other, as a
     matplotlib figure: for the file above, and for the reports and the site."""
-    from coldbench.render.report import pyplot
     plt = pyplot()
     profiles = [p for p in profiles if p.get("tree")]
     # a row of 0.28 inch per level, so that a deep tree (a package importing dozens of

@@ -17,13 +17,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from coldbench.analysis import reference
+from coldbench import prices as price_tables
+from coldbench.analysis import cost, reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
 from coldbench.errors import UsageError
-from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, rows
 from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
-from coldbench.results.schema import Results
+from coldbench.render.charts import pyplot
+from coldbench.render.profile import icicle_figure
+from coldbench.render.profile import ms as profile_ms
+from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, render, rows
+from coldbench.results.schema import Results, replace_file
 
 MODE_COLORS = {"cold": "#1f5fa8", "warm": "#e08a1e", "provisioned": "#3a9a4a"}
 PALETTE = ["#1f5fa8", "#e08a1e", "#3a9a4a", "#b8322a", "#7b4fa6", "#5b5b5b"]
@@ -38,17 +42,6 @@ class Chart:
 
 
 # -- drawing -------------------------------------------------------------------------------
-
-def pyplot():
-    """matplotlib's pyplot on the Agg backend, or a message that says how to get it."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise UsageError("charts need matplotlib: pip install 'coldbench[report]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
 
 def svg_of(figure, name: str) -> str:
     """A figure as an <svg> element: text kept as text, ids unique to ``name``, no date."""
@@ -135,8 +128,6 @@ def cold_vs_warm(configs: list[ConfigSummary]) -> Chart | None:
 
 
 def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None:
-    from coldbench import prices as price_tables
-    from coldbench.analysis import cost
 
     plt = pyplot()
     prices = price_tables.load()
@@ -223,7 +214,6 @@ def local_vs_aws(results: Results, configs: list[ConfigSummary]) -> Chart | None
 def profile_charts(results: Results) -> list[Chart]:
     """An icicle chart of each configuration the run profiled (`run --profile`,
     ``run.profiles``), drawn by the profile's own renderer."""
-    from coldbench.render.profile import icicle_figure, ms as profile_ms
 
     found = []
     for profile in results.run.get("profiles") or []:
@@ -275,7 +265,6 @@ def run_facts(run: dict) -> list[tuple[str, str]]:
 
 def markdown(results: Results, output: Path | None = None) -> tuple[str, dict[Path, str]]:
     """The report as Markdown, and the chart files to write beside ``output``."""
-    from coldbench.render.table import render
 
     configs = summarize_samples(results.samples)
     lines = [f"# {run_title(results.run)}", ""]
@@ -360,7 +349,6 @@ def html_report(results: Results) -> str:
 def write(results: Results, fmt: str, output: Path | None = None) -> str | None:
     """Render the report (``markdown`` or ``html``): the text when ``output`` is None,
     else written there (each file whole, then renamed), markdown charts beside it."""
-    from coldbench.results.schema import replace_file
 
     if fmt == "html":
         text, files = html_report(results), {}

@@ -10,7 +10,9 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from coldbench.analysis import reference
+from coldbench.analysis.idle import after_idle, keep_warm_lines
 from coldbench.analysis.summary import ConfigSummary
+from coldbench.prices import load
 from coldbench.results.schema import BUILTIN_FUNCTION
 
 HEADERS = ["Runtime", "Memory", "Cold Start p50 (p90/p99)", "Init p50 (AWS)",
@@ -127,8 +129,6 @@ def render(configs: list[ConfigSummary], fmt: str) -> str:
 def idle_lines(configs: list[ConfigSummary]) -> list[str]:
     """For a run with --idle: per configuration and interval, the share of calls after
     that much idle time that were cold, and what keep-warm pings would buy (none without)."""
-    from coldbench.analysis.idle import after_idle, keep_warm_lines
-    from coldbench.prices import load
 
     found = after_idle(configs)
     return keep_warm_lines(found, load()) if found else []
@@ -143,7 +143,6 @@ def idle_text(configs: list[ConfigSummary], bullet: str = "") -> str:
 def _as_json(config: ConfigSummary) -> dict:
     variant = {"variant": config.variant.label()} if config.variant else {}
     if config.idle_s is not None:
-        from coldbench.analysis.idle import after_idle
 
         found = after_idle([config])[0]
         variant |= {"idle_s": config.idle_s, "cold_after_idle": {

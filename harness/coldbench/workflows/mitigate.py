@@ -43,7 +43,7 @@ from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
 from coldbench.workflows import options as runner
 from coldbench.workflows import profile as session
-from coldbench.workflows.run import sigterm_as_interrupt
+from coldbench.workflows.signals import sigterm_as_interrupt
 
 TRIMMED = "trimmed"                   # the version label of the trimmed build's samples
 BESIDE_SNAPSTART = "no SnapStart"     # the function measured beside SnapStart, without it

@@ -9,17 +9,61 @@ and their medians (the tree the terminal shows).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from coldbench.errors import ResultsError
 from coldbench.model import collect_metadata, median, now_iso
-from coldbench.workflows.profile import FunctionProfile, Request
+from coldbench.model import Artifact
 from coldbench.profile.tree import PART_LABELS, PARTS, Item, median_tree
+from coldbench.results.schema import Sample, replace_file
 
 SCHEMA = "coldbench-profile"
 # 1: first version.
 VERSION = 1
 
+
+
+DEFAULT_SAMPLES = 5
+DEFAULT_MEMORY_MB = 1769          # one full vCPU on Lambda
+EVENT = {"work": 0}
+
+
+@dataclass
+class Request:
+    runtimes: list[str]
+    function_dir: Path | None = None
+    handler: str | None = None
+    function_set: str = "hello"       # the built-in functions (coldbench.function_sets)
+    samples: int = DEFAULT_SAMPLES
+    memory_mb: int = DEFAULT_MEMORY_MB
+    timeout_s: float = 60.0
+    limits: bool = True
+    delivery: str | None = None       # None: the local target's default
+    rebuild: bool = False
+
+
+@dataclass
+class ProfiledSample:
+    init_ms: float | None
+    error: dict | None
+    parts: dict[str, float | None]
+    tree: Item
+    sample: Sample | None = None       # the cold sample itself, as `run` records samples
+
+
+@dataclass
+class FunctionProfile:
+    """Every sample of one function: the unprofiled ones' Init Duration and error, the
+    profiled ones' reading."""
+
+    artifact: Artifact
+    means: str
+    unprofiled: list[tuple[float | None, dict | None]] = field(default_factory=list)
+    profiled: list[ProfiledSample] = field(default_factory=list)
+    split: bool = True
+    how: dict[str, str] = field(default_factory=dict)
+    remainder: str | None = None
 
 
 def summary(result: FunctionProfile) -> dict:
@@ -102,9 +146,7 @@ def check_writable(path: Path, force: bool) -> None:
 
 
 def write(path: Path, doc: dict) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(doc, indent=1) + "\n")
-    temporary.replace(path)
+    replace_file(Path(path), json.dumps(doc, indent=1) + "\n")
 
 
 def load(path: Path) -> dict:

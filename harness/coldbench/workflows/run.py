@@ -8,8 +8,6 @@ either.
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
 from typing import Callable
 
 from coldbench import build, targets
@@ -19,18 +17,10 @@ from coldbench.measure.modes import Config, Measurement
 from coldbench.model import collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 from coldbench.workflows.options import RunOptions, check, functions
+from coldbench.workflows.profile import profile_run
+from coldbench.workflows.signals import sigterm_as_interrupt
 
-
-@contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM ends a run like Ctrl-C does: cleanup runs, results so far stay."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+__all__ = ["predict", "run", "run_metadata", "sigterm_as_interrupt"]
 
 
 def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = None,
@@ -66,7 +56,6 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
 
             Measurement(target, configs, plan, record).run()
             if options.profile:              # after the ordinary samples, kept apart
-                from coldbench.workflows.profile import profile_run
                 profile_run(target, configs, plan, writer.results.samples, record,
                             writer.results.run)
             writer.results.run["completed"] = True
