@@ -43,6 +43,7 @@ from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
 from coldbench.workflows import options as runner
 from coldbench.workflows import profile as session
+from coldbench.workflows import sweeps
 from coldbench.workflows.signals import sigterm_as_interrupt
 
 TRIMMED = "trimmed"                   # the version label of the trimmed build's samples
@@ -467,7 +468,7 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
             try:
                 configs = target.prepare(one.configs, one.plan)
                 findings.spent_usd += target.estimate.total_usd
-                Measurement(target, configs, one.plan, record).run()
+                sweeps.measure(target, configs, one.plan, record)
             finally:
                 target.close()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from coldbench import build, function_sets, runtimes, targets
 from coldbench.errors import UsageError
 from coldbench.model.options import DEFAULT_MEMORY, RunOptions
+from coldbench.targets.base import Bursts, SweepsIdle
 
 __all__ = ["DEFAULT_MEMORY", "MEMORY_MAX_MB", "MEMORY_MIN_MB", "RunOptions", "check",
            "functions", "parse_memory", "parse_runtimes"]
@@ -53,12 +54,12 @@ def check(options: RunOptions) -> None:
     if options.cold + options.warm + options.provisioned + options.burst == 0 \
             and not options.idle:
         raise UsageError("nothing to measure: --cold, --warm and --provisioned are all 0")
-    if options.burst and not targets.get(options.target).bursts:
-        takers = [name for name, plugin in targets.TARGETS.items() if plugin.bursts]
+    if options.burst and not targets.get(options.target).can(Bursts):
+        takers = [name for name, plugin in targets.TARGETS.items() if plugin.can(Bursts)]
         raise UsageError(f"--burst: the {options.target} target starts one environment at "
                          f"a time; bursts are for --target {' or '.join(takers) or '(none)'}")
-    if options.idle and not targets.get(options.target).idles:
-        takers = [name for name, plugin in targets.TARGETS.items() if plugin.idles]
+    if options.idle and not targets.get(options.target).can(SweepsIdle):
+        takers = [name for name, plugin in targets.TARGETS.items() if plugin.can(SweepsIdle)]
         raise UsageError(f"--idle: the {options.target} target keeps no environment between "
                          f"invocations; idle sweeps are for --target "
                          f"{' or '.join(takers) or '(none)'}")

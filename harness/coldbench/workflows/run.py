@@ -13,9 +13,10 @@ from typing import Callable
 from coldbench import build, targets
 from coldbench import calibration as prediction
 from coldbench.errors import ColdbenchError
-from coldbench.measure.modes import Config, Measurement
+from coldbench.measure.modes import Config
 from coldbench.model import collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
+from coldbench.workflows import sweeps
 from coldbench.workflows.options import RunOptions, check, functions
 from coldbench.workflows.profile import profile_run
 from coldbench.workflows.signals import sigterm_as_interrupt
@@ -54,7 +55,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                 if on_sample:
                     on_sample(sample, total)
 
-            Measurement(target, configs, plan, record).run()
+            sweeps.measure(target, configs, plan, record)
             if options.profile:              # after the ordinary samples, kept apart
                 profile_run(target, configs, plan, writer.results.samples, record,
                             writer.results.run)

@@ -35,8 +35,7 @@ class Aws(TargetPlugin):
 
     summary = "AWS Lambda"
     cleanup_asks = True                 # the resources are in an account: say what, then ask
-    bursts = True                       # --burst: invocations at once against no environment
-    idles = True                        # --idle: invocations after idle time, no update between
+    makes = (AwsTarget, Regions)        # both take bursts and idle sweeps
     run_options = (
         REGION, PROFILE,
         Option("--role-arn", help="an existing Lambda execution role; without it a role with "

@@ -32,6 +32,7 @@ class Docker(TargetPlugin):
     name = "docker"
 
     summary = "containers on a Docker engine"
+    makes = (DockerTarget,)
     run_options = (API, DELIVERY, IMAGES)
     cleanup_options = (REMOVE_IMAGES,)
 

@@ -65,6 +65,7 @@ class Local(TargetPlugin):
     name = "local"
 
     summary = "processes on this machine"
+    makes = (LocalTarget,)
     run_options = (API, DELIVERY, RUNTIME_CACHE)
 
     @classmethod
