@@ -22,9 +22,11 @@ from coldbench.errors import MissingToolchain, UsageError
 from coldbench.model import Artifact
 from coldbench.tools import run_tool
 
-# The functions shipped with coldbench, one folder per built-in runtime (functions/<name>/).
+# The functions shipped with coldbench, one folder per built-in runtime (functions/<name>/):
+# package data (coldbench/functions, in a source tree a link to the repository's functions/),
+# so that an installed coldbench has them too.
 BUILTIN_FUNCTIONS = Path(os.environ.get(
-    "COLDBENCH_FUNCTIONS", Path(__file__).resolve().parents[3] / "functions"))
+    "COLDBENCH_FUNCTIONS", Path(__file__).resolve().parents[1] / "functions"))
 
 
 @dataclass(frozen=True)
