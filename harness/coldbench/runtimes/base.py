@@ -41,7 +41,7 @@ class Launch:
 @dataclass(frozen=True)
 class ImageRecipe:
     """How the docker target puts a runtime into a container image
-    (``coldbench.targets.docker.images``).
+    (``coldbench.targets.images``).
 
     ``--images aws`` starts from ``aws_base``, AWS's base image for Lambda that stands for
     the runtime. ``--images local`` builds on a Debian root filesystem that holds AWS's

@@ -38,7 +38,7 @@ from coldbench.environments import cgroups, delivery
 from coldbench.environments.base import LOG_TAIL_LINES, Sandbox
 from coldbench.errors import BuildError, EnvironmentUnavailable
 from coldbench.phases import ms_between, now_ns
-from coldbench.targets.docker import images
+from coldbench.targets import images
 
 GATE = ('read -r AWS_LAMBDA_RUNTIME_API && export AWS_LAMBDA_RUNTIME_API && '
         'exec "$0" "$@"')

@@ -10,7 +10,7 @@ from functools import partial
 from coldbench.environments import cgroups, delivery
 from coldbench.errors import EnvironmentUnavailable
 from coldbench.targets.base import TargetPlugin, Leftover, Option
-from coldbench.targets.docker import images
+from coldbench.targets import images
 from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, SCOPE_LABEL, DockerTarget,
                                              default_images, engine)
 from coldbench.targets.local.plugin import API, DELIVERY, HERE, check_api_options, code_path

@@ -49,7 +49,7 @@ from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.model import Config, Plan
 from coldbench.targets.base import Target
-from coldbench.targets.docker import images
+from coldbench.targets import images
 from coldbench.targets.docker.container import START_HINT, CodeVolume, ContainerSandbox
 from coldbench.targets.local.target import (CPU_MODELS, DELIVERIES, PROVISIONED_UNDER_RIE,
                                             check_api, limit_notes, rie_description)
