@@ -154,6 +154,34 @@ def test_the_check_sees_a_back_edge_inside_a_function(tmp_path, monkeypatch):
     assert layer_of("coldbench.render.table") > layer_of(module)
 
 
+def _members(family: str) -> set[str]:
+    """The targets (each a package under coldbench.targets) or the runtimes (each a module
+    under coldbench.runtimes, beside their shared base)."""
+    folder = PACKAGE / family.split(".")[1]
+    if family == "coldbench.targets":
+        return {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+    return {p.stem for p in folder.glob("*.py")} - {"__init__", "base"}
+
+
+@pytest.mark.parametrize("family", ["coldbench.targets", "coldbench.runtimes"])
+def test_siblings_never_import_each_other(family):
+    """One target (one runtime) never imports another: they share through a lower module
+    (targets/base.py, targets/machine.py, targets/images.py; runtimes/base.py, tools.py)."""
+    members = _members(family)
+    assert len(members) >= 3, members
+    crossing = []
+    for module in MODULES:
+        parts = module.split(".")
+        if not module.startswith(family + ".") or parts[2] not in members:
+            continue
+        for target, line in imports(module):
+            theirs = target.split(".")
+            if (target.startswith(family + ".") and len(theirs) > 2
+                    and theirs[2] in members and theirs[2] != parts[2]):
+                crossing.append(f"{module}:{line} imports {target}")
+    assert not crossing, "\n".join(crossing)
+
+
 def test_runtimes_do_not_import_targets():
     found = [f"{m}:{line} imports {t}" for m in MODULES if m.startswith("coldbench.runtimes")
              for t, line in imports(m) if t.startswith("coldbench.targets")]

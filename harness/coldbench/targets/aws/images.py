@@ -40,6 +40,8 @@ from coldbench.build import Artifact
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.targets.aws.client import Clients, describe
 from coldbench.targets.aws.package import Package, host_architecture, parse_choices
+from coldbench.targets import images as docker_images
+from coldbench.targets.images import engine
 
 PACKAGE_TYPES = ("zip", "image")
 RECIPE_VERSION = "1"              # bump when an image's layout changes
@@ -88,9 +90,6 @@ class Images:
     """The images of one run, on this machine's Docker engine."""
 
     def __init__(self, run_id: str, status: Callable[[str], None], memory_mb: int):
-        from coldbench.targets import images as docker_images
-        from coldbench.targets.docker.target import engine
-
         self.client = engine()
         self.builder = docker_images.Builder(self.client, run_id, status)
         self.status = status
@@ -102,8 +101,6 @@ class Images:
     def build(self, artifact: Artifact, package: Package) -> LambdaImage:
         """The function's image: on AWS's base image, else (with a note) on the docker
         target's local one."""
-        from coldbench.targets import images as docker_images
-
         runtime = artifact.function.runtime
         recipe = runtime.lambda_image(package.lambda_runtime)
         base = None
@@ -146,8 +143,6 @@ class Images:
         return self._described(image, ref, package, recipe.aws_base, "aws")
 
     def _on_local_base(self, artifact, package: Package, wanted: str) -> LambdaImage:
-        from coldbench.targets import images as docker_images
-
         function = artifact.function
         parent = self.builder.function(artifact)
         launch = function.runtime.launch(Path(docker_images.TASK_ROOT), function.handler,

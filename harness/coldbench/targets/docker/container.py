@@ -39,13 +39,12 @@ from coldbench.environments.base import LOG_TAIL_LINES, Sandbox
 from coldbench.errors import BuildError, EnvironmentUnavailable
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets import images
+from coldbench.targets.images import START_HINT
 
 GATE = ('read -r AWS_LAMBDA_RUNTIME_API && export AWS_LAMBDA_RUNTIME_API && '
         'exec "$0" "$@"')
 TMP_SIZE = "512m"                       # Lambda's default ephemeral storage
 CREATE_GRACE_S = 2.0                    # for the engine to finish a create the client left
-START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
-              "DOCKER_HOST at a running engine")
 _CLONE_NEWNET = 0x40000000
 # bytes per second where the code path sets no limit: on cgroup v1 the container's group
 # counts a device's reads only once the device has a rule (0 would remove it)

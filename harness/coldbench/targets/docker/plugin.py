@@ -13,7 +13,7 @@ from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets import images
 from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, SCOPE_LABEL, DockerTarget,
                                              default_images, engine)
-from coldbench.targets.local.plugin import API, DELIVERY, HERE, check_api_options, code_path
+from coldbench.targets.machine import API, DELIVERY, HERE, check_api_options, code_path
 
 IMAGES = Option("--images", choices=images.KINDS,
                 help="AWS's base images (pulled; built here when they cannot be) or images "
