@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from coldbench.analysis import prediction
+from coldbench.render import calibration as calibration_table
 from coldbench.model import Variant
 from coldbench.results.schema import ResultsWriter
 from conftest import make_sample, run_cli
@@ -50,7 +51,7 @@ def test_the_shipped_calibration_is_the_one_docs_fidelity_validates():
     assert {p.runtime for p in calibration.points} >= {"python", "node", "go", "java", "rust"}
     docs = (ROOT / "docs" / "fidelity.md").read_text()
     # the leave-one-runtime-out table, recomputed from the shipped points, is the published one
-    assert prediction.markdown_table(calibration) in docs
+    assert calibration_table.markdown_table(calibration) in docs
     assert f"+-{calibration.error_pct:.0f}%" in docs
 
 

@@ -1,7 +1,7 @@
 """Calibrating the prediction of AWS's Init Duration (``coldbench.calibration``): ``points``
 pair a local results file with an AWS results file (``coldbench calibrate``) or with the
 published figures (the default calibration, ``data/calibration-*.json``), and are fitted;
-the fit's validation as rows and a Markdown table. Pure functions, no I/O.
+the fit's validation as rows (``render.calibration`` draws them). Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from coldbench.errors import UsageError
 from coldbench.model import Variant, median
 
 __all__ = ["DEFAULT_FILE", "KIND", "MODEL", "USES", "VERSION", "Calibration", "Point",
-           "fit", "fit_runs", "from_json", "leave_one_runtime_out", "load", "markdown_table",
+           "fit", "fit_runs", "from_json", "leave_one_runtime_out", "load",
            "points_from_published", "points_from_runs", "published_figures",
            "relative_errors", "save", "to_json", "validation_rows"]
 
@@ -39,21 +39,6 @@ def validation_rows(calibration: Calibration) -> list[dict]:
                      "loo_predicted_ms": loo,
                      "loo_error": None if loo is None else loo / p.aws_init_ms - 1})
     return rows
-
-
-def markdown_table(calibration: Calibration) -> str:
-    """``validation_rows`` as the markdown table docs/fidelity.md holds."""
-    lines = ["| runtime | local init p50 | read MB | AWS p50 | predicted (all) | error "
-             "| predicted (leave-one-out) | error |",
-             "|---|---|---|---|---|---|---|---|"]
-    for row in validation_rows(calibration):
-        loo = row["loo_predicted_ms"]
-        lines.append(
-            f"| {row['runtime']} | {row['local_init_ms']:.1f} | {row['init_read_mb']:.2f} "
-            f"| {row['aws_init_ms']:.1f} | {row['predicted_ms']:.1f} | {row['error']:+.0%} "
-            f"| {'-' if loo is None else f'{loo:.1f}'} "
-            f"| {'-' if row['loo_error'] is None else format(row['loo_error'], '+.0%')} |")
-    return "\n".join(lines) + "\n"
 
 
 # -- points from results ------------------------------------------------------------------
