@@ -228,7 +228,7 @@ def test_its_own_profile_probe_splits_its_init(with_plugin, tmp_path):
     [profile] = json.loads(output.read_text())["profiles"]
     assert profile["means"] == "bash xtrace (BASH_ENV: set -x, PS4 with EPOCHREALTIME)"
     parts = {part["part"]: part["ms"] for part in profile["parts"]}
-    # the function's part is its script's init: a loop of 16 string appends, well under
-    # the whole Init Duration; the runtime's part is the rest
-    assert 0 < parts["function"] < parts["function"] + parts["runtime"], parts
+    # the function's part is its script's init, timed by the trace; the runtime's part is
+    # the rest of Init Duration (on a busy machine, clocks apart, it may round to nothing)
+    assert parts["function"] > 0 and parts["runtime"] >= 0 and parts["client"] is None, parts
     assert profile["tree"]["children"][2]["children"][0]["name"] == "function.sh (sourced)"
