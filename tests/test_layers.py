@@ -7,7 +7,8 @@ The layers, bottom first (README, "Layout"):
 
 - base: the package's face (``coldbench``), ``errors``, ``phases``: they import nothing of coldbench
 - model: what everything speaks of (``coldbench.model``), importing none of the others
-- foundations: the plug-in registry, the price tables, the results file, the calibration
+- foundations: the plug-in registry, the price tables, the files coldbench writes, the
+  results file, the calibration
   a run predicts with, tools the runtimes and targets share, the package's data
 - environments: sandboxes and control planes
 - runtimes: the language runtimes, their builds, the function sets, the profile probes
@@ -31,8 +32,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "harness" / "coldbench"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("coldbench", "coldbench.errors", "coldbench.phases")),
     ("model", ("coldbench.model",)),
-    ("foundations", ("coldbench.plugins", "coldbench.prices", "coldbench.results",
-                     "coldbench.calibration", "coldbench.tools", "coldbench.data")),
+    ("foundations", ("coldbench.plugins", "coldbench.prices", "coldbench.files",
+                     "coldbench.results", "coldbench.calibration", "coldbench.tools",
+                     "coldbench.data")),
     ("environments", ("coldbench.environments",)),
     ("runtimes", ("coldbench.runtimes", "coldbench.build", "coldbench.function_sets",
                   "coldbench.profile")),

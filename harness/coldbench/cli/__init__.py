@@ -19,7 +19,7 @@ from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.common import confirm_on_terminal, given, target_options
 from coldbench.cli.function_set import function_set_option
-from coldbench.cli.results import register as register_result_commands
+from coldbench.cli.results import open_results, register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
 from coldbench.runtimes import RUNTIMES
@@ -127,6 +127,9 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
     context = click.get_current_context()
     targets.refuse_others(target, "run", given(context, settings))
     partial = None
+    if history_dir is not None:                       # checked before anything is measured
+        from coldbench.files import check_folder
+        check_folder(history_dir, "--history")
     if history_dir is not None and output is None:   # measured into partial/ until finished
         from coldbench.analysis.history import History
         output = partial = History(history_dir).partial_path()
@@ -179,14 +182,13 @@ def build(runtimes, function_dir, function_set, rebuild):
               help="table, json, csv: the table; markdown, html: the report with charts.")
 @click.option("--output", type=click.Path(path_type=Path),
               help="Write the markdown or html report here (markdown: charts beside it).")
+@click.option("--force", is_flag=True, help="Replace an existing --output file (and charts).")
 @click.option("--history", "history_dir", type=click.Path(path_type=Path), default="results",
               show_default=True, envvar="COLDBENCH_HISTORY",
               help="History folder that RUN may name a run of (latest, latest~N, a run id).")
-def report(run_ref, fmt, output, history_dir):
+def report(run_ref, fmt, output, force, history_dir):
     """Render a saved run again: a results file, or a run in the history."""
-    from coldbench.analysis.history import open_run
-
-    _, results = open_run(run_ref, history_dir)
+    _, results = open_results(run_ref, history_dir)
     if fmt not in ("markdown", "html"):
         if output is not None:
             raise UsageError("--output is for --format markdown or html; redirect the others")
@@ -194,7 +196,7 @@ def report(run_ref, fmt, output, history_dir):
     from coldbench.render import report as reports
     from coldbench.analysis.summary import summarize_samples
 
-    text = reports.write(results, fmt, output)
+    text = reports.write(results, fmt, output, force)
     if text:
         click.echo(text, nl=False)
     configs = summarize_samples(results.samples)

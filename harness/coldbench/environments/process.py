@@ -18,6 +18,7 @@ import itertools
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import uuid
@@ -240,6 +241,7 @@ class ProcessSandbox(Sandbox):
         self.launcher: Launcher | None = None
         self.device: delivery.LoopDevice | None = None
         self.extra = {}
+        self._spawned: list[subprocess.Popen] = []
         self._closed = False
 
     @property
@@ -249,12 +251,32 @@ class ProcessSandbox(Sandbox):
     def network(self):
         return nullcontext()
 
-    def start(self, argv, env, before_exec: Callable[[], dict[str, str]] | None = None) -> None:
+    def _take_launcher(self) -> None:
+        if self.launcher is not None:
+            return
         self.launcher = self.pool.take()
         if self.cgroup is not None:
             self.cgroup.set_memory(self.memory_mb)
             if self.cpu_model == "proportional":
                 self.cgroup.set_cpu(self.share.applied_vcpus)
+
+    def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
+        """A further process in the runtime's cgroup (taken now if the runtime has not
+        started yet), in a session of its own, writing to ``<name>.log``. It joins the
+        group through a shell before it execs, so that all of its life counts."""
+        self._take_launcher()
+        procs = self.cgroup.procs_files if self.cgroup is not None else []
+        join = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 126; shift; done; shift; exec "$@"'
+        with open(self.home / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(["/bin/sh", "-c", join, "sh", *procs, "--", *argv],
+                                       env=env, cwd=self.home, stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        self._spawned.append(process)
+        return process.pid
+
+    def start(self, argv, env, before_exec: Callable[[], dict[str, str]] | None = None) -> None:
+        self._take_launcher()
         if before_exec is not None:
             env = env | before_exec()
         mount = None
@@ -311,18 +333,21 @@ class ProcessSandbox(Sandbox):
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(offset)
-                data = log.read()
-        except OSError:
-            return "", offset
-        return data.decode("utf-8", "replace"), offset + len(data)
+        return _read_from(self.log_path, offset)
+
+    def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
+        return _read_from(self.home / f"{name}.log", offset)
 
     def close(self) -> None:
         if self._closed:
             return
-        if self.launcher is not None:
+        for process in self._spawned:
+            if process.poll() is None:
+                _kill_tree(process.pid)
+            process.wait()
+        if self.launcher is not None and self.started_ns is None:
+            self.launcher.discard()       # taken for spawned processes, never released
+        elif self.launcher is not None:
             if self.launcher.returncode is None:
                 _kill_tree(self.launcher.pid)
                 self.launcher.wait()          # reaped first: the group empties only then
@@ -330,6 +355,16 @@ class ProcessSandbox(Sandbox):
                 cgroups.remove(self.cgroup)
         shutil.rmtree(self.home, ignore_errors=True)
         self._closed = True
+
+
+def _read_from(path: Path, offset: int) -> tuple[str, int]:
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            data = log.read()
+    except OSError:
+        return "", offset
+    return data.decode("utf-8", "replace"), offset + len(data)
 
 
 def _kill_tree(pid: int) -> None:

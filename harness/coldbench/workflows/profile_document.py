@@ -12,11 +12,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coldbench import files
 from coldbench.errors import ResultsError
 from coldbench.model import collect_metadata, median, now_iso
 from coldbench.model import Artifact
 from coldbench.profile.tree import PART_LABELS, PARTS, Item, median_tree
-from coldbench.results.schema import Sample, replace_file
+from coldbench.results.schema import Sample
 
 SCHEMA = "coldbench-profile"
 # 1: first version.
@@ -139,14 +140,10 @@ def document(results: list[FunctionProfile], request: Request, started_at: str) 
     }
 
 
-def check_writable(path: Path, force: bool) -> None:
-    """Refuse, before anything is measured, to replace a file without ``force``."""
-    if path.exists() and not force:
-        raise ResultsError(f"{path} exists: pass --force to replace it, or choose another --output")
 
 
 def write(path: Path, doc: dict) -> None:
-    replace_file(Path(path), json.dumps(doc, indent=1) + "\n")
+    files.replace_file(path, json.dumps(doc, indent=1) + "\n")
 
 
 def load(path: Path) -> dict:

@@ -26,6 +26,7 @@ from coldbench.build import Artifact
 from coldbench.environments import cgroups, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
+from coldbench.environments.extensions_api import check_extensions
 from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSandbox
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import UsageError
@@ -44,7 +45,8 @@ class LocalTarget(Target):
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
                  api: str = "coldbench", delivery: str = "host",
                  code_path: code_delivery.CodePath | None = None,
-                 runtime_cache: str = "warm"):
+                 runtime_cache: str = "warm", opt_dir: Path | None = None,
+                 variables: dict[str, str] | None = None):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -66,6 +68,12 @@ class LocalTarget(Target):
             raise UsageError(f"unknown runtime cache '{runtime_cache}': choose "
                              f"{', '.join(RUNTIME_CACHES)}")
         self.runtime_cache = runtime_cache
+        # /opt of every environment (its external extensions: /opt/extensions), and the
+        # function's environment variables
+        if opt_dir is not None:
+            check_extensions(opt_dir)
+        self.opt_dir = opt_dir
+        self.variables = dict(variables or {})
         self.delivery = delivery
         self.code_path = code_path or code_delivery.CodePath()
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
@@ -110,7 +118,8 @@ class LocalTarget(Target):
                                  warm=runtime.runtime_files(artifact.task_root) if image else ())
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
-                                  on_close=self._live.discard)
+                                  on_close=self._live.discard, opt_dir=self.opt_dir,
+                                  variables=self.variables)
         self._live.add(environment)
         return environment
 
