@@ -87,6 +87,7 @@ from coldbench.environments.base import Environment
 from coldbench.errors import UsageError
 from coldbench.phases import billed_ms
 from coldbench.targets.aws.lambda_report import Report
+from coldbench.targets.docker.pulled import PulledImages
 from coldbench.targets.local.target import LocalTarget
 from coldbench.workflows.options import MEMORY_MAX_MB, MEMORY_MIN_MB
 from coldbench.workflows.signals import sigterm_as_interrupt
@@ -447,8 +448,6 @@ class Server:
             return self._targets[timeout_s]
 
     def _images(self):
-        from coldbench.targets.docker.pulled import PulledImages
-
         with self._lock:
             if self._pulled is None:
                 self._pulled = PulledImages(auth=self.control_plane.registry_auth)

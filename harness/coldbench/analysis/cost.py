@@ -51,9 +51,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from coldbench import phases
+from coldbench.environments.cgroups import lambda_vcpus
 from coldbench.errors import UsageError
 from coldbench.prices import ARCHES, Prices
 from coldbench.results.schema import ConfigKey, Sample
+from coldbench.runtimes import RUNTIMES
 
 HOURS_PER_MONTH = 730
 COLD_FRACTION = 0.01
@@ -104,7 +106,6 @@ class Measured:
 
 def _lambda_runtime(runtime: str) -> str | None:
     """The Lambda runtime identifier a runtime of the registry deploys as."""
-    from coldbench.runtimes import RUNTIMES
 
     known = RUNTIMES.get(runtime)
     return known.lambda_runtime if known else None
@@ -306,7 +307,6 @@ def requests_costing(monthly: float, lambda_monthly: Callable[[float], float]) -
 
 
 def environments_per_host(vcpus: float, memory_gb: float, memory_mb: int) -> int:
-    from coldbench.environments.cgroups import lambda_vcpus     # kept out of the CLI's start
 
     return math.floor(min(vcpus / lambda_vcpus(memory_mb), memory_gb / (memory_mb / 1024)) + 1e-9)
 

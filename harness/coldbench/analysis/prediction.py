@@ -15,6 +15,7 @@ from coldbench.calibration import (DEFAULT_FILE, KIND, MODEL, USES, VERSION, Cal
                                    relative_errors, save, to_json)
 from coldbench.errors import UsageError
 from coldbench.model import Variant, median
+from coldbench.runtimes import RUNTIMES
 
 __all__ = ["DEFAULT_FILE", "KIND", "MODEL", "USES", "VERSION", "Calibration", "Point",
            "fit", "fit_runs", "from_json", "leave_one_runtime_out", "load",
@@ -114,7 +115,6 @@ PUBLISHED_SOURCE = (f"{AWS_INIT_SOURCE}: Init Duration p50 (mean where no p50 is
 def published_figures() -> dict[str, tuple[float, str]]:
     """runtime -> (AWS's published Init Duration, the Lambda identifier it is for), for
     the registered runtimes that have a row (``Runtime.aws_init_row``)."""
-    from coldbench.runtimes import RUNTIMES
 
     found = {}
     for name, runtime in RUNTIMES.items():

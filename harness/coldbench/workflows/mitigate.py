@@ -41,6 +41,9 @@ from coldbench.measure.modes import Measurement
 from coldbench.model import Config, Plan, Variant
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
+from coldbench.targets.aws.images import parse_package_types
+from coldbench.targets.aws.package import parse_architectures
+from coldbench.targets.aws.regions import parse_regions
 from coldbench.workflows import options as runner
 from coldbench.workflows import profile as session
 from coldbench.workflows import sweeps
@@ -176,10 +179,6 @@ def run_options(request: Request) -> runner.RunOptions:
 
 def _check_aws(request: Request) -> None:
     """What `mitigate --target aws` measures: one region, one architecture, zip packages."""
-    from coldbench.targets.aws.images import parse_package_types
-    from coldbench.targets.aws.package import parse_architectures
-    from coldbench.targets.aws.regions import parse_regions
-
     settings = request.target_options
     if settings.get("region") and len(parse_regions(settings["region"])) > 1:
         raise UsageError("mitigate measures in one region: pass one --region")
