@@ -12,13 +12,10 @@ from tabulate import tabulate
 from coldbench import files
 from coldbench.profile.tree import PART_LABELS, Item, top_items
 from coldbench.render.charts import pyplot
+from coldbench.render.table import ms
 from coldbench.workflows.profile_document import tree_of
 
 DEFAULT_TOP = 15
-
-
-def ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
 
 
 def _signed(value: float | None, unit: str) -> str:
@@ -54,18 +51,18 @@ def render_profile(profile: dict, memory_mb: int, top: int = DEFAULT_TOP) -> str
     init = profile["init_ms"]
     lines = [f"{profile['runtime']}: {profile['function']} ({profile['handler']}) at "
              f"{memory_mb} MB, profiled by {profile['means']}",
-             f"Init Duration p50: {ms(init['unprofiled']['p50'])} ms unprofiled "
-             f"(n={init['unprofiled']['n']}), {ms(init['profiled']['p50'])} ms profiled "
+             f"Init Duration p50: {ms(init['unprofiled']['p50'], 1)} ms unprofiled "
+             f"(n={init['unprofiled']['n']}), {ms(init['profiled']['p50'], 1)} ms profiled "
              f"(n={init['profiled']['n']}); {_overhead(profile)}", ""]
     if profile["split"]:
-        rows = [[part["label"], ms(part["ms"]),
+        rows = [[part["label"], ms(part["ms"], 1),
                  (part["how"] or "") + (" (the rest)" if part["remainder"] else "")]
                 for part in profile["parts"]]
         lines += [tabulate(rows, headers=["part", "p50 ms", "how"], tablefmt="simple",
                            colalign=("left", "right", "left"), disable_numparse=True), ""]
     tree = tree_of(profile)
     if tree is not None:
-        rows = [[PART_LABELS[part], _name(item), ms(item.self_ms), ms(item.total_ms)]
+        rows = [[PART_LABELS[part], _name(item), ms(item.self_ms, 1), ms(item.total_ms, 1)]
                 for part, item in top_items(tree, top)]
         if rows:
             lines += [tabulate(rows, headers=["part", "item", "self ms", "cumulative ms"],
@@ -116,7 +113,7 @@ def icicle_figure(profiles: list[dict]):
         ax.set_xlabel("ms")
         memory = f" at {profile['memory_mb']} MB" if profile.get("memory_mb") else ""
         ax.set_title(f"{profile['runtime']}: {profile['function']}{memory} - Init Duration "
-                     f"{ms(tree.total_ms)} ms (profiled)", loc="left", fontsize=10)
+                     f"{ms(tree.total_ms, 1)} ms (profiled)", loc="left", fontsize=10)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
     figure.tight_layout()

@@ -26,7 +26,6 @@ from coldbench.errors import UsageError
 from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
 from coldbench.render.charts import pyplot
 from coldbench.render.profile import icicle_figure
-from coldbench.render.profile import ms as profile_ms
 from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, render, rows
 from coldbench.results.schema import Results
 
@@ -226,8 +225,8 @@ def profile_charts(results: Results) -> list[Chart]:
         init = profile["init_ms"]
         overhead = ("" if profile.get("overhead_ms") is None else
                     f" Overhead of profiling: {profile['overhead_ms']:+.1f} ms (profiled "
-                    f"Init Duration p50 {profile_ms(init['profiled']['p50'])} ms against "
-                    f"{profile_ms(init['unprofiled']['p50'])} ms unprofiled).")
+                    f"Init Duration p50 {ms(init['profiled']['p50'], 1)} ms against "
+                    f"{ms(init['unprofiled']['p50'], 1)} ms unprofiled).")
         found.append(Chart(name, f"Where init time goes: {key}",
                            f"The median of {init['profiled']['n']} profiled cold starts "
                            f"({profile['means']}): Init Duration on top, below it its parts, "

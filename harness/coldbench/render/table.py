@@ -43,9 +43,14 @@ def footnote(configs: list[ConfigSummary]) -> str:
     return f"{FOOTNOTE} {PREDICTED_NOTE}" if predicts(configs) else FOOTNOTE
 
 
-def ms(value: float | None) -> str:
+def ms(value: float | None, decimals: int | None = None) -> str:
+    """Milliseconds as every table shows them: "-" for none; with ``decimals``, that many
+    (profiles: one); else 2 decimals below 10 ms, 1 below a second, whole with thousands
+    separators above."""
     if value is None:
         return "-"
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
     if value < 10:
         return f"{value:.2f}"
     if value < 1000:
