@@ -29,17 +29,17 @@ def test_the_installed_wheel_runs_its_built_in_functions(tmp_path):
 
     fresh = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(fresh)], check=True, timeout=300)
-    # coldbench's dependencies from this interpreter's site-packages (a .pth line adds the
-    # folder, without running the editable install's own .pth there); coldbench itself
-    # only from the wheel
-    purelib = Path(subprocess.run(
-        [str(fresh / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True, text=True, check=True).stdout.strip())
-    (purelib / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     installed = subprocess.run([str(fresh / "bin" / "python"), "-m", "pip", "install", "--quiet",
                                 "--no-deps", "--no-index", str(wheel)],
                                capture_output=True, text=True, timeout=600)
     assert installed.returncode == 0, installed.stderr
+    # then coldbench's dependencies from this interpreter's site-packages (a .pth line adds
+    # the folder, after the wheel's, without running the editable install's own .pth
+    # there; added after installing, so pip does not take that coldbench for this one)
+    purelib = Path(subprocess.run(
+        [str(fresh / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True).stdout.strip())
+    (purelib / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "COLDBENCH_FUNCTIONS")}
     where = subprocess.run([str(fresh / "bin" / "python"), "-c",
