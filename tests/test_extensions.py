@@ -72,9 +72,11 @@ def opt_with(tmp_path: Path, *extensions: tuple[str, Path]) -> Path:
 
 
 def cold_starts(artifact, opt: Path | None, variables: dict, count: int = COLD,
-                warm: int = 0, timeout_s: float = 10) -> list[list]:
-    """``count`` environments, each invoked once cold and ``warm`` times more."""
-    target = LocalTarget(timeout_s=timeout_s, opt_dir=opt, variables=variables)
+                warm: int = 0, timeout_s: float = 10, writable: list[Path] = ()) -> list[list]:
+    """``count`` environments, each invoked once cold and ``warm`` times more;
+    ``writable``: folders the environments may write into (what an extension saw)."""
+    target = LocalTarget(timeout_s=timeout_s, opt_dir=opt, variables=variables,
+                         writable=writable)
     runs, pids = [], []
     try:
         for _ in range(count):
@@ -303,7 +305,7 @@ def test_an_extension_built_on_awss_rust_crate_runs_through_cold_warm_and_shutdo
     and is shut down, in time, twice."""
     opt = opt_with(tmp_path, ("telemetry-extension", rust_extension()))
     started = time.monotonic()
-    runs = cold_starts(artifact, opt, {}, count=2, warm=2)
+    runs = cold_starts(artifact, opt, {}, count=2, warm=2, writable=[opt])
     assert time.monotonic() - started < 30
     for run in runs:
         assert [r.error for r in run] == [None] * 3
@@ -327,7 +329,8 @@ def test_an_exec_wrapper_gets_the_runtimes_command_line(tmp_path):
     wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {seen}\nexec "$@"\n')
     wrapper.chmod(0o755)
     python = build(Function.builtin(get("python")))
-    target = LocalTarget(timeout_s=20, variables={"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)})
+    target = LocalTarget(timeout_s=20, variables={"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)},
+                         writable=[tmp_path])
     try:
         environment = target.start(python, MEMORY, provisioned=False)
         invoked = environment.invoke({})

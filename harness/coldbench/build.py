@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench import function_sets
+from coldbench import owners
 from coldbench.errors import UsageError
 from coldbench.model import Artifact
 from coldbench.runtimes import Runtime
@@ -24,13 +25,47 @@ __all__ = ["Artifact", "Function", "build", "cache_root", "source_digest", "sour
 
 
 @dataclass(frozen=True)
+class Layer:
+    """A Lambda layer as given (a folder or a .zip, as ``aws lambda publish-layer-version``
+    takes it): its name, where it is, the digest of its content and its size unzipped.
+    Made by ``coldbench.layers.load``."""
+
+    name: str
+    source: Path
+    digest: str            # SHA-256 of the zip's bytes, or of the folder's files
+    unzipped_bytes: int    # what Lambda counts against its 250 MB
+    # The function configuration the layer's own instructions add with it: a handler that
+    # wraps the function's (Datadog's datadog_lambda.handler.handler), variables
+    # (AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument). Set wherever the layer is.
+    handler: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> dict:
+        """What a sample and the results say of it."""
+        return {"name": self.name, "digest": self.digest,
+                **({"handler": self.handler} if self.handler else {}),
+                **({"env": dict(self.env)} if self.env else {})}
+
+
+@dataclass(frozen=True)
 class Function:
-    """A function to measure: its source folder, in one runtime, with its handler."""
+    """A function to measure: its source folder, in one runtime, with its handler, and
+    the layers it is configured with, in order (Lambda's ``Layers``)."""
 
     name: str
     runtime: Runtime
     source: Path
     handler: str
+    layers: tuple[Layer, ...] = ()
+
+    @property
+    def configured_handler(self) -> str:
+        """The handler Lambda starts: the last layer's that sets one, else the function's."""
+        return next((l.handler for l in reversed(self.layers) if l.handler), self.handler)
+
+    def configured_env(self) -> dict[str, str]:
+        """The variables the function's layers add to its configuration, in order."""
+        return {name: value for layer in self.layers for name, value in layer.env}
 
     @classmethod
     def builtin(cls, runtime: Runtime, function_set: str = "hello") -> "Function":
@@ -49,6 +84,20 @@ class Function:
         if not source.is_dir() or not os.access(source, os.R_OK | os.X_OK):
             raise UsageError(f"function folder '{source}' is not a readable folder")
         return cls(source.name, runtime, source, handler or runtime.default_handler)
+
+
+READABLE = 0o005      # others may read and enter: the runtime runs as an unprivileged user
+
+
+def make_readable(task_root: Path) -> None:
+    """Let every user read the task root's files and enter its folders, as the runtime's
+    unprivileged user must (the build's staging folder is made private)."""
+    for folder, _, names in os.walk(task_root):
+        os.chmod(folder, os.stat(folder).st_mode | 0o755)
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o444)
 
 
 def source_files(function: Function) -> list[Path]:
@@ -79,15 +128,20 @@ def build(function: Function, rebuild: bool = False,
     key = hashlib.sha256(f"{digest}\0{runtime.build_version}\0{toolchain}".encode()).hexdigest()
     task_root = cache_root() / "build" / runtime.name / f"{function.name}-{key[:16]}"
     if task_root.is_dir() and not rebuild:
+        if task_root.stat().st_mode & READABLE != READABLE:     # built before it was made so
+            make_readable(task_root)
         return Artifact(function, task_root, digest, toolchain)
     on_status(f"building {function.name} ({runtime.name})")
     task_root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=task_root.parent))
+    held = owners.hold_folder(staging)     # cleanup keeps a folder a live build writes
     try:
         runtime.build(function.source, staging)
+        make_readable(staging)
         if task_root.exists():
             shutil.rmtree(task_root)
         staging.rename(task_root)   # appears whole or not at all
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        os.close(held)
     return Artifact(function, task_root, digest, toolchain)

@@ -49,6 +49,12 @@ class RunOptions:
     # also take as many profiled cold samples per configuration, after the others
     # (`run --profile`, the local target only: ``profile/session.py``)
     profile: bool = False
+    # the function's layers, in order (``--layer``), each a ``coldbench.build.Layer`` loaded
+    # by ``coldbench.layers``
+    layers: tuple = ()
+    # also measure the function with each prefix of its layers (none, A, A+B, ...),
+    # interleaved, to print each layer's overhead (``--layer-overhead``)
+    layer_overhead: bool = False
     target_options: dict = field(default_factory=dict)   # options only one target reads
     # what predicts AWS's Init Duration from local cold samples (coldbench.calibration):
     # None, the calibration shipped with coldbench

@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 from coldbench import files
 from coldbench.profile.tree import PART_LABELS, Item, top_items
-from coldbench.render.charts import pyplot
+from coldbench.render.figure import pyplot
 from coldbench.render.table import ms
 from coldbench.workflows.profile_document import tree_of
 

@@ -25,7 +25,8 @@ from coldbench.environments.base import ACCOUNT, REGION, lambda_variables
 from coldbench.environments.runtime_api import RuntimeAPI
 from coldbench.errors import BuildError, MissingToolchain
 from coldbench.model import Artifact
-from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
+from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, end_session,
+                                     run_tool)
 
 HINT = "install a JDK 17+ and Maven (or point COLDBENCH_JAVA_HOME at a JDK)"
 
@@ -223,6 +224,9 @@ class Java(Runtime):
         return Launch(argv=jvm_command(task_root, memory_mb, handler, sharing=[
             "-Xshare:auto", f"-XX:SharedArchiveFile={task_root / CDS_ARCHIVE}"]))
 
+    # Layers: the client itself loads the jars of /opt/java/lib (its class loader is made
+    # with the task root and /opt/java), so, as on Lambda, no variable names them.
+
     def installation(self) -> list[Path]:
         return [Path(java_executable()).resolve().parents[1]]      # the whole JDK
 
@@ -306,7 +310,7 @@ def _list_loaded_classes(task_root: Path) -> None:
             with open(log, "wb") as output:
                 process = subprocess.Popen(argv, cwd=task_root, env=env,
                                            stdin=subprocess.DEVNULL, stdout=output,
-                                           stderr=subprocess.STDOUT)
+                                           stderr=subprocess.STDOUT, start_new_session=True)
             deadline = time.monotonic() + TRAINING_TIMEOUT_S
             while not invocation.done.wait(0.05):
                 timed_out = time.monotonic() > deadline
@@ -318,8 +322,9 @@ def _list_loaded_classes(task_root: Path) -> None:
                 try:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                    pass
+                finally:                  # interrupted too: nothing of it outlives coldbench
+                    end_session(process)
         if not invocation.done.is_set() or invocation.error or api.init_error:
             tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-25:])
             problem = (invocation.error or api.init_error

@@ -5,7 +5,8 @@ imports this; neither imports the other."""
 
 from __future__ import annotations
 
-from coldbench.environments import cgroups, delivery, rie
+from coldbench import owners
+from coldbench.environments import cgroups, delivery, isolation, rie
 from coldbench.errors import UsageError
 from coldbench.targets.base import Option
 
@@ -29,6 +30,12 @@ DELIVERY = Option("--delivery", default="lambda", choices=DELIVERIES,
                        "runtime's own files stay warm; samples record init_read_mb and "
                        "the predicted AWS Init Duration (root, loop devices, cgroup v1). "
                        "host: from this machine's files and page cache, as before.")
+EPHEMERAL_STORAGE = Option("--ephemeral-storage", default=isolation.EPHEMERAL_DEFAULT_MB,
+                           type=int,
+                           help="MB of the environment's private /tmp (512..10240, as "
+                                "Lambda allows); writing past it fails with ENOSPC. A "
+                                "memory file system here: what /tmp holds counts in the "
+                                "memory limit.")
 RIE_WITHOUT_PROVISIONED = ("--api rie: no provisioned samples (the emulator initialises the "
                            "runtime on the first invocation)")
 
@@ -75,3 +82,9 @@ def code_path(calibration) -> delivery.CodePath:
     if calibration is None or not calibration.read_mb_per_s:
         return delivery.CodePath(None, calibration.read_iops if calibration else None)
     return delivery.CodePath(int(calibration.read_mb_per_s * 1e6), calibration.read_iops)
+
+
+def in_use(run_id: str) -> str | None:
+    """Why what run ``run_id`` made is kept: its run is live; None if it is not."""
+    pid = owners.owner(run_id)
+    return None if pid is None else f"run {run_id} is live (pid {pid})"

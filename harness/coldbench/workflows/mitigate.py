@@ -4,7 +4,7 @@ to one function, on the local target.
 1. Build the function; list the packages of its task root (Python: top-level packages
    and modules, grouped by the distribution that installed them; Node.js: the packages of
    node_modules), without the runtime interface client's, which Lambda's runtime brings.
-2. Profile it (``profile.session``): which modules or packages its profiled cold starts
+2. Profile it (``workflows.profile``): which modules or packages its profiled cold starts
    loaded. The packages none loaded are copied out of a copy of the task root: the trimmed
    build.
 3. Measure, interleaved as `coldbench run` does (``measure.modes.Measurement``): the

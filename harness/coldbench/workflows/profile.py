@@ -24,6 +24,7 @@ from coldbench.profile.probes import Capture
 from coldbench.profile.tree import Reading, assemble, parts_ms
 from coldbench.results.schema import Sample
 from coldbench.runtimes.base import Launch
+from coldbench.workflows import layers as layered
 from coldbench.workflows import options as runner
 from coldbench.workflows.profile_document import (DEFAULT_MEMORY_MB, DEFAULT_SAMPLES, EVENT,
                                                   FunctionProfile, ProfiledSample, Request,
@@ -42,7 +43,8 @@ def run_options(request: Request) -> runner.RunOptions:
         provisioned=0, work=EVENT["work"], timeout_s=request.timeout_s, target="local",
         limits=request.limits, function_dir=request.function_dir, handler=request.handler,
         function_set=request.function_set,
-        rebuild=request.rebuild, target_options=settings, defaulted=frozenset(defaulted))
+        rebuild=request.rebuild, layers=tuple(request.layers), target_options=settings,
+        defaulted=frozenset(defaulted))
     runner.check(options)
     return options
 
@@ -51,12 +53,22 @@ class _Probed:
     """A runtime launched with its probe switched on: every attribute is the runtime's,
     and its launch is the runtime's with the probe's variables added."""
 
-    def __init__(self, runtime, variables: Callable[[dict[str, str]], dict[str, str]]):
+    def __init__(self, runtime, variables: Callable[[dict[str, str]], dict[str, str]],
+                 folder: Path):
         self._runtime = runtime
         self._variables = variables
+        self._folder = folder
 
     def __getattr__(self, name):
         return getattr(self._runtime, name)
+
+    def installation(self) -> list[Path]:
+        # the probes' own files (a preloaded script) are read by the runtime too
+        return [*self._runtime.installation(), Path(probes.__file__).parent]
+
+    def writable(self) -> list[Path]:
+        """The probe's folder, where the runtime writes what it saw (isolation.Writes)."""
+        return [self._folder]
 
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         launch = self._runtime.launch(task_root, handler, memory_mb)
@@ -71,6 +83,7 @@ def profile(request: Request, on_status: Callable[[str], None] = lambda text: No
     artifacts = []
     for function in runner.functions(options):
         artifacts.append(build.build(function, rebuild=request.rebuild, on_status=on_status))
+    layered.check(artifacts)
     found = [FunctionProfile(a, probes.for_runtime(a.function.runtime).MEANS)
              for a in artifacts]
     plan = Plan(cold=request.samples, warm=0, provisioned=0, event=EVENT)
@@ -111,7 +124,7 @@ def _profiled(target, config: Config, result: FunctionProfile,
     folder = Path(tempfile.mkdtemp(prefix="coldbench-profile-"))
     try:
         function = replace(artifact.function, runtime=_Probed(
-            artifact.function.runtime, lambda env: probe.variables(folder, env)))
+            artifact.function.runtime, lambda env: probe.variables(folder, env), folder))
         probed = replace(artifact, function=function)
         started = now_ns()
         environment = None
@@ -149,7 +162,7 @@ def _read(probe, folder: Path, artifact: Artifact, exec_ns: int | None,
     end_ns = None if init_ms is None else exec_ns + round(init_ms * 1e6)
     return probe.read(Capture(log=log, folder=folder, exec_ns=exec_ns, end_ns=end_ns,
                               task_root=artifact.task_root, source=artifact.function.source,
-                              handler=artifact.function.handler))
+                              handler=artifact.function.configured_handler))
 
 
 def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample],

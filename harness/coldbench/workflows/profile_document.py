@@ -42,6 +42,7 @@ class Request:
     limits: bool = True
     delivery: str | None = None       # None: the local target's default
     rebuild: bool = False
+    layers: tuple = ()                # the functions' layers (``--layer``), in order
 
 
 @dataclass
@@ -79,7 +80,7 @@ def summary(result: FunctionProfile) -> dict:
     return {
         "runtime": function.runtime.name,
         "function": function.name,
-        "handler": function.handler,
+        "handler": function.configured_handler,
         "toolchain": result.artifact.toolchain,
         "means": result.means,
         "init_ms": {

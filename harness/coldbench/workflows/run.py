@@ -16,6 +16,7 @@ from coldbench.errors import ColdbenchError
 from coldbench.measure.modes import Config
 from coldbench.model import collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
+from coldbench.workflows import layers as layered
 from coldbench.workflows import sweeps
 from coldbench.workflows.options import RunOptions, check, functions
 from coldbench.workflows.profile import profile_run
@@ -25,26 +26,42 @@ __all__ = ["predict", "run", "run_metadata", "sigterm_as_interrupt"]
 
 
 def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = None,
-        on_status: Callable[[str], None] | None = None) -> Results:
+        on_status: Callable[[str], None] | None = None,
+        versions: dict[str, list[build.Function]] | None = None,
+        metadata: dict | None = None) -> Results:
     """Measure what ``options`` asks for; every sample goes to the results file as it
-    finishes. ``on_sample(sample, total)`` and ``on_status(text)`` report progress."""
+    finishes. ``on_sample(sample, total)`` and ``on_status(text)`` report progress.
+
+    ``versions`` (`coldbench ab`, ``workflows/ab.py``): instead of the functions ``options``
+    names, these, by version label ("base", "head"), each version the same functions in
+    the same order; every configuration is measured in each version, side by side, so the
+    interleaving (``Measurement``) alternates the versions: A B A B. ``metadata`` is added
+    to the run's."""
     status = on_status or (lambda text: None)
     started = {"run_id": new_run_id(), "started_at": now_iso()}    # before build and deploy
     check(options)
     if options.calibration is None:
         options.calibration = prediction.load()
-    wanted = functions(options)
+    wanted = versions or {None: functions(options)}
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
-    artifacts = []
-    for function in wanted:
-        artifacts.append(build.build(function, rebuild=options.rebuild, on_status=status))
-    configs = [Config(a, m) for m in options.memory for a in artifacts]
+    built = {version: [build.build(f, rebuild=options.rebuild, on_status=status)
+                       for f in found] for version, found in wanted.items()}
+    artifacts = [(version, a) for version, found in built.items() for a in found]
+    layered.check([a for _, a in artifacts])
+    # each function with its layers (with --layer-overhead, each prefix of them), the
+    # versions side by side
+    configs = [Config(c.artifact, c.memory_mb, c.variant.but(version=version))
+               for m in options.memory
+               for side_by_side in zip(*built.values())
+               for version, a in zip(built, side_by_side)
+               for c in layered.configs([a], [m], options.layer_overhead)]
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
         try:
             configs = target.prepare(configs, plan)
-            writer.results.run.update(run_metadata(options, target, artifacts, **started))
+            writer.results.run.update(run_metadata(options, target, artifacts, **started)
+                                      | (metadata or {}))
             total = plan.total(len(configs)) + (plan.cold * len(configs) if options.profile
                                                 else 0)
 
@@ -88,7 +105,8 @@ def predict(sample: Sample, calibration: prediction.Calibration) -> None:
 def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = None,
                  started_at: str | None = None) -> dict:
     """What the results file says about the run; ``run`` passes the ``run_id`` and
-    ``started_at`` it took when the run started, before anything was built or deployed."""
+    ``started_at`` it took when the run started, before anything was built or deployed.
+    ``artifacts``: (version, artifact) pairs, the version None outside `coldbench ab`."""
     return {
         **target.describe(),
         "run_id": run_id or new_run_id(),
@@ -102,10 +120,14 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
                  "timeout_s": options.timeout_s,
                  **({"idle": list(options.idle), "idle_samples": options.idle_samples}
                     if options.idle else {})},
-        "runtime_versions": {a.function.runtime.name: a.toolchain for a in artifacts},
+        "runtime_versions": {a.function.runtime.name: a.toolchain for _, a in artifacts},
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
-                       "handler": a.function.handler, "source_digest": a.digest}
-                      for a in artifacts],
+                       "handler": a.function.handler, "source_digest": a.digest,
+                       **({"version": version} if version is not None else {}),
+                       **({"layers": [layer.describe() for layer in a.function.layers]}
+                          if a.function.layers else {})}
+                      for version, a in artifacts],
+        **({"layer_overhead": True} if options.layer_overhead else {}),
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
     }

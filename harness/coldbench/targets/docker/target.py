@@ -40,8 +40,9 @@ import time
 import uuid
 from pathlib import Path
 
+from coldbench import layers, owners
 from coldbench.build import Artifact
-from coldbench.environments import cgroups, rie
+from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
 from coldbench.environments.process import CPU_MODELS
@@ -76,10 +77,12 @@ class DockerTarget(Target):
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
                  api: str = "coldbench", images_kind: str = "local", rebuild: bool = False,
                  status=images.status_to_stderr, delivery: str = "host",
-                 code_path: code_delivery.CodePath | None = None):
+                 code_path: code_delivery.CodePath | None = None,
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
+        self.ephemeral_storage_mb = isolation.check_ephemeral_storage(ephemeral_storage_mb)
         if images_kind not in images.KINDS:
             raise UsageError(f"unknown kind of images '{images_kind}': choose "
                              f"{', '.join(images.KINDS)}")
@@ -102,6 +105,7 @@ class DockerTarget(Target):
         self.cgroup_version = cgroups.detect() or (
             "v2" if str(self.client.info().get("CgroupVersion")) == "2" else "v1")
         self.run_id = uuid.uuid4().hex[:8]
+        self.claim = owners.claim(self.run_id)    # cleanup keeps what a live run owns
         self.builder = images.Builder(self.client, self.run_id, status)
         self._images: dict[Path, tuple[Artifact, images.Image]] = {}
         self._code: dict[str, CodeVolume | None] = {}      # image id -> how code reaches it
@@ -176,6 +180,15 @@ class DockerTarget(Target):
         self._code[image.id] = code
         return code
 
+    def layers_image(self, artifact: Artifact) -> Path | None:
+        """The function's layers merged and packed into an image of their own (cached by
+        their digests, as on the local target); None without layers."""
+        chosen = artifact.function.layers
+        if not chosen:
+            return None
+        key = layers.key(chosen)[:32]
+        return code_delivery.pack(layers.merge(chosen), f"layers-{key}")
+
     # environments ----------------------------------------------------------------------
 
     def control_plane(self) -> ControlPlane:
@@ -186,9 +199,14 @@ class DockerTarget(Target):
         if provisioned and self.api == "rie":
             raise UsageError(PROVISIONED_UNDER_RIE)
         name = f"coldbench-{self.run_id}-{next(self._sequence)}"
+        opt_dir = layers.merge(artifact.function.layers) if artifact.function.layers else None
+        code = self.code_for(artifact)
         sandbox = ContainerSandbox(self.client, self.image_for(artifact), memory_mb, name,
                                    self.labels(), self.cgroup_version, self.limits,
-                                   self.cpu_model, code=self.code_for(artifact))
+                                   self.cpu_model, code=code,
+                                   ephemeral_storage_mb=self.ephemeral_storage_mb,
+                                   opt_dir=opt_dir,
+                                   opt_image=self.layers_image(artifact) if code else None)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
@@ -210,6 +228,11 @@ class DockerTarget(Target):
             "target": self.name,
             "api": self.api,
             "images": self.images_kind,
+            "ephemeral_storage_mb": self.ephemeral_storage_mb,
+            "sandbox": {"isolated": True,
+                        "user": f"{isolation.SANDBOX_UID}:{isolation.SANDBOX_GID}",
+                        "pid_namespace": True, "root": "the image's, read-only",
+                        "tmp": "tmpfs of the ephemeral storage's size"},
             "cpu_model": self.cpu_model,
             "limits": f"docker --memory/--cpus (cgroup {self.cgroup_version})"
                       if self.limits else "none",
@@ -251,7 +274,10 @@ class DockerTarget(Target):
         for environment in list(self._live):
             environment.close()
         # also what an interrupted start or close left
-        remove_run_containers(self.client, self.run_id)
+        try:
+            remove_run_containers(self.client, self.run_id)
+        finally:
+            self.claim.release()
         # the code volumes an interrupted start or close left (their containers are gone)
         try:
             for volume in self.client.api.volumes(

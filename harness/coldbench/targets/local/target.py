@@ -13,6 +13,11 @@ block device (``environments/delivery.py``): each task root is packed into a rea
 ext4 image, and every environment mounts it over the task root from a loop device of its
 own, in a mount namespace of its own, with none of its pages cached; what init read from
 it is recorded (``init_read_mb``).
+
+A function's layers (``--layer``) are merged into one folder that is /opt for each of its
+environments, in the environment's own mount namespace: bound read-only, or with
+``delivery="lambda"`` mounted from an image of their own on a loop device of their own,
+read cold as the code is and counted in ``init_read_mb``.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import platform
 import uuid
 from pathlib import Path
 
+from coldbench import layers
 from coldbench.build import Artifact
-from coldbench.environments import cgroups, rie
+from coldbench import owners
+from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
 from coldbench.environments.extensions_api import check_extensions
@@ -46,7 +53,9 @@ class LocalTarget(Target):
                  api: str = "coldbench", delivery: str = "host",
                  code_path: code_delivery.CodePath | None = None,
                  runtime_cache: str = "warm", opt_dir: Path | None = None,
-                 variables: dict[str, str] | None = None):
+                 variables: dict[str, str] | None = None,
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB,
+                 writable: list[Path] = ()):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -77,9 +86,22 @@ class LocalTarget(Target):
         self.delivery = delivery
         self.code_path = code_path or code_delivery.CodePath()
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
+        self.ephemeral_storage_mb = isolation.check_ephemeral_storage(ephemeral_storage_mb)
+        # folders of this machine every environment may write into, at their own path (a
+        # test's side channel); nothing else of this machine is writable
+        self.writable = list(writable)
+        # why environments cannot be isolated as on Lambda here; None: they are
+        self.unisolated = isolation.unavailable()
+        if delivery == "lambda" and self.unisolated:
+            raise UsageError(f"--delivery lambda mounts the code image in each environment's "
+                             f"own namespaces: not possible here ({self.unisolated}); pass "
+                             f"--delivery host")
         self.run_id = uuid.uuid4().hex[:8]
-        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda")
+        self.claim = owners.claim(self.run_id)    # cleanup keeps what a live run owns
+        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda",
+                                 isolate=self.unisolated is None)
         self._images: dict[Path, Path] = {}    # task root -> its code image
+        self._opt: dict[tuple, tuple[Path, Path | None]] = {}   # layers -> /opt, its image
         self._sequence = itertools.count(1)
         self._live: set[Environment] = set()
 
@@ -90,8 +112,12 @@ class LocalTarget(Target):
         """Pack every task root into its code image now (``--delivery lambda``), and attach
         one once: a machine that cannot is refused before anything is measured."""
         images = [self.code_image(config.artifact) for config in configs]
+        for config in configs:
+            self.opt(config.artifact)
         if images and images[0] is not None:
             code_delivery.attach(images[0]).detach()
+        if self.opt_dir is not None or any(c.artifact.function.layers for c in configs):
+            Path(layers.OPT).mkdir(exist_ok=True)      # a mount point, as on Lambda
         return configs
 
     def code_image(self, artifact: Artifact) -> Path | None:
@@ -99,9 +125,26 @@ class LocalTarget(Target):
             return None
         if artifact.task_root not in self._images:
             # the task root's folder name holds its build key: sources, recipe, toolchain
-            self._images[artifact.task_root] = code_delivery.pack(artifact.task_root,
-                                                                  artifact.task_root.name)
+            # "-r2": packed from a task root every user may read (the runtime runs
+            # unprivileged); earlier images may have a top folder only root may enter
+            self._images[artifact.task_root] = code_delivery.pack(
+                artifact.task_root, f"{artifact.task_root.name}-r2")
         return self._images[artifact.task_root]
+
+    def opt(self, artifact: Artifact) -> tuple[Path | None, Path | None]:
+        """The function's layers merged into the folder that is /opt for its environments,
+        and with ``--delivery lambda`` that folder's image, read cold from a device of its
+        own as the code is (both cached by the layers' digests); without layers, the
+        target's ``opt_dir`` (None: none) as it is."""
+        chosen = artifact.function.layers
+        if not chosen:
+            return self.opt_dir, None         # the target's own /opt, if it was given one
+        if chosen not in self._opt:
+            merged = layers.merge(chosen)
+            image = (code_delivery.pack(merged, f"layers-{layers.key(chosen)[:32]}")
+                     if self.delivery == "lambda" else None)
+            self._opt[chosen] = merged, image
+        return self._opt[chosen]
 
     def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:
         if provisioned and self.api == "rie":
@@ -112,13 +155,32 @@ class LocalTarget(Target):
         if self.runtime_cache == "cold":     # before the start: no clock runs yet
             code_delivery.evict([*runtime.installation(),
                                  *runtime.runtime_files(artifact.task_root)])
+        # what the runtime sees of this machine: its installation, and what its command
+        # names (the sandbox adds those of the command it is given)
+        visible = [*runtime.installation(), *([self.rie] if self.rie else [])]
+        # ... and what its launch names: an extension may make the environment first
+        launch = runtime.launch(artifact.task_root, artifact.function.configured_handler,
+                                memory_mb)
+        visible += [Path(a) for a in launch.argv if a.startswith("/") and Path(a).exists()]
+        # the layers (/opt, its extensions): at their own path, as the launch names them,
+        # and at /opt, as on Lambda; read-only. With --delivery lambda /opt is their image,
+        # read cold from a device of its own (``opt``).
+        opt_dir, opt_image = self.opt(artifact)
+        opt = [(opt_dir, "/opt")] if opt_dir is not None and opt_image is None else []
+        visible += [opt_dir] if opt_dir is not None else []
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
-                                 warm=runtime.runtime_files(artifact.task_root) if image else ())
+                                 warm=runtime.runtime_files(artifact.task_root) if image else (),
+                                 visible=visible, mounts=opt,
+                                 ephemeral_storage_mb=self.ephemeral_storage_mb,
+                                 writable=[*self.writable, *(
+                                     runtime.writable()
+                                     if isinstance(runtime, isolation.Writes) else ())],
+                                 layers_image=opt_image)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
-                                  on_close=self._live.discard, opt_dir=self.opt_dir,
+                                  on_close=self._live.discard, opt_dir=opt_dir,
                                   variables=self.variables)
         self._live.add(environment)
         return environment
@@ -133,6 +195,8 @@ class LocalTarget(Target):
             "kernel": platform.release(),
             "delivery": self.delivery,
             "runtime_cache": self.runtime_cache,
+            "ephemeral_storage_mb": self.ephemeral_storage_mb,
+            "sandbox": sandbox_description(self.unisolated),
         }
         if self.delivery == "lambda":
             described["code_path"] = self.code_path.describe()
@@ -141,9 +205,22 @@ class LocalTarget(Target):
         return described
 
     def notes(self, memory_mb: int) -> list[str]:
-        return limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
+        notes = limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
+        if self.unisolated:
+            notes.append(isolation.limitations(self.unisolated))
+        return notes
 
     def close(self) -> None:
         for environment in list(self._live):
             environment.close()
         self.pool.close()
+        self.claim.release()
+
+
+def sandbox_description(unisolated: str | None) -> dict:
+    """What the results say of what a function could see and change."""
+    if unisolated:
+        return {"isolated": False, "reason": unisolated}
+    return {"isolated": True, "user": f"{isolation.SANDBOX_UID}:{isolation.SANDBOX_GID}",
+            "pid_namespace": True, "root": "read-only, the runtime's files only",
+            "tmp": "tmpfs of the ephemeral storage's size"}
