@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from coldbench.analysis import prediction
+from coldbench.render import calibration as calibration_table
 from coldbench.results.schema import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +55,7 @@ def main() -> None:
     calibration = prediction.fit_runs(points, local, prediction.PUBLISHED_SOURCE)
     print(f"{prediction.MODEL}\n  cpu_factor = {calibration.cpu_factor:.3f}, "
           f"ms_per_mb = {calibration.ms_per_mb:.2f}\n")
-    print(prediction.markdown_table(calibration))
+    print(calibration_table.markdown_table(calibration))
     print(f"stated error: +-{calibration.error_pct:.0f}% (root mean square of the "
           "leave-one-runtime-out errors)")
     if args.write:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from coldbench.runtimes import RUNTIMES
+
 AWS_INIT_SOURCE = "maxday/lambda-perf, 2026-08-22"
 
 
@@ -41,7 +43,6 @@ def aws_init_ms(runtime: str, lambda_runtime: str | None = None) -> tuple[float,
     row that stands for a runtime is the runtime's to say (``Runtime.aws_init_row``);
     given the Lambda identifier a run deployed (``lambda_runtime``), it is that identifier's
     row ("nodejs22.x", or "go (provided.al2023)" where runtimes share one), or none."""
-    from coldbench.runtimes import RUNTIMES
     registered = RUNTIMES.get(runtime)
     if lambda_runtime is not None:
         wanted = {lambda_runtime, f"{runtime} ({lambda_runtime})"}

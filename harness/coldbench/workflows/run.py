@@ -8,32 +8,22 @@ either.
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Callable
 
 from coldbench import build, targets
-from coldbench.analysis import prediction
+from coldbench import calibration as prediction
 from coldbench.errors import ColdbenchError
-from coldbench.measure.modes import Measurement
 from coldbench.model import collect_metadata, now_iso
-from coldbench.workflows import layers as layered
-from coldbench.workflows.options import RunOptions, check, configurations, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 from coldbench.targets.function_url import UrlTarget
+from coldbench.workflows import layers as layered
+from coldbench.workflows import sweeps
+from coldbench.workflows.options import RunOptions, check, configurations, functions
+from coldbench.workflows.profile import profile_run
+from coldbench.workflows.signals import sigterm_as_interrupt
 
-
-@contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM ends a run like Ctrl-C does: cleanup runs, results so far stay."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+__all__ = ["predict", "run", "run_metadata", "sigterm_as_interrupt"]
 
 
 def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = None,
@@ -86,9 +76,8 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                 if on_sample:
                     on_sample(sample, total)
 
-            Measurement(target, configs, plan, record).run()
+            sweeps.measure(target, configs, plan, record)
             if options.profile:              # after the ordinary samples, kept apart
-                from coldbench.workflows.profile import profile_run
                 profile_run(target, configs, plan, writer.results.samples, record,
                             writer.results.run)
             writer.results.run["completed"] = True
