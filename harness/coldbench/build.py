@@ -20,7 +20,7 @@ from coldbench import owners
 from coldbench.errors import UsageError
 from coldbench.model import Artifact
 from coldbench.runtimes import Runtime
-from coldbench.tools import cache_root
+from coldbench.tools import cache_root, end_all_tools
 
 __all__ = ["Artifact", "Function", "build", "cache_root", "source_digest", "source_files"]
 
@@ -180,7 +180,19 @@ def build_all(functions: list[Function], rebuild: bool = False,
     for function in functions:
         firsts.setdefault((function.runtime.name, function.source), function)
     workers = max(1, min(len(firsts), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        built = dict(zip(firsts, pool.map(lambda f: build(f, rebuild, on_status),
-                                          firsts.values())))
+    if workers == 1:
+        built = {key: build(f, rebuild, on_status) for key, f in firsts.items()}
+    else:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = {key: pool.submit(build, f, rebuild, on_status)
+                       for key, f in firsts.items()}
+            built = {key: future.result() for key, future in futures.items()}
+        except BaseException:
+            # Ctrl-C or SIGTERM reach this thread only: end the builds of the others, whose
+            # tools would otherwise run to their end before the pool lets go
+            end_all_tools()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
     return [replace(built[(f.runtime.name, f.source)], function=f) for f in functions]

@@ -22,6 +22,10 @@ AL2023_GLIBC = (2, 34)
 _ELF_MACHINE = {"x86_64": 62, "arm64": 183}          # EM_X86_64, EM_AARCH64
 # The environment is process-wide: builds that set variables in it take turns.
 _ENVIRON_LOCK = threading.Lock()
+# Build tools running now, in any thread: an interrupt of the main thread ends them all
+# (``end_all_tools``), since a signal reaches only the main thread.
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
 
 
 def cache_root() -> Path:
@@ -41,16 +45,32 @@ def run_tool(who: str, argv: list[str], cwd: Path, env: dict[str, str] | None = 
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     except FileNotFoundError as exc:
         raise MissingToolchain(f"{who}: {exc.filename} not found") from exc
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise BuildError(f"{who}: '{' '.join(argv)}' took over {timeout:.0f} s") from exc
     finally:
         end_session(process)
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
     if process.returncode != 0:
         tail = "\n".join((stdout + stderr).strip().splitlines()[-25:])
         raise BuildError(f"{who}: '{' '.join(argv)}' failed (exit {process.returncode}):\n{tail}")
     return stdout
+
+
+def end_all_tools() -> None:
+    """Kill every build tool running now, in every thread, with what it started: their
+    builds then fail at once instead of running to the end."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def end_session(process: subprocess.Popen) -> None:

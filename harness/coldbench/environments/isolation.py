@@ -31,6 +31,7 @@ killed through the init, a child subreaper (``PR_SET_CHILD_SUBREAPER``).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from coldbench.errors import UsageError
 
 # the runtime's user and group on Lambda's managed runtimes (see above)
 SANDBOX_UID, SANDBOX_GID = 993, 990
+SANDBOX_USER = "sbx_user1051"
 EPHEMERAL_DEFAULT_MB, EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB = 512, 512, 10_240
 # the system's programs, libraries and configuration, bound read-only where they exist
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -178,6 +180,11 @@ class Jail:
             binds[os.fsencode(task_root)] = os.fsencode(task_root)
         for source, inside in mounts:
             binds[os.fsencode(inside)] = os.fsencode(Path(source).resolve())
+        # the runtime's user is in the environment's /etc/passwd, as on Lambda: a runtime
+        # that looks itself up (Node.js's os.homedir() without HOME, Python's pwd) finds it
+        passwd = Path(root).parent / "passwd"
+        passwd.write_text(_passwd())
+        binds[b"/etc/passwd"] = os.fsencode(passwd)
         relative = tuple(os.fsencode(Path(p).resolve().relative_to(task_root)) for p in warm)
         # parents before what is below them
         ordered = tuple((binds[t], t) for t in sorted(binds, key=lambda t: (t.count(b"/"), t)))
@@ -242,6 +249,19 @@ class Jail:
         os.chdir(b"/")
         _check(_mount(None, b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
                       None), b"cannot make the root read-only")
+
+
+@functools.cache
+def _passwd() -> str:
+    """This machine's /etc/passwd with the sandbox's user added."""
+    try:
+        known = Path("/etc/passwd").read_text()
+    except OSError:
+        known = ""
+    if known and not known.endswith("\n"):
+        known += "\n"
+    return known + (f"{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/home/{SANDBOX_USER}:"
+                    "/sbin/nologin\n")
 
 
 def _under(path: Path, folders) -> bool:
