@@ -23,6 +23,7 @@ no I/O, except ``load`` and ``save``.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import statistics
@@ -332,11 +333,13 @@ def save(calibration: Calibration, path: Path) -> None:
     path.write_text(json.dumps(to_json(calibration), indent=1) + "\n")
 
 
-def from_json(document: object, name: str) -> Calibration:
+def from_json(document: object, name: str) -> "Calibration | AnchoredModel":
     """A calibration from its JSON document; UsageError for anything else."""
     if not isinstance(document, dict) or document.get("kind") != KIND:
         raise UsageError(f"{name} is not a coldbench calibration (no \"kind\": \"{KIND}\"); "
                          "make one with coldbench calibrate LOCAL_RUN AWS_RUN --output FILE")
+    if document.get("version") == ANCHORED_VERSION:
+        return anchored_from_json(document, name)
     if document.get("version") != VERSION:
         raise UsageError(f"{name} is a calibration of version {document.get('version')}; "
                          f"this coldbench reads version {VERSION}: make it again with "
@@ -370,3 +373,340 @@ def load(path: Path | None = None) -> Calibration:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path} is not a coldbench calibration: {exc}") from None
     return from_json(document, str(path))
+
+
+# -- the anchored model: against references measured in the same run ----------------------
+#
+# A prediction must not move when the machine gets faster or slower. So nothing in it is in
+# this machine's milliseconds: the runtime's own start-up is the published AWS figure of
+# its hello function (anchored), and what the function's init does beyond the hello
+# function of its runtime, measured in the same run and interleaved with it, is counted in
+# units of a fixed CPU workload timed in the same run (``measure/references.py``)::
+#
+#     predicted = aws_hello_ms + ms_per_unit * work_units + ms_per_mb * extra_read_mb
+#     work_units    = (init_ms - hello_init_ms) / cpu_reference_ms
+#     extra_read_mb = init_read_mb - hello_read_mb
+#
+# ``ms_per_unit`` (what one unit of init work costs on Lambda) and ``ms_per_mb`` (what a MB
+# of the function's own code costs to deliver there) are shared by every runtime; they are
+# fitted on the validation cases marked in_fit (data/validation-*.csv), functions whose own
+# init work varies. The stated error is the 80th percentile of the cases' out-of-fit errors.
+
+ANCHORED_VERSION = 2
+ANCHORED_FILE = "prediction-2026-12.json"
+ANCHORED_MODEL = ("predicted_aws_init_ms = aws_hello_ms + ms_per_unit * (init_ms - "
+                  "hello_init_ms) / cpu_reference_ms + ms_per_mb * (init_read_mb - "
+                  "hello_read_mb)")
+ANCHORED_USES = (
+    "aws_hello_ms: the published Init Duration of the hello function of the same Lambda "
+    "identifier and architecture (maxday/lambda-perf)",
+    "init_ms, init_read_mb: the function's cold samples on the Lambda-shaped code path",
+    "hello_init_ms, hello_read_mb: medians of the runtime's built-in function, measured in "
+    "the same run, interleaved",
+    "cpu_reference_ms: median of a fixed CPU workload timed after every cold sample of the run")
+ERROR_QUANTILE = 0.8
+
+
+@dataclass(frozen=True)
+class Case:
+    """A function whose AWS Init Duration is published, measured here with its references."""
+
+    name: str
+    runtime: str                # coldbench's runtime that ran it here
+    aws_runtime: str            # the Lambda identifier the AWS figure is for
+    arch: str
+    memory_mb: int
+    aws_init_ms: float
+    statistic: str              # of the AWS figure: "median" or "mean"
+    aws_hello_ms: float         # the published hello figure of aws_runtime on arch
+    local_init_ms: float
+    hello_init_ms: float
+    init_read_mb: float
+    hello_read_mb: float
+    cpu_reference_ms: float
+    in_fit: bool = True
+    local_n: int = 0
+
+    @property
+    def work_units(self) -> float:
+        return (self.local_init_ms - self.hello_init_ms) / self.cpu_reference_ms
+
+    @property
+    def extra_read_mb(self) -> float:
+        return self.init_read_mb - self.hello_read_mb
+
+
+@dataclass(frozen=True)
+class AnchoredModel:
+    ms_per_unit: float
+    ms_per_mb: float
+    cases: tuple[Case, ...] = ()
+    made: str = ""
+    local_source: str = ""
+    name: str = ""
+    # the code path its cases were measured under: no read limit (fidelity.md, section 1)
+    read_mb_per_s: float | None = None
+    read_iops: int | None = None
+
+    def predict(self, aws_hello_ms: float, work_units: float, extra_read_mb: float) -> float:
+        return aws_hello_ms + self.ms_per_unit * work_units + self.ms_per_mb * extra_read_mb
+
+    def predict_case(self, case: Case) -> float:
+        return self.predict(case.aws_hello_ms, case.work_units, case.extra_read_mb)
+
+    @cached_property
+    def error_pct(self) -> float | None:
+        """The stated error: the |out-of-fit error| that held for 80 % of the cases, in %."""
+        errors = sorted(abs(row["out_of_fit_error"]) for row in anchored_rows(self)
+                        if row["out_of_fit_error"] is not None)
+        if len(errors) < 2:
+            return None
+        return 100 * _quantile(errors, ERROR_QUANTILE)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "model": ANCHORED_MODEL, "ms_per_unit": self.ms_per_unit,
+                "ms_per_mb": self.ms_per_mb, "error_pct": _round(self.error_pct),
+                "made": self.made, "cases": len(self.cases),
+                "aws_source": PUBLISHED_SOURCE}
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted values, linear between order statistics."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _nonnegative_least_squares(rows: list[tuple[float, float]], targets: list[float]
+                               ) -> tuple[float, float]:
+    """(a, b) >= 0 minimising sum((a x1 + b x2 - t)^2) over rows (x1, x2) and targets t."""
+    s11 = sum(a * a for a, _ in rows)
+    s12 = sum(a * b for a, b in rows)
+    s22 = sum(b * b for _, b in rows)
+    t1 = sum(a * t for (a, _), t in zip(rows, targets))
+    t2 = sum(b * t for (_, b), t in zip(rows, targets))
+    candidates = [(0.0, 0.0)]
+    if s11 > 0:
+        candidates.append((max(t1 / s11, 0.0), 0.0))
+    if s22 > 0:
+        candidates.append((0.0, max(t2 / s22, 0.0)))
+    determinant = s11 * s22 - s12 * s12
+    if determinant > 1e-12 * max(s11 * s22, 1e-30):
+        a, b = (t1 * s22 - t2 * s12) / determinant, (s11 * t2 - s12 * t1) / determinant
+        if a >= 0 and b >= 0:
+            candidates.append((a, b))
+
+    def loss(ab):
+        return sum((ab[0] * x1 + ab[1] * x2 - t) ** 2 for (x1, x2), t in zip(rows, targets))
+    return min(candidates, key=loss)
+
+
+def fit_anchored(cases, **settings) -> AnchoredModel:
+    """The two shared parameters that minimise the squared relative error over the cases
+    marked in_fit; UsageError with fewer than two."""
+    cases = tuple(cases)
+    fitted = [c for c in cases if c.in_fit]
+    if len(fitted) < 2:
+        raise UsageError(f"the anchored model needs at least two cases in the fit; got "
+                         f"{len(fitted)}")
+    rows = [(c.work_units / c.aws_init_ms, c.extra_read_mb / c.aws_init_ms) for c in fitted]
+    targets = [(c.aws_init_ms - c.aws_hello_ms) / c.aws_init_ms for c in fitted]
+    per_unit, per_mb = _nonnegative_least_squares(rows, targets)
+    return AnchoredModel(ms_per_unit=per_unit, ms_per_mb=per_mb, cases=cases, **settings)
+
+
+def anchored_rows(model: AnchoredModel) -> list[dict]:
+    """Per case: local init, the hello reference, work units, AWS, the prediction of the
+    model, its error, and the out-of-fit error: for a case kept out of the fit, the
+    model's; for a case in it, that of the fit without it (leave-one-out)."""
+    rows = []
+    for case in model.cases:
+        predicted = model.predict_case(case)
+        if case.in_fit:
+            others = [replace_case(c, in_fit=False) if c is case else c for c in model.cases]
+            try:
+                without = fit_anchored(others)
+                out_of_fit = without.predict_case(case) / case.aws_init_ms - 1
+            except UsageError:
+                out_of_fit = None
+        else:
+            out_of_fit = predicted / case.aws_init_ms - 1
+        rows.append({"case": case.name, "runtime": case.aws_runtime, "arch": case.arch,
+                     "memory_mb": case.memory_mb, "local_init_ms": case.local_init_ms,
+                     "hello_init_ms": case.hello_init_ms,
+                     "cpu_reference_ms": case.cpu_reference_ms,
+                     "work_units": case.work_units, "extra_read_mb": case.extra_read_mb,
+                     "aws_init_ms": case.aws_init_ms, "statistic": case.statistic,
+                     "predicted_ms": predicted, "error": predicted / case.aws_init_ms - 1,
+                     "in_fit": case.in_fit, "out_of_fit_error": out_of_fit})
+    return rows
+
+
+def replace_case(case: Case, **changes) -> Case:
+    return Case(**{**asdict(case), **changes})
+
+
+def anchored_table(model: AnchoredModel) -> str:
+    """``anchored_rows`` as the markdown table docs/fidelity.md holds."""
+    lines = ["| case | Lambda runtime | arch | MB | local init | hello here | units "
+             "| AWS | predicted | error | in fit | out-of-fit error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in anchored_rows(model):
+        oof = r["out_of_fit_error"]
+        lines.append(
+            f"| {r['case']} | {r['runtime']} | {r['arch']} | {r['memory_mb'] or '-'} "
+            f"| {r['local_init_ms']:.1f} | {r['hello_init_ms']:.1f} | {r['work_units']:.1f} "
+            f"| {r['aws_init_ms']:.1f} ({r['statistic']}) | {r['predicted_ms']:.1f} "
+            f"| {r['error']:+.0%} | {'yes' if r['in_fit'] else 'no'} "
+            f"| {'-' if oof is None else format(oof, '+.0%')} |")
+    return "\n".join(lines) + "\n"
+
+
+def anchored_to_json(model: AnchoredModel) -> dict:
+    return {"kind": KIND, "version": ANCHORED_VERSION,
+            "made": model.made or date.today().isoformat(), "model": ANCHORED_MODEL,
+            "uses": list(ANCHORED_USES),
+            "parameters": {"ms_per_unit": model.ms_per_unit, "ms_per_mb": model.ms_per_mb},
+            "local_source": model.local_source,
+            "error": {"error_pct": model.error_pct, "quantile": ERROR_QUANTILE},
+            "cases": [asdict(c) for c in model.cases]}
+
+
+def anchored_from_json(document: dict, name: str) -> AnchoredModel:
+    try:
+        parameters = document["parameters"]
+        model = AnchoredModel(ms_per_unit=float(parameters["ms_per_unit"]),
+                              ms_per_mb=float(parameters["ms_per_mb"]),
+                              cases=tuple(Case(**c) for c in document.get("cases", ())),
+                              made=document.get("made", ""),
+                              local_source=document.get("local_source", ""), name=name)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{name} is not a usable prediction model: {exc}") from None
+    if model.ms_per_unit < 0 or model.ms_per_mb < 0:
+        raise UsageError(f"{name}: the parameters cannot be negative")
+    return model
+
+
+def load_anchored() -> AnchoredModel:
+    """The anchored model shipped with coldbench."""
+    text = resources.files("coldbench.data").joinpath(ANCHORED_FILE).read_text()
+    return anchored_from_json(json.loads(text), ANCHORED_FILE)
+
+
+def save_anchored(model: AnchoredModel, path: Path) -> None:
+    path.write_text(json.dumps(anchored_to_json(model), indent=1) + "\n")
+
+
+# -- the anchored prediction of a run's samples ---------------------------------------------
+
+def reference_medians(samples, reference_function: str = "coldbench") -> dict:
+    """What a run measured of its references: per (runtime, memory) the medians of the hello
+    function's valid cold samples (init and bytes read), and the median CPU reference over
+    every cold sample that carries one."""
+    hello: dict[tuple, list] = {}
+    cpu = []
+    for s in samples:
+        if s.mode != "cold":
+            continue
+        if s.extra.get("cpu_reference_ms") is not None:
+            cpu.append(s.extra["cpu_reference_ms"])
+        if (s.function == reference_function and s.valid and s.init_ms is not None
+                and s.extra.get("init_read_mb") is not None and not s.variant):
+            hello.setdefault((s.runtime, s.memory_mb), []).append(s)
+    return {"cpu_reference_ms": median(cpu) if cpu else None,
+            "hello": {key: {"init_ms": median(s.init_ms for s in group),
+                            "read_mb": median(s.extra["init_read_mb"] for s in group),
+                            "n": len(group)}
+                      for key, group in hello.items()}}
+
+
+def anchored_predictions(samples, model: AnchoredModel, aws_hello: dict[str, float],
+                         reference_function: str = "coldbench") -> list[float | None]:
+    """Per sample (in order): the predicted AWS Init Duration, or None (not cold, no bytes
+    read, no hello reference of its runtime, no published hello figure, no CPU reference).
+    ``aws_hello``: runtime -> the published hello figure its prediction is anchored on."""
+    measured = reference_medians(samples, reference_function)
+    cpu = measured["cpu_reference_ms"]
+    found = []
+    for s in samples:
+        read = s.extra.get("init_read_mb")
+        hello = (measured["hello"].get((s.runtime, s.memory_mb))
+                 or next((v for (r, _), v in measured["hello"].items() if r == s.runtime), None))
+        if (s.mode != "cold" or s.init_ms is None or read is None or hello is None
+                or not cpu or s.runtime not in aws_hello):
+            found.append(None)
+            continue
+        units = (s.init_ms - hello["init_ms"]) / cpu
+        found.append(model.predict(aws_hello[s.runtime], units, read - hello["read_mb"]))
+    return found
+
+
+# -- the validation set -----------------------------------------------------------------------
+
+VALIDATION_FILE = "validation-2026-12.csv"
+
+
+def validation_set() -> list[dict]:
+    """The validation cases (data/validation-*.csv): what is published of each."""
+    text = resources.files("coldbench.data").joinpath(VALIDATION_FILE).read_text()
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+def case_from_run(row: dict, results, function_name: str) -> Case:
+    """A validation case from its published row and a local run that measured its function
+    (named ``function_name`` in the results) and the built-in function of its reference
+    runtime, with CPU references. UsageError where the run lacks one of them."""
+    anchor = reference.hello_init_ms(row["anchor"], row["arch"])
+    if anchor is None:
+        raise UsageError(f"{row['case']}: no published hello figure for {row['anchor']} on "
+                         f"{row['arch']}")
+    measured = reference_medians(results.samples)
+    recorded = results.run.get("prediction") or {}     # what the run measured for itself
+    hellos = {tuple(key.rsplit(" ", 2)[0:1]): v
+              for key, v in (recorded.get("hello_reference") or {}).items()}
+    hello = (hellos.get((row["reference"],))
+             or next((v for (r, _), v in measured["hello"].items() if r == row["reference"]),
+                     None))
+    if recorded.get("cpu_reference_ms"):
+        measured["cpu_reference_ms"] = recorded["cpu_reference_ms"]
+    own = [s for s in results.samples
+           if s.mode == "cold" and s.valid and s.init_ms is not None and not s.variant
+           and s.function == function_name and s.runtime == row["runtime"]
+           and s.extra.get("init_read_mb") is not None]
+    if hello is None or not own or not measured["cpu_reference_ms"]:
+        raise UsageError(f"{row['case']}: the run lacks the function, its {row['reference']} "
+                         "hello reference or the CPU reference")
+    return Case(name=row["case"], runtime=row["runtime"], aws_runtime=row["aws_runtime"],
+                arch=row["arch"], memory_mb=int(row["memory_mb"] or 0),
+                aws_init_ms=float(row["aws_init_ms"]), statistic=row["statistic"],
+                aws_hello_ms=anchor[0], local_init_ms=round(median(s.init_ms for s in own), 3),
+                hello_init_ms=round(hello["init_ms"], 3),
+                init_read_mb=round(median(s.extra["init_read_mb"] for s in own), 3),
+                hello_read_mb=round(hello["read_mb"], 3),
+                cpu_reference_ms=round(measured["cpu_reference_ms"], 3),
+                in_fit=row["use"] == "fit", local_n=len(own))
+
+
+def error_figures(model: AnchoredModel) -> dict:
+    """The out-of-fit errors summed up: over the held-out cases alone and over every case
+    (leave-one-out for the cases in the fit): median and largest |error|, the stated error."""
+    rows = anchored_rows(model)
+    held = [abs(r["out_of_fit_error"]) for r in rows if not r["in_fit"]]
+    every = [abs(r["out_of_fit_error"]) for r in rows if r["out_of_fit_error"] is not None]
+    return {"held_out_n": len(held),
+            "held_out_median_pct": 100 * median(held) if held else None,
+            "held_out_max_pct": 100 * max(held) if held else None,
+            "out_of_fit_n": len(every),
+            "out_of_fit_median_pct": 100 * median(every) if every else None,
+            "stated_error_pct": model.error_pct}
+
+
+def error_summary(model: AnchoredModel) -> str:
+    """``error_figures`` in words, as docs/fidelity.md gives them."""
+    f = error_figures(model)
+    return (f"Held-out cases ({f['held_out_n']}): median |error| "
+            f"{f['held_out_median_pct']:.0f}%, largest {f['held_out_max_pct']:.0f}%. "
+            f"Every case out of its fit ({f['out_of_fit_n']}): median |error| "
+            f"{f['out_of_fit_median_pct']:.0f}%; stated error +-{f['stated_error_pct']:.0f}% "
+            f"(held for {ERROR_QUANTILE:.0%} of them).\n")

@@ -64,3 +64,20 @@ def verdict(value_ms: float, low_ms: float, high_ms: float) -> str:
     if value_ms > high_ms:
         return "slower"
     return "inside"
+
+
+@cache
+def hello_init_ms(identifier: str, arch: str = "x86_64") -> tuple[float, str] | None:
+    """The published Init Duration of the hello-world function of a Lambda identifier (a
+    row of the lambda-perf file: "python3.13", "go (provided.al2023)") on ``arch``, zip,
+    128 MB: (ms, "p50" or "mean"), the p50 where one is published, or None."""
+    for row in _rows("aws-lambda-init-duration-2026-08.csv"):
+        if row["runtime"] != identifier:
+            continue
+        if arch == "x86_64":
+            if row["p50_ms"]:
+                return float(row["p50_ms"]), "p50"
+            return (float(row["zip_128_x86_64"]), "mean") if row["zip_128_x86_64"] else None
+        column = row.get(f"zip_128_{arch}")
+        return (float(column), "mean") if column else None
+    return None

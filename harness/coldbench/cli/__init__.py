@@ -177,7 +177,8 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         timeout_s=timeout_s,
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
         function_dir=function_dir, handler=handler, function_set=function_set,
-        rebuild=rebuild, calibration=prediction.load(calibration_file), profile=profile_init,
+        rebuild=rebuild, profile=profile_init,
+        calibration=prediction.load(calibration_file) if calibration_file else None,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)

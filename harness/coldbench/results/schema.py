@@ -106,6 +106,12 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       words tables show ("x86_64 SnapStart image eu-west-1"). A reader of version 2
 #       would take the object for a string, hence the new version. Files of versions 1
 #       and 2 are read as they are: ``load`` turns their variant words into the fields.
+#       Added within 3 (local target): run.prediction (the anchored prediction: its model,
+#       the hello references' medians per runtime and memory size and their cold samples,
+#       measured for the prediction alone and not among the samples, the CPU reference
+#       and its median, the published hello figures used, the architecture); cold samples'
+#       cpu_reference_ms and spawn_reference_ms. predicted_aws_init_ms is added once the
+#       run has measured every sample.
 SCHEMA_VERSION = 3
 READS = (1, 2, 3)                   # the versions ``load`` accepts
 
@@ -278,6 +284,11 @@ class ResultsWriter:
         data = ((",\n" if len(self._lines) > 1 else "") + line + _CLOSE).encode()
         _write(self._fd, data, self._end)
         self._end += len(data) - len(_CLOSE)
+
+    def refresh(self) -> None:
+        """Take the samples as they are now for the final document (``close``): for what is
+        added to them once the run has measured them all (the anchored prediction)."""
+        self._lines = [json.dumps(sample.to_json()) for sample in self.results.samples]
 
     def flush(self) -> None:
         """Write the whole document now (write, then rename): the run's metadata as it is."""

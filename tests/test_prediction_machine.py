@@ -1,0 +1,103 @@
+"""A prediction does not move with the machine's speed: the same function predicted on this
+machine as it is and with four busy processes beside the run (each in a session of its own,
+for the whole run) differs by at most 15 %, while the load did slow the local init."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coldbench.model import median
+from conftest import run_cli
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(os.geteuid() != 0 or not Path("/dev/loop-control").exists(),
+                                 reason="loop devices need root and /dev/loop-control")]
+
+BUSY = 4
+COLD = 10
+
+# Init work of the kinds real functions do: importing modules (the standard library's,
+# bytecode read and executed) and building data in pure Python; the response is the
+# contract's (functions/README.md).
+FUNCTION = '''
+import email.parser, http.client, json, decimal, xml.dom.minidom, logging.handlers
+import urllib.request, asyncio, argparse, dataclasses, fractions, statistics, csv
+import os, platform, secrets
+
+TABLE = {f"key-{i}": [i * j for j in range(40)] for i in range(6000)}
+DOCUMENT = json.loads(json.dumps(TABLE))
+INSTANCE_ID = secrets.token_hex(8)
+invocations = 0
+
+
+def handler(event, context):
+    global invocations
+    invocations += 1
+    return {"runtime": "python", "runtime_version": platform.python_version(),
+            "cold": invocations == 1, "instance_id": INSTANCE_ID,
+            "invocation": invocations, "initialization_type": "on-demand",
+            "work": 0, "digest": ""}
+'''
+
+
+def measure(function: Path, output: Path) -> dict:
+    result = run_cli("run", "--function", function, "--runtime", "python", "--memory", "128",
+                     "--cold", COLD, "--warm", "0", "--provisioned", "0", "--output", output,
+                     "--quiet", timeout=1800)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(output.read_text())
+    samples = [s for s in document["samples"] if s["mode"] == "cold" and s["error"] is None]
+
+    def of(name, field):
+        return median(s[field] for s in samples if s["function"] == name)
+    prediction = document["run"]["prediction"]
+    # the hello reference was measured for the prediction alone: not among the samples
+    assert {s["function"] for s in samples} == {function.name}
+    return {"init": of(function.name, "init_ms"),
+            "hello_init": prediction["hello_reference"]["python 128 MB"]["init_ms"],
+            "predicted": of(function.name, "predicted_aws_init_ms"), "prediction": prediction}
+
+
+def start_busy() -> list[subprocess.Popen]:
+    """Busy processes, each in a session (and process group) of its own."""
+    return [subprocess.Popen(["setsid", sys.executable, "-c", "while True: pass"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(BUSY)]
+
+
+def stop_busy(busy: list[subprocess.Popen]) -> None:
+    for process in busy:      # setsid execs in place (a child of a non-leader): same pid
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+def test_a_loaded_machine_predicts_what_a_quiet_one_does(tmp_path):
+    function = tmp_path / "init-work"
+    function.mkdir()
+    (function / "app.py").write_text(FUNCTION)
+    quiet = measure(function, tmp_path / "quiet.json")
+    busy = start_busy()
+    try:
+        loaded = measure(function, tmp_path / "loaded.json")
+    finally:
+        stop_busy(busy)
+    slowdown = loaded["init"] / quiet["init"] - 1
+    moved = loaded["predicted"] / quiet["predicted"] - 1
+    print(f"local init {quiet['init']:.1f} -> {loaded['init']:.1f} ms ({slowdown:+.0%}), "
+          f"hello {quiet['hello_init']:.1f} -> {loaded['hello_init']:.1f} ms, CPU reference "
+          f"{quiet['prediction']['cpu_reference_ms']:.1f} -> "
+          f"{loaded['prediction']['cpu_reference_ms']:.1f} ms; predicted "
+          f"{quiet['predicted']:.1f} -> {loaded['predicted']:.1f} ms ({moved:+.0%})")
+    assert slowdown >= 0.30, "the busy processes did not slow the local init by 30 %"
+    assert abs(moved) <= 0.15
+    # the results say what the prediction was made against
+    assert quiet["prediction"]["hello_reference"]["python 128 MB"]["n"] == COLD
+    assert "SHA-256" in quiet["prediction"]["cpu_reference"]
