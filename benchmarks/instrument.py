@@ -62,7 +62,9 @@ def instrument_alone(target: LocalTarget, invocations: int) -> str:
     """Warm Duration of a runtime that does nothing but the protocol (minimal_runtime.py,
     on raw sockets): what is left is the instrument itself."""
     plane = RuntimeApiPlane()
-    sandbox = ProcessSandbox(target.pool, ROOT / "benchmarks", MEMORY_MB)
+    # what it runs: this interpreter, whose files the sandbox shows (as the python runtime's)
+    sandbox = ProcessSandbox(target.pool, ROOT / "benchmarks", MEMORY_MB,
+                             visible=get("python").installation())
     environment = SimpleNamespace(function_arn="arn:aws:lambda:us-east-1:000000000000:"
                                   "function:coldbench-minimal", sandbox=sandbox,
                                   provisioned=True, timeout_s=30, memory_mb=MEMORY_MB)

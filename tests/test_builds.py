@@ -121,7 +121,7 @@ def test_the_harness_starts_java_with_the_archive_mapped(java_artifact):
     target = LocalTarget(timeout_s=60)
     try:
         environment = target.start(java_artifact, 1024, provisioned=True)   # init done
-        maps = Path(f"/proc/{environment.sandbox.launcher.pid}/maps").read_text()
+        maps = Path(f"/proc/{environment.sandbox.runtime_pid}/maps").read_text()
         invoked = environment.invoke({"work": 3})
         environment.close()
     finally:

@@ -17,7 +17,9 @@ from conftest import coldbench_processes, run_cli
 
 
 def cleanup(tmp, *args):
-    return run_cli("cleanup", "--target", "local", *args, env={**os.environ, "TMPDIR": str(tmp)})
+    # a cache of the test's own: other runs' builds are not in sight
+    return run_cli("cleanup", "--target", "local", *args,
+                   env={**os.environ, "TMPDIR": str(tmp), "COLDBENCH_CACHE": str(tmp / "cache")})
 
 
 def test_environment_folders_nothing_holds_are_removed(tmp_path):
@@ -32,7 +34,8 @@ def test_environment_folders_nothing_holds_are_removed(tmp_path):
     try:
         listed = cleanup(tmp_path, "--dry-run")
         assert listed.returncode == 0, listed.stderr
-        assert listed.stdout == (f"found 1 resource left by coldbench runs on this machine:\n"
+        assert listed.stdout == (f"kept folder {in_use}: a process works in it\n"
+                                 f"found 1 resource left by coldbench runs on this machine:\n"
                                  f"  folder {left}\n")
         assert left.is_dir()
         removed = cleanup(tmp_path)
@@ -90,3 +93,55 @@ def _mountinfo(pid: Path) -> list[str]:
         return (pid / "mountinfo").read_text().splitlines()
     except OSError:                      # gone meanwhile
         return []
+
+
+@pytest.mark.slow
+def test_what_a_live_run_owns_is_kept_and_cleanup_says_so(tmp_path, fixture_function):
+    environment = {**os.environ, "TMPDIR": str(tmp_path), "COLDBENCH_CACHE": str(tmp_path / "cache")}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "coldbench", "run", "--function", fixture_function("timeout"),
+         "--runtime", "python", "--memory", "128", "--cold", "1", "--warm", "0",
+         "--provisioned", "0", "--timeout", "120", "--quiet", "--output", tmp_path / "out.json"],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not [f for f in tmp_path.glob("coldbench-*-*") if (f / "output.log").exists()]:
+            assert time.monotonic() < deadline and run.poll() is None
+            time.sleep(0.05)
+        time.sleep(1)
+        [folder] = [f for f in tmp_path.glob("coldbench-*-*") if (f / "output.log").exists()]
+        run_id = folder.name.split("-")[1]
+        result = cleanup(tmp_path)
+        assert result.returncode == 0, result.stderr
+        live = f"run {run_id} is live (pid {run.pid})"
+        assert f"kept folder {folder}: {live}\n" in result.stdout
+        assert f"kept cgroup {run_id}-1: {live}\n" in result.stdout
+        assert not [line for line in result.stdout.splitlines()
+                    if line.startswith("removed") and run_id in line]
+        assert folder.is_dir() and run.poll() is None
+        assert [g for g in cgroups.leftovers() if g.name.startswith(run_id)]
+    finally:
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=120)
+    out = (tmp_path / "out.json").read_text()
+    assert "Coldbench.Cleanup" not in out and "Runtime.ExitError" not in out, out
+    assert run.returncode == 130, stderr
+
+
+def test_stale_half_built_folders_are_leftovers_and_a_live_build_is_kept(tmp_path):
+    from coldbench import owners
+    cache = tmp_path / "cache"
+    stale = cache / "build" / "python" / ".building-stale123"
+    live = cache / "build" / "python" / ".building-live4567"
+    for folder in (stale, live):
+        (folder / "pkg").mkdir(parents=True)
+    held = owners.hold_folder(live)
+    try:
+        result = run_cli("cleanup", "--target", "local",
+                         env={**os.environ, "TMPDIR": str(tmp_path), "COLDBENCH_CACHE": str(cache)})
+        assert result.returncode == 0, result.stderr
+        assert f"kept half-built folder {live}: a build is writing it\n" in result.stdout
+        assert f"removed folder {stale}\n" in result.stdout
+        assert not stale.exists() and live.is_dir()
+    finally:
+        os.close(held)

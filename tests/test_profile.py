@@ -7,6 +7,7 @@ import json
 import pytest
 
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, ResultsError
+from coldbench.files import check_file
 from coldbench.workflows import profile_document as document
 from coldbench.profile.probes import Capture, go, java, python
 from coldbench.profile.tree import Item, Reading, assemble, find, median_tree, part_of
@@ -204,8 +205,8 @@ def test_profile_documents_of_another_version_are_refused(tmp_path):
     path.write_text(json.dumps({"schema": document.SCHEMA, "version": 99}))
     with pytest.raises(ResultsError, match="version 99"):
         document.load(path)
-    with pytest.raises(ResultsError, match="--force"):
-        document.check_writable(path, force=False)
+    with pytest.raises(ResultsError, match="--force"):      # the --output check of files.py
+        check_file(path, force=False)
 
 
 def test_a_runtime_without_a_probe_is_one_item(tmp_path):

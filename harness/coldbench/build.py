@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from coldbench import owners
 from coldbench.errors import UsageError
 from coldbench.model import Artifact
 from coldbench.runtimes import Runtime
@@ -56,6 +57,20 @@ class Function:
         return cls(source.name, runtime, source, handler or runtime.default_handler)
 
 
+READABLE = 0o005      # others may read and enter: the runtime runs as an unprivileged user
+
+
+def make_readable(task_root: Path) -> None:
+    """Let every user read the task root's files and enter its folders, as the runtime's
+    unprivileged user must (the build's staging folder is made private)."""
+    for folder, _, names in os.walk(task_root):
+        os.chmod(folder, os.stat(folder).st_mode | 0o755)
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o444)
+
+
 def source_files(function: Function) -> list[Path]:
     ignored = function.runtime.ignored_dirs
     files = []
@@ -84,15 +99,20 @@ def build(function: Function, rebuild: bool = False,
     key = hashlib.sha256(f"{digest}\0{runtime.build_version}\0{toolchain}".encode()).hexdigest()
     task_root = cache_root() / "build" / runtime.name / f"{function.name}-{key[:16]}"
     if task_root.is_dir() and not rebuild:
+        if task_root.stat().st_mode & READABLE != READABLE:     # built before it was made so
+            make_readable(task_root)
         return Artifact(function, task_root, digest, toolchain)
     on_status(f"building {function.name} ({runtime.name})")
     task_root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=task_root.parent))
+    held = owners.hold_folder(staging)     # cleanup keeps a folder a live build writes
     try:
         runtime.build(function.source, staging)
+        make_readable(staging)
         if task_root.exists():
             shutil.rmtree(task_root)
         staging.rename(task_root)   # appears whole or not at all
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        os.close(held)
     return Artifact(function, task_root, digest, toolchain)

@@ -32,7 +32,8 @@ class BuildError(ColdbenchError):
 
 
 class ResultsError(ColdbenchError):
-    """A results file cannot be read or written."""
+    """A results file cannot be read or written, or another file or folder coldbench is
+    asked to write (``coldbench.files``)."""
 
 
 class EnvironmentUnavailable(ColdbenchError):

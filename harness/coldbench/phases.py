@@ -4,6 +4,8 @@ All figures are milliseconds as floats, read from one monotonic clock, ``now_ns`
 AWS, from Lambda's own REPORT line).
 
 - ``init_ms``: the runtime process is spawned -> its first ``GET /runtime/invocation/next``.
+  With external extensions, from the first extension's start to the last of the runtime
+  and the extensions asking for their next event (AWS: "Lambda Extensions API").
   Lambda's "Init Duration". Only a cold invocation has one. On AWS with SnapStart a new
   environment restores a snapshot instead, and Lambda's "Restore Duration" stands here
   (AWS: SnapStart cold start = Restore Duration + Duration); the sample's ``restore_ms``

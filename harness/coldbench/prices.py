@@ -101,13 +101,21 @@ def load(which: str | Path | None = None) -> Prices:
     return parse(path.read_text(), date(int(match.group(1)), int(match.group(2)), 1), path.name)
 
 
+def _amount(text: str) -> float:
+    """A price or a size from the table: a finite number, 0 or more (ValueError else)."""
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{text!r} is not a finite number of 0 or more")
+    return value
+
+
 def parse(text: str, as_of: date, name: str = "prices") -> Prices:
     """A price table from its CSV text."""
     lines = text.splitlines()
     rows = list(csv.DictReader(line for line in lines if line.strip() and not line.startswith("#")))
     try:
         def price(service: str, item: str, arch: str, purchase: str = "on-demand") -> float:
-            return next(float(r["usd"]) for r in rows if (r["service"], r["item"], r["arch"],
+            return next(_amount(r["usd"]) for r in rows if (r["service"], r["item"], r["arch"],
                                                            r["purchase"]) == (service, item, arch,
                                                                               purchase))
 
@@ -122,7 +130,7 @@ def parse(text: str, as_of: date, name: str = "prices") -> Prices:
             return {a: v for a, v in found.items() if v is not None}
 
         def tiers(arch: str) -> tuple[tuple[float, float], ...]:
-            found = [(float(match.group(1)) * 1e9, float(r["usd"])) for r in rows
+            found = [(float(match.group(1)) * 1e9, _amount(r["usd"])) for r in rows
                      if r["service"] == "lambda" and r["arch"] == arch
                      and r["purchase"] == "on-demand"
                      for match in [_TIER.fullmatch(r["item"])] if match]
@@ -134,8 +142,9 @@ def parse(text: str, as_of: date, name: str = "prices") -> Prices:
             gb_second={a: price("lambda", "duration", a) for a in ARCHES},
             fargate_vcpu_hour={a: price("fargate", "vcpu", a) for a in ARCHES},
             fargate_gb_hour={a: price("fargate", "memory", a) for a in ARCHES},
-            vms=tuple(Vm(r["item"], r["purchase"], r["arch"], float(r["usd"]), float(r["vcpus"]),
-                         float(r["memory_gb"])) for r in rows if r["service"] == "vm"),
+            vms=tuple(Vm(r["item"], r["purchase"], r["arch"], _amount(r["usd"]),
+                         _amount(r["vcpus"]), _amount(r["memory_gb"]))
+                      for r in rows if r["service"] == "vm"),
             provisioned_concurrency=by_arch("concurrency", "provisioned"),
             provisioned_gb_second=by_arch("duration", "provisioned"),
             snapstart_cache_gb_second=optional("lambda", "snapstart-cache", "any"),

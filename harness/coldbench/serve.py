@@ -44,14 +44,34 @@ docker target starts its images (``targets.docker.pulled``; needs a Docker engin
 root). The configuration's environment variables are not passed
 to the local runtime process; SnapStart is not emulated (a version with SnapStart on
 starts, and reports, an ordinary Init).
+
+Limits, as Lambda sets them (AWS Lambda quotas; Invoke in the Lambda API reference):
+a RequestResponse payload of at most 6 MB, an Event payload of at most 1 MB (413
+``RequestEntityTooLargeException``, the body not read); a payload must be JSON (400
+``InvalidRequestContentException``, for Event invokes too, before the 202);
+``X-Amz-Invocation-Type`` is RequestResponse, Event or DryRun (400 ``ValidationException``);
+at most ``--max-concurrency`` invocations at once (default 1,000, Lambda's default
+concurrent executions per account and Region), and with a control plane at most a
+function's reserved concurrency: past either, 429 ``TooManyRequestsException`` with
+Lambda's ``Reason``, for Event invokes too (Lambda would queue those and retry a throttled
+one for up to six hours; serve has no queue, so the caller sees the throttle at once).
+HTTP itself: a request must arrive whole (request line, headers and body) within
+``--read-timeout`` seconds of the connection going quiet (an idle keep-alive connection
+is closed after as long; a body that stalls is answered 408), ``Content-Length`` must be a
+number that the body fills (400 ``InvalidRequestContentException`` otherwise), and a body
+sent with ``Transfer-Encoding`` is refused with 411 (every AWS SDK sends a length).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import ipaddress
 import json
+import math
 import re
+import socket
 import sys
 import threading
 import time
@@ -77,9 +97,24 @@ NAME = re.compile(r"^coldbench-(?:(?P<run>[0-9a-f]{8})-)?(?P<runtime>[a-z]+)-(?P
 _ARN = re.compile(r"^(?:arn:[\w-]+:lambda:[\w-]+:)?(?:\d{12}:)?(?:function:)?"
                   r"(?P<name>[A-Za-z0-9_-]+)(?::(?P<qualifier>[A-Za-z0-9$_-]+))?$")
 LOG_TAIL_BYTES = 4096
-# Lambda's limit on a synchronous invocation's payload (AWS Lambda quotas: "Invocation
-# payload (request and response): 6 MB each for synchronous")
+# Lambda's limits on an invocation's payload (AWS Lambda quotas, "Invocation payload
+# (request and response)", and Invoke in the Lambda API reference: "For synchronous
+# invocations, the maximum payload size is 6 MB. For asynchronous invocations, the maximum
+# payload size is 1 MB." The asynchronous limit was 256 KB until 2025.)
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
+# Invoke's InvocationType (Lambda API reference: "Valid Values: Event | RequestResponse |
+# DryRun"); Lambda answers any other value with a 400 ValidationException.
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+# Lambda's default concurrent executions per account and Region (AWS Lambda quotas,
+# "Concurrent executions: 1,000").
+DEFAULT_MAX_CONCURRENCY = 1000
+# Lambda's largest function timeout (AWS Lambda quotas, "Function timeout: 900 seconds").
+MAX_TIMEOUT_S = 900.0
+# How long a request may take to arrive whole, and an idle keep-alive connection may stay
+# open: ample for a 6 MB body over loopback or a LAN, short enough that clients that stall
+# cannot hold serve's threads.
+DEFAULT_READ_TIMEOUT_S = 30.0
 LATEST = "$LATEST"
 # Fields of a configuration that describe its state, not the configuration itself.
 _VOLATILE = {"ResponseMetadata", "State", "StateReason", "StateReasonCode",
@@ -87,12 +122,62 @@ _VOLATILE = {"ResponseMetadata", "State", "StateReason", "StateReasonCode",
 
 
 class ServeError(Exception):
-    """An error of the Invoke API itself (not of the function): status, AWS error type."""
+    """An error of the Invoke API itself (not of the function): status, AWS error type,
+    and any fields Lambda adds to its error document (a throttle's ``Reason``)."""
 
-    def __init__(self, status: int, error_type: str, message: str):
+    def __init__(self, status: int, error_type: str, message: str, **fields: str):
         super().__init__(message)
         self.status = status
         self.error_type = error_type
+        self.fields = fields
+
+
+def check_settings(host: str, port: int, timeout_s: float, idle_timeout_s: float,
+                   read_timeout_s: float, max_concurrency: int,
+                   control_plane_url: str | None) -> None:
+    """Refuse settings serve cannot work with (UsageError), before anything is built or
+    bound."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a TCP port (0..65535; 0: any free port)")
+    for option, seconds, most in (("--timeout", timeout_s, MAX_TIMEOUT_S),
+                                  ("--idle-timeout", idle_timeout_s, math.inf),
+                                  ("--read-timeout", read_timeout_s, math.inf)):
+        if not (math.isfinite(seconds) and 0 < seconds <= most):
+            bound = f" up to {most:g}" if math.isfinite(most) else ""
+            raise UsageError(f"{option} {seconds} is not a positive number of "
+                             f"seconds{bound}")
+    if max_concurrency < 1:
+        raise UsageError(f"--max-concurrency {max_concurrency} must be at least 1")
+    check_host(host, port)
+    if control_plane_url is not None:
+        check_endpoint_url(control_plane_url)
+
+
+def check_host(host: str, port: int) -> None:
+    """An IP address, or a name that resolves (as the bind would resolve it); what looks
+    like an address (digits and dots, or a colon) must be one, and is not looked up."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        if not host or ":" in host or all(c.isdigit() or c == "." for c in host):
+            raise UsageError(f"--host {host!r} is not an IP address") from None
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        raise UsageError(f"--host {host!r} is not an address of this machine: {exc}") from None
+
+
+def check_endpoint_url(url: str) -> None:
+    """An http(s) URL with a host and, if any, a valid port."""
+    try:
+        parts = urlsplit(url)
+        parts.port      # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise UsageError(f"--control-plane-url {url!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--control-plane-url {url!r} is not an http(s) URL with a host, "
+                         "e.g. http://127.0.0.1:5000")
 
 
 @dataclass(frozen=True)
@@ -106,6 +191,7 @@ class Resolved:
     revision: str
     version: str                  # what X-Amz-Executed-Version says
     image_uri: str | None = None  # PackageType Image: the image it runs
+    reserved: int | None = None   # the function's reserved concurrency, if it has one
 
 
 @dataclass
@@ -128,11 +214,30 @@ class ControlPlane:
         import boto3   # only when serve follows a control plane
         from botocore.config import Config
 
+        check_endpoint_url(endpoint_url)
         self._client = boto3.session.Session(region_name=region).client(
             "lambda", endpoint_url=endpoint_url,
             config=Config(retries={"mode": "standard", "max_attempts": 3},
                           connect_timeout=5, read_timeout=30))
         self._errors = self._client.exceptions
+
+    def check(self) -> None:
+        """Refuse (UsageError) a control plane that does not answer the Lambda API."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.list_functions(MaxItems=1)
+        except (BotoCoreError, ClientError) as exc:
+            raise UsageError(f"--control-plane-url {self._client.meta.endpoint_url}: the "
+                             f"Lambda API's ListFunctions failed: {exc}") from None
+
+    def reserved_concurrency(self, name: str) -> int | None:
+        """The function's reserved concurrency (GetFunctionConcurrency), None if unset."""
+        try:
+            answer = self._client.get_function_concurrency(FunctionName=name)
+        except Exception:   # a control plane without the API: no reservation
+            return None
+        return answer.get("ReservedConcurrentExecutions")
 
     def configuration(self, name: str, qualifier: str) -> dict:
         try:
@@ -173,6 +278,63 @@ class ControlPlane:
         return config.get("Status") == "READY"
 
 
+class Concurrency:
+    """Invocations in flight, held to the account's limit and to functions' reserved
+    concurrency as Lambda holds them (Lambda function scaling; Invoke's
+    TooManyRequestsException). A reserved function counts against its reservation only;
+    the account's limit is not lowered by reservations."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._unreserved = 0
+        self._by_function: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, function: str, reserved: int | None) -> None:
+        """Count one more invocation of ``function``, or refuse it with Lambda's 429."""
+        with self._lock:
+            running = self._by_function.get(function, 0)
+            if reserved is not None and running >= reserved:
+                raise ServeError(429, "TooManyRequestsException",
+                                 f"Rate Exceeded. ({function} has a reserved concurrency "
+                                 f"of {reserved})", Reason="ReservedFunctionConcurrent"
+                                 "InvocationLimitExceeded")
+            if reserved is None:
+                if self._unreserved >= self.limit:
+                    raise ServeError(429, "TooManyRequestsException",
+                                     f"Rate Exceeded. ({self.limit} invocations in flight: "
+                                     "serve's --max-concurrency)",
+                                     Reason="ConcurrentInvocationLimitExceeded")
+                self._unreserved += 1
+            self._by_function[function] = running + 1
+
+    @property
+    def in_flight(self) -> int:
+        """Invocations running now, reserved functions' included."""
+        with self._lock:
+            return sum(self._by_function.values())
+
+    def release(self, function: str, reserved: int | None) -> None:
+        with self._lock:
+            self._by_function[function] -= 1
+            if not self._by_function[function]:
+                del self._by_function[function]
+            if reserved is None:
+                self._unreserved -= 1
+
+
+def parse_event(payload: bytes):
+    """An invoke's event: its payload as strict JSON (no NaN or Infinity, which Lambda's
+    parser and the runtimes' refuse), an empty payload being ``{}``."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    try:
+        return json.loads(payload or b"{}", parse_constant=refuse)
+    except (ValueError, RecursionError) as exc:
+        raise ServeError(400, "InvalidRequestContentException",
+                         f"Could not parse request body into json: {exc}") from None
+
+
 def revision_of(configuration: dict) -> str:
     """A digest of everything a configuration says, so that any change is seen."""
     stable = {k: v for k, v in configuration.items() if k not in _VOLATILE}
@@ -184,9 +346,13 @@ class Server:
 
     def __init__(self, artifacts: dict[str, Artifact], host: str = "127.0.0.1", port: int = 3001,
                  timeout_s: float = 60.0, cpu_model: str = "lambda", limits: bool = True,
-                 idle_timeout_s: float = 600.0, control_plane: ControlPlane | None = None):
+                 idle_timeout_s: float = 600.0, control_plane: ControlPlane | None = None,
+                 max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+                 read_timeout_s: float = DEFAULT_READ_TIMEOUT_S):
         self.artifacts = artifacts
         self.timeout_s = timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.concurrency = Concurrency(max_concurrency)
         self.cpu_model = cpu_model
         self.limits = limits
         self.idle_timeout_s = idle_timeout_s
@@ -197,7 +363,10 @@ class Server:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._serving = False
-        self._httpd = _HTTPServer((host, port), _Handler)
+        try:
+            self._httpd = _HTTPServer((host, port), _Handler)
+        except OSError as exc:     # in use, not an address of this machine, not allowed
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self._httpd.app = self
         self._reaper = threading.Thread(target=self._reap, name="serve-reaper", daemon=True)
         self._reaper.start()
@@ -263,7 +432,8 @@ class Server:
         return Resolved((name, qualifier), artifact, int(configuration["MemorySize"]),
                         float(configuration.get("Timeout", self.timeout_s)),
                         revision=revision_of(configuration), version=version,
-                        image_uri=image_uri)
+                        image_uri=image_uri,
+                        reserved=self.control_plane.reserved_concurrency(name))
 
     # environments ----------------------------------------------------------------------
 
@@ -322,13 +492,32 @@ class Server:
 
     def invoke(self, function: str, qualifier: str | None, payload: bytes,
                tail: bool) -> tuple[bytes, dict[str, str]]:
-        """Run one invocation; the response body and headers."""
-        try:
-            event = json.loads(payload or b"{}")
-        except ValueError:
-            raise ServeError(400, "InvalidRequestContentException",
-                             "Could not parse request body into json") from None
+        """Run one invocation (RequestResponse); the response body and headers."""
+        event = parse_event(payload)
         resolved = self.resolve(function, qualifier)
+        self.concurrency.acquire(resolved.key[0], resolved.reserved)
+        try:
+            return self._run(resolved, event, tail)
+        finally:
+            self.concurrency.release(resolved.key[0], resolved.reserved)
+
+    def invoke_event(self, function: str, qualifier: str | None, payload: bytes) -> None:
+        """Accept one Event invocation and run it in the background; what Lambda refuses
+        (a bad payload, an unknown function, no concurrency left) raises ServeError first."""
+        event = parse_event(payload)
+        resolved = self.resolve(function, qualifier)
+        self.concurrency.acquire(resolved.key[0], resolved.reserved)
+
+        def run() -> None:
+            try:
+                self._run(resolved, event, False)
+            except Exception:   # an Event invocation has no caller to tell
+                pass
+            finally:
+                self.concurrency.release(resolved.key[0], resolved.reserved)
+        threading.Thread(target=run, name="serve-event", daemon=True).start()
+
+    def _run(self, resolved: Resolved, event, tail: bool) -> tuple[bytes, dict[str, str]]:
         entry = self._take(resolved)
         if entry is None:
             provisioned = (self.control_plane is not None and
@@ -408,31 +597,57 @@ class _HTTPServer(ThreadingHTTPServer):
         pass   # a client that goes away mid-answer is not news
 
 
+class _DeadlineReader(socket.SocketIO):
+    """A connection's reading side that gives up at ``deadline`` (time.monotonic), however
+    the bytes trickle in: a per-read timeout alone lets a client that sends a byte now and
+    then hold a thread for ever."""
+
+    def __init__(self, sock: socket.socket):
+        super().__init__(sock, "rb")
+        self.deadline: float | None = None
+
+    def readinto(self, buffer) -> int:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request did not arrive in time")
+            self._sock.settimeout(left)
+        return super().readinto(buffer)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: _HTTPServer
 
+    def setup(self):
+        super().setup()
+        self.rfile.close()               # the base class's reader, replaced by one with a deadline
+        self._reader = _DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
 
+    def handle_one_request(self):
+        # the whole request (or the wait for it on a kept-alive connection) within the
+        # read timeout; a request that misses it has its connection closed
+        self._reader.deadline = time.monotonic() + self.server.app.read_timeout_s
+        super().handle_one_request()
+
     def do_POST(self):
+        body = self._body()
+        if body is None:
+            return
+        self._reader.deadline = None     # nothing more is read until the answer is out
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            self.close_connection = True       # the body is not read
-            return self._error(ServeError(
-                413, "RequestEntityTooLargeException",
-                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the "
-                "InvokeFunction operation"))
-        body = self.rfile.read(length)
         match = _INVOKE_PATH.match(url.path)
         if not match:
             return self._error(ServeError(404, "UnknownOperationException",
                                           f"coldbench serve has no operation at {url.path}"))
         qualifier = (parse_qs(url.query).get("Qualifier") or [None])[0]
         function = unquote(match["name"])
-        invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        invocation_type = self._invocation_type()
         tail = self.headers.get("X-Amz-Log-Type", "None") == "Tail"
         app = self.server.app
         try:
@@ -440,9 +655,7 @@ class _Handler(BaseHTTPRequestHandler):
                 app.resolve(function, qualifier)
                 return self._reply(204, b"", {})
             if invocation_type == "Event":
-                app.resolve(function, qualifier)
-                threading.Thread(target=_quietly, args=(app.invoke, function, qualifier, body,
-                                                        False), daemon=True).start()
+                app.invoke_event(function, qualifier, body)
                 return self._reply(202, b"", {})
             payload, headers = app.invoke(function, qualifier, body, tail)
         except ServeError as exc:
@@ -452,25 +665,77 @@ class _Handler(BaseHTTPRequestHandler):
                                           f"{type(exc).__name__}: {exc}"))
         self._reply(200, payload, headers)
 
+    def _invocation_type(self) -> str:
+        return self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+
+    def _body(self) -> bytes | None:
+        """The request's body, or None once the request has been answered (and the
+        connection is to be closed): a body without a usable length, too large for the
+        invocation type, shorter than it said, or late."""
+        if "Transfer-Encoding" in self.headers:
+            return self._refuse(ServeError(411, "LengthRequiredException",
+                                           "send the payload with a Content-Length "
+                                           "(Transfer-Encoding is not accepted)"))
+        lengths = set(self.headers.get_all("Content-Length") or ["0"])
+        text = lengths.pop().strip() if len(lengths) == 1 else ""
+        if not (text.isascii() and text.isdigit()):
+            return self._refuse(ServeError(400, "InvalidRequestContentException",
+                                           "Content-Length must be one number of bytes"))
+        # (a length of more digits than any limit has is over the limit: int() of a very
+        # long string is refused, and slow)
+        length = int(text) if len(text) <= 18 else 10 ** 18
+        invocation_type = self._invocation_type()
+        if invocation_type not in INVOCATION_TYPES:
+            # Lambda answers an unknown type with a 400 ValidationException
+            return self._refuse(ServeError(
+                400, "ValidationException",
+                f"1 validation error detected: Value '{invocation_type}' at "
+                "'invocationType' failed to satisfy constraint: Member must satisfy enum "
+                f"value set: [{', '.join(INVOCATION_TYPES)}]"))
+        if invocation_type == "Event" and length > MAX_EVENT_PAYLOAD_BYTES:
+            return self._refuse(ServeError(
+                413, "RequestEntityTooLargeException",
+                f"{length} byte payload is too large for the Event invocation type "
+                f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)"))
+        if length > MAX_PAYLOAD_BYTES:
+            return self._refuse(ServeError(
+                413, "RequestEntityTooLargeException",
+                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the "
+                "InvokeFunction operation"))
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            return self._refuse(ServeError(
+                408, "RequestTimeoutException",
+                f"the body did not arrive within {self.server.app.read_timeout_s:g} s"))
+        if len(body) < length:
+            return self._refuse(ServeError(400, "InvalidRequestContentException",
+                                           f"the body ended after {len(body)} of the "
+                                           f"{length} bytes of its Content-Length"))
+        return body
+
+    def _refuse(self, exc: ServeError) -> None:
+        """Answer, then close: what is left of the request is not read."""
+        self.close_connection = True
+        self._error(exc)
+        return None
+
     def _error(self, exc: ServeError) -> None:
-        body = json.dumps({"Type": "User", "message": str(exc)}).encode()
+        body = json.dumps({**exc.fields, "Type": "User", "message": str(exc)}).encode()
         self._reply(exc.status, body, {"x-amzn-ErrorType": exc.error_type})
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        # a client that does not read its answer holds the thread no longer than a request
+        self.connection.settimeout(self.server.app.read_timeout_s)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
-
-
-def _quietly(call: Callable, *args) -> None:
-    try:
-        call(*args)
-    except Exception:   # an Event invocation has no caller to tell
-        pass
 
 
 def artifacts_for(runtime_names: list[str], function_dir=None, handler: str | None = None,

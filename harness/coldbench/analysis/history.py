@@ -28,8 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from coldbench import files
 from coldbench.errors import ResultsError
-from coldbench.results.schema import Results, load, new_run_id, region_of, replace_file
+from coldbench.results.schema import Results, load, new_run_id, region_of
 
 DEFAULT_DIR = Path("results")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -51,6 +52,7 @@ class Added:
     run_id: str
     path: Path
     new: bool          # False: this very run was already in the history
+    replaced: bool = False   # a damaged copy of this run was kept: this one took its place
 
 
 def run_id_of(results: Results, raw: bytes, path: Path | str = "the results file") -> str:
@@ -130,9 +132,15 @@ class History:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def add(self, path: Path) -> Added:
-        """Keep the finished run in results file ``path``; adding the same run twice is a
-        no-op, a different run under an id already kept is refused."""
+        """Keep the finished run in results file ``path``, whole: a file that ``load``
+        refuses (a line that is not a sample, cut short) or whose run has not finished is
+        refused. Adding the same run twice is a no-op; a different run under an id already
+        kept is refused, unless the kept copy is damaged (kept by a coldbench that read past
+        damage): then this intact one replaces it."""
         results = load(path)
+        if results.incomplete:
+            raise ResultsError(f"{results.incomplete}: only whole, finished runs go into "
+                               "the history")
         raw = Path(path).read_bytes()
         if not results.run.get("ended_at"):
             raise ResultsError(f"{path}: the run has not finished (no ended_at); only "
@@ -150,19 +158,23 @@ class History:
                     out.write(raw)
                     out.flush()
                     os.fsync(out.fileno())
+                replaced = False
                 try:
                     os.link(tmp, target)          # never replaces an existing file
                     new = True
                 except FileExistsError:
-                    if target.read_bytes() != raw:
-                        raise ResultsError(f"run {run_id} is already in {self.root} with "
-                                           "different content; a kept run is never "
-                                           "replaced") from None
                     new = False
+                    if target.read_bytes() != raw:
+                        if not _damaged(target):
+                            raise ResultsError(f"run {run_id} is already in {self.root} with "
+                                               "different content; a kept run is never "
+                                               "replaced") from None
+                        os.replace(tmp, target)
+                        replaced = True
             finally:
                 Path(tmp).unlink(missing_ok=True)
-            self._update_index()
-        return Added(run_id, target, new)
+            self._update_index(refresh={run_id} if replaced else set())
+        return Added(run_id, target, new, replaced)
 
     def partial_path(self) -> Path:
         """A new results file in partial/ for `coldbench run --history` to write as it
@@ -179,25 +191,29 @@ class History:
         with self._writer():
             return self._update_index(rebuild=True)
 
-    def _update_index(self, rebuild: bool = False) -> int:
+    def _update_index(self, rebuild: bool = False, refresh: set[str] = frozenset()) -> int:
+        """Bring index.csv up to runs/: add the runs it lacks, drop those gone, and
+        summarise the runs in ``refresh`` again (their file was replaced)."""
         import pandas as pd
 
         index = None if rebuild else self._read_index()
-        known = set() if index is None else set(index["run_id"])
+        known = set() if index is None else set(index["run_id"]) - set(refresh)
         ids = self.run_ids_on_disk()
         missing = [i for i in ids if i not in known]
-        stale = known - set(ids)
+        stale = (known - set(ids)) | set(refresh)
         if not missing and not stale and index is not None:
             return len(ids)
         rows = [row for run_id in missing for row in index_rows(run_id, self.load_run(run_id))]
         added = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+        if index is not None:
+            index = index[~index["run_id"].isin(stale)]
         frames = [f for f in (index, added) if f is not None and not f.empty]
         table = (pd.concat(frames, ignore_index=True) if frames
                  else pd.DataFrame(columns=INDEX_COLUMNS))
-        table = table[~table["run_id"].isin(stale)].sort_values(
+        table = table.sort_values(
             ["run_id", "runtime", "function", "memory_mb", "variant", "region", "mode"],
             kind="stable")
-        replace_file(self.index_path, table.to_csv(index=False, columns=INDEX_COLUMNS))
+        files.replace_file(self.index_path, table.to_csv(index=False, columns=INDEX_COLUMNS))
         return len(ids)
 
     # -- reading (no lock) -------------------------------------------------------------
@@ -251,7 +267,12 @@ class History:
                 for r in runs.to_dict("records")]
 
     def load_run(self, run_id: str) -> Results:
-        return load(self.runs_dir / f"{run_id}.json")
+        try:
+            return load(self.runs_dir / f"{run_id}.json")
+        except ResultsError as exc:
+            raise ResultsError(f"{exc} (a damaged run kept by an earlier coldbench: replace "
+                               f"it with an intact copy of the results file, coldbench "
+                               f"history --history {self.root} add FILE)") from None
 
     def resolve(self, ref: str, target: str | None = None) -> Path:
         """The file of a run named by ``latest``, ``latest~N`` (N runs before the latest),
@@ -278,6 +299,14 @@ class History:
         raise ResultsError(f"{ref}: no such results file, and no run of that name in the "
                            f"history {self.root} (give a file, a run id from `coldbench "
                            "history`, latest or latest~N)")
+
+
+def _damaged(path: Path) -> bool:
+    """A kept run file that ``load`` refuses, or reads only in part."""
+    try:
+        return load(path).incomplete is not None
+    except ResultsError:
+        return True
 
 
 def open_run(ref: str | Path, history_dir: Path = DEFAULT_DIR,

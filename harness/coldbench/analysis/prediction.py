@@ -33,6 +33,7 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
+from coldbench import files
 from coldbench.analysis import reference
 from coldbench.analysis.reference import AWS_INIT_SOURCE
 from coldbench.errors import UsageError
@@ -330,11 +331,31 @@ def to_json(calibration: Calibration) -> dict:
 
 
 def save(calibration: Calibration, path: Path) -> None:
-    path.write_text(json.dumps(to_json(calibration), indent=1) + "\n")
+    files.replace_file(path, json.dumps(to_json(calibration), indent=1) + "\n")
+
+
+def _number(value: object, what: str, name: str, *, positive: bool = False,
+            whole: bool = False, optional: bool = False) -> float | int | None:
+    """``value`` as a finite number (above zero with ``positive``, else zero or more; a
+    whole number with ``whole``; None allowed with ``optional``); UsageError naming
+    ``what`` in calibration ``name`` otherwise."""
+    if value is None and optional:
+        return None
+    kind = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+        shown = json.dumps(value) if not isinstance(value, float) else repr(value)
+        raise UsageError(f"{name}: {what} is {shown}, not a "
+                         f"{'whole ' if whole else 'finite '}number; make the calibration "
+                         "again with coldbench calibrate")
+    if value < 0 or (positive and value == 0):
+        raise UsageError(f"{name}: {what} is {value}; it must be "
+                         f"{'above zero' if positive else 'zero or more'}")
+    return value
 
 
 def from_json(document: object, name: str) -> "Calibration | AnchoredModel":
-    """A calibration from its JSON document; UsageError for anything else."""
+    """A calibration from its JSON document; UsageError for anything else, and for
+    parameters that are not finite numbers in their range (a read bandwidth above zero)."""
     if not isinstance(document, dict) or document.get("kind") != KIND:
         raise UsageError(f"{name} is not a coldbench calibration (no \"kind\": \"{KIND}\"); "
                          "make one with coldbench calibrate LOCAL_RUN AWS_RUN --output FILE")
@@ -348,16 +369,23 @@ def from_json(document: object, name: str) -> "Calibration | AnchoredModel":
         parameters = document["parameters"]
         code_path = document.get("code_path") or {}
         points = tuple(Point(**p) for p in document.get("points", ()))
+        for point in points:
+            for field_name in ("local_init_ms", "init_read_mb", "aws_init_ms"):
+                _number(getattr(point, field_name), f"{field_name} of point {point.name}",
+                        name)
         calibration = Calibration(
-            cpu_factor=float(parameters["cpu_factor"]), ms_per_mb=float(parameters["ms_per_mb"]),
-            points=points, read_mb_per_s=code_path.get("read_mb_per_s"),
-            read_iops=code_path.get("read_iops"), made=document.get("made", ""),
+            cpu_factor=_number(parameters["cpu_factor"], "cpu_factor", name, positive=True),
+            ms_per_mb=_number(parameters["ms_per_mb"], "ms_per_mb", name),
+            points=points,
+            read_mb_per_s=_number(code_path.get("read_mb_per_s"), "code_path.read_mb_per_s",
+                                  name, positive=True, optional=True),
+            read_iops=_number(code_path.get("read_iops"), "code_path.read_iops", name,
+                              positive=True, whole=True, optional=True),
+            made=document.get("made", ""),
             aws_source=document.get("aws_source", ""),
             local_source=document.get("local_source", ""), name=name)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{name} is not a usable calibration: {exc}") from None
-    if calibration.cpu_factor < 0 or calibration.ms_per_mb < 0:
-        raise UsageError(f"{name}: the parameters cannot be negative")
     return calibration
 
 
@@ -576,8 +604,9 @@ def anchored_to_json(model: AnchoredModel) -> dict:
 def anchored_from_json(document: dict, name: str) -> AnchoredModel:
     try:
         parameters = document["parameters"]
-        model = AnchoredModel(ms_per_unit=float(parameters["ms_per_unit"]),
-                              ms_per_mb=float(parameters["ms_per_mb"]),
+        model = AnchoredModel(ms_per_unit=_number(parameters["ms_per_unit"], "ms_per_unit",
+                                                  name),
+                              ms_per_mb=_number(parameters["ms_per_mb"], "ms_per_mb", name),
                               cases=tuple(Case(**c) for c in document.get("cases", ())),
                               made=document.get("made", ""),
                               local_source=document.get("local_source", ""), name=name)
@@ -595,7 +624,7 @@ def load_anchored() -> AnchoredModel:
 
 
 def save_anchored(model: AnchoredModel, path: Path) -> None:
-    path.write_text(json.dumps(anchored_to_json(model), indent=1) + "\n")
+    files.replace_file(path, json.dumps(anchored_to_json(model), indent=1) + "\n")
 
 
 # -- the anchored prediction of a run's samples ---------------------------------------------

@@ -8,6 +8,7 @@ configuration produced none; 2 bad input or an unusable machine, nothing measure
 from __future__ import annotations
 
 import inspect
+import signal
 import sys
 from itertools import groupby
 from pathlib import Path
@@ -20,7 +21,7 @@ from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.function_set import function_set_option
-from coldbench.cli.results import register as register_result_commands
+from coldbench.cli.results import open_results, register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
 from coldbench.runtimes import RUNTIMES
@@ -167,6 +168,9 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
     context = click.get_current_context()
     targets.refuse_others(target, "run", given(context, settings))
     partial = None
+    if history_dir is not None:                       # checked before anything is measured
+        from coldbench.files import check_folder
+        check_folder(history_dir, "--history")
     if history_dir is not None and output is None:   # measured into partial/ until finished
         from coldbench.analysis.history import History
         output = partial = History(history_dir).partial_path()
@@ -220,14 +224,13 @@ def build(runtimes, function_dir, function_set, rebuild):
               help="table, json, csv: the table; markdown, html: the report with charts.")
 @click.option("--output", type=click.Path(path_type=Path),
               help="Write the markdown or html report here (markdown: charts beside it).")
+@click.option("--force", is_flag=True, help="Replace an existing --output file (and charts).")
 @click.option("--history", "history_dir", type=click.Path(path_type=Path), default="results",
               show_default=True, envvar="COLDBENCH_HISTORY",
               help="History folder that RUN may name a run of (latest, latest~N, a run id).")
-def report(run_ref, fmt, output, history_dir):
+def report(run_ref, fmt, output, force, history_dir):
     """Render a saved run again: a results file, or a run in the history."""
-    from coldbench.analysis.history import open_run
-
-    _, results = open_run(run_ref, history_dir)
+    _, results = open_results(run_ref, history_dir)
     if fmt not in ("markdown", "html"):
         if output is not None:
             raise UsageError("--output is for --format markdown or html; redirect the others")
@@ -235,7 +238,7 @@ def report(run_ref, fmt, output, history_dir):
     from coldbench.render import report as reports
     from coldbench.analysis.summary import summarize_samples
 
-    text = reports.write(results, fmt, output)
+    text = reports.write(results, fmt, output, force)
     if text:
         click.echo(text, nl=False)
     configs = summarize_samples(results.samples)
@@ -259,6 +262,9 @@ def cleanup(target, dry_run, yes, **settings):
     found = targets.find_leftovers(
         settings, target,
         skipped=lambda name, reason: click.echo(f"note: {name} not searched: {reason}", err=True))
+    for _, kept in (item for item in found if item[1].in_use):
+        click.echo(f"kept {kept.what}: {kept.in_use}")
+    found = [item for item in found if not item[1].in_use]
     if not found:
         click.echo("nothing to clean up")
         sys.exit(EXIT_OK)
@@ -289,7 +295,14 @@ profile_command.register(cli)
 mitigate_command.register(cli)
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    # SIGTERM ends every command as Ctrl-C does, in every phase (a build included): the
+    # cleanup in `finally` blocks runs and the exit status is 130
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from coldbench import files
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 
@@ -93,8 +94,8 @@ def register(cli) -> None:
         except (UsageError, ValueError):
             raise UsageError(f"--keep-warm: '{keep_warm}' is not one interval: write a number "
                              "with s, m or h, e.g. --keep-warm 5m") from None
-        if output is not None:
-            documents.check_writable(output, force)
+        (output,) = context.with_resource(                   # held until the command ends
+            files.writing(("--output", output), force=force))
         request = mitigation.Request(
             runtime=runtime, function_dir=function_dir, handler=handler,
             memory=parse_memory(memory), cold=cold, warm=warm, provisioned=provisioned,

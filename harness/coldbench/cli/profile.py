@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from coldbench import files
 from coldbench.cli.function_set import function_set_option
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 from coldbench.render.profile import DEFAULT_TOP
@@ -22,14 +23,15 @@ def register(cli) -> None:
                   help="Profile your own function folder (with --runtime and --handler).")
     @click.option("--handler", help="Handler of --function, in the runtime's notation.")
     @click.option("--samples", default=DEFAULT_SAMPLES, show_default=True,
+                  type=click.IntRange(min=1),
                   help="Cold samples of each kind: this many unprofiled and as many profiled.")
     @click.option("--memory", "memory_mb", default=DEFAULT_MEMORY_MB, show_default=True,
                   help="Memory size in MB (CPU follows as on Lambda).")
-    @click.option("--top", default=DEFAULT_TOP, show_default=True,
+    @click.option("--top", default=DEFAULT_TOP, show_default=True, type=click.IntRange(min=1),
                   help="Items to list per function, by self time.")
     @click.option("--output", type=click.Path(path_type=Path),
                   help="Write the whole profile (every sample's tree) here as JSON.")
-    @click.option("--force", is_flag=True, help="Replace an existing --output file.")
+    @click.option("--force", is_flag=True, help="Replace an existing --output or --chart file.")
     @click.option("--chart", type=click.Path(path_type=Path),
                   help="Draw an icicle chart of each function's tree into this SVG file.")
     @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
@@ -57,8 +59,8 @@ def register(cli) -> None:
         from coldbench.render import profile as render
         from coldbench.workflows import profile as session
 
-        if output is not None:
-            documents.check_writable(output, force)
+        output, chart = click.get_current_context().with_resource(   # held until it ends
+            files.writing(("--output", output), ("--chart", chart), force=force))
         request = session.Request(
             runtimes=parse_runtimes(runtimes), function_dir=function_dir, handler=handler,
             function_set=function_set, samples=samples, memory_mb=memory_mb,

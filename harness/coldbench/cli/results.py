@@ -8,12 +8,14 @@ or a run id (a unique prefix will do).
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from pathlib import Path
 
 import click
 
+from coldbench import files
 from coldbench.analysis import compare as comparing, cost as costing
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
 from coldbench.prices import ARCHES
@@ -47,10 +49,16 @@ def parse_count(text: str) -> float:
     return float(match.group(1)) * scale
 
 
-def _open(ref: str, history_dir: Path, target: str | None):
+def open_results(ref: str, history_dir: Path, target: str | None = None):
+    """A results file or a run of the history, as (path, results); what could not be read
+    of a file still being written (``Results.incomplete``) is said on stderr."""
     from coldbench.analysis.history import open_run
 
-    return open_run(ref, history_dir, target)
+    path, results = open_run(ref, history_dir, target)
+    if results.incomplete:
+        click.echo(f"warning: {results.incomplete}", err=True)
+    return path, results
+
 
 
 @click.command()
@@ -90,8 +98,8 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
             if Path(ref).is_file():
                 target = load(Path(ref)).run.get("target")
                 break
-    base_path, base = _open(base_ref, history_dir, target)
-    new_path, new = _open(new_ref, history_dir, target)
+    base_path, base = open_results(base_ref, history_dir, target)
+    new_path, new = open_results(new_ref, history_dir, target)
     click.echo(f"base: {base.run.get('run_id') or base_path} ({base_path})", err=True)
     click.echo(f"new:  {new.run.get('run_id') or new_path} ({new_path})", err=True)
     found = comparing.compare(base, new, change, alpha, wanted, allow)
@@ -144,10 +152,10 @@ def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arche
                                 parse_share(max_busy, "--max-busy"), provisioned,
                                 snapstart_hours)
     workload.check()
-    if image_size is not None and image_size <= 0:
+    if image_size is not None and not (math.isfinite(image_size) and image_size > 0):
         raise UsageError("--image-size is the image's size in MB: more than 0")
     table = price_tables.load(prices)
-    _, results = _open(run_ref, history_dir, None)
+    _, results = open_results(run_ref, history_dir, None)
     measured = costing.measured(results.samples, table, costing.image_sizes(results.run),
                                 None if image_size is None else image_size / 1024)
     if not measured:
@@ -168,13 +176,16 @@ def regions_of(results) -> tuple[str, ...]:
 @click.argument("site_dir", type=click.Path(path_type=Path))
 @click.option("--min-change", default=f"{comparing.MIN_CHANGE:.0%}", show_default=True,
               help="Smallest change between consecutive runs marked as a step.")
+@click.option("--force", is_flag=True,
+              help="Write into SITE even if it holds files other than a site published before.")
 @history_option
-def publish(site_dir, min_change, history_dir):
+def publish(site_dir, min_change, force, history_dir):
     """Write a static site from the history: latest table, trends, JSON."""
     from coldbench.analysis.history import History
     from coldbench.render.publish import publish as publishing
 
-    written = publishing(History(history_dir), site_dir, parse_share(min_change, "--min-change"))
+    written = publishing(History(history_dir), site_dir, parse_share(min_change, "--min-change"),
+                         force=force)
     for path in written.values():
         click.echo(str(path))
 
@@ -207,7 +218,9 @@ def history_add(history_dir, files):
     store = History(history_dir)
     for path in files:
         added = store.add(path)
-        click.echo(f"{added.run_id}  {'added' if added.new else 'already kept'}")
+        said = ("added" if added.new else
+                "replaced its damaged copy" if added.replaced else "already kept")
+        click.echo(f"{added.run_id}  {said}")
 
 
 @history.command("reindex")
@@ -224,8 +237,9 @@ def history_reindex(history_dir):
 @click.argument("aws_ref", metavar="[AWS_RUN]", required=False)
 @click.option("--output", type=click.Path(path_type=Path),
               help="Write the calibration here (JSON), for coldbench run --calibration.")
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
 @history_option
-def calibrate(local_ref, aws_ref, output, history_dir):
+def calibrate(local_ref, aws_ref, output, force, history_dir):
     """Fit the prediction of AWS's Init Duration to a local run (--delivery lambda) and
     AWS_RUN, the same functions, runtimes and memory sizes measured with --target aws;
     without AWS_RUN, to the published AWS figures (the built-in functions at 128 MB, as
@@ -233,12 +247,14 @@ def calibrate(local_ref, aws_ref, output, history_dir):
     exit 2 if the runs do not match."""
     from coldbench.analysis import prediction
 
-    _, local = _open(local_ref, history_dir, None)
+    (output,) = click.get_current_context().with_resource(   # held until the command ends
+        files.writing(("--output", output), force=force))
+    _, local = open_results(local_ref, history_dir, None)
     if aws_ref is None:
         points = prediction.points_from_published(local, prediction.published_figures())
         aws_source = prediction.PUBLISHED_SOURCE
     else:
-        _, aws = _open(aws_ref, history_dir, None)
+        _, aws = open_results(aws_ref, history_dir, None)
         points = prediction.points_from_runs(local, aws)
         aws_source = (f"coldbench run --target aws, run {aws.run.get('run_id', '?')} "
                       f"({aws.run.get('region', '?')})")

@@ -31,18 +31,31 @@ def register(cli) -> None:
                        "local stand-in): a changed configuration gets new environments.")
     @click.option("--region", default="us-east-1", show_default=True,
                   help="Region of --control-plane-url.")
+    @click.option("--max-concurrency", default=1000, show_default=True,
+                  help="Invocations at once (Lambda's default account quota); past it, "
+                       "429 TooManyRequestsException.")
+    @click.option("--read-timeout", "read_timeout_s", default=30.0, show_default=True,
+                  help="Seconds a request may take to arrive whole (and an idle "
+                       "connection may stay open).")
     def serve(host, port, runtime_names, function_dir, handler, timeout_s, cpu_model,
-              no_limits, idle_timeout_s, control_plane_url, region):
+              no_limits, idle_timeout_s, control_plane_url, region, max_concurrency,
+              read_timeout_s):
         """Serve the Lambda Invoke API over local execution environments."""
         from coldbench.workflows import options as runner
         from coldbench import serve as serving
 
+        serving.check_settings(host, port, timeout_s, idle_timeout_s, read_timeout_s,
+                               max_concurrency, control_plane_url)
         names = runner.parse_runtimes(runtime_names)
+        control_plane = None
+        if control_plane_url:
+            control_plane = serving.ControlPlane(control_plane_url, region)
+            control_plane.check()
         artifacts = serving.artifacts_for(names, function_dir, handler,
                                           on_status=serving.stderr_line)
-        control_plane = (serving.ControlPlane(control_plane_url, region)
-                         if control_plane_url else None)
         server = serving.Server(artifacts, host=host, port=port, timeout_s=timeout_s,
                                 cpu_model=cpu_model, limits=not no_limits,
-                                idle_timeout_s=idle_timeout_s, control_plane=control_plane)
+                                idle_timeout_s=idle_timeout_s, control_plane=control_plane,
+                                max_concurrency=max_concurrency,
+                                read_timeout_s=read_timeout_s)
         serving.main_loop(server, announce=serving.stderr_line)

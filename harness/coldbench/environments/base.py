@@ -18,7 +18,7 @@ import signal
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol, runtime_checkable
 
 from coldbench.model import Artifact, Invoked
 from coldbench.model import Environment as EnvironmentInterface
@@ -50,6 +50,13 @@ class Sandbox(ABC):
         ``network()`` once the sandbox exists but before the runtime runs; the variables it
         returns are added (a Runtime API's address). Raises OSError when nothing could be
         started."""
+
+    def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
+        """Start a further process in this environment (same cgroup, namespaces and user
+        as the runtime), such as an external extension; callable before ``start``. Its
+        pid; every such process ends when the sandbox closes. OSError when it cannot be
+        started."""
+        raise OSError(f"{type(self).__name__} cannot start further processes")
 
     @abstractmethod
     def running(self) -> bool:
@@ -88,6 +95,14 @@ class Sandbox(ABC):
         """Kill everything in the sandbox and release what it holds. Safe to call twice."""
 
 
+@runtime_checkable
+class SpawnedLogs(Protocol):
+    """A sandbox that keeps what each spawned process wrote (``Sandbox.spawn``'s name)."""
+
+    def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
+        """What process ``name`` wrote since ``offset``, and the offset after it."""
+
+
 class ControlPlane(ABC):
     """What a runtime talks to; one per environment."""
 
@@ -121,7 +136,8 @@ class Environment(EnvironmentInterface):
 
     def __init__(self, artifact: Artifact, memory_mb: int, provisioned: bool, name: str,
                  sandbox: Sandbox, control_plane: ControlPlane, timeout_s: float,
-                 on_close: Callable[["Environment"], None] = lambda environment: None):
+                 on_close: Callable[["Environment"], None] = lambda environment: None,
+                 opt_dir: Path | None = None, variables: dict[str, str] | None = None):
         self.artifact = artifact
         self.memory_mb = memory_mb
         self.provisioned = provisioned
@@ -129,6 +145,10 @@ class Environment(EnvironmentInterface):
         self.sandbox = sandbox
         self.control_plane = control_plane
         self.timeout_s = timeout_s
+        # what is /opt for this environment (its layers, merged), and the function's own
+        # environment variables (its configuration's), which Lambda's do not override
+        self.opt_dir = opt_dir
+        self.variables = dict(variables or {})
         self.invocations = 0
         self._on_close = on_close
         self._closed = False
@@ -138,6 +158,7 @@ class Environment(EnvironmentInterface):
             launch = runtime.launch(Path(sandbox.task_root), artifact.function.handler, memory_mb)
             env = lambda_variables(artifact, memory_mb, provisioned, sandbox.task_root,
                                    sandbox.tmp, self.function_name) | launch.env
+            env = self.variables | env
             argv, env = control_plane.command(self, list(launch.argv), env)
             sandbox.start(argv, env, control_plane.before_exec(self))
             if provisioned:
@@ -199,9 +220,11 @@ class Environment(EnvironmentInterface):
         if self._closed:
             return
         self.alive = False
-        self.control_plane.close()
-        self.sandbox.close()
-        self._closed = True
+        try:
+            self.control_plane.close()    # may wait for extensions to shut down
+        finally:
+            self.sandbox.close()          # also after Ctrl-C in that wait
+            self._closed = True
         self._on_close(self)
 
 
@@ -245,5 +268,5 @@ def decode_response(body: bytes | None) -> object:
         return body.decode("utf-8", "replace")
 
 
-__all__ = ["ControlPlane", "Environment", "Sandbox", "decode_response", "lambda_variables",
-           "out_of_memory"]
+__all__ = ["ControlPlane", "Environment", "Sandbox", "SpawnedLogs", "decode_response",
+           "lambda_variables", "out_of_memory"]

@@ -1,23 +1,38 @@
 """The process sandbox: a runtime as a process tree on this machine, in a cgroup of its
-own with Lambda's memory limit and CPU share, with its own /tmp and log.
+own with Lambda's memory limit and CPU share, isolated as on Lambda (``isolation.py``:
+its own PID and mount namespaces, a read-only root of only the runtime's files, a private
+/tmp, Lambda's unprivileged user), with its own log.
 
 Init Duration counts from the runtime's exec, and the runtime's whole life is inside its
 limits: the process joins its cgroup before it execs. Joining costs 10-15 ms on cgroup v1
 (the kernel waits for an RCU grace period), which must be neither in Init Duration nor in
 what a cold sample waits, so processes are started ahead: a ``Launcher`` is a child forked
-before it is needed, which joins a fresh cgroup of its own and then parks, waiting for
-the command it is to exec. A sandbox takes a parked launcher, gives its cgroup the memory
-size's limits, and releases it: the start instant is taken there, and the child execs at
-once. The next launcher is forked as one is taken, so it joins while the current sample
-runs; joining sleeps in the kernel and uses no CPU.
+before it is needed, which joins a fresh cgroup of its own, makes new PID and mount
+namespaces and forks the environment's init (PID 1 there), which forks one more child
+that parks, waiting for the command it is to exec. A sandbox takes a parked launcher,
+gives its cgroup the memory size's limits, has the init build the environment's file
+system, then asks it for each process: extensions (``spawn``), then the runtime
+(``start``). The start instant is the moment the runtime's process is about to exec,
+everything in place. The next launcher is forked as one is taken, so it joins while the
+current sample runs; joining sleeps in the kernel and uses no CPU.
+
+Every process of an environment ends with it: the init ends when the runtime does (the
+launcher then ends with the runtime's status) or when coldbench closes the environment,
+and as PID 1 of its namespace it takes every other process with it, a double-forked daemon
+included. Without root there are no namespaces: the init is its processes' subreaper and
+kills them itself.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import pickle
+import select
 import shutil
 import signal
+import socket
+import struct
 import tempfile
 import threading
 import uuid
@@ -26,33 +41,39 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups, delivery
+from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.base import Sandbox
 from coldbench.phases import now_ns
 
 #: every environment's folder in the temp directory is named FOLDER_PREFIX<name>-<random>
 FOLDER_PREFIX = "coldbench-"
 CPU_MODELS = ("lambda", "proportional", "none")
-# What a child writes on its error pipe once its code image is mounted (no error message
-# starts with it): Init Duration starts then, not before the mount.
-MOUNTED = b"\0"
+# What a process writes on its report pipe just before it execs, with the instant
+# (``phases.now_ns``, 8 bytes) it did (no error message starts with it): a runtime's Init
+# Duration starts then, once its environment is in place.
+READY = b"\0"
 
 
 class Launcher:
-    """A forked child, parked before exec, inside its own cgroup (if any)."""
+    """A forked child, parked before exec, inside its own cgroup (if any), with the init of
+    its environment below it (``_park``, ``_init``): with ``isolate``, the first process of
+    a PID and a mount namespace of their own. Processes are started through the init
+    (``spawn``), the runtime last; the launcher ends as the runtime does, with its status,
+    and everything else in the environment with it."""
 
-    def __init__(self, cgroup: cgroups.Cgroup | None):
+    def __init__(self, cgroup: cgroups.Cgroup | None, isolate: bool = False):
         self.cgroup = cgroup
+        self.isolated = isolate
         ready_r, ready_w = os.pipe()
-        command_r, self._command_w = os.pipe()
-        self._error_r, error_w = os.pipe()       # closes at exec (O_CLOEXEC): success
+        self._channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         procs = [p.encode() for p in cgroup.procs_files] if cgroup else []
         self.pid = os.fork()
         if self.pid == 0:                        # the child: never returns
-            _park(procs, ready_w, command_r, error_w)
-        for fd in (ready_w, command_r, error_w):
-            os.close(fd)
+            _park(procs, ready_w, theirs.fileno(), isolate)
+        os.close(ready_w)
+        theirs.close()
         self._ready_r = ready_r
+        self._asking = threading.Lock()          # one request at a time on the channel
         self.returncode: int | None = None
 
     def wait_ready(self) -> bool:
@@ -63,36 +84,67 @@ class Launcher:
             os.close(self._ready_r)
             self._ready_r = -1
 
-    def release(self, argv: list[str], env: dict[str, str], cwd: str, log: Path,
-                mount: delivery.PrivateMount | None = None) -> int:
-        """Let the child exec ``argv`` (after mounting ``mount``, if any); the start
-        instant: with a mount, the moment the child says its code is in place, as on Lambda
-        the function's code is there before its runtime starts. OSError if the mount or the
-        exec failed."""
-        fields = [os.fsencode(cwd), os.fsencode(log),
-                  mount.source if mount else b"", mount.target if mount else b"",
-                  mount.staging if mount else b"", b"\n".join(mount.warm) if mount else b"",
-                  str(len(argv)).encode(), *(a.encode() for a in argv),
-                  *(f"{name}={value}".encode() for name, value in env.items())]
-        message = b"\0".join(fields)
-        started = now_ns()
+    def _ask(self, request: dict, fds: list[int] = ()) -> dict:
+        with self._asking:
+            socket.send_fds(self._channel, [pickle.dumps(request)], list(fds))
+            reply = self._channel.recv(1 << 16)
+        if not reply:
+            raise OSError("the environment ended before it answered")
+        answer = pickle.loads(reply)
+        if "error" in answer:
+            raise OSError(answer["error"])
+        return answer
+
+    def enter(self, jail: isolation.Jail) -> None:
+        """Make the environment's file system (``Jail.enter``), before any process runs in
+        it. OSError if a step fails."""
+        self._ask({"op": "jail", "jail": jail})
+
+    def spawn(self, argv: list[str], env: dict[str, str], cwd: str, log_fd: int,
+              runtime: bool = False) -> tuple[int, int]:
+        """Start ``argv`` in the environment, its output to ``log_fd``; its process ID in
+        the environment, and the instant it was about to exec (a runtime's start instant:
+        Init Duration counts from there). ``runtime``: when it ends, the environment ends.
+        OSError if it could not be started."""
+        with self._asking:
+            reply, started, failure = self._spawn(argv, env, cwd, log_fd, runtime)
+        answer = pickle.loads(reply) if reply else {"error": "the environment ended"}
+        if failure or "error" in answer:
+            if runtime:
+                self.wait()
+            raise OSError((failure.decode("utf-8", "replace") if failure else answer["error"]))
+        return answer["pid"], started
+
+    def _spawn(self, argv, env, cwd, log_fd, runtime) -> tuple[bytes, int | None, bytes]:
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)   # closes at exec: success
         try:
-            os.write(self._command_w, message)   # below the pipe's 64 KiB: one write
+            request = {"op": "spawn", "argv": argv, "env": env, "cwd": cwd, "runtime": runtime}
+            socket.send_fds(self._channel, [pickle.dumps(request)], [log_fd, report_w])
         finally:
-            os.close(self._command_w)
-            self._command_w = -1
-        first = b""
-        if mount is not None:
-            first = os.read(self._error_r, 1)
-            if first == MOUNTED:
-                started, first = now_ns(), b""
-        failure = first + os.read(self._error_r, 4096)   # empty: exec'd (closed at exec)
-        os.close(self._error_r)
-        self._error_r = -1
-        if failure:
-            self.wait()
-            raise OSError(failure.decode("utf-8", "replace"))
-        return started
+            os.close(report_w)
+        try:
+            first = os.read(report_r, 1)
+            started = None
+            if first == READY:                   # with the instant the process took
+                started, first = struct.unpack("=q", _read_exactly(report_r, 8))[0], b""
+            failure = first + _read_all(report_r)
+        finally:
+            os.close(report_r)
+        return self._channel.recv(1 << 16), started, failure
+
+    def host_pid(self, pid: int) -> int:
+        """The process ID on this machine of the environment's process ``pid``."""
+        if not self.isolated:
+            return pid
+        for candidate in descendants(self.pid):
+            try:
+                for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
+                    if line.startswith("NSpid:") and int(line.split()[-1]) == pid \
+                            and len(line.split()) > 2:
+                        return candidate
+            except OSError:
+                continue
+        raise OSError(f"process {pid} of the environment is gone")
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -107,26 +159,47 @@ class Launcher:
             self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
+    def end(self) -> None:
+        """Kill every process of the environment and reap the launcher."""
+        self._channel.close()                    # the init ends everything it started
+        if self.returncode is None:
+            _kill_tree(self.pid)
+            self.wait()                          # reaped first: the group empties only then
+
     def discard(self) -> None:
         """Kill an unreleased launcher and release what it holds."""
-        for fd in (self._ready_r, self._command_w, self._error_r):
-            if fd >= 0:
-                os.close(fd)
-        self._ready_r = self._command_w = self._error_r = -1
-        _kill_tree(self.pid)
-        self.wait()
+        if self._ready_r >= 0:
+            os.close(self._ready_r)
+            self._ready_r = -1
+        self.end()
         if self.cgroup is not None:
             cgroups.remove(self.cgroup)
 
 
-def _park(procs: list[bytes], ready_w: int, command_r: int, error_w: int) -> None:
-    """In the forked child: join the cgroup, say so, wait for the command, exec it. Only
-    system calls and bytes here: the parent may have had other threads."""
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size and (chunk := os.read(fd, size - len(data))):
+        data += chunk
+    if len(data) < size:
+        raise OSError("the process ended before it said when it started")
+    return data
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _park(procs: list[bytes], ready_w: int, channel: int, isolate: bool) -> None:
+    """In the forked launcher: join the cgroup, make the environment's init (with
+    ``isolate``, in new PID and mount namespaces), then wait for it and end as the runtime
+    ended. Only system calls and bytes here: the parent may have had other threads."""
     try:
-        # Only its own three pipe ends stay open: not the parent's ends of them (the
-        # command ends when the parent closes it, or dies), nor another launcher's, nor
-        # the parent's sockets and files.
-        keep = sorted((ready_w, command_r, error_w))
+        # Only its own pipe and socket stay open: not the parent's ends of them, nor
+        # another launcher's, nor the parent's sockets and files.
+        keep = sorted((ready_w, channel))
         for low, high in zip([2, *keep], [*keep, os.sysconf("SC_OPEN_MAX")]):
             os.closerange(low + 1, high)
         os.setsid()                              # a process group of its own, to kill
@@ -136,46 +209,181 @@ def _park(procs: list[bytes], ready_w: int, command_r: int, error_w: int) -> Non
                 os.write(fd, b"0")               # "0": this process
             finally:
                 os.close(fd)
+        if isolate:
+            isolation.enter_namespaces()
+        status_r, status_w = os.pipe()
+        init = os.fork()
+        if init == 0:
+            os.close(status_r)
+            _init(ready_w, channel, status_w, isolate)
+        for fd in (status_w, ready_w, channel):
+            os.close(fd)
+        _, status = os.waitpid(init, 0)
+        reported = _read_all(status_r)           # the runtime's status, if it ended
+        _exit_as(int(reported) if reported else status)
+    except BaseException:                        # noqa: BLE001 - never back into the caller
+        os._exit(127)
+
+
+def _exit_as(status: int) -> None:
+    """End this process the way a process with wait status ``status`` ended."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            signal.signal(number, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [number])
+        except (OSError, ValueError):
+            pass
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
+    """The environment's init: starts processes on request, reaps every process that ends
+    in the environment, and ends when the runtime does (reporting its status on
+    ``status_w``) or when coldbench closes the channel. With ``isolate`` it is PID 1 of
+    the environment's namespace, whose other processes the kernel kills when it ends;
+    without, it is their subreaper and kills them itself."""
+    try:
+        # no handler of coldbench's: as PID 1 of its namespace, the kernel then drops these
+        # signals from the environment's own processes
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        if isolate:
+            isolation.make_private()
+        else:
+            isolation.become_subreaper()
+        channel = socket.socket(fileno=channel_fd)
+        stub = _fork_stub(isolate)
         os.write(ready_w, b"r")
         os.close(ready_w)
-        chunks = []
-        while chunk := os.read(command_r, 65536):
-            chunks.append(chunk)
-        if not chunks:                           # the parent went away, or discarded it
-            os._exit(0)
-        cwd, log, source, target, staging, warm, count, *rest = b"".join(chunks).split(b"\0")
-        argv, variables = rest[:int(count)], rest[int(count):]
-        if source:                               # the code from its image, as on Lambda
-            delivery.PrivateMount(source, target, staging,
-                                  tuple(warm.split(b"\n")) if warm else ()).enter()
-            os.write(error_w, MOUNTED)           # the clock starts now
-        env = dict(v.split(b"=", 1) for v in variables)
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        runtime, runtime_fd = None, -1
+        while True:
+            watched = [channel] + ([runtime_fd] if runtime_fd >= 0 else [])
+            readable, _, _ = select.select(watched, [], [], 1.0)
+            while True:                          # reap whatever ended
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                if pid == runtime:
+                    _end_environment(status_w, status, isolate)
+            if channel not in readable:
+                continue
+            message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 4, socket.MSG_CMSG_CLOEXEC)
+            if not message:
+                _end_environment(status_w, None, isolate)
+            request = pickle.loads(message)
+            try:
+                if request["op"] == "jail":
+                    request["jail"].enter()
+                    reply = {"ok": True}
+                else:
+                    pid, stub_channel = stub or _fork_stub(isolate)
+                    stub = None
+                    socket.send_fds(stub_channel, [message], fds)
+                    stub_channel.close()
+                    reply = {"pid": pid}
+                    if request["runtime"]:
+                        runtime, runtime_fd = pid, os.pidfd_open(pid)
+                    else:                        # the runtime's is forked now, off its clock
+                        stub = _fork_stub(isolate)
+            except Exception as exc:             # noqa: BLE001 - the caller hears of it
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            channel.send(pickle.dumps(reply))
+    except BaseException:                        # noqa: BLE001 - the environment ends
+        _end_environment(status_w, None, isolate)
+
+
+def _fork_stub(isolate: bool) -> tuple[int, socket.socket]:
+    """A child of the init, forked ahead of need (a fork copies the init's page tables:
+    milliseconds, kept out of the time a start waits), that waits for the command it is to
+    exec; its process ID and the socket the command goes through."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid:
+        theirs.close()
+        return pid, ours
+    try:
+        keep = theirs.fileno()
+        for low, high in ((3, keep), (keep + 1, os.sysconf("SC_OPEN_MAX"))):
+            os.closerange(low, high)
+        message, fds, _, _ = socket.recv_fds(theirs, 1 << 20, 4, socket.MSG_CMSG_CLOEXEC)
+    except BaseException:                        # noqa: BLE001 - never back into the loop
+        os._exit(127)
+    if not message:                              # the init ended, or had no use for it
+        os._exit(0)
+    _exec(pickle.loads(message), fds, isolate)
+
+
+def _exec(request: dict, fds: list[int], isolate: bool) -> None:
+    """In a stub: become the request's command (stdout and stderr to the log). Never
+    returns."""
+    log_fd, report_w = fds
+    try:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        os.chdir(cwd)
-        for signum in (signal.SIGPIPE, signal.SIGXFSZ):   # as subprocess restores them
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        for low, high in zip([2, report_w], [report_w, os.sysconf("SC_OPEN_MAX")]):
+            os.closerange(low + 1, high)
+        os.chdir(request["cwd"])
+        if isolate:
+            isolation.drop_privileges()
+        for signum in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
             try:
                 signal.signal(signum, signal.SIG_DFL)
             except ValueError:               # not the main thread: left as inherited
                 pass
-        os.execvpe(argv[0], argv, env)
-    except BaseException as exc:                 # noqa: BLE001 - tell the parent, then go
+        os.set_inheritable(report_w, False)  # closed at exec: the parent hears success
+        # the clock starts now: the instant read here, not when the parent wakes to read it
+        os.write(report_w, READY + struct.pack("=q", now_ns()))
+        os.execvpe(request["argv"][0], request["argv"], request["env"])
+    except BaseException as exc:             # noqa: BLE001 - tell the parent, then go
         try:
-            os.write(error_w, f"{type(exc).__name__}: {exc}".encode())
+            os.write(report_w, f"{type(exc).__name__}: {exc}".encode())
         finally:
             os._exit(127)
+
+
+def _end_environment(status_w: int, status: int | None, isolate: bool) -> None:
+    """End the init (and, with it, every process of its namespace); without a namespace,
+    kill what it started, and their orphans, first."""
+    if status is not None:
+        os.write(status_w, str(status).encode())
+    if not isolate:
+        for _ in range(100):
+            below = descendants(os.getpid())
+            if not below:
+                break
+            for pid in below:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            while True:
+                try:
+                    if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                        break
+                except ChildProcessError:
+                    break
+    os._exit(0)
 
 
 class LauncherPool:
     """Parked launchers, each in a fresh cgroup, one forked ahead of need."""
 
     def __init__(self, cgroup_version: str | None, run_id: str, ahead: int = 1,
-                 io: bool = False):
+                 io: bool = False, isolate: bool = False):
         self.cgroup_version = cgroup_version
         self.io = io                      # groups in the block I/O controller too
+        self.isolate = isolate            # each in namespaces of its own (root only)
         self.run_id = run_id
         self.ahead = ahead
         self._parked: deque[Launcher] = deque()
@@ -189,7 +397,7 @@ class LauncherPool:
             group = cgroups.create(self.cgroup_version, f"{self.run_id}-{next(self._sequence)}",
                                    io=self.io)
         try:
-            return Launcher(group)
+            return Launcher(group, self.isolate)
         except BaseException:
             if group is not None:
                 cgroups.remove(group)
@@ -220,26 +428,41 @@ class LauncherPool:
 
 
 class ProcessSandbox(Sandbox):
-    """One runtime process (and its children) on this machine."""
+    """One runtime process (and its children, and the processes ``spawn`` starts) on this
+    machine; isolated as on Lambda (``isolation.py``) when the pool's launchers are."""
 
     def __init__(self, pool: LauncherPool, task_root: Path, memory_mb: int,
                  cpu_model: str = "lambda", name: str = "", code_image: Path | None = None,
-                 code_path: delivery.CodePath | None = None, warm: list[Path] = ()):
+                 code_path: delivery.CodePath | None = None, warm: list[Path] = (),
+                 visible: list[Path] = (), mounts: list[tuple[Path, str]] = (),
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB,
+                 writable: list[Path] = ()):
         self.pool = pool
+        self.isolated = pool.isolate
         self.code_image = code_image      # the task root as a read-only image, if given
         self.code_path = code_path or delivery.CodePath()    # how fast it reads
         self.warm = list(warm)            # paths of the task root read from this machine
+        self.visible = list(visible)      # this machine's paths the runtime needs
+        self.mounts = list(mounts)        # (path here, path inside), read-only: /opt
+        self.writable = list(writable)    # folders here the runtime writes into
+        self.ephemeral_storage_mb = ephemeral_storage_mb
         self.task_root = str(task_root)
         self.memory_mb = memory_mb
         self.cpu_model = cpu_model
         self.share = cgroups.CpuShare.for_memory(memory_mb)
         self.home = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{name or uuid.uuid4().hex[:8]}-"))
-        self.tmp = str(self.home / "tmp")
-        Path(self.tmp).mkdir()
+        if self.isolated:                 # a tmpfs of its own, built on an empty folder
+            self.tmp = "/tmp"
+            (self.home / "root").mkdir()
+        else:
+            self.tmp = str(self.home / "tmp")
+            Path(self.tmp).mkdir()
         self.log_path = self.home / "output.log"
         self.launcher: Launcher | None = None
         self.device: delivery.LoopDevice | None = None
         self.extra = {}
+        self._log_fd = -1
+        self._runtime: int | None = None  # the runtime's process ID in the environment
         self._closed = False
 
     @property
@@ -249,29 +472,73 @@ class ProcessSandbox(Sandbox):
     def network(self):
         return nullcontext()
 
-    def start(self, argv, env, before_exec: Callable[[], dict[str, str]] | None = None) -> None:
+    def _prepare(self, argv: list[str] = ()) -> Launcher:
+        """The environment, made on its first process: a parked launcher, its limits, its
+        file system. ``argv``: the runtime's command, whose files it must see."""
+        if self.launcher is not None:
+            return self.launcher
+        if self.code_image is not None and not self.isolated:
+            raise OSError("a code image is mounted in the environment's own namespaces: "
+                          "only as root")
         self.launcher = self.pool.take()
         if self.cgroup is not None:
             self.cgroup.set_memory(self.memory_mb)
             if self.cpu_model == "proportional":
                 self.cgroup.set_cpu(self.share.applied_vcpus)
-        if before_exec is not None:
-            env = env | before_exec()
-        mount = None
+        self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                               | os.O_CLOEXEC, 0o644)
+        if not self.isolated:
+            return self.launcher
         if self.code_image is not None:   # a fresh device: none of its pages are cached
             # (the target gives such a sandbox a pool whose groups count block I/O)
             self.device = delivery.attach(self.code_image)
             delivery.throttle_reads(self.cgroup.io_dir, self.device,    # counted from here
                                     self.code_path.bytes_per_second,
                                     self.code_path.ios_per_second)
-            mount = delivery.PrivateMount.of(self.device, Path(self.task_root), self.warm,
-                                             self.home / "runtime")
+        named = [Path(a) for a in argv if a.startswith("/") and os.path.exists(a)]
+        for folder in self.writable:      # the environment's user writes there
+            os.chown(folder, isolation.SANDBOX_UID, isolation.SANDBOX_GID)
+        jail = isolation.Jail.of(self.home / "root", Path(self.task_root),
+                                 [*self.visible, *named], self.mounts, self.ephemeral_storage_mb,
+                                 self.device.path if self.device else None,
+                                 self.warm if self.device else (), self.writable)
         try:
-            self.started_ns = self.launcher.release(argv, env, self.task_root, self.log_path,
-                                                    mount)
+            self.launcher.enter(jail)
         finally:
             if self.device is not None:   # mounted by now: the mount holds it
                 self.device.detach()
+        return self.launcher
+
+    def start(self, argv, env, before_exec: Callable[[], dict[str, str]] | None = None) -> None:
+        launcher = self._prepare(argv)
+        if before_exec is not None:
+            env = env | before_exec()
+        self._runtime, self.started_ns = launcher.spawn(argv, env, self.task_root,
+                                                        self._log_fd, runtime=True)
+
+    @property
+    def runtime_pid(self) -> int:
+        """The runtime's process ID on this machine (looked up when asked: not while init
+        runs)."""
+        return self.launcher.host_pid(self._runtime)
+
+    def spawn(self, argv: list[str], env: dict[str, str], name: str) -> int:
+        """A further process in the runtime's environment (made now if the runtime has not
+        started yet: its file system then shows what ``argv`` names), writing to
+        ``<name>.log`` (``spawned_log``); its process ID on this machine."""
+        launcher = self._prepare(argv)
+        log = os.open(self.home / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                      | os.O_CLOEXEC, 0o644)
+        try:
+            pid, _ = launcher.spawn(argv, env, self.task_root, log)
+        except OSError as exc:
+            raise OSError(f"{name}: {exc}") from exc
+        finally:
+            os.close(log)
+        return launcher.host_pid(pid)
+
+    def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
+        return _read_from(self.home / f"{name}.log", offset)
 
     def running(self) -> bool:
         return self.launcher is not None and self.launcher.poll() is None
@@ -311,25 +578,30 @@ class ProcessSandbox(Sandbox):
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(offset)
-                data = log.read()
-        except OSError:
-            return "", offset
-        return data.decode("utf-8", "replace"), offset + len(data)
+        return _read_from(self.log_path, offset)
 
     def close(self) -> None:
         if self._closed:
             return
         if self.launcher is not None:
-            if self.launcher.returncode is None:
-                _kill_tree(self.launcher.pid)
-                self.launcher.wait()          # reaped first: the group empties only then
+            self.launcher.end()
             if self.cgroup is not None:
                 cgroups.remove(self.cgroup)
+        if self._log_fd >= 0:
+            os.close(self._log_fd)
+            self._log_fd = -1
         shutil.rmtree(self.home, ignore_errors=True)
         self._closed = True
+
+
+def _read_from(path: Path, offset: int) -> tuple[str, int]:
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            data = log.read()
+    except OSError:
+        return "", offset
+    return data.decode("utf-8", "replace"), offset + len(data)
 
 
 def _kill_tree(pid: int) -> None:

@@ -31,7 +31,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
+from coldbench.environments import extensions_api, telemetry as telemetry_api
 from coldbench.environments.base import ControlPlane, decode_response
+from coldbench.environments.extensions import ExternalExtensions
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.base import Invoked
 
@@ -44,6 +46,10 @@ _ACCEPTED = b'{"status":"OK"}'
 _NOT_FOUND = b'{"errorMessage":"not found"}'
 _RECV_BYTES = 65536
 _MAX_HEAD_BYTES = 64 * 1024
+# Once a request's first byte is in, the rest must follow within this many seconds (a
+# runtime sends a request in one go; waiting for the next request has no limit, since a
+# runtime is silent while its handler runs, and ends when the environment closes).
+READ_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -53,6 +59,8 @@ class Invocation:
     event: bytes
     deadline_ms: int
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    trace: str = field(default_factory=lambda: (f"Root=1-{int(time.time()):08x}-"
+                                                f"{uuid.uuid4().hex[:24]};Sampled=0"))
     sent_ns: int | None = None        # event written to the runtime's GET /next
     done_ns: int | None = None        # response or error received in full
     response: bytes | None = None
@@ -72,7 +80,10 @@ class RuntimeAPI:
     def __init__(self, function_arn: str, on_init_done: Callable[[], None] | None = None):
         self.function_arn = function_arn
         self.on_init_done = on_init_done
-        self.init_done_ns: int | None = None
+        self.runtime_ready_ns: int | None = None    # the runtime's first GET /next
+        self.init_done_ns: int | None = None        # ... and every extension ready
+        # the Extensions and Telemetry APIs, when the environment has external extensions
+        self.extensions: extensions_api.ExtensionsAPI | None = None
         self.init_error: dict | None = None
         self.initialized = threading.Event()   # first GET /next, or an init error
         self._pending: dict[str, Invocation] = {}
@@ -137,13 +148,20 @@ class RuntimeAPI:
         reader = _Reader(conn)
         try:
             while True:
-                request = reader.request()
+                try:
+                    request = reader.request()
+                except BadRequest as exc:       # answered, then the connection is closed
+                    conn.sendall(_response(400, json.dumps(
+                        {"errorType": "InvalidRequest", "errorMessage": str(exc)}).encode(),
+                        (("Connection", "close"),)))
+                    return
                 if request is None:
                     return
                 if not self._handle(conn, *request):
                     return
         except (OSError, ValueError):
-            pass   # a runtime killed mid-request resets its connection: expected, not news
+            pass   # a runtime killed mid-request resets its connection; a request that
+            #        stalls past READ_TIMEOUT_S is dropped: expected, not news
         finally:
             with self._lock:
                 self._connections.discard(conn)
@@ -152,14 +170,21 @@ class RuntimeAPI:
     def _handle(self, conn: socket.socket, at: int, method: str, path: str,
                 headers: dict[str, str], body: bytes) -> bool:
         """Answer one request; False when the connection is to be closed."""
+        if self.extensions is not None and (path.startswith(extensions_api.PREFIX)
+                                            or path == telemetry_api.PATH):
+            answer = self.extensions.handle(at, method, path, headers, body)
+            if answer is None:
+                return False
+            conn.sendall(_response(*answer))
+            return headers.get("connection", "").lower() != "close"
         if method == "GET" and path == _NEXT:
-            if self.init_done_ns is None:
+            if self.runtime_ready_ns is None:
                 self._first_next(at)
             invocation = self._queue.get()
             if invocation is None:            # shutting down: leave the runtime waiting
                 self._queue.put(None)
                 return False
-            trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
+            trace = invocation.trace
             answer = _response(200, invocation.event, (
                 ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
                 ("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms)),
@@ -186,7 +211,19 @@ class RuntimeAPI:
         return headers.get("connection", "").lower() != "close"
 
     def _first_next(self, at_ns: int) -> None:
-        self.init_done_ns = at_ns
+        self.runtime_ready_ns = at_ns
+        self.init_ready()
+
+    def init_ready(self) -> None:
+        """Init is over once the runtime and every registered extension have asked for
+        their next event (AWS Lambda Developer Guide, "Lambda Extensions API")."""
+        with self._lock:
+            if self.init_done_ns is not None or self.runtime_ready_ns is None:
+                return
+            if self.extensions is not None and not self.extensions.all_ready():
+                return
+            extensions_ready = self.extensions.ready_ns() if self.extensions else None
+            self.init_done_ns = max(self.runtime_ready_ns, extensions_ready or 0)
         try:
             if self.on_init_done is not None:
                 self.on_init_done()
@@ -209,7 +246,8 @@ class RuntimeAPI:
         return True
 
 
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found"}
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden",
+            404: "Not Found", 409: "Conflict"}
 
 
 def _response(status: int, body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> bytes:
@@ -218,16 +256,36 @@ def _response(status: int, body: bytes, headers: tuple[tuple[str, str], ...] = (
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+class BadRequest(ValueError):
+    """A request that is not HTTP/1.1 as the Runtime API's clients speak it."""
+
+
 class _Reader:
     """HTTP/1.1 requests from one connection, as (instant, method, path, headers, body);
-    the instant is when the read that brought the request's last byte returned."""
+    the instant is when the read that brought the request's last byte returned. A request
+    that has begun must arrive whole within ``timeout_s`` (TimeoutError); a malformed one
+    raises BadRequest."""
 
-    def __init__(self, conn: socket.socket):
+    def __init__(self, conn: socket.socket, timeout_s: float | None = None):
         self.conn = conn
+        self.timeout_s = READ_TIMEOUT_S if timeout_s is None else timeout_s
         self.buffer = bytearray()
         self.received_ns = 0             # when the last bytes read arrived
+        self.deadline: float | None = None
+        self._timed = False              # the socket has a timeout set
 
     def _more(self) -> bool:
+        # the socket's timeout is touched only when a request takes more than one read,
+        # so that the usual request (one read) costs no extra system call
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request did not arrive in time")
+            self.conn.settimeout(left)
+            self._timed = True
+        elif self._timed:
+            self.conn.settimeout(None)
+            self._timed = False
         data = self.conn.recv(_RECV_BYTES)
         self.received_ns = now_ns()
         if not data:
@@ -237,7 +295,9 @@ class _Reader:
 
     def _line(self) -> bytes | None:
         while (end := self.buffer.find(b"\r\n")) < 0:
-            if len(self.buffer) > _MAX_HEAD_BYTES or not self._more():
+            if len(self.buffer) > _MAX_HEAD_BYTES:
+                raise BadRequest("a line longer than 64 KB")
+            if not self._more():
                 return None
         line = bytes(self.buffer[:end])
         del self.buffer[:end + 2]
@@ -252,21 +312,27 @@ class _Reader:
         return data
 
     def request(self) -> tuple[int, str, str, dict[str, str], bytes] | None:
+        self.deadline = None              # waiting for a request: no limit
+        if not self.buffer and not self._more():
+            return None
+        self.deadline = time.monotonic() + self.timeout_s
         while (end := self.buffer.find(b"\r\n\r\n")) < 0:
-            if len(self.buffer) > _MAX_HEAD_BYTES or not self._more():
+            if len(self.buffer) > _MAX_HEAD_BYTES:
+                raise BadRequest("request head larger than 64 KB")
+            if not self._more():
                 return None
+        if end > _MAX_HEAD_BYTES:
+            raise BadRequest("request head larger than 64 KB")
         head = self.buffer[:end].decode("latin-1")
         del self.buffer[:end + 4]
-        request_line, *header_lines = head.split("\r\n")
-        method, path, _ = request_line.split(" ", 2)
-        headers = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
+        method, path, headers = _parse_head(head)
+        if "transfer-encoding" in headers:
+            if headers["transfer-encoding"].lower() != "chunked":
+                raise BadRequest(f"Transfer-Encoding {headers['transfer-encoding']!r} "
+                                 "is not chunked")
             body = self._chunked()
         else:
-            body = self._exactly(int(headers.get("content-length") or 0))
+            body = self._exactly(_content_length(headers.get("content-length", "0")))
         if body is None:
             return None
         # the request was in once the read that completed it returned (usually its only
@@ -279,15 +345,45 @@ class _Reader:
             line = self._line()
             if line is None:
                 return None
-            size = int(line.split(b";")[0].strip() or b"0", 16)
+            size_text = line.split(b";")[0].strip()
+            if not (0 < len(size_text) <= 15 and
+                    all(c in b"0123456789abcdefABCDEF" for c in size_text)):
+                raise BadRequest(f"bad chunk size {line[:40]!r}")
+            size = int(size_text, 16)
             if size == 0:
-                while self._line() not in (b"", None):
+                while (trailer := self._line()) not in (b"", None):
                     pass
-                return b"".join(chunks)
+                return None if trailer is None else b"".join(chunks)
             chunk = self._exactly(size + 2)          # the chunk and its CRLF
             if chunk is None:
                 return None
+            if chunk[-2:] != b"\r\n":
+                raise BadRequest("a chunk longer than its size")
             chunks.append(chunk[:-2])
+
+
+def _parse_head(head: str) -> tuple[str, str, dict[str, str]]:
+    request_line, *header_lines = head.split("\r\n")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[0] or not parts[1].startswith("/") or \
+            not parts[2].startswith("HTTP/1."):
+        raise BadRequest(f"bad request line {request_line[:80]!r}")
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        if not colon or not name:
+            raise BadRequest(f"bad header line {line[:80]!r}")
+        if name == "content-length" and headers.get(name, value.strip()) != value.strip():
+            raise BadRequest("two different Content-Length headers")
+        headers[name] = value.strip()
+    return parts[0], parts[1], headers
+
+
+def _content_length(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 15):
+        raise BadRequest(f"bad Content-Length {text[:40]!r}")
+    return int(text)
 
 
 def _error_from(body: bytes, header_type: str | None) -> dict:
@@ -309,23 +405,46 @@ _POLL_S = 0.02          # how often a waiting invoke looks for a crash or a time
 
 class RuntimeApiPlane(ControlPlane):
     """coldbench's Runtime API as an environment's control plane: the server is opened in
-    the sandbox's network just before the runtime starts, and clocks init and invocations
-    as ``phases.py`` defines them."""
+    the sandbox's network just before the runtime starts (before its external extensions,
+    when it has some: ``extensions.py``), and clocks init and invocations as ``phases.py``
+    defines them."""
 
     def __init__(self):
         self.api: RuntimeAPI | None = None
+        self.extensions: ExternalExtensions | None = None
         self._init_outcome = "done"
+
+    def command(self, environment, argv, env):
+        """With external extensions (``/opt/extensions``) the API opens now: they start,
+        and the runtime starts once they have registered (or failed)."""
+        argv = exec_wrapper(environment.artifact.function.runtime, argv, env)
+        paths = extensions_api.external_extensions(environment.opt_dir)
+        if paths:
+            with environment.sandbox.network():
+                self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
+            self.extensions = ExternalExtensions(environment, self.api, paths)
+            self.extensions.start(env | {"AWS_LAMBDA_RUNTIME_API": self.api.address})
+        return argv, env
 
     def before_exec(self, environment):
         def open_api() -> dict[str, str]:
-            self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
+            if self.api is None:
+                self.api = RuntimeAPI(environment.function_arn, environment.sandbox.init_done)
             return {"AWS_LAMBDA_RUNTIME_API": self.api.address}
         return open_api
 
+    def _init_start_ns(self, environment) -> int:
+        """Init starts with the first extension's start, else with the runtime's."""
+        if self.extensions is not None:
+            return self.extensions.started_ns
+        return environment.sandbox.started_ns
+
     def _wait(self, environment, done: threading.Event, deadline_ns: Callable[[], int]) -> str:
         """Wait for ``done`` until ``deadline_ns()``: "done", "exited" (the runtime
-        ended) or "timeout"."""
+        ended), "extension" (an extension failed) or "timeout"."""
         while not done.wait(_POLL_S):
+            if self.extensions is not None and self.extensions.crashed() is not None:
+                return "extension"
             if not environment.sandbox.running():
                 return "done" if done.is_set() else "exited"
             if now_ns() > deadline_ns():
@@ -333,36 +452,51 @@ class RuntimeApiPlane(ControlPlane):
         return "done"
 
     def wait_initialized(self, environment) -> None:
-        deadline = environment.sandbox.started_ns + int(environment.timeout_s * 1e9)
+        deadline = self._init_start_ns(environment) + int(environment.timeout_s * 1e9)
         self._init_outcome = self._wait(environment, self.api.initialized, lambda: deadline)
+        if self.extensions is not None:
+            self.extensions.init_over(self._init_error(environment, self._init_outcome))
+
+    def _init_error(self, environment, outcome: str) -> dict | None:
+        if self.extensions is not None and (crash := self.extensions.crashed()) is not None:
+            return crash | {"phase": "init"}
+        if self.api.init_error:
+            return self.api.init_error | {"phase": "init"}
+        if outcome == "timeout":
+            error = environment.timed_out("init")
+            if self.extensions is not None and self.extensions.not_ready():
+                error["message"] += (" (extensions not ready: "
+                                     f"{', '.join(self.extensions.not_ready())})")
+            return error
+        return environment.exit_error("init") if outcome != "done" else None
 
     def invoke(self, environment, event: dict, first: bool) -> tuple[Invoked, bool]:
-        sandbox, api = environment.sandbox, self.api
+        api = self.api
         timeout_ns = int(environment.timeout_s * 1e9)
+        init_start = self._init_start_ns(environment)
         if not api.initialized.is_set():
-            outcome = self._wait(environment, api.initialized,
-                                 lambda: sandbox.started_ns + timeout_ns)
-        else:
-            outcome = self._init_outcome
-        if api.init_error:
-            return Invoked(duration_ms=None, error=api.init_error | {"phase": "init"}), False
-        if outcome != "done":
-            error = (environment.timed_out("init") if outcome == "timeout"
-                     else environment.exit_error("init"))
+            self._init_outcome = self._wait(environment, api.initialized,
+                                            lambda: init_start + timeout_ns)
+        error = self._init_error(environment, self._init_outcome)
+        if self.extensions is not None:
+            self.extensions.init_over(error)
+        if error is not None:
             return Invoked(duration_ms=None, error=error), False
         # On Lambda a cold environment's init starts with its first request: that request
         # has an Init Duration even when a fast runtime finished init before invoke() ran.
-        init_ms = (ms_between(sandbox.started_ns, api.init_done_ns)
-                   if first and not environment.provisioned else None)
+        cold = first and not environment.provisioned
+        init_ms = ms_between(init_start, api.init_done_ns) if cold else None
 
         invocation = api.submit(json.dumps(event).encode(), environment.timeout_s)
+        listeners = self.extensions.invoke(invocation) if self.extensions is not None else []
         submitted = now_ns()
         # the timeout counts from the event's hand-over, as Lambda's does
         outcome = self._wait(environment, invocation.done,
                              lambda: (invocation.sent_ns or submitted) + timeout_ns)
         if outcome != "done":
             error = (environment.timed_out("invoke") if outcome == "timeout"
-                     else environment.exit_error("invoke"))
+                     else self.extensions.crashed() | {"phase": "invoke"}
+                     if outcome == "extension" else environment.exit_error("invoke"))
             duration = ms_between(invocation.sent_ns, now_ns()) if invocation.sent_ns else None
             return Invoked(duration_ms=duration, init_ms=init_ms, error=error), False
         result = Invoked(duration_ms=ms_between(invocation.sent_ns, invocation.done_ns),
@@ -371,8 +505,25 @@ class RuntimeApiPlane(ControlPlane):
             result.error = invocation.error | {"phase": "invoke"}
         else:
             result.response = decode_response(invocation.response)
+        if self.extensions is not None:
+            return self.extensions.after_runtime(invocation, listeners, result, cold)
         return result, True
 
     def close(self) -> None:
-        if self.api is not None:
-            self.api.close()
+        try:
+            if self.extensions is not None:
+                self.extensions.close()      # Lambda's Shutdown phase: up to 2 s
+        finally:
+            if self.api is not None:
+                self.api.close()
+
+
+def exec_wrapper(runtime, argv: list[str], env: dict[str, str]) -> list[str]:
+    """The runtime's command line behind the script ``AWS_LAMBDA_EXEC_WRAPPER`` names, for
+    Lambda's managed runtimes (AWS Lambda Developer Guide, "Modifying the runtime
+    environment", wrapper scripts): the script gets the command line as its arguments.
+    OS-only runtimes (``provided.*``) run their bootstrap as it is."""
+    wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if not wrapper or (runtime.lambda_runtime or "").startswith("provided"):
+        return argv
+    return [wrapper, *argv]

@@ -36,6 +36,10 @@ EXPECTED_COLD = {"cold": True, "warm": False, "provisioned": False}
 PROVISIONED_SETTLE_S = 0.1
 
 
+def _plus(duration_ms: float | None, more_ms: float | None) -> float | None:
+    return duration_ms if duration_ms is None or more_ms is None else duration_ms + more_ms
+
+
 def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None) -> Sample:
     response = invoked.response if isinstance(invoked.response, dict) else {}
     cold = response.get("cold") if isinstance(response.get("cold"), bool) else None
@@ -53,7 +57,10 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
         init_ms=invoked.init_ms if mode == "cold" else None,
         duration_ms=invoked.duration_ms,
         e2e_ms=e2e_ms,
-        billed_ms=billed_ms(invoked.duration_ms, invoked.init_ms if mode == "cold" else None,
+        # Lambda bills the invoke phase up to the extensions' next /event/next, their
+        # post-runtime time included (AWS Lambda Developer Guide, "Lambda Extensions API")
+        billed_ms=billed_ms(_plus(invoked.duration_ms, extra.get("extension_post_runtime_ms")),
+                            invoked.init_ms if mode == "cold" else None,
                             extra.get("billed_restore_ms")),
         max_memory_mb=invoked.max_memory_mb,
         cold=cold,
@@ -177,7 +184,8 @@ class Measurement:
             self.record(to_sample(config, "cold", _start_failed(exc), None))
             return None
         invoked = environment.invoke(self.plan.event)
-        self.record(to_sample(config, "cold", invoked, ms_between(started, now_ns())))
+        e2e_ms = ms_between(started, invoked.responded_ns or now_ns())
+        self.record(to_sample(config, "cold", invoked, e2e_ms))
         return environment
 
     def warm(self, config: Config, environment: Environment | None) -> Environment | None:
@@ -197,7 +205,8 @@ class Measurement:
                     return environment
             started = now_ns()
             invoked = environment.invoke(self.plan.event)
-            self.record(to_sample(config, "warm", invoked, ms_between(started, now_ns())))
+            e2e_ms = ms_between(started, invoked.responded_ns or now_ns())
+            self.record(to_sample(config, "warm", invoked, e2e_ms))
         return environment
 
     def provisioned(self, config: Config) -> None:
@@ -210,6 +219,7 @@ class Measurement:
             time.sleep(PROVISIONED_SETTLE_S)
             started = now_ns()
             invoked = environment.invoke(self.plan.event)
-            self.record(to_sample(config, "provisioned", invoked, ms_between(started, now_ns())))
+            e2e_ms = ms_between(started, invoked.responded_ns or now_ns())
+            self.record(to_sample(config, "provisioned", invoked, e2e_ms))
         finally:
             environment.close()

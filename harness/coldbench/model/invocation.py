@@ -21,6 +21,9 @@ class Invoked:
     # What the caller waited, when the target timed the request itself: a remote invoke,
     # whose environment is created inside the request. None: measure times start + invoke.
     e2e_ms: float | None = None
+    # When the caller had its response, if the environment went on working after it (its
+    # extensions' post-runtime time): e2e ends here. None: when invoke() returned.
+    responded_ns: int | None = None
 
 
 class Environment(ABC):

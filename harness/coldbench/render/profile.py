@@ -4,10 +4,12 @@ icicle chart of the whole tree, as SVG, with the charts' library (matplotlib).""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from tabulate import tabulate
 
+from coldbench import files
 from coldbench.workflows.profile_document import tree_of
 from coldbench.profile.tree import PART_LABELS, Item, top_items
 
@@ -87,8 +89,10 @@ def icicle_svg(doc: dict, path: Path) -> None:
     from coldbench.render.report import pyplot
     plt = pyplot()
     figure = icicle_figure(doc["profiles"])
-    figure.savefig(path, format="svg")
+    drawn = io.StringIO()
+    figure.savefig(drawn, format="svg")
     plt.close(figure)
+    files.replace_file(path, drawn.getvalue())
 
 
 def icicle_figure(profiles: list[dict]):

@@ -29,16 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
+from coldbench import files
 from coldbench.analysis import compare
 from coldbench.analysis.summary import summarize_samples
-from coldbench.errors import ResultsError
+from coldbench.errors import ResultsError, UsageError
 from coldbench.model import median
 from coldbench.render.report import (PALETTE, Chart, page, profile_charts, pyplot, svg_of,
                                      table_html)
 from coldbench.render.table import ms, render
 from coldbench.analysis.history import History
-from coldbench.results.schema import (ConfigKey, Results, region_of, replace_file,
-                                      runtime_rank)
+from coldbench.results.schema import ConfigKey, Results, region_of, runtime_rank
 
 TREND_MODE = "cold"
 STEP_ALPHA = 0.01          # stricter than compare's 0.05: a trend tests every consecutive pair
@@ -196,9 +196,45 @@ def _json_safe(value):
     return value
 
 
+SITE_FILES = ("index.html", "data/latest.json", "data/history.json")
+
+
+def is_site(folder: Path) -> bool:
+    """Whether ``folder`` holds a site this function wrote: its data/history.json is
+    one, whatever else the folder holds."""
+    try:
+        document = json.loads((folder / "data/history.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and {"generated_at", "runs", "index",
+                                           "changes"} <= document.keys()
+
+
+def check_site(site: Path, force: bool = False) -> None:
+    """UsageError unless ``site`` can take the site: a folder that can be written (or
+    made), that is empty, holds a site published before, or ``force`` is given."""
+    files.check_folder(site, "SITE")
+    if site.is_dir() and any(site.iterdir()) and not is_site(site) and not force:
+        raise UsageError(f"SITE {site} holds files that are not a coldbench site: choose an "
+                         "empty or new folder, or pass --force to write the site among them")
+    for name in SITE_FILES:
+        if (site / name).is_dir() or (site / name).is_symlink():
+            raise UsageError(f"SITE {site}: {name} is a folder or a link; the site would "
+                             "replace it")
+
+
 def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE,
-            alpha: float = STEP_ALPHA) -> dict[str, Path]:
-    """Write the site for ``history`` into ``site``; returns the files written."""
+            alpha: float = STEP_ALPHA, force: bool = False) -> dict[str, Path]:
+    """Write the site for ``history`` into ``site``; returns the files written. The
+    folder is checked first (``check_site``) and claimed while it is written."""
+    site = Path(site)
+    check_site(site, force)
+    site.mkdir(parents=True, exist_ok=True)
+    with files.Claim(site, "SITE"):
+        return _publish(history, site, min_change, alpha)
+
+
+def _publish(history: History, site: Path, min_change: float, alpha: float) -> dict[str, Path]:
     ids = history.run_ids_on_disk()
     if not ids:
         raise ResultsError(f"the history in {history.root} holds no run: add runs with "
@@ -275,6 +311,6 @@ def publish(history: History, site: Path, min_change: float = compare.MIN_CHANGE
     for name, text in documents.items():
         path = Path(site) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(path, text)
+        files.replace_file(path, text)
         written[name] = path
     return written

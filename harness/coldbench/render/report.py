@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from coldbench import files
 from coldbench.analysis import reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
@@ -273,6 +274,11 @@ def run_facts(run: dict) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in facts if v]
 
 
+def charts_folder(output: Path) -> Path:
+    """Where the charts of a markdown report written to ``output`` go."""
+    return output.with_name(f"{output.stem}-charts")
+
+
 def markdown(results: Results, output: Path | None = None) -> tuple[str, dict[Path, str]]:
     """The report as Markdown, and the chart files to write beside ``output``."""
     from coldbench.render.table import render
@@ -289,7 +295,7 @@ def markdown(results: Results, output: Path | None = None) -> tuple[str, dict[Pa
         lines += ["", "Charts: write the report with --output FILE.md to get them as SVG "
                   "files beside it, or use --format html for one self-contained file."]
     else:
-        folder = output.with_name(f"{output.stem}-charts")
+        folder = charts_folder(output)
         for chart in charts(results, configs):
             path = folder / f"{chart.name}.svg"
             files[path] = chart.svg
@@ -357,23 +363,25 @@ def html_report(results: Results) -> str:
     return page(run_title(results.run), "\n".join(parts))
 
 
-def write(results: Results, fmt: str, output: Path | None = None) -> str | None:
+def write(results: Results, fmt: str, output: Path | None = None,
+          force: bool = False) -> str | None:
     """Render the report (``markdown`` or ``html``): the text when ``output`` is None,
-    else written there (each file whole, then renamed), markdown charts beside it."""
-    from coldbench.results.schema import replace_file
-
-    if fmt == "html":
-        text, files = html_report(results), {}
-    elif fmt == "markdown":
-        text, files = markdown(results, output)
-    else:
+    else written there (each file whole, then renamed), markdown charts beside it; a file
+    that exists (the report, a chart) is replaced only with ``force``."""
+    if fmt not in ("html", "markdown"):
         raise ValueError(fmt)
     if output is None:
-        return text
-    if not output.parent.is_dir():
-        raise UsageError(f"cannot write {output}: folder {output.parent} does not exist")
-    for path, svg in files.items():
-        path.parent.mkdir(exist_ok=True)
-        replace_file(path, svg)
-    replace_file(output, text)
+        return html_report(results) if fmt == "html" else markdown(results)[0]
+    with files.writing(("--output", output), force=force) as (output,):
+        if fmt == "markdown":               # its charts are outputs too
+            folder = files.check_folder(charts_folder(output), "--output")
+            if folder.is_dir() and any(folder.iterdir()) and not force:
+                raise UsageError(f"--output {output}: its charts' folder {folder} holds "
+                                 "files: pass --force to replace them")
+        text, charts_of = (html_report(results), {}) if fmt == "html" else markdown(results,
+                                                                                   output)
+        for path, svg in charts_of.items():
+            path.parent.mkdir(exist_ok=True)
+            files.replace_file(path, svg)
+        files.replace_file(output, text)
     return None

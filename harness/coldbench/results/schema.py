@@ -26,6 +26,7 @@ A sample's configuration, its key and its variant are the model's (``coldbench.m
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import tempfile
@@ -34,13 +35,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from coldbench import files
 from coldbench.errors import ResultsError
 from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant, runtime_rank
 from coldbench.phases import cold_start_ms
 
 __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "ResultsWriter",
            "SCHEMA_VERSION", "Sample", "Variant", "check_sample", "load", "new_run_id",
-           "region_of", "replace_file", "runtime_rank"]
+           "region_of", "runtime_rank"]
 
 # Changelog:
 #   1 - first version: run metadata (target, host, platform, cpu, cpus, memory_mb, plan,
@@ -106,6 +108,16 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       words tables show ("x86_64 SnapStart image eu-west-1"). A reader of version 2
 #       would take the object for a string, hence the new version. Files of versions 1
 #       and 2 are read as they are: ``load`` turns their variant words into the fields.
+#       Added within 3 (local target, external extensions in /opt/extensions): cold
+#       samples' extensions (one {"name", "events", "registered_ms", "ready_ms"} per
+#       registered extension, ms from the start of init: its POST /extension/register and
+#       its first GET /extension/event/next), extension_registration_ms (init start to the
+#       runtime's start: the wait for every extension to register) and runtime_init_ms (the
+#       runtime's start to its first /runtime/invocation/next: its own init); every
+#       sample's extension_post_runtime_ms (the runtime's response to the last INVOKE
+#       extension's next /event/next: Lambda's post-runtime extension time, outside
+#       duration_ms and e2e_ms). init_ms then runs from the first extension's start to the
+#       last of the runtime and the extensions being ready, as Lambda's Init Duration.
 #       Added within 3 (local target): run.prediction (the anchored prediction: its model,
 #       the hello references' medians per runtime and memory size and their cold samples,
 #       measured for the prediction alone and not among the samples, the CPU reference
@@ -227,6 +239,8 @@ def check_sample(document: object, schema_version: int = SCHEMA_VERSION) -> str 
         fits = fits and isinstance(value, tuple(allowed) + ((int,) if float in allowed else ()))
         if not fits:
             return f"{name} is {json.dumps(value)}, not {_KINDS.get(allowed[0], allowed[0])}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{name} is {json.dumps(value)}, not a finite number"
     if document["mode"] not in MODES:
         return f"mode is {json.dumps(document['mode'])}, not one of {', '.join(MODES)}"
     return None
@@ -236,6 +250,10 @@ def check_sample(document: object, schema_version: int = SCHEMA_VERSION) -> str 
 class Results:
     run: dict
     samples: list[Sample]
+    # what ``load`` could not read of a file whose run has not ended (its last line cut
+    # short: the run is being written, or its writer was killed mid-sample); every reader
+    # says it (None: the whole file was read)
+    incomplete: str | None = None
 
     def to_json(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, "run": self.run,
@@ -263,13 +281,11 @@ class ResultsWriter:
         self._lines: list[str] = []     # the samples as written, for the final document
         self._fd: int | None = None     # the file, open while samples are appended
         self._end = 0                   # where the closing "]}" starts
+        # checked and claimed now, before anything is measured (``coldbench.files``)
+        self._claim = None
         if self.path is not None:
-            if self.path.exists() and not overwrite:
-                raise ResultsError(f"{self.path} exists: choose another --output, "
-                                   "or pass --force to replace it")
-            if not self.path.parent.is_dir():
-                raise ResultsError(f"cannot write {self.path}: folder "
-                                   f"{self.path.parent} does not exist")
+            self.path = files.check_file(self.path, overwrite)
+            self._claim = files.Claim(self.path)
 
     def add(self, sample: Sample) -> None:
         self.results.samples.append(sample)
@@ -305,9 +321,11 @@ class ResultsWriter:
                 os.unlink(tmp)
             else:
                 os.replace(tmp, self.path)
-        except FileExistsError:
+        except FileExistsError:             # not ours to write: give the path up
             os.close(fd)
             Path(tmp).unlink(missing_ok=True)
+            if self._claim is not None:
+                self._claim.release()
             raise ResultsError(f"{self.path} exists: choose another --output, or pass "
                                "--force to replace it") from None
         except BaseException:
@@ -321,10 +339,14 @@ class ResultsWriter:
 
     def close(self) -> None:
         """Complete the document (the run's final metadata) and release the file."""
-        self.flush()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        try:
+            self.flush()
+        finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            if self._claim is not None:
+                self._claim.release()
 
     def abandon(self) -> None:
         """Write nothing more, and remove what was written: for a run refused before it
@@ -333,6 +355,8 @@ class ResultsWriter:
             os.close(self._fd)
             self._fd = None
             self.path.unlink(missing_ok=True)
+        if self._claim is not None:
+            self._claim.release()
         self.path = None
 
 
@@ -351,33 +375,54 @@ def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
-def replace_file(path: Path, text: str) -> None:
-    """Replace ``path`` whole (write beside it, then rename), readable by all: readers see
-    the old file or the new one, never half of one. Every file coldbench rewrites goes here."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as out:
-            os.fchmod(out.fileno(), 0o644)
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _recover(text: str) -> dict:
-    """The samples of a file whose last line is torn (read while, or left when, its writer
-    was appending): the head and every whole sample line before it."""
+def _read_lines(text: str, path) -> tuple[dict, list[int], str | None]:
+    """A results file that is not one whole JSON document, read line by line (the layout
+    in the module docstring): the document, the line number of each sample, and what could
+    not be read. Every line between the head and the end must be a sample: a line that is
+    not is refused, naming it. Only a file whose run has not ended (no ``run.ended_at``: it
+    is being written, or its writer was killed) may lack its end; then its last line may be
+    cut short, and is left out and said. ValueError: not a results file at all."""
     head, found, body = text.partition(_SAMPLES)
     if not found:
         raise ValueError("not a results file being written")
     document = json.loads(head + '"samples": []}')
-    for line in body.split("\n"):
+    if not isinstance(document, dict) or not isinstance(document.get("run"), dict):
+        raise ValueError("no run")
+    ended = bool(document["run"].get("ended_at"))
+    first = head.count("\n") + 3            # the line of the first sample
+    lines = body.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    numbers: list[int] = []
+    for offset, line in enumerate(lines):
+        number = first + offset
+        if line == "]}":
+            if offset != len(lines) - 1:
+                raise ResultsError(f"{path}: line {number + 1} follows the end of the "
+                                   "samples: the file is damaged; nothing was read")
+            return document, numbers, None
         try:
-            document["samples"].append(json.loads(line.removesuffix(",")))
-        except ValueError:
-            break
-    return document
+            sample = json.loads(line.removesuffix(","))
+        except ValueError as exc:
+            if offset == len(lines) - 1 and not ended:
+                return document, numbers, (
+                    f"{path}: line {number} is cut short (the run has not ended: it is "
+                    f"being written, or was killed mid-sample); read the "
+                    f"{len(numbers)} samples before it")
+            if offset == len(lines) - 1:
+                raise ResultsError(f"{path}: line {number} is cut short, though the run "
+                                   "ended: the file was cut; nothing was read") from None
+            raise ResultsError(f"{path}: line {number} is not a sample ({exc.msg}): the "
+                               "file is damaged; nothing was read") from None
+        document["samples"].append(sample)
+        numbers.append(number)
+    if ended:
+        raise ResultsError(f"{path}: the file ends at line {first + len(lines) - 1} without "
+                           "the end of its samples, though the run ended: it was cut short; "
+                           "nothing was read")
+    return document, numbers, (f"{path}: the file ends at line {first + len(lines) - 1} "
+                               "without the end of its samples (the run has not ended: it "
+                               "is being written, or was killed)")
 
 
 def load(path: Path) -> Results:
@@ -389,11 +434,12 @@ def load(path: Path) -> Results:
         raise ResultsError(f"{path}: no such results file") from None
     except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: not a coldbench results file ({exc})") from None
+    numbers, incomplete = [], None
     try:
         document = json.loads(text)
     except ValueError as exc:
         try:
-            document = _recover(text)
+            document, numbers, incomplete = _read_lines(text, path)
         except ValueError:
             raise ResultsError(f"{path}: not a coldbench results file ({exc})") from None
     if not isinstance(document, dict) or "schema_version" not in document:
@@ -411,10 +457,12 @@ def load(path: Path) -> Results:
     for i, sample in enumerate(samples):
         problem = check_sample(sample, version)
         if problem:
-            raise ResultsError(f"{path}: samples[{i}] {problem}; the file is damaged or "
+            where = f"line {numbers[i]}" if numbers else f"samples[{i}]"
+            raise ResultsError(f"{path}: {where} {problem}; the file is damaged or "
                                "was not written by coldbench")
     if version < 3:     # variant words of run.profiles (schema 2) into the fields, once
         for profile in run.get("profiles") or []:
             if isinstance(profile, dict) and isinstance(profile.get("variant"), str):
                 profile["variant"] = Variant.parse_label(profile["variant"]).to_json() or None
-    return Results(run=run, samples=[Sample.from_json(s, version) for s in samples])
+    return Results(run=run, samples=[Sample.from_json(s, version) for s in samples],
+                   incomplete=incomplete)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -168,15 +169,32 @@ class Runtime(ABC):
 
 def run_tool(who: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
              timeout: float = 1800) -> str:
-    """Run a build tool for ``who``; its stdout, or BuildError with the tail of its output."""
+    """Run a build tool for ``who``; its stdout, or BuildError with the tail of its output.
+    The tool runs in a session of its own, which ends with it, whatever interrupts it
+    (Ctrl-C, SIGTERM, its timeout): no pip, npm, cargo or mvn process outlives coldbench."""
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
     except FileNotFoundError as exc:
         raise MissingToolchain(f"{who}: {exc.filename} not found") from exc
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise BuildError(f"{who}: '{' '.join(argv)}' took over {timeout:.0f} s") from exc
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-        raise BuildError(f"{who}: '{' '.join(argv)}' failed (exit {proc.returncode}):\n{tail}")
-    return proc.stdout
+    finally:
+        end_session(process)
+    if process.returncode != 0:
+        tail = "\n".join((stdout + stderr).strip().splitlines()[-25:])
+        raise BuildError(f"{who}: '{' '.join(argv)}' failed (exit {process.returncode}):\n{tail}")
+    return stdout
+
+
+def end_session(process: subprocess.Popen) -> None:
+    """Kill what is left of the session ``process`` leads (started with
+    ``start_new_session``): its children and theirs, and the process itself."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()

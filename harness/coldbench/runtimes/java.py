@@ -21,7 +21,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
+from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, end_session, run_tool
 
 HINT = "install a JDK 17+ and Maven (or point COLDBENCH_JAVA_HOME at a JDK)"
 
@@ -305,7 +305,7 @@ def _list_loaded_classes(task_root: Path) -> None:
             with open(log, "wb") as output:
                 process = subprocess.Popen(argv, cwd=task_root, env=env,
                                            stdin=subprocess.DEVNULL, stdout=output,
-                                           stderr=subprocess.STDOUT)
+                                           stderr=subprocess.STDOUT, start_new_session=True)
             deadline = time.monotonic() + TRAINING_TIMEOUT_S
             while not invocation.done.wait(0.05):
                 timed_out = time.monotonic() > deadline
@@ -317,8 +317,9 @@ def _list_loaded_classes(task_root: Path) -> None:
                 try:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                    pass
+                finally:                  # interrupted too: nothing of it outlives coldbench
+                    end_session(process)
         if not invocation.done.is_set() or invocation.error or api.init_error:
             tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-25:])
             problem = (invocation.error or api.init_error

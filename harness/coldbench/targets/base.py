@@ -49,6 +49,8 @@ class Leftover:
     what: str                             # "cgroup coldbench-1a2b3c4d-3", "function ..."
     where: str                            # "on this machine", "in us-east-1"
     remove: Callable[[], str]             # removes it; the line that says so
+    #: why it is kept: a live process owns it ("run 1a2b3c4d is live (pid 123)"); None: left
+    in_use: str | None = None
 
 
 class NotSearched(UsageError):

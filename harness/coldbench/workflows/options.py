@@ -4,6 +4,7 @@ bad input leaves nothing half-written. The chosen target checks its own options
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -14,6 +15,8 @@ from coldbench.errors import UsageError
 from coldbench.measure.modes import Plan
 
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
+# "Configure Lambda function timeout": up to a maximum value of 900 seconds (15 minutes)
+MAX_TIMEOUT_S = 900
 DEFAULT_MEMORY = (128, 512, 1769)
 
 
@@ -109,10 +112,15 @@ def check(options: RunOptions) -> None:
         raise UsageError(f"--idle: the {options.target} target keeps no environment between "
                          f"invocations; idle sweeps are for --target "
                          f"{' or '.join(takers) or '(none)'}")
-    if options.idle and options.idle_samples < 1:
+    if options.idle_samples < 1:
         raise UsageError("--idle-samples must be at least 1")
-    if options.timeout_s <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    if not (math.isfinite(options.timeout_s) and 0 < options.timeout_s <= MAX_TIMEOUT_S):
+        raise UsageError(f"--timeout {options.timeout_s:g}: give seconds above 0 and at most "
+                         f"{MAX_TIMEOUT_S}, Lambda's largest function timeout")
+    for size in options.memory:
+        if not MEMORY_MIN_MB <= size <= MEMORY_MAX_MB:
+            raise UsageError(f"memory size {size} MB is outside Lambda's "
+                             f"{MEMORY_MIN_MB}..{MEMORY_MAX_MB} MB")
     if options.work < 0:
         raise UsageError("--work must be a non-negative number of SHA-256 rounds")
     if options.profile and options.target_options.get("api") == "rie":

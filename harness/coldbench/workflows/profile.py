@@ -88,12 +88,22 @@ class _Probed:
     """A runtime launched with its probe switched on: every attribute is the runtime's,
     and its launch is the runtime's with the probe's variables added."""
 
-    def __init__(self, runtime, variables: Callable[[dict[str, str]], dict[str, str]]):
+    def __init__(self, runtime, variables: Callable[[dict[str, str]], dict[str, str]],
+                 folder: Path):
         self._runtime = runtime
         self._variables = variables
+        self._folder = folder
 
     def __getattr__(self, name):
         return getattr(self._runtime, name)
+
+    def installation(self) -> list[Path]:
+        # the probes' own files (a preloaded script) are read by the runtime too
+        return [*self._runtime.installation(), Path(probes.__file__).parent]
+
+    def writable(self) -> list[Path]:
+        """The probe's folder, where the runtime writes what it saw (isolation.Writes)."""
+        return [self._folder]
 
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         launch = self._runtime.launch(task_root, handler, memory_mb)
@@ -148,7 +158,7 @@ def _profiled(target, config: Config, result: FunctionProfile,
     folder = Path(tempfile.mkdtemp(prefix="coldbench-profile-"))
     try:
         function = replace(artifact.function, runtime=_Probed(
-            artifact.function.runtime, lambda env: probe.variables(folder, env)))
+            artifact.function.runtime, lambda env: probe.variables(folder, env), folder))
         probed = replace(artifact, function=function)
         started = now_ns()
         environment = None

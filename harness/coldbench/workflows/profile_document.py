@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from coldbench import files
 from coldbench.errors import ResultsError
 from coldbench.model import collect_metadata, median, now_iso
 from coldbench.workflows.profile import FunctionProfile, Request
@@ -95,16 +96,10 @@ def document(results: list[FunctionProfile], request: Request, started_at: str) 
     }
 
 
-def check_writable(path: Path, force: bool) -> None:
-    """Refuse, before anything is measured, to replace a file without ``force``."""
-    if path.exists() and not force:
-        raise ResultsError(f"{path} exists: pass --force to replace it, or choose another --output")
 
 
 def write(path: Path, doc: dict) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(doc, indent=1) + "\n")
-    temporary.replace(path)
+    files.replace_file(path, json.dumps(doc, indent=1) + "\n")
 
 
 def load(path: Path) -> dict:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups, delivery
+from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.base import LOG_TAIL_LINES, Sandbox
 from coldbench.errors import BuildError, EnvironmentUnavailable
 from coldbench.phases import ms_between, now_ns
@@ -42,7 +42,6 @@ from coldbench.targets.docker import images
 
 GATE = ('read -r AWS_LAMBDA_RUNTIME_API && export AWS_LAMBDA_RUNTIME_API && '
         'exec "$0" "$@"')
-TMP_SIZE = "512m"                       # Lambda's default ephemeral storage
 CREATE_GRACE_S = 2.0                    # for the engine to finish a create the client left
 START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
               "DOCKER_HOST at a running engine")
@@ -128,8 +127,10 @@ class ContainerSandbox(Sandbox):
 
     def __init__(self, client, image: images.Image, memory_mb: int, name: str,
                  labels: dict[str, str], cgroup_version: str, limits: bool = True,
-                 cpu_model: str = "lambda", code: CodeVolume | None = None):
+                 cpu_model: str = "lambda", code: CodeVolume | None = None,
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB):
         self.client = client
+        self.ephemeral_storage_mb = ephemeral_storage_mb
         self.code = code                  # None: the code is the image's own /var/task
         self.image = image
         self.memory_mb = memory_mb
@@ -175,7 +176,11 @@ class ContainerSandbox(Sandbox):
             self._create(
                 self.image.id, command=argv, entrypoint=entrypoint, environment=env,
                 network_mode="none", stdin_open=gated, read_only=True,
-                tmpfs={"/tmp": f"size={TMP_SIZE}"}, working_dir=images.TASK_ROOT,
+                # as on Lambda (isolation.py): Lambda's unprivileged user, whatever the
+                # image's own; /tmp of the ephemeral storage's size
+                user=f"{isolation.SANDBOX_UID}:{isolation.SANDBOX_GID}",
+                tmpfs={"/tmp": f"size={self.ephemeral_storage_mb}m,mode=1777"},
+                working_dir=images.TASK_ROOT,
                 labels=self.labels, name=self.name, **settings)
             if gated:
                 self._gate = self.client.api.attach_socket(

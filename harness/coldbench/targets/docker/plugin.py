@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from functools import partial
 
-from coldbench.environments import cgroups, delivery
+from coldbench.environments import cgroups, delivery, isolation
 from coldbench.errors import EnvironmentUnavailable
 from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets.docker import images
-from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, SCOPE_LABEL, DockerTarget,
-                                             default_images, engine)
-from coldbench.targets.local.plugin import API, DELIVERY, HERE, check_api_options, code_path
+from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, RUN_LABEL, SCOPE_LABEL,
+                                             DockerTarget, default_images, engine)
+from coldbench.targets.local.plugin import (API, DELIVERY, EPHEMERAL_STORAGE, HERE,
+                                            check_api_options, code_path, in_use)
 
 IMAGES = Option("--images", choices=images.KINDS,
                 help="AWS's base images (pulled; built here when they cannot be) or images "
@@ -32,12 +33,14 @@ class Docker(TargetPlugin):
     name = "docker"
 
     summary = "containers on a Docker engine"
-    run_options = (API, DELIVERY, IMAGES)
+    run_options = (API, DELIVERY, IMAGES, EPHEMERAL_STORAGE)
     cleanup_options = (REMOVE_IMAGES,)
 
     @classmethod
     def check_options(cls, options) -> None:
         check_api_options(options)
+        isolation.check_ephemeral_storage(options.target_options.get("ephemeral_storage")
+                                          or EPHEMERAL_STORAGE.default)
 
     @classmethod
     def from_options(cls, options) -> DockerTarget:
@@ -47,7 +50,9 @@ class Docker(TargetPlugin):
                             images_kind=settings.get("images") or default_images(),
                             rebuild=options.rebuild,
                             delivery=settings.get("delivery") or DELIVERY.default,
-                            code_path=code_path(options.calibration))
+                            code_path=code_path(options.calibration),
+                            ephemeral_storage_mb=settings.get("ephemeral_storage")
+                            or EPHEMERAL_STORAGE.default)
 
     @classmethod
     def find_leftovers(cls, settings: dict) -> list[Leftover]:
@@ -58,7 +63,8 @@ class Docker(TargetPlugin):
             return []
         # containers first: removing one unmounts its code volume, and so lets go of the
         # loop device behind it
-        found = [Leftover(f"container {c.name}", HERE, lambda c=c: _remove_container(c))
+        found = [Leftover(f"container {c.name}", HERE, lambda c=c: _remove_container(c),
+                          in_use(c.labels.get(RUN_LABEL, "")))
                  for c in leftovers(client)]
         found += [Leftover(f"volume {v.name}", HERE, lambda v=v: _remove_volume(v))
                   for v in volume_leftovers(client)]

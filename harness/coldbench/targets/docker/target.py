@@ -41,8 +41,9 @@ import time
 import uuid
 from pathlib import Path
 
+from coldbench import owners
 from coldbench.build import Artifact
-from coldbench.environments import cgroups, rie
+from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
 from coldbench.environments.runtime_api import RuntimeApiPlane
@@ -99,10 +100,12 @@ class DockerTarget(Target):
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
                  api: str = "coldbench", images_kind: str = "local", rebuild: bool = False,
                  status=images.status_to_stderr, delivery: str = "host",
-                 code_path: code_delivery.CodePath | None = None):
+                 code_path: code_delivery.CodePath | None = None,
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
+        self.ephemeral_storage_mb = isolation.check_ephemeral_storage(ephemeral_storage_mb)
         if images_kind not in images.KINDS:
             raise UsageError(f"unknown kind of images '{images_kind}': choose "
                              f"{', '.join(images.KINDS)}")
@@ -125,6 +128,7 @@ class DockerTarget(Target):
         self.cgroup_version = cgroups.detect() or (
             "v2" if str(self.client.info().get("CgroupVersion")) == "2" else "v1")
         self.run_id = uuid.uuid4().hex[:8]
+        self.claim = owners.claim(self.run_id)    # cleanup keeps what a live run owns
         self.builder = images.Builder(self.client, self.run_id, status)
         self._images: dict[Path, tuple[Artifact, images.Image]] = {}
         self._code: dict[str, CodeVolume | None] = {}      # image id -> how code reaches it
@@ -211,7 +215,8 @@ class DockerTarget(Target):
         name = f"coldbench-{self.run_id}-{next(self._sequence)}"
         sandbox = ContainerSandbox(self.client, self.image_for(artifact), memory_mb, name,
                                    self.labels(), self.cgroup_version, self.limits,
-                                   self.cpu_model, code=self.code_for(artifact))
+                                   self.cpu_model, code=self.code_for(artifact),
+                                   ephemeral_storage_mb=self.ephemeral_storage_mb)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
@@ -233,6 +238,11 @@ class DockerTarget(Target):
             "target": self.name,
             "api": self.api,
             "images": self.images_kind,
+            "ephemeral_storage_mb": self.ephemeral_storage_mb,
+            "sandbox": {"isolated": True,
+                        "user": f"{isolation.SANDBOX_UID}:{isolation.SANDBOX_GID}",
+                        "pid_namespace": True, "root": "the image's, read-only",
+                        "tmp": "tmpfs of the ephemeral storage's size"},
             "cpu_model": self.cpu_model,
             "limits": f"docker --memory/--cpus (cgroup {self.cgroup_version})"
                       if self.limits else "none",
@@ -274,7 +284,10 @@ class DockerTarget(Target):
         for environment in list(self._live):
             environment.close()
         # also what an interrupted start or close left
-        remove_run_containers(self.client, self.run_id)
+        try:
+            remove_run_containers(self.client, self.run_id)
+        finally:
+            self.claim.release()
         # the code volumes an interrupted start or close left (their containers are gone)
         try:
             for volume in self.client.api.volumes(

@@ -11,7 +11,9 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-from coldbench.environments import cgroups, delivery
+from coldbench.build import cache_root
+from coldbench import owners
+from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
 from coldbench.targets.base import TargetPlugin, Leftover, Option
@@ -34,6 +36,12 @@ RUNTIME_CACHE = Option("--runtime-cache", default="warm", choices=RUNTIME_CACHES
                             "standard library, JDK, runtime client) are read from the page "
                             "cache, as on Lambda's busy workers; cold: evicted before each "
                             "start, for experiments.")
+EPHEMERAL_STORAGE = Option("--ephemeral-storage", default=isolation.EPHEMERAL_DEFAULT_MB,
+                           type=int,
+                           help="MB of the environment's private /tmp (512..10240, as "
+                                "Lambda allows); writing past it fails with ENOSPC. A "
+                                "memory file system here: what /tmp holds counts in the "
+                                "memory limit.")
 NO_DELIVERY_WITHOUT_LIMITS = ("--delivery lambda counts what init reads through the "
                               "environment's cgroup: it cannot go with --no-limits; pass "
                               "--delivery host")
@@ -65,12 +73,14 @@ class Local(TargetPlugin):
     name = "local"
 
     summary = "processes on this machine"
-    run_options = (API, DELIVERY, RUNTIME_CACHE)
+    run_options = (API, DELIVERY, RUNTIME_CACHE, EPHEMERAL_STORAGE)
 
     @classmethod
     def check_options(cls, options) -> None:
         check_api_options(options)
         settings = options.target_options
+        isolation.check_ephemeral_storage(settings.get("ephemeral_storage")
+                                          or EPHEMERAL_STORAGE.default)
         if (settings.get("delivery") or DELIVERY.default) == "lambda" and not options.limits:
             if "delivery" not in options.defaulted:
                 raise UsageError(NO_DELIVERY_WITHOUT_LIMITS)
@@ -84,13 +94,16 @@ class Local(TargetPlugin):
                            limits=options.limits, api=settings.get("api") or "coldbench",
                            delivery=settings.get("delivery") or DELIVERY.default,
                            code_path=code_path(options.calibration),
-                           runtime_cache=settings.get("runtime_cache") or "warm")
+                           runtime_cache=settings.get("runtime_cache") or "warm",
+                           ephemeral_storage_mb=settings.get("ephemeral_storage")
+                           or EPHEMERAL_STORAGE.default)
 
     @classmethod
     def find_leftovers(cls, settings: dict) -> list[Leftover]:
         # cgroups first: removing them kills the runtimes that may hold a folder open, and
         # with them the mounts that hold a loop device
-        return cgroup_leftovers() + folder_leftovers() + device_leftovers()
+        return (cgroup_leftovers() + folder_leftovers() + device_leftovers()
+                + building_leftovers())
 
 
 def code_path(calibration) -> delivery.CodePath:
@@ -100,17 +113,38 @@ def code_path(calibration) -> delivery.CodePath:
     return delivery.CodePath(int(calibration.read_mb_per_s * 1e6), calibration.read_iops)
 
 
+def in_use(run_id: str) -> str | None:
+    """Why what run ``run_id`` made is kept: its run is live; None if it is not."""
+    pid = owners.owner(run_id)
+    return None if pid is None else f"run {run_id} is live (pid {pid})"
+
+
 def device_leftovers() -> list[Leftover]:
-    """Loop devices with one of coldbench's code images behind them."""
+    """Loop devices with one of coldbench's code images behind them; while any run is live,
+    kept (a device does not say which run's environment mounted it)."""
+    live = owners.any_live()
+    reason = f"in use while runs are live ({', '.join(live)})" if live else None
     return [Leftover(f"loop device {device} ({image.name})", HERE,
-                     partial(delivery.remove_leftover, device, image))
+                     partial(delivery.remove_leftover, device, image), reason)
             for device, image in delivery.leftovers()]
 
 
 def cgroup_leftovers() -> list[Leftover]:
-    """Groups under coldbench's cgroup parent, with the processes in them."""
-    return [Leftover(f"cgroup {group.name}", HERE, partial(_remove_cgroup, group))
+    """Groups under coldbench's cgroup parent (named ``<run id>-<n>``), with the processes
+    in them."""
+    return [Leftover(f"cgroup {group.name}", HERE, partial(_remove_cgroup, group),
+                     in_use(group.name.split("-")[0]))
             for group in cgroups.leftovers()]
+
+
+def building_leftovers() -> list[Leftover]:
+    """Half-built functions (``.building-*`` in the build cache) that no live build holds."""
+    found = sorted((cache_root() / "build").glob("*/.building-*"))
+    working = _held(found)              # a build tool works in it (a build without a lock)
+    return [Leftover(f"half-built folder {folder}", HERE, partial(_remove_folder, folder),
+                     "a build is writing it"
+                     if owners.folder_held(folder) or folder in working else None)
+            for folder in found]
 
 
 def _remove_cgroup(group: cgroups.Cgroup) -> str:
@@ -129,8 +163,10 @@ def folder_leftovers(root: Path | None = None) -> list[Leftover]:
     except OSError:
         return []
     held = _held(folders)
-    return [Leftover(f"folder {folder}", HERE, partial(_remove_folder, folder))
-            for folder in folders if folder not in held]
+    return [Leftover(f"folder {folder}", HERE, partial(_remove_folder, folder),
+                     in_use(folder.name[len(FOLDER_PREFIX):].split("-")[0])
+                     or ("a process works in it" if folder in held else None))
+            for folder in folders]
 
 
 def _remove_folder(folder: Path) -> str:

@@ -23,9 +23,11 @@ import uuid
 from pathlib import Path
 
 from coldbench.build import Artifact
-from coldbench.environments import cgroups, rie
+from coldbench import owners
+from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
+from coldbench.environments.extensions_api import check_extensions
 from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSandbox
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import UsageError
@@ -53,7 +55,10 @@ class LocalTarget(Target):
     def __init__(self, timeout_s: float, cpu_model: str = "lambda", limits: bool = True,
                  api: str = "coldbench", delivery: str = "host",
                  code_path: code_delivery.CodePath | None = None,
-                 runtime_cache: str = "warm"):
+                 runtime_cache: str = "warm", opt_dir: Path | None = None,
+                 variables: dict[str, str] | None = None,
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB,
+                 writable: list[Path] = ()):
         if cpu_model not in CPU_MODELS:
             raise UsageError(f"unknown CPU model '{cpu_model}': choose {', '.join(CPU_MODELS)}")
         check_api(api)
@@ -75,11 +80,29 @@ class LocalTarget(Target):
             raise UsageError(f"unknown runtime cache '{runtime_cache}': choose "
                              f"{', '.join(RUNTIME_CACHES)}")
         self.runtime_cache = runtime_cache
+        # /opt of every environment (its external extensions: /opt/extensions), and the
+        # function's environment variables
+        if opt_dir is not None:
+            check_extensions(opt_dir)
+        self.opt_dir = opt_dir
+        self.variables = dict(variables or {})
         self.delivery = delivery
         self.code_path = code_path or code_delivery.CodePath()
         self.rie = rie.executable() if api == "rie" else None   # built before anything runs
+        self.ephemeral_storage_mb = isolation.check_ephemeral_storage(ephemeral_storage_mb)
+        # folders of this machine every environment may write into, at their own path (a
+        # test's side channel); nothing else of this machine is writable
+        self.writable = list(writable)
+        # why environments cannot be isolated as on Lambda here; None: they are
+        self.unisolated = isolation.unavailable()
+        if delivery == "lambda" and self.unisolated:
+            raise UsageError(f"--delivery lambda mounts the code image in each environment's "
+                             f"own namespaces: not possible here ({self.unisolated}); pass "
+                             f"--delivery host")
         self.run_id = uuid.uuid4().hex[:8]
-        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda")
+        self.claim = owners.claim(self.run_id)    # cleanup keeps what a live run owns
+        self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda",
+                                 isolate=self.unisolated is None)
         self._images: dict[Path, Path] = {}    # task root -> its code image
         self._sequence = itertools.count(1)
         self._live: set[Environment] = set()
@@ -100,8 +123,10 @@ class LocalTarget(Target):
             return None
         if artifact.task_root not in self._images:
             # the task root's folder name holds its build key: sources, recipe, toolchain
-            self._images[artifact.task_root] = code_delivery.pack(artifact.task_root,
-                                                                  artifact.task_root.name)
+            # "-r2": packed from a task root every user may read (the runtime runs
+            # unprivileged); earlier images may have a top folder only root may enter
+            self._images[artifact.task_root] = code_delivery.pack(
+                artifact.task_root, f"{artifact.task_root.name}-r2")
         return self._images[artifact.task_root]
 
     def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:
@@ -113,13 +138,26 @@ class LocalTarget(Target):
         if self.runtime_cache == "cold":     # before the start: no clock runs yet
             code_delivery.evict([*runtime.installation(),
                                  *runtime.runtime_files(artifact.task_root)])
+        # what the runtime sees of this machine: its installation, and what its command
+        # names (the sandbox adds those of the command it is given)
+        visible = [*runtime.installation(), *([self.rie] if self.rie else [])]
+        # the layers (/opt, its extensions): at their own path, as the launch names them,
+        # and at /opt, as on Lambda; read-only
+        opt = [(self.opt_dir, "/opt")] if self.opt_dir is not None else []
+        visible += [self.opt_dir] if self.opt_dir is not None else []
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
-                                 warm=runtime.runtime_files(artifact.task_root) if image else ())
+                                 warm=runtime.runtime_files(artifact.task_root) if image else (),
+                                 visible=visible, mounts=opt,
+                                 ephemeral_storage_mb=self.ephemeral_storage_mb,
+                                 writable=[*self.writable, *(
+                                     runtime.writable()
+                                     if isinstance(runtime, isolation.Writes) else ())])
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
-                                  on_close=self._live.discard)
+                                  on_close=self._live.discard, opt_dir=self.opt_dir,
+                                  variables=self.variables)
         self._live.add(environment)
         return environment
 
@@ -133,6 +171,8 @@ class LocalTarget(Target):
             "kernel": platform.release(),
             "delivery": self.delivery,
             "runtime_cache": self.runtime_cache,
+            "ephemeral_storage_mb": self.ephemeral_storage_mb,
+            "sandbox": sandbox_description(self.unisolated),
         }
         if self.delivery == "lambda":
             described["code_path"] = self.code_path.describe()
@@ -141,12 +181,16 @@ class LocalTarget(Target):
         return described
 
     def notes(self, memory_mb: int) -> list[str]:
-        return limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
+        notes = limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
+        if self.unisolated:
+            notes.append(isolation.limitations(self.unisolated))
+        return notes
 
     def close(self) -> None:
         for environment in list(self._live):
             environment.close()
         self.pool.close()
+        self.claim.release()
 
 
 def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list[str]:
@@ -160,6 +204,15 @@ def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list
     if api == "rie" and limited and cpu_model == "lambda":
         notes.append(f"{memory_mb} MB: {RIE_CPU_NOTE}")
     return notes
+
+
+def sandbox_description(unisolated: str | None) -> dict:
+    """What the results say of what a function could see and change."""
+    if unisolated:
+        return {"isolated": False, "reason": unisolated}
+    return {"isolated": True, "user": f"{isolation.SANDBOX_UID}:{isolation.SANDBOX_GID}",
+            "pid_namespace": True, "root": "read-only, the runtime's files only",
+            "tmp": "tmpfs of the ephemeral storage's size"}
 
 
 def check_api(api: str) -> None:

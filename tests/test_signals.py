@@ -1,0 +1,52 @@
+"""SIGTERM and SIGINT end coldbench with status 130 and its message in every phase, a
+build included: the build tools' processes end with it and no half-built folder stays."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_build(fixture_function, tmp_path, signum):
+    mark = tmp_path / "backend.pid"
+    cache = tmp_path / "cache"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coldbench", "run", "--function", str(fixture_function("slow_build")),
+         "--runtime", "python", "--memory", "128", "--output", str(tmp_path / "out.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=os.environ | {"SLOW_BUILD_MARK": str(mark), "COLDBENCH_CACHE": str(cache)})
+    try:
+        deadline = time.monotonic() + 300
+        while not (mark.exists() and mark.read_text()) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.2)
+        backend = int(mark.read_text())
+        assert running(backend)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("coldbench: error: interrupted")
+    for _ in range(50):                    # the kernel reaps it a moment later
+        if not running(backend):
+            break
+        time.sleep(0.1)
+    assert not running(backend), "the build's own child outlived coldbench"
+    assert not list(cache.glob("build/*/.building-*"))
+    assert not (tmp_path / "out.json").exists()
