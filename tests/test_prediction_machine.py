@@ -101,3 +101,47 @@ def test_a_loaded_machine_predicts_what_a_quiet_one_does(tmp_path):
     # the results say what the prediction was made against
     assert quiet["prediction"]["hello_reference"]["python 128 MB"]["n"] == COLD
     assert "SHA-256" in quiet["prediction"]["cpu_reference"]
+
+
+COUNTED = '''
+import platform, subprocess, time
+
+HELPER = subprocess.Popen(["sleep", "60"])           # a process started at init, alive
+PAGES = bytearray(64 * 1024 * 1024)                  # 16,384 pages, each touched
+for i in range(0, len(PAGES), 4096):
+    PAGES[i] = 1
+deadline = time.process_time() + 0.3                 # 300 ms of CPU (its clock: system)
+while time.process_time() < deadline:
+    pass
+invocations = 0
+
+
+def handler(event, context):
+    global invocations
+    invocations += 1
+    return {"runtime": "python", "runtime_version": platform.python_version(),
+            "cold": invocations == 1, "instance_id": "counted",
+            "invocation": invocations, "initialization_type": "on-demand",
+            "work": 0, "digest": ""}
+'''
+
+
+def test_each_cold_sample_counts_what_its_init_did(tmp_path):
+    function = tmp_path / "counted"
+    function.mkdir()
+    (function / "app.py").write_text(COUNTED)
+    output = tmp_path / "run.json"
+    result = run_cli("run", "--function", function, "--runtime", "python", "--memory", "512",
+                     "--cold", "2", "--warm", "0", "--provisioned", "0", "--output", output,
+                     "--quiet")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(output.read_text())
+    samples = [s for s in document["samples"] if s["mode"] == "cold"]
+    hello = document["run"]["prediction"]["reference_samples"]
+    assert len(samples) == 2 and len(hello) == 2
+    for s in samples:
+        # its 300 ms of CPU (10 ms ticks; reading the process's CPU clock is a system call)
+        assert s["init_cpu_user_ms"] + s["init_cpu_system_ms"] >= 250
+        assert s["init_page_faults"] >= 16384        # every page it touched
+        assert s["init_processes"] >= 2              # the runtime and the process it left
+        assert s["cpu_reference_ms"] > 0 and s["spawn_reference_ms"] > 0

@@ -41,7 +41,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups, delivery, isolation
+from coldbench.environments import cgroups, counters, delivery, isolation
 from coldbench.environments.base import Sandbox
 from coldbench.phases import now_ns
 
@@ -570,6 +570,8 @@ class ProcessSandbox(Sandbox):
             self.cgroup.set_cpu(self.share.applied_vcpus)
 
     def init_done(self) -> None:
+        if self.cgroup is not None:       # what init did (environments/counters.py)
+            self.extra.update(counters.init_counters(self.cgroup))
         if self.device is not None:       # what init read from the code path
             read = delivery.read_bytes(self.cgroup.io_dir, self.device)
             self.extra["init_read_mb"] = round(read / 1e6, 3)

@@ -124,6 +124,9 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       and its median, the published hello figures used, the architecture); cold samples'
 #       cpu_reference_ms and spawn_reference_ms. predicted_aws_init_ms is added once the
 #       run has measured every sample.
+#       Added within 3 (local target, with cgroups): cold and provisioned samples'
+#       init_cpu_user_ms, init_cpu_system_ms, init_page_faults, init_major_faults and
+#       init_processes (what init did, ``environments/counters.py``).
 SCHEMA_VERSION = 3
 READS = (1, 2, 3)                   # the versions ``load`` accepts
 
