@@ -145,3 +145,23 @@ def test_each_cold_sample_counts_what_its_init_did(tmp_path):
         assert s["init_page_faults"] >= 16384        # every page it touched
         assert s["init_processes"] >= 2              # the runtime and the process it left
         assert s["cpu_reference_ms"] > 0 and s["spawn_reference_ms"] > 0
+
+
+def test_arch_arm64_predicts_for_graviton_from_this_machine_and_says_so(tmp_path):
+    output = tmp_path / "arm.json"
+    result = run_cli("run", "--runtimes", "go", "--arch", "arm64", "--memory", "128",
+                     "--cold", "3", "--warm", "0", "--provisioned", "0", "--output", output)
+    assert result.returncode == 0, result.stderr
+    assert "a prediction across architectures" in result.stderr
+    document = json.loads(output.read_text())
+    prediction = document["run"]["prediction"]
+    assert prediction["architecture"] == "arm64"
+    assert prediction["aws_hello_ms"] == {"go": 42.1}          # the published arm64 figure
+    # the built-in function is its own reference: its prediction is the published figure
+    predicted = [s["predicted_aws_init_ms"] for s in document["samples"]]
+    assert median(predicted) == pytest.approx(42.1, abs=0.5)
+    # one architecture only, refused before anything is measured
+    refused = run_cli("run", "--runtimes", "go", "--arch", "arm64,x86_64",
+                      "--output", tmp_path / "both.json")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "both.json").exists()

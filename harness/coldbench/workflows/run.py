@@ -90,7 +90,8 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
             if anchored:
                 writer.results.run["prediction"] = predict_anchored(
                     writer.results.samples, reference_samples, options.calibration,
-                    artifacts + hello)
+                    artifacts + hello,
+                    options.target_options.get("architectures") or "x86_64")
                 writer.refresh()
             if options.profile:              # after the ordinary samples, kept apart
                 from coldbench.workflows.profile import profile_run
@@ -123,14 +124,16 @@ def predict(sample: Sample, calibration: prediction.Calibration) -> None:
 
 
 def predict_anchored(samples: list[Sample], reference_samples: list[Sample],
-                     model: prediction.AnchoredModel, artifacts) -> dict:
+                     model: prediction.AnchoredModel, artifacts,
+                     architecture: str = "x86_64") -> dict:
     """Add to each cold sample what AWS would report as its Init Duration, by the anchored
     model against the references measured in this run (``reference_samples``: the hello
-    functions measured for it alone); what was used, for the results."""
+    functions measured for it alone), for Lambda on ``architecture``; what was used, for
+    the results."""
     aws_hello = {}
     for artifact in artifacts:
         runtime = artifact.function.runtime
-        figure = (reference.hello_init_ms(runtime.aws_init_row, "x86_64")
+        figure = (reference.hello_init_ms(runtime.aws_init_row, architecture)
                   if runtime.aws_init_row else None)
         if figure is not None:
             aws_hello[runtime.name] = figure[0]
@@ -155,7 +158,7 @@ def predict_anchored(samples: list[Sample], reference_samples: list[Sample],
             "spawn_reference": references.SPAWN_REFERENCE,
             "cpu_reference_ms": _round3(measured["cpu_reference_ms"]),
             "aws_hello_ms": aws_hello, "aws_hello_source": prediction.PUBLISHED_SOURCE,
-            "architecture": "x86_64"}
+            "architecture": architecture}
 
 
 def _round3(value: float | None) -> float | None:
