@@ -172,3 +172,15 @@ def test_the_command_gates_on_a_regression(tmp_path):
     result = run_cli("compare", base, other)
     assert result.returncode == EXIT_USAGE and "nothing was compared" in result.stderr
     assert "not comparable: CPU model AMD EPYC -> Graviton3" in result.stdout
+
+
+def test_the_ratio_has_an_interval_around_the_shift():
+    base = cold_starts(seed=7, n=20)
+    new = [v * 1.5 for v in cold_starts(seed=8, n=20)]
+    [c] = compare.compare(results(base), results(new))
+    assert c.result.ratio_low < c.result.ratio < c.result.ratio_high
+    assert c.result.ratio_low < 1.5 < c.result.ratio_high and c.result.ratio_low > 1.2
+    again = compare.change(list(reversed(base)), new)        # seeded: the same interval
+    assert (again.ratio_low, again.ratio_high) == pytest.approx(
+        (c.result.ratio_low, c.result.ratio_high), rel=0.05)
+    assert f"({c.result.ratio_low:.2f}-{c.result.ratio_high:.2f})" in compare.render([c])

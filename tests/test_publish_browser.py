@@ -87,7 +87,7 @@ class Cells(HTMLParser):
 
 
 def test_the_site_renders_its_charts_and_numbers_in_a_browser(site, tmp_path):
-    result = chromium("--dump-dom", (site / "index.html").as_uri(), tmp_path=tmp_path)
+    result = chromium("--dump-dom", (site / "local-coldbench.html").as_uri(), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
     latest = json.loads((site / "data" / "latest.json").read_text())["targets"]["local"]
@@ -127,6 +127,19 @@ def test_the_site_renders_its_charts_and_numbers_in_a_browser(site, tmp_path):
                               figure.group(1), re.S)
             assert label and label.group(1).strip() == ms(latest_p50)
 
+        # the time axis says when, in UTC, with the date: runs days apart
+        assert "run started (2026, UTC)" in figure.group(1)
+        assert "Nov 02" in figure.group(1)
+
+    # the index leads to the page, each run to its report
+    index = chromium("--dump-dom", (site / "index.html").as_uri(), tmp_path=tmp_path).stdout
+    assert '<a href="local-coldbench.html">coldbench</a>' in index
+    for run_id in RUN_IDS:
+        assert f'<a href="runs/{run_id}.html">{run_id}</a>' in dom
+        report = chromium("--dump-dom", (site / "runs" / f"{run_id}.html").as_uri(),
+                          tmp_path=tmp_path).stdout
+        assert f"run {run_id}" in report and 'id="documented-comparison"' in report
+
     # the step in python's cold starts is detected, marked where it happened, and only there
     steps = [c for c in history["changes"] if c["kind"] == "step"]
     assert {(c["runtime"], c["memory_mb"], c["run_id"]) for c in steps} == {
@@ -143,7 +156,7 @@ def test_the_page_is_painted(site, tmp_path):
 
     shot = tmp_path / "site.png"
     result = chromium("--window-size=1280,2400", f"--screenshot={shot}",
-                      (site / "index.html").as_uri(), tmp_path=tmp_path)
+                      (site / "local-coldbench.html").as_uri(), tmp_path=tmp_path)
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
     rgb = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]

@@ -89,7 +89,8 @@ def test_markdown_report_writes_charts_beside_it(known_run, tmp_path):
     assert f"## Documented comparison\n\n{TABLE}" in text
     charts = sorted((tmp_path / "report-charts").iterdir())
     assert [c.name for c in charts] == ["cold-distribution.svg", "cold-vs-warm.svg",
-                                        "local-vs-aws.svg", "memory-curve.svg"]
+                                        "documented-comparison.svg", "local-vs-aws.svg",
+                                        "memory-curve.svg"]
     for chart in charts:
         assert f"](report-charts/{chart.name})" in text
         drawn(chart.read_text())
@@ -126,7 +127,8 @@ def test_html_report_is_one_self_contained_file(known_run, tmp_path):
     assert ("<li>fewer than 6 valid samples, too few for a 95% interval of the median in 2 of 5 "
             "configuration-modes; python 128 MB provisioned n=2, go 128 MB warm n=2; ") in page
     figures = re.findall(r'<figure id="([a-z-]+)">', page)
-    assert figures == ["cold-distribution", "cold-vs-warm", "memory-curve", "local-vs-aws"]
+    assert figures == ["documented-comparison", "cold-distribution", "cold-vs-warm",
+                       "memory-curve", "local-vs-aws"]
     for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S):
         drawn(svg)
 
@@ -142,8 +144,8 @@ def test_the_memory_curve_prices_what_lambda_bills(known_run):
 def test_an_aws_run_has_no_local_versus_aws_chart(known_run):
     results = load(known_run)
     results.run["target"] = "aws"
-    assert [c.name for c in report.charts(results)] == ["cold-distribution", "cold-vs-warm",
-                                                        "memory-curve"]
+    assert [c.name for c in report.charts(results)] == [
+        "documented-comparison", "cold-distribution", "cold-vs-warm", "memory-curve"]
 
 
 def test_table_formats_are_unchanged(known_run, tmp_path):
@@ -162,7 +164,8 @@ def test_a_real_runs_report_draws_every_chart(real_run, tmp_path):
     assert result.returncode == 0, result.stderr
     page = output.read_text()
     assert re.findall(r'<figure id="([a-z-]+)">', page) == [
-        "cold-distribution", "cold-vs-warm", "memory-curve", "local-vs-aws"]
+        "documented-comparison", "cold-distribution", "cold-vs-warm", "memory-curve",
+        "local-vs-aws"]
     for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S):
         drawn(svg)
     assert page.count('<tr data-function="coldbench"') == 4     # python and go, 2 sizes each

@@ -52,7 +52,7 @@ def before_and_after(tmp_path_factory):
 def test_profiled_samples_are_marked_and_kept_out_of_the_statistics(before_and_after):
     _, after, _ = before_and_after
     document = json.loads(after.read_text())
-    assert document["schema_version"] == SCHEMA_VERSION == 2
+    assert document["schema_version"] == SCHEMA_VERSION == 3
     results = load(after)
     profiled = [s for s in results.samples if s.profiled]
     ordinary = [s for s in results.samples if not s.profiled]
@@ -160,10 +160,11 @@ def test_the_site_draws_the_latest_runs_profile(before_and_after, tmp_path):
     history, site = tmp_path / "history", tmp_path / "site"
     assert run_cli("history", "--history", history, "add", before, after).returncode == 0
     assert run_cli("publish", site, "--history", history).returncode == 0
-    index = (site / "index.html").read_text()
-    figure = index[index.index('<figure id="profile-orders-python-1769-MB">'):]
+    page = (site / "local-orders.html").read_text()        # the page of function "orders"
+    figure = page[page.index('<figure id="profile-orders-python-1769-MB">'):]
     assert "slow_import" in figure[:figure.index("</figure>")]
-    assert index.count('id="profile-') == 1          # the latest run's only
+    assert page.count('id="profile-') == 1          # the latest run's only
+    assert '<figure id="init-parts">' in page
 
 
 def test_profile_is_refused_off_the_local_target():

@@ -5,7 +5,9 @@ variant) and mode:
 
 - the figure of each valid sample (cold: Init Duration + Duration; warm, provisioned:
   Duration; see ``Sample.figure``) of the base run and of the new run;
-- the ratio of medians, new / base;
+- the ratio of medians, new / base, with a ``CONFIDENCE`` interval (the percentile
+  bootstrap: both samples resampled ``RESAMPLES`` times with a fixed seed, so the same
+  samples always give the same interval);
 - Mann-Whitney U, two-sided: a difference is significant when p < ``alpha`` (``ALPHA`` by
   default). The test is nonparametric, as cold-start distributions are skewed and
   heavy-tailed;
@@ -33,11 +35,13 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from coldbench.analysis.blame import Blamed, blame, profiles
+from coldbench.analysis.stats import CONFIDENCE
 from coldbench.model import median
 from coldbench.results.schema import MODES, ConfigKey, Results, Sample, region_of
 
 MIN_CHANGE = 0.10
 ALPHA = 0.05
+RESAMPLES = 2000            # bootstrap resamples for the interval of the ratio
 IDENTITY = ("code", "event", "runtime", "target", "cpu")   # what must match to compare
 
 SLOWER, FASTER, SAME = "slower", "faster", "not significant"
@@ -53,6 +57,8 @@ class Change:
     p_value: float
     status: str                  # SLOWER, FASTER or SAME
     reachable: bool = True       # False: too few samples for p < alpha whatever the data
+    ratio_low: float | None = None     # the ratio's CONFIDENCE interval (ratio_interval)
+    ratio_high: float | None = None
 
     def text(self) -> str:
         if self.status == SLOWER:
@@ -68,6 +74,25 @@ def smallest_p(n_base: int, n_new: int) -> float:
     if not n_base or not n_new:
         return 1.0
     return min(1.0, 2 / math.comb(n_base + n_new, n_base))
+
+
+def ratio_interval(base: Sequence[float], new: Sequence[float],
+                   confidence: float = CONFIDENCE, resamples: int = RESAMPLES
+                   ) -> tuple[float, float] | None:
+    """A ``confidence`` interval for median(new) / median(base): the percentile bootstrap
+    (Efron and Tibshirani, "An Introduction to the Bootstrap", ch. 13), seeded so that it
+    is the same for the same samples. None when a resampled base median can be 0."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    base_medians = np.median(rng.choice(b, (resamples, len(b))), axis=1)
+    new_medians = np.median(rng.choice(n, (resamples, len(n))), axis=1)
+    if (base_medians <= 0).any():
+        return None
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(new_medians / base_medians, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def change(base: Sequence[float], new: Sequence[float], min_change: float = MIN_CHANGE,
@@ -86,7 +111,9 @@ def change(base: Sequence[float], new: Sequence[float], min_change: float = MIN_
             status = SLOWER
         elif 1 / ratio >= 1 + min_change:
             status = FASTER
-    return Change(ratio, p_value, status, smallest_p(len(base), len(new)) < alpha)
+    interval = ratio_interval(base, new) if ratio is not None else None
+    return Change(ratio, p_value, status, smallest_p(len(base), len(new)) < alpha,
+                  *(interval or (None, None)))
 
 
 def identity(run: dict, function: str, runtime: str) -> dict[str, str | None]:
@@ -269,10 +296,10 @@ def render(comparisons: list[Comparison], fmt: str = "table", min_change: float 
         return json.dumps(documents, indent=1) + "\n"
     rows = [[c.key.label, f"{c.key.memory_mb} MB", c.mode,
              f"{ms(c.base_p50)} ({c.base_n})", f"{ms(c.new_p50)} ({c.new_n})",
-             f"{c.result.ratio:.2f}" if c.result and c.result.ratio else "-",
+             ratio_text(c.result),
              f"{c.result.p_value:.3g}" if c.result else "-", c.text()] for c in comparisons]
     text = tabulate(rows, headers=["Runtime", "Memory", "Mode", "Base p50 (n)", "New p50 (n)",
-                                   "New/base", "p", "Verdict"],
+                                   f"New/base ({CONFIDENCE:.0%} interval)", "p", "Verdict"],
                     tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True)
     regressions = sum(c.regression for c in comparisons)
     blamed = [f"{c.key} {c.mode}, {c.text()}; grew most (profiled init): "
@@ -284,3 +311,12 @@ def render(comparisons: list[Comparison], fmt: str = "table", min_change: float 
             f"Duration). A change counts when Mann-Whitney U gives p < {alpha:g} and the "
             f"medians differ by at least {min_change:.0%}. "
             f"{regressions} regression{'s' if regressions != 1 else ''}.\n")
+
+
+def ratio_text(result: Change | None) -> str:
+    """The ratio of medians with its interval: \"2.57 (2.46-2.68)\"."""
+    if result is None or not result.ratio:
+        return "-"
+    if result.ratio_low is None:
+        return f"{result.ratio:.2f}"
+    return f"{result.ratio:.2f} ({result.ratio_low:.2f}-{result.ratio_high:.2f})"

@@ -2,7 +2,7 @@
 
 Exit statuses (errors.py): 0 every configuration produced valid samples; 1 some
 configuration produced none; 2 bad input or an unusable machine, nothing measured;
-3 `compare` found a regression; 130 interrupted (results so far are kept).
+3 `compare` or `ab` found a regression; 130 interrupted (results so far are kept).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import click
 from click.core import ParameterSource
 
 from coldbench import __version__, targets
+from coldbench.cli import ab as ab_command
 from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
@@ -293,6 +294,7 @@ register_result_commands(cli)
 serve_command.register(cli)
 profile_command.register(cli)
 mitigate_command.register(cli)
+ab_command.register(cli)
 
 
 def interrupt(signum, frame):

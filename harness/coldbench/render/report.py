@@ -4,17 +4,17 @@
   (``report.md`` -> ``report-charts/*.svg``); printed to stdout it has no charts.
 - HTML: one self-contained file, charts inline as SVG, no script, nothing fetched.
 
-Charts are drawn server-side by matplotlib (Agg backend, imported only here), text kept as
-SVG text so that the numbers in a chart can be searched and tested.
+Charts are drawn server-side by matplotlib (``render/figure.py``), text kept as SVG text so
+that the numbers in a chart can be searched and tested. The two pictures a run is read by
+come first (``render/pictures.py``): the run against the documented comparison, and where
+its Init Duration goes when it was profiled.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench import files
@@ -22,44 +22,11 @@ from coldbench.analysis import reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
 from coldbench.errors import UsageError
-from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, rows
 from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
+from coldbench.render.figure import MODE_COLORS, PALETTE, Chart, pyplot, svg_of
+from coldbench.render.pictures import documented_comparison, init_parts
+from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, rows
 from coldbench.results.schema import Results
-
-MODE_COLORS = {"cold": "#1f5fa8", "warm": "#e08a1e", "provisioned": "#3a9a4a"}
-PALETTE = ["#1f5fa8", "#e08a1e", "#3a9a4a", "#b8322a", "#7b4fa6", "#5b5b5b"]
-
-
-@dataclass(frozen=True)
-class Chart:
-    name: str        # file stem, and the id of its figure in HTML
-    title: str
-    caption: str
-    svg: str
-
-
-# -- drawing -------------------------------------------------------------------------------
-
-def pyplot():
-    """matplotlib's pyplot on the Agg backend, or a message that says how to get it."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise UsageError("charts need matplotlib: pip install 'coldbench[report]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def svg_of(figure, name: str) -> str:
-    """A figure as an <svg> element: text kept as text, ids unique to ``name``, no date."""
-    plt = pyplot()
-    out = io.StringIO()
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
-        figure.savefig(out, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    plt.close(figure)
-    text = out.getvalue()
-    return text[text.index("<svg"):]
 
 
 def _style(ax) -> None:
@@ -250,7 +217,8 @@ def profile_charts(results: Results) -> list[Chart]:
 def charts(results: Results, configs: list[ConfigSummary] | None = None) -> list[Chart]:
     """Every chart the run has data for."""
     configs = summarize_samples(results.samples) if configs is None else configs
-    drawn = [cold_distribution(results, configs), cold_vs_warm(configs),
+    drawn = [documented_comparison(configs), init_parts(results),
+             cold_distribution(results, configs), cold_vs_warm(configs),
              memory_curve(results, configs), local_vs_aws(results, configs)]
     return [c for c in drawn if c is not None] + profile_charts(results)
 
@@ -308,8 +276,14 @@ STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; color: #222; margin: 2em auto;
        max-width: 1200px; padding: 0 1em; }
 table { border-collapse: collapse; font-size: 13px; margin: 1em 0; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; max-width: 100%; display: inline-block; vertical-align: top;
+          border: 1px solid #b9c3cf; border-radius: 4px;
+          background: linear-gradient(to left, #fff 1.5em, transparent 3em) local,
+                      linear-gradient(to left, rgba(0,0,0,.12), transparent 1em) scroll; }
+.scroll table { margin: 0; border-style: hidden; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; }
+a { color: #1f5fa8; } .nav { font-size: 13px; } .regression { color: #b8322a; font-weight: 600; }
 th { background: #f3f3f3; }
 figure { margin: 2em 0; } figure svg { max-width: 100%; height: auto; }
 figcaption, .note { color: #555; font-size: 13px; }

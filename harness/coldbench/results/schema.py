@@ -118,6 +118,10 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       extension's next /event/next: Lambda's post-runtime extension time, outside
 #       duration_ms and e2e_ms). init_ms then runs from the first extension's start to the
 #       last of the runtime and the extensions being ready, as Lambda's Init Duration.
+#       Added within 3 (`coldbench ab`): two versions of the same functions in one run,
+#       told apart by their variant's version ("base", "head"), in samples and
+#       run.profiles; run.functions[].version; run.ab (each version's ref and commit, or
+#       folder, and the functions' paths).
 #       Added within 3 (local target): run.prediction (the anchored prediction: its model,
 #       the hello references' medians per runtime and memory size and their cold samples,
 #       measured for the prediction alone and not among the samples, the CPU reference

@@ -17,8 +17,8 @@ from coldbench.analysis import prediction, reference
 from coldbench.errors import ColdbenchError
 from coldbench.measure import references
 from coldbench.measure.modes import Config, Measurement
+from coldbench.model import BUILTIN_FUNCTION, Variant, collect_metadata, now_iso
 from coldbench.workflows.options import RunOptions, check, functions
-from coldbench.model import BUILTIN_FUNCTION, collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 
 
@@ -35,26 +35,37 @@ def sigterm_as_interrupt():
 
 
 def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = None,
-        on_status: Callable[[str], None] | None = None) -> Results:
+        on_status: Callable[[str], None] | None = None,
+        versions: dict[str, list[build.Function]] | None = None,
+        metadata: dict | None = None) -> Results:
     """Measure what ``options`` asks for; every sample goes to the results file as it
-    finishes. ``on_sample(sample, total)`` and ``on_status(text)`` report progress."""
+    finishes. ``on_sample(sample, total)`` and ``on_status(text)`` report progress.
+
+    ``versions`` (`coldbench ab`, ``workflows/ab.py``): instead of the functions ``options``
+    names, these, by version label ("base", "head"), each version the same functions in
+    the same order; every configuration is measured in each version, side by side, so the
+    interleaving (``Measurement``) alternates the versions: A B A B. ``metadata`` is added
+    to the run's."""
     status = on_status or (lambda text: None)
     started = {"run_id": new_run_id(), "started_at": now_iso()}    # before build and deploy
     check(options)
     if options.calibration is None:
         options.calibration = prediction.load_anchored()
     anchored = isinstance(options.calibration, prediction.AnchoredModel)
-    wanted = functions(options)
+    wanted = versions or {None: functions(options)}
     # the hello references of the anchored prediction: measured cold, interleaved with the
     # functions, kept in the run's prediction metadata rather than among its samples
-    added = (references.reference_functions(wanted)
+    added = (references.reference_functions([f for found in wanted.values() for f in found])
              if anchored and options.target == "local" else [])
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
-    artifacts = []
-    for function in wanted:
-        artifacts.append(build.build(function, rebuild=options.rebuild, on_status=status))
+    built = {version: [build.build(f, rebuild=options.rebuild, on_status=status)
+                       for f in found] for version, found in wanted.items()}
+    artifacts = [(version, a) for version, found in built.items() for a in found]
     hello = [build.build(f, rebuild=options.rebuild, on_status=status) for f in added]
-    configs = [Config(a, m) for m in options.memory for a in hello + artifacts]
+    configs = [Config(a, m, Variant(version=version)) for m in options.memory
+               for side_by_side in zip(*built.values())
+               for version, a in zip(built, side_by_side)]
+    configs = [Config(a, m) for m in options.memory for a in hello] + configs
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
@@ -62,7 +73,8 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
             configs = target.prepare(configs, plan)
             reference_configs = frozenset(c for c in configs if c.artifact in hello)
             own_configs = [c for c in configs if c not in reference_configs]
-            writer.results.run.update(run_metadata(options, target, artifacts, **started))
+            writer.results.run.update(run_metadata(options, target, artifacts, **started)
+                                      | (metadata or {}))
             total = (plan.total(len(own_configs)) + plan.cold * len(reference_configs)
                      + (plan.cold * len(own_configs) if options.profile else 0))
             reference_samples: list[Sample] = []
@@ -90,7 +102,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
             if anchored:
                 writer.results.run["prediction"] = predict_anchored(
                     writer.results.samples, reference_samples, options.calibration,
-                    artifacts + hello,
+                    [a for _, a in artifacts] + hello,
                     options.target_options.get("architectures") or "x86_64")
                 writer.refresh()
             if options.profile:              # after the ordinary samples, kept apart
@@ -168,7 +180,8 @@ def _round3(value: float | None) -> float | None:
 def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = None,
                  started_at: str | None = None) -> dict:
     """What the results file says about the run; ``run`` passes the ``run_id`` and
-    ``started_at`` it took when the run started, before anything was built or deployed."""
+    ``started_at`` it took when the run started, before anything was built or deployed.
+    ``artifacts``: (version, artifact) pairs, the version None outside `coldbench ab`."""
     return {
         **target.describe(),
         "run_id": run_id or new_run_id(),
@@ -182,10 +195,11 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
                  "timeout_s": options.timeout_s,
                  **({"idle": list(options.idle), "idle_samples": options.idle_samples}
                     if options.idle else {})},
-        "runtime_versions": {a.function.runtime.name: a.toolchain for a in artifacts},
+        "runtime_versions": {a.function.runtime.name: a.toolchain for _, a in artifacts},
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
-                       "handler": a.function.handler, "source_digest": a.digest}
-                      for a in artifacts],
+                       "handler": a.function.handler, "source_digest": a.digest,
+                       **({"version": version} if version is not None else {})}
+                      for version, a in artifacts],
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
     }
