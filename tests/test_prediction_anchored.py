@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def case(name, units, extra_mb, aws, hello=80.0, in_fit=True, cpu=25.0):
     return prediction.Case(name=name, runtime="python", aws_runtime="python3.12",
                            arch="x86_64", memory_mb=128, aws_init_ms=aws, statistic="median",
-                           aws_hello_ms=hello, local_init_ms=40.0 + units * cpu,
-                           hello_init_ms=40.0, init_read_mb=0.1 + extra_mb,
+                           aws_hello_ms=hello, local_init_ms=90.0 + units * cpu,
+                           hello_init_ms=90.0, local_cpu_ms=40.0 + units * cpu,
+                           hello_cpu_ms=40.0, init_read_mb=0.1 + extra_mb,
                            hello_read_mb=0.1, cpu_reference_ms=cpu, in_fit=in_fit)
 
 
@@ -29,9 +30,11 @@ def test_the_fit_finds_the_shared_parameters_that_made_the_cases():
     rows = prediction.anchored_rows(model)
     assert all(abs(r["error"]) < 1e-9 and abs(r["out_of_fit_error"]) < 1e-9 for r in rows)
     # the work counts in units of the CPU reference: a machine twice as slow (every local
-    # time doubled) predicts the same
-    slow = prediction.replace_case(made[1], local_init_ms=2 * made[1].local_init_ms,
-                                   hello_init_ms=80.0, cpu_reference_ms=50.0)
+    # CPU time doubled) predicts the same, and so does a busier one (wall time only)
+    slow = prediction.replace_case(made[1], local_cpu_ms=2 * made[1].local_cpu_ms,
+                                   hello_cpu_ms=80.0, cpu_reference_ms=50.0)
+    busy = prediction.replace_case(made[1], local_init_ms=3 * made[1].local_init_ms)
+    assert model.predict_case(busy) == pytest.approx(model.predict_case(made[1]))
     assert model.predict_case(slow) == pytest.approx(model.predict_case(made[1]))
 
 
@@ -53,10 +56,12 @@ def test_out_of_fit_errors_are_leave_one_out_in_the_fit_and_plain_outside_it():
         prediction.fit_anchored([cases[3]])
 
 
-def sample(function, init, read, cpu=None):
-    extra = {"init_read_mb": read}
+def sample(function, used, read, cpu=None):
+    extra = {"init_read_mb": read, "init_cpu_user_ms": used - 10, "init_cpu_system_ms": 10}
     if cpu is not None:
-        extra["cpu_reference_ms"] = cpu
+        extra["cpu_reference_ms"] = 2 * cpu
+        extra["cpu_reference_cpu_ms"] = cpu
+    init = 3 * used                   # wall time: the model does not use it
     return Sample(runtime="python", function=function, memory_mb=128, mode="cold",
                   init_ms=init, duration_ms=1.0, e2e_ms=init + 5, billed_ms=init + 1,
                   max_memory_mb=40.0, cold=True, error=None, extra=extra)
@@ -68,12 +73,14 @@ def test_a_runs_samples_are_predicted_against_the_references_measured_in_it():
                sample("coldbench", 50, 0.1, 25), sample("mine", 160, 2.1, 25),
                sample("coldbench", 45, 0.1, 20)]
     predicted = prediction.anchored_predictions(samples, model, {"python": 84.7})
-    # hello median 45 ms and 0.1 MB; CPU reference median 25 ms
+    # hello median 45 ms of CPU and 0.1 MB; the CPU reference's CPU time, median 25 ms
     assert predicted[1] == pytest.approx(84.7 + 30 * (140 - 45) / 25 + 4 * 2.0)
     assert predicted[0] == pytest.approx(84.7 + 30 * (40 - 45) / 25)
-    # no hello reference of its runtime, or no published figure: no prediction
+    # no hello reference of its runtime, no published figure, no CPU time: no prediction
     assert prediction.anchored_predictions(samples[1:2], model, {"python": 84.7}) == [None]
     assert prediction.anchored_predictions(samples, model, {})[1] is None
+    del samples[1].extra["init_cpu_system_ms"]
+    assert prediction.anchored_predictions(samples, model, {"python": 84.7})[1] is None
 
 
 def test_the_shipped_model_is_the_one_docs_fidelity_validates():

@@ -408,12 +408,18 @@ def load(path: Path | None = None) -> Calibration:
 # A prediction must not move when the machine gets faster or slower. So nothing in it is in
 # this machine's milliseconds: the runtime's own start-up is the published AWS figure of
 # its hello function (anchored), and what the function's init does beyond the hello
-# function of its runtime, measured in the same run and interleaved with it, is counted in
-# units of a fixed CPU workload timed in the same run (``measure/references.py``)::
+# function of its runtime, measured in the same run and interleaved with it, is counted as
+# CPU time (user and system, ``environments/counters.py``) in units of the CPU time of a
+# fixed workload run in the same run (``measure/references.py``)::
 #
 #     predicted = aws_hello_ms + ms_per_unit * work_units + ms_per_mb * extra_read_mb
-#     work_units    = (init_ms - hello_init_ms) / cpu_reference_ms
+#     work_units    = (init_cpu_ms - hello_cpu_ms) / cpu_reference_cpu_ms
 #     extra_read_mb = init_read_mb - hello_read_mb
+#
+# CPU time, not wall time: on a loaded machine a long init waits for the CPU more than a
+# short one does (four busy processes here made a 140 ms-of-CPU init take 3.3 times as
+# long, the hello function 1.7 times, the reference workload 2 times), while the CPU
+# time of each moved by 0-14 %. A faster machine shortens both the same.
 #
 # ``ms_per_unit`` (what one unit of init work costs on Lambda) and ``ms_per_mb`` (what a MB
 # of the function's own code costs to deliver there) are shared by every runtime; they are
@@ -422,16 +428,17 @@ def load(path: Path | None = None) -> Calibration:
 
 ANCHORED_VERSION = 2
 ANCHORED_FILE = "prediction-2026-12.json"
-ANCHORED_MODEL = ("predicted_aws_init_ms = aws_hello_ms + ms_per_unit * (init_ms - "
-                  "hello_init_ms) / cpu_reference_ms + ms_per_mb * (init_read_mb - "
+ANCHORED_MODEL = ("predicted_aws_init_ms = aws_hello_ms + ms_per_unit * (init_cpu_ms - "
+                  "hello_cpu_ms) / cpu_reference_cpu_ms + ms_per_mb * (init_read_mb - "
                   "hello_read_mb)")
 ANCHORED_USES = (
     "aws_hello_ms: the published Init Duration of the hello function of the same Lambda "
     "identifier and architecture (maxday/lambda-perf)",
-    "init_ms, init_read_mb: the function's cold samples on the Lambda-shaped code path",
-    "hello_init_ms, hello_read_mb: medians of the runtime's built-in function, measured in "
+    "init_cpu_ms, init_read_mb: the CPU time (user and system) of the init of the function's "
+    "cold samples and what it read, on the Lambda-shaped code path",
+    "hello_cpu_ms, hello_read_mb: medians of the runtime's built-in function, measured in "
     "the same run, interleaved",
-    "cpu_reference_ms: median of a fixed CPU workload timed after every cold sample of the run")
+    "cpu_reference_cpu_ms: median CPU time of a fixed workload run after every cold sample")
 ERROR_QUANTILE = 0.8
 
 
@@ -447,17 +454,19 @@ class Case:
     aws_init_ms: float
     statistic: str              # of the AWS figure: "median" or "mean"
     aws_hello_ms: float         # the published hello figure of aws_runtime on arch
-    local_init_ms: float
+    local_init_ms: float              # wall clock, shown; the model uses CPU time
     hello_init_ms: float
+    local_cpu_ms: float
+    hello_cpu_ms: float
     init_read_mb: float
     hello_read_mb: float
-    cpu_reference_ms: float
+    cpu_reference_ms: float           # the reference workload's CPU time
     in_fit: bool = True
     local_n: int = 0
 
     @property
     def work_units(self) -> float:
-        return (self.local_init_ms - self.hello_init_ms) / self.cpu_reference_ms
+        return (self.local_cpu_ms - self.hello_cpu_ms) / self.cpu_reference_ms
 
     @property
     def extra_read_mb(self) -> float:
@@ -562,7 +571,8 @@ def anchored_rows(model: AnchoredModel) -> list[dict]:
             out_of_fit = predicted / case.aws_init_ms - 1
         rows.append({"case": case.name, "runtime": case.aws_runtime, "arch": case.arch,
                      "memory_mb": case.memory_mb, "local_init_ms": case.local_init_ms,
-                     "hello_init_ms": case.hello_init_ms,
+                     "hello_init_ms": case.hello_init_ms, "local_cpu_ms": case.local_cpu_ms,
+                     "hello_cpu_ms": case.hello_cpu_ms,
                      "cpu_reference_ms": case.cpu_reference_ms,
                      "work_units": case.work_units, "extra_read_mb": case.extra_read_mb,
                      "aws_init_ms": case.aws_init_ms, "statistic": case.statistic,
@@ -577,14 +587,15 @@ def replace_case(case: Case, **changes) -> Case:
 
 def anchored_table(model: AnchoredModel) -> str:
     """``anchored_rows`` as the markdown table docs/fidelity.md holds."""
-    lines = ["| case | Lambda runtime | arch | MB | local init | hello here | units "
+    lines = ["| case | Lambda runtime | arch | MB | local init (CPU) | hello here (CPU) | units "
              "| AWS | predicted | error | in fit | out-of-fit error |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in anchored_rows(model):
         oof = r["out_of_fit_error"]
         lines.append(
             f"| {r['case']} | {r['runtime']} | {r['arch']} | {r['memory_mb'] or '-'} "
-            f"| {r['local_init_ms']:.1f} | {r['hello_init_ms']:.1f} | {r['work_units']:.1f} "
+            f"| {r['local_init_ms']:.1f} ({r['local_cpu_ms']:.0f}) "
+            f"| {r['hello_init_ms']:.1f} ({r['hello_cpu_ms']:.0f}) | {r['work_units']:.1f} "
             f"| {r['aws_init_ms']:.1f} ({r['statistic']}) | {r['predicted_ms']:.1f} "
             f"| {r['error']:+.0%} | {'yes' if r['in_fit'] else 'no'} "
             f"| {'-' if oof is None else format(oof, '+.0%')} |")
@@ -629,22 +640,32 @@ def save_anchored(model: AnchoredModel, path: Path) -> None:
 
 # -- the anchored prediction of a run's samples ---------------------------------------------
 
+def init_cpu_ms(sample) -> float | None:
+    """CPU time (user and system) of a sample's init, where its environment counted it."""
+    user, system = sample.extra.get("init_cpu_user_ms"), sample.extra.get("init_cpu_system_ms")
+    return None if user is None or system is None else user + system
+
+
 def reference_medians(samples, reference_function: str = "coldbench") -> dict:
     """What a run measured of its references: per (runtime, memory) the medians of the hello
-    function's valid cold samples (init and bytes read), and the median CPU reference over
-    every cold sample that carries one."""
+    function's valid cold samples (init, its CPU time and bytes read), and the median CPU
+    reference (wall and CPU time) over every cold sample that carries one."""
     hello: dict[tuple, list] = {}
-    cpu = []
+    wall, used = [], []
     for s in samples:
         if s.mode != "cold":
             continue
-        if s.extra.get("cpu_reference_ms") is not None:
-            cpu.append(s.extra["cpu_reference_ms"])
+        if s.extra.get("cpu_reference_cpu_ms") is not None:
+            wall.append(s.extra["cpu_reference_ms"])
+            used.append(s.extra["cpu_reference_cpu_ms"])
         if (s.function == reference_function and s.valid and s.init_ms is not None
-                and s.extra.get("init_read_mb") is not None and not s.variant):
+                and s.extra.get("init_read_mb") is not None and init_cpu_ms(s) is not None
+                and not s.variant):
             hello.setdefault((s.runtime, s.memory_mb), []).append(s)
-    return {"cpu_reference_ms": median(cpu) if cpu else None,
+    return {"cpu_reference_ms": median(wall) if wall else None,
+            "cpu_reference_cpu_ms": median(used) if used else None,
             "hello": {key: {"init_ms": median(s.init_ms for s in group),
+                            "cpu_ms": median(init_cpu_ms(s) for s in group),
                             "read_mb": median(s.extra["init_read_mb"] for s in group),
                             "n": len(group)}
                       for key, group in hello.items()}}
@@ -653,20 +674,21 @@ def reference_medians(samples, reference_function: str = "coldbench") -> dict:
 def anchored_predictions(samples, model: AnchoredModel, aws_hello: dict[str, float],
                          reference_function: str = "coldbench") -> list[float | None]:
     """Per sample (in order): the predicted AWS Init Duration, or None (not cold, no bytes
-    read, no hello reference of its runtime, no published hello figure, no CPU reference).
-    ``aws_hello``: runtime -> the published hello figure its prediction is anchored on."""
+    read or CPU time counted, no hello reference of its runtime, no published hello figure,
+    no CPU reference). ``aws_hello``: runtime -> the published hello figure its prediction
+    is anchored on."""
     measured = reference_medians(samples, reference_function)
-    cpu = measured["cpu_reference_ms"]
+    unit = measured["cpu_reference_cpu_ms"]
     found = []
     for s in samples:
-        read = s.extra.get("init_read_mb")
+        read, used = s.extra.get("init_read_mb"), init_cpu_ms(s)
         hello = (measured["hello"].get((s.runtime, s.memory_mb))
                  or next((v for (r, _), v in measured["hello"].items() if r == s.runtime), None))
-        if (s.mode != "cold" or s.init_ms is None or read is None or hello is None
-                or not cpu or s.runtime not in aws_hello):
+        if (s.mode != "cold" or s.init_ms is None or read is None or used is None
+                or hello is None or not unit or s.runtime not in aws_hello):
             found.append(None)
             continue
-        units = (s.init_ms - hello["init_ms"]) / cpu
+        units = (used - hello["cpu_ms"]) / unit
         found.append(model.predict(aws_hello[s.runtime], units, read - hello["read_mb"]))
     return found
 
@@ -692,18 +714,18 @@ def case_from_run(row: dict, results, function_name: str) -> Case:
                          f"{row['arch']}")
     measured = reference_medians(results.samples)
     recorded = results.run.get("prediction") or {}     # what the run measured for itself
-    hellos = {tuple(key.rsplit(" ", 2)[0:1]): v
+    hellos = {key.split(" ")[0]: v
               for key, v in (recorded.get("hello_reference") or {}).items()}
-    hello = (hellos.get((row["reference"],))
+    hello = (hellos.get(row["reference"])
              or next((v for (r, _), v in measured["hello"].items() if r == row["reference"]),
                      None))
-    if recorded.get("cpu_reference_ms"):
-        measured["cpu_reference_ms"] = recorded["cpu_reference_ms"]
+    if recorded.get("cpu_reference_cpu_ms"):
+        measured["cpu_reference_cpu_ms"] = recorded["cpu_reference_cpu_ms"]
     own = [s for s in results.samples
            if s.mode == "cold" and s.valid and s.init_ms is not None and not s.variant
            and s.function == function_name and s.runtime == row["runtime"]
-           and s.extra.get("init_read_mb") is not None]
-    if hello is None or not own or not measured["cpu_reference_ms"]:
+           and s.extra.get("init_read_mb") is not None and init_cpu_ms(s) is not None]
+    if hello is None or not own or not measured["cpu_reference_cpu_ms"]:
         raise UsageError(f"{row['case']}: the run lacks the function, its {row['reference']} "
                          "hello reference or the CPU reference")
     return Case(name=row["case"], runtime=row["runtime"], aws_runtime=row["aws_runtime"],
@@ -711,9 +733,11 @@ def case_from_run(row: dict, results, function_name: str) -> Case:
                 aws_init_ms=float(row["aws_init_ms"]), statistic=row["statistic"],
                 aws_hello_ms=anchor[0], local_init_ms=round(median(s.init_ms for s in own), 3),
                 hello_init_ms=round(hello["init_ms"], 3),
+                local_cpu_ms=round(median(init_cpu_ms(s) for s in own), 3),
+                hello_cpu_ms=round(hello["cpu_ms"], 3),
                 init_read_mb=round(median(s.extra["init_read_mb"] for s in own), 3),
                 hello_read_mb=round(hello["read_mb"], 3),
-                cpu_reference_ms=round(measured["cpu_reference_ms"], 3),
+                cpu_reference_ms=round(measured["cpu_reference_cpu_ms"], 3),
                 in_fit=row["use"] == "fit", local_n=len(own))
 
 

@@ -85,8 +85,9 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                     pass
                 elif anchored:               # predicted once the run has its references
                     if sample.mode == "cold" and options.target == "local":
-                        cpu, spawn = references.cpu_reference_ms()
+                        cpu, used, spawn = references.cpu_reference_ms()
                         sample.extra["cpu_reference_ms"] = round(cpu, 3)
+                        sample.extra["cpu_reference_cpu_ms"] = round(used, 3)
                         sample.extra["spawn_reference_ms"] = round(spawn, 3)
                 else:
                     predict(sample, options.calibration)
@@ -163,12 +164,15 @@ def predict_anchored(samples: list[Sample], reference_samples: list[Sample],
             # the hello functions measured for the prediction alone, each cold sample
             "reference_samples": [
                 {"runtime": s.runtime, "memory_mb": s.memory_mb, "init_ms": s.init_ms,
+                 "init_cpu_ms": prediction.init_cpu_ms(s),
                  "init_read_mb": s.extra.get("init_read_mb"),
                  "cpu_reference_ms": s.extra.get("cpu_reference_ms"),
+                 "cpu_reference_cpu_ms": s.extra.get("cpu_reference_cpu_ms"),
                  "error": s.error} for s in reference_samples],
             "cpu_reference": references.CPU_REFERENCE,
             "spawn_reference": references.SPAWN_REFERENCE,
             "cpu_reference_ms": _round3(measured["cpu_reference_ms"]),
+            "cpu_reference_cpu_ms": _round3(measured["cpu_reference_cpu_ms"]),
             "aws_hello_ms": aws_hello, "aws_hello_source": prediction.PUBLISHED_SOURCE,
             "architecture": architecture}
 
