@@ -317,7 +317,8 @@ def test_non_finite_numbers_in_a_sample_are_refused(tmp_path):
 
 REQUIRED = {"compare": ["base.json", "new.json"],
             "cost": ["run.json", "--requests-per-month", "1"],
-            "mitigate": ["--runtime", "go"]}
+            "mitigate": ["--runtime", "go"],
+            "ab": ["base", "head", "--dirs"]}
 OTHERS = {"serve"}          # its options are checked with its server
 
 

@@ -29,13 +29,47 @@ def cache_root() -> Path:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """A Lambda layer as given (a folder or a .zip, as ``aws lambda publish-layer-version``
+    takes it): its name, where it is, the digest of its content and its size unzipped.
+    Made by ``coldbench.layers.load``."""
+
+    name: str
+    source: Path
+    digest: str            # SHA-256 of the zip's bytes, or of the folder's files
+    unzipped_bytes: int    # what Lambda counts against its 250 MB
+    # The function configuration the layer's own instructions add with it: a handler that
+    # wraps the function's (Datadog's datadog_lambda.handler.handler), variables
+    # (AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument). Set wherever the layer is.
+    handler: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> dict:
+        """What a sample and the results say of it."""
+        return {"name": self.name, "digest": self.digest,
+                **({"handler": self.handler} if self.handler else {}),
+                **({"env": dict(self.env)} if self.env else {})}
+
+
+@dataclass(frozen=True)
 class Function:
-    """A function to measure: its source folder, in one runtime, with its handler."""
+    """A function to measure: its source folder, in one runtime, with its handler, and
+    the layers it is configured with, in order (Lambda's ``Layers``)."""
 
     name: str
     runtime: Runtime
     source: Path
     handler: str
+    layers: tuple[Layer, ...] = ()
+
+    @property
+    def configured_handler(self) -> str:
+        """The handler Lambda starts: the last layer's that sets one, else the function's."""
+        return next((l.handler for l in reversed(self.layers) if l.handler), self.handler)
+
+    def configured_env(self) -> dict[str, str]:
+        """The variables the function's layers add to its configuration, in order."""
+        return {name: value for layer in self.layers for name, value in layer.env}
 
     @classmethod
     def builtin(cls, runtime: Runtime, function_set: str = "hello") -> "Function":

@@ -22,6 +22,7 @@ from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.function_set import function_set_option
+from coldbench.cli.layers import layer_options, parsed_layers
 from coldbench.cli.results import open_results, register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
@@ -154,11 +155,16 @@ def cli():
 @click.option("--profile", "profile_init", is_flag=True,
               help="Also take --cold profiled cold samples per configuration (local target), "
                    "kept out of the statistics, and print where init time goes.")
+@layer_options
+@click.option("--layer-overhead", is_flag=True,
+              help="Measure the functions without and with their layers (each prefix: none, "
+                   "the first, the first two, ...), interleaved, and print each layer's "
+                   "overhead with its interval.")
 @target_options("run")
 def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_samples, work,
         timeout_s, cpu_model,
         no_limits, fmt, output, force, function_dir, handler, function_set, rebuild, quiet,
-        history_dir, calibration_file, profile_init, **settings):
+        history_dir, calibration_file, profile_init, layer_overhead, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
@@ -167,6 +173,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
     from coldbench.workflows.run import run as measure_run
 
     context = click.get_current_context()
+    chosen_layers = parsed_layers(settings)
     targets.refuse_others(target, "run", given(context, settings))
     partial = None
     if history_dir is not None:                       # checked before anything is measured
@@ -184,6 +191,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         function_dir=function_dir, handler=handler, function_set=function_set,
         rebuild=rebuild, profile=profile_init,
         calibration=prediction.load(calibration_file) if calibration_file else None,
+        layers=chosen_layers, layer_overhead=layer_overhead,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
@@ -191,6 +199,10 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         options.status = progress.status
         results = measure_run(options, on_sample=progress.sample, on_status=progress.status)
     status = print_summary(results, fmt, options.notes)
+    if layer_overhead and fmt in ("table", "markdown"):
+        from coldbench.analysis.layers import overheads
+        from coldbench.render.layers import render_overheads
+        click.echo(render_overheads(overheads(results.samples, options.layers)), nl=False)
     if history_dir is not None:
         from coldbench.analysis.history import History
         added = History(history_dir).add(output)
@@ -205,17 +217,26 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
 @click.option("--function", "function_dir", type=click.Path(path_type=Path))
 @function_set_option
 @click.option("--rebuild", is_flag=True, help="Build again even if cached.")
-def build(runtimes, function_dir, function_set, rebuild):
-    """Build functions into the cache (run builds what is missing)."""
+@layer_options
+def build(runtimes, function_dir, function_set, rebuild, **layer_settings):
+    """Build functions into the cache (run builds what is missing), and merge their
+    layers (--layer) into the folder that is /opt for them."""
     from coldbench import build as builder
+    from coldbench import layers
+    from coldbench.workflows import layers as layered
     from coldbench.workflows import options as runner
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
-                                function_dir=function_dir, function_set=function_set)
+                                function_dir=function_dir, function_set=function_set,
+                                layers=parsed_layers(layer_settings))
     runner.check(options)
     for function in runner.functions(options):
         artifact = builder.build(function, rebuild=rebuild)
         click.echo(f"{function.runtime.name:<8} {artifact.toolchain:<28} {artifact.task_root}")
+        if function.layers:
+            layered.check([artifact])
+            click.echo(f"{'layers':<8} {'+'.join(l.name for l in function.layers):<28} "
+                       f"{layers.merge(function.layers)}")
 
 
 @cli.command()

@@ -34,6 +34,9 @@ class Sandbox(ABC):
     #: where the runtime finds its task root and its /tmp
     task_root: str
     tmp: str
+    #: the folder on this machine that is /opt for the runtime (the function's layers,
+    #: merged); None: no layers
+    opt_dir: Path | None = None
     #: the runtime's start instant (``phases.now_ns``): Init Duration counts from here
     started_ns: int | None = None
     #: figures of this sandbox for its first sample (e.g. ``container_start_ms``)
@@ -155,10 +158,13 @@ class Environment(EnvironmentInterface):
         self._peak: float | None = None
         try:
             runtime = artifact.function.runtime
-            launch = runtime.launch(Path(sandbox.task_root), artifact.function.handler, memory_mb)
+            handler = artifact.function.configured_handler
+            launch = runtime.launch(Path(sandbox.task_root), handler, memory_mb)
             env = lambda_variables(artifact, memory_mb, provisioned, sandbox.task_root,
                                    sandbox.tmp, self.function_name) | launch.env
             env = self.variables | env
+            if artifact.function.layers:      # the runtime's paths into /opt, the layers' setup
+                env = runtime.layer_variables(env) | artifact.function.configured_env()
             argv, env = control_plane.command(self, list(launch.argv), env)
             sandbox.start(argv, env, control_plane.before_exec(self))
             if provisioned:
@@ -235,7 +241,7 @@ def lambda_variables(artifact: Artifact, memory_mb: int, provisioned: bool, task
     control plane adds AWS_LAMBDA_RUNTIME_API."""
     runtime = artifact.function.runtime
     return {
-        "_HANDLER": artifact.function.handler,
+        "_HANDLER": artifact.function.configured_handler,
         "LAMBDA_TASK_ROOT": task_root,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.lambda_runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": function_name,

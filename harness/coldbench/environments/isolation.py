@@ -148,17 +148,19 @@ class Jail:
     writable: tuple[bytes, ...] = ()          # this machine's folders, shown writable
     code: tuple[bytes, bytes] | None = None   # (loop device, task root): the code image
     warm: tuple[bytes, ...] = ()              # task root's paths kept from this machine
+    layers: bytes | None = None               # a loop device with the layers' image: /opt
 
     @classmethod
     def of(cls, root: Path, task_root: Path, visible: list[Path],
            mounts: list[tuple[Path, str]] = (), tmp_mb: int = EPHEMERAL_DEFAULT_MB,
            device: str | None = None, warm: list[Path] = (),
-           writable: list[Path] = ()) -> "Jail":
+           writable: list[Path] = (), layers_device: str | None = None) -> "Jail":
         """``visible``: this machine's paths the runtime needs, shown at the same path;
         ``mounts``: (this machine's path, path inside) shown read-only too (layers at
         /opt); ``device``: a loop device with the task root's code image, mounted over it,
         with ``warm`` (paths under the task root) bound from this machine over the image's
-        copies; ``writable``: folders shown writable at their own path."""
+        copies; ``writable``: folders shown writable at their own path; ``layers_device``:
+        a loop device with the layers' image, mounted at /opt as the code is."""
         task_root = Path(task_root).resolve()
         binds: dict[bytes, bytes] = {}
         for path in [*(Path(p) for p in SYSTEM_PATHS), *visible]:
@@ -182,7 +184,7 @@ class Jail:
         return cls(os.fsencode(root), ordered, tmp_mb,
                    tuple(os.fsencode(Path(p).resolve()) for p in writable),
                    (os.fsencode(device), os.fsencode(task_root)) if device else None,
-                   relative)
+                   relative, os.fsencode(layers_device) if layers_device else None)
 
     def enter(self) -> None:
         """In the init, in its own mount and PID namespaces, before any process of the
@@ -229,6 +231,11 @@ class Jail:
                           b"noload"), b"cannot mount " + device + b" on " + task_root)
             for path in self.warm:
                 _bind_read_only(task_root + b"/" + path, root + task_root + b"/" + path)
+        if self.layers is not None:       # the layers are code too, read cold as it is
+            _make_place(root + b"/opt", directory=True)
+            _check(_mount(self.layers, root + b"/opt", b"ext4",
+                          MS_RDONLY | MS_NOSUID | MS_NODEV, b"noload"),
+                   b"cannot mount " + self.layers + b" on /opt")
         os.chdir(root)
         _check(_syscall(SYS_PIVOT_ROOT, b".", b"."), b"cannot pivot_root")
         _check(_umount2(b".", MNT_DETACH), b"cannot detach the old root")

@@ -436,10 +436,11 @@ class ProcessSandbox(Sandbox):
                  code_path: delivery.CodePath | None = None, warm: list[Path] = (),
                  visible: list[Path] = (), mounts: list[tuple[Path, str]] = (),
                  ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB,
-                 writable: list[Path] = ()):
+                 writable: list[Path] = (), layers_image: Path | None = None):
         self.pool = pool
         self.isolated = pool.isolate
         self.code_image = code_image      # the task root as a read-only image, if given
+        self.layers_image = layers_image  # the layers (/opt) as one, read cold as the code
         self.code_path = code_path or delivery.CodePath()    # how fast it reads
         self.warm = list(warm)            # paths of the task root read from this machine
         self.visible = list(visible)      # this machine's paths the runtime needs
@@ -460,6 +461,7 @@ class ProcessSandbox(Sandbox):
         self.log_path = self.home / "output.log"
         self.launcher: Launcher | None = None
         self.device: delivery.LoopDevice | None = None
+        self.layers_device: delivery.LoopDevice | None = None
         self.extra = {}
         self._log_fd = -1
         self._runtime: int | None = None  # the runtime's process ID in the environment
@@ -477,7 +479,7 @@ class ProcessSandbox(Sandbox):
         file system. ``argv``: the runtime's command, whose files it must see."""
         if self.launcher is not None:
             return self.launcher
-        if self.code_image is not None and not self.isolated:
+        if (self.code_image or self.layers_image) is not None and not self.isolated:
             raise OSError("a code image is mounted in the environment's own namespaces: "
                           "only as root")
         self.launcher = self.pool.take()
@@ -495,18 +497,25 @@ class ProcessSandbox(Sandbox):
             delivery.throttle_reads(self.cgroup.io_dir, self.device,    # counted from here
                                     self.code_path.bytes_per_second,
                                     self.code_path.ios_per_second)
+        if self.layers_image is not None:  # likewise the layers', on a device of their own
+            self.layers_device = delivery.attach(self.layers_image)
+            delivery.throttle_reads(self.cgroup.io_dir, self.layers_device,
+                                    self.code_path.bytes_per_second,
+                                    self.code_path.ios_per_second)
         named = [Path(a) for a in argv if a.startswith("/") and os.path.exists(a)]
         for folder in self.writable:      # the environment's user writes there
             os.chown(folder, isolation.SANDBOX_UID, isolation.SANDBOX_GID)
         jail = isolation.Jail.of(self.home / "root", Path(self.task_root),
                                  [*self.visible, *named], self.mounts, self.ephemeral_storage_mb,
                                  self.device.path if self.device else None,
-                                 self.warm if self.device else (), self.writable)
+                                 self.warm if self.device else (), self.writable,
+                                 self.layers_device.path if self.layers_device else None)
         try:
             self.launcher.enter(jail)
         finally:
-            if self.device is not None:   # mounted by now: the mount holds it
-                self.device.detach()
+            for device in (self.device, self.layers_device):
+                if device is not None:    # mounted by now: the mount holds it
+                    device.detach()
         return self.launcher
 
     def start(self, argv, env, before_exec: Callable[[], dict[str, str]] | None = None) -> None:
@@ -572,11 +581,14 @@ class ProcessSandbox(Sandbox):
     def init_done(self) -> None:
         if self.cgroup is not None:       # what init did (environments/counters.py)
             self.extra.update(counters.init_counters(self.cgroup))
-        if self.device is not None:       # what init read from the code path
-            read = delivery.read_bytes(self.cgroup.io_dir, self.device)
-            self.extra["init_read_mb"] = round(read / 1e6, 3)
-            self.extra["init_read_requests"] = delivery.read_requests(self.cgroup.io_dir,
-                                                                      self.device)
+        devices = [d for d in (self.device, self.layers_device) if d is not None]
+        if devices:                       # what init read from the code path, layers too
+            read = [delivery.read_bytes(self.cgroup.io_dir, d) for d in devices]
+            self.extra["init_read_mb"] = round(sum(read) / 1e6, 3)
+            self.extra["init_read_requests"] = sum(
+                delivery.read_requests(self.cgroup.io_dir, d) for d in devices)
+            if self.layers_device is not None:
+                self.extra["init_read_layers_mb"] = round(read[-1] / 1e6, 3)
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:

@@ -49,6 +49,8 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
     # Lambda's own word: a REPORT line without Init (or Restore) Duration was served by an
     # environment initialised ahead of the request (proactive initialization), not cold.
     platform_warm = mode == "cold" and extra.get("report_cold") is False
+    if config.artifact.function.layers:    # which layers, by name and digest, in order
+        extra["layers"] = [layer.describe() for layer in config.artifact.function.layers]
     return Sample(
         runtime=config.runtime,
         function=config.artifact.function.name,

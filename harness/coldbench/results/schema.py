@@ -118,6 +118,13 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       extension's next /event/next: Lambda's post-runtime extension time, outside
 #       duration_ms and e2e_ms). init_ms then runs from the first extension's start to the
 #       last of the runtime and the extensions being ready, as Lambda's Init Duration.
+#       Added within 3 (--layer): samples' variant.layers (the function's layers by name,
+#       in order) and samples' layers (each {"name", "digest"}, with "handler" and "env"
+#       where its setup adds them: --layer-handler, --layer-env); on the Lambda-shaped code
+#       path, cold samples' init_read_layers_mb (what init read from the layers' own image;
+#       init_read_mb counts it too); run.functions[].layers; run.layer_overhead (true: the
+#       run measured each prefix of the layers, the empty prefix with no layers in its
+#       variant).
 #       Added within 3 (`coldbench ab`): two versions of the same functions in one run,
 #       told apart by their variant's version ("base", "head"), in samples and
 #       run.profiles; run.functions[].version; run.ab (each version's ref and commit, or

@@ -123,6 +123,14 @@ class Runtime(ABC):
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         """The process Lambda would start for this runtime, given a built task root."""
 
+    def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with the folders of /opt that Lambda's runtime puts on its search paths
+        when a function has layers (AWS Lambda Developer Guide, "Layer paths for each
+        Lambda runtime"): for every runtime ``bin`` last on PATH and ``lib`` last on
+        LD_LIBRARY_PATH, as Lambda's own values end. A runtime adds its language's."""
+        return env | {"PATH": join_paths(env.get("PATH"), "/opt/bin"),
+                      "LD_LIBRARY_PATH": join_paths(env.get("LD_LIBRARY_PATH"), "/opt/lib")}
+
     def runtime_files(self, task_root: Path) -> list[Path]:
         """Files and folders of a built task root that Lambda's runtime brings itself (its
         runtime interface client), which on Lambda come warm from the runtime's image, not
@@ -165,6 +173,11 @@ class Runtime(ABC):
     def run_tool(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
                  timeout: float = 1800) -> str:
         return run_tool(self.name, argv, cwd, env, timeout)
+
+
+def join_paths(*parts: str | None) -> str:
+    """A search path of ``parts`` in order, the empty ones left out."""
+    return ":".join(part for part in parts if part)
 
 
 def run_tool(who: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None,

@@ -218,6 +218,9 @@ class Java(Runtime):
         return Launch(argv=jvm_command(task_root, memory_mb, handler, sharing=[
             "-Xshare:auto", f"-XX:SharedArchiveFile={task_root / CDS_ARCHIVE}"]))
 
+    # Layers: the client itself loads the jars of /opt/java/lib (its class loader is made
+    # with the task root and /opt/java), so, as on Lambda, no variable names them.
+
     def installation(self) -> list[Path]:
         return [Path(java_executable()).resolve().parents[1]]      # the whole JDK
 

@@ -7,10 +7,12 @@ import os
 import re
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
+from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
+                                     run_tool)
 
 # Pinned: the client is part of what is measured. 3.3.0 is the release that builds on
 # Node.js 20; its install compiles curl and aws-lambda-cpp into a native addon.
@@ -32,6 +34,12 @@ def _run_version(tool: str) -> str:
         raise MissingToolchain(f"node: '{tool} --version' failed ({exc}): "
                                f"{INSTALL_HINT}") from exc
     return out.stdout.strip()
+
+
+@cache
+def _major_version(node: str) -> str:
+    """Node's major version ("20"), as Lambda names its layer folder (nodejs/node20)."""
+    return _run_version(node).lstrip("v").split(".")[0]
 
 
 def _local_headers(node: str) -> str | None:
@@ -137,6 +145,15 @@ class Node(Runtime):
                 f"--max-old-space-size={memory_mb - new_space_mb}",
                 str(client), str(task_root / handler)]
         return Launch(argv=argv, env={"NODE_PATH": str(task_root)})
+
+    def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
+        # "nodejs/node<N>/node_modules" and "nodejs/node_modules", first on NODE_PATH as
+        # on Lambda (its NODE_PATH ends with the runtime's folders and the task root)
+        node = shutil.which("node")
+        major = _major_version(node) if node else ""
+        return super().layer_variables(env) | {"NODE_PATH": join_paths(
+            f"/opt/nodejs/node{major}/node_modules" if major else None,
+            "/opt/nodejs/node_modules", env.get("NODE_PATH"))}
 
     def installation(self) -> list[Path]:
         # the program and the libraries of its own it links to (Debian's: libnode)

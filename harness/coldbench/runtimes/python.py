@@ -11,10 +11,19 @@ from functools import cache
 from pathlib import Path
 
 from coldbench.errors import BuildError
-from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, run_tool
+from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
+                                     run_tool)
 
 # Pinned: the client is part of what is measured.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
+# What the runtime runs under -S: what Lambda's Python gets from its site module that
+# matters to a function, a `sitecustomize` on its path imported first (OpenTelemetry's
+# auto-instrumentation starts so, from the folder its exec wrapper puts on PYTHONPATH),
+# then the client as `python -m awslambdaric HANDLER` runs it; one line, as a wrapper
+# script may hand its arguments on one per line.
+SITE_CUSTOMIZE_THEN_CLIENT = (
+    r"import runpy; exec('try:\n import sitecustomize\nexcept ImportError:\n pass'); "
+    r"runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)")
 # awslambdaric and its dependencies (their distribution names, normalised by pip)
 CLIENT_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot_restore_py")
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
@@ -35,6 +44,13 @@ def same_minor_version(toolchain: str, found_version: str) -> None:
             f"interface client has compiled parts) but the image's Debian has Python "
             f"{found[1]}: set COLDBENCH_PYTHON to a Python {found[1]}, or "
             "COLDBENCH_DEBIAN_SUITE to a Debian release with yours")
+
+
+@cache
+def _version(python: str) -> str:
+    """The interpreter's major.minor, as site-packages folders are named ("3.11")."""
+    return subprocess.run([python, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 @cache
@@ -91,11 +107,20 @@ class Python(Runtime):
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         # As Lambda's python bootstrap does: the task root on the path, the client as main.
         # -S: none of the site-packages of the interpreter that runs coldbench (their .pth
-        # start-up hooks cost ~25 ms here); as on Lambda, the standard library and the task root.
-        return Launch(argv=[interpreter(), "-S", "-m", "awslambdaric", handler],
+        # start-up hooks cost ~25 ms here); as on Lambda, the standard library and the task
+        # root, and a sitecustomize if one is on the path (SITE_CUSTOMIZE_THEN_CLIENT).
+        return Launch(argv=[interpreter(), "-S", "-c", SITE_CUSTOMIZE_THEN_CLIENT, handler],
                       env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1",
                            # environments share the task root: none may change it
                            "PYTHONDONTWRITEBYTECODE": "1"})
+
+    def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
+        # "python" and "python/lib/python3.x/site-packages": on Lambda's sys.path right
+        # after the task root, the site-packages first
+        version = _version(interpreter())
+        return super().layer_variables(env) | {"PYTHONPATH": join_paths(
+            env.get("PYTHONPATH"), f"/opt/python/lib/python{version}/site-packages",
+            "/opt/python")}
 
     def runtime_files(self, task_root: Path) -> list[Path]:
         # awslambdaric and what it installed with it, by their records; on Lambda they

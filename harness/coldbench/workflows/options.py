@@ -5,11 +5,11 @@ bad input leaves nothing half-written. The chosen target checks its own options
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from coldbench import build, function_sets, runtimes, targets
+from coldbench import build, function_sets, layers, runtimes, targets
 from coldbench.analysis.prediction import Calibration
 from coldbench.errors import UsageError
 from coldbench.measure.modes import Plan
@@ -44,6 +44,11 @@ class RunOptions:
     # also take as many profiled cold samples per configuration, after the others
     # (`run --profile`, the local target only: ``profile/session.py``)
     profile: bool = False
+    # the function's layers, in order (``--layer``), each loaded by ``coldbench.layers``
+    layers: tuple[build.Layer, ...] = ()
+    # also measure the function with each prefix of its layers (none, A, A+B, ...),
+    # interleaved, to print each layer's overhead (``--layer-overhead``)
+    layer_overhead: bool = False
     target_options: dict = field(default_factory=dict)   # options only one target reads
     # what predicts AWS's Init Duration from local cold samples (analysis/prediction.py):
     # None, the calibration shipped with coldbench
@@ -131,6 +136,11 @@ def check(options: RunOptions) -> None:
                          "set --cold to 1 or more")
     if options.function_dir is not None and len(options.runtimes) != 1:
         raise UsageError("--function needs exactly one --runtime")
+    if options.layer_overhead and not options.layers:
+        raise UsageError("--layer-overhead measures what the function's layers add: give "
+                         "them with --layer PATH (repeatable, in order)")
+    if len(options.layers) > layers.MAX_LAYERS:     # the sizes wait for the build
+        layers.check_limits(options.layers, 0)
     function_sets.get(options.function_set)
     if options.function_dir is not None and options.function_set != function_sets.DEFAULT_SET:
         raise UsageError("--function and --function-set exclude each other: measure your "
@@ -138,8 +148,38 @@ def check(options: RunOptions) -> None:
 
 
 def functions(options: RunOptions) -> list[build.Function]:
+    """The functions to build and measure, each with the run's layers."""
     if options.function_dir is not None:
-        return [build.Function.user(runtimes.get(options.runtimes[0]), options.function_dir,
-                                    options.handler)]
-    return [build.Function.builtin(runtimes.get(name), options.function_set)
-            for name in options.runtimes]
+        chosen = [build.Function.user(runtimes.get(options.runtimes[0]), options.function_dir,
+                                      options.handler)]
+    else:
+        chosen = [build.Function.builtin(runtimes.get(name), options.function_set)
+                  for name in options.runtimes]
+    return [replace(function, layers=tuple(options.layers)) for function in chosen]
+
+
+def parse_layers(paths, envs=(), handlers=()) -> tuple[build.Layer, ...]:
+    """``--layer`` paths as layers, in order, with what ``--layer-env LAYER:NAME=VALUE``
+    and ``--layer-handler LAYER:HANDLER`` set up with each (LAYER: its name, the folder's
+    or the zip's without .zip); UsageError for one that is not a layer."""
+    loaded = [layers.load(Path(path)) for path in paths]
+    by_name = {layer.name: index for index, layer in enumerate(loaded)}
+
+    def target(option: str, text: str) -> tuple[int, str]:
+        name, _, rest = text.partition(":")
+        if name not in by_name or not rest:
+            raise UsageError(f"{option} {text}: expected LAYER:{'NAME=VALUE' if option.endswith('env') else 'HANDLER'}"
+                             f" with LAYER one of the --layer names "
+                             f"({', '.join(by_name) or 'none given'})")
+        return by_name[name], rest
+
+    for text in envs:
+        index, setting = target("--layer-env", text)
+        variable, equals, value = setting.partition("=")
+        if not equals or not variable:
+            raise UsageError(f"--layer-env {text}: expected LAYER:NAME=VALUE")
+        loaded[index] = replace(loaded[index], env=(*loaded[index].env, (variable, value)))
+    for text in handlers:
+        index, handler = target("--layer-handler", text)
+        loaded[index] = replace(loaded[index], handler=handler)
+    return tuple(loaded)

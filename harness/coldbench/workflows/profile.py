@@ -16,6 +16,7 @@ from typing import Callable
 
 from coldbench import build, targets
 from coldbench.build import Artifact
+from coldbench.workflows import layers as layered
 from coldbench.workflows import options as runner
 from coldbench.measure.modes import START_FAILURES, Config, Measurement, Plan, to_sample
 from coldbench.workflows.run import sigterm_as_interrupt
@@ -45,6 +46,7 @@ class Request:
     limits: bool = True
     delivery: str | None = None       # None: the local target's default
     rebuild: bool = False
+    layers: tuple = ()                # the functions' layers (``--layer``), in order
 
 
 @dataclass
@@ -79,7 +81,8 @@ def run_options(request: Request) -> runner.RunOptions:
         provisioned=0, work=EVENT["work"], timeout_s=request.timeout_s, target="local",
         limits=request.limits, function_dir=request.function_dir, handler=request.handler,
         function_set=request.function_set,
-        rebuild=request.rebuild, target_options=settings, defaulted=frozenset(defaulted))
+        rebuild=request.rebuild, layers=tuple(request.layers), target_options=settings,
+        defaulted=frozenset(defaulted))
     runner.check(options)
     return options
 
@@ -118,6 +121,7 @@ def profile(request: Request, on_status: Callable[[str], None] = lambda text: No
     artifacts = []
     for function in runner.functions(options):
         artifacts.append(build.build(function, rebuild=request.rebuild, on_status=on_status))
+    layered.check(artifacts)
     found = [FunctionProfile(a, probes.for_runtime(a.function.runtime.name).MEANS)
              for a in artifacts]
     plan = Plan(cold=request.samples, warm=0, provisioned=0, event=EVENT)
@@ -196,7 +200,7 @@ def _read(probe, folder: Path, artifact: Artifact, exec_ns: int | None,
     end_ns = None if init_ms is None else exec_ns + round(init_ms * 1e6)
     return probe.read(Capture(log=log, folder=folder, exec_ns=exec_ns, end_ns=end_ns,
                               task_root=artifact.task_root, source=artifact.function.source,
-                              handler=artifact.function.handler))
+                              handler=artifact.function.configured_handler))
 
 
 def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample],

@@ -35,7 +35,7 @@ def summary(result: FunctionProfile) -> dict:
     return {
         "runtime": function.runtime.name,
         "function": function.name,
-        "handler": function.handler,
+        "handler": function.configured_handler,
         "toolchain": result.artifact.toolchain,
         "means": result.means,
         "init_ms": {

@@ -18,6 +18,7 @@ from coldbench.errors import ColdbenchError
 from coldbench.measure import references
 from coldbench.measure.modes import Config, Measurement
 from coldbench.model import BUILTIN_FUNCTION, Variant, collect_metadata, now_iso
+from coldbench.workflows import layers as layered
 from coldbench.workflows.options import RunOptions, check, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 
@@ -61,11 +62,16 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     built = {version: [build.build(f, rebuild=options.rebuild, on_status=status)
                        for f in found] for version, found in wanted.items()}
     artifacts = [(version, a) for version, found in built.items() for a in found]
+    layered.check([a for _, a in artifacts])
     hello = [build.build(f, rebuild=options.rebuild, on_status=status) for f in added]
-    configs = [Config(a, m, Variant(version=version)) for m in options.memory
-               for side_by_side in zip(*built.values())
-               for version, a in zip(built, side_by_side)]
-    configs = [Config(a, m) for m in options.memory for a in hello] + configs
+    # each function with its layers (with --layer-overhead, each prefix of them), the
+    # versions side by side; the hello references first, without layers
+    configs = [Config(a, m) for m in options.memory for a in hello] + [
+        Config(c.artifact, c.memory_mb, c.variant.but(version=version))
+        for m in options.memory
+        for side_by_side in zip(*built.values())
+        for version, a in zip(built, side_by_side)
+        for c in layered.configs([a], [m], options.layer_overhead)]
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
@@ -202,8 +208,11 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
         "runtime_versions": {a.function.runtime.name: a.toolchain for _, a in artifacts},
         "functions": [{"name": a.function.name, "runtime": a.function.runtime.name,
                        "handler": a.function.handler, "source_digest": a.digest,
-                       **({"version": version} if version is not None else {})}
+                       **({"version": version} if version is not None else {}),
+                       **({"layers": [layer.describe() for layer in a.function.layers]}
+                          if a.function.layers else {})}
                       for version, a in artifacts],
+        **({"layer_overhead": True} if options.layer_overhead else {}),
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
     }

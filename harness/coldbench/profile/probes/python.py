@@ -94,8 +94,13 @@ def read(capture: Capture) -> Reading:
     first_client = names.index(CLIENT_LAUNCHER) + 1 if CLIENT_LAUNCHER in names else 0
     source_file = capture.task_root / (module.replace(".", "/") + ".py")
     wanted = handler_imports(source_file, module) | {module}
+    # a handler in a package (a layer's: datadog_lambda.handler) starts with its package's
+    # modules, each listed on its own
+    package = f"{module.split('.')[0]}."
     first_function = next((i for i in range(first_client, len(imports))
-                           if imports[i].name in wanted), len(imports))
+                           if imports[i].name in wanted
+                           or ("." in module and imports[i].name.startswith(package))),
+                          len(imports))
     runtime = imports[:first_client]
     client = imports[first_client:first_function]
     loaded = imports[first_function:]

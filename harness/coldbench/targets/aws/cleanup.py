@@ -18,6 +18,7 @@ def delete_created(clients: Clients, ledger: resources.Ledger, run_id: str, regi
     """Delete what the run created; what could not be deleted is announced, with the
     command that tries again."""
     created = ([resources.Resource("function", f, run_id) for f in ledger.functions]
+               + [resources.Resource("layer", name, run_id) for name in ledger.layers]
                + [resources.Resource("repository", r, run_id) for r in ledger.repositories]
                + [resources.Resource("log group", g, run_id) for g in ledger.log_groups]
                + ([resources.Resource("role", ledger.role, run_id)]
@@ -26,7 +27,8 @@ def delete_created(clients: Clients, ledger: resources.Ledger, run_id: str, regi
         return
     images = (f"the repository {', '.join(ledger.repositories)} with its images, "
               if ledger.repositories else "")
-    status(f"deleting {len(ledger.functions)} functions, {images}{len(ledger.log_groups)} "
+    layers = f"{len(ledger.layers)} layers, " if ledger.layers else ""
+    status(f"deleting {len(ledger.functions)} functions, {layers}{images}{len(ledger.log_groups)} "
            f"log groups{' and role ' + ledger.role if ledger.role else ''}")
     errors = resources.delete(clients, created)
     for line in errors:

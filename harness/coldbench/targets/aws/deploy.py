@@ -5,18 +5,21 @@ finds it whatever happens next."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable
 
 from coldbench.build import Artifact
-from coldbench.errors import EnvironmentUnavailable
+from coldbench.errors import EnvironmentUnavailable, UsageError
+from coldbench.targets.aws import package as packaging
 from coldbench.targets.aws import resources
 from coldbench.targets.aws.client import Clients, describe, unavailable
 from coldbench.targets.aws.copies import NONCE_VARIABLE, Copy, Group, Stuck, wait
 from coldbench.targets.aws.idle import idle_suffixes
-from coldbench.targets.aws.plan import AwsArtifact, cold_copies
+from coldbench.targets.aws.plan import MAX_ZIP_BYTES, AwsArtifact, cold_copies
 
 ACTIVE_WAIT_S = 300.0                # a new function Pending longer than this is reported
 
@@ -36,6 +39,7 @@ class Deployer:
         self.lambda_runtime = lambda_runtime
         self.stop = stop
         self.status = status
+        self.layer_arns: dict[str, str] = {}     # layer digest -> its version's ARN
 
     def create_role(self) -> str:
         """A Lambda execution role for the run; its ARN."""
@@ -58,6 +62,7 @@ class Deployer:
         A function that does not become Active makes its copies failed ones."""
         groups: dict[tuple[AwsArtifact, int], Group] = {}
         jobs = []
+        self.publish_layers(configs)
         for config in configs:
             artifact = config.artifact
             names = {"cold": [f"c{i}" for i in range(1, cold_copies(plan, copies) + 1)],
@@ -70,7 +75,8 @@ class Deployer:
                                                    config.memory_mb,
                                                    artifact.package.architecture,
                                                    artifact.snapstart, suffix,
-                                                   image=artifact.image is not None)
+                                                   image=artifact.image is not None,
+                                                   layers=len(artifact.function.layers))
                     variables = {NONCE_VARIABLE: uuid.uuid4().hex}
                     lock = threading.Lock()
                     # one function, two slots: one measured while the next is allocated
@@ -91,6 +97,33 @@ class Deployer:
                 f"AWS: could not create the functions: {describe(failures[0])}"))
         return groups
 
+    def publish_layers(self, configs) -> None:
+        """Each layer of the configurations published once, as a layer version of the
+        run's (``resources.publish_layer``): a folder zipped as it is, a zip as given."""
+        for config in configs:
+            for layer in config.artifact.function.layers:
+                if layer.digest in self.layer_arns:
+                    continue
+                self.status(f"publishing layer {layer.name}")
+                if layer.source.is_dir():
+                    with tempfile.TemporaryDirectory(prefix="coldbench-layer-") as work:
+                        packaging.write_zip(layer.source, Path(work) / "layer.zip")
+                        content = (Path(work) / "layer.zip").read_bytes()
+                else:
+                    content = layer.source.read_bytes()
+                if len(content) > MAX_ZIP_BYTES:
+                    raise UsageError(f"layer {layer.name} zips to {len(content):,} bytes, over "
+                                     "50 MB, PublishLayerVersion's limit for a zip sent "
+                                     "directly")
+                try:
+                    self.layer_arns[layer.digest] = resources.publish_layer(
+                        self.clients, self.run_id, layer.name, content,
+                        f"coldbench run {self.run_id}: layer {layer.name} ({layer.digest[:12]})",
+                        self.ledger)
+                except Exception as exc:
+                    raise (unavailable(exc) or EnvironmentUnavailable(
+                        f"AWS: could not publish layer {layer.name}: {describe(exc)}")) from None
+
     def _create(self, role_arn: str, name: str, artifact: AwsArtifact, memory_mb: int,
                 variables: dict[str, str], slots: list[Copy]) -> None:
         pkg = artifact.package
@@ -99,7 +132,8 @@ class Deployer:
                     Handler=pkg.handler, Code={"ZipFile": pkg.path.read_bytes()},
                     MemorySize=memory_mb, Timeout=self.timeout_s,
                     Architectures=[pkg.architecture],
-                    Environment={"Variables": dict(variables)},
+                    Environment={"Variables": artifact.function.configured_env()
+                                 | dict(variables)},
                     # the format the REPORT line comes in, said rather than left to
                     # Lambda's default (the JSON format writes a platform.report record)
                     LoggingConfig={"LogFormat": "Text"},
@@ -107,6 +141,9 @@ class Deployer:
                                 f"({artifact.function.runtime.name}) {memory_mb} MB "
                                 f"{artifact.variant}",
                     Tags=dict(self.tags, **{"coldbench:runtime": artifact.function.runtime.name}))
+        if artifact.function.layers:          # in order: later over earlier at /opt
+            spec["Layers"] = [self.layer_arns[layer.digest]
+                              for layer in artifact.function.layers]
         if artifact.snapstart:
             spec["SnapStart"] = {"ApplyOn": "PublishedVersions"}
         if artifact.image is not None:        # the image holds the runtime and the handler

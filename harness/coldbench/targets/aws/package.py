@@ -88,11 +88,12 @@ def package(artifact: Artifact, architecture: str, lambda_runtime: str) -> Packa
     the cache has it."""
     runtime = artifact.function.runtime.name
     key = hashlib.sha256(f"{artifact.digest}\0{artifact.toolchain}\0{lambda_runtime}\0"
-                         f"{architecture}\0{artifact.function.handler}\0{PACKAGER_VERSION}"
+                         f"{architecture}\0{artifact.function.configured_handler}\0"
+                         f"{PACKAGER_VERSION}"
                          f"\0{artifact.function.runtime.build_version}"
                          .encode()).hexdigest()[:16]
     path = cache_root() / "aws" / runtime / f"{artifact.function.name}-{key}-{architecture}.zip"
-    handler = artifact.function.handler
+    handler = artifact.function.configured_handler      # a layer's setup may wrap it
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".packaging-", dir=path.parent) as work:

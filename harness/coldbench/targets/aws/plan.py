@@ -43,7 +43,8 @@ class AwsArtifact(Artifact):
         # the package type in the variant keeps image samples apart from zip samples
         return Variant(architecture=self.package.architecture, snapstart=self.snapstart,
                        package_type="image" if self.image is not None else None,
-                       region=self.region)
+                       region=self.region,
+                       layers=tuple(layer.name for layer in self.function.layers))
 
 
 def cold_copies(plan, copies: int) -> int:

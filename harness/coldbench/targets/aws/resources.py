@@ -11,16 +11,20 @@ Everything is named with the run id and tagged ``coldbench:run-id``:
   ("ss": SnapStart, "img": a container image; copy "c1", "c2", ... for cold starts, "p1" for provisioned
   concurrency), with their published versions and provisioned-concurrency configurations;
 - with ``--package image``, an ECR repository ``coldbench-<run id>`` holding the run's
-  container images (``images``).
+  container images (``images``);
+- with ``--layer``, a layer ``coldbench-<run id>-<layer name>`` per layer, with the version
+  the run published. Lambda takes no tags on layers, so they are found by that name.
 
 ``find_leftovers`` lists by tag what a killed run left (functions, repositories, log
-groups, roles), ``delete`` removes them: functions first (their versions and provisioned
-concurrency go with them), then repositories (their images first), log groups, roles.
+groups, roles; layers by name), ``delete`` removes them: functions first (their versions
+and provisioned concurrency go with them), then layers (every version), repositories
+(their images first), log groups, roles.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -49,9 +53,10 @@ def new_run_id() -> str:
 
 
 def function_name(run_id: str, runtime: str, memory_mb: int, architecture: str,
-                  snapstart: bool, copy: str, image: bool = False) -> str:
+                  snapstart: bool, copy: str, image: bool = False, layers: int = 0) -> str:
     return (f"{NAME_PREFIX}{run_id}-{runtime}-{memory_mb}-{architecture}"
-            f"{'-ss' if snapstart else ''}{'-img' if image else ''}-{copy}")
+            f"{'-ss' if snapstart else ''}{'-img' if image else ''}"
+            f"{f'-l{layers}' if layers else ''}-{copy}")
 
 
 def role_name(run_id: str) -> str:
@@ -60,6 +65,12 @@ def role_name(run_id: str) -> str:
 
 def repository_name(run_id: str) -> str:
     return f"{NAME_PREFIX}{run_id}"
+
+
+def layer_name(run_id: str, layer: str) -> str:
+    """A layer's name in the account: the run's prefix and the layer's own name, in the
+    characters Lambda allows ([a-zA-Z0-9-_], at most 140)."""
+    return f"{NAME_PREFIX}{run_id}-{re.sub(r'[^A-Za-z0-9_-]', '-', layer)}"[:140]
 
 
 def log_group(function: str) -> str:
@@ -74,6 +85,7 @@ class Ledger:
     functions: list[str] = field(default_factory=list)
     log_groups: list[str] = field(default_factory=list)
     repositories: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, name: str) -> None:
@@ -147,6 +159,18 @@ def create_function(clients: Clients, spec: dict, ledger: Ledger,
             raise
 
 
+def publish_layer(clients: Clients, run_id: str, layer_name_: str, content: bytes,
+                  description: str, ledger: Ledger) -> str:
+    """PublishLayerVersion of a layer's zip under the run's name for it; the version's ARN
+    (what CreateFunction's Layers takes)."""
+    name = layer_name(run_id, layer_name_)
+    if name not in ledger.layers:
+        ledger.add("layers", name)
+    published = clients.lambda_.publish_layer_version(
+        LayerName=name, Description=description[:256], Content={"ZipFile": content})
+    return published["LayerVersionArn"]
+
+
 def create_repository(clients: Clients, run_id: str, tags: dict[str, str],
                       ledger: Ledger) -> str:
     """The run's ECR repository for its container images; its URI."""
@@ -167,7 +191,7 @@ def create_repository(clients: Clients, run_id: str, tags: dict[str, str],
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str            # "function", "repository", "log group" or "role"
+    kind: str            # "function", "layer", "repository", "log group" or "role"
     name: str
     run_id: str
     started: str = ""
@@ -191,6 +215,14 @@ def find_leftovers(clients: Clients, run_id: str | None = None) -> list[Resource
             if function["FunctionName"].startswith(NAME_PREFIX):
                 tags = clients.lambda_.list_tags(Resource=function["FunctionArn"])["Tags"]
                 keep("function", function["FunctionName"], tags)
+    for page in clients.lambda_.get_paginator("list_layers").paginate():
+        for layer in page["Layers"]:       # untaggable: the run id is in the name
+            name = layer["LayerName"]
+            if name.startswith(NAME_PREFIX) and name.count("-") >= 2:
+                owner = name.split("-")[1]
+                if run_id is None or owner == run_id:
+                    created = layer.get("LatestMatchingVersion", {}).get("CreatedDate", "")
+                    found.append(Resource("layer", name, owner, str(created)))
     for page in clients.ecr.get_paginator("describe_repositories").paginate():
         for repository in page["repositories"]:
             if repository["repositoryName"].startswith(NAME_PREFIX):
@@ -216,6 +248,18 @@ def delete_function(clients: Clients, name: str) -> None:
     except Exception as exc:
         if error_code(exc) != "ResourceNotFoundException":
             raise
+
+
+def delete_layer(clients: Clients, name: str) -> None:
+    """Every version of the layer (a layer goes with its last version)."""
+    for page in clients.lambda_.get_paginator("list_layer_versions").paginate(LayerName=name):
+        for version in page["LayerVersions"]:
+            try:
+                clients.lambda_.delete_layer_version(LayerName=name,
+                                                     VersionNumber=version["Version"])
+            except Exception as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
 
 
 def delete_repository(clients: Clients, name: str) -> None:
@@ -254,14 +298,15 @@ def delete_role(clients: Clients, name: str) -> None:
             raise
 
 
-_DELETERS = {"function": delete_function, "repository": delete_repository,
-             "log group": delete_log_group, "role": delete_role}
-_ORDER = {"function": 0, "repository": 1, "log group": 2, "role": 3}
+_DELETERS = {"function": delete_function, "layer": delete_layer,
+             "repository": delete_repository, "log group": delete_log_group,
+             "role": delete_role}
+_ORDER = {"function": 0, "layer": 1, "repository": 2, "log group": 3, "role": 4}
 
 
 def delete(clients: Clients, resources: list[Resource],
            on_result: Callable[[Resource, str | None], None] = lambda r, e: None) -> list[str]:
-    """Delete ``resources`` (functions, repositories, log groups, then roles); ``on_result(resource,
+    """Delete ``resources`` (functions, layers, repositories, log groups, then roles); ``on_result(resource,
     error or None)`` for each. The errors, as lines."""
     errors = []
     for resource in sorted(resources, key=lambda r: _ORDER[r.kind]):

@@ -21,6 +21,12 @@ cached) and given to the engine as a volume of the local driver, mounted read-on
 /var/task; the runtime's own files are bound over it from this machine's copy of them,
 read warm. The container's block I/O cgroup limits reads from the device at the
 calibration's rate and counts them: ``init_read_mb``.
+
+The function's layers, merged (``coldbench.layers``), are at /opt, read-only: with the
+code's volume, from an image of their own on a loop device of their own, read cold and
+counted as the code is (``init_read_mb``, ``init_read_layers_mb``); otherwise bound from
+this machine's folder. The emulator in the image starts what is in /opt/extensions
+itself; it has no Telemetry API.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ CREATE_GRACE_S = 2.0                    # for the engine to finish a create the 
 START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
               "DOCKER_HOST at a running engine")
 _CLONE_NEWNET = 0x40000000
+LAYERS = "/opt"                         # where Lambda puts a function's layers
 # bytes per second where the code path sets no limit: on cgroup v1 the container's group
 # counts a device's reads only once the device has a rule (0 would remove it)
 UNLIMITED_BPS = 10**12
@@ -128,10 +135,15 @@ class ContainerSandbox(Sandbox):
     def __init__(self, client, image: images.Image, memory_mb: int, name: str,
                  labels: dict[str, str], cgroup_version: str, limits: bool = True,
                  cpu_model: str = "lambda", code: CodeVolume | None = None,
-                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB):
+                 ephemeral_storage_mb: int = isolation.EPHEMERAL_DEFAULT_MB,
+                 opt_dir: Path | None = None, opt_image: Path | None = None):
         self.client = client
         self.ephemeral_storage_mb = ephemeral_storage_mb
         self.code = code                  # None: the code is the image's own /var/task
+        self.opt_dir = opt_dir            # the function's layers, merged: bound at /opt,
+        self.opt_image = opt_image        # or with the code's volume, this image of them
+        self.opt_device: delivery.LoopDevice | None = None
+        self.opt_volume: str | None = None
         self.image = image
         self.memory_mb = memory_mb
         self.name = name
@@ -173,6 +185,13 @@ class ContainerSandbox(Sandbox):
             created = now_ns()
             if self.code is not None:
                 settings |= self._code_settings()
+            if self.code is not None and self.opt_image is not None:
+                settings = self._layers_settings(settings)   # read cold, as the code is
+            elif self.opt_dir is not None:  # the layers, where Lambda puts them, read-only
+                from docker.types import Mount
+                settings["mounts"] = [*settings.get("mounts", []),
+                                      Mount(LAYERS, str(self.opt_dir), type="bind",
+                                            read_only=True)]
             self._create(
                 self.image.id, command=argv, entrypoint=entrypoint, environment=env,
                 network_mode="none", stdin_open=gated, read_only=True,
@@ -195,8 +214,9 @@ class ContainerSandbox(Sandbox):
                                              f"{START_HINT}") from None
             raise ContainerStartFailed(f"container {self.name}: {images.reason(exc)}") from None
         finally:
-            if self.device is not None:   # mounted by now: the mount holds it
-                self.device.detach()
+            for device in (self.device, self.opt_device):
+                if device is not None:    # mounted by now: the mount holds it
+                    device.detach()
         self.pid = self.container.attrs["State"]["Pid"] or None
         if self.pid:
             self.cgroup = cgroups.Cgroup.of_process(self.pid, self.cgroup_version)
@@ -246,6 +266,29 @@ class ContainerSandbox(Sandbox):
                                              "Rate": code_path.ios_per_second}]
         return settings
 
+    def _layers_settings(self, settings: dict) -> dict:
+        """``settings`` with the layers' image on a fresh device of its own as a volume at
+        /opt, its reads limited and counted as the code's are."""
+        from docker.types import Mount
+        self.opt_device = delivery.attach(self.opt_image)
+        name = f"{self.name}-opt"
+        with _signals_deferred():
+            self.client.volumes.create(name=name, driver="local", labels=self.labels,
+                                       driver_opts={"type": "ext4",
+                                                    "device": self.opt_device.path,
+                                                    "o": "ro,noload"})
+            self.opt_volume = name
+        code_path = self.code.code_path
+        settings = dict(settings)
+        settings["mounts"] = [*settings.get("mounts", []),
+                              Mount(LAYERS, name, type="volume", read_only=True, no_copy=True)]
+        settings["device_read_bps"] = [*settings.get("device_read_bps", []), {
+            "Path": self.opt_device.path, "Rate": code_path.bytes_per_second or UNLIMITED_BPS}]
+        if code_path.ios_per_second:
+            settings["device_read_iops"] = [*settings.get("device_read_iops", []), {
+                "Path": self.opt_device.path, "Rate": code_path.ios_per_second}]
+        return settings
+
     def _remove_unknown(self) -> None:
         """A create that was interrupted anyway (the signal went to another thread): the
         engine may still make the container after the client gave up; find it by name."""
@@ -266,14 +309,19 @@ class ContainerSandbox(Sandbox):
         runtime's own command line with its program as installed in the image; AWS's
         images take the handler, and their bootstrap starts the runtime."""
         if self.image.kind == "aws":
-            for name in ("PATH", "LANG", "TZ", "TMPDIR"):   # their images set their own
+            # their images set their own, LD_LIBRARY_PATH with /opt/lib last; their
+            # bootstrap honours AWS_LAMBDA_EXEC_WRAPPER itself
+            for name in ("PATH", "LANG", "TZ", "TMPDIR", "LD_LIBRARY_PATH"):
                 env.pop(name, None)
             return [env["_HANDLER"]], env
         argv = list(argv)
-        if not argv[0].startswith(f"{images.TASK_ROOT}/"):
+        # an exec wrapper (a layer's file under /opt) gets the runtime's command after it
+        program = 1 if argv[0] == env.get("AWS_LAMBDA_EXEC_WRAPPER") else 0
+        if not argv[program].startswith(f"{images.TASK_ROOT}/"):
             if self.image.executable is None:
-                raise BuildError(f"image {self.image.ref} has no runtime to start {argv[0]}")
-            argv[0] = self.image.executable
+                raise BuildError(f"image {self.image.ref} has no runtime to start "
+                                 f"{argv[program]}")
+            argv[program] = self.image.executable
         return argv, env
 
     def _engine_answers(self) -> bool:
@@ -314,15 +362,18 @@ class ContainerSandbox(Sandbox):
 
     def init_done(self) -> None:
         group = self.cgroup.io_dir if self.cgroup is not None else None
-        if self.device is not None and group is not None:   # what init read of its code
+        devices = [d for d in (self.device, self.opt_device) if d is not None]
+        if devices and group is not None:   # what init read of its code, layers too
             try:
-                read = delivery.read_bytes(group, self.device)
-                requests = delivery.read_requests(group, self.device)
+                read = [delivery.read_bytes(group, d) for d in devices]
+                requests = sum(delivery.read_requests(group, d) for d in devices)
             except OSError:               # the container is gone: its group with it
                 read = None
             if read is not None:
-                self.extra["init_read_mb"] = round(read / 1e6, 3)
+                self.extra["init_read_mb"] = round(sum(read) / 1e6, 3)
                 self.extra["init_read_requests"] = requests
+                if self.opt_device is not None:
+                    self.extra["init_read_layers_mb"] = round(read[-1] / 1e6, 3)
         self.limit_cpu()
 
     def log(self, offset: int = 0) -> tuple[str, int]:
@@ -354,11 +405,12 @@ class ContainerSandbox(Sandbox):
                 pass
         elif self._creating:
             self._remove_unknown()
-        if self.volume is not None:       # unmounted with its container: the device goes
-            try:
-                self.client.api.remove_volume(self.volume, force=True)
-            except Exception:
-                pass                      # the target removes its run's volumes at close
+        for volume in (self.volume, self.opt_volume):
+            if volume is not None:        # unmounted with its container: the device goes
+                try:
+                    self.client.api.remove_volume(volume, force=True)
+                except Exception:
+                    pass                  # the target removes its run's volumes at close
         if self.netns is not None:
             os.close(self.netns)
             self.netns = None

@@ -41,7 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
-from coldbench import owners
+from coldbench import layers, owners
 from coldbench.build import Artifact
 from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
@@ -203,6 +203,15 @@ class DockerTarget(Target):
         self._code[image.id] = code
         return code
 
+    def layers_image(self, artifact: Artifact) -> Path | None:
+        """The function's layers merged and packed into an image of their own (cached by
+        their digests, as on the local target); None without layers."""
+        chosen = artifact.function.layers
+        if not chosen:
+            return None
+        key = layers.key(chosen)[:32]
+        return code_delivery.pack(layers.merge(chosen), f"layers-{key}")
+
     # environments ----------------------------------------------------------------------
 
     def control_plane(self) -> ControlPlane:
@@ -213,10 +222,14 @@ class DockerTarget(Target):
         if provisioned and self.api == "rie":
             raise UsageError(PROVISIONED_UNDER_RIE)
         name = f"coldbench-{self.run_id}-{next(self._sequence)}"
+        opt_dir = layers.merge(artifact.function.layers) if artifact.function.layers else None
+        code = self.code_for(artifact)
         sandbox = ContainerSandbox(self.client, self.image_for(artifact), memory_mb, name,
                                    self.labels(), self.cgroup_version, self.limits,
-                                   self.cpu_model, code=self.code_for(artifact),
-                                   ephemeral_storage_mb=self.ephemeral_storage_mb)
+                                   self.cpu_model, code=code,
+                                   ephemeral_storage_mb=self.ephemeral_storage_mb,
+                                   opt_dir=opt_dir,
+                                   opt_image=self.layers_image(artifact) if code else None)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)

@@ -13,6 +13,11 @@ block device (``environments/delivery.py``): each task root is packed into a rea
 ext4 image, and every environment mounts it over the task root from a loop device of its
 own, in a mount namespace of its own, with none of its pages cached; what init read from
 it is recorded (``init_read_mb``).
+
+A function's layers (``--layer``) are merged into one folder that is /opt for each of its
+environments, in the environment's own mount namespace: bound read-only, or with
+``delivery="lambda"`` mounted from an image of their own on a loop device of their own,
+read cold as the code is and counted in ``init_read_mb``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import platform
 import uuid
 from pathlib import Path
 
+from coldbench import layers
 from coldbench.build import Artifact
 from coldbench import owners
 from coldbench.environments import cgroups, isolation, rie
@@ -104,6 +110,7 @@ class LocalTarget(Target):
         self.pool = LauncherPool(self.cgroup_version, self.run_id, io=delivery == "lambda",
                                  isolate=self.unisolated is None)
         self._images: dict[Path, Path] = {}    # task root -> its code image
+        self._opt: dict[tuple, tuple[Path, Path | None]] = {}   # layers -> /opt, its image
         self._sequence = itertools.count(1)
         self._live: set[Environment] = set()
 
@@ -114,8 +121,12 @@ class LocalTarget(Target):
         """Pack every task root into its code image now (``--delivery lambda``), and attach
         one once: a machine that cannot is refused before anything is measured."""
         images = [self.code_image(config.artifact) for config in configs]
+        for config in configs:
+            self.opt(config.artifact)
         if images and images[0] is not None:
             code_delivery.attach(images[0]).detach()
+        if self.opt_dir is not None or any(c.artifact.function.layers for c in configs):
+            Path(layers.OPT).mkdir(exist_ok=True)      # a mount point, as on Lambda
         return configs
 
     def code_image(self, artifact: Artifact) -> Path | None:
@@ -129,6 +140,21 @@ class LocalTarget(Target):
                 artifact.task_root, f"{artifact.task_root.name}-r2")
         return self._images[artifact.task_root]
 
+    def opt(self, artifact: Artifact) -> tuple[Path | None, Path | None]:
+        """The function's layers merged into the folder that is /opt for its environments,
+        and with ``--delivery lambda`` that folder's image, read cold from a device of its
+        own as the code is (both cached by the layers' digests); without layers, the
+        target's ``opt_dir`` (None: none) as it is."""
+        chosen = artifact.function.layers
+        if not chosen:
+            return self.opt_dir, None         # the target's own /opt, if it was given one
+        if chosen not in self._opt:
+            merged = layers.merge(chosen)
+            image = (code_delivery.pack(merged, f"layers-{layers.key(chosen)[:32]}")
+                     if self.delivery == "lambda" else None)
+            self._opt[chosen] = merged, image
+        return self._opt[chosen]
+
     def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:
         if provisioned and self.api == "rie":
             raise UsageError(PROVISIONED_UNDER_RIE)
@@ -141,10 +167,16 @@ class LocalTarget(Target):
         # what the runtime sees of this machine: its installation, and what its command
         # names (the sandbox adds those of the command it is given)
         visible = [*runtime.installation(), *([self.rie] if self.rie else [])]
+        # ... and what its launch names: an extension may make the environment first
+        launch = runtime.launch(artifact.task_root, artifact.function.configured_handler,
+                                memory_mb)
+        visible += [Path(a) for a in launch.argv if a.startswith("/") and Path(a).exists()]
         # the layers (/opt, its extensions): at their own path, as the launch names them,
-        # and at /opt, as on Lambda; read-only
-        opt = [(self.opt_dir, "/opt")] if self.opt_dir is not None else []
-        visible += [self.opt_dir] if self.opt_dir is not None else []
+        # and at /opt, as on Lambda; read-only. With --delivery lambda /opt is their image,
+        # read cold from a device of its own (``opt``).
+        opt_dir, opt_image = self.opt(artifact)
+        opt = [(opt_dir, "/opt")] if opt_dir is not None and opt_image is None else []
+        visible += [opt_dir] if opt_dir is not None else []
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
@@ -153,10 +185,11 @@ class LocalTarget(Target):
                                  ephemeral_storage_mb=self.ephemeral_storage_mb,
                                  writable=[*self.writable, *(
                                      runtime.writable()
-                                     if isinstance(runtime, isolation.Writes) else ())])
+                                     if isinstance(runtime, isolation.Writes) else ())],
+                                 layers_image=opt_image)
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
-                                  on_close=self._live.discard, opt_dir=self.opt_dir,
+                                  on_close=self._live.discard, opt_dir=opt_dir,
                                   variables=self.variables)
         self._live.add(environment)
         return environment
