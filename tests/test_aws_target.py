@@ -283,3 +283,53 @@ def test_no_credentials_are_left_in_the_environment_of_later_tests():
     process's environment): none stays in this process's environment."""
     leaked = {k for k, v in DUMMY_ENVIRONMENT.items() if os.environ.get(k) == v}
     assert not leaked, f"left in os.environ by an earlier test: {sorted(leaked)}"
+
+
+def test_a_templates_functions_are_deployed_as_defined(aws, tmp_path):
+    """--template on AWS: each function created with its own memory size, timeout,
+    runtime identifier and variables, under a name of its own (two functions of one
+    runtime and memory size must not collide), and every one removed at the end."""
+    moto, standin, serve = aws
+    for name in ("alpha", "beta"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    template = tmp_path / "template.yaml"
+    template.write_text("""Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    MemorySize: 256
+Resources:
+  Alpha:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: alpha/
+      Timeout: 7
+      Environment:
+        Variables:
+          GREETING: hello
+  Beta:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: beta/
+      Timeout: 9
+""")
+    before = len(standin.sent("POST", r"^/2015-03-31/functions/?$"))
+    result = run_cli("run", "--target", "aws", "--region", REGION, "--template", template,
+                     "--endpoint-url", standin.url, "--invoke-endpoint-url", serve.url,
+                     "--output", tmp_path / "run.json", "--cold", 2, "--warm", 1,
+                     "--provisioned", 0, "--yes", env=ENVIRONMENT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    created = standin.sent("POST", r"^/2015-03-31/functions/?$")[before:]
+    by_timeout = {body["Timeout"]: body for body in created}
+    assert sorted(by_timeout) == [7, 9]
+    assert len({body["FunctionName"] for body in created}) == len(created)   # no collision
+    alpha, beta = by_timeout[7], by_timeout[9]
+    assert {body["MemorySize"] for body in created} == {256}
+    assert {alpha["Runtime"], beta["Runtime"]} == {"python3.12"}
+    assert alpha["Environment"]["Variables"]["GREETING"] == "hello"
+    assert "GREETING" not in beta["Environment"]["Variables"]
+    samples = json.loads((tmp_path / "run.json").read_text())["samples"]
+    assert {(s["function"], s["memory_mb"]) for s in samples} == {("Alpha", 256), ("Beta", 256)}
+    assert not left_in(moto)

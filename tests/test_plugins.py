@@ -22,7 +22,7 @@ from aws_standin import DUMMY_ENVIRONMENT, Serve, moto_behind_standin
 from conftest import CONTRACT, ROOT, run_cli
 
 PLUGIN = ROOT / "tests" / "plugins" / "coldbench-shell-runtime"
-BUILTIN = ["python", "node", "go", "java", "rust"]
+BUILTIN = ["python", "node", "go", "java", "rust", "provided"]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_the_entry_point_alone_adds_the_runtime_after_coldbench_s_own(with_plugi
     assert python(with_plugin, listing).split() == [*BUILTIN, "shell"]
     assert python(dict(os.environ), listing).split() == BUILTIN   # not kept installed
     usage = run_cli("run", "--help", env=with_plugin)
-    assert "python,node,go,java,rust,shell" in usage.stdout.replace("\n", "").replace(" ", "")
+    assert "python,node,go,java,rust,provided,shell" in usage.stdout.replace("\n", "").replace(" ", "")
 
 
 @pytest.mark.slow

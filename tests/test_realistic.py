@@ -13,8 +13,13 @@ import pytest
 from conftest import CONTRACT, ROOT, run_cli
 from coldbench.build import Function, build
 from coldbench.environments.base import REGION
-from coldbench.runtimes import RUNTIMES, get
+from coldbench.runtimes import get
+from coldbench.workflows.options import parse_runtimes
 from coldbench.targets.local.target import LocalTarget
+
+# the set has a function for each language runtime, those of `--runtimes all` (provided
+# brings no language of its own)
+RUNTIMES = parse_runtimes("all")
 
 REALISTIC = ROOT / "functions" / "realistic"
 COLD_STARTS = 3

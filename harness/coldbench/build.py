@@ -10,7 +10,8 @@ import hashlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,20 @@ def cache_root() -> Path:
     base = os.environ.get("COLDBENCH_CACHE") or Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "coldbench"
     return Path(base)
+
+
+@dataclass(frozen=True)
+class FunctionConfiguration:
+    """What a function's definition sets beside its code and handler, as Lambda's
+    GetFunctionConfiguration names it (``coldbench.templates``). Every field None or empty:
+    not set, coldbench's own settings apply."""
+
+    lambda_runtime: str | None = None          # "python3.13": AWS_EXECUTION_ENV says it
+    memory_mb: int | None = None               # measured at this size unless --memory
+    timeout_s: float | None = None             # the invocation's timeout and deadline
+    architecture: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()   # the function's own variables
+    layers: tuple[Path, ...] = ()              # local content of its layers, in order
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,7 @@ class Function:
     source: Path
     handler: str
     layers: tuple[Layer, ...] = ()
+    configuration: FunctionConfiguration = FunctionConfiguration()
 
     @property
     def configured_handler(self) -> str:
@@ -86,8 +102,11 @@ class Function:
     @classmethod
     def user(cls, runtime: Runtime, source: Path, handler: str | None) -> "Function":
         source = Path(source).resolve()
-        if not source.is_dir() or not os.access(source, os.R_OK | os.X_OK):
+        if runtime.accepts_zip and source.is_file() and os.access(source, os.R_OK):
+            pass                  # a deployment package, as the runtime takes one
+        elif not source.is_dir() or not os.access(source, os.R_OK | os.X_OK):
             raise UsageError(f"function folder '{source}' is not a readable folder")
+        runtime.check_source(source)
         return cls(source.name, runtime, source, handler or runtime.default_handler)
 
 
@@ -107,6 +126,8 @@ def make_readable(task_root: Path) -> None:
 
 def source_files(function: Function) -> list[Path]:
     ignored = function.runtime.ignored_dirs
+    if function.source.is_file():         # a zip (``Runtime.accepts_zip``)
+        return [function.source]
     files = []
     for folder, dirs, names in os.walk(function.source):
         dirs[:] = sorted(d for d in dirs if d not in ignored)
@@ -118,7 +139,8 @@ def source_digest(function: Function) -> str:
     """SHA-256 over the relative paths and contents of the function's sources."""
     digest = hashlib.sha256()
     for path in source_files(function):
-        digest.update(str(path.relative_to(function.source)).encode() + b"\0")
+        digest.update(str(path.relative_to(function.source)
+                          if path != function.source else path.name).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -150,3 +172,20 @@ def build(function: Function, rebuild: bool = False,
         shutil.rmtree(staging, ignore_errors=True)
         os.close(held)
     return Artifact(function, task_root, digest, toolchain)
+
+
+def build_all(functions: list[Function], rebuild: bool = False,
+              on_status: Callable[[str], None] = lambda text: None) -> list[Artifact]:
+    """The artifacts of ``functions``, in their order. Functions with the same code and
+    runtime (an app's functions that share a folder, with different handlers) are built
+    once; the distinct builds run side by side, one per CPU (each toolchain keeps its own
+    caches safe for that: Go's and Cargo's lock, pip and npm install into the build's own
+    folder)."""
+    firsts: dict[tuple, Function] = {}
+    for function in functions:
+        firsts.setdefault((function.runtime.name, function.source), function)
+    workers = max(1, min(len(firsts), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        built = dict(zip(firsts, pool.map(lambda f: build(f, rebuild, on_status),
+                                          firsts.values())))
+    return [replace(built[(f.runtime.name, f.source)], function=f) for f in functions]

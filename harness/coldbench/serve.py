@@ -14,6 +14,13 @@ it, from the local target's own clocks (Init Duration on a cold start, Status on
 timeout or a crash; see ``coldbench.targets.aws.lambda_report``). Invocation types RequestResponse,
 Event (202, run in the background) and DryRun (204).
 
+Function URLs: each function also answers HTTP requests of any method at
+``/lambda-url/<function name>/<path>``, as its function URL would (payload format 2.0 in,
+the HTTP answer out: ``environments/function_url.py``), so curl, a browser or a load tool
+can call it; a request that finds no idle environment is a cold start:
+
+    curl http://127.0.0.1:3001/lambda-url/coldbench-python-512/hello?name=me
+
 Which function a name means. Names follow one grammar, so that no registry is needed:
 ``coldbench-<runtime>-<memory MB>``, optionally with a run id of 8 hex digits after
 ``coldbench-`` and any suffix after the memory size: ``coldbench-python-512`` and the AWS
@@ -86,11 +93,15 @@ from coldbench.phases import billed_ms
 from coldbench.targets.aws.lambda_report import Report
 from coldbench.build import Artifact
 from coldbench.errors import UsageError
+from coldbench.environments import function_url
 from coldbench.environments.base import Environment
 from coldbench.workflows.options import MEMORY_MAX_MB, MEMORY_MIN_MB
 from coldbench.targets.local.target import LocalTarget
 
 API_VERSION = "2015-03-31"
+# Each function's URL: http://HOST:PORT/lambda-url/<function name>/<path>, any method
+# (``environments/function_url.py``: payload format 2.0)
+URL_PREFIX = "/lambda-url/"
 _INVOKE_PATH = re.compile(rf"^/{API_VERSION}/functions/(?P<name>[^/]+)/invocations/?$")
 NAME = re.compile(r"^coldbench-(?:(?P<run>[0-9a-f]{8})-)?(?P<runtime>[a-z]+)-(?P<memory>\d+)"
                   r"(?:-[A-Za-z0-9_-]+)?$")
@@ -490,6 +501,10 @@ class Server:
 
     # invoking --------------------------------------------------------------------------
 
+    def invoke_url(self, function: str, request) -> "function_url.HttpResponse":
+        """One request to ``function``'s URL (``URL_PREFIX``)."""
+        return _invoke_url(self, function, request)
+
     def invoke(self, function: str, qualifier: str | None, payload: bytes,
                tail: bool) -> tuple[bytes, dict[str, str]]:
         """Run one invocation (RequestResponse); the response body and headers."""
@@ -547,6 +562,16 @@ class Server:
             log = log_tail(request_id, resolved, invoked, output)
             headers["X-Amz-Log-Result"] = base64.b64encode(log.encode()).decode()
         return body, headers
+
+
+def _invoke_url(server: "Server", function: str,
+                request: function_url.HttpRequest) -> function_url.HttpResponse:
+    """A function URL request: its 2.0 event invoked as any invocation is (a cold start
+    when no environment is idle), the answer as a function URL gives it."""
+    event = function_url.event(request, function)
+    body, headers = server.invoke(function, None, json.dumps(event).encode(), tail=False)
+    failed = "X-Amz-Function-Error" in headers
+    return function_url.response(None if failed else json.loads(body), failed)
 
 
 def _read_from(environment: Environment, offset: int) -> tuple[str, int]:
@@ -635,10 +660,41 @@ class _Handler(BaseHTTPRequestHandler):
         self._reader.deadline = time.monotonic() + self.server.app.read_timeout_s
         super().handle_one_request()
 
+    def _url(self, body: bytes | None = None):
+        """A request to a function's URL: /lambda-url/<function name>/<path>."""
+        if body is None:
+            body = self._body()
+            if body is None:
+                return
+        self._reader.deadline = None     # nothing more is read until the answer is out
+        url = urlsplit(self.path)
+        name, _, rest = url.path[len(URL_PREFIX):].partition("/")
+        request = function_url.HttpRequest(
+            method=self.command, path="/" + rest, query=url.query,
+            headers=list(self.headers.items()), body=body,
+            source_ip=self.client_address[0])
+        try:
+            answer = self.server.app.invoke_url(unquote(name), request)
+        except ServeError as exc:
+            return self._error(exc)
+        except Exception as exc:   # noqa: BLE001 - the caller gets Lambda's service error
+            return self._error(ServeError(500, "ServiceException",
+                                          f"{type(exc).__name__}: {exc}"))
+        self.send_response(answer.status)
+        for header, value in answer.headers:
+            self.send_header(header, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _url
+
     def do_POST(self):
         body = self._body()
         if body is None:
             return
+        if self.path.startswith(URL_PREFIX):
+            return self._url(body)
         self._reader.deadline = None     # nothing more is read until the answer is out
         url = urlsplit(self.path)
         match = _INVOKE_PATH.match(url.path)

@@ -116,6 +116,8 @@ class ModeSummary:
     misclassified: int
     error_types: dict[str, int]
     prediction_error_pct: float | None = None
+    # --via url: what the HTTP client waited for each answer of the function URL
+    url: Summary | None = None
 
     @property
     def predicted_range(self) -> tuple[float, float] | None:
@@ -184,6 +186,7 @@ def _summarize_mode(mode: str, samples: list[Sample]) -> ModeSummary:
         prediction_error_pct=max((s.extra["prediction_error_pct"] for s in valid
                                   if s.extra.get("prediction_error_pct") is not None),
                                  default=None),
+        url=summarize([s.extra["url_ms"] for s in valid if s.extra.get("url_ms") is not None]),
     )
 
 

@@ -22,6 +22,7 @@ from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.function_set import function_set_option
+from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.cli.layers import layer_options, parsed_layers
 from coldbench.cli.results import open_results, register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
@@ -145,6 +146,7 @@ def cli():
               help="Measure your own function folder (with --runtime and --handler).")
 @click.option("--handler", help="Handler of --function, in the runtime's notation.")
 @function_set_option
+@template_options
 @click.option("--rebuild", is_flag=True, help="Build functions again even if cached.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--history", "history_dir", type=click.Path(path_type=Path),
@@ -152,6 +154,10 @@ def cli():
 @click.option("--calibration", "calibration_file", type=click.Path(path_type=Path),
               help="Predict AWS's Init Duration with this calibration (made by coldbench "
                    "calibrate) instead of the one shipped with coldbench.")
+@click.option("--via", default="invoke", show_default=True, type=click.Choice(["invoke", "url"]),
+              help="How each invocation reaches the function: the Invoke API, or an HTTP "
+                   "request to its function URL (payload format 2.0; local and docker "
+                   "targets), whose client-observed latency is recorded too.")
 @click.option("--profile", "profile_init", is_flag=True,
               help="Also take --cold profiled cold samples per configuration (local target), "
                    "kept out of the statistics, and print where init time goes.")
@@ -163,8 +169,9 @@ def cli():
 @target_options("run")
 def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_samples, work,
         timeout_s, cpu_model,
-        no_limits, fmt, output, force, function_dir, handler, function_set, rebuild, quiet,
-        history_dir, calibration_file, profile_init, layer_overhead, **settings):
+        no_limits, fmt, output, force, function_dir, handler, function_set, template,
+        function_names, env_vars, layer_dirs, rebuild, quiet,
+        history_dir, calibration_file, via, profile_init, layer_overhead, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
     from coldbench.cli.progress import Progress
@@ -194,6 +201,8 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         layers=chosen_layers, layer_overhead=layer_overhead,
         target_options=targets.settings(targets.get(target), "run", settings),
         defaulted=frozenset(context.params) - given(context, context.params),
+        template_memory=own_memory("memory"), via=via,
+        **template_settings(template, function_names, env_vars, layer_dirs),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
     with Progress(quiet=quiet) as progress:
         options.status = progress.status
@@ -216,9 +225,11 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
 @click.option("--runtimes", "--runtime", "runtimes", default="all", show_default=True)
 @click.option("--function", "function_dir", type=click.Path(path_type=Path))
 @function_set_option
+@template_options
 @click.option("--rebuild", is_flag=True, help="Build again even if cached.")
 @layer_options
-def build(runtimes, function_dir, function_set, rebuild, **layer_settings):
+def build(runtimes, function_dir, function_set, template, function_names, env_vars,
+          layer_dirs, rebuild, **layer_settings):
     """Build functions into the cache (run builds what is missing), and merge their
     layers (--layer) into the folder that is /opt for them."""
     from coldbench import build as builder
@@ -228,11 +239,16 @@ def build(runtimes, function_dir, function_set, rebuild, **layer_settings):
 
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
                                 function_dir=function_dir, function_set=function_set,
-                                layers=parsed_layers(layer_settings))
+                                layers=parsed_layers(layer_settings),
+                                **template_settings(template, function_names, env_vars,
+                                                    layer_dirs))
     runner.check(options)
+    for note in options.notes if template is not None else ():
+        click.echo(f"note: {note}", err=True)
     for function in runner.functions(options):
         artifact = builder.build(function, rebuild=rebuild)
-        click.echo(f"{function.runtime.name:<8} {artifact.toolchain:<28} {artifact.task_root}")
+        name = function.name if template is not None else function.runtime.name
+        click.echo(f"{name:<8} {artifact.toolchain:<28} {artifact.task_root}")
         if function.layers:
             layered.check([artifact])
             click.echo(f"{'layers':<8} {'+'.join(l.name for l in function.layers):<28} "

@@ -10,6 +10,7 @@ import click
 
 from coldbench import files
 from coldbench.cli.function_set import function_set_option
+from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.cli.layers import layer_options, parsed_layers
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 from coldbench.render.profile import DEFAULT_TOP
@@ -42,11 +43,13 @@ def register(cli) -> None:
                   help="How the code reaches the runtime, as for 'run --target local' "
                        "(default: the local target's).")
     @function_set_option
+    @template_options
     @click.option("--rebuild", is_flag=True, help="Build functions again even if cached.")
     @click.option("--quiet", is_flag=True, help="No progress on stderr.")
     @layer_options
     def profile(runtimes, function_dir, handler, samples, memory_mb, top, output, force, chart,
-                timeout_s, no_limits, delivery, function_set, rebuild, quiet, **layer_settings):
+                timeout_s, no_limits, delivery, function_set, template, function_names,
+                env_vars, layer_dirs, rebuild, quiet, **layer_settings):
         """Explain a cold start: split Init Duration into the runtime starting, the runtime
         client and the function's own init, and time each module, package or class the
         function loads, with each language's own means (Python -X importtime, a Node.js
@@ -67,7 +70,9 @@ def register(cli) -> None:
             runtimes=parse_runtimes(runtimes), function_dir=function_dir, handler=handler,
             function_set=function_set, samples=samples, memory_mb=memory_mb,
             timeout_s=timeout_s, limits=not no_limits,
-            delivery=delivery, rebuild=rebuild, layers=parsed_layers(layer_settings))
+            delivery=delivery, rebuild=rebuild, layers=parsed_layers(layer_settings),
+            template_memory=own_memory("memory_mb"),
+            **template_settings(template, function_names, env_vars, layer_dirs))
         status = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
         started_at = documents.now_iso()
         results = session.profile(request, on_status=status)

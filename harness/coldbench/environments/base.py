@@ -147,11 +147,14 @@ class Environment(EnvironmentInterface):
         self.name = name
         self.sandbox = sandbox
         self.control_plane = control_plane
-        self.timeout_s = timeout_s
+        # a function's own timeout (its definition's) is Lambda's for it; else the target's
+        self.timeout_s = artifact.function.configuration.timeout_s or timeout_s
         # what is /opt for this environment (its layers, merged), and the function's own
-        # environment variables (its configuration's), which Lambda's do not override
+        # environment variables (its definition's, then those the target was given), which
+        # Lambda's do not override
         self.opt_dir = opt_dir
-        self.variables = dict(variables or {})
+        self.variables = (dict(artifact.function.configuration.environment)
+                          | dict(variables or {}))
         self.invocations = 0
         self._on_close = on_close
         self._closed = False
@@ -238,12 +241,15 @@ def lambda_variables(artifact: Artifact, memory_mb: int, provisioned: bool, task
                      tmp: str, function_name: str) -> dict[str, str]:
     """The variables Lambda sets for a runtime (AWS Lambda documentation, "Defined runtime
     environment variables"), plus TMPDIR pointing at the environment's own /tmp. The
-    control plane adds AWS_LAMBDA_RUNTIME_API."""
+    control plane adds AWS_LAMBDA_RUNTIME_API. AWS_EXECUTION_ENV names the runtime
+    identifier of the function's definition, where it has one."""
     runtime = artifact.function.runtime
+    configuration = artifact.function.configuration
     return {
         "_HANDLER": artifact.function.configured_handler,
         "LAMBDA_TASK_ROOT": task_root,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.lambda_runtime}",
+        "AWS_EXECUTION_ENV":
+            f"AWS_Lambda_{configuration.lambda_runtime or runtime.lambda_runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

@@ -20,6 +20,7 @@ import sys
 import time
 
 from coldbench import build, runtimes
+from coldbench.errors import UsageError
 
 CPU_REFERENCE = ("in a fresh process (this Python, -S), after every cold sample: compiling "
                  "and running 800 generated functions, a JSON round trip of their results, "
@@ -57,12 +58,20 @@ def cpu_reference_ms() -> tuple[float, float, float]:
 
 
 def reference_functions(wanted: list[build.Function]) -> list[build.Function]:
-    """The built-in function of each runtime among ``wanted`` that is not measured already:
-    the hello references a run adds so that every function has its runtime's beside it."""
+    """The built-in function of each runtime among ``wanted`` that is not measured already
+    (as it is, without layers): the hello references a run adds so that every function has
+    its runtime's beside it. None for a runtime without a published hello figure or a
+    built-in function."""
     found = []
     for name in dict.fromkeys(f.runtime.name for f in wanted):
-        hello = build.Function.builtin(runtimes.get(name))
-        if not any(f.source == hello.source for f in wanted):
+        runtime = runtimes.get(name)
+        if not runtime.aws_init_row:
+            continue
+        try:
+            hello = build.Function.builtin(runtime)
+        except UsageError:
+            continue
+        if not any(f.source == hello.source and not f.layers for f in wanted):
             found.append(hello)
     return found
 

@@ -13,7 +13,7 @@ from coldbench.model.variant import Variant
 
 BUILTIN_FUNCTION = "coldbench"      # the function every runtime ships; others are users'
 # coldbench's own runtimes, in the order tables list them; plug-ins follow by name
-BUILTIN_RUNTIMES = ("python", "node", "go", "java", "rust")
+BUILTIN_RUNTIMES = ("python", "node", "go", "java", "rust", "provided")
 RUNTIME_GROUP = "coldbench.runtimes"     # the entry-point group runtimes register in
 
 

@@ -32,7 +32,8 @@ def _overhead(profile: dict) -> str:
 
 
 def render(doc: dict, top: int = DEFAULT_TOP) -> str:
-    return "\n".join(render_profile(p, doc["memory_mb"], top) for p in doc["profiles"])
+    return "\n".join(render_profile(p, p.get("memory_mb", doc["memory_mb"]), top)
+                     for p in doc["profiles"])
 
 
 RUN_TOP = 5                # items per configuration after `run --profile`'s table

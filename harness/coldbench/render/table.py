@@ -28,17 +28,31 @@ PREDICTED_NOTE = ("Predicted AWS Init: what AWS Lambda would report as Init Dura
                   "range its stated error allows (docs/fidelity.md).")
 
 
+# The column of runs invoked through function URLs (--via url)
+URL = "URL Request p50 cold / warm"
+URL_NOTE = ("URL Request: what the HTTP client waited for the function URL's answer (a "
+            "cold request holds the environment's creation, Init Duration and Duration).")
+
+
 def predicts(configs: list[ConfigSummary]) -> bool:
     return any(m.predicted_init is not None for c in configs for m in c.modes.values())
 
 
+def via_url(configs: list[ConfigSummary]) -> bool:
+    return any(m.url is not None for c in configs for m in c.modes.values())
+
+
 def headers(configs: list[ConfigSummary]) -> list[str]:
-    """The table's columns: ``HEADERS``, and the predicted Init where there is one."""
-    return HEADERS[:4] + [PREDICTED] + HEADERS[4:] if predicts(configs) else list(HEADERS)
+    """The table's columns: ``HEADERS``, the predicted Init and the URL request where
+    there are some."""
+    found = HEADERS[:3] + ([URL] if via_url(configs) else []) + HEADERS[3:4]
+    return found + ([PREDICTED] if predicts(configs) else []) + HEADERS[4:]
 
 
 def footnote(configs: list[ConfigSummary]) -> str:
-    return f"{FOOTNOTE} {PREDICTED_NOTE}" if predicts(configs) else FOOTNOTE
+    notes = [FOOTNOTE, *([PREDICTED_NOTE] if predicts(configs) else []),
+             *([URL_NOTE] if via_url(configs) else [])]
+    return " ".join(notes)
 
 
 def ms(value: float | None) -> str:
@@ -60,7 +74,7 @@ def ordered(configs: list[ConfigSummary]) -> list[ConfigSummary]:
     return sorted(configs, key=lambda c: c.key.order)
 
 
-def _row(config: ConfigSummary, predicted: bool = False) -> list[str]:
+def _row(config: ConfigSummary, predicted: bool = False, url: bool = False) -> list[str]:
     cold, warm, prov = (config.modes.get(m) for m in ("cold", "warm", "provisioned"))
     cold_cell = "-"
     if cold and cold.figure:
@@ -97,15 +111,17 @@ def _row(config: ConfigSummary, predicted: bool = False) -> list[str]:
         warm_verdict = (reference.verdict(warm.figure.p50, doc.warm_low_ms, doc.warm_high_ms)
                         if warm and warm.figure else "-")
         verdict_cell = f"{cold_verdict} / {warm_verdict}"
-    return [config.label, f"{config.memory_mb} MB", cold_cell, init_cell,
+    url_cell = " / ".join(ms(m.url.p50) if m and m.url else "-" for m in (cold, warm))
+    return [config.label, f"{config.memory_mb} MB", cold_cell, *([url_cell] if url else []),
+            init_cell,
             *([predicted_cell] if predicted else []), warm_cell, prov_cell,
             counts, doc_cell, verdict_cell]
 
 
 def rows(configs: list[ConfigSummary]) -> list[list[str]]:
     """The table's cells, row by row in table order (``headers`` names the columns)."""
-    predicted = predicts(configs)
-    return [_row(c, predicted) for c in ordered(configs)]
+    predicted, url = predicts(configs), via_url(configs)
+    return [_row(c, predicted, url) for c in ordered(configs)]
 
 
 def render(configs: list[ConfigSummary], fmt: str) -> str:
@@ -159,7 +175,7 @@ def _as_json(config: ConfigSummary) -> dict:
 
 CSV_FIELDS = ["function", "runtime", "memory_mb", "mode", "figure", "n", "min", "p50", "p90",
               "p99", "max", "mean", "stdev", "ci_low", "ci_high", "init_p50",
-              "predicted_aws_init_p50", "e2e_p50",
+              "predicted_aws_init_p50", "e2e_p50", "url_p50",
               "max_memory_mb_p50", "attempts", "failures", "misclassified"]
 
 
@@ -178,6 +194,7 @@ def _as_csv(configs: list[ConfigSummary]) -> str:
                    "init_p50": m.init.p50 if m.init else None,
                    "predicted_aws_init_p50": m.predicted_init.p50 if m.predicted_init else None,
                    "e2e_p50": m.e2e.p50 if m.e2e else None,
+                   "url_p50": m.url.p50 if m.url else None,
                    "max_memory_mb_p50": m.max_memory.p50 if m.max_memory else None}
             if m.figure:
                 row |= {k: getattr(m.figure, k) for k in

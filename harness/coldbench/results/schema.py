@@ -102,6 +102,9 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       "image"; an image configuration's variant has "image" in it, "x86_64 image"),
 #       run.package_types, run.images (runtime -> uri, bytes as ECR stores them, digest,
 #       architecture, lambda_runtime, base, kind "aws" or "local") and run.image_notes.
+#       Added within 2 (--template): run.template (the definition file) and, per function
+#       of run.functions, its configuration (lambda_runtime, memory_mb, timeout_s,
+#       architecture, variables (names only), layers) as its definition set it.
 #   3 - samples' variant is an object of typed fields (``coldbench.model.Variant``:
 #       architecture, snapstart, package_type, region, version, layers, template, via,
 #       burst, idle_s; only those set), absent where the variant is empty, instead of the

@@ -99,6 +99,10 @@ class Runtime(ABC):
     image: ImageRecipe = ImageRecipe()
     #: bump when the build recipe changes, so cached artifacts are rebuilt
     build_version: str = "1"
+    #: whether `--runtimes all` takes it (a runtime of no one language may not)
+    in_all: bool = True
+    #: whether a function may be a .zip file (a deployment package) instead of a folder
+    accepts_zip: bool = False
     #: folders in a function's source that are build output, never hashed or copied
     ignored_dirs: frozenset[str] = frozenset({".git", "__pycache__"})
 
@@ -118,6 +122,11 @@ class Runtime(ABC):
     def build(self, source: Path, out: Path) -> None:
         """Build the function in ``source`` into the empty folder ``out``, which becomes
         the task root (``LAMBDA_TASK_ROOT``). Raises BuildError with the tool's output."""
+
+    def check_source(self, source: Path) -> None:
+        """Raise UsageError when ``source`` cannot be a function of this runtime, before
+        anything is built (``Function.user``). Nothing is checked by default: the build
+        says what is wrong."""
 
     @abstractmethod
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:

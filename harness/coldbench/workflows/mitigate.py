@@ -470,7 +470,8 @@ def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
 
 def _builtins(request: Request, findings: Findings, on_status) -> list[Artifact]:
     """The built-in functions of the other runtimes that build here; why not, for the rest."""
-    wanted = request.compare if request.compare is not None else list(runtimes.RUNTIMES)
+    wanted = request.compare if request.compare is not None else [
+        name for name, runtime in runtimes.RUNTIMES.items() if runtime.in_all]
     built = []
     for name in wanted:
         if name == request.runtime:

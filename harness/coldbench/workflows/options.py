@@ -9,15 +9,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from coldbench import build, function_sets, layers, runtimes, targets
+from coldbench import build, function_sets, layers, runtimes, targets, templates
 from coldbench.analysis.prediction import Calibration
 from coldbench.errors import UsageError
-from coldbench.measure.modes import Plan
+from coldbench.measure.modes import Config, Plan
 
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
 # "Configure Lambda function timeout": up to a maximum value of 900 seconds (15 minutes)
 MAX_TIMEOUT_S = 900
 DEFAULT_MEMORY = (128, 512, 1769)
+VIAS = ("invoke", "url")
+URL_TARGETS = ("local", "docker")      # whose environments run on this machine
 
 
 @dataclass
@@ -57,6 +59,18 @@ class RunOptions:
     # target may adjust those, where it would refuse a value the user chose
     defaulted: frozenset[str] = frozenset()
     notes: list[str] = field(default_factory=list)       # what the checks adjusted, said
+    # `--template FILE`: the functions of an app's definition (coldbench.templates), those
+    # named by --function-name (all when none), with --env-vars and --layer-dir applied
+    template: Path | None = None
+    function_names: tuple[str, ...] = ()
+    env_vars: Path | None = None
+    layer_dirs: tuple[str, ...] = ()
+    # True: each template function at its own memory size (--memory not given)
+    template_memory: bool = True
+    template_functions: list[build.Function] | None = None    # read by ``check``
+    # how each invocation reaches the function: Lambda's Invoke API, or an HTTP request
+    # to its function URL (``targets/function_url.py``)
+    via: str = "invoke"
     # how a target talks to the user: progress lines, what must be said whatever the
     # verbosity, and a yes/no question (None: no one to ask)
     status: Callable[[str], None] | None = None
@@ -72,7 +86,7 @@ class RunOptions:
 def parse_runtimes(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if names == ["all"]:
-        return list(runtimes.RUNTIMES)
+        return [name for name, runtime in runtimes.RUNTIMES.items() if runtime.in_all]
     for name in names:
         runtimes.get(name)
     if not names:
@@ -101,6 +115,16 @@ def check(options: RunOptions) -> None:
         raise UsageError(f"--profile: profiles are taken on the local target only (each "
                          f"runtime's own profiler is switched on in its launch there); drop "
                          f"--profile or use --target local, not {options.target}")
+    if options.template is not None:
+        read_template(options)
+    if options.via not in VIAS:
+        raise UsageError(f"unknown --via '{options.via}': choose {', '.join(VIAS)}")
+    if options.via == "url" and options.target not in URL_TARGETS:
+        raise UsageError(f"--via url: function URLs are served on this machine, for the "
+                         f"{' and '.join(URL_TARGETS)} targets, not {options.target}")
+    if options.via == "url" and options.profile:
+        raise UsageError("--via url and --profile exclude each other: profile the function "
+                         "through the Invoke API")
     targets.get(options.target).check_options(options)
     if min(options.cold, options.warm, options.provisioned, options.burst) < 0:
         raise UsageError("sample counts (--cold, --warm, --provisioned, --burst) cannot be "
@@ -147,8 +171,40 @@ def check(options: RunOptions) -> None:
                          "own function or a built-in set")
 
 
+def read_template(options: RunOptions) -> None:
+    """Read ``--template`` once: its functions that can run, the runtimes they need, their
+    memory sizes (unless --memory was given), and a note for each that cannot run."""
+    if options.template_functions is not None:
+        return
+    if options.function_dir is not None or options.function_set != function_sets.DEFAULT_SET:
+        raise UsageError("--template measures the functions of an app's definition: drop "
+                         "--function and --function-set")
+    app = templates.read(options.template, options.env_vars, options.layer_dirs)
+    app = app.select(options.function_names)
+    options.template_functions = app.functions()
+    options.notes.extend([*app.notes, *app.function_notes()])
+    options.runtimes = list(dict.fromkeys(f.runtime.name
+                                          for f in options.template_functions))
+    if options.template_memory:
+        options.memory = sorted({f.configuration.memory_mb
+                                 for f in options.template_functions})
+
+
+def configurations(options: RunOptions, artifacts: list[build.Artifact]) -> list[Config]:
+    """What is measured: every function at every memory size; a template's functions at
+    their own memory size each, unless --memory was given."""
+    if options.template is not None and options.template_memory:
+        return [Config(a, a.function.configuration.memory_mb) for a in artifacts]
+    return [Config(a, m) for m in options.memory for a in artifacts]
+
+
 def functions(options: RunOptions) -> list[build.Function]:
-    """The functions to build and measure, each with the run's layers."""
+    """The functions to build and measure, each with the run's layers (a template's
+    functions as its definition makes them)."""
+    if options.template is not None:
+        read_template(options)
+        return [replace(function, layers=function.layers + tuple(options.layers))
+                for function in options.template_functions]
     if options.function_dir is not None:
         chosen = [build.Function.user(runtimes.get(options.runtimes[0]), options.function_dir,
                                       options.handler)]

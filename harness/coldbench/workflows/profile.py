@@ -46,6 +46,13 @@ class Request:
     limits: bool = True
     delivery: str | None = None       # None: the local target's default
     rebuild: bool = False
+    # `--template` and its companions (RunOptions' fields of the same names); each
+    # template function at its own memory size unless ``template_memory`` is False
+    template: Path | None = None
+    function_names: tuple[str, ...] = ()
+    env_vars: Path | None = None
+    layer_dirs: tuple[str, ...] = ()
+    template_memory: bool = True
     layers: tuple = ()                # the functions' layers (``--layer``), in order
 
 
@@ -70,6 +77,7 @@ class FunctionProfile:
     split: bool = True
     how: dict[str, str] = field(default_factory=dict)
     remainder: str | None = None
+    memory_mb: int | None = None       # a template function's own size (else the request's)
 
 
 def run_options(request: Request) -> runner.RunOptions:
@@ -82,7 +90,10 @@ def run_options(request: Request) -> runner.RunOptions:
         limits=request.limits, function_dir=request.function_dir, handler=request.handler,
         function_set=request.function_set,
         rebuild=request.rebuild, layers=tuple(request.layers), target_options=settings,
-        defaulted=frozenset(defaulted))
+        defaulted=frozenset(defaulted),
+        template=request.template, function_names=request.function_names,
+        env_vars=request.env_vars, layer_dirs=request.layer_dirs,
+        template_memory=request.template_memory)
     runner.check(options)
     return options
 
@@ -128,7 +139,10 @@ def profile(request: Request, on_status: Callable[[str], None] = lambda text: No
     with sigterm_as_interrupt():
         target = targets.make("local", options)
         try:
-            configs = target.prepare([Config(a, request.memory_mb) for a in artifacts], plan)
+            configs = target.prepare(runner.configurations(options, artifacts), plan)
+            for config, result in zip(configs, found):
+                if config.memory_mb != request.memory_mb:
+                    result.memory_mb = config.memory_mb
             for round_ in range(request.samples):
                 for config, result in zip(configs, found):
                     on_status(f"{config.runtime}: cold samples {round_ + 1} of {request.samples}")

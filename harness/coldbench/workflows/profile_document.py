@@ -36,6 +36,7 @@ def summary(result: FunctionProfile) -> dict:
         "runtime": function.runtime.name,
         "function": function.name,
         "handler": function.configured_handler,
+        **({"memory_mb": result.memory_mb} if result.memory_mb is not None else {}),
         "toolchain": result.artifact.toolchain,
         "means": result.means,
         "init_ms": {

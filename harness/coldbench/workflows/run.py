@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Callable
 
 from coldbench import build, targets
@@ -17,10 +18,11 @@ from coldbench.analysis import prediction, reference
 from coldbench.errors import ColdbenchError
 from coldbench.measure import references
 from coldbench.measure.modes import Config, Measurement
-from coldbench.model import BUILTIN_FUNCTION, Variant, collect_metadata, now_iso
+from coldbench.model import BUILTIN_FUNCTION, collect_metadata, now_iso
 from coldbench.workflows import layers as layered
-from coldbench.workflows.options import RunOptions, check, functions
+from coldbench.workflows.options import RunOptions, check, configurations, functions
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
+from coldbench.targets.function_url import UrlTarget
 
 
 @contextmanager
@@ -59,22 +61,26 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     added = (references.reference_functions([f for found in wanted.values() for f in found])
              if anchored and options.target == "local" else [])
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
-    built = {version: [build.build(f, rebuild=options.rebuild, on_status=status)
-                       for f in found] for version, found in wanted.items()}
+    built = {version: build.build_all(found, rebuild=options.rebuild, on_status=status)
+             for version, found in wanted.items()}
     artifacts = [(version, a) for version, found in built.items() for a in found]
     layered.check([a for _, a in artifacts])
-    hello = [build.build(f, rebuild=options.rebuild, on_status=status) for f in added]
-    # each function with its layers (with --layer-overhead, each prefix of them), the
-    # versions side by side; the hello references first, without layers
-    configs = [Config(a, m) for m in options.memory for a in hello] + [
-        Config(c.artifact, c.memory_mb, c.variant.but(version=version))
-        for m in options.memory
-        for side_by_side in zip(*built.values())
-        for version, a in zip(built, side_by_side)
-        for c in layered.configs([a], [m], options.layer_overhead)]
+    hello = build.build_all(added, rebuild=options.rebuild, on_status=status)
+    # each function with its layers (with --layer-overhead, each prefix of them), at its
+    # memory sizes (a template's at its own), the versions side by side
+    per_version = {version: configurations(options, found) for version, found in built.items()}
+    configs = [replace(c, variant=c.variant.but(version=version))
+               for side_by_side in zip(*per_version.values())
+               for version, base in zip(per_version, side_by_side)
+               for c in layered.configs([base.artifact], [base.memory_mb],
+                                        options.layer_overhead)]
+    # the hello references first, at the run's memory sizes, without layers
+    configs = [Config(a, m) for m in options.memory for a in hello] + configs
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
+        if options.via == "url":
+            target = UrlTarget(target, options.timeout_s)
         try:
             configs = target.prepare(configs, plan)
             reference_configs = frozenset(c for c in configs if c.artifact in hello)
@@ -98,7 +104,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                 else:
                     predict(sample, options.calibration)
                 if (not sample.profiled and sample.function == BUILTIN_FUNCTION
-                        and sample.runtime in reference_runtimes):
+                        and sample.runtime in reference_runtimes and not sample.variant):
                     reference_samples.append(sample)
                 else:
                     writer.add(sample)
@@ -210,9 +216,24 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
                        "handler": a.function.handler, "source_digest": a.digest,
                        **({"version": version} if version is not None else {}),
                        **({"layers": [layer.describe() for layer in a.function.layers]}
-                          if a.function.layers else {})}
+                          if a.function.layers else {}),
+                       **configuration_of(a.function)}
                       for version, a in artifacts],
         **({"layer_overhead": True} if options.layer_overhead else {}),
+        **({"template": str(options.template)} if options.template is not None else {}),
         "notes": [*options.notes, *(note for m in options.memory for note in target.notes(m))],
         **({"calibration": options.calibration.describe()} if options.calibration else {}),
     }
+
+
+def configuration_of(function: build.Function) -> dict:
+    """What a function's definition set (``--template``), for the results: {} if nothing."""
+    configuration = function.configuration
+    if configuration == build.FunctionConfiguration():
+        return {}
+    return {"configuration": {
+        "lambda_runtime": configuration.lambda_runtime, "memory_mb": configuration.memory_mb,
+        "timeout_s": configuration.timeout_s, "architecture": configuration.architecture,
+        # names only: values may be secrets given with --env-vars
+        "variables": [name for name, _ in configuration.environment],
+        "layers": [str(layer) for layer in configuration.layers]}}

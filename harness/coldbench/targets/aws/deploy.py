@@ -5,6 +5,8 @@ finds it whatever happens next."""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import tempfile
 import threading
 import uuid
@@ -12,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from coldbench.build import Artifact
+from coldbench.build import Artifact, FunctionConfiguration
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.targets.aws import package as packaging
 from coldbench.targets.aws import resources
@@ -74,10 +76,13 @@ class Deployer:
                     name = resources.function_name(self.run_id, artifact.function.runtime.name,
                                                    config.memory_mb,
                                                    artifact.package.architecture,
-                                                   artifact.snapstart, suffix,
+                                                   artifact.snapstart,
+                                                   function_tag(artifact.function) + suffix,
                                                    image=artifact.image is not None,
                                                    layers=len(artifact.function.layers))
-                    variables = {NONCE_VARIABLE: uuid.uuid4().hex}
+                    # a template function's own variables, and the nonce that forces cold
+                    variables = (dict(artifact.function.configuration.environment)
+                                 | {NONCE_VARIABLE: uuid.uuid4().hex})
                     lock = threading.Lock()
                     # one function, two slots: one measured while the next is allocated
                     slots = 2 if mode == "provisioned" else 1
@@ -128,9 +133,13 @@ class Deployer:
                 variables: dict[str, str], slots: list[Copy]) -> None:
         pkg = artifact.package
         resources.create_log_group(self.clients, name, self.tags, self.ledger)
-        spec = dict(FunctionName=name, Runtime=self.lambda_runtime(artifact), Role=role_arn,
+        defined = artifact.function.configuration       # a template's, where it set them
+        spec = dict(FunctionName=name,
+                    Runtime=defined.lambda_runtime or self.lambda_runtime(artifact),
+                    Role=role_arn,
                     Handler=pkg.handler, Code={"ZipFile": pkg.path.read_bytes()},
-                    MemorySize=memory_mb, Timeout=self.timeout_s,
+                    MemorySize=memory_mb,
+                    Timeout=math.ceil(defined.timeout_s) if defined.timeout_s else self.timeout_s,
                     Architectures=[pkg.architecture],
                     Environment={"Variables": artifact.function.configured_env()
                                  | dict(variables)},
@@ -155,3 +164,12 @@ class Deployer:
         except Stuck as exc:
             for copy in slots:      # not yet shared: the priming starts once all are created
                 copy.state, copy.failure = "failed", exc.failure
+
+
+def function_tag(function) -> str:
+    """What tells apart, in function names, an app's functions of one runtime and memory
+    size (``--template``): a short digest of the function's name, then a dash; "" for the
+    others, whose runtime and memory size say it all."""
+    if function.configuration == FunctionConfiguration():
+        return ""
+    return hashlib.sha256(function.name.encode()).hexdigest()[:6] + "-"

@@ -1,0 +1,1 @@
+"""Left out of the package by package.patterns."""
