@@ -31,6 +31,7 @@ from pathlib import Path
 
 from coldbench.analysis import prediction
 from coldbench.model import BUILTIN_FUNCTION
+from coldbench.render import calibration as calibration_table
 from coldbench.results.schema import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,8 +91,8 @@ def main() -> None:
                       "--delivery lambda, benchmarks/fidelity.py"))
     print(f"{prediction.ANCHORED_MODEL}\n  ms_per_unit = {model.ms_per_unit:.2f}, "
           f"ms_per_mb = {model.ms_per_mb:.2f}\n")
-    print(prediction.anchored_table(model))
-    print(prediction.error_summary(model))
+    print(calibration_table.anchored_table(model))
+    print(calibration_table.error_summary(model))
     if args.write:
         out = ROOT / "harness" / "coldbench" / "data" / prediction.ANCHORED_FILE
         prediction.save_anchored(model, out)

@@ -7,7 +7,6 @@ from datetime import date
 import pytest
 
 from coldbench.errors import UsageError
-from coldbench.prices import usd
 from coldbench.targets.aws.estimate import PRICE_TABLE, Deployment, Plan, describe, estimate, prices
 
 
@@ -73,7 +72,14 @@ def test_the_estimate_reads_item_by_item():
     text = "\n".join(describe(e))
     assert "6 planned, at most 9" in text
     assert "provisioned concurrency: 1 allocations" in text
-    assert f"total: at most {usd(e.total_usd)}" in text and "2026-12" in text
+    # by hand, us-east-1 x86_64 prices of 2026-12, 128 MB = 0.125 GB: 9 requests at $0.20 a
+    # million; 16.25 GB-s of duration (13 spans of 10 s) at $0.0000166667; the provisioned
+    # allocation, 20 min = 150 GB-s at $0.0000041667, and its invocation's 1.25 GB-s at
+    # $0.0000097222
+    by_hand = (9 * 0.20 / 1e6 + 16.25 * 0.0000166667 + 150 * 0.0000041667
+               + 1.25 * 0.0000097222)
+    assert e.total_usd == pytest.approx(by_hand, rel=1e-6)
+    assert "total: at most $0.00091 " in text and "2026-12" in text
     assert "at the first tier's rate (a run is far below the monthly tiers)" in text
 
 

@@ -17,7 +17,6 @@ from conftest import make_sample, run_cli
 
 from coldbench.model import Variant
 
-pytestmark = [pytest.mark.aws, pytest.mark.slow]
 
 REGION = "us-east-1"
 ENVIRONMENT = {**os.environ, **DUMMY_ENVIRONMENT}
@@ -36,6 +35,8 @@ def serve(control_plane):
     served.close()
 
 
+@pytest.mark.aws
+@pytest.mark.slow
 def test_an_idle_sweep_finds_environments_kept_after_short_pauses_and_gone_after_long_ones(
         serve, tmp_path):
     standin, front = serve
@@ -71,6 +72,7 @@ def test_an_idle_sweep_finds_environments_kept_after_short_pauses_and_gone_after
         json.dumps(samples, indent=1)
     by_interval = {idle: [s for s in samples if s["idle_s"] == idle] for idle in (0.2, 2.0)}
     short, long = by_interval[0.2], by_interval[2.0]
+    assert len(short) == len(long) == 3          # idle_samples each: no all() over nothing
     # after 0.2 s the first invocation's environment served again: warm, by the REPORT
     # (no Init Duration) and by the function's own flag
     assert all(s["mode"] == "warm" and s["report_cold"] is False and s["cold"] is False

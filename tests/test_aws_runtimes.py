@@ -6,14 +6,15 @@ from datetime import date
 
 import pytest
 
+from conftest import make_sample
+
 from coldbench.analysis import reference
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import UsageError
-from coldbench.workflows.options import RunOptions, check
 from coldbench.model import Variant
 from coldbench.render.table import HEADERS, rows
-from coldbench.results.schema import Sample
 from coldbench.targets.aws import lambda_runtimes as schedule
+from coldbench.workflows.options import RunOptions, check
 
 DEC_2026 = date(2026, 12, 1)
 GUIDE_ROWS = ["python", "node", "java"]
@@ -117,7 +118,7 @@ def test_the_aws_reference_follows_the_identifier_deployed():
     assert reference.aws_init_ms("python", "python3.9") is None         # no figure, not another's
 
     def sample(identifier):
-        return Sample(runtime="node", memory_mb=128, mode="cold", init_ms=150.0,
+        return make_sample(runtime="node", memory_mb=128, mode="cold", init_ms=150.0,
                       duration_ms=2.0, e2e_ms=300.0, billed_ms=152.0, max_memory_mb=60.0,
                       cold=True, error=None,
                       variant=Variant(architecture="x86_64"),

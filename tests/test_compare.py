@@ -8,9 +8,10 @@ import pytest
 from coldbench.analysis import compare
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 from coldbench.model import Variant
-from coldbench.results.schema import Results, Sample
+from coldbench.render import compare as comparison_table
+from coldbench.results.schema import Results
 
-from conftest import run_cli
+from conftest import make_sample, run_cli
 
 RUN = {"target": "local", "cpu": "AMD EPYC", "runtime_versions": {"python": "Python 3.12.1"},
        "plan": {"event": {"work": 100}},
@@ -23,7 +24,7 @@ def cold_starts(seed: int, n: int = 12, median_ms: float = 100.0, spread: float 
 
 
 def results(values, mode="cold", run=RUN, memory=128):
-    samples = [Sample(runtime="python", memory_mb=memory, mode=mode,
+    samples = [make_sample(runtime="python", memory_mb=memory, mode=mode,
                       init_ms=v - 1.0 if mode == "cold" else None, duration_ms=1.0 if mode == "cold" else v,
                       e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=mode == "cold",
                       error=None) for v in values]
@@ -183,4 +184,4 @@ def test_the_ratio_has_an_interval_around_the_shift():
     again = compare.change(list(reversed(base)), new)        # seeded: the same interval
     assert (again.ratio_low, again.ratio_high) == pytest.approx(
         (c.result.ratio_low, c.result.ratio_high), rel=0.05)
-    assert f"({c.result.ratio_low:.2f}-{c.result.ratio_high:.2f})" in compare.render([c])
+    assert f"({c.result.ratio_low:.2f}-{c.result.ratio_high:.2f})" in comparison_table.render([c])

@@ -12,9 +12,7 @@ from coldbench import prices as price_tables
 from coldbench.analysis import cost
 from coldbench.errors import UsageError
 from coldbench.model import Variant
-from coldbench.results.schema import Sample
-
-from conftest import run_cli
+from conftest import make_sample, run_cli
 
 PRICES = """\
 service,item,purchase,arch,unit,usd,vcpus,memory_gb,source
@@ -36,7 +34,7 @@ def prices(as_of=date(2026, 11, 1)):
 def samples(runtime="python", memory=1024):
     """Warm Durations 9.2 and 9.8 ms (billed 10 each); one cold start: init 190.3 + 9.5 ms."""
     def s(mode, duration, init=None):
-        return Sample(runtime=runtime, memory_mb=memory, mode=mode, init_ms=init,
+        return make_sample(runtime=runtime, memory_mb=memory, mode=mode, init_ms=init,
                       duration_ms=duration, e2e_ms=None, billed_ms=None, max_memory_mb=None,
                       cold=mode == "cold", error=None)
     return [s("warm", 9.2), s("warm", 9.8), s("cold", 9.5, init=190.3)]

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from coldbench.targets.docker import images
+from coldbench.targets import images
 from coldbench.build import Function, build
 from coldbench.workflows.options import RunOptions
 from coldbench.workflows.run import run

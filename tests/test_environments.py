@@ -26,6 +26,7 @@ class _FailingTarget(Target):
         raise subprocess.SubprocessError("Exception occurred in preexec_fn.")
 
 
+@pytest.mark.slow
 def test_a_start_that_fails_in_a_child_process_is_a_sample_not_a_crash():
     artifact = build(Function.builtin(get("go")))
     samples = []

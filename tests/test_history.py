@@ -9,9 +9,9 @@ import pytest
 from coldbench.errors import ResultsError
 from coldbench.model import Variant
 from coldbench.analysis.history import INDEX_COLUMNS, History, open_run
-from coldbench.results.schema import ResultsWriter, Sample, load
+from coldbench.results.schema import ResultsWriter, load
 
-from conftest import run_cli
+from conftest import make_sample, run_cli
 
 
 def a_run(path, run_id, target="local", cold=(100.0, 110.0, 120.0), completed=True,
@@ -28,11 +28,11 @@ def a_run(path, run_id, target="local", cold=(100.0, 110.0, 120.0), completed=Tr
     writer = ResultsWriter(path, run=run)
     for k, variant in enumerate(variants):
         for value in cold:
-            writer.add(Sample(runtime="go", memory_mb=128, mode="cold", init_ms=value * (k + 1) - 1,
+            writer.add(make_sample(runtime="go", memory_mb=128, mode="cold", init_ms=value * (k + 1) - 1,
                               duration_ms=1.0, e2e_ms=value + 1, billed_ms=value,
                               max_memory_mb=9.0, cold=True, error=None,
                               variant=Variant(architecture=variant)))
-    writer.add(Sample(runtime="go", memory_mb=128, mode="warm", init_ms=None, duration_ms=0.5,
+    writer.add(make_sample(runtime="go", memory_mb=128, mode="warm", init_ms=None, duration_ms=0.5,
                       e2e_ms=0.6, billed_ms=1.0, max_memory_mb=9.0, cold=False, error=None))
     return path
 
@@ -117,7 +117,7 @@ def test_a_run_joins_once_its_writer_has_completed_the_file(tmp_path):
            "target": "local", "ended_at": None, "completed": False}
     writer = ResultsWriter(path, run=run)
     for value in (100.0, 110.0):
-        writer.add(Sample(runtime="go", memory_mb=128, mode="cold", init_ms=value,
+        writer.add(make_sample(runtime="go", memory_mb=128, mode="cold", init_ms=value,
                           duration_ms=1.0, e2e_ms=None, billed_ms=value + 1,
                           max_memory_mb=None, cold=True, error=None))
     history = History(tmp_path / "results")

@@ -62,7 +62,7 @@ def test_under_the_emulator_provisioned_samples_left_at_their_default_are_droppe
 
 class _Sweep:
     """A target whose idle sweep yields the given (interval, invocation) pairs, in order,
-    for CONFIG: what the filing rule of ``Measurement.idle`` sees from any target."""
+    for CONFIG: what the filing rule of ``sweeps.idle`` sees from any target."""
 
     name = "sweep"
 
@@ -75,11 +75,12 @@ class _Sweep:
 
 
 def _swept(yielded) -> list[tuple[str, str, bool]]:
-    from coldbench.measure.modes import Measurement, Plan
+    from coldbench.model import Plan
+    from coldbench.workflows.sweeps import idle
 
     recorded = []
     plan = Plan(0, 0, 0, {}, idle=(300.0, 3600.0), idle_samples=3)
-    Measurement(_Sweep(yielded), [CONFIG], plan, recorded.append).idle()
+    idle(_Sweep(yielded), [CONFIG], plan, recorded.append)
     return [(s.variant.label(), s.mode, s.error is not None) for s in recorded]
 
 
@@ -94,7 +95,8 @@ def _failed() -> Invoked:       # no REPORT, no response: no word on the mode
 
 def test_an_idle_failure_without_a_report_is_filed_in_the_mode_of_its_configuration():
     from coldbench.analysis.summary import summarize_samples
-    from coldbench.measure.modes import Measurement, Plan
+    from coldbench.model import Plan
+    from coldbench.workflows.sweeps import idle
 
     # 1h: a failure before and one after two cold samples; 5m: two warm, then a failure
     yielded = [(3600.0, _failed()), (3600.0, _reported(True)), (300.0, _reported(False)),
@@ -106,8 +108,8 @@ def test_an_idle_failure_without_a_report_is_filed_in_the_mode_of_its_configurat
         ("idle 1h", "cold", True)]
     # so the all-cold configuration has no "warm: no valid sample" failure, only its own
     recorded = []
-    Measurement(_Sweep(yielded), [CONFIG], Plan(0, 0, 0, {}, idle=(300.0, 3600.0),
-                                                idle_samples=3), recorded.append).idle()
+    idle(_Sweep(yielded), [CONFIG], Plan(0, 0, 0, {}, idle=(300.0, 3600.0), idle_samples=3),
+         recorded.append)
     hour = next(c for c in summarize_samples(recorded) if c.idle_s == 3600.0)
     assert list(hour.modes) == ["cold"] and hour.ok
     assert [w.kind.value for w in hour.warnings] == ["failed", "too-few-samples"]

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from coldbench.analysis import mitigation
+from coldbench.render import mitigation
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_USAGE
 from coldbench.workflows.mitigate import node_package_of, node_packages
 from coldbench.render.table import ms
@@ -190,6 +190,7 @@ def test_node_packages_leave_out_the_clients_own(tmp_path):
     assert found["@scope/unused"].paths == ("node_modules/@scope/unused",)
 
 
+@pytest.mark.slow
 def test_a_function_whose_init_fails_exits_1_with_its_error(tmp_path, fixture_function):
     output = tmp_path / "mitigate.json"
     result = run_cli("mitigate", "--runtime", "python", "--function",

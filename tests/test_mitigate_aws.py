@@ -20,7 +20,7 @@ from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, restored
 from conftest import run_cli
 from test_mitigate import function_with_unused_package, measured_column, row
 
-from coldbench.analysis import mitigation
+from coldbench.render import mitigation
 from coldbench.errors import EXIT_OK, EXIT_USAGE
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]

@@ -215,3 +215,20 @@ def test_on_the_docker_target_in_local_images(with_plugin, tmp_path, api):
     assert ("note: --api rie: no provisioned samples" in result.stderr) == (api == "rie")
     image, = results["run"]["container_images"]
     assert image["runtime_version"].startswith("bash ")
+
+
+@pytest.mark.slow
+def test_its_own_profile_probe_splits_its_init(with_plugin, tmp_path):
+    """The runtime names its probe (``Runtime.probe``), a module of the plug-in: `coldbench
+    profile` reads its init with it (bash's trace), not as one item."""
+    output = tmp_path / "profile.json"
+    result = run_cli("profile", "--runtimes", "shell", "--samples", 1, "--output", output,
+                     env=with_plugin)
+    assert result.returncode == 0, result.stderr
+    [profile] = json.loads(output.read_text())["profiles"]
+    assert profile["means"] == "bash xtrace (BASH_ENV: set -x, PS4 with EPOCHREALTIME)"
+    parts = {part["part"]: part["ms"] for part in profile["parts"]}
+    # the function's part is its script's init, timed by the trace; the runtime's part is
+    # the rest of Init Duration (on a busy machine, clocks apart, it may round to nothing)
+    assert parts["function"] > 0 and parts["runtime"] >= 0 and parts["client"] is None, parts
+    assert profile["tree"]["children"][2]["children"][0]["name"] == "function.sh (sourced)"

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from coldbench.analysis import prediction
+from coldbench.render import calibration as calibration_table
 from coldbench.model import Variant
-from coldbench.results.schema import ResultsWriter, Sample
-from conftest import run_cli
+from coldbench.results.schema import ResultsWriter
+from conftest import make_sample, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +51,7 @@ def test_the_shipped_calibration_is_the_one_docs_fidelity_validates():
     assert {p.runtime for p in calibration.points} >= {"python", "node", "go", "java", "rust"}
     docs = (ROOT / "docs" / "fidelity.md").read_text()
     # the leave-one-runtime-out table, recomputed from the shipped points, is the published one
-    assert prediction.markdown_table(calibration) in docs
+    assert calibration_table.markdown_table(calibration) in docs
     assert f"+-{calibration.error_pct:.0f}%" in docs
 
 
@@ -60,13 +61,14 @@ def _results(path: Path, target: str, configs: dict, run: dict | None = None) ->
     for (runtime, memory), samples in configs.items():
         for init, read in samples:
             extra = {} if read is None else {"init_read_mb": read}
-            writer.add(Sample(runtime=runtime, memory_mb=memory, mode="cold", init_ms=init,
+            writer.add(make_sample(runtime=runtime, memory_mb=memory, mode="cold", init_ms=init,
                               duration_ms=1.0, e2e_ms=init + 5, billed_ms=init + 1,
                               max_memory_mb=50.0, cold=True, error=None, extra=extra))
     writer.close()
     return path
 
 
+@pytest.mark.slow
 def test_calibrate_fits_a_pair_of_runs_and_run_uses_what_it_wrote(tmp_path):
     local = _results(tmp_path / "local.json", "local", {
         ("python", 128): [(60, 0.1), (62, 0.1), (58, 0.1)], ("go", 128): [(6, 6.3), (5, 6.3)],
@@ -127,6 +129,7 @@ def test_a_file_that_is_not_a_calibration_is_refused_before_anything_runs(tmp_pa
     assert not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="the Lambda-shaped code path needs root")
 def test_a_host_delivery_run_predicts_nothing(tmp_path):
     output = tmp_path / "run.json"
@@ -162,7 +165,7 @@ def test_calibrate_refuses_an_aws_run_with_several_variants_of_a_configuration(t
                                                         ("rust", 128): [(4, 1.7)]})
     writer = ResultsWriter(tmp_path / "aws.json", run={"target": "aws"})
     for runtime, variant in (("go", "x86_64"), ("go", "arm64"), ("rust", "x86_64")):
-        writer.add(Sample(runtime=runtime, memory_mb=128, mode="cold", init_ms=40.0,
+        writer.add(make_sample(runtime=runtime, memory_mb=128, mode="cold", init_ms=40.0,
                           duration_ms=1.0, e2e_ms=50.0, billed_ms=41.0, max_memory_mb=20.0,
                           cold=True, error=None, variant=Variant(architecture=variant)))
     writer.close()

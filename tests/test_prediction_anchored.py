@@ -1,12 +1,15 @@
-"""The anchored prediction (analysis/prediction.py): the published hello figure of the
-function's runtime plus the function's own init work, counted against references measured
-in the same run; its fit, its out-of-fit errors, the validation table in docs/fidelity.md."""
+"""The anchored prediction (calibration.py; its fit in analysis/prediction.py): the
+published hello figure of the function's runtime plus the function's own init work,
+counted against references measured in the same run; its fit, its out-of-fit errors, the
+validation table in docs/fidelity.md."""
 
 from pathlib import Path
 
 import pytest
 
+from coldbench import calibration
 from coldbench.analysis import prediction, reference
+from coldbench.render import calibration as calibration_table
 from coldbench.results.schema import Sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,5 +99,10 @@ def test_the_shipped_model_is_the_one_docs_fidelity_validates():
     assert {c.runtime for c in model.cases} >= {"python", "node", "go", "java"}
     assert any(not c.in_fit for c in model.cases) and any(c.in_fit for c in model.cases)
     docs = (ROOT / "docs" / "fidelity.md").read_text()
-    assert prediction.anchored_table(model) in docs
-    assert prediction.error_summary(model) in docs
+    assert calibration_table.anchored_table(model) in docs
+    assert calibration_table.error_summary(model) in docs
+    # the stated error a run gives with each prediction is the one the fit found
+    assert model.error_pct == pytest.approx(prediction.stated_error_pct(model))
+    assert calibration.load() is not None
+    assert isinstance(calibration.from_json(calibration.anchored_to_json(model), "again"),
+                      calibration.AnchoredModel)

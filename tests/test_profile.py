@@ -211,7 +211,8 @@ def test_profile_documents_of_another_version_are_refused(tmp_path):
 
 def test_a_runtime_without_a_probe_is_one_item(tmp_path):
     from coldbench.profile.probes import for_runtime
-    probe = for_runtime("rust")
+    from coldbench.runtimes import get
+    probe = for_runtime(get("rust"))
     reading = probe.read(capture(tmp_path, end_ns=80_000_000))
     tree = assemble(reading, 80.0)
     assert not reading.split

@@ -5,10 +5,12 @@ loads a real run's site in a browser.)"""
 import json
 import re
 
+from conftest import make_sample
+
 from coldbench.model import Variant
 from coldbench.render.publish import publish
 from coldbench.analysis.history import History
-from coldbench.results.schema import ResultsWriter, Sample
+from coldbench.results.schema import ResultsWriter
 
 RUN_IDS = [f"2026110{day}T060000Z-step000{day}" for day in range(1, 5)]
 
@@ -22,7 +24,7 @@ def kept(history, tmp_path, run_id, day, scale):
         "runtime_versions": {"go": "go1.26.8"}})
     for variant, factor in (("arm64", scale), ("x86_64", 1.0)):
         for i in range(8):
-            writer.add(Sample(runtime="go", memory_mb=128, mode="cold",
+            writer.add(make_sample(runtime="go", memory_mb=128, mode="cold",
                               init_ms=(99.0 + i) * factor, duration_ms=1.0 * factor,
                               e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=True,
                               error=None, variant=Variant(architecture=variant)))

@@ -9,9 +9,9 @@ import pytest
 
 from coldbench.model import Variant
 from coldbench.render import report
-from coldbench.results.schema import ResultsWriter, Sample, load
+from coldbench.results.schema import ResultsWriter, load
 
-from conftest import run_cli
+from conftest import make_sample, run_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
 RUN = {"run_id": "20261127T060000Z-0000beef", "target": "local",
@@ -19,7 +19,7 @@ RUN = {"run_id": "20261127T060000Z-0000beef", "target": "local",
 
 
 def s(runtime, mode, duration, init=None):
-    return Sample(runtime=runtime, memory_mb=128, mode=mode, init_ms=init, duration_ms=duration,
+    return make_sample(runtime=runtime, memory_mb=128, mode=mode, init_ms=init, duration_ms=duration,
                   e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=mode == "cold",
                   error=None)
 
@@ -173,7 +173,7 @@ def test_a_real_runs_report_draws_every_chart(real_run, tmp_path):
 
 def idle(idle_s, cold, duration, init=None):
     """An idle sample (``--idle``) of python arm64 512 MB, as the idle sweep files it."""
-    return Sample(runtime="python", memory_mb=512, mode="cold" if cold else "warm",
+    return make_sample(runtime="python", memory_mb=512, mode="cold" if cold else "warm",
                   init_ms=init, duration_ms=duration, e2e_ms=None, billed_ms=None,
                   max_memory_mb=None, cold=cold, error=None,
                   variant=Variant(architecture="arm64", idle_s=idle_s),

@@ -12,13 +12,13 @@ from coldbench.model import Variant
 from coldbench.results.schema import (SCHEMA_VERSION, ConfigKey, ResultsWriter, Sample, load,
                                       runtime_rank)
 
-from conftest import run_cli
+from conftest import make_sample, run_cli
 
 
 def a_sample(**changes):
     fields = dict(runtime="go", memory_mb=512, mode="cold", init_ms=40.5, duration_ms=1.25,
                   e2e_ms=45.0, billed_ms=2.0, max_memory_mb=20.1, cold=True, error=None)
-    return Sample(**(fields | changes))
+    return make_sample(**(fields | changes))
 
 
 def test_every_sample_is_on_disk_as_soon_as_it_is_taken(tmp_path):

@@ -13,8 +13,9 @@ from coldbench.analysis.blame import blame
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 from coldbench.profile.tree import Item, find, part_of
-from coldbench.results.schema import SCHEMA_VERSION, Results, Sample, load
-from conftest import FIXTURES, run_cli
+from coldbench.render import compare as comparison_table
+from coldbench.results.schema import SCHEMA_VERSION, Results, load
+from conftest import FIXTURES, make_sample, run_cli
 
 SLEEP_MS = 200
 TOLERANCE = 0.25          # the profiled init carries the profiler's overhead too
@@ -207,7 +208,7 @@ def test_an_item_in_both_runs_is_charged_with_its_own_growth_only():
 
 def test_compare_blames_only_regressions_of_configurations_both_runs_profiled():
     def run(values, profile_tree):
-        samples = [Sample(runtime="python", memory_mb=128, mode="cold", init_ms=v,
+        samples = [make_sample(runtime="python", memory_mb=128, mode="cold", init_ms=v,
                           duration_ms=1.0, e2e_ms=None, billed_ms=None, max_memory_mb=None,
                           cold=True, error=None) for v in values]
         profiles = [] if profile_tree is None else [{
@@ -220,7 +221,7 @@ def test_compare_blames_only_regressions_of_configurations_both_runs_profiled():
     quick, slower = [100.0 + i for i in range(8)], [300.0 + i for i in range(8)]
     [c] = compare.compare(run(quick, fast), run(slower, slow))
     assert c.regression and [b.item for b in c.blame] == ["slow"]
-    assert "grew most (profiled init): +200 ms: slow (new)" in compare.render([c])
+    assert "grew most (profiled init): +200 ms: slow (new)" in comparison_table.render([c])
     [c] = compare.compare(run(quick, None), run(slower, slow))
     assert c.regression and c.blame == []
     [c] = compare.compare(run(slower, slow), run(quick, fast))

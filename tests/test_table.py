@@ -3,13 +3,15 @@
 import json
 import textwrap
 
-from coldbench.results.schema import Sample
+from conftest import make_sample
+
+
 from coldbench.analysis.summary import WarningKind, summarize_samples, warning_lines
 from coldbench.render.table import render
 
 
 def sample(mode, duration, init=None, runtime="python", memory=128, error=None, cold=None):
-    return Sample(runtime=runtime, memory_mb=memory, mode=mode, init_ms=init,
+    return make_sample(runtime=runtime, memory_mb=memory, mode=mode, init_ms=init,
                   duration_ms=duration, e2e_ms=None if duration is None else (init or 0) + duration + 1,
                   billed_ms=None,
                   max_memory_mb=40.0, cold=(mode == "cold") if cold is None else cold,

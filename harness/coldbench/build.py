@@ -15,18 +15,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from coldbench import function_sets
 from coldbench import owners
 from coldbench.errors import UsageError
 from coldbench.model import Artifact
 from coldbench.runtimes import Runtime
+from coldbench.tools import cache_root
 
 __all__ = ["Artifact", "Function", "build", "cache_root", "source_digest", "source_files"]
-
-
-def cache_root() -> Path:
-    base = os.environ.get("COLDBENCH_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "coldbench"
-    return Path(base)
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,6 @@ class Function:
     def builtin(cls, runtime: Runtime, function_set: str = "hello") -> "Function":
         """The runtime's function of a built-in set (``coldbench.function_sets``): by
         default its own (``Runtime.function_dir``), named "coldbench"."""
-        from coldbench import function_sets  # here: it imports the runtimes' base
         chosen = function_sets.get(function_set)
         source = chosen.folder(runtime)
         if not source.is_dir():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench.errors import UsageError
-from coldbench.results.schema import BUILTIN_FUNCTION
+from coldbench.model import BUILTIN_FUNCTION
 from coldbench.runtimes.base import BUILTIN_FUNCTIONS, Runtime
 
 

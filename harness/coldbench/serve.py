@@ -89,14 +89,16 @@ from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from coldbench import build, runtimes
+from coldbench.build import Artifact
+from coldbench.environments.base import Environment
+from coldbench.errors import UsageError
 from coldbench.phases import billed_ms
 from coldbench.targets.aws.lambda_report import Report
-from coldbench.build import Artifact
-from coldbench.errors import UsageError
 from coldbench.environments import function_url
-from coldbench.environments.base import Environment
-from coldbench.workflows.options import MEMORY_MAX_MB, MEMORY_MIN_MB
+from coldbench.targets.docker.pulled import PulledImages
 from coldbench.targets.local.target import LocalTarget
+from coldbench.workflows.options import MEMORY_MAX_MB, MEMORY_MIN_MB
+from coldbench.workflows.signals import sigterm_as_interrupt
 
 API_VERSION = "2015-03-31"
 # Each function's URL: http://HOST:PORT/lambda-url/<function name>/<path>, any method
@@ -457,8 +459,6 @@ class Server:
             return self._targets[timeout_s]
 
     def _images(self):
-        from coldbench.targets.docker.pulled import PulledImages
-
         with self._lock:
             if self._pulled is None:
                 self._pulled = PulledImages(auth=self.control_plane.registry_auth)
@@ -811,7 +811,6 @@ def artifacts_for(runtime_names: list[str], function_dir=None, handler: str | No
 
 def main_loop(server: Server, announce: Callable[[str], None] = lambda text: None) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM); every environment is stopped after."""
-    from coldbench.workflows.run import sigterm_as_interrupt
 
     with sigterm_as_interrupt():
         try:

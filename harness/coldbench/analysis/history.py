@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench import files
+from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import ResultsError
 from coldbench.results.schema import Results, load, new_run_id, region_of
 
@@ -74,7 +75,6 @@ def run_id_of(results: Results, raw: bytes, path: Path | str = "the results file
 
 def index_rows(run_id: str, results: Results) -> list[dict]:
     """The index rows of one run: one per configuration and mode."""
-    from coldbench.analysis.summary import summarize_samples
 
     run = results.run
     functions = {(f.get("name"), f.get("runtime")): f for f in run.get("functions", [])}

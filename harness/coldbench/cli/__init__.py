@@ -7,20 +7,19 @@ configuration produced none; 2 bad input or an unusable machine, nothing measure
 
 from __future__ import annotations
 
-import inspect
 import signal
 import sys
 from itertools import groupby
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
 from coldbench import __version__, targets
 from coldbench.cli import ab as ab_command
 from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
+from coldbench.cli.common import confirm_on_terminal, given, target_options
 from coldbench.cli.function_set import function_set_option
 from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.cli.layers import layer_options, parsed_layers
@@ -54,45 +53,6 @@ def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
     if not configs:
         return EXIT_FAILED_SAMPLES
     return EXIT_OK if all(c.ok for c in configs) else EXIT_FAILED_SAMPLES
-
-
-def confirm_on_terminal(question: str) -> bool:
-    """Ask on a terminal; without one, the answer is no (--yes is the way to go on)."""
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        return False
-    return click.confirm(question, default=False, err=True)
-
-
-# the targets' own options ----------------------------------------------------------------
-
-def target_options(command: str):
-    """Add the options the registered targets declare for ``command`` ("run", "cleanup"),
-    after the command's own (decorate the function with it first); the function takes
-    them as ``**settings``."""
-    def decorate(function):
-        own = set(inspect.signature(function).parameters)
-        for option, owners in reversed(targets.options(command)):
-            if option.key in own:
-                raise ColdbenchError(f"the {'/'.join(owners)} target's option {option.flag} "
-                                     f"clashes with an option of coldbench {command}")
-            scope = f"{' and '.join(owners)} target{'s' if len(owners) > 1 else ''}"
-            settings = {"help": f"{scope}: {option.help}"}
-            if option.type is bool:
-                settings["is_flag"] = True
-            else:
-                settings |= {"type": click.Choice(option.choices) if option.choices
-                             else option.type, "default": option.default,
-                             "show_default": option.default is not None}
-            function = click.option(option.flag, option.key, **settings)(function)
-        return function
-    return decorate
-
-
-def given(context: click.Context, names) -> set[str]:
-    """Which of the parameters ``names`` the user set (on the command line or through a
-    variable), not left at their default."""
-    return {name for name in names
-            if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
 
 
 def _targets_help() -> str:

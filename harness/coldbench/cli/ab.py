@@ -10,13 +10,14 @@ from pathlib import Path
 import click
 
 from coldbench.analysis import compare as comparing
+from coldbench.cli.common import given, target_options
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_REGRESSION
+from coldbench.render import compare as comparison_table
 from coldbench.results.schema import MODES
 from coldbench.runtimes import RUNTIMES
 
 
 def register(cli) -> None:
-    from coldbench.cli import given, target_options
     from coldbench.cli.function_set import function_set_option
 
     @cli.command()
@@ -60,7 +61,7 @@ def register(cli) -> None:
     @click.option("--mode", "modes", default=",".join(MODES), show_default=True,
                   help="Modes to compare, comma-separated.")
     @click.option("--format", "fmt", default="table", show_default=True,
-                  type=click.Choice(comparing.FORMATS))
+                  type=click.Choice(comparison_table.FORMATS))
     @click.option("--output", type=click.Path(path_type=Path),
                   help="Results file (JSON): every raw sample of both versions.")
     @click.option("--force", is_flag=True,
@@ -120,7 +121,7 @@ def register(cli) -> None:
             options.status = progress.status
             results = workflow.ab(request, on_sample=progress.sample, on_status=progress.status)
         found = analysis.compare(results, change, alpha, wanted)
-        click.echo(comparing.render(found, fmt, change, alpha), nl=False)
+        click.echo(comparison_table.render(found, fmt, change, alpha), nl=False)
         text = rendering.markdown(results, found, change, alpha)
         if markdown_file is not None:
             files.replace_file(markdown_file, text)

@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 
 from coldbench import files
+from coldbench.cli.common import confirm_on_terminal, given, target_options
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 
 def register(cli) -> None:
-    from coldbench.cli import target_options
     from coldbench.workflows.mitigate import DEFAULT_KEEP_WARM, DEFAULT_MEMORY, TARGETS
 
     @cli.command()
@@ -72,7 +72,7 @@ def register(cli) -> None:
         Exit status 2 for bad input (nothing measured), 1 when a configuration produced no
         valid sample."""
         from coldbench import prices as price_tables
-        from coldbench.analysis import mitigation as analysis
+        from coldbench.render import mitigation as analysis
         from coldbench.analysis.summary import summarize_samples
         from coldbench.workflows import mitigate as mitigation
         from coldbench.workflows.options import parse_memory, parse_runtimes
@@ -80,7 +80,6 @@ def register(cli) -> None:
         from coldbench.workflows import profile_document as documents
 
         from coldbench import targets
-        from coldbench.cli import confirm_on_terminal, given
         from coldbench.errors import UsageError
         from coldbench.workflows.sweeps import parse_intervals
 

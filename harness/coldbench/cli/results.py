@@ -19,6 +19,9 @@ from coldbench import files
 from coldbench.analysis import compare as comparing, cost as costing
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
 from coldbench.prices import ARCHES
+from coldbench.render import calibration as calibration_table
+from coldbench.render import compare as comparison_table
+from coldbench.render import cost as cost_tables
 from coldbench.results.schema import MODES
 
 HISTORY_HELP = "History folder that RUN names refer to (latest, latest~N, a run id)."
@@ -77,7 +80,7 @@ def open_results(ref: str, history_dir: Path, target: str | None = None):
 @click.option("--target", help="Narrow latest and latest~N to one target (default: the "
                                "target of the other run when that one is a file).")
 @click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(comparing.FORMATS))
+              type=click.Choice(comparison_table.FORMATS))
 @history_option
 def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, history_dir):
     """Is NEW slower than BASE? Per configuration: ratio of medians, Mann-Whitney U.
@@ -103,7 +106,7 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
     click.echo(f"base: {base.run.get('run_id') or base_path} ({base_path})", err=True)
     click.echo(f"new:  {new.run.get('run_id') or new_path} ({new_path})", err=True)
     found = comparing.compare(base, new, change, alpha, wanted, allow)
-    click.echo(comparing.render(found, fmt, change, alpha), nl=False)
+    click.echo(comparison_table.render(found, fmt, change, alpha), nl=False)
     if not any(c.result is not None for c in found):
         raise UsageError("nothing was compared: no configuration is in both runs with valid "
                          "samples and the same code, event, runtime version, target and CPU "
@@ -135,7 +138,7 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
 @click.option("--prices", help="Price table: YYYY-MM of a shipped one, or a CSV file "
                                "(default: the newest shipped).")
 @click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(costing.FORMATS))
+              type=click.Choice(cost_tables.FORMATS))
 @history_option
 def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arches,
          provisioned, snapstart_hours, image_size, prices, fmt, history_dir):
@@ -161,7 +164,7 @@ def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arche
     if not measured:
         raise UsageError(f"{run_ref}: no configuration has valid warm samples to price; "
                          "run with --warm 10 or more")
-    click.echo(costing.render(costing.costs(measured, table, workload, wanted), table,
+    click.echo(cost_tables.render(costing.costs(measured, table, workload, wanted), table,
                               workload, fmt, regions_of(results)), nl=False)
 
 
@@ -262,7 +265,7 @@ def calibrate(local_ref, aws_ref, output, force, history_dir):
     click.echo(f"{prediction.MODEL}\n  cpu_factor = {calibration.cpu_factor:.3f}, "
                f"ms_per_mb = {calibration.ms_per_mb:.2f}, fitted on {len(points)} "
                "configurations\n")
-    click.echo(prediction.markdown_table(calibration))
+    click.echo(calibration_table.markdown_table(calibration))
     if calibration.error_pct is not None:
         click.echo(f"stated error of a prediction: +-{calibration.error_pct:.0f}% (root mean "
                    "square of the leave-one-runtime-out errors)")

@@ -41,8 +41,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from coldbench.build import cache_root
 from coldbench.errors import BuildError, EnvironmentUnavailable, MissingToolchain
+from coldbench.tools import cache_root
 
 HOST_HINT = "or pass --delivery host to read the task root from this machine's page cache"
 BLOCK_SIZE = 4096                # the image's block size, and its loop device's sector size

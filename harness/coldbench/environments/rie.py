@@ -36,8 +36,8 @@ from typing import Callable
 from coldbench.environments.base import ControlPlane, out_of_memory
 from coldbench.errors import MissingToolchain, UsageError
 from coldbench.phases import ms_between, now_ns
-from coldbench.runtimes.base import run_tool
-from coldbench.targets.base import Invoked
+from coldbench.model import Invoked
+from coldbench.tools import cache_root, run_tool
 
 MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator"
 PACKAGE = f"{MODULE}/cmd/aws-lambda-rie"
@@ -63,7 +63,6 @@ ANSWER_GRACE_S = 5
 def executable() -> Path:
     """The emulator's binary for this machine, built into coldbench's cache on first use
     the way its own Makefile builds releases (static, without symbols)."""
-    from coldbench.build import cache_root   # here: coldbench.build imports the runtimes
 
     binary = cache_root() / "rie" / VERSION / "aws-lambda-rie"
     if binary.is_file():

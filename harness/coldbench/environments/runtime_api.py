@@ -34,8 +34,8 @@ from typing import Callable
 from coldbench.environments import extensions_api, telemetry as telemetry_api
 from coldbench.environments.base import ControlPlane, decode_response
 from coldbench.environments.extensions import ExternalExtensions
+from coldbench.model import Invoked
 from coldbench.phases import ms_between, now_ns
-from coldbench.targets.base import Invoked
 
 API_VERSION = "2018-06-01"
 _NEXT = f"/{API_VERSION}/runtime/invocation/next"

@@ -7,7 +7,7 @@ each sample is what its mode says it is. Works with any target (``targets/base.p
   provisioned concurrency buys); its first invocation is measured.
 - after idle (``--idle``, targets that keep environments): the second of two invocations
   of one function, the interval apart with no configuration change; cold or warm as the
-  platform found it (``Measurement.idle``), the share of cold ones being the result.
+  platform found it (``workflows.sweeps.idle``), the share of cold ones being the result.
 
 Environments are measured one at a time. Cold and provisioned samples are interleaved
 across configurations (A B C A B C ...) so that drift on a busy machine hits every
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import replace
 from typing import Callable
 
 from coldbench.model import Config, Environment, Invoked, Plan
@@ -89,7 +88,8 @@ def _start_failed(exc: Exception) -> Invoked:
 
 
 class Measurement:
-    """Takes the samples of a plan on one target and hands each to ``record``."""
+    """Takes the cold, warm and provisioned samples of a plan on one target and hands each
+    to ``record``. A plan's burst and idle sweep are ``coldbench.workflows.sweeps``."""
 
     def __init__(self, target: Target, configs: list[Config], plan: Plan,
                  record: Callable[[Sample], None], cold_only: frozenset = frozenset()):
@@ -118,64 +118,6 @@ class Measurement:
                 environment = self.warm(config, None)
                 if environment is not None:
                     environment.close()
-        if plan.burst:
-            for config in full:
-                self.burst(config)
-        if plan.idle and plan.idle_samples:
-            self.idle()
-
-    def idle(self) -> None:
-        """The idle sweep, every configuration and interval at once (``Target.idle``): each
-        second invocation after an interval is a sample of a configuration of its own (its
-        variant ends "idle 5m"), in the mode it turned out to be: cold where the platform
-        says an environment was started for it (Lambda's REPORT: Init Duration), or, where
-        it says nothing, the function does; warm otherwise. The function's flag is checked
-        against that mode as for any sample.
-
-        A failed sample that says neither (no REPORT, no flag) has no mode of its own: it is
-        filed in the mode of the first sample of its configuration and interval that did not
-        fail, held
-        until one comes (failures tend to come first: a function that failed to deploy, a
-        first invocation that failed), and as cold if none comes. So failures count against
-        the mode that was measured, and never make a mode of their own with no valid sample
-        (a "warm: no valid sample" beside all-cold samples)."""
-        modes: dict[Config, str] = {}             # by idle configuration: its first mode
-        held: dict[Config, list[Invoked]] = {}    # failures waiting for that mode
-        try:
-            for config, idle_s, invoked in self.target.idle(self.configs, list(self.plan.idle),
-                                                             self.plan.idle_samples,
-                                                             self.plan.event):
-                invoked.extra["idle_s"] = idle_s
-                said = invoked.extra.get("report_cold")
-                if said is None and isinstance(invoked.response, dict):
-                    said = invoked.response.get("cold")
-                taken = replace(config, variant=config.variant.but(idle_s=idle_s))
-                if said is None and invoked.error is not None:
-                    if taken in modes:
-                        self.record(to_sample(taken, modes[taken], invoked, None))
-                    else:
-                        held.setdefault(taken, []).append(invoked)
-                    continue
-                mode = "cold" if said is True else "warm"
-                if invoked.error is None and taken not in modes:
-                    modes[taken] = mode
-                    for failed in held.pop(taken, []):
-                        self.record(to_sample(taken, mode, failed, None))
-                self.record(to_sample(taken, mode, invoked, None))
-        finally:
-            for taken, failures in held.items():
-                for failed in failures:
-                    self.record(to_sample(taken, "cold", failed, None))
-
-    def burst(self, config: Config) -> None:
-        """``plan.burst`` cold samples started at once: a configuration of their own (its
-        variant says "burst N"), beside the sequential cold samples."""
-        count = self.plan.burst
-        taken = replace(config, variant=config.variant.but(burst=count))
-        for invoked, e2e_ms in self.target.burst(config.artifact, config.memory_mb, count,
-                                                 self.plan.event):
-            invoked.extra["burst"] = count
-            self.record(to_sample(taken, "cold", invoked, e2e_ms))
 
     def cold(self, config: Config) -> Environment | None:
         """One cold sample; returns its environment (alive or not) for warm samples."""

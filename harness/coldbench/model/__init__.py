@@ -10,9 +10,10 @@ from coldbench.model.config import (BUILTIN_FUNCTION, BUILTIN_RUNTIMES, Config, 
 from coldbench.model.intervals import interval_text, parse_interval
 from coldbench.model.invocation import Environment, Invoked
 from coldbench.model.metadata import collect_metadata, cpu_model_name, now_iso
+from coldbench.model.options import RunOptions
 from coldbench.model.stats import median
 from coldbench.model.variant import Variant
 
 __all__ = ["Artifact", "BUILTIN_FUNCTION", "BUILTIN_RUNTIMES", "Config", "ConfigKey",
-           "Environment", "Invoked", "Plan", "Variant", "collect_metadata", "cpu_model_name",
+           "Environment", "Invoked", "Plan", "RunOptions", "Variant", "collect_metadata", "cpu_model_name",
            "interval_text", "median", "now_iso", "parse_interval", "runtime_rank"]

@@ -7,6 +7,7 @@ import json
 
 from coldbench.analysis import compare as comparing
 from coldbench.analysis.ab import BASE, HEAD
+from coldbench.render import compare as comparison_table
 from coldbench.results.schema import Results
 
 # Found again in the pull request's comments, so that the check updates its own comment in
@@ -47,7 +48,7 @@ def markdown(results: Results, found: list[comparing.Comparison],
                 f"{run.get('coldbench_version', '?')}, run `{run.get('run_id', '?')}`.")
     return (f"{MARKER}\n### coldbench A/B: {_version(run, BASE)} → {_version(run, HEAD)}"
             f"{f' ({functions})' if functions else ''}\n\n{verdict}\n\n"
-            f"{comparing.render(found, 'markdown', min_change, alpha)}\n"
+            f"{comparison_table.render(found, 'markdown', min_change, alpha)}\n"
             f"<sub>{measured}</sub>\n")
 
 

@@ -10,14 +10,12 @@ from pathlib import Path
 from tabulate import tabulate
 
 from coldbench import files
-from coldbench.workflows.profile_document import tree_of
 from coldbench.profile.tree import PART_LABELS, Item, top_items
+from coldbench.render.figure import pyplot
+from coldbench.render.table import ms
+from coldbench.workflows.profile_document import tree_of
 
 DEFAULT_TOP = 15
-
-
-def ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
 
 
 def _signed(value: float | None, unit: str) -> str:
@@ -54,18 +52,18 @@ def render_profile(profile: dict, memory_mb: int, top: int = DEFAULT_TOP) -> str
     init = profile["init_ms"]
     lines = [f"{profile['runtime']}: {profile['function']} ({profile['handler']}) at "
              f"{memory_mb} MB, profiled by {profile['means']}",
-             f"Init Duration p50: {ms(init['unprofiled']['p50'])} ms unprofiled "
-             f"(n={init['unprofiled']['n']}), {ms(init['profiled']['p50'])} ms profiled "
+             f"Init Duration p50: {ms(init['unprofiled']['p50'], 1)} ms unprofiled "
+             f"(n={init['unprofiled']['n']}), {ms(init['profiled']['p50'], 1)} ms profiled "
              f"(n={init['profiled']['n']}); {_overhead(profile)}", ""]
     if profile["split"]:
-        rows = [[part["label"], ms(part["ms"]),
+        rows = [[part["label"], ms(part["ms"], 1),
                  (part["how"] or "") + (" (the rest)" if part["remainder"] else "")]
                 for part in profile["parts"]]
         lines += [tabulate(rows, headers=["part", "p50 ms", "how"], tablefmt="simple",
                            colalign=("left", "right", "left"), disable_numparse=True), ""]
     tree = tree_of(profile)
     if tree is not None:
-        rows = [[PART_LABELS[part], _name(item), ms(item.self_ms), ms(item.total_ms)]
+        rows = [[PART_LABELS[part], _name(item), ms(item.self_ms, 1), ms(item.total_ms, 1)]
                 for part, item in top_items(tree, top)]
         if rows:
             lines += [tabulate(rows, headers=["part", "item", "self ms", "cumulative ms"],
@@ -87,7 +85,6 @@ MIN_DRAWN_SHARE = 0.001    # nor are they drawn below this share (a JVM loads ~1
 def icicle_svg(doc: dict, path: Path) -> None:
     """An icicle chart per function (root on top, each row a level, width = cumulative
     milliseconds) written to ``path`` as SVG."""
-    from coldbench.render.report import pyplot
     plt = pyplot()
     figure = icicle_figure(doc["profiles"])
     drawn = io.StringIO()
@@ -99,7 +96,6 @@ def icicle_svg(doc: dict, path: Path) -> None:
 def icicle_figure(profiles: list[dict]):
     """The icicle charts of ``profiles`` (those with a tree), one below the other, as a
     matplotlib figure: for the file above, and for the reports and the site."""
-    from coldbench.render.report import pyplot
     plt = pyplot()
     profiles = [p for p in profiles if p.get("tree")]
     # a row of 0.28 inch per level, so that a deep tree (a package importing dozens of
@@ -118,7 +114,7 @@ def icicle_figure(profiles: list[dict]):
         ax.set_xlabel("ms")
         memory = f" at {profile['memory_mb']} MB" if profile.get("memory_mb") else ""
         ax.set_title(f"{profile['runtime']}: {profile['function']}{memory} - Init Duration "
-                     f"{ms(tree.total_ms)} ms (profiled)", loc="left", fontsize=10)
+                     f"{ms(tree.total_ms, 1)} ms (profiled)", loc="left", fontsize=10)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
     figure.tight_layout()

@@ -46,6 +46,7 @@ from coldbench.analysis.summary import summarize_samples
 from coldbench.analysis.history import History
 from coldbench.errors import ResultsError, UsageError
 from coldbench.model import median
+from coldbench.render import compare as comparison_table
 from coldbench.render.figure import PALETTE, Chart, pyplot, svg_of
 from coldbench.render.pictures import documented_comparison, init_parts
 from coldbench.render.report import html_report, page, profile_charts, table_html
@@ -289,7 +290,7 @@ def ab_section(results: Results) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(c.key.label)}</td><td>{c.key.memory_mb} MB</td><td>{c.mode}</td>"
         f"<td>{ms(c.base_p50)} ({c.base_n})</td><td>{ms(c.new_p50)} ({c.new_n})</td>"
-        f"<td>{compare.ratio_text(c.result)}</td>"
+        f"<td>{comparison_table.ratio_text(c.result)}</td>"
         f"<td>{f'{c.result.p_value:.3g}' if c.result else '-'}</td>"
         f'<td class="{"regression" if c.regression else ""}">{html.escape(c.text())}</td></tr>'
         for c in found)

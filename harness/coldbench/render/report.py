@@ -18,14 +18,16 @@ import re
 from pathlib import Path
 
 from coldbench import files
-from coldbench.analysis import reference
+from coldbench import prices as price_tables
+from coldbench.analysis import cost, reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
 from coldbench.errors import UsageError
 from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
 from coldbench.render.figure import MODE_COLORS, PALETTE, Chart, pyplot, svg_of
 from coldbench.render.pictures import documented_comparison, init_parts
-from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, rows
+from coldbench.render.profile import icicle_figure
+from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, render, rows
 from coldbench.results.schema import Results
 
 
@@ -103,8 +105,6 @@ def cold_vs_warm(configs: list[ConfigSummary]) -> Chart | None:
 
 
 def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None:
-    from coldbench import prices as price_tables
-    from coldbench.analysis import cost
 
     plt = pyplot()
     prices = price_tables.load()
@@ -191,7 +191,6 @@ def local_vs_aws(results: Results, configs: list[ConfigSummary]) -> Chart | None
 def profile_charts(results: Results) -> list[Chart]:
     """An icicle chart of each configuration the run profiled (`run --profile`,
     ``run.profiles``), drawn by the profile's own renderer."""
-    from coldbench.render.profile import icicle_figure, ms as profile_ms
 
     found = []
     for profile in results.run.get("profiles") or []:
@@ -203,8 +202,8 @@ def profile_charts(results: Results) -> list[Chart]:
         init = profile["init_ms"]
         overhead = ("" if profile.get("overhead_ms") is None else
                     f" Overhead of profiling: {profile['overhead_ms']:+.1f} ms (profiled "
-                    f"Init Duration p50 {profile_ms(init['profiled']['p50'])} ms against "
-                    f"{profile_ms(init['unprofiled']['p50'])} ms unprofiled).")
+                    f"Init Duration p50 {ms(init['profiled']['p50'], 1)} ms against "
+                    f"{ms(init['unprofiled']['p50'], 1)} ms unprofiled).")
         found.append(Chart(name, f"Where init time goes: {key}",
                            f"The median of {init['profiled']['n']} profiled cold starts "
                            f"({profile['means']}): Init Duration on top, below it its parts, "
@@ -249,7 +248,6 @@ def charts_folder(output: Path) -> Path:
 
 def markdown(results: Results, output: Path | None = None) -> tuple[str, dict[Path, str]]:
     """The report as Markdown, and the chart files to write beside ``output``."""
-    from coldbench.render.table import render
 
     configs = summarize_samples(results.samples)
     lines = [f"# {run_title(results.run)}", ""]

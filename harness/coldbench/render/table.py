@@ -10,7 +10,9 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from coldbench.analysis import reference
+from coldbench.analysis.idle import after_idle, keep_warm_lines
 from coldbench.analysis.summary import ConfigSummary
+from coldbench.prices import load
 from coldbench.results.schema import BUILTIN_FUNCTION
 
 HEADERS = ["Runtime", "Memory", "Cold Start p50 (p90/p99)", "Init p50 (AWS)",
@@ -55,9 +57,14 @@ def footnote(configs: list[ConfigSummary]) -> str:
     return " ".join(notes)
 
 
-def ms(value: float | None) -> str:
+def ms(value: float | None, decimals: int | None = None) -> str:
+    """Milliseconds as every table shows them: "-" for none; with ``decimals``, that many
+    (profiles: one); else 2 decimals below 10 ms, 1 below a second, whole with thousands
+    separators above."""
     if value is None:
         return "-"
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
     if value < 10:
         return f"{value:.2f}"
     if value < 1000:
@@ -143,8 +150,6 @@ def render(configs: list[ConfigSummary], fmt: str) -> str:
 def idle_lines(configs: list[ConfigSummary]) -> list[str]:
     """For a run with --idle: per configuration and interval, the share of calls after
     that much idle time that were cold, and what keep-warm pings would buy (none without)."""
-    from coldbench.analysis.idle import after_idle, keep_warm_lines
-    from coldbench.prices import load
 
     found = after_idle(configs)
     return keep_warm_lines(found, load()) if found else []
@@ -159,7 +164,6 @@ def idle_text(configs: list[ConfigSummary], bullet: str = "") -> str:
 def _as_json(config: ConfigSummary) -> dict:
     variant = {"variant": config.variant.label()} if config.variant else {}
     if config.idle_s is not None:
-        from coldbench.analysis.idle import after_idle
 
         found = after_idle([config])[0]
         variant |= {"idle_s": config.idle_s, "cold_after_idle": {

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from coldbench.errors import BuildError, MissingToolchain, UsageError
+from coldbench.errors import MissingToolchain, UsageError
 from coldbench.model import Artifact
+from coldbench.tools import end_session, run_tool
 
-# The functions shipped with coldbench, one folder per built-in runtime (functions/<name>/).
+__all__ = ["BUILTIN_FUNCTIONS", "ImageRecipe", "LambdaImage", "Launch", "Runtime", "end_session",
+           "join_paths", "run_tool"]
+
+# The functions shipped with coldbench, one folder per built-in runtime (functions/<name>/):
+# package data (coldbench/functions, in a source tree a link to the repository's functions/),
+# so that an installed coldbench has them too.
 BUILTIN_FUNCTIONS = Path(os.environ.get(
-    "COLDBENCH_FUNCTIONS", Path(__file__).resolve().parents[3] / "functions"))
+    "COLDBENCH_FUNCTIONS", Path(__file__).resolve().parents[1] / "functions"))
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Launch:
 @dataclass(frozen=True)
 class ImageRecipe:
     """How the docker target puts a runtime into a container image
-    (``coldbench.targets.docker.images``).
+    (``coldbench.targets.images``).
 
     ``--images aws`` starts from ``aws_base``, AWS's base image for Lambda that stands for
     the runtime. ``--images local`` builds on a Debian root filesystem that holds AWS's
@@ -95,6 +99,9 @@ class Runtime(ABC):
     documented_as: str | None = None
     #: the row of AWS's published Init Duration table that stands for it (None: none)
     aws_init_row: str | None = None
+    #: the module of its profile probe (``coldbench.profile.probes``): how `coldbench
+    #: profile` looks into its init; None: its init is profiled as one item
+    probe: str | None = None
     #: how the docker target makes an image for it
     image: ImageRecipe = ImageRecipe()
     #: bump when the build recipe changes, so cached artifacts are rebuilt
@@ -187,36 +194,3 @@ class Runtime(ABC):
 def join_paths(*parts: str | None) -> str:
     """A search path of ``parts`` in order, the empty ones left out."""
     return ":".join(part for part in parts if part)
-
-
-def run_tool(who: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
-             timeout: float = 1800) -> str:
-    """Run a build tool for ``who``; its stdout, or BuildError with the tail of its output.
-    The tool runs in a session of its own, which ends with it, whatever interrupts it
-    (Ctrl-C, SIGTERM, its timeout): no pip, npm, cargo or mvn process outlives coldbench."""
-    try:
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    except FileNotFoundError as exc:
-        raise MissingToolchain(f"{who}: {exc.filename} not found") from exc
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(f"{who}: '{' '.join(argv)}' took over {timeout:.0f} s") from exc
-    finally:
-        end_session(process)
-    if process.returncode != 0:
-        tail = "\n".join((stdout + stderr).strip().splitlines()[-25:])
-        raise BuildError(f"{who}: '{' '.join(argv)}' failed (exit {process.returncode}):\n{tail}")
-    return stdout
-
-
-def end_session(process: subprocess.Popen) -> None:
-    """Kill what is left of the session ``process`` leads (started with
-    ``start_new_session``): its children and theirs, and the process itself."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from coldbench.errors import BuildError
 from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime
+from coldbench.tools import environ, install_bootstrap
 
 HINT = "install Go 1.26 or newer"
 # As AWS documents for provided.al2023 (docs.aws.amazon.com/lambda/latest/dg/golang-package.html):
@@ -33,6 +34,7 @@ class Go(Runtime):
     default_handler = "bootstrap"
     documented_as = "Rust / Go"
     lambda_runtime = "provided.al2023"
+    probe = "coldbench.profile.probes.go"
     aws_init_row = "go (provided.al2023)"
     image = ImageRecipe(aws_base="public.ecr.aws/lambda/provided:al2023",
                         origin="static binary in the task root")
@@ -64,7 +66,6 @@ class Go(Runtime):
                        out: Path) -> None:
         # One executable named bootstrap at the root, cross-built for the architecture
         # (Go reads its target from GOARCH) by build(), so with the same BUILD_FLAGS.
-        from coldbench.targets.aws.package import environ, install_bootstrap
         with tempfile.TemporaryDirectory(prefix="coldbench-go-") as work:
             with environ(GOARCH=_GO_ARCH[architecture]):
                 self.build(artifact.function.source, Path(work))

@@ -20,8 +20,13 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
+from coldbench.build import Function
+from coldbench.environments.base import ACCOUNT, REGION, lambda_variables
+from coldbench.environments.runtime_api import RuntimeAPI
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime, end_session, run_tool
+from coldbench.model import Artifact
+from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, end_session,
+                                     run_tool)
 
 HINT = "install a JDK 17+ and Maven (or point COLDBENCH_JAVA_HOME at a JDK)"
 
@@ -118,6 +123,7 @@ class Java(Runtime):
     default_handler = "coldbench.Handler::handleRequest"
     documented_as = "Java 21"
     lambda_runtime = "java21"
+    probe = "coldbench.profile.probes.java"
     aws_init_row = "java21"
     image = ImageRecipe(aws_base="public.ecr.aws/lambda/java:21",
                         executable=JAVA_IN_IMAGE, version="java -version 2>&1 | head -n 1",
@@ -288,10 +294,6 @@ def _list_loaded_classes(task_root: Path) -> None:
     fails to fetch the next event and the JVM exits, leaving CLASS_LIST complete. The
     function's jars are reachable only through the client's own class loader, whose
     classes the JVM does not list."""
-    from coldbench.build import Artifact, Function
-    from coldbench.environments.base import ACCOUNT, REGION, lambda_variables
-    from coldbench.environments.runtime_api import RuntimeAPI
-
     name = "coldbench-java-training"
     function = Function(name, Java(), task_root, TRAINING_HANDLER)
     argv = jvm_command(task_root, TRAINING_MEMORY_MB, TRAINING_HANDLER,

@@ -13,6 +13,7 @@ from pathlib import Path
 from coldbench.errors import BuildError, MissingToolchain
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
                                      run_tool)
+from coldbench.tools import copy_sources
 
 # Pinned: the client is part of what is measured. 3.3.0 is the release that builds on
 # Node.js 20; its install compiles curl and aws-lambda-cpp into a native addon.
@@ -64,6 +65,7 @@ class Node(Runtime):
     default_handler = "index.handler"
     documented_as = "Node.js 20"
     lambda_runtime = "nodejs20.x"
+    probe = "coldbench.profile.probes.node"
     aws_init_row = "nodejs20.x"
     # Local images: the host's own node binary. Debian 12 packages Node.js 18, whose ABI
     # the client's addon, built for the host's Node.js 20, does not load; copying the
@@ -174,7 +176,6 @@ class Node(Runtime):
                        out: Path) -> None:
         # The function's own files and dependencies, without the runtime interface client:
         # the nodejs runtimes bring their own.
-        from coldbench.targets.aws.package import copy_sources
         copy_sources(artifact.function.source, out, self.ignored_dirs)
         manifest_path = out / "package.json"
         if not manifest_path.is_file():

@@ -13,6 +13,7 @@ from pathlib import Path
 from coldbench.errors import BuildError
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
                                      run_tool)
+from coldbench.tools import copy_sources
 
 # Pinned: the client is part of what is measured.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
@@ -74,6 +75,7 @@ class Python(Runtime):
     default_handler = "app.handler"
     documented_as = "Python 3.12"
     lambda_runtime = "python3.12"
+    probe = "coldbench.profile.probes.python"
     aws_init_row = "python3.12"
     # Local images: Debian's python3, which must be the host's major.minor (checked). The
     # task root's modules are compiled once in the image, as Lambda's runtime ships them:
@@ -145,7 +147,6 @@ class Python(Runtime):
                        out: Path) -> None:
         # The function's own files and its requirements, without awslambdaric (python3.12
         # brings its own); wheels for Lambda's platform, never built here.
-        from coldbench.targets.aws.package import copy_sources
         function = artifact.function
         copy_sources(function.source, out, self.ignored_dirs)
         requirements = function.source / "requirements.txt"

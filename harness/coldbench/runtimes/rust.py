@@ -29,6 +29,7 @@ from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
 from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime
+from coldbench.tools import cache_root, environ, host_architecture, install_bootstrap
 
 HINT = "install Rust (cargo and rustc 1.85 or newer, e.g. with rustup)"
 _TRIPLE = {"x86_64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
@@ -37,7 +38,6 @@ _GNU_PREFIX = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 
 def target_dir(workspace_root: Path) -> Path:
     """Cargo's target folder for the functions of one workspace folder."""
-    from coldbench.build import cache_root   # here: coldbench.build imports the runtimes
     key = hashlib.sha256(str(workspace_root.resolve()).encode()).hexdigest()[:16]
     return cache_root() / "cargo-target" / f"{workspace_root.name}-{key}"
 
@@ -161,7 +161,6 @@ class Rust(Runtime):
         # One executable named bootstrap at the root. For another architecture Cargo
         # builds again (it reads its target from CARGO_BUILD_TARGET), which needs that
         # target's standard library and a linker for it: checked first.
-        from coldbench.targets.aws.package import environ, host_architecture, install_bootstrap
         if architecture == host_architecture():
             install_bootstrap(artifact.task_root / "bootstrap", architecture, out)
             return

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator, Protocol, runtime_checkable
 
 from coldbench.errors import UsageError
 from coldbench.model import Artifact, Config, Environment, Invoked, Plan
-
-if TYPE_CHECKING:
-    from coldbench.workflows.options import RunOptions
+from coldbench.model.options import RunOptions
 
 
 @dataclass(frozen=True)
@@ -76,22 +74,6 @@ class Target(ABC):
         """A new execution environment. ``provisioned``: return only once its init has
         finished, as provisioned concurrency does; otherwise init runs on the first invoke."""
 
-    def burst(self, artifact: Artifact, memory_mb: int, count: int,
-              event: dict) -> list[tuple[Invoked, float | None]]:
-        """``count`` invocations sent at once at a configuration with no environment, each
-        (what it returned, its end-to-end ms): a burst of cold starts. Only targets whose
-        plug-in says ``bursts`` have one."""
-        raise NotImplementedError(f"the {self.name} target takes no bursts")
-
-    def idle(self, configs: list[Config], intervals_s: list[float], samples: int,
-             event: dict) -> Iterator[tuple[Config, float, Invoked]]:
-        """The idle sweep: per configuration and interval, ``samples`` times, invoke a
-        function, leave it alone (no invocation, no configuration change) for the interval,
-        and invoke it again; yields (configuration, interval, the second invocation) as each
-        ends. Waits overlap, so that the sweep takes about its longest interval. Only
-        targets whose plug-in says ``idles`` have one."""
-        raise NotImplementedError(f"the {self.name} target takes no idle sweeps")
-
     def describe(self) -> dict:
         """Metadata of this target for the results file (host, limits, versions)."""
         return {"target": self.name}
@@ -104,7 +86,30 @@ class Target(ABC):
         """Release everything this target made; called once, also on errors and Ctrl-C."""
 
 
-class TargetPlugin:
+@runtime_checkable
+class Bursts(Protocol):
+    """A target that takes bursts (`coldbench run --burst N`)."""
+
+    def burst(self, artifact: Artifact, memory_mb: int, count: int,
+              event: dict) -> list[tuple[Invoked, float | None]]:
+        """``count`` invocations sent at once at a configuration with no environment, each
+        (what it returned, its end-to-end ms): a burst of cold starts."""
+
+
+@runtime_checkable
+class SweepsIdle(Protocol):
+    """A target that keeps environments between invocations and sweeps idle intervals
+    (`coldbench run --idle 5m,15m`)."""
+
+    def idle(self, configs: list[Config], intervals_s: list[float], samples: int,
+             event: dict) -> Iterator[tuple[Config, float, Invoked]]:
+        """The idle sweep: per configuration and interval, ``samples`` times, invoke a
+        function, leave it alone (no invocation, no configuration change) for the interval,
+        and invoke it again; yields (configuration, interval, the second invocation) as each
+        ends. Waits overlap, so that the sweep takes about its longest interval."""
+
+
+class TargetPlugin(ABC):
     """What coldbench needs of a target before one exists: the class an entry point in the
     group ``coldbench.targets`` names. It is not a Target; ``from_options`` makes one."""
 
@@ -119,11 +124,14 @@ class TargetPlugin:
     cleanup_options: ClassVar[tuple[Option, ...]] = ()
     #: True: `coldbench cleanup` asks before removing its leftovers (unless --yes)
     cleanup_asks: ClassVar[bool] = False
-    #: True: its targets take bursts (``Target.burst``, `coldbench run --burst N`)
-    bursts: ClassVar[bool] = False
-    #: True: its targets keep environments between invocations and sweep idle intervals
-    #: (``Target.idle``, `coldbench run --idle 5m,15m`)
-    idles: ClassVar[bool] = False
+    #: the Target classes ``from_options`` makes: what its targets can do beyond the
+    #: interface (``Bursts``, ``SweepsIdle``) is what every one of them implements
+    makes: ClassVar[tuple[type, ...]] = ()
+
+    @classmethod
+    def can(cls, capability: type) -> bool:
+        """Every target this plug-in makes has ``capability`` (a protocol above)."""
+        return bool(cls.makes) and all(issubclass(made, capability) for made in cls.makes)
 
     @classmethod
     def check_options(cls, options: RunOptions) -> None:
@@ -132,9 +140,9 @@ class TargetPlugin:
         before anything is built, and with the same options more than once."""
 
     @classmethod
+    @abstractmethod
     def from_options(cls, options: RunOptions) -> "Target":
         """The target, configured from a run's checked options."""
-        raise NotImplementedError(f"{cls.__name__} defines no from_options")
 
     @classmethod
     def find_leftovers(cls, settings: dict) -> list[Leftover]:

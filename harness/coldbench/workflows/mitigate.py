@@ -4,7 +4,7 @@ to one function, on the local target.
 1. Build the function; list the packages of its task root (Python: top-level packages
    and modules, grouped by the distribution that installed them; Node.js: the packages of
    node_modules), without the runtime interface client's, which Lambda's runtime brings.
-2. Profile it (``profile.session``): which modules or packages its profiled cold starts
+2. Profile it (``workflows.profile``): which modules or packages its profiled cold starts
    loaded. The packages none loaded are copied out of a copy of the task root: the trimmed
    build.
 3. Measure, interleaved as `coldbench run` does (``measure.modes.Measurement``): the
@@ -35,16 +35,73 @@ from pathlib import Path
 from typing import Callable
 
 from coldbench import build, runtimes, targets
-from coldbench.analysis.mitigation import BESIDE_SNAPSTART, TRIMMED, Findings, Package
 from coldbench.build import Artifact
 from coldbench.errors import ColdbenchError, UsageError
-from coldbench.workflows import options as runner
 from coldbench.measure.modes import Measurement
 from coldbench.model import Config, Plan, Variant
-from coldbench.workflows.run import sigterm_as_interrupt
-from coldbench.workflows import profile as session
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
+from coldbench.targets.aws.images import parse_package_types
+from coldbench.targets.aws.package import parse_architectures
+from coldbench.targets.aws.regions import parse_regions
+from coldbench.workflows import options as runner
+from coldbench.workflows import profile as session
+from coldbench.workflows import sweeps
+from coldbench.workflows.signals import sigterm_as_interrupt
+
+TRIMMED = "trimmed"                   # the version label of the trimmed build's samples
+BESIDE_SNAPSTART = "no SnapStart"     # the function measured beside SnapStart, without it
+
+
+@dataclass(frozen=True)
+class Package:
+    """A top-level package of a task root: what would load it (module or package names),
+    its files (relative to the task root) and their size in bytes."""
+
+    name: str
+    modules: tuple[str, ...]
+    paths: tuple[str, ...]
+    size_bytes: int
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "modules": list(self.modules), "paths": list(self.paths),
+                "size_bytes": self.size_bytes}
+
+
+@dataclass
+class Findings:
+    """What `coldbench mitigate` measured of one function."""
+
+    runtime: str
+    function: str
+    handler: str
+    target: str
+    memory: list[int]
+    samples: list[Sample]
+    packages: list[Package] = field(default_factory=list)     # every candidate
+    unused: list[Package] = field(default_factory=list)       # never loaded
+    task_root_bytes: int | None = None
+    package_note: str | None = None        # why the package analysis is not available
+    profiled: int = 0                      # profiled cold starts the analysis rests on
+    loaded: list[str] = field(default_factory=list)
+    compared: dict[str, str | None] = field(default_factory=dict)  # runtime -> why not measured
+    # --target aws: the architecture (the variant of the function's own samples), the
+    # region, the keep-warm interval and idle intervals (s), what the deployments could cost
+    architecture: str | None = None
+    region: str | None = None
+    keep_warm_s: float | None = None
+    idle: list[float] = field(default_factory=list)
+    spent_usd: float = 0.0
+
+    @property
+    def reference_mb(self) -> int:
+        return max(self.memory)
+
+    def variant_of(self, version: str | None = None, snapstart: bool = False) -> Variant:
+        """The variant of the function's samples: plain, or a ``version`` ("trimmed"), or
+        with SnapStart; with the architecture on AWS ("x86_64 trimmed")."""
+        return Variant(architecture=self.architecture, version=version, snapstart=snapstart)
+
 
 DEFAULT_MEMORY = "128,512,1024,1769"
 TARGETS = ("local", "aws")
@@ -122,10 +179,6 @@ def run_options(request: Request) -> runner.RunOptions:
 
 def _check_aws(request: Request) -> None:
     """What `mitigate --target aws` measures: one region, one architecture, zip packages."""
-    from coldbench.targets.aws.images import parse_package_types
-    from coldbench.targets.aws.package import parse_architectures
-    from coldbench.targets.aws.regions import parse_regions
-
     settings = request.target_options
     if settings.get("region") and len(parse_regions(settings["region"])) > 1:
         raise UsageError("mitigate measures in one region: pass one --region")
@@ -414,7 +467,7 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
             try:
                 configs = target.prepare(one.configs, one.plan)
                 findings.spent_usd += target.estimate.total_usd
-                Measurement(target, configs, one.plan, record).run()
+                sweeps.measure(target, configs, one.plan, record)
             finally:
                 target.close()
 

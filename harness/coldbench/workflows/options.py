@@ -5,82 +5,21 @@ bad input leaves nothing half-written. The chosen target checks its own options
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from coldbench import build, function_sets, layers, runtimes, targets, templates
-from coldbench.analysis.prediction import Calibration
 from coldbench.errors import UsageError
-from coldbench.measure.modes import Config, Plan
+from coldbench.model.config import Config
+from coldbench.model.options import DEFAULT_MEMORY, URL_TARGETS, VIAS, RunOptions
+from coldbench.targets.base import Bursts, SweepsIdle
+
+__all__ = ["DEFAULT_MEMORY", "MEMORY_MAX_MB", "MEMORY_MIN_MB", "RunOptions", "check",
+           "functions", "parse_memory", "parse_runtimes"]
 
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10240
 # "Configure Lambda function timeout": up to a maximum value of 900 seconds (15 minutes)
 MAX_TIMEOUT_S = 900
-DEFAULT_MEMORY = (128, 512, 1769)
-VIAS = ("invoke", "url")
-URL_TARGETS = ("local", "docker")      # whose environments run on this machine
-
-
-@dataclass
-class RunOptions:
-    runtimes: list[str]
-    memory: list[int] = field(default_factory=lambda: list(DEFAULT_MEMORY))
-    cold: int = 10
-    warm: int = 20
-    provisioned: int = 6
-    burst: int = 0
-    idle: tuple[float, ...] = ()           # --idle intervals in seconds (measure/idle.py)
-    idle_samples: int = 10                 # idle samples per configuration and interval
-    work: int = 100
-    timeout_s: float = 60.0
-    target: str = "local"
-    cpu_model: str = "lambda"
-    limits: bool = True
-    output: Path | None = None
-    force: bool = False
-    function_dir: Path | None = None
-    handler: str | None = None
-    function_set: str = "hello"       # the built-in functions measured (coldbench.function_sets)
-    rebuild: bool = False
-    # also take as many profiled cold samples per configuration, after the others
-    # (`run --profile`, the local target only: ``profile/session.py``)
-    profile: bool = False
-    # the function's layers, in order (``--layer``), each loaded by ``coldbench.layers``
-    layers: tuple[build.Layer, ...] = ()
-    # also measure the function with each prefix of its layers (none, A, A+B, ...),
-    # interleaved, to print each layer's overhead (``--layer-overhead``)
-    layer_overhead: bool = False
-    target_options: dict = field(default_factory=dict)   # options only one target reads
-    # what predicts AWS's Init Duration from local cold samples (analysis/prediction.py):
-    # None, the calibration shipped with coldbench
-    calibration: Calibration | None = None
-    # the options the user left at their default (field names; the CLI fills it): a
-    # target may adjust those, where it would refuse a value the user chose
-    defaulted: frozenset[str] = frozenset()
-    notes: list[str] = field(default_factory=list)       # what the checks adjusted, said
-    # `--template FILE`: the functions of an app's definition (coldbench.templates), those
-    # named by --function-name (all when none), with --env-vars and --layer-dir applied
-    template: Path | None = None
-    function_names: tuple[str, ...] = ()
-    env_vars: Path | None = None
-    layer_dirs: tuple[str, ...] = ()
-    # True: each template function at its own memory size (--memory not given)
-    template_memory: bool = True
-    template_functions: list[build.Function] | None = None    # read by ``check``
-    # how each invocation reaches the function: Lambda's Invoke API, or an HTTP request
-    # to its function URL (``targets/function_url.py``)
-    via: str = "invoke"
-    # how a target talks to the user: progress lines, what must be said whatever the
-    # verbosity, and a yes/no question (None: no one to ask)
-    status: Callable[[str], None] | None = None
-    announce: Callable[[str], None] | None = None
-    confirm: Callable[[str], bool] | None = None
-
-    def plan(self) -> Plan:
-        return Plan(cold=self.cold, warm=self.warm, provisioned=self.provisioned,
-                    event={"work": self.work}, burst=self.burst, idle=tuple(self.idle),
-                    idle_samples=self.idle_samples if self.idle else 0)
 
 
 def parse_runtimes(text: str) -> list[str]:
@@ -132,12 +71,12 @@ def check(options: RunOptions) -> None:
     if options.cold + options.warm + options.provisioned + options.burst == 0 \
             and not options.idle:
         raise UsageError("nothing to measure: --cold, --warm and --provisioned are all 0")
-    if options.burst and not targets.get(options.target).bursts:
-        takers = [name for name, plugin in targets.TARGETS.items() if plugin.bursts]
+    if options.burst and not targets.get(options.target).can(Bursts):
+        takers = [name for name, plugin in targets.TARGETS.items() if plugin.can(Bursts)]
         raise UsageError(f"--burst: the {options.target} target starts one environment at "
                          f"a time; bursts are for --target {' or '.join(takers) or '(none)'}")
-    if options.idle and not targets.get(options.target).idles:
-        takers = [name for name, plugin in targets.TARGETS.items() if plugin.idles]
+    if options.idle and not targets.get(options.target).can(SweepsIdle):
+        takers = [name for name, plugin in targets.TARGETS.items() if plugin.can(SweepsIdle)]
         raise UsageError(f"--idle: the {options.target} target keeps no environment between "
                          f"invocations; idle sweeps are for --target "
                          f"{' or '.join(takers) or '(none)'}")

@@ -10,75 +10,29 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from coldbench import build, targets
 from coldbench.build import Artifact
-from coldbench.workflows import layers as layered
-from coldbench.workflows import options as runner
 from coldbench.measure.modes import START_FAILURES, Config, Measurement, Plan, to_sample
-from coldbench.workflows.run import sigterm_as_interrupt
+from coldbench.model import ConfigKey, Invoked
 from coldbench.phases import ms_between, now_ns
 from coldbench.profile import probes
 from coldbench.profile.probes import Capture
-from coldbench.profile.tree import Item, Reading, assemble, parts_ms
-from coldbench.model import ConfigKey
+from coldbench.profile.tree import Reading, assemble, parts_ms
 from coldbench.results.schema import Sample
 from coldbench.runtimes.base import Launch
-from coldbench.targets.base import Invoked
+from coldbench.workflows import layers as layered
+from coldbench.workflows import options as runner
+from coldbench.workflows.profile_document import (DEFAULT_MEMORY_MB, DEFAULT_SAMPLES, EVENT,
+                                                  FunctionProfile, ProfiledSample, Request,
+                                                  run_entry)
+from coldbench.workflows.signals import sigterm_as_interrupt
 
-DEFAULT_SAMPLES = 5
-DEFAULT_MEMORY_MB = 1769          # one full vCPU on Lambda
-EVENT = {"work": 0}
-
-
-@dataclass
-class Request:
-    runtimes: list[str]
-    function_dir: Path | None = None
-    handler: str | None = None
-    function_set: str = "hello"       # the built-in functions (coldbench.function_sets)
-    samples: int = DEFAULT_SAMPLES
-    memory_mb: int = DEFAULT_MEMORY_MB
-    timeout_s: float = 60.0
-    limits: bool = True
-    delivery: str | None = None       # None: the local target's default
-    rebuild: bool = False
-    # `--template` and its companions (RunOptions' fields of the same names); each
-    # template function at its own memory size unless ``template_memory`` is False
-    template: Path | None = None
-    function_names: tuple[str, ...] = ()
-    env_vars: Path | None = None
-    layer_dirs: tuple[str, ...] = ()
-    template_memory: bool = True
-    layers: tuple = ()                # the functions' layers (``--layer``), in order
-
-
-@dataclass
-class ProfiledSample:
-    init_ms: float | None
-    error: dict | None
-    parts: dict[str, float | None]
-    tree: Item
-    sample: Sample | None = None       # the cold sample itself, as `run` records samples
-
-
-@dataclass
-class FunctionProfile:
-    """Every sample of one function: the unprofiled ones' Init Duration and error, the
-    profiled ones' reading."""
-
-    artifact: Artifact
-    means: str
-    unprofiled: list[tuple[float | None, dict | None]] = field(default_factory=list)
-    profiled: list[ProfiledSample] = field(default_factory=list)
-    split: bool = True
-    how: dict[str, str] = field(default_factory=dict)
-    remainder: str | None = None
-    memory_mb: int | None = None       # a template function's own size (else the request's)
-
+__all__ = ["DEFAULT_MEMORY_MB", "DEFAULT_SAMPLES", "FunctionProfile", "ProfiledSample",
+           "Request", "profile", "profile_run", "run_options"]
 
 def run_options(request: Request) -> runner.RunOptions:
     """The request as `coldbench run` options for the local target: checked as a run's are."""
@@ -133,7 +87,7 @@ def profile(request: Request, on_status: Callable[[str], None] = lambda text: No
     for function in runner.functions(options):
         artifacts.append(build.build(function, rebuild=request.rebuild, on_status=on_status))
     layered.check(artifacts)
-    found = [FunctionProfile(a, probes.for_runtime(a.function.runtime.name).MEANS)
+    found = [FunctionProfile(a, probes.for_runtime(a.function.runtime).MEANS)
              for a in artifacts]
     plan = Plan(cold=request.samples, warm=0, provisioned=0, event=EVENT)
     with sigterm_as_interrupt():
@@ -172,7 +126,7 @@ def _unprofiled(target, config: Config, plan: Plan) -> tuple[float | None, dict 
 def _profiled(target, config: Config, result: FunctionProfile,
               event: dict = EVENT) -> ProfiledSample:
     artifact = config.artifact
-    probe = probes.for_runtime(config.runtime)
+    probe = probes.for_runtime(config.artifact.function.runtime)
     folder = Path(tempfile.mkdtemp(prefix="coldbench-profile-"))
     try:
         function = replace(artifact.function, runtime=_Probed(
@@ -224,9 +178,8 @@ def profile_run(target, configs: list[Config], plan: Plan, ordinary: list[Sample
     configurations. Each is handed to ``record`` marked ``profiled`` with its own tree;
     ``run["profiles"]`` gets each configuration's profile (overhead against the ordinary
     cold samples in ``ordinary``), also when the profiling is interrupted."""
-    from coldbench.workflows.profile_document import run_entry
 
-    found = [FunctionProfile(c.artifact, probes.for_runtime(c.runtime).MEANS) for c in configs]
+    found = [FunctionProfile(c.artifact, probes.for_runtime(c.artifact.function.runtime).MEANS) for c in configs]
     try:
         for _ in range(plan.cold):
             for config, result in zip(configs, found):

@@ -9,18 +9,71 @@ and their medians (the tree the terminal shows).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from coldbench import files
 from coldbench.errors import ResultsError
 from coldbench.model import collect_metadata, median, now_iso
-from coldbench.workflows.profile import FunctionProfile, Request
+from coldbench.model import Artifact
 from coldbench.profile.tree import PART_LABELS, PARTS, Item, median_tree
+from coldbench.results.schema import Sample
 
 SCHEMA = "coldbench-profile"
 # 1: first version.
 VERSION = 1
 
+
+
+DEFAULT_SAMPLES = 5
+DEFAULT_MEMORY_MB = 1769          # one full vCPU on Lambda
+EVENT = {"work": 0}
+
+
+@dataclass
+class Request:
+    runtimes: list[str]
+    function_dir: Path | None = None
+    handler: str | None = None
+    function_set: str = "hello"       # the built-in functions (coldbench.function_sets)
+    samples: int = DEFAULT_SAMPLES
+    memory_mb: int = DEFAULT_MEMORY_MB
+    timeout_s: float = 60.0
+    limits: bool = True
+    delivery: str | None = None       # None: the local target's default
+    rebuild: bool = False
+    # `--template` and its companions (RunOptions' fields of the same names); each
+    # template function at its own memory size unless ``template_memory`` is False
+    template: Path | None = None
+    function_names: tuple[str, ...] = ()
+    env_vars: Path | None = None
+    layer_dirs: tuple[str, ...] = ()
+    template_memory: bool = True
+    layers: tuple = ()                # the functions' layers (``--layer``), in order
+
+
+@dataclass
+class ProfiledSample:
+    init_ms: float | None
+    error: dict | None
+    parts: dict[str, float | None]
+    tree: Item
+    sample: Sample | None = None       # the cold sample itself, as `run` records samples
+
+
+@dataclass
+class FunctionProfile:
+    """Every sample of one function: the unprofiled ones' Init Duration and error, the
+    profiled ones' reading."""
+
+    artifact: Artifact
+    means: str
+    unprofiled: list[tuple[float | None, dict | None]] = field(default_factory=list)
+    profiled: list[ProfiledSample] = field(default_factory=list)
+    split: bool = True
+    how: dict[str, str] = field(default_factory=dict)
+    remainder: str | None = None
+    memory_mb: int | None = None       # a template function's own size (else the request's)
 
 
 def summary(result: FunctionProfile) -> dict:

@@ -8,33 +8,23 @@ either.
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Callable
 
 from coldbench import build, targets
-from coldbench.analysis import prediction, reference
+from coldbench import calibration as prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure import references
-from coldbench.measure.modes import Config, Measurement
-from coldbench.model import BUILTIN_FUNCTION, collect_metadata, now_iso
-from coldbench.workflows import layers as layered
-from coldbench.workflows.options import RunOptions, check, configurations, functions
+from coldbench.model import BUILTIN_FUNCTION, Config, collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 from coldbench.targets.function_url import UrlTarget
+from coldbench.workflows import layers as layered
+from coldbench.workflows import sweeps
+from coldbench.workflows.options import RunOptions, check, configurations, functions
+from coldbench.workflows.profile import profile_run
+from coldbench.workflows.signals import sigterm_as_interrupt
 
-
-@contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM ends a run like Ctrl-C does: cleanup runs, results so far stay."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+__all__ = ["predict", "run", "run_metadata", "sigterm_as_interrupt"]
 
 
 def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = None,
@@ -111,7 +101,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                 if on_sample:
                     on_sample(sample, total)
 
-            Measurement(target, configs, plan, record, cold_only=reference_configs).run()
+            sweeps.measure(target, configs, plan, record, cold_only=reference_configs)
             if anchored:
                 writer.results.run["prediction"] = predict_anchored(
                     writer.results.samples, reference_samples, options.calibration,
@@ -119,7 +109,6 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                     options.target_options.get("architectures") or "x86_64")
                 writer.refresh()
             if options.profile:              # after the ordinary samples, kept apart
-                from coldbench.workflows.profile import profile_run
                 profile_run(target, own_configs, plan, writer.results.samples, record,
                             writer.results.run)
             writer.results.run["completed"] = True
@@ -158,7 +147,7 @@ def predict_anchored(samples: list[Sample], reference_samples: list[Sample],
     aws_hello = {}
     for artifact in artifacts:
         runtime = artifact.function.runtime
-        figure = (reference.hello_init_ms(runtime.aws_init_row, architecture)
+        figure = (prediction.hello_init_ms(runtime.aws_init_row, architecture)
                   if runtime.aws_init_row else None)
         if figure is not None:
             aws_hello[runtime.name] = figure[0]

@@ -4,36 +4,24 @@ process, arguments and environment otherwise) and reads what that left behind.
 
 A probe is a module with ``MEANS`` (what it switches on, in words), ``variables(folder,
 env)`` (what to add to the launch's variables ``env``; ``folder`` is where the runtime may
-write) and ``read(capture)`` (a ``Reading``). Runtimes without one are profiled as one item.
+write) and ``read(capture)`` (a ``Reading``). A runtime names its probe's module
+(``Runtime.probe``), so a runtime from a plug-in brings its own; runtimes without one are
+profiled as one item (``whole``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from importlib import import_module
 from types import ModuleType
 
+from coldbench.profile.probes import whole
+from coldbench.profile.probes.base import Capture, joined
+from coldbench.runtimes.base import Runtime
 
-@dataclass(frozen=True)
-class Capture:
-    """What one profiled cold start left: the runtime's output, the probe's folder, and the
-    instants (``phases.now_ns``, CLOCK_MONOTONIC) of its exec and of its init's end."""
-
-    log: str
-    folder: Path
-    exec_ns: int
-    end_ns: int | None               # the first GET /next; None when init failed
-    task_root: Path
-    source: Path                     # the function's source folder
-    handler: str
+__all__ = ["Capture", "for_runtime", "joined"]
 
 
-def for_runtime(name: str) -> ModuleType:
-    """The probe of runtime ``name``; a runtime without one is profiled as a whole."""
-    from coldbench.profile.probes import go, java, node, python, whole
-    return {"python": python, "node": node, "java": java, "go": go}.get(name, whole)
-
-
-def joined(env: dict[str, str], name: str, value: str, separator: str = " ") -> str:
-    """``value`` added to the variable ``name`` the launch already sets, if it does."""
-    return f"{env[name]}{separator}{value}" if env.get(name) else value
+def for_runtime(runtime: Runtime) -> ModuleType:
+    """The probe the runtime names (``Runtime.probe``); a runtime without one is profiled
+    as a whole."""
+    return import_module(runtime.probe) if runtime.probe else whole

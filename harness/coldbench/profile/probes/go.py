@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from coldbench.profile.probes import Capture, joined
+from coldbench.profile.probes.base import Capture, joined
 from coldbench.profile.tree import Item, Reading, total_of
 
 MEANS = "GODEBUG=inittrace=1"

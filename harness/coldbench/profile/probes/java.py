@@ -20,8 +20,9 @@ import re
 import zipfile
 from pathlib import Path
 
-from coldbench.profile.probes import Capture, joined
+from coldbench.profile.probes.base import Capture, joined
 from coldbench.profile.tree import Item, Reading, total_of
+from coldbench.runtimes.java import MAIN_CLASS, client_jars
 
 MEANS = "java -Xlog:class+load,class+init (JAVA_TOOL_OPTIONS)"
 FILE = "java-classes.log"
@@ -40,7 +41,6 @@ def variables(folder: Path, env: dict[str, str]) -> dict[str, str]:
 def class_index(task_root: Path) -> tuple[dict[str, str], set[str]]:
     """Class name -> its jar's file name, for the jars in the task root's lib; and the
     names of the function's own jars (not the client's)."""
-    from coldbench.runtimes.java import client_jars
     lib = task_root / "lib"
     index: dict[str, str] = {}
     jars = sorted(lib.glob("*.jar"))
@@ -88,7 +88,6 @@ def origin(name: str, source: str | None, index: dict[str, str], task_root: Path
 
 
 def read(capture: Capture) -> Reading:
-    from coldbench.runtimes.java import MAIN_CLASS
     try:
         text = (capture.folder / FILE).read_text(errors="replace")
     except OSError:

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from coldbench.profile.probes import Capture, joined
+from coldbench.profile.probes.base import Capture, joined
 from coldbench.profile.tree import Item, Reading, total_of
 
 MEANS = "node --require (Module._load); module.register hooks if the handler is an ES module"

@@ -19,7 +19,7 @@ import ast
 import re
 from pathlib import Path
 
-from coldbench.profile.probes import Capture
+from coldbench.profile.probes.base import Capture
 from coldbench.profile.tree import Item, Reading, total_of
 
 MEANS = "python -X importtime (PYTHONPROFILEIMPORTTIME=1)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coldbench.profile.probes import Capture
+from coldbench.profile.probes.base import Capture
 from coldbench.profile.tree import Item, Reading
 
 MEANS = "none: the runtime's init as one item"

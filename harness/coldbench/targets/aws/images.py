@@ -7,7 +7,7 @@ zip's own, unzipped, at /var/task and the handler as the image's command, as the
 Developer Guide's "Create a Lambda function using a container image" builds one; on
 ``provided.*`` the ``bootstrap`` is also at /var/runtime, where AWS's OS-only images start
 it. Images are built with the Docker SDK on the docker target's image builder
-(``coldbench.targets.docker.images``), cached by content, for this machine's architecture.
+(``coldbench.targets.images``), cached by content, for this machine's architecture.
 
 Where AWS's base image cannot be pulled (no registry reachable), the image is the docker
 target's local image of the function instead (``--images local``: Debian, the runtime the
@@ -40,6 +40,8 @@ from coldbench.build import Artifact
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.targets.aws.client import Clients, describe
 from coldbench.targets.aws.package import Package, host_architecture, parse_choices
+from coldbench.targets import images as docker_images
+from coldbench.targets.images import engine
 
 PACKAGE_TYPES = ("zip", "image")
 RECIPE_VERSION = "1"              # bump when an image's layout changes
@@ -88,9 +90,6 @@ class Images:
     """The images of one run, on this machine's Docker engine."""
 
     def __init__(self, run_id: str, status: Callable[[str], None], memory_mb: int):
-        from coldbench.targets.docker import images as docker_images
-        from coldbench.targets.docker.target import engine
-
         self.client = engine()
         self.builder = docker_images.Builder(self.client, run_id, status)
         self.status = status
@@ -102,8 +101,6 @@ class Images:
     def build(self, artifact: Artifact, package: Package) -> LambdaImage:
         """The function's image: on AWS's base image, else (with a note) on the docker
         target's local one."""
-        from coldbench.targets.docker import images as docker_images
-
         runtime = artifact.function.runtime
         recipe = runtime.lambda_image(package.lambda_runtime)
         base = None
@@ -146,8 +143,6 @@ class Images:
         return self._described(image, ref, package, recipe.aws_base, "aws")
 
     def _on_local_base(self, artifact, package: Package, wanted: str) -> LambdaImage:
-        from coldbench.targets.docker import images as docker_images
-
         function = artifact.function
         parent = self.builder.function(artifact)
         launch = function.runtime.launch(Path(docker_images.TASK_ROOT), function.handler,

@@ -26,6 +26,7 @@ from datetime import date, datetime, timezone
 from functools import cache
 from importlib import resources
 
+from coldbench import runtimes
 from coldbench.errors import UsageError
 
 TABLE = "lambda-runtimes-2026-12.csv"
@@ -136,7 +137,6 @@ def parse(text: str | None) -> tuple[dict[str, str], list[str]]:
     """``--lambda-runtime`` as given: ``python=python3.13,nodejs22.x,latest`` ->
     ({"python": "python3.13"}, ["nodejs22.x", "latest"]). Runtime names must be
     registered, identifiers in the table."""
-    from coldbench import runtimes
 
     by_runtime: dict[str, str] = {}
     bare: list[str] = []
@@ -165,7 +165,6 @@ def choose(names: list[str], text: str | None, on: date) -> dict[str, Choice]:
     """The identifier each of coldbench's runtimes ``names`` is deployed with on day ``on``,
     given ``--lambda-runtime`` (``text``, None when not given). Raises UsageError for an
     identifier Lambda no longer creates functions with, saying since when and what to use."""
-    from coldbench import runtimes
 
     by_runtime, bare = parse(text)
     choices = {}

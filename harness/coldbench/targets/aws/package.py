@@ -16,28 +16,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import platform
-import re
 import shutil
 import tempfile
-import threading
 import zipfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from coldbench.build import Artifact, cache_root
-from coldbench.errors import BuildError, UsageError
+from coldbench.errors import UsageError
+from coldbench.model import Artifact
+# what the runtimes' packaging recipes share, kept where runtimes and targets both reach it
+from coldbench.tools import (AL2023_GLIBC, cache_root, check_bootstrap, copy_sources, environ,
+                             host_architecture, install_bootstrap)
+
+__all__ = ["AL2023_GLIBC", "ARCHITECTURES", "Package", "check_bootstrap", "copy_sources",
+           "environ", "host_architecture", "install_bootstrap", "package", "parse_architectures",
+           "parse_choices", "write_zip"]
 
 ARCHITECTURES = ("x86_64", "arm64")
 PACKAGER_VERSION = "1"            # bump when a layout changes, so cached zips are remade
-# provided.al2023 runs on Amazon Linux 2023, whose glibc is 2.34: a binary linked against
-# newer symbols does not start there.
-AL2023_GLIBC = (2, 34)
-_ELF_MACHINE = {"x86_64": 62, "arm64": 183}          # EM_X86_64, EM_AARCH64
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-# The environment is process-wide: builds that set variables in it take turns.
-_ENVIRON_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -58,12 +55,6 @@ class Package:
     def code_sha256(self) -> str:
         """The zip's SHA-256 in base64, as Lambda reports it (CodeSha256)."""
         return base64.b64encode(hashlib.sha256(self.path.read_bytes()).digest()).decode()
-
-
-def host_architecture() -> str:
-    machine = platform.machine().lower()
-    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64",
-            "arm64": "arm64"}.get(machine, machine)
 
 
 def parse_choices(text: str, allowed, noun: str, option: str) -> list[str]:
@@ -123,51 +114,3 @@ def write_zip(root: Path, out: Path) -> None:
             info.external_attr = (0o100000 | mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
-
-
-def copy_sources(source: Path, out: Path, ignored: frozenset[str]) -> None:
-    """The function's own files, without build output and bytecode."""
-    shutil.copytree(source, out, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(*ignored, "__pycache__", "*.pyc"))
-
-
-@contextmanager
-def environ(**variables: str):
-    """Run a runtime's own build with extra variables: Go and Cargo read their target from
-    the environment (GOARCH, CARGO_BUILD_TARGET), so the runtimes' recipes stay one."""
-    with _ENVIRON_LOCK:
-        saved = {k: os.environ.get(k) for k in variables}
-        os.environ.update(variables)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-
-def install_bootstrap(binary: Path, architecture: str, out: Path) -> None:
-    """``binary``, checked, as the executable ``bootstrap`` at the root of ``out``."""
-    check_bootstrap(binary, architecture)
-    shutil.copy2(binary, out / "bootstrap")
-    (out / "bootstrap").chmod(0o755)
-
-
-def check_bootstrap(binary: Path, architecture: str) -> None:
-    """BuildError unless ``binary`` is a Linux executable for ``architecture`` that needs no
-    newer glibc than provided.al2023 has."""
-    data = binary.read_bytes()
-    if data[:4] != b"\x7fELF" or len(data) < 20:
-        raise BuildError(f"{binary} is not a Linux executable")
-    machine = int.from_bytes(data[18:20], "little" if data[5] == 1 else "big")
-    if machine != _ELF_MACHINE[architecture]:
-        raise BuildError(f"{binary} is not built for {architecture} (ELF machine {machine})")
-    # Symbol versions are stored as plain strings in the dynamic section's string table.
-    needed = max((tuple(int(x) for x in m.groups()) for m in
-                  re.finditer(rb"GLIBC_(\d+)\.(\d+)", data)), default=None)
-    if needed and needed > AL2023_GLIBC:
-        raise BuildError(f"{binary} needs glibc {needed[0]}.{needed[1]}, but provided.al2023 "
-                         f"has {AL2023_GLIBC[0]}.{AL2023_GLIBC[1]}: build it on an older "
-                         "system, or for a musl target")

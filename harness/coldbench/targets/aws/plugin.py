@@ -8,7 +8,8 @@ from functools import partial
 
 from coldbench.errors import EnvironmentUnavailable, UsageError
 from coldbench.targets.aws import lambda_runtimes
-from coldbench.targets.aws.client import Endpoints
+from coldbench.targets.aws import resources
+from coldbench.targets.aws.client import Clients, Endpoints, unavailable
 from coldbench.targets.aws.images import check_architectures, parse_package_types
 from coldbench.targets.aws.package import parse_architectures
 from coldbench.targets.aws.copies import PROVISIONED_POLL_S
@@ -35,8 +36,7 @@ class Aws(TargetPlugin):
 
     summary = "AWS Lambda"
     cleanup_asks = True                 # the resources are in an account: say what, then ask
-    bursts = True                       # --burst: invocations at once against no environment
-    idles = True                        # --idle: invocations after idle time, no update between
+    makes = (AwsTarget, Regions)        # both take bursts and idle sweeps
     run_options = (
         REGION, PROFILE,
         Option("--role-arn", help="an existing Lambda execution role; without it a role with "
@@ -133,9 +133,6 @@ class Aws(TargetPlugin):
     def find_leftovers(cls, settings: dict) -> list[Leftover]:
         """Every resource tagged coldbench:run-id (of --run-id if given) in each region
         of --region, functions first, roles last, in the order they are deleted."""
-        from coldbench.targets.aws import resources
-        from coldbench.targets.aws.client import Clients, unavailable
-
         if not settings.get("region"):
             raise NotSearched(f"cleanup {REGION_NEEDED}")
         leftovers = []
@@ -156,8 +153,6 @@ class Aws(TargetPlugin):
 
 
 def _delete(clients, resource) -> str:
-    from coldbench.targets.aws import resources
-
     errors: list[str] = []
     resources.delete(clients, [resource], on_result=lambda _, error: errors.append(error))
     if errors and errors[0]:

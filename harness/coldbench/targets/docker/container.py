@@ -44,13 +44,12 @@ from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.base import LOG_TAIL_LINES, Sandbox
 from coldbench.errors import BuildError, EnvironmentUnavailable
 from coldbench.phases import ms_between, now_ns
-from coldbench.targets.docker import images
+from coldbench.targets import images
+from coldbench.targets.images import START_HINT
 
 GATE = ('read -r AWS_LAMBDA_RUNTIME_API && export AWS_LAMBDA_RUNTIME_API && '
         'exec "$0" "$@"')
 CREATE_GRACE_S = 2.0                    # for the engine to finish a create the client left
-START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
-              "DOCKER_HOST at a running engine")
 _CLONE_NEWNET = 0x40000000
 LAYERS = "/opt"                         # where Lambda puts a function's layers
 # bytes per second where the code path sets no limit: on cgroup v1 the container's group

@@ -10,11 +10,11 @@ from functools import partial
 from coldbench.environments import cgroups, delivery, isolation
 from coldbench.errors import EnvironmentUnavailable
 from coldbench.targets.base import TargetPlugin, Leftover, Option
-from coldbench.targets.docker import images
+from coldbench.targets import images
 from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, RUN_LABEL, SCOPE_LABEL,
                                              DockerTarget, default_images, engine)
-from coldbench.targets.local.plugin import (API, DELIVERY, EPHEMERAL_STORAGE, HERE,
-                                            check_api_options, code_path, in_use)
+from coldbench.targets.machine import (API, DELIVERY, EPHEMERAL_STORAGE, HERE, check_api_options,
+                                       code_path, in_use)
 
 IMAGES = Option("--images", choices=images.KINDS,
                 help="AWS's base images (pulled; built here when they cannot be) or images "
@@ -33,6 +33,7 @@ class Docker(TargetPlugin):
     name = "docker"
 
     summary = "containers on a Docker engine"
+    makes = (DockerTarget,)
     run_options = (API, DELIVERY, IMAGES, EPHEMERAL_STORAGE)
     cleanup_options = (REMOVE_IMAGES,)
 

@@ -22,7 +22,7 @@ from coldbench.environments import cgroups
 from coldbench.environments.base import Environment
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import EnvironmentUnavailable
-from coldbench.targets.docker import images
+from coldbench.targets import images
 from coldbench.targets.docker.container import ContainerSandbox
 from coldbench.targets.docker.target import (RUN_LABEL, SCOPE_LABEL, engine,
                                             remove_run_containers)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import itertools
 import os
 import platform
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -46,14 +45,16 @@ from coldbench.build import Artifact
 from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
 from coldbench.environments.base import ControlPlane, Environment
+from coldbench.environments.process import CPU_MODELS
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import EnvironmentUnavailable, UsageError
-from coldbench.measure.modes import Config, Plan
+from coldbench.model import Config, Plan
 from coldbench.targets.base import Target
-from coldbench.targets.docker import images
-from coldbench.targets.docker.container import START_HINT, CodeVolume, ContainerSandbox
-from coldbench.targets.local.target import (CPU_MODELS, DELIVERIES, PROVISIONED_UNDER_RIE,
-                                            check_api, limit_notes, rie_description)
+from coldbench.targets import images
+from coldbench.targets.images import engine
+from coldbench.targets.docker.container import CodeVolume, ContainerSandbox
+from coldbench.targets.machine import (DELIVERIES, PROVISIONED_UNDER_RIE, check_api,
+                                       limit_notes, rie_description)
 
 RUN_LABEL = "coldbench.run"              # on every container of a run: the run's id
 # ... and the scope `coldbench cleanup` clears: the name of the cgroup parent
@@ -66,30 +67,6 @@ CODE_IMAGE_PREFIX = "docker-"             # the code images of function images, 
 def default_images() -> str:
     """AWS's images, except in CI (the CI variable set), where none can be pulled."""
     return "local" if os.environ.get("CI") else "aws"
-
-
-def engine():
-    """A client of the Docker engine, or EnvironmentUnavailable saying how to start one."""
-    try:
-        import docker
-    except ImportError:
-        raise EnvironmentUnavailable("the docker target needs the Docker SDK for Python: "
-                                     "pip install 'coldbench[docker]'") from None
-    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    try:
-        client = docker.from_env()
-        client.ping()
-    except (docker.errors.DockerException, OSError) as exc:
-        if "Permission denied" in str(exc):
-            raise EnvironmentUnavailable(f"the Docker engine at {where} refused access "
-                                         "(permission denied): run as root") from None
-        if not os.environ.get("DOCKER_HOST") and shutil.which("dockerd") is None:
-            raise EnvironmentUnavailable("no Docker engine is installed: install one "
-                                         "(apt-get install docker.io), then start it with "
-                                         "scripts/start-docker") from None
-        raise EnvironmentUnavailable(f"no Docker engine answers at {where}: "
-                                     f"{START_HINT}") from None
-    return client
 
 
 class DockerTarget(Target):

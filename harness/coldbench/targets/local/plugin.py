@@ -18,31 +18,15 @@ from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
 from coldbench.targets.base import TargetPlugin, Leftover, Option
-from coldbench.targets.local.target import (APIS, DELIVERIES, PROVISIONED_UNDER_RIE,
-                                            RUNTIME_CACHES, LocalTarget, check_api)
+from coldbench.targets.local.target import RUNTIME_CACHES, LocalTarget
+from coldbench.targets.machine import (API, DELIVERY, EPHEMERAL_STORAGE, HERE, check_api_options,
+                                       code_path, in_use)
 
-HERE = "on this machine"
-API = Option("--api", default="coldbench", choices=APIS,
-             help="the runtime talks to coldbench's Runtime API, or to AWS's Runtime "
-                  "Interface Emulator as in AWS's images.")
-DELIVERY = Option("--delivery", default="lambda", choices=DELIVERIES,
-                  help="lambda (the default): the function's code reaches the runtime as "
-                       "on Lambda, from a read-only image on a loop device of each "
-                       "environment's own, with none of its pages cached, while the "
-                       "runtime's own files stay warm; samples record init_read_mb and "
-                       "the predicted AWS Init Duration (root, loop devices, cgroup v1). "
-                       "host: from this machine's files and page cache, as before.")
 RUNTIME_CACHE = Option("--runtime-cache", default="warm", choices=RUNTIME_CACHES,
                        help="warm (the default): the runtime's own files (interpreter, "
                             "standard library, JDK, runtime client) are read from the page "
                             "cache, as on Lambda's busy workers; cold: evicted before each "
                             "start, for experiments.")
-EPHEMERAL_STORAGE = Option("--ephemeral-storage", default=isolation.EPHEMERAL_DEFAULT_MB,
-                           type=int,
-                           help="MB of the environment's private /tmp (512..10240, as "
-                                "Lambda allows); writing past it fails with ENOSPC. A "
-                                "memory file system here: what /tmp holds counts in the "
-                                "memory limit.")
 # The same flag as the aws target's: there the architectures measured, here the one the
 # prediction of AWS's Init Duration is for (docs/fidelity.md, section 2).
 ARCH = Option("--arch", dest="architectures", default="x86_64",
@@ -59,23 +43,9 @@ NO_DELIVERY_WITHOUT_LIMITS = ("--delivery lambda counts what init reads through 
                               "--delivery host")
 HOST_WITHOUT_LIMITS = ("--no-limits: code read from this machine's files (--delivery host): "
                        "no bytes read counted, no AWS Init Duration predicted")
-RIE_WITHOUT_PROVISIONED = ("--api rie: no provisioned samples (the emulator initialises the "
-                           "runtime on the first invocation)")
 # An environment's folder: FOLDER_PREFIX, the environment's name (the run's 8 hex digits
 # and its sequence number), then mkdtemp's 8 random characters.
 _FOLDER = re.compile(rf"{re.escape(FOLDER_PREFIX)}[0-9a-f]{{8}}(?:-\d+)?-[a-z0-9_]{{8}}")
-
-
-def check_api_options(options) -> None:
-    """The rules of --api (the local and docker targets'): under the emulator there are no
-    provisioned samples; left at their default, they are dropped with a note."""
-    api = options.target_options.get("api") or "coldbench"
-    check_api(api)
-    if api == "rie" and options.provisioned:
-        if "provisioned" not in options.defaulted:
-            raise UsageError(PROVISIONED_UNDER_RIE)
-        options.provisioned = 0
-        options.notes.append(RIE_WITHOUT_PROVISIONED)
 
 
 class Local(TargetPlugin):
@@ -85,6 +55,7 @@ class Local(TargetPlugin):
     name = "local"
 
     summary = "processes on this machine"
+    makes = (LocalTarget,)
     run_options = (API, DELIVERY, RUNTIME_CACHE, EPHEMERAL_STORAGE, ARCH)
 
     @classmethod
@@ -123,19 +94,6 @@ class Local(TargetPlugin):
         # with them the mounts that hold a loop device
         return (cgroup_leftovers() + folder_leftovers() + device_leftovers()
                 + building_leftovers())
-
-
-def code_path(calibration) -> delivery.CodePath:
-    """The read limits of the calibration in use: its local points were measured so."""
-    if calibration is None or not calibration.read_mb_per_s:
-        return delivery.CodePath(None, calibration.read_iops if calibration else None)
-    return delivery.CodePath(int(calibration.read_mb_per_s * 1e6), calibration.read_iops)
-
-
-def in_use(run_id: str) -> str | None:
-    """Why what run ``run_id`` made is kept: its run is live; None if it is not."""
-    pid = owners.owner(run_id)
-    return None if pid is None else f"run {run_id} is live (pid {pid})"
 
 
 def device_leftovers() -> list[Leftover]:

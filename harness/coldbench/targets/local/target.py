@@ -38,21 +38,12 @@ from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSand
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import UsageError
 from coldbench.targets.base import Target
+from coldbench.targets.machine import (DELIVERIES, PROVISIONED_UNDER_RIE, check_api,
+                                       limit_notes, rie_description)
 
-# the control planes a runtime can talk to: coldbench's own Runtime API, or AWS's emulator
-APIS = ("coldbench", "rie")
-# how a function's code reaches its runtime: from this machine's files (and page cache), or
-# as on Lambda, from a read-only image on a block device of its own, read cold
-DELIVERIES = ("host", "lambda")
 # the page cache of the runtime's own files at each start: warm, as on Lambda's busy
 # workers, or cold (evicted before each start), for experiments
 RUNTIME_CACHES = ("warm", "cold")
-PROVISIONED_UNDER_RIE = rie.NO_PROVISIONED
-RIE_CPU_NOTE = ("under the RIE the CPU share applies from the first response on (the "
-                "emulator does not tell when init ends): the first invocation, init "
-                "included, runs unthrottled")
-
-
 class LocalTarget(Target):
     """Runtime processes on this machine, one environment at a time."""
 
@@ -226,19 +217,6 @@ class LocalTarget(Target):
         self.claim.release()
 
 
-def limit_notes(memory_mb: int, limited: bool, cpu_model: str, api: str) -> list[str]:
-    """What to know about the CPU a memory size got, on a target that applies limits."""
-    notes = []
-    share = cgroups.CpuShare.for_memory(memory_mb)
-    if limited and cpu_model != "none" and share.capped:
-        notes.append(f"{memory_mb} MB: CPU share capped at {share.applied_vcpus:g} vCPUs "
-                     f"(Lambda gives {share.lambda_vcpus:.2f}; this host has "
-                     f"{cgroups.host_cpus()})")
-    if api == "rie" and limited and cpu_model == "lambda":
-        notes.append(f"{memory_mb} MB: {RIE_CPU_NOTE}")
-    return notes
-
-
 def sandbox_description(unisolated: str | None) -> dict:
     """What the results say of what a function could see and change."""
     if unisolated:
@@ -246,15 +224,3 @@ def sandbox_description(unisolated: str | None) -> dict:
     return {"isolated": True, "user": f"{isolation.SANDBOX_UID}:{isolation.SANDBOX_GID}",
             "pid_namespace": True, "root": "read-only, the runtime's files only",
             "tmp": "tmpfs of the ephemeral storage's size"}
-
-
-def check_api(api: str) -> None:
-    if api not in APIS:
-        raise UsageError(f"unknown control plane '{api}': choose {', '.join(APIS)}")
-
-
-def rie_description() -> dict:
-    """What the results say about the emulator in use and how its samples were timed."""
-    return {"module": rie.PACKAGE, "version": rie.VERSION,
-            "init_ms": "not measured: the emulator folds init into the first invocation",
-            "duration_ms": "as the client saw it: request sent to response received"}

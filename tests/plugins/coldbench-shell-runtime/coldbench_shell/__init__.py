@@ -20,6 +20,7 @@ class Shell(Runtime):
     name = "shell"
     default_handler = "function.handler"
     lambda_runtime = "provided.al2023"
+    probe = "coldbench_shell.probe"      # its own profile probe, which the plug-in brings
     # no row of the documented comparison nor of AWS's published Init Duration stands for it
     image = ImageRecipe(aws_base="public.ecr.aws/lambda/provided:al2023",
                         packages=("curl",), version="bash -c 'echo bash $BASH_VERSION'",

@@ -36,25 +36,29 @@ from importlib import resources
 
 from tabulate import tabulate
 
-from coldbench.analysis import cost, reference
+from coldbench.analysis import cost, idle, reference
 from coldbench.analysis.stats import Summary, summarize
+from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import UsageError
-from coldbench.model import Variant
+from coldbench.model import Variant, interval_text
 from coldbench.prices import Prices, usd
 from coldbench.render.table import ms
 from coldbench.results.schema import Sample
+from coldbench.runtimes import RUNTIMES
+from coldbench.workflows.mitigate import BESIDE_SNAPSTART, TRIMMED, Findings, Package
+
+__all__ = ["BESIDE_SNAPSTART", "TRIMMED", "Findings", "Package", "Row", "Strategy", "document",
+           "guide", "render", "rows"]
 
 SCHEMA = "coldbench-mitigate"
 # 1: first version.
 # 2: --target aws: "region", "architecture", "keep_warm_s", "idle_s", "cost_bound_usd" (None
 #    on local); the snapstart and keep_warm rows measured there.
 VERSION = 2
-TRIMMED = "trimmed"                   # the variant of the trimmed build's samples
 NOT_PROOF = "not loaded by these events is not proof of unused"
 LOCAL_PROFILE = ("which packages init loads comes from profiled cold starts on this machine "
                  "(profiling needs the local target); the build without them was measured "
                  "on AWS")
-BESIDE_SNAPSTART = "no SnapStart"     # the function measured beside SnapStart, without it
 NO_RESTORE = ("the SnapStart samples had no Restore Duration: no cold start restored a "
               "snapshot, so they do not show what SnapStart does")
 ARCH = "x86_64"
@@ -90,56 +94,6 @@ def guide() -> list[Strategy]:
 def guide_source() -> list[str]:
     text = resources.files("coldbench.data").joinpath("mitigations.csv").read_text()
     return [line.lstrip("# ") for line in text.splitlines() if line.startswith("#")]
-
-
-@dataclass(frozen=True)
-class Package:
-    """A top-level package of a task root: what would load it (module or package names),
-    its files (relative to the task root) and their size in bytes."""
-
-    name: str
-    modules: tuple[str, ...]
-    paths: tuple[str, ...]
-    size_bytes: int
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "modules": list(self.modules), "paths": list(self.paths),
-                "size_bytes": self.size_bytes}
-
-
-@dataclass
-class Findings:
-    """What `coldbench mitigate` measured of one function."""
-
-    runtime: str
-    function: str
-    handler: str
-    target: str
-    memory: list[int]
-    samples: list[Sample]
-    packages: list[Package] = field(default_factory=list)     # every candidate
-    unused: list[Package] = field(default_factory=list)       # never loaded
-    task_root_bytes: int | None = None
-    package_note: str | None = None        # why the package analysis is not available
-    profiled: int = 0                      # profiled cold starts the analysis rests on
-    loaded: list[str] = field(default_factory=list)
-    compared: dict[str, str | None] = field(default_factory=dict)  # runtime -> why not measured
-    # --target aws: the architecture (the variant of the function's own samples), the
-    # region, the keep-warm interval and idle intervals (s), what the deployments could cost
-    architecture: str | None = None
-    region: str | None = None
-    keep_warm_s: float | None = None
-    idle: list[float] = field(default_factory=list)
-    spent_usd: float = 0.0
-
-    @property
-    def reference_mb(self) -> int:
-        return max(self.memory)
-
-    def variant_of(self, version: str | None = None, snapstart: bool = False) -> Variant:
-        """The variant of the function's samples: plain, or a ``version`` ("trimmed"), or
-        with SnapStart; with the architecture on AWS ("x86_64 trimmed")."""
-        return Variant(architecture=self.architecture, version=version, snapstart=snapstart)
 
 
 @dataclass
@@ -294,7 +248,6 @@ def runtime(strategy: Strategy, f: Findings) -> Row:
     figures, taken = {"memory_mb": f.reference_mb, "this_function": _figure(own),
                       "built_in": {}}, []
     documented = reference.documented()
-    from coldbench.runtimes import RUNTIMES
     for name, why_not in f.compared.items():
         if why_not is not None:
             lines.append(f"{name} built-in: not measured ({why_not})")
@@ -367,9 +320,6 @@ def snapstart(strategy: Strategy, f: Findings, prices: Prices) -> Row:
 def keep_warm(strategy: Strategy, f: Findings, prices: Prices) -> Row:
     """What pings at the keep-warm interval cost; with --idle, how often a call after idle
     time found no environment (``analysis.idle``)."""
-    from coldbench.analysis import idle
-    from coldbench.analysis.summary import summarize_samples
-    from coldbench.workflows.sweeps import interval_text
 
     every = f.keep_warm_s or 300.0
     warm = _summary(_of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(), "warm"))

@@ -54,6 +54,35 @@ LABEL = "coldbench.image"               # on every image coldbench makes: its la
 BUILD_CONTAINER_PREFIX = "coldbench-build-"
 
 
+# how to get an engine, said wherever one is missing
+START_HINT = ("start one with scripts/start-docker (or 'dockerd &' as root), or point "
+              "DOCKER_HOST at a running engine")
+
+
+def engine():
+    """A client of the Docker engine, or EnvironmentUnavailable saying how to start one."""
+    try:
+        import docker
+    except ImportError:
+        raise EnvironmentUnavailable("the docker target needs the Docker SDK for Python: "
+                                     "pip install 'coldbench[docker]'") from None
+    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    try:
+        client = docker.from_env()
+        client.ping()
+    except (docker.errors.DockerException, OSError) as exc:
+        if "Permission denied" in str(exc):
+            raise EnvironmentUnavailable(f"the Docker engine at {where} refused access "
+                                         "(permission denied): run as root") from None
+        if not os.environ.get("DOCKER_HOST") and shutil.which("dockerd") is None:
+            raise EnvironmentUnavailable("no Docker engine is installed: install one "
+                                         "(apt-get install docker.io), then start it with "
+                                         "scripts/start-docker") from None
+        raise EnvironmentUnavailable(f"no Docker engine answers at {where}: "
+                                     f"{START_HINT}") from None
+    return client
+
+
 def build_container_prefix() -> str:
     """How the containers that build images are named in this scope (see
     ``targets.docker.SCOPE_LABEL``)."""

@@ -1,0 +1,90 @@
+"""What a `coldbench run` is asked to do: the request every target reads
+(``TargetPlugin.check_options``, ``from_options``). The checks of a request are
+``coldbench.workflows.options``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from coldbench.model.config import Plan
+
+DEFAULT_MEMORY = (128, 512, 1769)
+VIAS = ("invoke", "url")
+URL_TARGETS = ("local", "docker")      # whose environments run on this machine
+# samples per configuration unless asked otherwise (`run`, `mitigate`, `serve`)
+DEFAULT_COLD, DEFAULT_WARM, DEFAULT_PROVISIONED, DEFAULT_IDLE_SAMPLES = 10, 20, 6, 10
+
+
+class Predictor(Protocol):
+    """What predicts AWS's Init Duration from a local cold sample (``coldbench.calibration``)."""
+
+    error_pct: float | None
+
+    def predict(self, init_ms: float | None, init_read_mb: float | None) -> float | None: ...
+
+    def describe(self) -> dict: ...
+
+
+@dataclass
+class RunOptions:
+    runtimes: list[str]
+    memory: list[int] = field(default_factory=lambda: list(DEFAULT_MEMORY))
+    cold: int = DEFAULT_COLD
+    warm: int = DEFAULT_WARM
+    provisioned: int = DEFAULT_PROVISIONED
+    burst: int = 0
+    idle: tuple[float, ...] = ()           # --idle intervals in seconds (workflows/sweeps.py)
+    idle_samples: int = DEFAULT_IDLE_SAMPLES     # idle samples per configuration and interval
+    work: int = 100
+    timeout_s: float = 60.0
+    target: str = "local"
+    cpu_model: str = "lambda"
+    limits: bool = True
+    output: Path | None = None
+    force: bool = False
+    function_dir: Path | None = None
+    handler: str | None = None
+    function_set: str = "hello"       # the built-in functions measured (coldbench.function_sets)
+    rebuild: bool = False
+    # also take as many profiled cold samples per configuration, after the others
+    # (`run --profile`, the local target only: ``profile/session.py``)
+    profile: bool = False
+    # the function's layers, in order (``--layer``), each a ``coldbench.build.Layer`` loaded
+    # by ``coldbench.layers``
+    layers: tuple = ()
+    # also measure the function with each prefix of its layers (none, A, A+B, ...),
+    # interleaved, to print each layer's overhead (``--layer-overhead``)
+    layer_overhead: bool = False
+    target_options: dict = field(default_factory=dict)   # options only one target reads
+    # what predicts AWS's Init Duration from local cold samples (coldbench.calibration):
+    # None, the calibration shipped with coldbench
+    calibration: Predictor | None = None
+    # the options the user left at their default (field names; the CLI fills it): a
+    # target may adjust those, where it would refuse a value the user chose
+    defaulted: frozenset[str] = frozenset()
+    notes: list[str] = field(default_factory=list)       # what the checks adjusted, said
+    # `--template FILE`: the functions of an app's definition (coldbench.templates), those
+    # named by --function-name (all when none), with --env-vars and --layer-dir applied
+    template: Path | None = None
+    function_names: tuple[str, ...] = ()
+    env_vars: Path | None = None
+    layer_dirs: tuple[str, ...] = ()
+    # True: each template function at its own memory size (--memory not given)
+    template_memory: bool = True
+    # the template's functions (``coldbench.build.Function``), read by the checks
+    template_functions: list | None = None
+    # how each invocation reaches the function: Lambda's Invoke API, or an HTTP request
+    # to its function URL (``targets/function_url.py``)
+    via: str = "invoke"
+    # how a target talks to the user: progress lines, what must be said whatever the
+    # verbosity, and a yes/no question (None: no one to ask)
+    status: Callable[[str], None] | None = None
+    announce: Callable[[str], None] | None = None
+    confirm: Callable[[str], bool] | None = None
+
+    def plan(self) -> Plan:
+        return Plan(cold=self.cold, warm=self.warm, provisioned=self.provisioned,
+                    event={"work": self.work}, burst=self.burst, idle=tuple(self.idle),
+                    idle_samples=self.idle_samples if self.idle else 0)
