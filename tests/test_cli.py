@@ -20,7 +20,7 @@ BAD_INPUT = [
     # a target's option given for another target is refused, naming the option
     (["run", "--yes"], "--yes is for --target aws"),
     (["run", "--copies", "3"], "--copies is for --target aws"),        # its default, but given
-    (["run", "--target", "docker", "--arch", "arm64"], "--arch is for --target aws"),
+    (["run", "--target", "docker", "--arch", "arm64"], "--arch is for --target local or aws"),
     (["run", "--lambda-runtime", "python=python3.13"], "--lambda-runtime is for --target aws"),
     (["run", "--images", "local"], "--images is for --target docker"),
     (["run", "--target", "aws", "--region", "us-east-1", "--api", "rie"],

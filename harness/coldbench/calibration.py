@@ -18,17 +18,26 @@ medians per function, runtime and memory size), the errors of the fit, and the c
 settings its local points were measured under. ``fit`` makes one from points; a run
 predicts each cold sample with the one it was given (``load``: by default the one shipped
 with coldbench, ``data/calibration-*.json``). Pairing results files into points is
-``coldbench.analysis.prediction``. Pure functions, no I/O, except ``load`` and ``save``.
+``coldbench.analysis.prediction``.
+
+The anchored model (``AnchoredModel``, the default a run predicts with: ``load_anchored``,
+``data/prediction-*.json``) predicts against references measured in the same run instead,
+anchored on the published AWS figure of the runtime's hello function (``hello_init_ms``);
+the comment before ``ANCHORED_VERSION`` says how. A run's samples are predicted with
+``anchored_predictions``; the model is fitted on the validation set, and its validation
+made, in ``coldbench.analysis.prediction``. Pure functions, no I/O, except reading and
+writing the files.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import statistics
 from dataclasses import asdict, dataclass
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -197,12 +206,15 @@ def _number(value: object, what: str, name: str, *, positive: bool = False,
     return value
 
 
-def from_json(document: object, name: str) -> Calibration:
-    """A calibration from its JSON document; UsageError for anything else, and for
-    parameters that are not finite numbers in their range (a read bandwidth above zero)."""
+def from_json(document: object, name: str) -> Calibration | AnchoredModel:
+    """A calibration from its JSON document (the anchored model's, ``ANCHORED_VERSION``,
+    too); UsageError for anything else, and for parameters that are not finite numbers in
+    their range (a read bandwidth above zero)."""
     if not isinstance(document, dict) or document.get("kind") != KIND:
         raise UsageError(f"{name} is not a coldbench calibration (no \"kind\": \"{KIND}\"); "
                          "make one with coldbench calibrate LOCAL_RUN AWS_RUN --output FILE")
+    if document.get("version") == ANCHORED_VERSION:
+        return anchored_from_json(document, name)
     if document.get("version") != VERSION:
         raise UsageError(f"{name} is a calibration of version {document.get('version')}; "
                          f"this coldbench reads version {VERSION}: make it again with "
@@ -231,7 +243,7 @@ def from_json(document: object, name: str) -> Calibration:
     return calibration
 
 
-def load(path: Path | None = None) -> Calibration:
+def load(path: Path | None = None) -> Calibration | AnchoredModel:
     """The calibration in ``path``, or the default one shipped with coldbench."""
     if path is None:
         text = resources.files("coldbench.data").joinpath(DEFAULT_FILE).read_text()
@@ -243,3 +255,228 @@ def load(path: Path | None = None) -> Calibration:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path} is not a coldbench calibration: {exc}") from None
     return from_json(document, str(path))
+
+
+# -- the published figures the predictions are anchored on --------------------------------
+
+# Init Duration on real AWS Lambda from the public daily benchmark maxday/lambda-perf
+# (data/last.json, 2026-08-22; p50 over 2026-07-23..08-22)
+AWS_INIT_FILE = "aws-lambda-init-duration-2026-08.csv"
+AWS_INIT_SOURCE = "maxday/lambda-perf, 2026-08-22"
+PUBLISHED_SOURCE = (f"{AWS_INIT_SOURCE}: Init Duration p50 (mean where no p50 is "
+                    "published), zip, x86_64, 128 MB")
+
+
+def data_rows(name: str) -> list[dict]:
+    """The rows of a CSV file shipped in ``coldbench.data`` (lines starting # are notes)."""
+    text = resources.files("coldbench.data").joinpath(name).read_text()
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+@cache
+def hello_init_ms(identifier: str, arch: str = "x86_64") -> tuple[float, str] | None:
+    """The published Init Duration of the hello-world function of a Lambda identifier (a
+    row of the lambda-perf file: "python3.13", "go (provided.al2023)") on ``arch``, zip,
+    128 MB: (ms, "p50" or "mean"), the p50 where one is published, or None."""
+    for row in data_rows(AWS_INIT_FILE):
+        if row["runtime"] != identifier:
+            continue
+        if arch == "x86_64":
+            if row["p50_ms"]:
+                return float(row["p50_ms"]), "p50"
+            return (float(row["zip_128_x86_64"]), "mean") if row["zip_128_x86_64"] else None
+        column = row.get(f"zip_128_{arch}")
+        return (float(column), "mean") if column else None
+    return None
+
+
+# -- the anchored model: against references measured in the same run ----------------------
+#
+# A prediction must not move when the machine gets faster or slower. So nothing in it is in
+# this machine's milliseconds: the runtime's own start-up is the published AWS figure of
+# its hello function (anchored), and what the function's init does beyond the hello
+# function of its runtime, measured in the same run and interleaved with it, is counted as
+# CPU time (user and system, ``environments/counters.py``) in units of the CPU time of a
+# fixed workload run in the same run (``measure/references.py``)::
+#
+#     predicted = aws_hello_ms + ms_per_unit * work_units + ms_per_mb * extra_read_mb
+#     work_units    = (init_cpu_ms - hello_cpu_ms) / cpu_reference_cpu_ms
+#     extra_read_mb = init_read_mb - hello_read_mb
+#
+# CPU time, not wall time: on a loaded machine a long init waits for the CPU more than a
+# short one does (four busy processes here made a 140 ms-of-CPU init take 3.3 times as
+# long, the hello function 1.7 times, the reference workload 2 times), while the CPU
+# time of each moved by 0-14 %. A faster machine shortens both the same.
+#
+# ``ms_per_unit`` (what one unit of init work costs on Lambda) and ``ms_per_mb`` (what a MB
+# of the function's own code costs to deliver there) are shared by every runtime; they are
+# fitted on the validation cases marked in_fit (data/validation-*.csv), functions whose own
+# init work varies (``coldbench.analysis.prediction``). The stated error is the 80th
+# percentile of the cases' out-of-fit errors, kept in the model's file.
+
+ANCHORED_VERSION = 2
+ANCHORED_FILE = "prediction-2026-12.json"
+ANCHORED_MODEL = ("predicted_aws_init_ms = aws_hello_ms + ms_per_unit * (init_cpu_ms - "
+                  "hello_cpu_ms) / cpu_reference_cpu_ms + ms_per_mb * (init_read_mb - "
+                  "hello_read_mb)")
+ANCHORED_USES = (
+    "aws_hello_ms: the published Init Duration of the hello function of the same Lambda "
+    "identifier and architecture (maxday/lambda-perf)",
+    "init_cpu_ms, init_read_mb: the CPU time (user and system) of the init of the function's "
+    "cold samples and what it read, on the Lambda-shaped code path",
+    "hello_cpu_ms, hello_read_mb: medians of the runtime's built-in function, measured in "
+    "the same run, interleaved",
+    "cpu_reference_cpu_ms: median CPU time of a fixed workload run after every cold sample")
+ERROR_QUANTILE = 0.8
+
+
+@dataclass(frozen=True)
+class Case:
+    """A function whose AWS Init Duration is published, measured here with its references."""
+
+    name: str
+    runtime: str                # coldbench's runtime that ran it here
+    aws_runtime: str            # the Lambda identifier the AWS figure is for
+    arch: str
+    memory_mb: int
+    aws_init_ms: float
+    statistic: str              # of the AWS figure: "median" or "mean"
+    aws_hello_ms: float         # the published hello figure of aws_runtime on arch
+    local_init_ms: float              # wall clock, shown; the model uses CPU time
+    hello_init_ms: float
+    local_cpu_ms: float
+    hello_cpu_ms: float
+    init_read_mb: float
+    hello_read_mb: float
+    cpu_reference_ms: float           # the reference workload's CPU time
+    in_fit: bool = True
+    local_n: int = 0
+
+    @property
+    def work_units(self) -> float:
+        return (self.local_cpu_ms - self.hello_cpu_ms) / self.cpu_reference_ms
+
+    @property
+    def extra_read_mb(self) -> float:
+        return self.init_read_mb - self.hello_read_mb
+
+
+@dataclass(frozen=True)
+class AnchoredModel:
+    ms_per_unit: float
+    ms_per_mb: float
+    cases: tuple[Case, ...] = ()
+    made: str = ""
+    local_source: str = ""
+    name: str = ""
+    # the code path its cases were measured under: no read limit (fidelity.md, section 1)
+    read_mb_per_s: float | None = None
+    read_iops: int | None = None
+    # the stated error: the |out-of-fit error| that held for ERROR_QUANTILE of the cases,
+    # in %, as the fit found it (``coldbench.analysis.prediction.fit_anchored``)
+    error_pct: float | None = None
+
+    def predict(self, aws_hello_ms: float, work_units: float, extra_read_mb: float) -> float:
+        return aws_hello_ms + self.ms_per_unit * work_units + self.ms_per_mb * extra_read_mb
+
+    def predict_case(self, case: Case) -> float:
+        return self.predict(case.aws_hello_ms, case.work_units, case.extra_read_mb)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "model": ANCHORED_MODEL, "ms_per_unit": self.ms_per_unit,
+                "ms_per_mb": self.ms_per_mb, "error_pct": _round(self.error_pct),
+                "made": self.made, "cases": len(self.cases),
+                "aws_source": PUBLISHED_SOURCE}
+
+
+def anchored_to_json(model: AnchoredModel) -> dict:
+    return {"kind": KIND, "version": ANCHORED_VERSION,
+            "made": model.made or date.today().isoformat(), "model": ANCHORED_MODEL,
+            "uses": list(ANCHORED_USES),
+            "parameters": {"ms_per_unit": model.ms_per_unit, "ms_per_mb": model.ms_per_mb},
+            "local_source": model.local_source,
+            "error": {"error_pct": model.error_pct, "quantile": ERROR_QUANTILE},
+            "cases": [asdict(c) for c in model.cases]}
+
+
+def anchored_from_json(document: dict, name: str) -> AnchoredModel:
+    try:
+        parameters = document["parameters"]
+        model = AnchoredModel(ms_per_unit=_number(parameters["ms_per_unit"], "ms_per_unit",
+                                                  name),
+                              ms_per_mb=_number(parameters["ms_per_mb"], "ms_per_mb", name),
+                              cases=tuple(Case(**c) for c in document.get("cases", ())),
+                              made=document.get("made", ""),
+                              local_source=document.get("local_source", ""), name=name,
+                              error_pct=_number((document.get("error") or {}).get("error_pct"),
+                                                "error.error_pct", name, optional=True))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{name} is not a usable prediction model: {exc}") from None
+    if model.ms_per_unit < 0 or model.ms_per_mb < 0:
+        raise UsageError(f"{name}: the parameters cannot be negative")
+    return model
+
+
+def load_anchored() -> AnchoredModel:
+    """The anchored model shipped with coldbench."""
+    text = resources.files("coldbench.data").joinpath(ANCHORED_FILE).read_text()
+    return anchored_from_json(json.loads(text), ANCHORED_FILE)
+
+
+def save_anchored(model: AnchoredModel, path: Path) -> None:
+    files.replace_file(path, json.dumps(anchored_to_json(model), indent=1) + "\n")
+
+
+# -- the anchored prediction of a run's samples ---------------------------------------------
+
+def init_cpu_ms(sample) -> float | None:
+    """CPU time (user and system) of a sample's init, where its environment counted it."""
+    user, system = sample.extra.get("init_cpu_user_ms"), sample.extra.get("init_cpu_system_ms")
+    return None if user is None or system is None else user + system
+
+
+def reference_medians(samples, reference_function: str = "coldbench") -> dict:
+    """What a run measured of its references: per (runtime, memory) the medians of the hello
+    function's valid cold samples (init, its CPU time and bytes read), and the median CPU
+    reference (wall and CPU time) over every cold sample that carries one."""
+    hello: dict[tuple, list] = {}
+    wall, used = [], []
+    for s in samples:
+        if s.mode != "cold":
+            continue
+        if s.extra.get("cpu_reference_cpu_ms") is not None:
+            wall.append(s.extra["cpu_reference_ms"])
+            used.append(s.extra["cpu_reference_cpu_ms"])
+        if (s.function == reference_function and s.valid and s.init_ms is not None
+                and s.extra.get("init_read_mb") is not None and init_cpu_ms(s) is not None
+                and not s.variant):
+            hello.setdefault((s.runtime, s.memory_mb), []).append(s)
+    return {"cpu_reference_ms": median(wall) if wall else None,
+            "cpu_reference_cpu_ms": median(used) if used else None,
+            "hello": {key: {"init_ms": median(s.init_ms for s in group),
+                            "cpu_ms": median(init_cpu_ms(s) for s in group),
+                            "read_mb": median(s.extra["init_read_mb"] for s in group),
+                            "n": len(group)}
+                      for key, group in hello.items()}}
+
+
+def anchored_predictions(samples, model: AnchoredModel, aws_hello: dict[str, float],
+                         reference_function: str = "coldbench") -> list[float | None]:
+    """Per sample (in order): the predicted AWS Init Duration, or None (not cold, no bytes
+    read or CPU time counted, no hello reference of its runtime, no published hello figure,
+    no CPU reference). ``aws_hello``: runtime -> the published hello figure its prediction
+    is anchored on."""
+    measured = reference_medians(samples, reference_function)
+    unit = measured["cpu_reference_cpu_ms"]
+    found = []
+    for s in samples:
+        read, used = s.extra.get("init_read_mb"), init_cpu_ms(s)
+        hello = (measured["hello"].get((s.runtime, s.memory_mb))
+                 or next((v for (r, _), v in measured["hello"].items() if r == s.runtime), None))
+        if (s.mode != "cold" or s.init_ms is None or read is None or used is None
+                or hello is None or not unit or s.runtime not in aws_hello):
+            found.append(None)
+            continue
+        units = (used - hello["cpu_ms"]) / unit
+        found.append(model.predict(aws_hello[s.runtime], units, read - hello["read_mb"]))
+    return found

@@ -1,26 +1,43 @@
 """Calibrating the prediction of AWS's Init Duration (``coldbench.calibration``): ``points``
 pair a local results file with an AWS results file (``coldbench calibrate``) or with the
 published figures (the default calibration, ``data/calibration-*.json``), and are fitted;
-the fit's validation as rows (``render.calibration`` draws them). Pure functions, no I/O.
+the fit's validation as rows (``render.calibration`` draws them).
+
+The anchored model a run predicts with (``coldbench.calibration.AnchoredModel``) is fitted
+here too (``fit_anchored``) on the validation set (``data/validation-*.csv``: functions
+whose AWS Init Duration is published, ``case_from_run`` measures each), with each case's
+out-of-fit error (``anchored_rows``) and the stated error they give. Pure functions, no
+I/O, except reading the validation set shipped with coldbench.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, replace
 from datetime import date
 
 from coldbench.analysis import reference
-from coldbench.analysis.reference import AWS_INIT_SOURCE
-from coldbench.calibration import (DEFAULT_FILE, KIND, MODEL, USES, VERSION, Calibration, Point,
-                                   fit, from_json, leave_one_runtime_out, load,
-                                   relative_errors, save, to_json)
+from coldbench.calibration import (ANCHORED_FILE, ANCHORED_MODEL, ANCHORED_USES,
+                                   ANCHORED_VERSION, DEFAULT_FILE, ERROR_QUANTILE, KIND, MODEL,
+                                   PUBLISHED_SOURCE, USES, VERSION, AnchoredModel, Calibration,
+                                   Case, Point, anchored_from_json, anchored_predictions,
+                                   anchored_to_json, data_rows, fit, from_json, hello_init_ms,
+                                   init_cpu_ms, leave_one_runtime_out, load, load_anchored,
+                                   reference_medians, relative_errors, save, save_anchored,
+                                   to_json)
 from coldbench.errors import UsageError
 from coldbench.model import Variant, median
 from coldbench.runtimes import RUNTIMES
 
-__all__ = ["DEFAULT_FILE", "KIND", "MODEL", "USES", "VERSION", "Calibration", "Point",
-           "fit", "fit_runs", "from_json", "leave_one_runtime_out", "load",
+__all__ = ["ANCHORED_FILE", "ANCHORED_MODEL", "ANCHORED_USES", "ANCHORED_VERSION",
+           "DEFAULT_FILE", "ERROR_QUANTILE", "KIND", "MODEL", "PUBLISHED_SOURCE", "USES",
+           "VALIDATION_FILE", "VERSION", "AnchoredModel", "Calibration", "Case", "Point",
+           "anchored_from_json", "anchored_predictions", "anchored_rows", "anchored_to_json",
+           "case_from_run", "error_figures", "fit", "fit_anchored", "fit_runs", "from_json",
+           "init_cpu_ms", "leave_one_runtime_out", "load", "load_anchored",
            "points_from_published", "points_from_runs", "published_figures",
-           "relative_errors", "save", "to_json", "validation_rows"]
+           "reference_medians", "relative_errors", "replace_case", "save", "save_anchored",
+           "stated_error_pct", "to_json", "validation_rows", "validation_set"]
 
 # -- validation ---------------------------------------------------------------------------
 
@@ -108,10 +125,6 @@ def points_from_runs(local, aws) -> list[Point]:
             for k, v in here.items()]
 
 
-PUBLISHED_SOURCE = (f"{AWS_INIT_SOURCE}: Init Duration p50 (mean where no p50 is "
-                    "published), zip, x86_64, 128 MB")
-
-
 def published_figures() -> dict[str, tuple[float, str]]:
     """runtime -> (AWS's published Init Duration, the Lambda identifier it is for), for
     the registered runtimes that have a row (``Runtime.aws_init_row``)."""
@@ -159,3 +172,161 @@ def fit_runs(points: list[Point], local, aws_source: str) -> Calibration:
                              f"({local.run.get('cpus', '?')} CPUs, kernel "
                              f"{local.run.get('kernel', '?')}), {plan.get('cold', '?')} cold "
                              "samples per configuration, --delivery lambda"))
+
+
+# -- the anchored model: its fit and the out-of-fit errors ---------------------------------
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted values, linear between order statistics."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _nonnegative_least_squares(rows: list[tuple[float, float]], targets: list[float]
+                               ) -> tuple[float, float]:
+    """(a, b) >= 0 minimising sum((a x1 + b x2 - t)^2) over rows (x1, x2) and targets t."""
+    s11 = sum(a * a for a, _ in rows)
+    s12 = sum(a * b for a, b in rows)
+    s22 = sum(b * b for _, b in rows)
+    t1 = sum(a * t for (a, _), t in zip(rows, targets))
+    t2 = sum(b * t for (_, b), t in zip(rows, targets))
+    candidates = [(0.0, 0.0)]
+    if s11 > 0:
+        candidates.append((max(t1 / s11, 0.0), 0.0))
+    if s22 > 0:
+        candidates.append((0.0, max(t2 / s22, 0.0)))
+    determinant = s11 * s22 - s12 * s12
+    if determinant > 1e-12 * max(s11 * s22, 1e-30):
+        a, b = (t1 * s22 - t2 * s12) / determinant, (s11 * t2 - s12 * t1) / determinant
+        if a >= 0 and b >= 0:
+            candidates.append((a, b))
+
+    def loss(ab):
+        return sum((ab[0] * x1 + ab[1] * x2 - t) ** 2 for (x1, x2), t in zip(rows, targets))
+    return min(candidates, key=loss)
+
+
+def fit_anchored(cases, **settings) -> AnchoredModel:
+    """The two shared parameters that minimise the squared relative error over the cases
+    marked in_fit, and the stated error of the model they make (``stated_error_pct``);
+    UsageError with fewer than two."""
+    model = _fit_parameters(cases, **settings)
+    return replace(model, error_pct=stated_error_pct(model))
+
+
+def _fit_parameters(cases, **settings) -> AnchoredModel:
+    """``fit_anchored`` without the stated error (each leave-one-out fit needs none)."""
+    cases = tuple(cases)
+    fitted = [c for c in cases if c.in_fit]
+    if len(fitted) < 2:
+        raise UsageError(f"the anchored model needs at least two cases in the fit; got "
+                         f"{len(fitted)}")
+    rows = [(c.work_units / c.aws_init_ms, c.extra_read_mb / c.aws_init_ms) for c in fitted]
+    targets = [(c.aws_init_ms - c.aws_hello_ms) / c.aws_init_ms for c in fitted]
+    per_unit, per_mb = _nonnegative_least_squares(rows, targets)
+    return AnchoredModel(ms_per_unit=per_unit, ms_per_mb=per_mb, cases=cases, **settings)
+
+
+def anchored_rows(model: AnchoredModel) -> list[dict]:
+    """Per case: local init, the hello reference, work units, AWS, the prediction of the
+    model, its error, and the out-of-fit error: for a case kept out of the fit, the
+    model's; for a case in it, that of the fit without it (leave-one-out)."""
+    rows = []
+    for case in model.cases:
+        predicted = model.predict_case(case)
+        if case.in_fit:
+            others = [replace_case(c, in_fit=False) if c is case else c for c in model.cases]
+            try:
+                without = _fit_parameters(others)
+                out_of_fit = without.predict_case(case) / case.aws_init_ms - 1
+            except UsageError:
+                out_of_fit = None
+        else:
+            out_of_fit = predicted / case.aws_init_ms - 1
+        rows.append({"case": case.name, "runtime": case.aws_runtime, "arch": case.arch,
+                     "memory_mb": case.memory_mb, "local_init_ms": case.local_init_ms,
+                     "hello_init_ms": case.hello_init_ms, "local_cpu_ms": case.local_cpu_ms,
+                     "hello_cpu_ms": case.hello_cpu_ms,
+                     "cpu_reference_ms": case.cpu_reference_ms,
+                     "work_units": case.work_units, "extra_read_mb": case.extra_read_mb,
+                     "aws_init_ms": case.aws_init_ms, "statistic": case.statistic,
+                     "predicted_ms": predicted, "error": predicted / case.aws_init_ms - 1,
+                     "in_fit": case.in_fit, "out_of_fit_error": out_of_fit})
+    return rows
+
+
+def stated_error_pct(model: AnchoredModel) -> float | None:
+    """The stated error: the |out-of-fit error| that held for ``ERROR_QUANTILE`` of the
+    cases, in % (None with fewer than two cases that have one)."""
+    errors = sorted(abs(row["out_of_fit_error"]) for row in anchored_rows(model)
+                    if row["out_of_fit_error"] is not None)
+    if len(errors) < 2:
+        return None
+    return 100 * _quantile(errors, ERROR_QUANTILE)
+
+
+def replace_case(case: Case, **changes) -> Case:
+    return Case(**{**asdict(case), **changes})
+
+
+# -- the validation set -----------------------------------------------------------------------
+
+VALIDATION_FILE = "validation-2026-12.csv"
+
+
+def validation_set() -> list[dict]:
+    """The validation cases (data/validation-*.csv): what is published of each."""
+    return data_rows(VALIDATION_FILE)
+
+
+def case_from_run(row: dict, results, function_name: str) -> Case:
+    """A validation case from its published row and a local run that measured its function
+    (named ``function_name`` in the results) and the built-in function of its reference
+    runtime, with CPU references. UsageError where the run lacks one of them."""
+    anchor = hello_init_ms(row["anchor"], row["arch"])
+    if anchor is None:
+        raise UsageError(f"{row['case']}: no published hello figure for {row['anchor']} on "
+                         f"{row['arch']}")
+    measured = reference_medians(results.samples)
+    recorded = results.run.get("prediction") or {}     # what the run measured for itself
+    hellos = {key.split(" ")[0]: v
+              for key, v in (recorded.get("hello_reference") or {}).items()}
+    hello = (hellos.get(row["reference"])
+             or next((v for (r, _), v in measured["hello"].items() if r == row["reference"]),
+                     None))
+    if recorded.get("cpu_reference_cpu_ms"):
+        measured["cpu_reference_cpu_ms"] = recorded["cpu_reference_cpu_ms"]
+    own = [s for s in results.samples
+           if s.mode == "cold" and s.valid and s.init_ms is not None and not s.variant
+           and s.function == function_name and s.runtime == row["runtime"]
+           and s.extra.get("init_read_mb") is not None and init_cpu_ms(s) is not None]
+    if hello is None or not own or not measured["cpu_reference_cpu_ms"]:
+        raise UsageError(f"{row['case']}: the run lacks the function, its {row['reference']} "
+                         "hello reference or the CPU reference")
+    return Case(name=row["case"], runtime=row["runtime"], aws_runtime=row["aws_runtime"],
+                arch=row["arch"], memory_mb=int(row["memory_mb"] or 0),
+                aws_init_ms=float(row["aws_init_ms"]), statistic=row["statistic"],
+                aws_hello_ms=anchor[0], local_init_ms=round(median(s.init_ms for s in own), 3),
+                hello_init_ms=round(hello["init_ms"], 3),
+                local_cpu_ms=round(median(init_cpu_ms(s) for s in own), 3),
+                hello_cpu_ms=round(hello["cpu_ms"], 3),
+                init_read_mb=round(median(s.extra["init_read_mb"] for s in own), 3),
+                hello_read_mb=round(hello["read_mb"], 3),
+                cpu_reference_ms=round(measured["cpu_reference_cpu_ms"], 3),
+                in_fit=row["use"] == "fit", local_n=len(own))
+
+
+def error_figures(model: AnchoredModel) -> dict:
+    """The out-of-fit errors summed up: over the held-out cases alone and over every case
+    (leave-one-out for the cases in the fit): median and largest |error|, the stated error."""
+    rows = anchored_rows(model)
+    held = [abs(r["out_of_fit_error"]) for r in rows if not r["in_fit"]]
+    every = [abs(r["out_of_fit_error"]) for r in rows if r["out_of_fit_error"] is not None]
+    return {"held_out_n": len(held),
+            "held_out_median_pct": 100 * median(held) if held else None,
+            "held_out_max_pct": 100 * max(held) if held else None,
+            "out_of_fit_n": len(every),
+            "out_of_fit_median_pct": 100 * median(every) if every else None,
+            "stated_error_pct": model.error_pct}

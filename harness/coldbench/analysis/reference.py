@@ -2,19 +2,21 @@
 
 - ``documented.csv``: the documented runtime comparison (a design guide's table).
 - ``aws-lambda-init-duration-2026-08.csv``: Init Duration on real AWS Lambda from the public
-  daily benchmark maxday/lambda-perf (data/last.json, 2026-08-22; p50 over 2026-07-23..08-22).
+  daily benchmark maxday/lambda-perf (data/last.json, 2026-08-22; p50 over 2026-07-23..08-22);
+  the hello function's figure a prediction is anchored on (``hello_init_ms``) is read in
+  ``coldbench.calibration``, where a run predicts.
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
+from coldbench.calibration import AWS_INIT_FILE, AWS_INIT_SOURCE, data_rows, hello_init_ms
 from coldbench.runtimes import RUNTIMES
 
-AWS_INIT_SOURCE = "maxday/lambda-perf, 2026-08-22"
+__all__ = ["AWS_INIT_SOURCE", "Documented", "aws_init_ms", "documented", "hello_init_ms",
+           "verdict"]
 
 
 @dataclass(frozen=True)
@@ -26,15 +28,10 @@ class Documented:
     warm_high_ms: float
 
 
-def _rows(name: str) -> list[dict]:
-    text = resources.files("coldbench.data").joinpath(name).read_text()
-    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
-
-
 @cache
 def documented() -> dict[str, Documented]:
     return {r["row"]: Documented(r["row"], *(float(r[k]) for k in list(r)[1:]))
-            for r in _rows("documented.csv")}
+            for r in data_rows("documented.csv")}
 
 
 @cache
@@ -50,7 +47,7 @@ def aws_init_ms(runtime: str, lambda_runtime: str | None = None) -> tuple[float,
         wanted = {registered.aws_init_row} if registered and registered.aws_init_row else set()
     if not wanted:
         return None
-    for row in _rows("aws-lambda-init-duration-2026-08.csv"):
+    for row in data_rows(AWS_INIT_FILE):
         if row["runtime"] in wanted:
             if row["p50_ms"]:
                 return float(row["p50_ms"]), "p50"
@@ -65,3 +62,4 @@ def verdict(value_ms: float, low_ms: float, high_ms: float) -> str:
     if value_ms > high_ms:
         return "slower"
     return "inside"
+

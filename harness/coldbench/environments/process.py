@@ -41,7 +41,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups, delivery, isolation
+from coldbench.environments import cgroups, counters, delivery, isolation
 from coldbench.environments.base import Sandbox
 from coldbench.phases import now_ns
 
@@ -579,6 +579,8 @@ class ProcessSandbox(Sandbox):
             self.cgroup.set_cpu(self.share.applied_vcpus)
 
     def init_done(self) -> None:
+        if self.cgroup is not None:       # what init did (environments/counters.py)
+            self.extra.update(counters.init_counters(self.cgroup))
         devices = [d for d in (self.device, self.layers_device) if d is not None]
         if devices:                       # what init read from the code path, layers too
             read = [delivery.read_bytes(self.cgroup.io_dir, d) for d in devices]

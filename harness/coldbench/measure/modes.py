@@ -92,26 +92,29 @@ class Measurement:
     to ``record``. A plan's burst and idle sweep are ``coldbench.workflows.sweeps``."""
 
     def __init__(self, target: Target, configs: list[Config], plan: Plan,
-                 record: Callable[[Sample], None]):
+                 record: Callable[[Sample], None], cold_only: frozenset = frozenset()):
         self.target = target
         self.configs = configs
         self.plan = plan
         self.record = record
+        # configurations measured in the cold rounds only (a run's references)
+        self.cold_only = cold_only
 
     def run(self) -> None:
         plan = self.plan
+        full = [c for c in self.configs if c not in self.cold_only]
         for round_ in range(max(plan.cold, plan.provisioned)):
             for config in self.configs:
                 if round_ < plan.cold:
                     environment = self.cold(config)
-                    if round_ == plan.cold - 1 and plan.warm:
+                    if round_ == plan.cold - 1 and plan.warm and config not in self.cold_only:
                         environment = self.warm(config, environment)
                     if environment is not None:
                         environment.close()
-                if round_ < plan.provisioned:
+                if round_ < plan.provisioned and config not in self.cold_only:
                     self.provisioned(config)
         if plan.cold == 0 and plan.warm:
-            for config in self.configs:
+            for config in full:
                 environment = self.warm(config, None)
                 if environment is not None:
                     environment.close()

@@ -132,6 +132,15 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       told apart by their variant's version ("base", "head"), in samples and
 #       run.profiles; run.functions[].version; run.ab (each version's ref and commit, or
 #       folder, and the functions' paths).
+#       Added within 3 (local target): run.prediction (the anchored prediction: its model,
+#       the hello references' medians per runtime and memory size and their cold samples,
+#       measured for the prediction alone and not among the samples, the CPU reference
+#       and its median, the published hello figures used, the architecture); cold samples'
+#       cpu_reference_ms and spawn_reference_ms. predicted_aws_init_ms is added once the
+#       run has measured every sample.
+#       Added within 3 (local target, with cgroups): cold and provisioned samples'
+#       init_cpu_user_ms, init_cpu_system_ms, init_page_faults, init_major_faults and
+#       init_processes (what init did, ``environments/counters.py``).
 SCHEMA_VERSION = 3
 READS = (1, 2, 3)                   # the versions ``load`` accepts
 
@@ -308,6 +317,11 @@ class ResultsWriter:
         data = ((",\n" if len(self._lines) > 1 else "") + line + _CLOSE).encode()
         _write(self._fd, data, self._end)
         self._end += len(data) - len(_CLOSE)
+
+    def refresh(self) -> None:
+        """Take the samples as they are now for the final document (``close``): for what is
+        added to them once the run has measured them all (the anchored prediction)."""
+        self._lines = [json.dumps(sample.to_json()) for sample in self.results.samples]
 
     def flush(self) -> None:
         """Write the whole document now (write, then rename): the run's metadata as it is."""

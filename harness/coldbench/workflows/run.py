@@ -14,7 +14,8 @@ from typing import Callable
 from coldbench import build, targets
 from coldbench import calibration as prediction
 from coldbench.errors import ColdbenchError
-from coldbench.model import collect_metadata, now_iso
+from coldbench.measure import references
+from coldbench.model import BUILTIN_FUNCTION, Config, collect_metadata, now_iso
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 from coldbench.targets.function_url import UrlTarget
 from coldbench.workflows import layers as layered
@@ -42,13 +43,19 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     started = {"run_id": new_run_id(), "started_at": now_iso()}    # before build and deploy
     check(options)
     if options.calibration is None:
-        options.calibration = prediction.load()
+        options.calibration = prediction.load_anchored()
+    anchored = isinstance(options.calibration, prediction.AnchoredModel)
     wanted = versions or {None: functions(options)}
+    # the hello references of the anchored prediction: measured cold, interleaved with the
+    # functions, kept in the run's prediction metadata rather than among its samples
+    added = (references.reference_functions([f for found in wanted.values() for f in found])
+             if anchored and options.target == "local" else [])
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
     built = {version: build.build_all(found, rebuild=options.rebuild, on_status=status)
              for version, found in wanted.items()}
     artifacts = [(version, a) for version, found in built.items() for a in found]
     layered.check([a for _, a in artifacts])
+    hello = build.build_all(added, rebuild=options.rebuild, on_status=status)
     # each function with its layers (with --layer-overhead, each prefix of them), at its
     # memory sizes (a template's at its own), the versions side by side
     per_version = {version: configurations(options, found) for version, found in built.items()}
@@ -57,6 +64,8 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                for version, base in zip(per_version, side_by_side)
                for c in layered.configs([base.artifact], [base.memory_mb],
                                         options.layer_overhead)]
+    # the hello references first, at the run's memory sizes, without layers
+    configs = [Config(a, m) for m in options.memory for a in hello] + configs
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
@@ -64,21 +73,43 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
             target = UrlTarget(target, options.timeout_s)
         try:
             configs = target.prepare(configs, plan)
+            reference_configs = frozenset(c for c in configs if c.artifact in hello)
+            own_configs = [c for c in configs if c not in reference_configs]
             writer.results.run.update(run_metadata(options, target, artifacts, **started)
                                       | (metadata or {}))
-            total = plan.total(len(configs)) + (plan.cold * len(configs) if options.profile
-                                                else 0)
+            total = (plan.total(len(own_configs)) + plan.cold * len(reference_configs)
+                     + (plan.cold * len(own_configs) if options.profile else 0))
+            reference_samples: list[Sample] = []
+            reference_runtimes = {f.runtime.name for f in added}
 
             def record(sample: Sample) -> None:
-                if not sample.profiled:      # a profiled Init Duration predicts nothing
+                if sample.profiled:          # a profiled Init Duration predicts nothing
+                    pass
+                elif anchored:               # predicted once the run has its references
+                    if sample.mode == "cold" and options.target == "local":
+                        cpu, used, spawn = references.cpu_reference_ms()
+                        sample.extra["cpu_reference_ms"] = round(cpu, 3)
+                        sample.extra["cpu_reference_cpu_ms"] = round(used, 3)
+                        sample.extra["spawn_reference_ms"] = round(spawn, 3)
+                else:
                     predict(sample, options.calibration)
-                writer.add(sample)
+                if (not sample.profiled and sample.function == BUILTIN_FUNCTION
+                        and sample.runtime in reference_runtimes and not sample.variant):
+                    reference_samples.append(sample)
+                else:
+                    writer.add(sample)
                 if on_sample:
                     on_sample(sample, total)
 
-            sweeps.measure(target, configs, plan, record)
+            sweeps.measure(target, configs, plan, record, cold_only=reference_configs)
+            if anchored:
+                writer.results.run["prediction"] = predict_anchored(
+                    writer.results.samples, reference_samples, options.calibration,
+                    [a for _, a in artifacts] + hello,
+                    options.target_options.get("architectures") or "x86_64")
+                writer.refresh()
             if options.profile:              # after the ordinary samples, kept apart
-                profile_run(target, configs, plan, writer.results.samples, record,
+                profile_run(target, own_configs, plan, writer.results.samples, record,
                             writer.results.run)
             writer.results.run["completed"] = True
         except ColdbenchError:
@@ -104,6 +135,51 @@ def predict(sample: Sample, calibration: prediction.Calibration) -> None:
         sample.extra["predicted_aws_init_ms"] = round(predicted, 3)
         if calibration.error_pct is not None:
             sample.extra["prediction_error_pct"] = round(calibration.error_pct, 1)
+
+
+def predict_anchored(samples: list[Sample], reference_samples: list[Sample],
+                     model: prediction.AnchoredModel, artifacts,
+                     architecture: str = "x86_64") -> dict:
+    """Add to each cold sample what AWS would report as its Init Duration, by the anchored
+    model against the references measured in this run (``reference_samples``: the hello
+    functions measured for it alone), for Lambda on ``architecture``; what was used, for
+    the results."""
+    aws_hello = {}
+    for artifact in artifacts:
+        runtime = artifact.function.runtime
+        figure = (prediction.hello_init_ms(runtime.aws_init_row, architecture)
+                  if runtime.aws_init_row else None)
+        if figure is not None:
+            aws_hello[runtime.name] = figure[0]
+    ordinary = [s for s in samples if not s.profiled]   # a profiled init predicts nothing
+    predicted = prediction.anchored_predictions(ordinary + reference_samples, model, aws_hello)
+    for sample, value in zip(ordinary, predicted):
+        if value is not None:
+            sample.extra["predicted_aws_init_ms"] = round(value, 3)
+            if model.error_pct is not None:
+                sample.extra["prediction_error_pct"] = round(model.error_pct, 1)
+    measured = prediction.reference_medians(ordinary + reference_samples)
+    return {"model": prediction.ANCHORED_MODEL,
+            "hello_reference": {f"{runtime} {memory} MB": {k: round(v, 3) for k, v in m.items()}
+                                for (runtime, memory), m in measured["hello"].items()},
+            # the hello functions measured for the prediction alone, each cold sample
+            "reference_samples": [
+                {"runtime": s.runtime, "memory_mb": s.memory_mb, "init_ms": s.init_ms,
+                 "init_cpu_ms": prediction.init_cpu_ms(s),
+                 "init_read_mb": s.extra.get("init_read_mb"),
+                 "cpu_reference_ms": s.extra.get("cpu_reference_ms"),
+                 "cpu_reference_cpu_ms": s.extra.get("cpu_reference_cpu_ms"),
+                 "error": s.error} for s in reference_samples],
+            "cpu_reference": references.CPU_REFERENCE,
+            "spawn_reference": references.SPAWN_REFERENCE,
+            "cpu_reference_ms": _round3(measured["cpu_reference_ms"]),
+            "cpu_reference_cpu_ms": _round3(measured["cpu_reference_cpu_ms"]),
+            "aws_hello_ms": aws_hello, "aws_hello_source": prediction.PUBLISHED_SOURCE,
+            "architecture": architecture}
+
+
+def _round3(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = None,

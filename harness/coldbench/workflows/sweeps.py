@@ -24,19 +24,22 @@ __all__ = ["LONGEST_S", "burst", "idle", "interval_text", "measure", "parse_inte
 
 
 def measure(target: Target, configs: list[Config], plan: Plan,
-            record: Callable[[Sample], None]) -> None:
+            record: Callable[[Sample], None], cold_only: frozenset = frozenset()) -> None:
     """Every sample of ``plan``: the modes, then the burst and the idle sweep, where the
-    plan has them (refused before for a target that cannot: ``workflows.options.check``)."""
-    Measurement(target, configs, plan, record).run()
+    plan has them (refused before for a target that cannot: ``workflows.options.check``).
+    ``cold_only``: configurations measured in the cold rounds alone (a run's references),
+    in no sweep."""
+    Measurement(target, configs, plan, record, cold_only=cold_only).run()
+    full = [c for c in configs if c not in cold_only]
     if plan.burst:
         if not isinstance(target, Bursts):
             raise UsageError(f"--burst: the {target.name} target takes no bursts")
-        for config in configs:
+        for config in full:
             burst(target, config, plan, record)
     if plan.idle and plan.idle_samples:
         if not isinstance(target, SweepsIdle):
             raise UsageError(f"--idle: the {target.name} target takes no idle sweeps")
-        idle(target, configs, plan, record)
+        idle(target, full, plan, record)
 
 
 def parse_intervals(text: str) -> tuple[float, ...]:

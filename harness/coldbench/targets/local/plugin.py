@@ -5,6 +5,7 @@ parent, and environment folders in the temp directory."""
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import tempfile
@@ -26,6 +27,17 @@ RUNTIME_CACHE = Option("--runtime-cache", default="warm", choices=RUNTIME_CACHES
                             "standard library, JDK, runtime client) are read from the page "
                             "cache, as on Lambda's busy workers; cold: evicted before each "
                             "start, for experiments.")
+# The same flag as the aws target's: there the architectures measured, here the one the
+# prediction of AWS's Init Duration is for (docs/fidelity.md, section 2).
+ARCH = Option("--arch", dest="architectures", default="x86_64",
+              help="CPU architectures, comma-separated: x86_64, arm64. On the local "
+                   "target one: the architecture the predicted AWS Init Duration is for "
+                   "(measured on this machine's CPU, anchored on that architecture's "
+                   "published figure: a prediction across architectures).")
+PREDICTED_ARCHITECTURES = ("x86_64", "arm64")
+ACROSS_ARCHITECTURES = ("--arch arm64: measured on this machine's CPU ({machine}); the "
+                        "Predicted AWS Init is for arm64, a prediction across architectures "
+                        "(docs/fidelity.md)")
 NO_DELIVERY_WITHOUT_LIMITS = ("--delivery lambda counts what init reads through the "
                               "environment's cgroup: it cannot go with --no-limits; pass "
                               "--delivery host")
@@ -44,7 +56,7 @@ class Local(TargetPlugin):
 
     summary = "processes on this machine"
     makes = (LocalTarget,)
-    run_options = (API, DELIVERY, RUNTIME_CACHE, EPHEMERAL_STORAGE)
+    run_options = (API, DELIVERY, RUNTIME_CACHE, EPHEMERAL_STORAGE, ARCH)
 
     @classmethod
     def check_options(cls, options) -> None:
@@ -52,6 +64,13 @@ class Local(TargetPlugin):
         settings = options.target_options
         isolation.check_ephemeral_storage(settings.get("ephemeral_storage")
                                           or EPHEMERAL_STORAGE.default)
+        architecture = settings.get("architectures") or ARCH.default
+        if architecture not in PREDICTED_ARCHITECTURES:
+            raise UsageError(f"--arch {architecture}: the local target predicts one "
+                             f"architecture, {' or '.join(PREDICTED_ARCHITECTURES)} (it "
+                             "measures this machine's CPU)")
+        if architecture != platform.machine().replace("aarch64", "arm64"):
+            options.notes.append(ACROSS_ARCHITECTURES.format(machine=platform.machine()))
         if (settings.get("delivery") or DELIVERY.default) == "lambda" and not options.limits:
             if "delivery" not in options.defaulted:
                 raise UsageError(NO_DELIVERY_WITHOUT_LIMITS)

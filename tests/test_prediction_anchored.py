@@ -1,0 +1,108 @@
+"""The anchored prediction (calibration.py; its fit in analysis/prediction.py): the
+published hello figure of the function's runtime plus the function's own init work,
+counted against references measured in the same run; its fit, its out-of-fit errors, the
+validation table in docs/fidelity.md."""
+
+from pathlib import Path
+
+import pytest
+
+from coldbench import calibration
+from coldbench.analysis import prediction, reference
+from coldbench.render import calibration as calibration_table
+from coldbench.results.schema import Sample
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def case(name, units, extra_mb, aws, hello=80.0, in_fit=True, cpu=25.0):
+    return prediction.Case(name=name, runtime="python", aws_runtime="python3.12",
+                           arch="x86_64", memory_mb=128, aws_init_ms=aws, statistic="median",
+                           aws_hello_ms=hello, local_init_ms=90.0 + units * cpu,
+                           hello_init_ms=90.0, local_cpu_ms=40.0 + units * cpu,
+                           hello_cpu_ms=40.0, init_read_mb=0.1 + extra_mb,
+                           hello_read_mb=0.1, cpu_reference_ms=cpu, in_fit=in_fit)
+
+
+def test_the_fit_finds_the_shared_parameters_that_made_the_cases():
+    made = [case(f"c{i}", units, mb, 80.0 + 30.0 * units + 4.0 * mb)
+            for i, (units, mb) in enumerate([(2, 0.5), (10, 0.1), (1, 6.0), (20, 2.0)])]
+    model = prediction.fit_anchored(made)
+    assert model.ms_per_unit == pytest.approx(30.0)
+    assert model.ms_per_mb == pytest.approx(4.0)
+    rows = prediction.anchored_rows(model)
+    assert all(abs(r["error"]) < 1e-9 and abs(r["out_of_fit_error"]) < 1e-9 for r in rows)
+    # the work counts in units of the CPU reference: a machine twice as slow (every local
+    # CPU time doubled) predicts the same, and so does a busier one (wall time only)
+    slow = prediction.replace_case(made[1], local_cpu_ms=2 * made[1].local_cpu_ms,
+                                   hello_cpu_ms=80.0, cpu_reference_ms=50.0)
+    busy = prediction.replace_case(made[1], local_init_ms=3 * made[1].local_init_ms)
+    assert model.predict_case(busy) == pytest.approx(model.predict_case(made[1]))
+    assert model.predict_case(slow) == pytest.approx(model.predict_case(made[1]))
+
+
+def test_out_of_fit_errors_are_leave_one_out_in_the_fit_and_plain_outside_it():
+    cases = [case("a", 2, 0, 150), case("b", 10, 0, 420), case("c", 5, 0, 200),
+             case("held", 4, 0, 300, in_fit=False)]
+    model = prediction.fit_anchored(cases)
+    rows = {r["case"]: r for r in prediction.anchored_rows(model)}
+    without_a = prediction.fit_anchored([prediction.replace_case(cases[0], in_fit=False),
+                                         *cases[1:]])
+    assert rows["a"]["out_of_fit_error"] == pytest.approx(
+        without_a.predict_case(cases[0]) / 150 - 1)
+    assert rows["held"]["out_of_fit_error"] == pytest.approx(rows["held"]["error"])
+    errors = sorted(abs(r["out_of_fit_error"]) for r in rows.values())
+    # the stated error is what held for 80 % of the cases
+    assert model.error_pct == pytest.approx(100 * prediction._quantile(errors, 0.8))
+    assert errors[2] * 100 <= model.error_pct <= errors[3] * 100
+    with pytest.raises(Exception):
+        prediction.fit_anchored([cases[3]])
+
+
+def sample(function, used, read, cpu=None):
+    extra = {"init_read_mb": read, "init_cpu_user_ms": used - 10, "init_cpu_system_ms": 10}
+    if cpu is not None:
+        extra["cpu_reference_ms"] = 2 * cpu
+        extra["cpu_reference_cpu_ms"] = cpu
+    init = 3 * used                   # wall time: the model does not use it
+    return Sample(runtime="python", function=function, memory_mb=128, mode="cold",
+                  init_ms=init, duration_ms=1.0, e2e_ms=init + 5, billed_ms=init + 1,
+                  max_memory_mb=40.0, cold=True, error=None, extra=extra)
+
+
+def test_a_runs_samples_are_predicted_against_the_references_measured_in_it():
+    model = prediction.AnchoredModel(ms_per_unit=30.0, ms_per_mb=4.0)
+    samples = [sample("coldbench", 40, 0.1, 20), sample("mine", 140, 2.1, 30),
+               sample("coldbench", 50, 0.1, 25), sample("mine", 160, 2.1, 25),
+               sample("coldbench", 45, 0.1, 20)]
+    predicted = prediction.anchored_predictions(samples, model, {"python": 84.7})
+    # hello median 45 ms of CPU and 0.1 MB; the CPU reference's CPU time, median 25 ms
+    assert predicted[1] == pytest.approx(84.7 + 30 * (140 - 45) / 25 + 4 * 2.0)
+    assert predicted[0] == pytest.approx(84.7 + 30 * (40 - 45) / 25)
+    # no hello reference of its runtime, no published figure, no CPU time: no prediction
+    assert prediction.anchored_predictions(samples[1:2], model, {"python": 84.7}) == [None]
+    assert prediction.anchored_predictions(samples, model, {})[1] is None
+    del samples[1].extra["init_cpu_system_ms"]
+    assert prediction.anchored_predictions(samples, model, {"python": 84.7})[1] is None
+
+
+def test_the_shipped_model_is_the_one_docs_fidelity_validates():
+    model = prediction.load_anchored()
+    published = {row["case"]: row for row in prediction.validation_set()}
+    assert {c.name for c in model.cases} == set(published)
+    for c in model.cases:          # the AWS side is the data file's, the anchor the CSV's
+        row = published[c.name]
+        assert c.aws_init_ms == float(row["aws_init_ms"])
+        assert c.in_fit == (row["use"] == "fit")
+        assert c.aws_hello_ms == reference.hello_init_ms(row["anchor"], row["arch"])[0]
+        assert row["source"].startswith("https://") and row["published"]
+    assert {c.runtime for c in model.cases} >= {"python", "node", "go", "java"}
+    assert any(not c.in_fit for c in model.cases) and any(c.in_fit for c in model.cases)
+    docs = (ROOT / "docs" / "fidelity.md").read_text()
+    assert calibration_table.anchored_table(model) in docs
+    assert calibration_table.error_summary(model) in docs
+    # the stated error a run gives with each prediction is the one the fit found
+    assert model.error_pct == pytest.approx(prediction.stated_error_pct(model))
+    assert calibration.load() is not None
+    assert isinstance(calibration.from_json(calibration.anchored_to_json(model), "again"),
+                      calibration.AnchoredModel)
