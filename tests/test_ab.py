@@ -148,6 +148,12 @@ def repo(tmp_path) -> Path:
     (["main~1", "main", "--runtime", "python", "--handler", "app.handler"],
      "--handler is the handler of --function"),
     (["a", "b", "--dirs", "--runtime", "python"], "BASE 'a' is not a folder"),
+    (["main~1", "main", "--template", "t.yaml", "--runtimes", "python"],
+     "--template: each function's runtime comes from its definition"),
+    (["main~1", "main", "--template", "t.yaml", "--function", "functions/orders"],
+     "--template names the functions: drop --function"),
+    (["main~1", "main", "--function-name", "Orders", "--runtime", "python"],
+     "--function-name, --env-vars and --layer-dir go with --template"),
 ])
 def test_bad_input_is_refused_before_anything_is_measured(repo, tmp_path, args, message):
     scratch = tmp_path / "scratch"
@@ -287,3 +293,49 @@ def test_the_actions_step_runs_the_check_with_its_inputs(repo, tmp_path):
         assert f"({inputs['BASE'][:7]})" not in comment["body"]      # a sha names itself once
         assert f"`{inputs['BASE'][:7]}` → `{inputs['HEAD'][:7]}`" in comment["body"]
         assert "**:x: 1 regression**" in comment["body"]
+
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    MemorySize: 512
+Resources:
+  OrdersFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../functions/orders/
+      Handler: app.handler
+      Runtime: python3.12
+"""
+
+
+@pytest.mark.slow
+def test_a_template_is_read_at_each_revision(repo, tmp_path):
+    """--template: the functions the definition names, as it and their code are at each
+    revision (here one function, in ../functions/orders); HEAD adds 100 ms of import."""
+    (repo / "app").mkdir()
+    (repo / "app" / "template.yaml").write_text(TEMPLATE)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "the app's definition")
+    output = tmp_path / "ab.json"
+    missing = run_cli("ab", "main~2", "main", "--template", "app/template.yaml", "--quiet",
+                      cwd=repo)
+    assert missing.returncode == 2, missing.stderr
+    assert "app/template.yaml does not exist at BASE" in missing.stderr
+    # base: the function before the import, with the same definition
+    git(repo, "checkout", "-q", "-b", "before", "main~2")
+    (repo / "app").mkdir()
+    (repo / "app" / "template.yaml").write_text(TEMPLATE)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "the app's definition, before the import")
+    done = run_cli("ab", "before", "main", "--template", "app/template.yaml", "--cold", "14",
+                   "--warm", "0", "--provisioned", "0", "--quiet", "--output", output,
+                   "--format", "json", cwd=repo)
+    assert done.returncode == EXIT_REGRESSION, done.stdout + done.stderr
+    results = load(output)
+    assert {s.function for s in results.samples} == {"OrdersFunction"}
+    assert {s.memory_mb for s in results.samples} == {512}          # the template's size
+    order = [s.key.variant.version for s in results.samples if s.mode == "cold"]
+    assert order == ["base", "head"] * 14

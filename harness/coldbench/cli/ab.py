@@ -11,6 +11,7 @@ import click
 
 from coldbench.analysis import compare as comparing
 from coldbench.cli.common import given, target_options
+from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_REGRESSION
 from coldbench.render import compare as comparison_table
 from coldbench.results.schema import MODES
@@ -33,6 +34,7 @@ def register(cli) -> None:
                        f"functions of these ('all' or a list: {','.join(RUNTIMES)}).")
     @click.option("--handler", help="Handler of --function, in the runtime's notation.")
     @function_set_option
+    @template_options
     @click.option("--target", default="local", show_default=True,
                   type=click.Choice(["local", "docker"]), help="Where functions run.")
     @click.option("--memory", default="128,512,1769", show_default=True,
@@ -97,6 +99,11 @@ def register(cli) -> None:
         from coldbench.render import ab as rendering
 
         context = click.get_current_context()
+        template = template_settings(*(settings.pop(name) for name in (
+            "template", "function_names", "env_vars", "layer_dirs")))
+        if template["template"] is not None and runtime_names != "all":
+            raise UsageError("--template: each function's runtime comes from its definition; "
+                             "drop --runtimes (pick functions with --function-name)")
         targets.refuse_others(target, "run", given(context, settings))
         wanted = [m.strip() for m in modes.split(",") if m.strip()]
         if not wanted or any(m not in MODES for m in wanted):
@@ -112,11 +119,14 @@ def register(cli) -> None:
             cold=cold, warm=warm, provisioned=provisioned, work=work, timeout_s=timeout_s,
             target=target, cpu_model=cpu_model, limits=not no_limits, output=output,
             force=force, handler=handler, function_set=function_set, rebuild=rebuild,
-            profile=profile_init,
+            profile=profile_init, template_memory=own_memory("memory"),
+            function_names=template["function_names"], env_vars=template["env_vars"],
+            layer_dirs=template["layer_dirs"],
             target_options=targets.settings(targets.get(target), "run", settings),
             defaulted=frozenset(context.params) - given(context, context.params),
             announce=lambda text: click.echo(text, err=True))
-        request = workflow.Request(base, head, options, list(function_dirs), dirs)
+        request = workflow.Request(base, head, options, list(function_dirs), dirs,
+                                   template=template["template"])
         with Progress(quiet=quiet) as progress:
             options.status = progress.status
             results = workflow.ab(request, on_sample=progress.sample, on_status=progress.status)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from coldbench import build, function_sets, runtimes
+from coldbench import build, function_sets, runtimes, templates
 from coldbench.errors import UsageError
 from coldbench.workflows.options import RunOptions, check
 from coldbench.workflows.run import run
@@ -45,6 +45,9 @@ class Request:
     function_dirs: list[Path] = field(default_factory=list)  # paths in the checkout
     dirs: bool = False              # base and head are folders, not revisions
     cwd: Path = field(default_factory=Path.cwd)
+    # ``--template FILE`` (a path in the checkout): the functions of the app's definition
+    # as it is at each version; the run reads its runtimes and memory sizes from HEAD's
+    template: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,15 @@ def builtin_paths(options: RunOptions) -> list[str]:
 
 
 def wanted_paths(request: Request, top: Path | None) -> list[str]:
-    """The functions to measure, as paths relative to each version's root.
-
-    Extension point: a template (``--template FILE``) would resolve here, at each
-    version's root, to the functions it names."""
+    """The functions to measure, as paths relative to each version's root: function
+    folders, or the one template that names them."""
+    if request.template is not None:
+        if top is None:
+            if request.template.is_absolute():
+                raise UsageError(f"--template {request.template}: with --dirs, name the "
+                                 "template relative to each of the two folders")
+            return [request.template.as_posix()]
+        return [in_checkout(request.template, request.cwd, top)]
     if request.function_dirs:
         if top is None:                               # --dirs: paths inside each folder
             for path in request.function_dirs:
@@ -133,6 +141,8 @@ def check_request(request: Request) -> None:
     if options.function_dir is not None:
         raise UsageError("coldbench ab takes the function as --function DIR, a path in "
                          "the checkout")
+    if request.template is not None and (request.function_dirs or options.handler):
+        raise UsageError("--template names the functions: drop --function and --handler")
     if request.function_dirs and len(options.runtimes) != 1:
         raise UsageError("--function needs exactly one --runtime")
     if options.handler is not None and not request.function_dirs:
@@ -179,11 +189,19 @@ def versions(request: Request, paths_of: Callable[[Path | None], list[str]]
     commits = {label: commit_of(top, given, label.upper())
                for label, given in ((BASE, request.base), (HEAD, request.head))}
     paths = paths_of(top)
+    # a template's code sits anywhere its paths point: the whole revision is extracted
+    extracted = [] if request.template is not None else paths
     scratch = Path(tempfile.mkdtemp(prefix="coldbench-ab-"))
     try:
         found = []
         for label, given in ((BASE, request.base), (HEAD, request.head)):
-            _extract(top, commits[label], paths, scratch / label, label.upper())
+            if request.template is not None:
+                path = paths[0]
+                if _git(top, "cat-file", "-e", f"{commits[label]}:{path}").returncode != 0:
+                    raise UsageError(f"{path} does not exist at {label.upper()} "
+                                     f"({commits[label][:12]}): name a template that exists "
+                                     "in both versions")
+            _extract(top, commits[label], extracted, scratch / label, label.upper())
             found.append(Version(label, given, scratch / label, commits[label]))
         yield found, paths
     finally:
@@ -194,6 +212,13 @@ def functions_of(version: Version, paths: list[str], request: Request) -> list[b
     """The functions at ``paths`` in one version, named as in the other version, so
     that the two versions' samples differ only in their version label."""
     options = request.options
+    if request.template is not None:
+        definition = version.root / paths[0]
+        if not definition.exists():
+            raise UsageError(f"{paths[0]} is not in {version.label} ({version.given}): name "
+                             "a template that exists in both versions")
+        app = templates.read(definition, options.env_vars, options.layer_dirs)
+        return app.select(options.function_names).functions()
     chosen = function_sets.get(options.function_set)
     # --function: every folder in the one --runtime; else one built-in function a runtime
     names = options.runtimes * len(paths) if request.function_dirs else options.runtimes
@@ -223,6 +248,8 @@ def ab(request: Request, on_sample=None, on_status: Callable[[str], None] | None
             status(f"{version.label}: {version.given}"
                    + (f" ({version.commit[:12]})" if version.commit else ""))
         by_label = {v.label: functions_of(v, paths, request) for v in found}
+        if request.template is not None:      # its runtimes and memory sizes: HEAD's
+            request.options.template = found[-1].root / paths[0]
         return run(request.options, on_sample=on_sample, on_status=on_status,
                    versions=by_label,
                    metadata={"ab": {**{v.label: v.describe() for v in found},
