@@ -57,11 +57,13 @@ def cpu_reference_ms() -> tuple[float, float, float]:
     return cpu, used, wall - cpu
 
 
-def reference_functions(wanted: list[build.Function]) -> list[build.Function]:
+def reference_functions(wanted: list[build.Function],
+                        without_layers: bool = False) -> list[build.Function]:
     """The built-in function of each runtime among ``wanted`` that is not measured already
-    (as it is, without layers): the hello references a run adds so that every function has
-    its runtime's beside it. None for a runtime without a published hello figure or a
-    built-in function."""
+    (as it is, without layers; ``without_layers``: every function is also measured without
+    its layers, as ``--layer-overhead`` does): the hello references a run adds so that every
+    function has its runtime's beside it. None for a runtime without a published hello
+    figure or a built-in function."""
     found = []
     for name in dict.fromkeys(f.runtime.name for f in wanted):
         runtime = runtimes.get(name)
@@ -71,7 +73,8 @@ def reference_functions(wanted: list[build.Function]) -> list[build.Function]:
             hello = build.Function.builtin(runtime)
         except UsageError:
             continue
-        if not any(f.source == hello.source and not f.layers for f in wanted):
+        if not any(f.source == hello.source and (without_layers or not f.layers)
+                   for f in wanted):
             found.append(hello)
     return found
 

@@ -43,12 +43,16 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     started = {"run_id": new_run_id(), "started_at": now_iso()}    # before build and deploy
     check(options)
     if options.calibration is None:
-        options.calibration = prediction.load_anchored()
+        # the anchored model reads what the local target counts per cold sample (CPU time,
+        # the CPU reference); elsewhere the shipped two-parameter calibration predicts
+        options.calibration = (prediction.load_anchored() if options.target == "local"
+                               else prediction.load())
     anchored = isinstance(options.calibration, prediction.AnchoredModel)
     wanted = versions or {None: functions(options)}
     # the hello references of the anchored prediction: measured cold, interleaved with the
     # functions, kept in the run's prediction metadata rather than among its samples
-    added = (references.reference_functions([f for found in wanted.values() for f in found])
+    added = (references.reference_functions([f for found in wanted.values() for f in found],
+                                            options.layer_overhead)
              if anchored and options.target == "local" else [])
     writer = ResultsWriter(options.output, run=dict(started), overwrite=options.force)
     built = {version: build.build_all(found, rebuild=options.rebuild, on_status=status)
