@@ -19,13 +19,15 @@ from coldbench.cli import ab as ab_command
 from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
-from coldbench.cli.common import confirm_on_terminal, given, target_options
+from coldbench.cli.common import (MEMORY_DEFAULT, confirm_on_terminal, given, history_option,
+                                  sample_options, target_options)
 from coldbench.cli.function_set import function_set_option
 from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.cli.layers import layer_options, parsed_layers
 from coldbench.cli.results import open_results, register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
+from coldbench.model.options import DEFAULT_IDLE_SAMPLES
 from coldbench.runtimes import RUNTIMES
 
 
@@ -71,12 +73,9 @@ def cli():
               help=f"Where functions run: {_targets_help()}.")
 @click.option("--runtimes", "--runtime", "runtimes", default="all", show_default=True,
               help=f"'all' or a comma-separated list: {','.join(RUNTIMES)}.")
-@click.option("--memory", default="128,512,1769", show_default=True,
+@click.option("--memory", default=MEMORY_DEFAULT, show_default=True,
               help="Memory sizes in MB (128..10240); CPU follows as on Lambda (1769 MB = 1 vCPU).")
-@click.option("--cold", default=10, show_default=True, help="Cold samples per configuration.")
-@click.option("--warm", default=20, show_default=True, help="Warm samples per configuration.")
-@click.option("--provisioned", default=6, show_default=True,
-              help="Provisioned-concurrency samples per configuration.")
+@sample_options()
 @click.option("--burst", default=0, show_default=True,
               help="Also send this many invocations at once at each configuration with no "
                    "environment, after the other samples (AWS target): cold starts under a "
@@ -87,7 +86,7 @@ def cli():
                    "invoked, left alone for the interval (no configuration change) and "
                    "invoked again, all waiting at once; the share of second invocations that "
                    "were cold, and their cold starts, are shown per interval.")
-@click.option("--idle-samples", default=10, show_default=True,
+@click.option("--idle-samples", default=DEFAULT_IDLE_SAMPLES, show_default=True,
               help="Idle samples (one function each) per configuration and --idle interval.")
 @click.option("--work", default=100, show_default=True,
               help="SHA-256 rounds each invocation computes (see functions/README.md).")
@@ -109,8 +108,7 @@ def cli():
 @template_options
 @click.option("--rebuild", is_flag=True, help="Build functions again even if cached.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
-@click.option("--history", "history_dir", type=click.Path(path_type=Path),
-              help="Keep the finished run in this history folder (e.g. results).")
+@history_option("Keep the finished run in this history folder (e.g. results).", default=None)
 @click.option("--calibration", "calibration_file", type=click.Path(path_type=Path),
               help="Predict AWS's Init Duration with this calibration (made by coldbench "
                    "calibrate) instead of the one shipped with coldbench.")
@@ -223,9 +221,7 @@ def build(runtimes, function_dir, function_set, template, function_names, env_va
 @click.option("--output", type=click.Path(path_type=Path),
               help="Write the markdown or html report here (markdown: charts beside it).")
 @click.option("--force", is_flag=True, help="Replace an existing --output file (and charts).")
-@click.option("--history", "history_dir", type=click.Path(path_type=Path), default="results",
-              show_default=True, envvar="COLDBENCH_HISTORY",
-              help="History folder that RUN may name a run of (latest, latest~N, a run id).")
+@history_option("History folder that RUN may name a run of (latest, latest~N, a run id).")
 def report(run_ref, fmt, output, force, history_dir):
     """Render a saved run again: a results file, or a run in the history."""
     _, results = open_results(run_ref, history_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from coldbench.analysis import compare as comparing
-from coldbench.cli.common import given, target_options
+from coldbench.cli.common import MEMORY_DEFAULT, given, sample_options, target_options
 from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_REGRESSION
 from coldbench.render import compare as comparison_table
@@ -37,14 +37,9 @@ def register(cli) -> None:
     @template_options
     @click.option("--target", default="local", show_default=True,
                   type=click.Choice(["local", "docker"]), help="Where functions run.")
-    @click.option("--memory", default="128,512,1769", show_default=True,
+    @click.option("--memory", default=MEMORY_DEFAULT, show_default=True,
                   help="Memory sizes in MB (128..10240).")
-    @click.option("--cold", default=10, show_default=True,
-                  help="Cold samples per configuration and version.")
-    @click.option("--warm", default=20, show_default=True,
-                  help="Warm samples per configuration and version.")
-    @click.option("--provisioned", default=6, show_default=True,
-                  help="Provisioned-concurrency samples per configuration and version.")
+    @sample_options("configuration and version")
     @click.option("--work", default=100, show_default=True,
                   help="SHA-256 rounds each invocation computes.")
     @click.option("--timeout", "timeout_s", default=60.0, show_default=True,

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import inspect
 import sys
+from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
 from coldbench import targets
 from coldbench.errors import ColdbenchError
+from coldbench.model.options import (DEFAULT_COLD, DEFAULT_MEMORY, DEFAULT_PROVISIONED,
+                                     DEFAULT_WARM)
 
-__all__ = ["confirm_on_terminal", "given", "target_options"]
+__all__ = ["HISTORY_HELP", "MEMORY_DEFAULT", "confirm_on_terminal", "given", "history_option",
+           "sample_options", "target_options"]
+
+# --memory unless given: the model's default sizes
+MEMORY_DEFAULT = ",".join(map(str, DEFAULT_MEMORY))
+HISTORY_HELP = "History folder that RUN names refer to (latest, latest~N, a run id)."
 
 
 def confirm_on_terminal(question: str) -> bool:
@@ -20,6 +28,32 @@ def confirm_on_terminal(question: str) -> bool:
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return False
     return click.confirm(question, default=False, err=True)
+
+
+# options several commands take -----------------------------------------------------------
+
+def sample_options(per: str = "configuration"):
+    """--cold, --warm and --provisioned, with the model's defaults (``RunOptions``): samples
+    per ``per``."""
+    counts = (("--cold", DEFAULT_COLD, "Cold samples"),
+              ("--warm", DEFAULT_WARM, "Warm samples"),
+              ("--provisioned", DEFAULT_PROVISIONED, "Provisioned-concurrency samples"))
+
+    def decorate(function):
+        for flag, default, what in reversed(counts):
+            function = click.option(flag, default=default, show_default=True,
+                                    help=f"{what} per {per}.")(function)
+        return function
+    return decorate
+
+
+def history_option(help: str = HISTORY_HELP, default: str | None = "results"):
+    """--history: a history folder (``coldbench.analysis.history``), ``default`` (also
+    from $COLDBENCH_HISTORY) unless None."""
+    settings = {"type": click.Path(path_type=Path), "help": help}
+    if default is not None:
+        settings |= {"default": default, "show_default": True, "envvar": "COLDBENCH_HISTORY"}
+    return click.option("--history", "history_dir", **settings)
 
 
 # the targets' own options ----------------------------------------------------------------

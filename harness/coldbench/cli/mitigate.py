@@ -10,12 +10,13 @@ from pathlib import Path
 import click
 
 from coldbench import files
-from coldbench.cli.common import confirm_on_terminal, given, target_options
+from coldbench.cli.common import confirm_on_terminal, given, sample_options, target_options
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 
 def register(cli) -> None:
-    from coldbench.workflows.mitigate import DEFAULT_KEEP_WARM, DEFAULT_MEMORY, TARGETS
+    from coldbench.workflows.mitigate import (DEFAULT_IDLE_SAMPLES, DEFAULT_KEEP_WARM,
+                                              DEFAULT_MEMORY, DEFAULT_PROFILE_SAMPLES, TARGETS)
 
     @cli.command()
     @click.option("--function", "function_dir", type=click.Path(path_type=Path),
@@ -27,11 +28,8 @@ def register(cli) -> None:
                        "SnapStart and keep-warm pings).")
     @click.option("--memory", default=DEFAULT_MEMORY, show_default=True,
                   help="Memory sizes in MB; the largest is where the other rows are measured.")
-    @click.option("--cold", default=10, show_default=True, help="Cold samples per configuration.")
-    @click.option("--warm", default=20, show_default=True, help="Warm samples per configuration.")
-    @click.option("--provisioned", default=6, show_default=True,
-                  help="Provisioned-concurrency samples per configuration.")
-    @click.option("--profile-samples", default=3, show_default=True,
+    @sample_options()
+    @click.option("--profile-samples", default=DEFAULT_PROFILE_SAMPLES, show_default=True,
                   help="Profiled cold starts (and as many unprofiled) that tell which packages "
                        "init loads.")
     @click.option("--compare", default="all", show_default=True,
@@ -51,7 +49,7 @@ def register(cli) -> None:
                   help="--target aws: the keep-warm ping interval the pings are priced at.")
     @click.option("--idle", help="--target aws: also measure how often a call after this much "
                                  "idle time starts cold (e.g. 5m,15m,45m).")
-    @click.option("--idle-samples", default=3, show_default=True,
+    @click.option("--idle-samples", default=DEFAULT_IDLE_SAMPLES, show_default=True,
                   help="--target aws: idle samples per --idle interval.")
     @target_options("run")
     def mitigate(function_dir, runtime, handler, target, memory, cold, warm, provisioned,

@@ -17,6 +17,7 @@ import click
 
 from coldbench import files
 from coldbench.analysis import compare as comparing, cost as costing
+from coldbench.cli.common import history_option
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
 from coldbench.prices import ARCHES
 from coldbench.render import calibration as calibration_table
@@ -24,13 +25,6 @@ from coldbench.render import compare as comparison_table
 from coldbench.render import cost as cost_tables
 from coldbench.results.schema import MODES
 
-HISTORY_HELP = "History folder that RUN names refer to (latest, latest~N, a run id)."
-
-
-def history_option(function):
-    return click.option("--history", "history_dir", type=click.Path(path_type=Path),
-                        default="results", show_default=True, envvar="COLDBENCH_HISTORY",
-                        help=HISTORY_HELP)(function)
 
 
 def parse_share(text: str, name: str) -> float:
@@ -81,7 +75,7 @@ def open_results(ref: str, history_dir: Path, target: str | None = None):
                                "target of the other run when that one is a file).")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(comparison_table.FORMATS))
-@history_option
+@history_option()
 def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, history_dir):
     """Is NEW slower than BASE? Per configuration: ratio of medians, Mann-Whitney U.
 
@@ -139,7 +133,7 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
                                "(default: the newest shipped).")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(cost_tables.FORMATS))
-@history_option
+@history_option()
 def cost(run_ref, requests_per_month, duty_cycle, cold_fraction, max_busy, arches,
          provisioned, snapstart_hours, image_size, prices, fmt, history_dir):
     """Monthly cost on Lambda, every charge itemised, against a container and a VM, and
@@ -181,7 +175,7 @@ def regions_of(results) -> tuple[str, ...]:
               help="Smallest change between consecutive runs marked as a step.")
 @click.option("--force", is_flag=True,
               help="Write into SITE even if it holds files other than a site published before.")
-@history_option
+@history_option()
 def publish(site_dir, min_change, force, history_dir):
     """Write a static site from the history: latest table, trends, JSON."""
     from coldbench.analysis.history import History
@@ -195,8 +189,7 @@ def publish(site_dir, min_change, force, history_dir):
 
 @click.group(invoke_without_command=True)
 @click.pass_context
-@click.option("--history", "history_dir", type=click.Path(path_type=Path), default="results",
-              show_default=True, envvar="COLDBENCH_HISTORY", help="The history folder.")
+@history_option("The history folder.")
 def history(context, history_dir):
     """List the runs kept in the history (subcommands: add, reindex)."""
     context.obj = history_dir
@@ -241,7 +234,7 @@ def history_reindex(history_dir):
 @click.option("--output", type=click.Path(path_type=Path),
               help="Write the calibration here (JSON), for coldbench run --calibration.")
 @click.option("--force", is_flag=True, help="Replace an existing --output file.")
-@history_option
+@history_option()
 def calibrate(local_ref, aws_ref, output, force, history_dir):
     """Fit the prediction of AWS's Init Duration to a local run (--delivery lambda) and
     AWS_RUN, the same functions, runtimes and memory sizes measured with --target aws;

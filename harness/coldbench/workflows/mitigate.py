@@ -39,6 +39,7 @@ from coldbench.build import Artifact
 from coldbench.errors import ColdbenchError, UsageError
 from coldbench.measure.modes import Measurement
 from coldbench.model import Config, Plan, Variant
+from coldbench.model.options import DEFAULT_COLD, DEFAULT_PROVISIONED, DEFAULT_WARM
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
 from coldbench.targets.aws.images import parse_package_types
@@ -107,6 +108,8 @@ DEFAULT_MEMORY = "128,512,1024,1769"
 TARGETS = ("local", "aws")
 SNAPSTART_RUNTIMES = ("java", "python")   # SnapStart exists for these (of coldbench's)
 DEFAULT_KEEP_WARM = "5m"
+# profiled cold starts that tell which packages init loads; idle samples per --idle interval
+DEFAULT_PROFILE_SAMPLES, DEFAULT_IDLE_SAMPLES = 3, 3
 # runtimes whose task root the package analysis can read
 ANALYSED = ("python", "node")
 NOT_ANALYSED = {
@@ -121,10 +124,10 @@ class Request:
     function_dir: Path | None = None
     handler: str | None = None
     memory: list[int] = field(default_factory=lambda: runner.parse_memory(DEFAULT_MEMORY))
-    cold: int = 10
-    warm: int = 20
-    provisioned: int = 6
-    profile_samples: int = 3
+    cold: int = DEFAULT_COLD
+    warm: int = DEFAULT_WARM
+    provisioned: int = DEFAULT_PROVISIONED
+    profile_samples: int = DEFAULT_PROFILE_SAMPLES
     compare: list[str] | None = None      # built-in functions measured beside; None: all others
     work: int = 100
     timeout_s: float = 60.0
@@ -135,7 +138,7 @@ class Request:
     # and the keep-warm interval the pings are priced at, and how to talk to the user
     target_options: dict = field(default_factory=dict)
     idle: tuple[float, ...] = ()
-    idle_samples: int = 3
+    idle_samples: int = DEFAULT_IDLE_SAMPLES
     keep_warm_s: float = 300.0
     announce: Callable[[str], None] | None = None
     confirm: Callable[[str], bool] | None = None
