@@ -190,9 +190,10 @@ def test_keep_warm_lines_from_the_samples_of_each_interval():
     # 60m: 2 cold, Init 300 ms + Duration 20 ms.
     # Pings every 5m: 730 h x 3,600 / 300 s = 8,760 a month, each a request ($0.0000002)
     # and 3 ms x 0.5 GB x $0.0000133334 (arm64) = $0.0000000200001: $0.00192 a month.
-    from coldbench.analysis.idle import after_idle, keep_warm_lines
+    from coldbench.analysis.idle import after_idle
     from coldbench.analysis.summary import summarize_samples
     from coldbench.prices import load
+    from coldbench.render.idle import keep_warm_lines
 
     samples = ([_sample(300.0, False, 2.5) for _ in range(4)]
                + [_sample(300.0, True, 20.0, 280.0),

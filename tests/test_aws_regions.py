@@ -19,6 +19,7 @@ from coldbench.analysis import compare
 from coldbench.errors import UsageError
 from coldbench.model import Variant
 from coldbench.results.schema import load
+from coldbench.render.compare import difference_text
 from coldbench.targets.aws.regions import endpoints_by_region, parse_regions
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -106,8 +107,8 @@ def test_a_run_in_two_regions_deploys_in_both_keeps_them_apart_and_removes_both(
         s.variant = Variant(architecture="x86_64")
     [cold, warm] = compare.compare(pooled, pooled, modes=("cold", "warm"))
     assert cold.status == compare.NOT_COMPARABLE and cold.result is None
-    assert cold.differences[0] == ("samples of 2 regions (eu-west-1, us-east-1) in one "
-                                   "configuration")
+    assert difference_text(cold.differences[0]) == ("samples of 2 regions (eu-west-1, "
+                                                    "us-east-1) in one configuration")
 
     # and so do the cost model and the history
     priced = run_cli("cost", tmp_path / "run.json", "--requests-per-month", "1M",

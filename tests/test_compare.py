@@ -37,14 +37,14 @@ def test_a_shift_of_a_third_is_flagged_as_slower():
     [c] = compare.compare(results(base), results(new))
     assert c.status == compare.SLOWER and c.regression
     assert c.result.p_value < 0.001
-    assert c.text() == f"{c.result.ratio:.2f}x slower"
+    assert comparison_table.verdict(c) == f"{c.result.ratio:.2f}x slower"
     assert 1.25 < c.result.ratio < 1.45
 
 
 def test_a_faster_run_is_not_a_regression():
     [c] = compare.compare(results(cold_starts(seed=3)), results([v * 0.7 for v in cold_starts(seed=4)]))
     assert c.status == compare.FASTER and not c.regression
-    assert c.text() == f"{1 / c.result.ratio:.2f}x faster" and 1.3 < 1 / c.result.ratio < 1.55
+    assert comparison_table.verdict(c) == f"{1 / c.result.ratio:.2f}x faster" and 1.3 < 1 / c.result.ratio < 1.55
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -52,7 +52,7 @@ def test_noise_from_one_distribution_is_never_flagged(seed):
     base, new = cold_starts(seed=100 + seed), cold_starts(seed=200 + seed)
     [c] = compare.compare(results(base), results(new))
     assert c.status == compare.SAME, (c.result, seed)
-    assert c.text() == "not significant"
+    assert comparison_table.verdict(c) == "not significant"
 
 
 def test_a_significant_change_below_the_minimum_does_not_count():
@@ -67,7 +67,7 @@ def test_a_significant_change_below_the_minimum_does_not_count():
 def test_too_few_samples_say_so():
     [c] = compare.compare(results([100.0, 101.0]), results([300.0, 310.0]))
     assert c.status == compare.SAME and not c.result.reachable
-    assert c.text() == "not significant (too few samples to tell)"
+    assert comparison_table.verdict(c) == "not significant (too few samples to tell)"
     assert compare.smallest_p(2, 2) == pytest.approx(1 / 3)
     assert compare.smallest_p(6, 6) == pytest.approx(2 / 924)
 
@@ -85,7 +85,7 @@ def test_configurations_that_differ_are_not_comparable(field, changed, phrase):
     base, new = results(cold_starts(seed=7)), results([v * 2 for v in cold_starts(seed=8)], run=other)
     [c] = compare.compare(base, new)
     assert c.status == compare.NOT_COMPARABLE and not c.regression
-    assert c.text() == f"not comparable: {phrase}"
+    assert comparison_table.verdict(c) == f"not comparable: {phrase}"
     allowed = {"runtime_versions": "runtime", "target": "target", "cpu": "cpu",
                "functions": "code", "plan": "event"}[field]
     [c] = compare.compare(base, new, allow={allowed})
@@ -130,10 +130,10 @@ def test_aws_runs_compare_lambda_runtime_and_region_not_the_harness_cpu():
     newer = by_variant({"arm64": cold_starts(seed=15)},
                        run=AWS_RUN | {"lambda_runtimes": {"python": "python3.13"}})
     [c] = compare.compare(base, newer)
-    assert c.text() == "not comparable: runtime version python3.12 -> python3.13"
+    assert comparison_table.verdict(c) == "not comparable: runtime version python3.12 -> python3.13"
     elsewhere = by_variant({"arm64": cold_starts(seed=15)}, run=AWS_RUN | {"region": "us-east-1"})
     [c] = compare.compare(base, elsewhere)
-    assert c.text() == "not comparable: region eu-west-1 -> us-east-1"
+    assert comparison_table.verdict(c) == "not comparable: region eu-west-1 -> us-east-1"
 
 
 def test_step_changes_are_found_where_the_series_steps():

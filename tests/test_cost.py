@@ -12,6 +12,7 @@ from coldbench import prices as price_tables
 from coldbench.analysis import cost
 from coldbench.errors import UsageError
 from coldbench.model import Variant
+from coldbench.render import cost as cost_tables
 from conftest import make_sample, run_cli
 
 PRICES = """\
@@ -81,7 +82,7 @@ def test_fargate_sizing_crossover_and_busy_share_by_hand():
     [x86] = cost.costs([m], prices(), cost.Workload(10_000_000), arches=("x86_64",))
     fargate = x86.option("fargate")
     # 1024 MB on Lambda = 0.579 vCPU: the smallest Fargate task above it is 1 vCPU / 2 GB
-    assert fargate.host == "1 vCPU / 2 GB" and fargate.environments == 1
+    assert cost_tables.host_text(fargate) == "1 vCPU / 2 GB" and fargate.environments == 1
     hourly = 1 * 0.04048 + 2 * 0.004445                                        # $0.04937
     assert fargate.monthly == pytest.approx(hourly * 730)                     # $36.04
     break_even = hourly * 730 / x86.per_request                                # 90.5M
@@ -89,7 +90,7 @@ def test_fargate_sizing_crossover_and_busy_share_by_hand():
     assert fargate.crossover == pytest.approx(90.476e6, rel=1e-3)
     # busy share there: 90.5M x 9.5 ms over one environment's month (2,628,000 s)
     assert fargate.busy_at_crossover == pytest.approx(break_even * 0.0095 / 2_628_000)
-    assert cost.rule_verdict(fargate.busy_at_crossover, 0.8) == "fails: containers win from 33% busy already"
+    assert cost_tables.rule_verdict(fargate.busy_at_crossover, 0.8) == "fails: containers win from 33% busy already"
     vm = x86.option("vm", "reserved")
     # m6a.large holds min(2 / 0.579, 8 / 1) = 3 environments; paid all 730 hours
     assert (vm.environments, vm.hosts, vm.monthly) == (3, 1, pytest.approx(0.057155 * 730))
@@ -118,10 +119,10 @@ def test_the_duty_cycle_scales_containers_but_not_a_reserved_vm():
 
 
 def test_rule_of_thumb_verdicts():
-    assert cost.rule_verdict(0.45, 0.8).startswith("holds")
-    assert cost.rule_verdict(0.10, 0.8) == "fails: containers win from 10% busy already"
-    assert cost.rule_verdict(0.75, 0.8) == "fails: Lambda stays cheaper up to 75% busy"
-    assert cost.rule_verdict(0.95, 0.8).startswith("fails: Lambda is cheaper at any load")
+    assert cost_tables.rule_verdict(0.45, 0.8).startswith("holds")
+    assert cost_tables.rule_verdict(0.10, 0.8) == "fails: containers win from 10% busy already"
+    assert cost_tables.rule_verdict(0.75, 0.8) == "fails: Lambda stays cheaper up to 75% busy"
+    assert cost_tables.rule_verdict(0.95, 0.8).startswith("fails: Lambda is cheaper at any load")
 
 
 def test_the_shipped_price_table_is_dated_and_complete():

@@ -223,7 +223,8 @@ def test_reports_of_an_idle_run_have_its_keep_warm_lines(idle_run, tmp_path):
 
 
 def test_too_few_samples_names_the_options_of_each_kind_of_configuration(idle_run, known_run):
-    from coldbench.analysis.summary import summarize_samples, warning_lines
+    from coldbench.analysis.summary import summarize_samples
+    from coldbench.render.warnings import warning_lines
 
     both = load(idle_run).samples + load(known_run).samples
     [line] = [w for w in warning_lines(summarize_samples(both)) if w.startswith("fewer")]

@@ -195,7 +195,7 @@ def test_a_new_import_is_charged_whole_and_what_it_imports_is_not_named_again():
     found = blame(base, new)
     assert [(b.item, round(b.delta_ms), b.new) for b in found] == [
         ("pandas", 212, True), ("runtime starting", 3, False)]
-    assert found[0].text() == "+212 ms: pandas (new)"
+    assert comparison_table.blamed_text(found[0]) == "+212 ms: pandas (new)"
 
 
 def test_an_item_in_both_runs_is_charged_with_its_own_growth_only():
@@ -232,7 +232,7 @@ def test_a_new_package_is_named_whole_however_little_its_own_code_takes():
     base = tree()
     new = tree(Item("app", 0.0, 300.4, [Item("pandas", 0.4, 300.4, [
         Item("numpy", 180.0, 180.0), Item("pandas.core.frame", 120.0, 120.0)])]))
-    assert [b.text() for b in blame(base, new)] == ["+300 ms: pandas (new)"]
+    assert [comparison_table.blamed_text(b) for b in blame(base, new)] == ["+300 ms: pandas (new)"]
 
 
 def test_a_new_module_that_only_holds_its_imports_passes_the_blame_to_them():

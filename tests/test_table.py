@@ -6,7 +6,8 @@ import textwrap
 from conftest import make_sample
 
 
-from coldbench.analysis.summary import WarningKind, summarize_samples, warning_lines
+from coldbench.analysis.summary import WarningKind, summarize_samples
+from coldbench.render.warnings import message, warning_lines
 from coldbench.render.table import render
 
 
@@ -62,7 +63,7 @@ def test_a_mode_without_valid_samples_fails_the_configuration():
     [config] = summarize_samples(broken)
     assert not config.ok
     assert [w.kind for w in config.warnings] == [WarningKind.NO_VALID_SAMPLES]
-    assert "Runtime.ExitError x2" in str(config.warnings[0])
+    assert "Runtime.ExitError x2" in message(config.warnings[0])
     assert "| failed " in render([config], "markdown")
 
 

@@ -39,9 +39,6 @@ class Blamed:
     delta_ms: float
     new: bool
 
-    def text(self) -> str:
-        return f"{self.delta_ms:+.0f} ms: {self.item}{' (new)' if self.new else ''}"
-
 
 def profiles(run: dict) -> dict[ConfigKey, Item]:
     """The median tree of each profiled configuration of a run (``run.profiles``)."""

@@ -60,13 +60,6 @@ class Change:
     ratio_low: float | None = None     # the ratio's CONFIDENCE interval (ratio_interval)
     ratio_high: float | None = None
 
-    def text(self) -> str:
-        if self.status == SLOWER:
-            return f"{self.ratio:.2f}x slower"
-        if self.status == FASTER:
-            return f"{1 / self.ratio:.2f}x faster"
-        return SAME
-
 
 def smallest_p(n_base: int, n_new: int) -> float:
     """The smallest two-sided p-value Mann-Whitney U can give for these sample counts
@@ -130,24 +123,29 @@ def identity(run: dict, function: str, runtime: str) -> dict[str, str | None]:
             "runtime": version, "target": run.get("target"), "cpu": cpu}
 
 
+@dataclass(frozen=True)
+class Difference:
+    """Why a configuration of two runs is not compared: ``what`` differs (one of
+    ``IDENTITY``, with "region" for "cpu" where AWS ran it), from ``base`` to ``new``; or
+    ("regions") its samples come from several ``regions``."""
+
+    what: str
+    base: str | None = None
+    new: str | None = None
+    regions: tuple[str, ...] = ()
+
+
 def differences(base_run: dict, new_run: dict, function: str, runtime: str,
-                allow: Iterable[str] = ()) -> list[str]:
-    """What differs between the two runs for this configuration, as readable phrases."""
+                allow: Iterable[str] = ()) -> list[Difference]:
+    """What differs between the two runs for this configuration."""
     base, new = identity(base_run, function, runtime), identity(new_run, function, runtime)
-    names = {"code": "function code", "event": "event", "runtime": "runtime version",
-             "target": "target", "cpu": "CPU model"}
     skip = set(allow)
     targets = {base_run.get("target"), new_run.get("target")}
-    if "aws" in targets:
-        names["cpu"] = "region"
-        if len(targets) > 1:          # a region against a CPU model: the target says it all
-            skip.add("cpu")
-    found = []
-    for key in IDENTITY:
-        if key not in skip and base[key] != new[key]:
-            shown = [(v[:12] if key == "code" and v else v) for v in (base[key], new[key])]
-            found.append(f"{names[key]} {shown[0] or '?'} -> {shown[1] or '?'}")
-    return found
+    if len(targets) > 1 and "aws" in targets:
+        skip.add("cpu")               # a region against a CPU model: the target says it all
+    return [Difference("region" if key == "cpu" and "aws" in targets else key,
+                       base[key], new[key])
+            for key in IDENTITY if key not in skip and base[key] != new[key]]
 
 
 @dataclass
@@ -160,7 +158,7 @@ class Comparison:
     base_p50: float | None = None
     new_p50: float | None = None
     result: Change | None = None
-    differences: list[str] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
     # a cold-start regression of a configuration both runs profiled: the items of its
     # init that grew most (``analysis/blame.py``)
     blame: list[Blamed] = field(default_factory=list)
@@ -168,16 +166,6 @@ class Comparison:
     @property
     def regression(self) -> bool:
         return self.status == SLOWER
-
-    def text(self) -> str:
-        if self.result is not None:
-            text = self.result.text()
-            if self.status == SAME and not self.result.reachable:
-                text += " (too few samples to tell)"
-            return text
-        if self.status == NOT_COMPARABLE:
-            return f"{NOT_COMPARABLE}: {'; '.join(self.differences)}"
-        return self.status
 
 
 def regions(results: Results, key: ConfigKey) -> list[str]:
@@ -193,12 +181,11 @@ def in_region(results: Results, key: ConfigKey) -> dict:
     return results.run | {"region": ",".join(found)} if found else results.run
 
 
-def pooled(results: Results, key: ConfigKey) -> list[str]:
+def pooled(results: Results, key: ConfigKey) -> list[Difference]:
     """A configuration whose samples come from several regions is compared with nothing:
     regions are never pooled."""
     found = regions(results, key)
-    return [f"samples of {len(found)} regions ({', '.join(found)}) in one configuration"
-            ] if len(found) > 1 else []
+    return [Difference("regions", regions=tuple(found))] if len(found) > 1 else []
 
 
 def _figures(samples: Iterable[Sample]) -> dict[tuple[ConfigKey, str], list[float]]:

@@ -48,12 +48,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 from coldbench import phases
 from coldbench.environments.cgroups import lambda_vcpus
 from coldbench.errors import UsageError
-from coldbench.prices import ARCHES, Prices
+from coldbench.prices import ARCHES, Prices, Vm
 from coldbench.results.schema import ConfigKey, Sample
 from coldbench.runtimes import RUNTIMES
 
@@ -330,7 +331,8 @@ class Option:
     """One way to host the load other than Lambda."""
 
     kind: str                 # "fargate" or "vm"
-    host: str                 # "0.25 vCPU / 0.5 GB" or "m6a.large (reserved-1yr-no-upfront)"
+    vcpus: float              # per host
+    memory_gb: float
     hourly: float
     hours: float              # billed hours a month, per host
     environments: int         # per host
@@ -338,12 +340,15 @@ class Option:
     monthly: float
     crossover: float | None   # requests a month where it becomes as cheap as Lambda
     busy_at_crossover: float  # a host's busy share there (may exceed max_busy: no crossover)
+    vm: str | None = None     # a VM's instance type ("m6a.large")
+    purchase: str | None = None   # how a VM is paid ("on-demand", "reserved-1yr-no-upfront")
 
 
-def host_option(kind: str, host: str, hourly: float, hours: float, environments: int,
-                m: Measured, workload: Workload,
-                lambda_monthly: Callable[[float], float]) -> Option:
-    """``lambda_monthly``: Lambda's month at a load (requests a month)."""
+def host_option(kind: str, size: tuple[float, float], hourly: float, hours: float,
+                environments: int, m: Measured, workload: Workload,
+                lambda_monthly: Callable[[float], float], vm: Vm | None = None) -> Option:
+    """``size``: a host's vCPUs and GB; ``lambda_monthly``: Lambda's month at a load
+    (requests a month)."""
     active_s = workload.active_s
     busy_s = m.warm_ms / 1000
     capacity = environments * active_s * workload.max_busy / busy_s if busy_s > 0 else math.inf
@@ -351,8 +356,9 @@ def host_option(kind: str, host: str, hourly: float, hours: float, environments:
     fixed = hourly * hours
     break_even = requests_costing(fixed, lambda_monthly)
     busy = break_even * busy_s / (environments * active_s)
-    return Option(kind, host, hourly, hours, environments, hosts, hosts * fixed,
-                  break_even if break_even <= capacity else None, busy)
+    return Option(kind, *size, hourly, hours, environments, hosts, hosts * fixed,
+                  break_even if break_even <= capacity else None, busy,
+                  vm.name if vm else None, vm.purchase if vm else None)
 
 
 @dataclass
@@ -367,20 +373,28 @@ class CostLine:
 
     def option(self, kind: str, purchase: str | None = None) -> Option | None:
         for o in self.options:
-            if o.kind == kind and (purchase is None or purchase in o.host):
+            if o.kind == kind and (purchase is None or purchase in (o.purchase or "")):
                 return o
         return None
 
 
-def rule_verdict(busy: float, max_busy: float) -> str:
-    """How the rule of thumb "containers win above about 50 % busy" fares."""
+class Rule(Enum):
+    """How the rule of thumb "containers win above about 50 % busy" fares at a host's busy
+    share at the crossover."""
+
+    NO_CROSSOVER = "no-crossover"     # fails: Lambda is cheaper at any load up to max_busy
+    HOLDS = "holds"                   # containers win from about RULE_BUSY
+    EARLIER = "earlier"               # fails: containers win well below RULE_BUSY already
+    LATER = "later"                   # fails: Lambda stays cheaper well above RULE_BUSY
+
+
+def rule(busy: float, max_busy: float) -> Rule:
+    """How the rule of thumb fares where a host is ``busy`` at the crossover."""
     if busy > max_busy:
-        return f"fails: Lambda is cheaper at any load up to {max_busy:.0%} busy"
+        return Rule.NO_CROSSOVER
     if abs(busy - RULE_BUSY) <= RULE_MARGIN:
-        return f"holds: containers win from {busy:.0%} busy"
-    if busy < RULE_BUSY:
-        return f"fails: containers win from {busy:.0%} busy already"
-    return f"fails: Lambda stays cheaper up to {busy:.0%} busy"
+        return Rule.HOLDS
+    return Rule.EARLIER if busy < RULE_BUSY else Rule.LATER
 
 
 def costs(measurements: list[Measured], prices: Prices, workload: Workload,
@@ -402,12 +416,12 @@ def costs(measurements: list[Measured], prices: Prices, workload: Workload,
                 cpu, task_gb = task
                 hourly = fargate_hourly(task, prices, arch)
                 line.options.append(host_option(
-                    "fargate", f"{cpu:g} vCPU / {task_gb:g} GB", hourly,
+                    "fargate", task, hourly,
                     workload.duty_cycle * HOURS_PER_MONTH,
                     environments_per_host(cpu, task_gb, m.memory_mb), m, workload, monthly))
             for purchase in sorted({vm.purchase for vm in prices.vms if vm.arch == arch}):
-                candidates = [host_option("vm", f"{vm.name} ({purchase})", vm.hourly,
-                                          HOURS_PER_MONTH, n, m, workload, monthly)
+                candidates = [host_option("vm", (vm.vcpus, vm.memory_gb), vm.hourly,
+                                          HOURS_PER_MONTH, n, m, workload, monthly, vm)
                               for vm in prices.vms if vm.arch == arch and vm.purchase == purchase
                               for n in [environments_per_host(vm.vcpus, vm.memory_gb, m.memory_mb)]
                               if n >= 1]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from coldbench import phases
 from coldbench.analysis.summary import ConfigSummary
-from coldbench.model import ConfigKey, interval_text
-from coldbench.prices import Prices, usd
+from coldbench.model import ConfigKey
+from coldbench.prices import Prices
 
 # A month as AWS's prices count one: 730 hours.
 MONTH_S = 730 * 3600.0
@@ -43,16 +43,6 @@ class AfterIdle:
         """The configuration the interval was measured on, without the interval."""
         return ConfigKey(self.config.function, self.config.runtime, self.config.memory_mb,
                          self.config.variant.but(idle_s=None))
-
-    @property
-    def measured(self) -> str:
-        return str(self.base)
-
-    def share(self) -> str:
-        """"3 of 10 (30%)"."""
-        if not self.n:
-            return "0 of 0"
-        return f"{self.cold} of {self.n} ({self.probability:.0%})"
 
 
 def after_idle(configs: list[ConfigSummary]) -> list[AfterIdle]:
@@ -92,30 +82,11 @@ def pings_per_month(interval_s: float, warm_ms: float | None, memory_mb: int,
     return pings, pings * per_ping
 
 
-def keep_warm_lines(results: list[AfterIdle], prices: Prices) -> list[str]:
-    """A line per configuration and interval: the chance of a cold start after that much
-    idle time, the cold start it means, and what pings at that interval would cost, beside
-    the longest interval measured (what calls would see without the pings)."""
-    lines = []
-    longest: dict[str, AfterIdle] = {}
+def longest(results: list[AfterIdle]) -> dict[ConfigKey, AfterIdle]:
+    """Per configuration measured (``AfterIdle.base``), the result of its longest interval:
+    what calls see without keep-warm pings."""
+    found: dict[ConfigKey, AfterIdle] = {}
     for result in results:
-        if result.measured not in longest or result.idle_s > longest[result.measured].idle_s:
-            longest[result.measured] = result
-    for result in results:
-        every = interval_text(result.idle_s)
-        cold = result.config.modes.get("cold")
-        text = f"{result.measured}, idle {every}: cold after idle {result.share()}"
-        if cold is not None and cold.figure is not None:
-            text += f", cold start p50 {cold.figure.p50:,.1f} ms"
-        if result.n:
-            text += (f"; keep-warm pings every {every} would keep calls at "
-                     f"{result.probability:.0%} cold")
-            other = longest[result.measured]
-            if other is not result and other.n:
-                text += (f" instead of {other.probability:.0%} after "
-                         f"{interval_text(other.idle_s)}")
-            pings, monthly, measured = ping_cost(result, prices)
-            text += (f", for {pings:,.0f} pings ({'at least ' if not measured else ''}"
-                     f"{usd(monthly)}) a month per environment kept warm")
-        lines.append(text)
-    return lines
+        if result.base not in found or result.idle_s > found[result.base].idle_s:
+            found[result.base] = result
+    return found

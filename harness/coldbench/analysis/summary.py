@@ -16,6 +16,9 @@ from enum import Enum
 from coldbench.analysis import reference
 from coldbench.analysis.stats import (CONFIDENCE, SPREAD_LIMIT, Summary, fewest_for_interval,
                                       summarize)
+
+__all__ = ["CONFIDENCE", "FEWEST_SAMPLES", "SPREAD_LIMIT", "ConfigSummary", "ModeSummary",
+           "SampleWarning", "WarningKind", "summarize_samples"]
 from coldbench.model import ConfigKey, Variant
 from coldbench.results.schema import MODES, Sample
 from coldbench.runtimes import RUNTIMES
@@ -36,69 +39,23 @@ class WarningKind(Enum):
 
 @dataclass(frozen=True)
 class SampleWarning:
-    """What to read with care in one configuration's mode: typed (``kind``, ``key``,
-    ``mode``), rendered once (``message``, ``where``)."""
+    """What to read with care in one configuration's mode, as data (``render.warnings``
+    says it): its kind, where, how bad, and the counts it rests on."""
 
     kind: WarningKind
-    message: str
-    key: ConfigKey | None = None      # the configuration, and
-    mode: str = ""                    # the mode the warning is about
+    key: ConfigKey                    # the configuration, and
+    mode: str                         # the mode the warning is about
     severity: float = 0.0             # how bad, to name the worst cases of a kind first
-    figure: str = ""                  # the case's own figure among the worst ("84%", "n=2")
+    count: int = 0                    # the samples it is about (failed, excluded, valid)
+    attempts: int = 0                 # the mode's invocations
+    errors: tuple[tuple[str, int], ...] = ()    # error type and count, of the failed ones
+    spread: float | None = None       # HIGH_SPREAD: the standard deviation / the mean
+    idle: bool = False                # an idle configuration's (--idle-samples takes more)
 
     @property
-    def where(self) -> str:
-        """"python 128 MB cold": the configuration and mode."""
-        return f"{self.key} {self.mode}" if self.key is not None else ""
-
-    def __str__(self) -> str:
-        return self.message
-
-
-# Kinds that tend to hit many configurations at once: what they say and what to do about
-# them. They are printed as one line per kind with a count and the worst cases.
-_COMMON = {
-    WarningKind.HIGH_SPREAD: (f"the standard deviation is above {SPREAD_LIMIT:.0%} of the mean",
-                              "take more samples or quiet the machine, and read the median "
-                              "with its interval"),
-    WarningKind.TOO_FEW_SAMPLES: (f"fewer than {FEWEST_SAMPLES} valid samples, too few for a "
-                                  f"{CONFIDENCE:.0%} interval of the median",
-                                  f"take at least {FEWEST_SAMPLES} (--cold, --warm, "
-                                  "--provisioned)"),
-}
-
-
-def warning_lines(configs: list["ConfigSummary"], most: int = 3) -> list[str]:
-    """The warnings of a run as lines to print, grouped as hyperfine groups them: every
-    failure on its own line; a common kind on one line with how many configuration-modes
-    it hits and the ``most`` worst of them."""
-    warnings = [w for c in configs for w in c.warnings]
-    places = sum(len(c.modes) for c in configs)
-    lines = []
-    for kind in WarningKind:
-        of_kind = [w for w in warnings if w.kind is kind]
-        if kind not in _COMMON:
-            lines.extend(str(w) for w in of_kind)
-        elif of_kind:
-            what, hint = _COMMON[kind]
-            worst = sorted(of_kind, key=lambda w: -w.severity)[:most]
-            cases = ", ".join(f"{w.where} {w.figure}" for w in worst)
-            if kind is WarningKind.TOO_FEW_SAMPLES:
-                hint = _more_samples_hint(of_kind, configs)
-            lines.append(f"{what} in {len(of_kind)} of {places} configuration-modes; "
-                         f"{'worst: ' if len(of_kind) > most else ''}{cases}; {hint}")
-    return lines
-
-
-def _more_samples_hint(warnings: list[SampleWarning], configs: list["ConfigSummary"]) -> str:
-    """Take more samples, with the options that take them: --idle-samples for idle
-    configurations (``ConfigSummary.idle_s``), --cold, --warm, --provisioned otherwise."""
-    idle = {c.key for c in configs if c.idle_s is not None}
-    hit = {w.key in idle for w in warnings}
-    options = [*(["--cold, --warm, --provisioned"] if False in hit else []),
-               *(["--idle-samples" + (" for the idle ones" if False in hit else "")]
-                 if True in hit else [])]
-    return f"take at least {FEWEST_SAMPLES} ({'; '.join(options)})"
+    def share(self) -> float:
+        """``count`` as a share of ``attempts``."""
+        return self.count / self.attempts if self.attempts else 0.0
 
 
 @dataclass
@@ -201,45 +158,27 @@ def _warnings(config: ConfigSummary, proactive: int = 0) -> list[SampleWarning]:
     misclassified, which they are)."""
     found = []
     for mode, m in config.modes.items():
-        where = f"{config.key} {mode}"
-
-        def add(kind: WarningKind, text: str, severity: float = 0.0, figure: str = "") -> None:
-            found.append(SampleWarning(kind, f"{where}: {text}", config.key, mode, severity,
-                                       figure))
+        def add(kind: WarningKind, count: int = 0, severity: float = 0.0, **facts) -> None:
+            found.append(SampleWarning(kind, config.key, mode, severity, count, m.attempts,
+                                       tuple(m.error_types.items()), **facts))
 
         early = proactive if mode == "cold" else 0
         if early:
-            add(WarningKind.PROACTIVE_INIT,
-                f"{early} of {m.attempts} cold invocations ({early / m.attempts:.0%}) reached an "
-                "environment Lambda had initialised before the request (proactive "
-                "initialization: no Init Duration in the REPORT); they are excluded as not cold",
-                early / m.attempts, f"{early / m.attempts:.0%}")
+            add(WarningKind.PROACTIVE_INIT, early, early / m.attempts)
         if m.figure is None:
-            add(WarningKind.NO_VALID_SAMPLES,
-                f"no valid sample out of {m.attempts} ({_errors_text(m)})")
+            add(WarningKind.NO_VALID_SAMPLES)
             continue
         if m.failures:
-            add(WarningKind.FAILED, f"{m.failures} of {m.attempts} invocations failed "
-                                    f"({_errors_text(m)}); they are excluded")
+            add(WarningKind.FAILED, m.failures)
         if m.misclassified - early:
-            add(WarningKind.MISCLASSIFIED, f"{m.misclassified - early} samples whose function "
-                                           "did not report the expected cold flag were excluded")
+            add(WarningKind.MISCLASSIFIED, m.misclassified - early)
         spread = m.figure.relative_spread
         if spread is not None and spread > SPREAD_LIMIT:
-            add(WarningKind.HIGH_SPREAD, f"the standard deviation is {spread:.0%} of the mean; "
-                                         + _COMMON[WarningKind.HIGH_SPREAD][1],
-                spread, f"{spread:.0%}")
+            add(WarningKind.HIGH_SPREAD, m.figure.n, spread, spread=spread)
         if m.figure.ci_low is None:
-            add(WarningKind.TOO_FEW_SAMPLES,
-                f"{m.figure.n} valid samples are too few for a {CONFIDENCE:.0%} interval of "
-                f"the median; take at least {FEWEST_SAMPLES}"
-                f"{' (--idle-samples)' if config.idle_s is not None else ''}",
-                FEWEST_SAMPLES - m.figure.n, f"n={m.figure.n}")
+            add(WarningKind.TOO_FEW_SAMPLES, m.figure.n, FEWEST_SAMPLES - m.figure.n,
+                idle=config.idle_s is not None)
     return found
-
-
-def _errors_text(m: ModeSummary) -> str:
-    return ", ".join(f"{kind} x{count}" for kind, count in m.error_types.items()) or "none failed"
 
 
 def _idle_fields(by_mode: dict[str, list[Sample]]) -> dict:

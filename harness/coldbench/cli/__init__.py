@@ -40,8 +40,9 @@ def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
     """Print the table and, after it, a profiled run's profiles (``run.profiles``: `run
     --profile`) (stdout), then ``notes`` and the run's own, and the warnings (stderr); the
     exit status they call for."""
-    from coldbench.analysis.summary import summarize_samples, warning_lines
+    from coldbench.analysis.summary import summarize_samples
     from coldbench.render.table import render
+    from coldbench.render.warnings import warning_lines
 
     configs = summarize_samples(results.samples)
     click.echo(render(configs, fmt), nl=False)

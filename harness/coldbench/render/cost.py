@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from coldbench import phases
 from coldbench.analysis.cost import (HOURS_PER_MONTH, RULE_BUSY, CostLine, Measured, Option,
-                                     Workload, rule_verdict, snapstart_charged)
+                                     Rule, Workload, rule, snapstart_charged)
 from coldbench.prices import ARCHES, Prices, usd
 
 FORMATS = ("table", "markdown", "json")
@@ -26,10 +26,37 @@ def count(value: float | None) -> str:
     return f"{value:.3g}"
 
 
+def host_text(o: Option) -> str:
+    """"0.25 vCPU / 0.5 GB" (a Fargate task), "m6a.large (reserved-1yr-no-upfront)" (a VM)."""
+    if o.vm is None:
+        return f"{o.vcpus:g} vCPU / {o.memory_gb:g} GB"
+    return f"{o.vm} ({o.purchase})"
+
+
+def rule_verdict(busy: float, max_busy: float) -> str:
+    """How the rule of thumb "containers win above about 50 % busy" fares (``cost.rule``)."""
+    found = rule(busy, max_busy)
+    if found is Rule.NO_CROSSOVER:
+        return f"fails: Lambda is cheaper at any load up to {max_busy:.0%} busy"
+    if found is Rule.HOLDS:
+        return f"holds: containers win from {busy:.0%} busy"
+    if found is Rule.EARLIER:
+        return f"fails: containers win from {busy:.0%} busy already"
+    return f"fails: Lambda stays cheaper up to {busy:.0%} busy"
+
+
+def _option_json(o: Option, max_busy: float) -> dict:
+    document = asdict(o)
+    for own in ("kind", "vcpus", "memory_gb", "vm", "purchase"):
+        del document[own]
+    return {"kind": o.kind, "host": host_text(o), **document,
+            "rule": rule_verdict(o.busy_at_crossover, max_busy)}
+
+
 def _hosting(o: Option | None) -> str:
     if o is None:
         return "-"
-    return f"{usd(o.monthly)} ({o.hosts} x {o.host.split(' (')[0]})"
+    return f"{usd(o.monthly)} ({o.hosts} x {o.vm or host_text(o)})"
 
 
 def _crossover(o: Option | None) -> str:
@@ -53,7 +80,7 @@ def _flat(m: Measured) -> dict:
 def rule_summary(lines: list[CostLine], workload: Workload) -> str:
     fargate = [(l, l.option("fargate")) for l in lines if l.option("fargate")]
     holds = [l for l, o in fargate
-             if rule_verdict(o.busy_at_crossover, workload.max_busy).startswith("holds")]
+             if rule(o.busy_at_crossover, workload.max_busy) is Rule.HOLDS]
     if not fargate:
         return "No configuration could be compared with a container."
     busy = sorted(o.busy_at_crossover for _, o in fargate)
@@ -91,9 +118,7 @@ def render(lines: list[CostLine], prices: Prices, workload: Workload, fmt: str =
                 {**_flat(l.measured), "arch": l.arch, "lambda_per_request": l.per_request,
                  "lambda_monthly": l.lambda_monthly, "lambda_init_monthly": l.lambda_init_monthly,
                  "lambda_bill": asdict(l.bill) | {"total": l.bill.total},
-                 "options": [asdict(o) | {"rule": rule_verdict(o.busy_at_crossover,
-                                                               workload.max_busy)}
-                             for o in l.options]}
+                 "options": [_option_json(o, workload.max_busy) for o in l.options]}
                 for l in lines]}, indent=1) + "\n"
     tablefmt = "github" if fmt == "markdown" else "simple"
     bill = tabulate(bill_rows(lines), headers=BILL_HEADERS, tablefmt=tablefmt,

@@ -42,6 +42,7 @@ from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import UsageError
 from coldbench.model import Variant, interval_text
 from coldbench.prices import Prices, usd
+from coldbench.render.idle import keep_warm_lines
 from coldbench.render.table import ms
 from coldbench.results.schema import Sample
 from coldbench.runtimes import RUNTIMES
@@ -340,7 +341,7 @@ def keep_warm(strategy: Strategy, f: Findings, prices: Prices) -> Row:
         results = idle.after_idle(summarize_samples(taken))
         figures["after_idle"] = [{"idle_s": r.idle_s, "cold": r.cold, "n": r.n,
                                   "probability": r.probability} for r in results]
-        lines += idle.keep_warm_lines(results, prices) or [
+        lines += keep_warm_lines(results, prices) or [
             "no idle sample finished (errors on stderr)"]
     else:
         lines.append("how often a call after idle time starts cold: not measured (pass "

@@ -47,6 +47,7 @@ from coldbench.analysis.history import History
 from coldbench.errors import ResultsError, UsageError
 from coldbench.model import median
 from coldbench.render import compare as comparison_table
+from coldbench.render.compare import blamed_text, change_text, difference_text, verdict
 from coldbench.render.figure import PALETTE, Chart, pyplot, svg_of
 from coldbench.render.pictures import documented_comparison, init_parts
 from coldbench.render.report import html_report, page, profile_charts, table_html
@@ -137,11 +138,12 @@ def marks(series: Series, runs: dict[str, Results], min_change: float = compare.
         comparable.append(not changed)
         if changed:
             found.append(StepMark(series.target, series.key, run_id, started, "environment",
-                                  "; ".join(changed), region=series.region))
+                                  "; ".join(difference_text(d) for d in changed),
+                                  region=series.region))
     for step in compare.step_changes([p[2] for p in series.points], comparable, min_change, alpha):
         run_id, started, _ = series.points[step.index]
         found.append(StepMark(series.target, series.key, run_id, started, "step",
-                              step.result.text(), step.result.p_value, series.region))
+                              change_text(step.result), step.result.p_value, series.region))
     return sorted(found, key=lambda m: m.started_at)
 
 
@@ -292,10 +294,10 @@ def ab_section(results: Results) -> str:
         f"<td>{ms(c.base_p50)} ({c.base_n})</td><td>{ms(c.new_p50)} ({c.new_n})</td>"
         f"<td>{comparison_table.ratio_text(c.result)}</td>"
         f"<td>{f'{c.result.p_value:.3g}' if c.result else '-'}</td>"
-        f'<td class="{"regression" if c.regression else ""}">{html.escape(c.text())}</td></tr>'
+        f'<td class="{"regression" if c.regression else ""}">{html.escape(verdict(c))}</td></tr>'
         for c in found)
     blamed = "".join(f"<li>{html.escape(str(c.key))} {c.mode}: "
-                     + html.escape(", ".join(b.text() for b in c.blame)) + "</li>"
+                     + html.escape(", ".join(blamed_text(b) for b in c.blame)) + "</li>"
                      for c in found if c.blame)
     return (f'<section class="ab"><h2>A/B: {versions}</h2>'
             f'<p class="verdict">{regressions} regression{"s" if regressions != 1 else ""} '

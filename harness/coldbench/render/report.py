@@ -21,13 +21,14 @@ from coldbench import files
 from coldbench import prices as price_tables
 from coldbench.analysis import cost, reference
 from coldbench.analysis.stats import CONFIDENCE
-from coldbench.analysis.summary import ConfigSummary, summarize_samples, warning_lines
+from coldbench.analysis.summary import ConfigSummary, summarize_samples
 from coldbench.errors import UsageError
 from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
 from coldbench.render.figure import MODE_COLORS, PALETTE, Chart, pyplot, svg_of
 from coldbench.render.pictures import documented_comparison, init_parts
 from coldbench.render.profile import icicle_figure
 from coldbench.render.table import footnote, headers, idle_lines, ms, ordered, render, rows
+from coldbench.render.warnings import warning_lines
 from coldbench.results.schema import Results
 
 

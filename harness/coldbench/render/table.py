@@ -10,8 +10,10 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from coldbench.analysis import reference
-from coldbench.analysis.idle import after_idle, keep_warm_lines
+from coldbench.analysis.idle import after_idle
 from coldbench.analysis.summary import ConfigSummary
+from coldbench.render.idle import keep_warm_lines
+from coldbench.render.warnings import message
 from coldbench.prices import load
 from coldbench.results.schema import BUILTIN_FUNCTION
 
@@ -173,7 +175,7 @@ def _as_json(config: ConfigSummary) -> dict:
         "memory_mb": config.memory_mb,
         "modes": {mode: asdict(m) for mode, m in config.modes.items()},
         "documented": asdict(config.documented) if config.documented else None,
-        "warnings": [{"kind": w.kind.value, "message": w.message} for w in config.warnings],
+        "warnings": [{"kind": w.kind.value, "message": message(w)} for w in config.warnings],
     }
 
 
