@@ -43,7 +43,7 @@ from pathlib import Path
 
 from coldbench import files
 from coldbench.errors import UsageError
-from coldbench.model import median
+from coldbench.model import DEFAULT_ARCHITECTURE, median
 
 KIND = "coldbench-calibration"
 VERSION = 1
@@ -274,14 +274,14 @@ def data_rows(name: str) -> list[dict]:
 
 
 @cache
-def hello_init_ms(identifier: str, arch: str = "x86_64") -> tuple[float, str] | None:
+def hello_init_ms(identifier: str, arch: str = DEFAULT_ARCHITECTURE) -> tuple[float, str] | None:
     """The published Init Duration of the hello-world function of a Lambda identifier (a
     row of the lambda-perf file: "python3.13", "go (provided.al2023)") on ``arch``, zip,
     128 MB: (ms, "p50" or "mean"), the p50 where one is published, or None."""
     for row in data_rows(AWS_INIT_FILE):
         if row["runtime"] != identifier:
             continue
-        if arch == "x86_64":
+        if arch == "x86_64":             # the p50 column is x86_64's
             if row["p50_ms"]:
                 return float(row["p50_ms"]), "p50"
             return (float(row["zip_128_x86_64"]), "mean") if row["zip_128_x86_64"] else None

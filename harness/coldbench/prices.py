@@ -20,9 +20,18 @@ from importlib import resources
 from pathlib import Path
 
 from coldbench.errors import UsageError
+from coldbench.model.architecture import ARCHITECTURES
 
-ARCHES = ("x86_64", "arm64")
+ARCHES = ARCHITECTURES           # the architectures a table prices, as Lambda names them
 REGION = "us-east-1"           # every shipped table holds the prices of US East (N. Virginia)
+# Billing rules beside the prices. A month is 730 hours, as AWS's price pages count it;
+# storage is billed in GB of 2^30 bytes. A SnapStart snapshot is cached for at least 3
+# hours, and caching and restoring are charged for Python and .NET, not for Java
+# (https://aws.amazon.com/lambda/pricing/, Lambda Developer Guide "Lambda SnapStart").
+HOURS_PER_MONTH = 730
+GB_BYTES = 1024 ** 3
+SNAPSTART_CACHE_MINIMUM_H = 3.0
+SNAPSTART_CHARGED_RUNTIMES = ("python", "dotnet")
 _NAME = re.compile(r"prices-(\d{4})-(\d{2})\.csv")
 _TIER = re.compile(r"duration-over-([0-9.]+)b")
 
@@ -56,6 +65,11 @@ class Prices:
     ecr_gb_month: float | None = None           # ECR storage, per GB-month
     sources: tuple[str, ...] = ()               # the table's notes, as written in it
     region: str = REGION
+
+    def invocation_usd(self, billed_ms: float, memory_mb: int, arch: str) -> float:
+        """One on-demand invocation at the first duration tier: its request and its
+        ``billed_ms`` at ``memory_mb``."""
+        return self.request + memory_mb / 1024 * billed_ms / 1000 * self.gb_second[arch]
 
     def tiers(self, arch: str) -> tuple[tuple[float, float], ...]:
         """On-demand duration tiers of ``arch``: (from GB-s a month, rate), lowest first."""
@@ -157,6 +171,12 @@ def parse(text: str, as_of: date, name: str = "prices") -> Prices:
         raise UsageError(f"price table {name} is incomplete or malformed ({exc!r}): it needs "
                          "lambda requests and duration, fargate vcpu and memory for "
                          f"{' and '.join(ARCHES)}") from None
+
+
+def snapstart_charged(lambda_runtime: str) -> bool:
+    """SnapStart's cache and restores are charged for functions of this Lambda runtime
+    identifier ("python3.12": yes; "java21": no)."""
+    return lambda_runtime.startswith(SNAPSTART_CHARGED_RUNTIMES)
 
 
 def usd(amount: float | None) -> str:

@@ -5,7 +5,6 @@ make (the host's architecture, the function's sources, a checked ``bootstrap``).
 from __future__ import annotations
 
 import os
-import platform
 import re
 import shutil
 import signal
@@ -15,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
+from coldbench.model.architecture import host_architecture
 
 # provided.al2023 runs on Amazon Linux 2023, whose glibc is 2.34: a binary linked against
 # newer symbols does not start there.
@@ -81,12 +81,6 @@ def end_session(process: subprocess.Popen) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     process.wait()
-
-
-def host_architecture() -> str:
-    machine = platform.machine().lower()
-    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64",
-            "arm64": "arm64"}.get(machine, machine)
 
 
 def copy_sources(source: Path, out: Path, ignored: frozenset[str]) -> None:

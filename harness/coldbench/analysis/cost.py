@@ -54,19 +54,15 @@ from typing import Callable
 from coldbench import phases
 from coldbench.environments.cgroups import lambda_vcpus
 from coldbench.errors import UsageError
-from coldbench.prices import ARCHES, Prices, Vm
+from coldbench import prices as billing
+from coldbench.prices import (ARCHES, GB_BYTES, HOURS_PER_MONTH, SNAPSTART_CACHE_MINIMUM_H,
+                              Prices, Vm)
 from coldbench.results.schema import ConfigKey, Sample
 from coldbench.runtimes import RUNTIMES
 
-HOURS_PER_MONTH = 730
 COLD_FRACTION = 0.01
 MAX_BUSY = 0.80
 RULE_BUSY, RULE_MARGIN = 0.50, 0.15     # "containers win above about 50 % busy"
-# SnapStart's cache is charged for Python and .NET, not Java, for at least 3 hours
-# (https://aws.amazon.com/lambda/pricing/, Lambda Developer Guide "Lambda SnapStart")
-SNAPSTART_CHARGED_RUNTIMES = ("python", "dotnet")
-SNAPSTART_CACHE_MINIMUM_H = 3.0
-GB_BYTES = 1024 ** 3                    # AWS bills storage in GB of 2^30 bytes
 
 # Fargate task sizes: vCPU -> valid memory in GB (Amazon ECS docs, "Troubleshoot Amazon ECS
 # task definition invalid CPU or memory errors", Linux)
@@ -218,7 +214,7 @@ class Workload:
 def lambda_per_request(m: Measured, arch: str, prices: Prices, cold_fraction: float) -> float:
     """An on-demand request's price at the first duration tier."""
     billed_ms = (1 - cold_fraction) * m.warm_billed_ms + cold_fraction * m.cold_billed_ms
-    return prices.request + m.memory_mb / 1024 * billed_ms / 1000 * prices.gb_second[arch]
+    return prices.invocation_usd(billed_ms, m.memory_mb, arch)
 
 
 @dataclass(frozen=True)
@@ -244,8 +240,7 @@ class LambdaBill:
 
 def snapstart_charged(m: Measured) -> bool:
     """SnapStart's cache and restores are charged for this configuration."""
-    return m.snapstart and (m.lambda_runtime or m.key.runtime).startswith(
-        SNAPSTART_CHARGED_RUNTIMES)
+    return m.snapstart and billing.snapstart_charged(m.lambda_runtime or m.key.runtime)
 
 
 def _needs(prices: Prices, what: str, value):

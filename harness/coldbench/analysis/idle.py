@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from coldbench import phases
 from coldbench.analysis.summary import ConfigSummary
 from coldbench.model import ConfigKey
-from coldbench.prices import Prices
-
-# A month as AWS's prices count one: 730 hours.
-MONTH_S = 730 * 3600.0
+from coldbench.model import DEFAULT_ARCHITECTURE
+from coldbench.prices import HOURS_PER_MONTH, Prices
 
 
 @dataclass(frozen=True)
@@ -75,11 +73,10 @@ def pings_per_month(interval_s: float, warm_ms: float | None, memory_mb: int,
     """Keep-warm pings every ``interval_s`` for one environment for a month: how many, and
     what they cost: a request each, billed as ``warm_ms`` (a warm invocation's Duration;
     None: Lambda's least, 1 ms) at ``memory_mb``."""
-    pings = MONTH_S / interval_s
+    pings = HOURS_PER_MONTH * 3600 / interval_s
     billed = phases.billed_ms(warm_ms if warm_ms is not None else 1.0)
-    gb_second = prices.gb_second.get(architecture or "x86_64", prices.gb_second["x86_64"])
-    per_ping = prices.request + billed / 1000 * memory_mb / 1024 * gb_second
-    return pings, pings * per_ping
+    arch = architecture if architecture in prices.gb_second else DEFAULT_ARCHITECTURE
+    return pings, pings * prices.invocation_usd(billed, memory_mb, arch)
 
 
 def longest(results: list[AfterIdle]) -> dict[ConfigKey, AfterIdle]:

@@ -19,7 +19,7 @@ from coldbench import files
 from coldbench.analysis import compare as comparing, cost as costing
 from coldbench.cli.common import history_option
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
-from coldbench.prices import ARCHES
+from coldbench.prices import ARCHES, HOURS_PER_MONTH
 from coldbench.render import calibration as calibration_table
 from coldbench.render import compare as comparison_table
 from coldbench.render import cost as cost_tables
@@ -122,7 +122,7 @@ def compare(base_ref, new_ref, min_change, alpha, modes, allow, target, fmt, his
               help="Lambda and host architectures to price.")
 @click.option("--provisioned", default=0, show_default=True, type=int,
               help="Environments of provisioned concurrency kept in the hours with traffic.")
-@click.option("--snapstart-hours", default=costing.HOURS_PER_MONTH, show_default=True,
+@click.option("--snapstart-hours", default=HOURS_PER_MONTH, show_default=True,
               type=float, help="Hours a month a SnapStart snapshot is cached (configurations "
                                "measured with SnapStart, Python and .NET).")
 @click.option("--image-size", type=float,

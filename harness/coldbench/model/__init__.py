@@ -4,6 +4,7 @@ configuration (``Config``), its key and label (``ConfigKey``), its variant as ty
 invocation and the environment that serves it (``Invoked``, ``Environment``), idle
 intervals, run metadata and the median."""
 
+from coldbench.model.architecture import ARCHITECTURES, DEFAULT_ARCHITECTURE, host_architecture
 from coldbench.model.artifact import Artifact
 from coldbench.model.config import (BUILTIN_FUNCTION, BUILTIN_RUNTIMES, Config, ConfigKey,
                                     Plan, runtime_rank)
@@ -14,6 +15,7 @@ from coldbench.model.options import RunOptions
 from coldbench.model.stats import median
 from coldbench.model.variant import Variant
 
-__all__ = ["Artifact", "BUILTIN_FUNCTION", "BUILTIN_RUNTIMES", "Config", "ConfigKey",
+__all__ = ["ARCHITECTURES", "Artifact", "BUILTIN_FUNCTION", "DEFAULT_ARCHITECTURE", "BUILTIN_RUNTIMES", "Config", "ConfigKey",
            "Environment", "Invoked", "Plan", "RunOptions", "Variant", "collect_metadata", "cpu_model_name",
-           "interval_text", "median", "now_iso", "parse_interval", "runtime_rank"]
+           "host_architecture", "interval_text", "median", "now_iso", "parse_interval",
+           "runtime_rank"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, fields, replace
 
+from coldbench.model.architecture import ARCHITECTURES
 from coldbench.model.intervals import interval_text, parse_interval
 
 # ISO-like AWS region names: "us-east-1", "eu-west-3", "us-gov-west-1", "ap-southeast-4"
@@ -94,7 +95,7 @@ class Variant:
         while i < len(words):
             word = words[i]
             following = words[i + 1] if i + 1 < len(words) else None
-            if word in ("x86_64", "arm64") and not values.get("architecture"):
+            if word in ARCHITECTURES and not values.get("architecture"):
                 values["architecture"] = word
             elif word == "SnapStart" and rest[-1:] != ["no"]:
                 values["snapstart"] = True

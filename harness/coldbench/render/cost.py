@@ -9,9 +9,9 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from coldbench import phases
-from coldbench.analysis.cost import (HOURS_PER_MONTH, RULE_BUSY, CostLine, Measured, Option,
-                                     Rule, Workload, rule, snapstart_charged)
-from coldbench.prices import ARCHES, Prices, usd
+from coldbench.analysis.cost import (RULE_BUSY, CostLine, Measured, Option, Rule, Workload,
+                                     rule, snapstart_charged)
+from coldbench.prices import ARCHES, HOURS_PER_MONTH, Prices, usd
 
 FORMATS = ("table", "markdown", "json")
 

@@ -40,7 +40,7 @@ from coldbench.analysis import cost, idle, reference
 from coldbench.analysis.stats import Summary, summarize
 from coldbench.analysis.summary import summarize_samples
 from coldbench.errors import UsageError
-from coldbench.model import Variant, interval_text
+from coldbench.model import DEFAULT_ARCHITECTURE, Variant, interval_text
 from coldbench.prices import Prices, usd
 from coldbench.render.idle import keep_warm_lines
 from coldbench.render.table import ms
@@ -62,7 +62,7 @@ LOCAL_PROFILE = ("which packages init loads comes from profiled cold starts on t
                  "on AWS")
 NO_RESTORE = ("the SnapStart samples had no Restore Duration: no cold start restored a "
               "snapshot, so they do not show what SnapStart does")
-ARCH = "x86_64"
+ARCH = DEFAULT_ARCHITECTURE
 
 
 @dataclass(frozen=True)

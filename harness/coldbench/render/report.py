@@ -23,7 +23,7 @@ from coldbench.analysis import cost, reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples
 from coldbench.errors import UsageError
-from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
+from coldbench.model import BUILTIN_FUNCTION, DEFAULT_ARCHITECTURE, ConfigKey, Variant
 from coldbench.render.figure import MODE_COLORS, PALETTE, Chart, pyplot, svg_of
 from coldbench.render.pictures import documented_comparison, init_parts
 from coldbench.render.profile import icicle_figure
@@ -109,7 +109,7 @@ def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None
 
     plt = pyplot()
     prices = price_tables.load()
-    per_request = {m.key: cost.lambda_per_request(m, "x86_64", prices, cost.COLD_FRACTION)
+    per_request = {m.key: cost.lambda_per_request(m, DEFAULT_ARCHITECTURE, prices, cost.COLD_FRACTION)
                    for m in cost.measured(results.samples, prices)}
     series: dict[str, list[ConfigSummary]] = {}      # a line per configuration but memory
     for c in ordered(configs):

@@ -24,7 +24,7 @@ from coldbench.build import Function
 from coldbench.environments.base import ACCOUNT, REGION, lambda_variables
 from coldbench.environments.runtime_api import RuntimeAPI
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.model import Artifact
+from coldbench.model import Artifact, host_architecture
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, end_session,
                                      run_tool)
 
@@ -92,8 +92,7 @@ def java_executable() -> str:
 
 def jni_library() -> str:
     """File name of the client's native library for this machine, as packed in its jar."""
-    arch = {"x86_64": "x86_64", "amd64": "x86_64",
-            "aarch64": "aarch_64", "arm64": "aarch_64"}.get(platform.machine().lower())
+    arch = {"x86_64": "x86_64", "arm64": "aarch_64"}.get(host_architecture())
     if arch is None:
         raise BuildError(f"java: the runtime interface client has no native library for "
                          f"{platform.machine()}: run on x86_64 or arm64")

@@ -31,7 +31,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -45,6 +44,7 @@ from typing import Callable
 from coldbench.environments import cgroups, rie
 from coldbench.build import Artifact, cache_root
 from coldbench.errors import BuildError, EnvironmentUnavailable, MissingToolchain
+from coldbench.model import host_architecture
 
 KINDS = ("aws", "local")
 TASK_ROOT = "/var/task"
@@ -257,8 +257,8 @@ class Builder:
     def base(self):
         """The Debian root filesystem, imported."""
         suite = debian_suite()
-        machine = platform.machine()
-        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)   # Debian's names
+        machine = host_architecture()
+        arch = {"x86_64": "amd64"}.get(machine, machine)       # Debian's names
         ref = f"coldbench/base:{suite}-{_key(RECIPE_VERSION, suite, arch, 'minbase')}"
         image = self._cached(ref)
         if image is not None:

@@ -10,18 +10,16 @@ become coldbench functions (``App.functions``), each under its own name.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from coldbench import build
 from coldbench.errors import UsageError
+from coldbench.model import host_architecture
 from coldbench.templates import cloudformation, serverless
 from coldbench.templates.definition import (FunctionDefinition, apply_env_vars,
                                             parse_layer_dirs, with_layer_dirs)
 
-_HOST_ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64",
-                      "arm64": "arm64"}
 
 
 @dataclass
@@ -58,7 +56,7 @@ class App:
 
     def function_notes(self) -> list[str]:
         """One note per function that is not measured, or measured with a caveat."""
-        host = _HOST_ARCHITECTURE.get(platform.machine(), platform.machine())
+        host = host_architecture()
         notes = []
         for d in self.definitions:
             if d.not_runnable is not None:

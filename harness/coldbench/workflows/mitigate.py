@@ -38,12 +38,13 @@ from coldbench import build, runtimes, targets
 from coldbench.build import Artifact
 from coldbench.errors import ColdbenchError, UsageError
 from coldbench.measure.modes import Measurement
-from coldbench.model import Config, Plan, Variant
+from coldbench.model import DEFAULT_ARCHITECTURE, Config, Plan, Variant
 from coldbench.model.options import DEFAULT_COLD, DEFAULT_PROVISIONED, DEFAULT_WARM
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
 from coldbench.targets.aws.images import parse_package_types
 from coldbench.targets.aws.package import parse_architectures
+from coldbench.targets.aws.plan import snapstart_supported
 from coldbench.targets.aws.regions import parse_regions
 from coldbench.workflows import options as runner
 from coldbench.workflows import profile as session
@@ -106,7 +107,6 @@ class Findings:
 
 DEFAULT_MEMORY = "128,512,1024,1769"
 TARGETS = ("local", "aws")
-SNAPSTART_RUNTIMES = ("java", "python")   # SnapStart exists for these (of coldbench's)
 DEFAULT_KEEP_WARM = "5m"
 # profiled cold starts that tell which packages init loads; idle samples per --idle interval
 DEFAULT_PROFILE_SAMPLES, DEFAULT_IDLE_SAMPLES = 3, 3
@@ -185,7 +185,7 @@ def _check_aws(request: Request) -> None:
     settings = request.target_options
     if settings.get("region") and len(parse_regions(settings["region"])) > 1:
         raise UsageError("mitigate measures in one region: pass one --region")
-    if len(parse_architectures(settings.get("architectures") or "x86_64")) > 1:
+    if len(parse_architectures(settings.get("architectures") or DEFAULT_ARCHITECTURE)) > 1:
         raise UsageError("mitigate measures one architecture: pass one --arch")
     if parse_package_types(settings.get("package_types")) != ["zip"]:
         raise UsageError("mitigate measures zip packages: leave out --package")
@@ -423,13 +423,13 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
     """The samples on Lambda, deployment after deployment (``Pass``); the samples of the
     second and third are told apart by their variant (``BESIDE_SNAPSTART``, ``TRIMMED``)."""
     settings = options.target_options
-    arch = (settings.get("architectures") or "x86_64").split(",")[0].strip()
+    arch = (settings.get("architectures") or DEFAULT_ARCHITECTURE).split(",")[0].strip()
     findings.architecture = arch
     findings.region = settings.get("region")
     findings.keep_warm_s = request.keep_warm_s
     findings.idle = list(request.idle)
     reference = request.reference_mb
-    snapstart = request.runtime in SNAPSTART_RUNTIMES
+    snapstart = snapstart_supported(runtimes.get(request.runtime).lambda_runtime or "")
     passes = [Pass("the function at every memory size"
                    + (" and the built-in functions" if compared else ""),
                    [Config(artifact, m) for m in request.memory]

@@ -15,7 +15,8 @@ from coldbench import build, targets
 from coldbench import calibration as prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure import references
-from coldbench.model import BUILTIN_FUNCTION, Config, collect_metadata, now_iso
+from coldbench.model import (BUILTIN_FUNCTION, DEFAULT_ARCHITECTURE, Config, collect_metadata,
+                             now_iso)
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 from coldbench.targets.function_url import UrlTarget
 from coldbench.workflows import layers as layered
@@ -110,7 +111,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                 writer.results.run["prediction"] = predict_anchored(
                     writer.results.samples, reference_samples, options.calibration,
                     [a for _, a in artifacts] + hello,
-                    options.target_options.get("architectures") or "x86_64")
+                    options.target_options.get("architectures") or DEFAULT_ARCHITECTURE)
                 writer.refresh()
             if options.profile:              # after the ordinary samples, kept apart
                 profile_run(target, own_configs, plan, writer.results.samples, record,
@@ -143,7 +144,7 @@ def predict(sample: Sample, calibration: prediction.Calibration) -> None:
 
 def predict_anchored(samples: list[Sample], reference_samples: list[Sample],
                      model: prediction.AnchoredModel, artifacts,
-                     architecture: str = "x86_64") -> dict:
+                     architecture: str = DEFAULT_ARCHITECTURE) -> dict:
     """Add to each cold sample what AWS would report as its Init Duration, by the anchored
     model against the references measured in this run (``reference_samples``: the hello
     functions measured for it alone), for Lambda on ``architecture``; what was used, for

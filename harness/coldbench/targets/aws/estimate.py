@@ -22,10 +22,10 @@ from typing import Iterable
 from coldbench import phases
 from coldbench import prices as price_tables
 from coldbench.errors import UsageError
-from coldbench.prices import Prices, usd
+from coldbench.prices import (GB_BYTES, SNAPSTART_CACHE_MINIMUM_H, SNAPSTART_CHARGED_RUNTIMES,
+                              Prices, snapstart_charged, usd)
 
 PRICE_TABLE = list(price_tables.tables().values())[-1]     # the newest shipped
-GB_BYTES = 1024 ** 3        # AWS bills storage in GB of 2^30 bytes
 
 # Lambda ends an on-demand Init phase after 10 seconds (Lambda Developer Guide,
 # "Understanding the Lambda execution environment lifecycle"); a SnapStart restore is
@@ -38,13 +38,10 @@ PROVISIONED_READY_WAIT_S = 900.0
 PROVISIONED_LIFETIME_S = 1200.0
 # A SnapStart version lives until its sample is taken, at most this long (for the cache charge).
 SNAPSHOT_LIFETIME_S = 3600.0
-# Billing rules beside the prices (https://aws.amazon.com/lambda/pricing/): provisioned
-# concurrency is billed in 5-minute steps; a SnapStart snapshot is cached for at least
-# 3 hours; caching and restoring are charged for Python and .NET, not for Java
-# (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html).
+# Provisioned concurrency is billed in 5-minute steps (https://aws.amazon.com/lambda/pricing/);
+# SnapStart's own rules are the price table's (``prices``).
 PROVISIONED_INCREMENT_S = 300.0
-SNAPSTART_CACHE_MINIMUM_S = 10800.0
-SNAPSTART_CHARGED_RUNTIMES = ("python", "dotnet")
+SNAPSTART_CACHE_MINIMUM_S = SNAPSTART_CACHE_MINIMUM_H * 3600
 # ECR bills storage per GB-month (https://aws.amazon.com/ecr/pricing/); an image the run
 # pushes is deleted with the run, so a month is more than it is ever kept.
 IMAGE_STORED_MONTHS = 1.0
@@ -171,7 +168,7 @@ def estimate(deployments: list[Deployment], plan: Plan, region: str,
             publish_gb_s = versions * INIT_LIMIT_S * d.gb
             result.duration_gb_s += publish_gb_s
             result.duration_usd += publish_gb_s * table.gb_second[arch]
-            if d.lambda_runtime.startswith(SNAPSTART_CHARGED_RUNTIMES):
+            if snapstart_charged(d.lambda_runtime):
                 cached_s = max(SNAPSHOT_LIFETIME_S, SNAPSTART_CACHE_MINIMUM_S)
                 cache = _needs(table, "SnapStart cache", table.snapstart_cache_gb_second)
                 restore = _needs(table, "SnapStart restore", table.snapstart_restore_gb)

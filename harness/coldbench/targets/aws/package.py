@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench.errors import UsageError
-from coldbench.model import Artifact
+from coldbench.model import ARCHITECTURES, Artifact
 # what the runtimes' packaging recipes share, kept where runtimes and targets both reach it
 from coldbench.tools import (AL2023_GLIBC, cache_root, check_bootstrap, copy_sources, environ,
                              host_architecture, install_bootstrap)
@@ -32,7 +32,6 @@ __all__ = ["AL2023_GLIBC", "ARCHITECTURES", "Package", "check_bootstrap", "copy_
            "environ", "host_architecture", "install_bootstrap", "package", "parse_architectures",
            "parse_choices", "write_zip"]
 
-ARCHITECTURES = ("x86_64", "arm64")
 PACKAGER_VERSION = "1"            # bump when a layout changes, so cached zips are remade
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 

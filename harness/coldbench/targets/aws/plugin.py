@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import partial
 
 from coldbench.errors import EnvironmentUnavailable, UsageError
+from coldbench.model import DEFAULT_ARCHITECTURE
 from coldbench.targets.aws import lambda_runtimes
 from coldbench.targets.aws import resources
 from coldbench.targets.aws.client import Clients, Endpoints, unavailable
@@ -41,7 +42,7 @@ class Aws(TargetPlugin):
         REGION, PROFILE,
         Option("--role-arn", help="an existing Lambda execution role; without it a role with "
                                   "only the basic logging policy is created and deleted."),
-        Option("--arch", dest="architectures", default="x86_64",
+        Option("--arch", dest="architectures", default=DEFAULT_ARCHITECTURE,
                help="CPU architectures, comma-separated: x86_64, arm64."),
         Option("--package", dest="package_types", default="zip",
                help="deployment package types, comma-separated: zip, image (the same "
@@ -80,7 +81,7 @@ class Aws(TargetPlugin):
             raise UsageError(REGION_NEEDED)
         endpoints_by_region(settings.get("invoke_endpoint_url"),
                             parse_regions(settings["region"]))
-        architectures = parse_architectures(settings.get("architectures") or "x86_64")
+        architectures = parse_architectures(settings.get("architectures") or DEFAULT_ARCHITECTURE)
         if "image" in parse_package_types(settings.get("package_types")):
             check_architectures(architectures)
         # refused here, before anything is built, if Lambda creates no functions with it;
@@ -106,7 +107,7 @@ class Aws(TargetPlugin):
                           endpoint_url=settings.get("endpoint_url"),
                           invoke_endpoint_url=invoke_urls[region]),
                 timeout_s=options.timeout_s,
-                architectures=parse_architectures(settings.get("architectures") or "x86_64"),
+                architectures=parse_architectures(settings.get("architectures") or DEFAULT_ARCHITECTURE),
                 lambda_runtimes=settings.get("lambda_runtimes"),
                 today=settings.get("today"),
                 role_arn=settings.get("role_arn"),

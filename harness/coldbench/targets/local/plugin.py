@@ -17,6 +17,7 @@ from coldbench import owners
 from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
+from coldbench.model import ARCHITECTURES, DEFAULT_ARCHITECTURE, host_architecture
 from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets.local.target import RUNTIME_CACHES, LocalTarget
 from coldbench.targets.machine import (API, DELIVERY, EPHEMERAL_STORAGE, HERE, check_api_options,
@@ -29,12 +30,12 @@ RUNTIME_CACHE = Option("--runtime-cache", default="warm", choices=RUNTIME_CACHES
                             "start, for experiments.")
 # The same flag as the aws target's: there the architectures measured, here the one the
 # prediction of AWS's Init Duration is for (docs/fidelity.md, section 2).
-ARCH = Option("--arch", dest="architectures", default="x86_64",
+ARCH = Option("--arch", dest="architectures", default=DEFAULT_ARCHITECTURE,
               help="CPU architectures, comma-separated: x86_64, arm64. On the local "
                    "target one: the architecture the predicted AWS Init Duration is for "
                    "(measured on this machine's CPU, anchored on that architecture's "
                    "published figure: a prediction across architectures).")
-PREDICTED_ARCHITECTURES = ("x86_64", "arm64")
+PREDICTED_ARCHITECTURES = ARCHITECTURES
 ACROSS_ARCHITECTURES = ("--arch arm64: measured on this machine's CPU ({machine}); the "
                         "Predicted AWS Init is for arm64, a prediction across architectures "
                         "(docs/fidelity.md)")
@@ -69,7 +70,7 @@ class Local(TargetPlugin):
             raise UsageError(f"--arch {architecture}: the local target predicts one "
                              f"architecture, {' or '.join(PREDICTED_ARCHITECTURES)} (it "
                              "measures this machine's CPU)")
-        if architecture != platform.machine().replace("aarch64", "arm64"):
+        if architecture != host_architecture():
             options.notes.append(ACROSS_ARCHITECTURES.format(machine=platform.machine()))
         if (settings.get("delivery") or DELIVERY.default) == "lambda" and not options.limits:
             if "delivery" not in options.defaulted:
