@@ -109,6 +109,17 @@ class SweepsIdle(Protocol):
         ends. Waits overlap, so that the sweep takes about its longest interval."""
 
 
+@runtime_checkable
+class PublishesImages(Protocol):
+    """A target that deploys functions as container images it builds and publishes to a
+    registry (`coldbench run --target aws --package image`); the run keeps what it
+    published (the results' ``images``, whose sizes the cost model prices as stored)."""
+
+    def published_images(self) -> dict:
+        """``{"images": runtime -> its published image, "image_notes": [...]}`` once
+        ``prepare`` has published them; empty when it published none."""
+
+
 class TargetPlugin(ABC):
     """What coldbench needs of a target before one exists: the class an entry point in the
     group ``coldbench.targets`` names. It is not a Target; ``from_options`` makes one."""
@@ -125,7 +136,8 @@ class TargetPlugin(ABC):
     #: True: `coldbench cleanup` asks before removing its leftovers (unless --yes)
     cleanup_asks: ClassVar[bool] = False
     #: the Target classes ``from_options`` makes: what its targets can do beyond the
-    #: interface (``Bursts``, ``SweepsIdle``) is what every one of them implements
+    #: interface (``Bursts``, ``SweepsIdle``, ``PublishesImages``) is what every one of
+    #: them implements
     makes: ClassVar[tuple[type, ...]] = ()
 
     @classmethod

@@ -18,6 +18,7 @@ from coldbench.measure import references
 from coldbench.model import (BUILTIN_FUNCTION, DEFAULT_ARCHITECTURE, Config, collect_metadata,
                              now_iso)
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
+from coldbench.targets.base import PublishesImages
 from coldbench.targets.function_url import UrlTarget
 from coldbench.workflows import layers as layered
 from coldbench.workflows import sweeps
@@ -194,6 +195,7 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
     ``artifacts``: (version, artifact) pairs, the version None outside `coldbench ab`."""
     return {
         **target.describe(),
+        **(target.published_images() if isinstance(target, PublishesImages) else {}),
         "run_id": run_id or new_run_id(),
         "started_at": started_at or now_iso(),
         "ended_at": None,           # set however the run ends, interrupted or failed too

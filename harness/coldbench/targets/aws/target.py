@@ -326,15 +326,19 @@ class AwsTarget(Target):
             "role": "given" if self.role_arn else "created for the run",
             "price_table": cost.PRICE_TABLE,
         }
-        if self.images is not None:         # runtime -> its image (one architecture: this one)
-            described["images"] = {i.runtime: i.describe() for i in self.images.built}
-            described["image_notes"] = self.images.notes
         if self.estimate is not None:
             described["cost_bound_usd"] = round(self.estimate.total_usd, 6)
         for key in ("endpoint_url", "invoke_endpoint_url"):
             if getattr(self.endpoints, key):
                 described[key] = redact(getattr(self.endpoints, key))
         return described
+
+    def published_images(self) -> dict:
+        """``PublishesImages``: runtime -> its image (one architecture: this machine's)."""
+        if self.images is None:
+            return {}
+        return {"images": {i.runtime: i.describe() for i in self.images.built},
+                "image_notes": self.images.notes}
 
     def close(self) -> None:
         """Delete everything the run created. Runs once; Ctrl-C waits until it is done."""
