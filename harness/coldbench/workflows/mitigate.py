@@ -420,8 +420,9 @@ def mitigate(request: Request, on_status: Callable[[str], None] = lambda text: N
 def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Artifact,
                     trimmed: Artifact | None, compared: list[Artifact], findings: Findings,
                     on_status, on_sample) -> None:
-    """The samples on Lambda, deployment after deployment (``Pass``); the samples of the
-    second and third are told apart by their variant (``BESIDE_SNAPSTART``, ``TRIMMED``)."""
+    """The samples on Lambda, deployment after deployment (``Pass``); the configurations
+    of the second and third are told apart by their variant (``BESIDE_SNAPSTART``,
+    ``TRIMMED``), set before they are measured."""
     settings = options.target_options
     arch = (settings.get("architectures") or DEFAULT_ARCHITECTURE).split(",")[0].strip()
     findings.architecture = arch
@@ -460,8 +461,7 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
         pass_options = replace(options, status=on_status, target_options=dict(
             settings, snapstart=one.snapstart, max_cost=left))
 
-        def record(sample: Sample, one=one) -> None:
-            sample.variant = one.labelled(sample.variant, arch)
+        def record(sample: Sample) -> None:
             findings.samples.append(sample)
             on_sample(sample)
 
@@ -470,7 +470,11 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
             try:
                 configs = target.prepare(one.configs, one.plan)
                 findings.spent_usd += target.estimate.total_usd
-                sweeps.measure(target, configs, one.plan, record)
+                sweeps.measure(target, [one.labelled(c, arch) for c in configs],
+                               replace(one.plan, idle=(), idle_samples=0), record)
+                if one.plan.idle and one.plan.idle_samples:
+                    # the interval sets idle samples apart: they keep the deployed variant
+                    sweeps.idle(target, configs, one.plan, record)
             finally:
                 target.close()
 
@@ -485,12 +489,12 @@ class Pass:
     snapstart: bool = False
     version: str | None = None     # the version label its plain configurations get
 
-    def labelled(self, variant: Variant, architecture: str) -> Variant:
-        """A sample's variant, with this deployment's ``version`` if it is a plain one (of
-        the architecture alone: not SnapStart, not after idle time)."""
-        if self.version is None or variant != Variant(architecture=architecture):
-            return variant
-        return variant.but(version=self.version)
+    def labelled(self, config: Config, architecture: str) -> Config:
+        """A deployed configuration, with this deployment's ``version`` if it is a plain
+        one (of the architecture alone: not SnapStart)."""
+        if self.version is None or config.variant != Variant(architecture=architecture):
+            return config
+        return replace(config, variant=config.variant.but(version=self.version))
 
 
 def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
