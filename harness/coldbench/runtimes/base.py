@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Protocol, runtime_checkable
 
 from coldbench.errors import MissingToolchain, UsageError
 from coldbench.model import Artifact
@@ -194,3 +194,47 @@ class Runtime(ABC):
 def join_paths(*parts: str | None) -> str:
     """A search path of ``parts`` in order, the empty ones left out."""
     return ":".join(part for part in parts if part)
+
+
+# -- the packages of a task root (`coldbench mitigate`) ------------------------------------
+
+@dataclass(frozen=True)
+class Package:
+    """A top-level package of a task root: what would load it (module or package names),
+    its files (relative to the task root) and their size in bytes."""
+
+    name: str
+    modules: tuple[str, ...]
+    paths: tuple[str, ...]
+    size_bytes: int
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "modules": list(self.modules), "paths": list(self.paths),
+                "size_bytes": self.size_bytes}
+
+
+@runtime_checkable
+class ReadsPackages(Protocol):
+    """A runtime whose task root coldbench can read as packages, and whose profiled init
+    names what it loaded (`coldbench mitigate`'s package analysis)."""
+
+    def task_root_packages(self, artifact: Artifact) -> list[Package]:
+        """The packages of the artifact's task root, without the runtime's own."""
+
+    def loaded_packages(self, names: Iterable[str], handler: str) -> set[str]:
+        """What a profiled init loaded (the names of its profile's items), as the names
+        ``Package.modules`` holds."""
+
+
+def size_of(path: Path) -> int:
+    """Bytes of a file, or of every file below a folder (links not followed)."""
+    if not path.is_dir() or path.is_symlink():
+        return path.lstat().st_size
+    return sum((Path(folder) / name).lstat().st_size
+               for folder, _, names in os.walk(path) for name in names)
+
+
+def package_of(root: Path, name: str, modules, paths) -> Package:
+    return Package(name, tuple(sorted(modules)),
+                   tuple(sorted(str(p.relative_to(root)) for p in paths)),
+                   sum(size_of(p) for p in paths))

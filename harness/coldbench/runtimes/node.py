@@ -11,8 +11,8 @@ from functools import cache
 from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
-                                     run_tool)
+from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Package, Runtime,
+                                     join_paths, package_of, run_tool)
 from coldbench.tools import copy_sources
 
 # Pinned: the client is part of what is measured. 3.3.0 is the release that builds on
@@ -77,6 +77,14 @@ class Node(Runtime):
                                "client's addon is built for the host's Node.js ABI)")
     build_version = "1"
     ignored_dirs = frozenset({".git", "node_modules"})
+
+    # ReadsPackages (`coldbench mitigate`): the packages of node_modules
+    def task_root_packages(self, artifact) -> list[Package]:
+        return node_packages(artifact)
+
+    def loaded_packages(self, names, handler: str) -> set[str]:
+        """The node_modules packages what was loaded lies in."""
+        return {package for name in names if (package := node_package_of(name))}
 
     def toolchain_version(self) -> str:
         node = self.require("node", INSTALL_HINT)
@@ -203,3 +211,65 @@ class Node(Runtime):
         # nodejs22.x -> AWS's nodejs:22, whose /var/runtime brings the client
         version = lambda_runtime.removeprefix("nodejs").removesuffix(".x")
         return LambdaImage(f"public.ecr.aws/lambda/nodejs:{version}")
+
+
+# -- the packages of a task root (ReadsPackages) -------------------------------------------
+
+def _lock_closure(lock: dict, names: set[str]) -> set[str]:
+    """The node_modules packages (top-level folders) that ``names`` and everything they
+    depend on lie in, by the lock file, resolved as Node.js resolves: the requiring
+    package's own node_modules first, then its parents'."""
+    packages = lock.get("packages") or {}
+
+    def resolve(within: str, name: str) -> str | None:
+        while True:
+            key = f"{within}/node_modules/{name}" if within else f"node_modules/{name}"
+            if key in packages:
+                return key
+            if not within:
+                return None
+            within = within[:within.rfind("/node_modules/")] if "/node_modules/" in within else ""
+
+    found, todo = set(), [key for key in (resolve("", name) for name in names) if key]
+    while todo:
+        key = todo.pop()
+        if key in found:
+            continue
+        found.add(key)
+        entry = packages[key]
+        for depends in ("dependencies", "optionalDependencies", "peerDependencies"):
+            todo += [k for k in (resolve(key, name) for name in entry.get(depends) or {}) if k]
+    return {node_package_of(key) for key in found}
+
+
+def node_packages(artifact: Artifact) -> list[Package]:
+    root = artifact.task_root
+    modules_dir = root / "node_modules"
+    client = {str(p.relative_to(modules_dir)) for p in
+              artifact.function.runtime.runtime_files(root) if modules_dir in p.parents}
+    installed = []
+    for entry in sorted(modules_dir.iterdir()) if modules_dir.is_dir() else []:
+        if entry.name.startswith("."):
+            continue
+        if entry.name.startswith("@") and entry.is_dir():
+            installed += [f"{entry.name}/{scoped.name}" for scoped in sorted(entry.iterdir())]
+        else:
+            installed.append(entry.name)
+    # the client's own dependencies came with it, as Lambda's runtime brings them
+    try:
+        lock = json.loads((root / "package-lock.json").read_text())
+    except (OSError, ValueError):
+        lock = {}
+    own = set((lock.get("packages") or {}).get("", {}).get("dependencies") or {}) - client
+    client_only = (_lock_closure(lock, client) - _lock_closure(lock, own)) | client
+    return [package_of(root, name, {name}, {modules_dir / name}) for name in installed
+            if name not in client and name not in client_only]
+
+
+def node_package_of(module: str) -> str | None:
+    """The node_modules package a module's path lies in (the outermost), if any."""
+    path = f"/{module}"
+    if "/node_modules/" not in path:
+        return None
+    parts = path.split("/node_modules/", 1)[1].split("/")
+    return "/".join(parts[:2]) if parts[0].startswith("@") else parts[0]

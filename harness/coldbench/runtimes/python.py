@@ -11,8 +11,8 @@ from functools import cache
 from pathlib import Path
 
 from coldbench.errors import BuildError
-from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
-                                     run_tool)
+from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Package, Runtime,
+                                     join_paths, package_of, run_tool)
 from coldbench.tools import copy_sources
 
 # Pinned: the client is part of what is measured.
@@ -86,6 +86,14 @@ class Python(Runtime):
                         finish="python3 -m compileall -q {task_root} >/dev/null",
                         check=same_minor_version)
     build_version = "2"
+
+    # ReadsPackages (`coldbench mitigate`): top-level modules, grouped by distribution
+    def task_root_packages(self, artifact) -> list[Package]:
+        return python_packages(artifact)
+
+    def loaded_packages(self, names, handler: str) -> set[str]:
+        """The top-level modules of what was loaded, and the handler's own."""
+        return {name.split(".")[0] for name in names} | {handler.split(".")[0].split("/")[0]}
 
     def toolchain_version(self) -> str:
         python = interpreter()
@@ -161,3 +169,60 @@ class Python(Runtime):
     def lambda_image(self, lambda_runtime: str) -> LambdaImage:
         # python3.13 -> AWS's python:3.13, whose /var/runtime brings awslambdaric
         return LambdaImage(f"public.ecr.aws/lambda/python:{lambda_runtime.removeprefix('python')}")
+
+
+# -- the packages of a task root (ReadsPackages) -------------------------------------------
+
+def _python_module(path: Path) -> str | None:
+    """The top-level module a task root entry is imported as, or None if it is none."""
+    if path.is_dir():
+        importable = path.name.isidentifier() and any(
+            name.endswith((".py", ".so")) for _, _, names in os.walk(path) for name in names)
+        return path.name if importable else None
+    if path.suffix in (".py", ".so"):
+        return path.name.split(".")[0]
+    return None
+
+
+def _distributions(task_root: Path) -> dict[str, Path]:
+    """Top-level module -> the .dist-info folder of the distribution that installed it."""
+    owners = {}
+    for info in task_root.glob("*.dist-info"):
+        top_level = info / "top_level.txt"
+        if top_level.is_file():
+            tops = top_level.read_text().split()
+        else:
+            record = info / "RECORD"
+            lines = record.read_text().splitlines() if record.is_file() else []
+            tops = [line.split(",", 1)[0].split("/", 1)[0].split(".")[0] for line in lines]
+        for top in tops:
+            if top and top.isidentifier() and top != "__pycache__":
+                owners.setdefault(top, info)
+    return owners
+
+
+def python_packages(artifact: Artifact) -> list[Package]:
+    root = artifact.task_root
+    client = set(artifact.function.runtime.runtime_files(root))
+    owners = _distributions(root)
+    groups: dict[str, tuple[set[str], set[Path]]] = {}
+    for entry in sorted(root.iterdir()):
+        if entry in client or entry.name == "__pycache__":
+            continue
+        module = _python_module(entry)
+        if module is None:
+            continue
+        if entry.is_dir() and not (entry / "__init__.py").exists() and module not in owners:
+            continue        # neither a package nor a distribution's (pip's bin/ of scripts)
+        info = owners.get(module)
+        name = info.name.split("-")[0] if info is not None else module
+        modules, paths = groups.setdefault(name, (set(), set()))
+        modules.add(module)
+        paths.add(entry)
+        if info is not None and info not in client:
+            paths.add(info)
+    for compiled in sorted((root / "__pycache__").glob("*.pyc")):   # top-level modules'
+        for modules, paths in groups.values():
+            if compiled.name.split(".")[0] in modules and compiled not in client:
+                paths.add(compiled)
+    return [package_of(root, name, modules, paths) for name, (modules, paths) in groups.items()]

@@ -20,14 +20,13 @@ the idle sweep of ``--idle``; the trimmed build. The packages are still found by
 on this machine (profiling needs the local target). ``--max-cost`` bounds the three
 together: each deployment may spend what the ones before it left.
 
-What the samples mean is ``analysis.mitigation``'s.
+What the samples mean is ``render.mitigation``'s; which packages a task root holds and an init
+loaded is its runtime's to say (``runtimes.base.ReadsPackages``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -42,6 +41,8 @@ from coldbench.model import DEFAULT_ARCHITECTURE, Config, Plan, Variant
 from coldbench.model.options import DEFAULT_COLD, DEFAULT_PROVISIONED, DEFAULT_WARM
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
+from coldbench.runtimes.base import Package, ReadsPackages, size_of
+from coldbench.runtimes.node import node_package_of, node_packages
 from coldbench.targets.aws.images import parse_package_types
 from coldbench.targets.aws.package import parse_architectures
 from coldbench.targets.aws.plan import snapstart_supported
@@ -53,21 +54,6 @@ from coldbench.workflows.signals import sigterm_as_interrupt
 
 TRIMMED = "trimmed"                   # the version label of the trimmed build's samples
 BESIDE_SNAPSTART = "no SnapStart"     # the function measured beside SnapStart, without it
-
-
-@dataclass(frozen=True)
-class Package:
-    """A top-level package of a task root: what would load it (module or package names),
-    its files (relative to the task root) and their size in bytes."""
-
-    name: str
-    modules: tuple[str, ...]
-    paths: tuple[str, ...]
-    size_bytes: int
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "modules": list(self.modules), "paths": list(self.paths),
-                "size_bytes": self.size_bytes}
 
 
 @dataclass
@@ -111,7 +97,6 @@ DEFAULT_KEEP_WARM = "5m"
 # profiled cold starts that tell which packages init loads; idle samples per --idle interval
 DEFAULT_PROFILE_SAMPLES, DEFAULT_IDLE_SAMPLES = 3, 3
 # runtimes whose task root the package analysis can read
-ANALYSED = ("python", "node")
 NOT_ANALYSED = {
     "go": "not available for go: the function is one binary, no packages in the task root",
     "rust": "not available for rust: the function is one binary, no packages in the task root",
@@ -195,131 +180,6 @@ def _check_aws(request: Request) -> None:
 
 # -- the task root's packages ---------------------------------------------------------------
 
-def size_of(path: Path) -> int:
-    """Bytes of a file, or of every file below a folder (links not followed)."""
-    if not path.is_dir() or path.is_symlink():
-        return path.lstat().st_size
-    return sum((Path(folder) / name).lstat().st_size
-               for folder, _, names in os.walk(path) for name in names)
-
-
-def _python_module(path: Path) -> str | None:
-    """The top-level module a task root entry is imported as, or None if it is none."""
-    if path.is_dir():
-        importable = path.name.isidentifier() and any(
-            name.endswith((".py", ".so")) for _, _, names in os.walk(path) for name in names)
-        return path.name if importable else None
-    if path.suffix in (".py", ".so"):
-        return path.name.split(".")[0]
-    return None
-
-
-def _distributions(task_root: Path) -> dict[str, Path]:
-    """Top-level module -> the .dist-info folder of the distribution that installed it."""
-    owners = {}
-    for info in task_root.glob("*.dist-info"):
-        top_level = info / "top_level.txt"
-        if top_level.is_file():
-            tops = top_level.read_text().split()
-        else:
-            record = info / "RECORD"
-            lines = record.read_text().splitlines() if record.is_file() else []
-            tops = [line.split(",", 1)[0].split("/", 1)[0].split(".")[0] for line in lines]
-        for top in tops:
-            if top and top.isidentifier() and top != "__pycache__":
-                owners.setdefault(top, info)
-    return owners
-
-
-def python_packages(artifact: Artifact) -> list[Package]:
-    root = artifact.task_root
-    client = set(artifact.function.runtime.runtime_files(root))
-    owners = _distributions(root)
-    groups: dict[str, tuple[set[str], set[Path]]] = {}
-    for entry in sorted(root.iterdir()):
-        if entry in client or entry.name == "__pycache__":
-            continue
-        module = _python_module(entry)
-        if module is None:
-            continue
-        if entry.is_dir() and not (entry / "__init__.py").exists() and module not in owners:
-            continue        # neither a package nor a distribution's (pip's bin/ of scripts)
-        info = owners.get(module)
-        name = info.name.split("-")[0] if info is not None else module
-        modules, paths = groups.setdefault(name, (set(), set()))
-        modules.add(module)
-        paths.add(entry)
-        if info is not None and info not in client:
-            paths.add(info)
-    for compiled in sorted((root / "__pycache__").glob("*.pyc")):   # top-level modules'
-        for modules, paths in groups.values():
-            if compiled.name.split(".")[0] in modules and compiled not in client:
-                paths.add(compiled)
-    return [_package(root, name, modules, paths) for name, (modules, paths) in groups.items()]
-
-
-def _package(root: Path, name: str, modules, paths) -> Package:
-    return Package(name, tuple(sorted(modules)),
-                   tuple(sorted(str(p.relative_to(root)) for p in paths)),
-                   sum(size_of(p) for p in paths))
-
-
-def _lock_closure(lock: dict, names: set[str]) -> set[str]:
-    """The node_modules packages (top-level folders) that ``names`` and everything they
-    depend on lie in, by the lock file, resolved as Node.js resolves: the requiring
-    package's own node_modules first, then its parents'."""
-    packages = lock.get("packages") or {}
-
-    def resolve(within: str, name: str) -> str | None:
-        while True:
-            key = f"{within}/node_modules/{name}" if within else f"node_modules/{name}"
-            if key in packages:
-                return key
-            if not within:
-                return None
-            within = within[:within.rfind("/node_modules/")] if "/node_modules/" in within else ""
-
-    found, todo = set(), [key for key in (resolve("", name) for name in names) if key]
-    while todo:
-        key = todo.pop()
-        if key in found:
-            continue
-        found.add(key)
-        entry = packages[key]
-        for depends in ("dependencies", "optionalDependencies", "peerDependencies"):
-            todo += [k for k in (resolve(key, name) for name in entry.get(depends) or {}) if k]
-    return {node_package_of(key) for key in found}
-
-
-def node_packages(artifact: Artifact) -> list[Package]:
-    root = artifact.task_root
-    modules_dir = root / "node_modules"
-    client = {str(p.relative_to(modules_dir)) for p in
-              artifact.function.runtime.runtime_files(root) if modules_dir in p.parents}
-    installed = []
-    for entry in sorted(modules_dir.iterdir()) if modules_dir.is_dir() else []:
-        if entry.name.startswith("."):
-            continue
-        if entry.name.startswith("@") and entry.is_dir():
-            installed += [f"{entry.name}/{scoped.name}" for scoped in sorted(entry.iterdir())]
-        else:
-            installed.append(entry.name)
-    # the client's own dependencies came with it, as Lambda's runtime brings them
-    try:
-        lock = json.loads((root / "package-lock.json").read_text())
-    except (OSError, ValueError):
-        lock = {}
-    own = set((lock.get("packages") or {}).get("", {}).get("dependencies") or {}) - client
-    client_only = (_lock_closure(lock, client) - _lock_closure(lock, own)) | client
-    return [_package(root, name, {name}, {modules_dir / name}) for name in installed
-            if name not in client and name not in client_only]
-
-
-def packages(artifact: Artifact) -> list[Package]:
-    return {"python": python_packages, "node": node_packages}[artifact.function.runtime.name](
-        artifact)
-
-
 def _names(tree: Item) -> list[str]:
     """The names of the items below a tree's root and parts (modules, packages, files)."""
     found = [] if tree.name in (ROOT, *PART_LABELS.values()) else [tree.name]
@@ -328,22 +188,9 @@ def _names(tree: Item) -> list[str]:
     return found
 
 
-def node_package_of(module: str) -> str | None:
-    """The node_modules package a module's path lies in (the outermost), if any."""
-    path = f"/{module}"
-    if "/node_modules/" not in path:
-        return None
-    parts = path.split("/node_modules/", 1)[1].split("/")
-    return "/".join(parts[:2]) if parts[0].startswith("@") else parts[0]
-
-
-def loaded_names(runtime: str, trees: list[Item], handler: str) -> set[str]:
-    """What the profiled inits loaded: top-level module names (Python), node_modules
-    package names (Node.js)."""
-    names = {name for tree in trees for name in _names(tree)}
-    if runtime == "python":
-        return {name.split(".")[0] for name in names} | {handler.split(".")[0].split("/")[0]}
-    return {package for name in names if (package := node_package_of(name))}
+def loaded_names(runtime: ReadsPackages, trees: list[Item], handler: str) -> set[str]:
+    """What the profiled inits loaded, as the runtime names its packages' modules."""
+    return runtime.loaded_packages({name for tree in trees for name in _names(tree)}, handler)
 
 
 # -- the trimmed build ---------------------------------------------------------------------
@@ -500,12 +347,14 @@ class Pass:
 def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
                       workspace: Path, on_status) -> Artifact | None:
     """Fill in the packages and which were never loaded; the trimmed build, if any."""
-    if request.runtime not in ANALYSED:
+    runtime = artifact.function.runtime
+    if not isinstance(runtime, ReadsPackages):
+        readers = [name for name, r in runtimes.RUNTIMES.items() if isinstance(r, ReadsPackages)]
         findings.package_note = NOT_ANALYSED.get(
             request.runtime, f"not available for {request.runtime}: coldbench reads which "
-                             f"packages init loaded for {' and '.join(ANALYSED)} only")
+                             f"packages init loaded for {' and '.join(readers)} only")
         return None
-    findings.packages = packages(artifact)
+    findings.packages = runtime.task_root_packages(artifact)
     on_status(f"profiling {artifact.function.name}: which packages its init loads")
     (profile,) = session.profile(session.Request(
         runtimes=[request.runtime], function_dir=request.function_dir, handler=request.handler,
@@ -519,7 +368,7 @@ def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
                                  f"({errors[0].get('type') if errors else 'no sample'})")
         return None
     # a failed sample's partial profile only adds to what is loaded: never more "unused"
-    loaded = loaded_names(request.runtime, [s.tree for s in profile.profiled],
+    loaded = loaded_names(runtime, [s.tree for s in profile.profiled],
                           artifact.function.handler)
     findings.loaded = sorted(loaded)
     findings.unused = [p for p in findings.packages if not set(p.modules) & loaded]
