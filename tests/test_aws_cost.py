@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from coldbench.errors import UsageError
-from coldbench.targets.aws.estimate import PRICE_TABLE, Deployment, Plan, describe, estimate, prices
+from coldbench.targets.aws.estimate import PRICE_TABLE, Deployment, Invocations, describe, estimate, prices
 
 
 def test_the_bound_reads_the_newest_dated_table():
@@ -22,7 +22,7 @@ def test_on_demand_cold_and_warm():
     # requests 2 + 3 + 3 = 8 -> 8 x $0.20/1M = $0.0000016
     # cold starts 5 x (10 s init + 10 s timeout) + warm 3 x 10 s = 130 s x 0.125 GB
     #   = 16.25 GB-s x $0.0000166667 = $0.000270833875
-    e = estimate([Deployment("python3.12", 128, "x86_64")], Plan(2, 3, 0, 10.0), "us-east-1")
+    e = estimate([Deployment("python3.12", 128, "x86_64")], Invocations(2, 3, 0, 10.0), "us-east-1")
     assert (e.invocations, e.max_invocations) == (5, 8)
     assert e.requests_usd == pytest.approx(0.0000016)
     assert e.duration_gb_s == pytest.approx(16.25)
@@ -37,7 +37,7 @@ def test_provisioned_concurrency_on_arm():
     # duration 1 x (10 + 5) s x 1 GB = 15 GB-s x $0.0000133334 = $0.000200001
     # allocations 2 x 1,200 s (a multiple of 5 min) x 1 GB = 2,400 GB-s x $0.0000033334
     #   = $0.00800016; their invocations 2 x 5 s x 1 GB x $0.0000077778 = $0.000077778
-    e = estimate([Deployment("nodejs20.x", 1024, "arm64")], Plan(1, 0, 2, 5.0), "us-east-1")
+    e = estimate([Deployment("nodejs20.x", 1024, "arm64")], Invocations(1, 0, 2, 5.0), "us-east-1")
     assert e.provisioned_allocations == 2 and e.provisioned_gb_s == pytest.approx(2400)
     assert e.provisioned_usd == pytest.approx(0.00800016 + 0.000077778)
     assert e.total_usd == pytest.approx(0.0000006 + 0.000200001 + 0.00800016 + 0.000077778)
@@ -49,7 +49,7 @@ def test_snapstart_costs_for_python_not_for_java():
     #   92 GB-s x $0.0000166667 = $0.0015333364
     # python: cache 2 x 10,800 s (3-hour minimum) x 2 GB x $0.0000015046 = $0.06499872,
     #   restores 2 x 2 GB x $0.0001397998 = $0.0005591992
-    plan = Plan(2, 0, 0, 3.0)
+    plan = Invocations(2, 0, 0, 3.0)
     python = estimate([Deployment("python3.12", 2048, "x86_64", snapstart=True)], plan, "us-east-1")
     assert python.duration_usd == pytest.approx(0.0015333364)
     assert python.snapstart_usd == pytest.approx(0.06499872 + 0.0005591992)
@@ -60,15 +60,15 @@ def test_snapstart_costs_for_python_not_for_java():
 
 
 def test_configurations_add_up_and_other_regions_are_flagged():
-    one = estimate([Deployment("python3.12", 512, "x86_64")], Plan(10, 20, 0, 60), "us-east-1")
-    two = estimate([Deployment("python3.12", 512, "x86_64")] * 2, Plan(10, 20, 0, 60),
+    one = estimate([Deployment("python3.12", 512, "x86_64")], Invocations(10, 20, 0, 60), "us-east-1")
+    two = estimate([Deployment("python3.12", 512, "x86_64")] * 2, Invocations(10, 20, 0, 60),
                    "eu-west-1")
     assert two.total_usd == pytest.approx(2 * one.total_usd)
     assert "us-east-1" in two.notes[0] and "eu-west-1" in two.notes[0]
 
 
 def test_the_estimate_reads_item_by_item():
-    e = estimate([Deployment("python3.12", 128, "x86_64")], Plan(2, 3, 1, 10.0), "us-east-1")
+    e = estimate([Deployment("python3.12", 128, "x86_64")], Invocations(2, 3, 1, 10.0), "us-east-1")
     text = "\n".join(describe(e))
     assert "6 planned, at most 9" in text
     assert "provisioned concurrency: 1 allocations" in text
@@ -86,7 +86,7 @@ def test_the_estimate_reads_item_by_item():
 def test_init_billed_by_the_tables_date():
     # 1 cold start, python3.12 at 1,024 MB, timeout 1 s: Init billed from 2025-08-01
     # (10 s + 1 s = 11 GB-s), not before on a managed runtime (1 GB-s); always on provided.*
-    plan, now = Plan(1, 0, 0, 1.0), prices()
+    plan, now = Invocations(1, 0, 0, 1.0), prices()
     older = dataclasses.replace(now, as_of=date(2025, 7, 1))
     python = [Deployment("python3.12", 1024, "x86_64")]
     assert estimate(python, plan, "us-east-1", now).duration_gb_s == pytest.approx(11)
@@ -98,15 +98,15 @@ def test_init_billed_by_the_tables_date():
 def test_a_table_without_provisioned_prices_cannot_bound_a_provisioned_plan():
     table = dataclasses.replace(prices(), provisioned_concurrency={})
     with pytest.raises(UsageError, match="no provisioned concurrency prices"):
-        estimate([Deployment("python3.12", 128, "x86_64")], Plan(0, 0, 1, 1.0), "us-east-1",
+        estimate([Deployment("python3.12", 128, "x86_64")], Invocations(0, 0, 1, 1.0), "us-east-1",
                  table)
 
 
 def test_images_pushed_to_ecr_are_stored_for_at_most_a_month():
     # two images of 600 MB (600 x 2^20 bytes) each: 1,200 / 1,024 GB x $0.10 a GB-month
     #   = $0.1171875, each counted for a whole month
-    zips = estimate([Deployment("python3.12", 128, "x86_64")], Plan(2, 3, 0, 10.0), "us-east-1")
-    images = estimate([Deployment("python3.12", 128, "x86_64")], Plan(2, 3, 0, 10.0),
+    zips = estimate([Deployment("python3.12", 128, "x86_64")], Invocations(2, 3, 0, 10.0), "us-east-1")
+    images = estimate([Deployment("python3.12", 128, "x86_64")], Invocations(2, 3, 0, 10.0),
                       "us-east-1", image_bytes=[600 * 1024 ** 2] * 2)
     assert zips.ecr_usd == 0 and zips.images == 0
     assert images.images == 2 and images.ecr_gb_months == pytest.approx(1200 / 1024)
@@ -118,7 +118,7 @@ def test_images_pushed_to_ecr_are_stored_for_at_most_a_month():
 
 
 def test_the_plan_states_snapstart_cache_and_restore_charges():
-    e = estimate([Deployment("python3.12", 2048, "x86_64", snapstart=True)], Plan(2, 0, 0, 3.0),
+    e = estimate([Deployment("python3.12", 2048, "x86_64", snapstart=True)], Invocations(2, 0, 0, 3.0),
                  "us-east-1")
     text = "\n".join(describe(e))
     assert "charged for python and dotnet (not Java)" in text

@@ -165,9 +165,9 @@ def test_the_cost_bound_counts_both_invocations_of_every_idle_sample_as_cold_sta
     # requests 1 + 12 = 13 -> 13 x $0.20/1M = $0.0000026
     # duration 13 x (10 s init + 10 s) x 0.125 GB = 32.5 GB-s x $0.0000166667 = $0.00054166775
     # a SnapStart deployment takes no idle samples: only its cold sample counts
-    from coldbench.targets.aws.estimate import Deployment, Plan, estimate
+    from coldbench.targets.aws.estimate import Deployment, Invocations, estimate
 
-    plan = Plan(1, 0, 0, 10.0, idle=2 * 3)
+    plan = Invocations(1, 0, 0, 10.0, idle=2 * 3)
     e = estimate([Deployment("python3.12", 128, "x86_64")], plan, "us-east-1")
     assert (e.invocations, e.max_invocations) == (13, 13)
     assert e.requests_usd == pytest.approx(0.0000026)

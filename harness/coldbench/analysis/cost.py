@@ -322,7 +322,7 @@ def fargate_hourly(size: tuple[float, float], prices: Prices, arch: str) -> floa
 
 
 @dataclass
-class Option:
+class Hosting:
     """One way to host the load other than Lambda."""
 
     kind: str                 # "fargate" or "vm"
@@ -341,7 +341,7 @@ class Option:
 
 def host_option(kind: str, size: tuple[float, float], hourly: float, hours: float,
                 environments: int, m: Measured, workload: Workload,
-                lambda_monthly: Callable[[float], float], vm: Vm | None = None) -> Option:
+                lambda_monthly: Callable[[float], float], vm: Vm | None = None) -> Hosting:
     """``size``: a host's vCPUs and GB; ``lambda_monthly``: Lambda's month at a load
     (requests a month)."""
     active_s = workload.active_s
@@ -351,7 +351,7 @@ def host_option(kind: str, size: tuple[float, float], hourly: float, hours: floa
     fixed = hourly * hours
     break_even = requests_costing(fixed, lambda_monthly)
     busy = break_even * busy_s / (environments * active_s)
-    return Option(kind, *size, hourly, hours, environments, hosts, hosts * fixed,
+    return Hosting(kind, *size, hourly, hours, environments, hosts, hosts * fixed,
                   break_even if break_even <= capacity else None, busy,
                   vm.name if vm else None, vm.purchase if vm else None)
 
@@ -363,10 +363,10 @@ class CostLine:
     per_request: float
     lambda_monthly: float
     lambda_init_monthly: float        # the part billed for init
-    options: list[Option] = field(default_factory=list)
+    options: list[Hosting] = field(default_factory=list)
     bill: LambdaBill = field(default_factory=LambdaBill)
 
-    def option(self, kind: str, purchase: str | None = None) -> Option | None:
+    def option(self, kind: str, purchase: str | None = None) -> Hosting | None:
         for o in self.options:
             if o.kind == kind and (purchase is None or purchase in (o.purchase or "")):
                 return o

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from coldbench import phases
-from coldbench.analysis.cost import (RULE_BUSY, CostLine, Measured, Option, Rule, Workload,
+from coldbench.analysis.cost import (RULE_BUSY, CostLine, Measured, Hosting, Rule, Workload,
                                      rule, snapstart_charged)
 from coldbench.prices import ARCHES, HOURS_PER_MONTH, Prices, usd
 
@@ -26,7 +26,7 @@ def count(value: float | None) -> str:
     return f"{value:.3g}"
 
 
-def host_text(o: Option) -> str:
+def host_text(o: Hosting) -> str:
     """"0.25 vCPU / 0.5 GB" (a Fargate task), "m6a.large (reserved-1yr-no-upfront)" (a VM)."""
     if o.vm is None:
         return f"{o.vcpus:g} vCPU / {o.memory_gb:g} GB"
@@ -45,7 +45,7 @@ def rule_verdict(busy: float, max_busy: float) -> str:
     return f"fails: Lambda stays cheaper up to {busy:.0%} busy"
 
 
-def _option_json(o: Option, max_busy: float) -> dict:
+def _option_json(o: Hosting, max_busy: float) -> dict:
     document = asdict(o)
     for own in ("kind", "vcpus", "memory_gb", "vm", "purchase"):
         del document[own]
@@ -53,13 +53,13 @@ def _option_json(o: Option, max_busy: float) -> dict:
             "rule": rule_verdict(o.busy_at_crossover, max_busy)}
 
 
-def _hosting(o: Option | None) -> str:
+def _hosting(o: Hosting | None) -> str:
     if o is None:
         return "-"
     return f"{usd(o.monthly)} ({o.hosts} x {o.vm or host_text(o)})"
 
 
-def _crossover(o: Option | None) -> str:
+def _crossover(o: Hosting | None) -> str:
     if o is None:
         return "-"
     if o.crossover is None:

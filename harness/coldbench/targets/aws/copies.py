@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from coldbench.targets.aws import estimate as cost
+from coldbench.targets.aws import estimate as bound
 from coldbench.targets.aws.client import Clients, describe, error_code, redact
 from coldbench.targets.aws.plan import AwsArtifact
 
@@ -187,7 +187,7 @@ class Primer:
         """Provisioned concurrency 1 on ``version``, READY."""
         self.clients.lambda_.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier=version, ProvisionedConcurrentExecutions=1)
-        deadline = time.monotonic() + cost.PROVISIONED_READY_WAIT_S
+        deadline = time.monotonic() + bound.PROVISIONED_READY_WAIT_S
         while True:
             config = self.clients.lambda_.get_provisioned_concurrency_config(
                 FunctionName=function, Qualifier=version)
@@ -200,7 +200,7 @@ class Primer:
             if time.monotonic() > deadline:
                 raise Stuck({"type": "Coldbench.ProvisionedConcurrencyTimeout", "phase": "init",
                              "message": f"{function}:{version}: provisioned concurrency not "
-                                        f"READY after {cost.PROVISIONED_READY_WAIT_S:.0f} s"})
+                                        f"READY after {bound.PROVISIONED_READY_WAIT_S:.0f} s"})
             if self._stop.wait(self.provisioned_poll_s):
                 raise Stopping
 

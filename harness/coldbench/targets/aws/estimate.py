@@ -67,7 +67,7 @@ class Deployment:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Invocations:
     cold: int
     warm: int
     provisioned: int
@@ -121,7 +121,7 @@ def _needs(table: Prices, what: str, value):
     return value
 
 
-def estimate(deployments: list[Deployment], plan: Plan, region: str,
+def estimate(deployments: list[Deployment], plan: Invocations, region: str,
              table: Prices | None = None, image_bytes: Iterable[int] = ()) -> Estimate:
     """The upper bound of what measuring ``plan`` on every deployment costs;
     ``image_bytes``: the size of each container image the run pushes to ECR (none: a run of

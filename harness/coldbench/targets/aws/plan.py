@@ -9,7 +9,7 @@ from typing import Callable
 
 from coldbench.errors import UsageError
 from coldbench.model import Artifact, Config, Variant, interval_text
-from coldbench.targets.aws import estimate as cost, images, package as packaging, resources
+from coldbench.targets.aws import estimate as bound, images, package as packaging, resources
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024     # CreateFunction's limit for a zip sent inline
 
@@ -106,19 +106,19 @@ def require_snapstart_support(snapstart: bool, configs) -> None:
 
 
 def cost_bound(configs, plan, lambda_runtime: Callable[[Artifact], str], timeout_s: int,
-               region: str, image_bytes=()) -> cost.Estimate:
+               region: str, image_bytes=()) -> bound.Estimate:
     """What the run can cost at most (``estimate.estimate``); ``image_bytes``: the sizes of
     the container images it pushes to ECR, if any."""
-    return cost.estimate(
-        [cost.Deployment(lambda_runtime(c.artifact), c.memory_mb,
+    return bound.estimate(
+        [bound.Deployment(lambda_runtime(c.artifact), c.memory_mb,
                          c.artifact.package.architecture, c.artifact.snapstart)
          for c in configs],
-        cost.Plan(plan.cold, plan.warm, plan.provisioned, timeout_s, plan.burst,
+        bound.Invocations(plan.cold, plan.warm, plan.provisioned, timeout_s, plan.burst,
                   len(plan.idle) * plan.idle_samples),
         region, image_bytes=image_bytes)
 
 
-def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
+def plan_text(configs, plan, estimate: bound.Estimate, region: str, run_id: str,
               role_arn: str | None, copies: int, choices=(), built_images=(),
               image_notes=()) -> str:
     """What will be created, tagged how, with which runtime identifiers (``choices``,
@@ -162,7 +162,7 @@ def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
         lines.append(f"  - published versions: {estimate.snapstart_versions} SnapStart, "
                      f"{estimate.provisioned_allocations} with provisioned concurrency 1")
     lines.append("It will run:")
-    lines += [f"  {line}" for line in cost.describe(estimate)]
+    lines += [f"  {line}" for line in bound.describe(estimate)]
     lines.append("Everything is deleted at the end of the run; 'coldbench cleanup "
                  "--target aws' removes what a killed run leaves.")
     return "\n".join(lines)
@@ -182,12 +182,12 @@ def idle_line(plan, swept: int, skipped: int, functions: int) -> str:
     return line
 
 
-def approve(text: str, estimate: cost.Estimate, max_cost: float | None, yes: bool,
+def approve(text: str, estimate: bound.Estimate, max_cost: float | None, yes: bool,
             confirm: Callable[[str], bool] | None) -> None:
     """Refuse a plan over ``max_cost``, and one neither taken with ``yes`` nor confirmed."""
     if max_cost is not None and estimate.total_usd > max_cost:
-        raise UsageError(f"the plan can cost up to {cost.usd(estimate.total_usd)}, "
-                         f"above --max-cost {cost.usd(max_cost)}: measure fewer "
+        raise UsageError(f"the plan can cost up to {bound.usd(estimate.total_usd)}, "
+                         f"above --max-cost {bound.usd(max_cost)}: measure fewer "
                          "configurations or samples, lower --timeout, or raise --max-cost; "
                          "nothing was created")
     if not yes and not (confirm and confirm(text)):

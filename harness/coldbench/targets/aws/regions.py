@@ -13,7 +13,7 @@ import re
 from dataclasses import fields
 
 from coldbench.errors import UsageError
-from coldbench.targets.aws import estimate as cost
+from coldbench.targets.aws import estimate as bound
 from coldbench.targets.aws.plan import approve
 from coldbench.targets.base import Target
 
@@ -44,10 +44,10 @@ def endpoints_by_region(text: str | None, regions: list[str]) -> dict[str, str |
     return {region: pairs[region] for region in regions}
 
 
-def total(estimates: list[cost.Estimate]) -> cost.Estimate:
+def total(estimates: list[bound.Estimate]) -> bound.Estimate:
     """The regions' cost bounds added up, item by item."""
-    summed = cost.Estimate()
-    for f in fields(cost.Estimate):
+    summed = bound.Estimate()
+    for f in fields(bound.Estimate):
         if f.name == "notes":
             summed.notes = list(dict.fromkeys(n for e in estimates for n in e.notes))
         else:
@@ -66,7 +66,7 @@ class Regions(Target):
         self.yes = yes
         self.confirm = confirm
         self.announce = announce
-        self.estimate: cost.Estimate | None = None
+        self.estimate: bound.Estimate | None = None
         self.proactive_init: dict[str, dict] = {}     # one for all: labels name the region
         for target in targets:
             target.proactive_init = self.proactive_init
@@ -80,7 +80,7 @@ class Regions(Target):
         regions = [t.endpoints.region for t in self.targets]
         text = "\n\n".join([*(t.plan_text for t in self.targets),
                             f"In all {len(regions)} regions ({', '.join(regions)}): at most "
-                            f"{cost.usd(self.estimate.total_usd)}."])
+                            f"{bound.usd(self.estimate.total_usd)}."])
         self.announce(text)
         approve(text, self.estimate, self.max_cost, self.yes, self.confirm)
         expanded = []

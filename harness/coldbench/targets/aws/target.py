@@ -66,7 +66,7 @@ from typing import Callable
 from coldbench.errors import UsageError
 from coldbench.model import Artifact, Config, ConfigKey, interval_text
 from coldbench.phases import ms_between, now_ns
-from coldbench.targets.aws import cleanup, estimate as cost, images, invoke as invocation
+from coldbench.targets.aws import cleanup, estimate as bound, images, invoke as invocation
 from coldbench.targets.aws import resources
 from coldbench.targets.aws import idle as idle_sweep
 from coldbench.targets.aws import lambda_runtimes as schedule
@@ -136,7 +136,7 @@ class AwsTarget(Target):
         self.tags = {resources.TAG_RUN: self.run_id, resources.TAG_STARTED: self.started}
         self.ledger = resources.Ledger()
         self.clients: Clients | None = None
-        self.estimate: cost.Estimate | None = None
+        self.estimate: bound.Estimate | None = None
         self.primer: Primer | None = None
         self._packages: list[packaging.Package] = []
         # per configuration (its label): cold-mode environments' first invocations and
@@ -324,7 +324,7 @@ class AwsTarget(Target):
             "snapstart": self.snapstart,
             "function_timeout_s": self.timeout_s,
             "role": "given" if self.role_arn else "created for the run",
-            "price_table": cost.PRICE_TABLE,
+            "price_table": bound.PRICE_TABLE,
         }
         if self.estimate is not None:
             described["cost_bound_usd"] = round(self.estimate.total_usd, 6)
