@@ -354,7 +354,7 @@ def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
     from botocore.exceptions import ClientError
 
     from aws_standin import MotoServer
-    from coldbench.serve import ControlPlane
+    from coldbench.serve import LambdaApi
 
     for key, value in DUMMY_ENVIRONMENT.items():
         monkeypatch.setenv(key, value)
@@ -375,7 +375,7 @@ def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
         control.put_function_concurrency(FunctionName="coldbench-python-256",
                                          ReservedConcurrentExecutions=1)
         server = serving(fixture_function("timeout"),
-                         control_plane=ControlPlane(moto.url, "us-east-1"))
+                         control_plane=LambdaApi(moto.url, "us-east-1"))
         lam = client(server)
         holder = threading.Thread(target=lam.invoke, kwargs=dict(
             FunctionName="coldbench-python-256", InvocationType="Event", Payload=b"{}"))

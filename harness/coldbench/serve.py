@@ -220,7 +220,7 @@ class Pool:
     idle: list[Idle] = field(default_factory=list)
 
 
-class ControlPlane:
+class LambdaApi:
     """The Lambda API endpoint that holds the functions' configurations."""
 
     def __init__(self, endpoint_url: str, region: str):
@@ -359,7 +359,7 @@ class Server:
 
     def __init__(self, artifacts: dict[str, Artifact], host: str = "127.0.0.1", port: int = 3001,
                  timeout_s: float = 60.0, cpu_model: str = "lambda", limits: bool = True,
-                 idle_timeout_s: float = 600.0, control_plane: ControlPlane | None = None,
+                 idle_timeout_s: float = 600.0, control_plane: LambdaApi | None = None,
                  max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
                  read_timeout_s: float = DEFAULT_READ_TIMEOUT_S):
         self.artifacts = artifacts

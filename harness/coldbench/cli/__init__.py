@@ -20,7 +20,7 @@ from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
 from coldbench.cli.common import (MEMORY_DEFAULT, confirm_on_terminal, given, history_option,
-                                  sample_options, target_options)
+                                  sample_options, target_options, timeout_option, work_option)
 from coldbench.cli.function_set import function_set_option
 from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.cli.layers import layer_options, parsed_layers
@@ -89,10 +89,8 @@ def cli():
                    "were cold, and their cold starts, are shown per interval.")
 @click.option("--idle-samples", default=DEFAULT_IDLE_SAMPLES, show_default=True,
               help="Idle samples (one function each) per configuration and --idle interval.")
-@click.option("--work", default=100, show_default=True,
-              help="SHA-256 rounds each invocation computes (see functions/README.md).")
-@click.option("--timeout", "timeout_s", default=60.0, show_default=True,
-              help="Seconds allowed for init and for each invocation.")
+@work_option("SHA-256 rounds each invocation computes (see functions/README.md).")
+@timeout_option()
 @click.option("--cpu-model", default="lambda", show_default=True,
               type=click.Choice(["lambda", "proportional", "none"]),
               help="lambda: CPU share applies after init; proportional: from the start; none.")

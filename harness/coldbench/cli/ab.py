@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from coldbench.analysis import compare as comparing
-from coldbench.cli.common import MEMORY_DEFAULT, given, sample_options, target_options
+from coldbench.cli.common import (MEMORY_DEFAULT, comparison_options, given, sample_options,
+                                  target_options, timeout_option, work_option)
 from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_REGRESSION
 from coldbench.render import compare as comparison_table
@@ -40,10 +40,8 @@ def register(cli) -> None:
     @click.option("--memory", default=MEMORY_DEFAULT, show_default=True,
                   help="Memory sizes in MB (128..10240).")
     @sample_options("configuration and version")
-    @click.option("--work", default=100, show_default=True,
-                  help="SHA-256 rounds each invocation computes.")
-    @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
-                  help="Seconds allowed for init and for each invocation.")
+    @work_option()
+    @timeout_option()
     @click.option("--cpu-model", default="lambda", show_default=True,
                   type=click.Choice(["lambda", "proportional", "none"]),
                   help="lambda: CPU share applies after init; proportional: from the start.")
@@ -51,12 +49,7 @@ def register(cli) -> None:
     @click.option("--profile", "profile_init", is_flag=True,
                   help="Also take --cold profiled cold starts per configuration and version "
                        "(local target): a regression then names what in init grew.")
-    @click.option("--min-change", default=f"{comparing.MIN_CHANGE:.0%}", show_default=True,
-                  help="Smallest change of the median that counts.")
-    @click.option("--alpha", default=comparing.ALPHA, show_default=True,
-                  help="Significance level of the Mann-Whitney U test.")
-    @click.option("--mode", "modes", default=",".join(MODES), show_default=True,
-                  help="Modes to compare, comma-separated.")
+    @comparison_options
     @click.option("--format", "fmt", default="table", show_default=True,
                   type=click.Choice(comparison_table.FORMATS))
     @click.option("--output", type=click.Path(path_type=Path),
@@ -120,7 +113,7 @@ def register(cli) -> None:
             target_options=targets.settings(targets.get(target), "run", settings),
             defaulted=frozenset(context.params) - given(context, context.params),
             announce=lambda text: click.echo(text, err=True))
-        request = workflow.Request(base, head, options, list(function_dirs), dirs,
+        request = workflow.AbRequest(base, head, options, list(function_dirs), dirs,
                                    template=template["template"])
         with Progress(quiet=quiet) as progress:
             options.status = progress.status

@@ -12,11 +12,14 @@ from click.core import ParameterSource
 
 from coldbench import targets
 from coldbench.errors import ColdbenchError
+from coldbench.analysis import compare as comparing
 from coldbench.model.options import (DEFAULT_COLD, DEFAULT_MEMORY, DEFAULT_PROVISIONED,
-                                     DEFAULT_WARM)
+                                     DEFAULT_TIMEOUT_S, DEFAULT_WARM, DEFAULT_WORK)
+from coldbench.results.schema import MODES
 
-__all__ = ["HISTORY_HELP", "MEMORY_DEFAULT", "confirm_on_terminal", "given", "history_option",
-           "sample_options", "target_options"]
+__all__ = ["HISTORY_HELP", "MEMORY_DEFAULT", "comparison_options", "confirm_on_terminal",
+           "given", "history_option", "sample_options", "target_options", "timeout_option",
+           "work_option"]
 
 # --memory unless given: the model's default sizes
 MEMORY_DEFAULT = ",".join(map(str, DEFAULT_MEMORY))
@@ -45,6 +48,31 @@ def sample_options(per: str = "configuration"):
                                     help=f"{what} per {per}.")(function)
         return function
     return decorate
+
+
+def work_option(help: str = "SHA-256 rounds each invocation computes."):
+    """--work, the model's default."""
+    return click.option("--work", default=DEFAULT_WORK, show_default=True, help=help)
+
+
+def timeout_option(help: str = "Seconds allowed for init and for each invocation."):
+    """--timeout (``timeout_s``), the model's default."""
+    return click.option("--timeout", "timeout_s", default=DEFAULT_TIMEOUT_S, show_default=True,
+                        help=help)
+
+
+def comparison_options(function):
+    """--min-change, --alpha and --mode: when a change between two samples counts
+    (``analysis.compare``)."""
+    for option in reversed((
+            click.option("--min-change", default=f"{comparing.MIN_CHANGE:.0%}",
+                         show_default=True, help="Smallest change of the median that counts."),
+            click.option("--alpha", default=comparing.ALPHA, show_default=True,
+                         help="Significance level of the Mann-Whitney U test."),
+            click.option("--mode", "modes", default=",".join(MODES), show_default=True,
+                         help="Modes to compare, comma-separated."))):
+        function = option(function)
+    return function
 
 
 def history_option(help: str = HISTORY_HELP, default: str | None = "results"):

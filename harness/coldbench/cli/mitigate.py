@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from coldbench import files
-from coldbench.cli.common import confirm_on_terminal, given, sample_options, target_options
+from coldbench.cli.common import (confirm_on_terminal, given, sample_options, target_options,
+                                  timeout_option, work_option)
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 
@@ -35,10 +36,8 @@ def register(cli) -> None:
     @click.option("--compare", default="all", show_default=True,
                   help="Built-in functions of these runtimes are measured beside yours "
                        "('all', 'none' or a list such as go,rust).")
-    @click.option("--work", default=100, show_default=True,
-                  help="SHA-256 rounds of the built-in functions' invocations.")
-    @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
-                  help="Seconds allowed for init and for each invocation.")
+    @work_option("SHA-256 rounds of the built-in functions' invocations.")
+    @timeout_option()
     @click.option("--no-limits", is_flag=True, help="Run without memory and CPU limits.")
     @click.option("--output", type=click.Path(path_type=Path),
                   help="Write every row, its figures and its raw samples here as JSON.")
@@ -74,7 +73,7 @@ def register(cli) -> None:
         from coldbench.analysis.summary import summarize_samples
         from coldbench.workflows import mitigate as mitigation
         from coldbench.workflows.options import parse_memory, parse_runtimes
-        from coldbench.model import collect_metadata, now_iso
+        from coldbench.model import now_iso
         from coldbench.workflows import profile_document as documents
 
         from coldbench import targets
@@ -93,7 +92,7 @@ def register(cli) -> None:
                              "with s, m or h, e.g. --keep-warm 5m") from None
         (output,) = context.with_resource(                   # held until the command ends
             files.writing(("--output", output), force=force))
-        request = mitigation.Request(
+        request = mitigation.MitigateRequest(
             runtime=runtime, function_dir=function_dir, handler=handler,
             memory=parse_memory(memory), cold=cold, warm=warm, provisioned=provisioned,
             profile_samples=profile_samples,
@@ -113,11 +112,8 @@ def register(cli) -> None:
         findings = mitigation.mitigate(request, on_status=status)
         rows = analysis.rows(findings, prices)
         if output is not None:
-            documents.write(output, analysis.document(rows, findings, prices, {
-                "started_at": started_at, "ended_at": now_iso(), **collect_metadata(),
-                "plan": {"cold": cold, "warm": warm, "provisioned": provisioned,
-                         "profile_samples": profile_samples, "work": work,
-                         "idle_samples": idle_samples if idle else 0}}))
+            documents.write(output, analysis.document(
+                rows, findings, prices, mitigation.run_metadata(request, started_at)))
         click.echo(analysis.render(rows, findings, prices), nl=False)
         configs = summarize_samples(findings.samples)
         for config in configs:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from coldbench import files
+from coldbench.cli.common import timeout_option
 from coldbench.cli.function_set import function_set_option
 from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.cli.layers import layer_options, parsed_layers
@@ -36,8 +37,7 @@ def register(cli) -> None:
     @click.option("--force", is_flag=True, help="Replace an existing --output or --chart file.")
     @click.option("--chart", type=click.Path(path_type=Path),
                   help="Draw an icicle chart of each function's tree into this SVG file.")
-    @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
-                  help="Seconds allowed for init and for the invocation.")
+    @timeout_option("Seconds allowed for init and for the invocation.")
     @click.option("--no-limits", is_flag=True, help="Run without memory and CPU limits.")
     @click.option("--delivery", type=click.Choice(["host", "lambda"]),
                   help="How the code reaches the runtime, as for 'run --target local' "
@@ -66,7 +66,7 @@ def register(cli) -> None:
 
         output, chart = click.get_current_context().with_resource(   # held until it ends
             files.writing(("--output", output), ("--chart", chart), force=force))
-        request = session.Request(
+        request = session.ProfileRequest(
             runtimes=parse_runtimes(runtimes), function_dir=function_dir, handler=handler,
             function_set=function_set, samples=samples, memory_mb=memory_mb,
             timeout_s=timeout_s, limits=not no_limits,

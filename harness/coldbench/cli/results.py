@@ -17,7 +17,7 @@ import click
 
 from coldbench import files
 from coldbench.analysis import compare as comparing, cost as costing
-from coldbench.cli.common import history_option
+from coldbench.cli.common import comparison_options, history_option
 from coldbench.errors import EXIT_OK, EXIT_REGRESSION, UsageError
 from coldbench.prices import ARCHES, HOURS_PER_MONTH
 from coldbench.render import calibration as calibration_table
@@ -61,12 +61,7 @@ def open_results(ref: str, history_dir: Path, target: str | None = None):
 @click.command()
 @click.argument("base_ref", metavar="BASE")
 @click.argument("new_ref", metavar="NEW")
-@click.option("--min-change", default=f"{comparing.MIN_CHANGE:.0%}", show_default=True,
-              help="Smallest change of the median that counts.")
-@click.option("--alpha", default=comparing.ALPHA, show_default=True,
-              help="Significance level of the Mann-Whitney U test.")
-@click.option("--mode", "modes", default=",".join(MODES), show_default=True,
-              help="Modes to compare, comma-separated.")
+@comparison_options
 @click.option("--allow-different", "allow", multiple=True,
               type=click.Choice(comparing.IDENTITY),
               help="Compare even where this differs (repeatable): code for a pull request "

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from coldbench.cli.common import timeout_option
+
 
 def register(cli) -> None:
     @cli.command()
@@ -19,8 +21,7 @@ def register(cli) -> None:
     @click.option("--function", "function_dir", type=click.Path(path_type=Path),
                   help="Offer this function folder in place of its runtime's built-in one.")
     @click.option("--handler", help="Handler of --function, in the runtime's notation.")
-    @click.option("--timeout", "timeout_s", default=60.0, show_default=True,
-                  help="Seconds allowed for init and each invocation (without a control plane).")
+    @timeout_option("Seconds allowed for init and each invocation (without a control plane).")
     @click.option("--cpu-model", default="lambda", show_default=True,
                   type=click.Choice(["lambda", "proportional", "none"]))
     @click.option("--no-limits", is_flag=True, help="No memory and CPU limits (no cgroups).")
@@ -49,7 +50,7 @@ def register(cli) -> None:
         names = runner.parse_runtimes(runtime_names)
         control_plane = None
         if control_plane_url:
-            control_plane = serving.ControlPlane(control_plane_url, region)
+            control_plane = serving.LambdaApi(control_plane_url, region)
             control_plane.check()
         artifacts = serving.artifacts_for(names, function_dir, handler,
                                           on_status=serving.stderr_line)

@@ -15,6 +15,8 @@ VIAS = ("invoke", "url")
 URL_TARGETS = ("local", "docker")      # whose environments run on this machine
 # samples per configuration unless asked otherwise (`run`, `mitigate`, `serve`)
 DEFAULT_COLD, DEFAULT_WARM, DEFAULT_PROVISIONED, DEFAULT_IDLE_SAMPLES = 10, 20, 6, 10
+# SHA-256 rounds each invocation computes (functions/README.md); seconds for init and each
+DEFAULT_WORK, DEFAULT_TIMEOUT_S = 100, 60.0
 
 
 class Predictor(Protocol):
@@ -37,8 +39,8 @@ class RunOptions:
     burst: int = 0
     idle: tuple[float, ...] = ()           # --idle intervals in seconds (workflows/sweeps.py)
     idle_samples: int = DEFAULT_IDLE_SAMPLES     # idle samples per configuration and interval
-    work: int = 100
-    timeout_s: float = 60.0
+    work: int = DEFAULT_WORK
+    timeout_s: float = DEFAULT_TIMEOUT_S
     target: str = "local"
     cpu_model: str = "lambda"
     limits: bool = True

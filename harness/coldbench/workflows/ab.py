@@ -38,7 +38,7 @@ TARGETS = ("local", "docker")      # where two builds of one function can run si
 
 
 @dataclass
-class Request:
+class AbRequest:
     base: str                       # a git revision, or with ``dirs`` a folder
     head: str
     options: RunOptions             # how to measure; its function_dir stays None
@@ -110,7 +110,7 @@ def builtin_paths(options: RunOptions) -> list[str]:
     return found
 
 
-def wanted_paths(request: Request, top: Path | None) -> list[str]:
+def wanted_paths(request: AbRequest, top: Path | None) -> list[str]:
     """The functions to measure, as paths relative to each version's root: function
     folders, or the one template that names them."""
     if request.template is not None:
@@ -131,7 +131,7 @@ def wanted_paths(request: Request, top: Path | None) -> list[str]:
     return builtin_paths(request.options)
 
 
-def check_request(request: Request) -> None:
+def check_request(request: AbRequest) -> None:
     """UsageError for what cannot be compared, before anything is extracted or built."""
     options = request.options
     if options.target not in TARGETS:
@@ -171,7 +171,7 @@ def _extract(top: Path, commit: str, paths: list[str], into: Path, name: str) ->
 
 
 @contextmanager
-def versions(request: Request, paths_of: Callable[[Path | None], list[str]]
+def versions(request: AbRequest, paths_of: Callable[[Path | None], list[str]]
              ) -> Iterator[tuple[list[Version], list[str]]]:
     """The two versions' files, and the functions' paths in them; extracted revisions are
     removed when the block ends, however it ends."""
@@ -208,7 +208,7 @@ def versions(request: Request, paths_of: Callable[[Path | None], list[str]]
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def functions_of(version: Version, paths: list[str], request: Request) -> list[build.Function]:
+def functions_of(version: Version, paths: list[str], request: AbRequest) -> list[build.Function]:
     """The functions at ``paths`` in one version, named as in the other version, so
     that the two versions' samples differ only in their version label."""
     options = request.options
@@ -237,7 +237,7 @@ def functions_of(version: Version, paths: list[str], request: Request) -> list[b
     return found
 
 
-def ab(request: Request, on_sample=None, on_status: Callable[[str], None] | None = None
+def ab(request: AbRequest, on_sample=None, on_status: Callable[[str], None] | None = None
        ) -> Results:
     """Measure both versions in one run (``workflows.run.run``); the results file holds
     the samples of both, told apart by their version."""

@@ -37,8 +37,9 @@ from coldbench import build, runtimes, targets
 from coldbench.build import Artifact
 from coldbench.errors import ColdbenchError, UsageError
 from coldbench.measure.modes import Measurement
-from coldbench.model import DEFAULT_ARCHITECTURE, Config, Plan, Variant
-from coldbench.model.options import DEFAULT_COLD, DEFAULT_PROVISIONED, DEFAULT_WARM
+from coldbench.model import DEFAULT_ARCHITECTURE, Config, Plan, Variant, collect_metadata, now_iso
+from coldbench.model.options import (DEFAULT_COLD, DEFAULT_PROVISIONED, DEFAULT_TIMEOUT_S,
+                                     DEFAULT_WARM, DEFAULT_WORK)
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
 from coldbench.runtimes.base import Package, ReadsPackages, size_of
@@ -104,7 +105,7 @@ NOT_ANALYSED = {
 
 
 @dataclass
-class Request:
+class MitigateRequest:
     runtime: str
     function_dir: Path | None = None
     handler: str | None = None
@@ -114,8 +115,8 @@ class Request:
     provisioned: int = DEFAULT_PROVISIONED
     profile_samples: int = DEFAULT_PROFILE_SAMPLES
     compare: list[str] | None = None      # built-in functions measured beside; None: all others
-    work: int = 100
-    timeout_s: float = 60.0
+    work: int = DEFAULT_WORK
+    timeout_s: float = DEFAULT_TIMEOUT_S
     target: str = "local"
     limits: bool = True
     rebuild: bool = False
@@ -135,7 +136,7 @@ class Request:
         return max(self.memory)
 
 
-def run_options(request: Request) -> runner.RunOptions:
+def run_options(request: MitigateRequest) -> runner.RunOptions:
     """The request as `coldbench run` options for the local target, checked as a run's are;
     UsageError for what cannot be measured."""
     if request.target not in TARGETS:
@@ -165,7 +166,17 @@ def run_options(request: Request) -> runner.RunOptions:
     return options
 
 
-def _check_aws(request: Request) -> None:
+def run_metadata(request: MitigateRequest, started_at: str) -> dict:
+    """What the document of one `coldbench mitigate` says about its run: when, on what
+    machine (``collect_metadata``), with which plan."""
+    return {"started_at": started_at, "ended_at": now_iso(), **collect_metadata(),
+            "plan": {"cold": request.cold, "warm": request.warm,
+                     "provisioned": request.provisioned,
+                     "profile_samples": request.profile_samples, "work": request.work,
+                     "idle_samples": request.idle_samples if request.idle else 0}}
+
+
+def _check_aws(request: MitigateRequest) -> None:
     """What `mitigate --target aws` measures: one region, one architecture, zip packages."""
     settings = request.target_options
     if settings.get("region") and len(parse_regions(settings["region"])) > 1:
@@ -223,7 +234,7 @@ class TrimmedArtifact(Artifact):
 
 # -- the whole session ---------------------------------------------------------------------
 
-def mitigate(request: Request, on_status: Callable[[str], None] = lambda text: None,
+def mitigate(request: MitigateRequest, on_status: Callable[[str], None] = lambda text: None,
              on_sample: Callable[[Sample], None] = lambda sample: None) -> Findings:
     """Everything the mitigation table is made of."""
     options = run_options(request)
@@ -264,7 +275,7 @@ def mitigate(request: Request, on_status: Callable[[str], None] = lambda text: N
     return findings
 
 
-def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Artifact,
+def _measure_on_aws(request: MitigateRequest, options: runner.RunOptions, artifact: Artifact,
                     trimmed: Artifact | None, compared: list[Artifact], findings: Findings,
                     on_status, on_sample) -> None:
     """The samples on Lambda, deployment after deployment (``Pass``); the configurations
@@ -344,7 +355,7 @@ class Pass:
         return replace(config, variant=config.variant.but(version=self.version))
 
 
-def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
+def _analyse_packages(request: MitigateRequest, artifact: Artifact, findings: Findings,
                       workspace: Path, on_status) -> Artifact | None:
     """Fill in the packages and which were never loaded; the trimmed build, if any."""
     runtime = artifact.function.runtime
@@ -356,7 +367,7 @@ def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
         return None
     findings.packages = runtime.task_root_packages(artifact)
     on_status(f"profiling {artifact.function.name}: which packages its init loads")
-    (profile,) = session.profile(session.Request(
+    (profile,) = session.profile(session.ProfileRequest(
         runtimes=[request.runtime], function_dir=request.function_dir, handler=request.handler,
         samples=request.profile_samples, memory_mb=request.reference_mb,
         timeout_s=request.timeout_s, limits=request.limits), on_status=on_status)
@@ -377,7 +388,7 @@ def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
     return trimmed_copy(artifact, findings.unused, workspace)
 
 
-def _builtins(request: Request, findings: Findings, on_status) -> list[Artifact]:
+def _builtins(request: MitigateRequest, findings: Findings, on_status) -> list[Artifact]:
     """The built-in functions of the other runtimes that build here; why not, for the rest."""
     wanted = request.compare if request.compare is not None else [
         name for name, runtime in runtimes.RUNTIMES.items() if runtime.in_all]

@@ -27,14 +27,14 @@ from coldbench.runtimes.base import Launch
 from coldbench.workflows import layers as layered
 from coldbench.workflows import options as runner
 from coldbench.workflows.profile_document import (DEFAULT_MEMORY_MB, DEFAULT_SAMPLES, EVENT,
-                                                  FunctionProfile, ProfiledSample, Request,
+                                                  FunctionProfile, ProfiledSample, ProfileRequest,
                                                   run_entry)
 from coldbench.workflows.signals import sigterm_as_interrupt
 
 __all__ = ["DEFAULT_MEMORY_MB", "DEFAULT_SAMPLES", "FunctionProfile", "ProfiledSample",
-           "Request", "profile", "profile_run", "run_options"]
+           "ProfileRequest", "profile", "profile_run", "run_options"]
 
-def run_options(request: Request) -> runner.RunOptions:
+def run_options(request: ProfileRequest) -> runner.RunOptions:
     """The request as `coldbench run` options for the local target: checked as a run's are."""
     settings = {"delivery": request.delivery} if request.delivery else {}
     defaulted = {"warm", "provisioned", "api"} | ({"delivery"} if not request.delivery else set())
@@ -78,7 +78,7 @@ class _Probed:
         return Launch(argv=list(launch.argv), env=launch.env | self._variables(launch.env))
 
 
-def profile(request: Request, on_status: Callable[[str], None] = lambda text: None,
+def profile(request: ProfileRequest, on_status: Callable[[str], None] = lambda text: None,
             on_sample: Callable[[], None] = lambda: None) -> list[FunctionProfile]:
     """Take ``request.samples`` unprofiled and as many profiled cold samples of each
     function; a profile per function, kept also when its samples failed."""

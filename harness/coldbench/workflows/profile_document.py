@@ -31,7 +31,7 @@ EVENT = {"work": 0}
 
 
 @dataclass
-class Request:
+class ProfileRequest:
     runtimes: list[str]
     function_dir: Path | None = None
     handler: str | None = None
@@ -135,7 +135,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def document(results: list[FunctionProfile], request: Request, started_at: str) -> dict:
+def document(results: list[FunctionProfile], request: ProfileRequest, started_at: str) -> dict:
     return {
         "schema": SCHEMA,
         "version": VERSION,
