@@ -27,10 +27,10 @@ def target_invoking(invoke_url: str):
     """An AWS target whose invocations go to ``invoke_url``, and a copy to invoke."""
     from coldbench.targets.aws.client import Clients, Endpoints
     from coldbench.targets.aws.copies import Copy
-    from coldbench.targets.aws.target import AwsTarget
+    from coldbench.targets.aws.target import AwsSettings, AwsTarget
 
     endpoints = Endpoints(region=REGION, endpoint_url=invoke_url, invoke_endpoint_url=invoke_url)
-    target = AwsTarget(endpoints, timeout_s=5, architectures=["x86_64"])
+    target = AwsTarget(endpoints, AwsSettings(timeout_s=5, architectures=("x86_64",)))
     target.clients = Clients(endpoints, invoke_timeout_s=5)
     return target, Copy("coldbench-00000000-python-128-x86_64-c1", {}, threading.Lock())
 

@@ -16,7 +16,8 @@ from coldbench.targets.aws.package import parse_architectures
 from coldbench.targets.aws.copies import PROVISIONED_POLL_S
 from coldbench.targets.aws.regions import Regions, endpoints_by_region, parse_regions
 from coldbench.targets.aws.resources import new_run_id
-from coldbench.targets.aws.target import DEFAULT_CONCURRENCY, DEFAULT_COPIES, AwsTarget
+from coldbench.targets.aws.target import (DEFAULT_CONCURRENCY, DEFAULT_COPIES, Asking,
+                                          AwsSettings, AwsTarget)
 from coldbench.targets.base import TargetPlugin, Leftover, NotSearched, Option
 
 REGION_NEEDED = "--target aws needs --region (e.g. --region us-east-1)"
@@ -100,29 +101,28 @@ class Aws(TargetPlugin):
         regions = parse_regions(settings["region"])     # several: one target per region
         invoke_urls = endpoints_by_region(settings.get("invoke_endpoint_url"), regions)
         run_id = new_run_id()
+        asking = Asking(max_cost=settings.get("max_cost"), yes=bool(settings.get("yes")),
+                        confirm=options.confirm, status=options.status,
+                        announce=options.announce)
 
         def one(region: str) -> AwsTarget:
             return AwsTarget(
                 Endpoints(region=region, profile=settings.get("profile"),
                           endpoint_url=settings.get("endpoint_url"),
                           invoke_endpoint_url=invoke_urls[region]),
-                timeout_s=options.timeout_s,
-                architectures=parse_architectures(settings.get("architectures") or DEFAULT_ARCHITECTURE),
-                lambda_runtimes=settings.get("lambda_runtimes"),
-                today=settings.get("today"),
-                role_arn=settings.get("role_arn"),
-                copies=settings.get("copies", DEFAULT_COPIES),
-                concurrency=settings.get("concurrency", DEFAULT_CONCURRENCY),
-                snapstart=bool(settings.get("snapstart")),
-                package_types=parse_package_types(settings.get("package_types")),
-                max_cost=settings.get("max_cost"),
-                yes=bool(settings.get("yes")),
-                confirm=options.confirm,
-                status=options.status,
-                announce=options.announce,
-                provisioned_poll_s=settings.get("provisioned_poll_s", PROVISIONED_POLL_S),
-                run_id=run_id, one_of_regions=len(regions) > 1,
-            )
+                AwsSettings(
+                    timeout_s=options.timeout_s,
+                    architectures=tuple(parse_architectures(settings.get("architectures")
+                                                            or DEFAULT_ARCHITECTURE)),
+                    lambda_runtimes=settings.get("lambda_runtimes"),
+                    today=settings.get("today"),
+                    role_arn=settings.get("role_arn"),
+                    copies=settings.get("copies", DEFAULT_COPIES),
+                    concurrency=settings.get("concurrency", DEFAULT_CONCURRENCY),
+                    snapstart=bool(settings.get("snapstart")),
+                    package_types=tuple(parse_package_types(settings.get("package_types"))),
+                    provisioned_poll_s=settings.get("provisioned_poll_s", PROVISIONED_POLL_S)),
+                asking, run_id=run_id, one_of_regions=len(regions) > 1)
 
         if len(regions) == 1:
             return one(regions[0])

@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from typing import Callable
 
@@ -84,51 +84,69 @@ DEFAULT_CONCURRENCY = 8
 MAX_TIMEOUT_S = 900                  # Lambda's largest function timeout
 
 
+@dataclass(frozen=True)
+class AwsSettings:
+    """What a run deploys on Lambda, and how (the aws target's run options, read)."""
+
+    timeout_s: float
+    architectures: tuple[str, ...]
+    lambda_runtimes: str | None = None    # --lambda-runtime as given (lambda_runtimes.choose)
+    role_arn: str | None = None
+    copies: int = DEFAULT_COPIES
+    concurrency: int = DEFAULT_CONCURRENCY
+    snapstart: bool = False
+    package_types: tuple[str, ...] = ("zip",)     # --package: zip, image or both (images)
+    today: date | None = None             # the day the deprecation schedule is read for
+    provisioned_poll_s: float = PROVISIONED_POLL_S
+
+
+@dataclass(frozen=True)
+class Asking:
+    """How a target that spends money talks to the user: ``status``, progress lines (may
+    be quiet); ``announce``, what must be said whatever the verbosity (the plan and its
+    cost, resources left behind); the question (``confirm``, unless ``yes``) and the bound
+    it is held to (``max_cost``)."""
+
+    max_cost: float | None = None
+    yes: bool = False
+    confirm: Callable[[str], bool] | None = None
+    status: Callable[[str], None] | None = None
+    announce: Callable[[str], None] | None = None
+
+
 class AwsTarget(Target):
     """Functions on AWS Lambda, deployed for the run and deleted after it."""
 
     name = "aws"
 
-    def __init__(self, endpoints: Endpoints, timeout_s: float, architectures: list[str],
-                 lambda_runtimes: str | None = None, role_arn: str | None = None,
-                 copies: int = DEFAULT_COPIES, concurrency: int = DEFAULT_CONCURRENCY,
-                 snapstart: bool = False, max_cost: float | None = None, yes: bool = False,
-                 confirm: Callable[[str], bool] | None = None,
-                 status: Callable[[str], None] | None = None,
-                 announce: Callable[[str], None] | None = None,
-                 provisioned_poll_s: float = PROVISIONED_POLL_S, today: date | None = None,
-                 run_id: str | None = None, one_of_regions: bool = False,
-                 package_types: list[str] | None = None):
-        """``lambda_runtimes``: ``--lambda-runtime`` as given (``lambda_runtimes.choose``);
-        ``one_of_regions``: a region of a run in several (``aws.regions``), which shares
-        ``run_id``, puts the region in its configurations' variant, and leaves the
-        question and ``deploy`` to the run;
-        ``today``: the day the deprecation schedule is read for (None: today, UTC);
-        ``status``: progress lines (may be quiet); ``announce``: what must be said
-        whatever the verbosity (the plan and its cost, resources left behind);
-        ``package_types``: "zip", "image" or both (``--package``, ``images``)."""
+    def __init__(self, endpoints: Endpoints, settings: AwsSettings, asking: Asking = Asking(),
+                 run_id: str | None = None, one_of_regions: bool = False):
+        """``one_of_regions``: a region of a run in several (``aws.regions``), which
+        shares ``run_id``, puts the region in its configurations' variant, and leaves the
+        question and ``deploy`` to the run."""
+        timeout_s, copies, concurrency = settings.timeout_s, settings.copies, settings.concurrency
         if not 1 <= timeout_s <= MAX_TIMEOUT_S:
             raise UsageError(f"--timeout {timeout_s:g}: Lambda takes 1 to {MAX_TIMEOUT_S} seconds")
         if copies < 1 or concurrency < 1:
             raise UsageError("--copies and --concurrency must be at least 1")
         self.endpoints = endpoints
         self.timeout_s = int(math.ceil(timeout_s))
-        self.architectures = architectures
-        self.lambda_runtimes = lambda_runtimes
-        self.today = today or schedule.today()
+        self.architectures = list(settings.architectures)
+        self.lambda_runtimes = settings.lambda_runtimes
+        self.today = settings.today or schedule.today()
         self.choices: dict[str, schedule.Choice] = {}     # by runtime, as they are asked for
-        self.role_arn = role_arn
+        self.role_arn = settings.role_arn
         self.copies = copies
         self.concurrency = concurrency
-        self.snapstart = snapstart
-        self.package_types = package_types or ["zip"]
+        self.snapstart = settings.snapstart
+        self.package_types = list(settings.package_types) or ["zip"]
         self.images: images.Images | None = None       # --package image
-        self.max_cost = max_cost
-        self.yes = yes
-        self.confirm = confirm
-        self.status = status or (lambda text: None)
-        self.announce = announce or self.status
-        self.provisioned_poll_s = provisioned_poll_s
+        self.max_cost = asking.max_cost
+        self.yes = asking.yes
+        self.confirm = asking.confirm
+        self.status = asking.status or (lambda text: None)
+        self.announce = asking.announce or self.status
+        self.provisioned_poll_s = settings.provisioned_poll_s
         self.run_id = run_id or resources.new_run_id()
         self.one_of_regions = one_of_regions
         self.plan_text = ""
