@@ -90,7 +90,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from coldbench import build, runtimes
 from coldbench.build import Artifact
-from coldbench.environments.base import Environment
+from coldbench.environments.base import LocalEnvironment
 from coldbench.errors import UsageError
 from coldbench.phases import billed_ms
 from coldbench.targets.aws.lambda_report import Report
@@ -209,7 +209,7 @@ class Resolved:
 
 @dataclass
 class Idle:
-    environment: Environment
+    environment: LocalEnvironment
     since: float
     log_offset: int
 
@@ -574,7 +574,7 @@ def _invoke_url(server: "Server", function: str,
     return function_url.response(None if failed else json.loads(body), failed)
 
 
-def _read_from(environment: Environment, offset: int) -> tuple[str, int]:
+def _read_from(environment: LocalEnvironment, offset: int) -> tuple[str, int]:
     """What the runtime wrote to its log since ``offset``."""
     return environment.sandbox.log(offset)
 

@@ -6,7 +6,7 @@
 - a **control plane**: what the runtime talks to (coldbench's Runtime API, AWS's Runtime
   Interface Emulator). It waits for init and turns an event into an ``Invoked``.
 
-``Environment`` composes one of each; every target that runs runtimes on this machine
+``LocalEnvironment`` composes one of each; every target that runs runtimes on this machine
 (local processes, Docker containers, ``coldbench serve``) uses it with the parts it
 needs, and neither part knows the other's internals.
 """
@@ -112,34 +112,34 @@ class ControlPlane(ABC):
     #: whether it can hold a runtime initialised ahead of its first request
     provisioned: bool = True
 
-    def command(self, environment: "Environment", argv: list[str],
+    def command(self, environment: "LocalEnvironment", argv: list[str],
                 env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         """The command the sandbox starts for the runtime's ``argv`` and ``env``."""
         return argv, env
 
-    def before_exec(self, environment: "Environment") -> Callable[[], dict[str, str]] | None:
+    def before_exec(self, environment: "LocalEnvironment") -> Callable[[], dict[str, str]] | None:
         """What to do inside the sandbox's network before the runtime runs (see
         ``Sandbox.start``); None when nothing."""
         return None
 
     @abstractmethod
-    def wait_initialized(self, environment: "Environment") -> None:
+    def wait_initialized(self, environment: "LocalEnvironment") -> None:
         """Block until init has finished, failed, or run out of time."""
 
     @abstractmethod
-    def invoke(self, environment: "Environment", event: dict, first: bool) -> tuple[Invoked, bool]:
+    def invoke(self, environment: "LocalEnvironment", event: dict, first: bool) -> tuple[Invoked, bool]:
         """One invocation; the outcome and whether the environment can serve again."""
 
     def close(self) -> None:
         """Release what this control plane holds. Safe to call twice."""
 
 
-class Environment(EnvironmentInterface):
+class LocalEnvironment(EnvironmentInterface):
     """One execution environment: a runtime started in ``sandbox`` under ``control_plane``."""
 
     def __init__(self, artifact: Artifact, memory_mb: int, provisioned: bool, name: str,
                  sandbox: Sandbox, control_plane: ControlPlane, timeout_s: float,
-                 on_close: Callable[["Environment"], None] = lambda environment: None,
+                 on_close: Callable[["LocalEnvironment"], None] = lambda environment: None,
                  opt_dir: Path | None = None, variables: dict[str, str] | None = None):
         self.artifact = artifact
         self.memory_mb = memory_mb
@@ -280,5 +280,5 @@ def decode_response(body: bytes | None) -> object:
         return body.decode("utf-8", "replace")
 
 
-__all__ = ["ControlPlane", "Environment", "Sandbox", "SpawnedLogs", "decode_response",
+__all__ = ["ControlPlane", "LocalEnvironment", "Sandbox", "SpawnedLogs", "decode_response",
            "lambda_variables", "out_of_memory"]

@@ -19,7 +19,7 @@ from typing import Callable
 
 from coldbench.build import Artifact
 from coldbench.environments import cgroups
-from coldbench.environments.base import Environment
+from coldbench.environments.base import LocalEnvironment
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import EnvironmentUnavailable
 from coldbench.targets import images
@@ -65,7 +65,7 @@ class PulledImages:
             return found
 
     def start(self, artifact: Artifact, uri: str, memory_mb: int, timeout_s: float,
-              provisioned: bool) -> Environment:
+              provisioned: bool) -> LocalEnvironment:
         """A new execution environment of the image ``uri``."""
         image = self.image(uri)
         with self._lock:
@@ -74,7 +74,7 @@ class PulledImages:
         sandbox = ContainerSandbox(self.client, image, memory_mb, name,
                                    {RUN_LABEL: self.run_id, SCOPE_LABEL: cgroups.PARENT},
                                    self.cgroup_version)
-        return Environment(artifact, memory_mb, provisioned, name, sandbox, RuntimeApiPlane(),
+        return LocalEnvironment(artifact, memory_mb, provisioned, name, sandbox, RuntimeApiPlane(),
                            timeout_s)
 
     def close(self) -> None:

@@ -44,7 +44,7 @@ from coldbench import layers, owners
 from coldbench.build import Artifact
 from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
-from coldbench.environments.base import ControlPlane, Environment
+from coldbench.environments.base import ControlPlane, LocalEnvironment
 from coldbench.environments.process import CPU_MODELS
 from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import EnvironmentUnavailable, UsageError
@@ -113,7 +113,7 @@ class DockerTarget(Target):
         self._pull_failure: str | None = None
         self._noted = False
         self._sequence = itertools.count(1)
-        self._live: set[Environment] = set()
+        self._live: set[LocalEnvironment] = set()
 
     # images ----------------------------------------------------------------------------
 
@@ -195,7 +195,7 @@ class DockerTarget(Target):
         # in the container the image's entrypoint starts the emulator (as AWS's do)
         return rie.EmulatorPlane() if self.api == "rie" else RuntimeApiPlane()
 
-    def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:
+    def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> LocalEnvironment:
         if provisioned and self.api == "rie":
             raise UsageError(PROVISIONED_UNDER_RIE)
         name = f"coldbench-{self.run_id}-{next(self._sequence)}"
@@ -207,7 +207,7 @@ class DockerTarget(Target):
                                    ephemeral_storage_mb=self.ephemeral_storage_mb,
                                    opt_dir=opt_dir,
                                    opt_image=self.layers_image(artifact) if code else None)
-        environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
+        environment = LocalEnvironment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard)
         self._live.add(environment)

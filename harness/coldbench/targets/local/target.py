@@ -32,7 +32,7 @@ from coldbench.build import Artifact
 from coldbench import owners
 from coldbench.environments import cgroups, isolation, rie
 from coldbench.environments import delivery as code_delivery
-from coldbench.environments.base import ControlPlane, Environment
+from coldbench.environments.base import ControlPlane, LocalEnvironment
 from coldbench.environments.extensions_api import check_extensions
 from coldbench.environments.process import CPU_MODELS, LauncherPool, ProcessSandbox
 from coldbench.environments.runtime_api import RuntimeApiPlane
@@ -103,7 +103,7 @@ class LocalTarget(Target):
         self._images: dict[Path, Path] = {}    # task root -> its code image
         self._opt: dict[tuple, tuple[Path, Path | None]] = {}   # layers -> /opt, its image
         self._sequence = itertools.count(1)
-        self._live: set[Environment] = set()
+        self._live: set[LocalEnvironment] = set()
 
     def control_plane(self) -> ControlPlane:
         return rie.EmulatorPlane(self.rie) if self.api == "rie" else RuntimeApiPlane()
@@ -146,7 +146,7 @@ class LocalTarget(Target):
             self._opt[chosen] = merged, image
         return self._opt[chosen]
 
-    def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> Environment:
+    def start(self, artifact: Artifact, memory_mb: int, provisioned: bool) -> LocalEnvironment:
         if provisioned and self.api == "rie":
             raise UsageError(PROVISIONED_UNDER_RIE)
         name = f"{self.run_id}-{next(self._sequence)}"
@@ -178,7 +178,7 @@ class LocalTarget(Target):
                                      runtime.writable()
                                      if isinstance(runtime, isolation.Writes) else ())],
                                  layers_image=opt_image)
-        environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
+        environment = LocalEnvironment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard, opt_dir=opt_dir,
                                   variables=self.variables)
