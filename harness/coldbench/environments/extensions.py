@@ -9,13 +9,16 @@ cold sample, reported to the Telemetry API, shut down at the end. The protocol i
 from __future__ import annotations
 
 import math
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Callable
 
 from coldbench.environments import telemetry as telemetry_api
-from coldbench.environments.base import ACCOUNT, SpawnedLogs
-from coldbench.environments.extensions_api import (CRASH, LAUNCH_ERROR, RUNTIME_SHUTDOWN_MS,
+from coldbench.environments.base import ACCOUNT, SignalsRuntime, SpawnedLogs
+from coldbench.environments.extensions_api import (CRASH, INTERNAL_RUNTIME_SHUTDOWN_MS,
+                                                   LAUNCH_ERROR, RUNTIME_SHUTDOWN_MS,
                                                    SHUTDOWN_LIMIT_MS, Extension, ExtensionsAPI,
                                                    running)
 from coldbench.model import Invoked
@@ -47,10 +50,12 @@ class ExternalExtensions:
         exec: they initialise in parallel), and wait until all have registered, one has
         failed, or init's time is up. The runtime starts after this."""
         self.started_ns = now_ns()
+        opt_at = self.environment.opt_at
         for path in self.paths:
+            inside = f"{opt_at}/extensions/{path.name}" if opt_at else str(path)
             try:
                 self.pids[path.name] = self.environment.sandbox.spawn(
-                    [str(path)], env, f"extension-{path.name}")
+                    [inside], env, f"extension-{path.name}")
             except OSError as exc:
                 self.failure = {"type": LAUNCH_ERROR,
                                 "message": f"extension {path.name} could not start: {exc}"}
@@ -154,8 +159,11 @@ class ExternalExtensions:
             return result, False
         post_runtime_ms = max(0.0, ms_between(invocation.done_ns, idle[0]))
         result.extra["extension_post_runtime_ms"] = round(post_runtime_ms, 3)
+        # the report once the runtime and the extensions are done: an extension that
+        # asked for its next event before the runtime answered is done with the runtime
         telemetry_api.report_event(
-            self.telemetry, invocation.request_id, idle[0], result.duration_ms,
+            self.telemetry, invocation.request_id, max(idle[0], invocation.done_ns),
+            result.duration_ms,
             math.ceil(result.duration_ms + post_runtime_ms + (result.init_ms or 0)),
             self.environment.memory_mb, self.environment.sandbox.peak_memory_mb(),
             result.init_ms, error_type)
@@ -183,16 +191,25 @@ class ExternalExtensions:
     # shutdown --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Lambda's Shutdown phase: SHUTDOWN to the extensions registered for it, which
-        have until the deadline to call /event/next again (or exit); then every request
-        still open is closed, and the sandbox kills what is left."""
+        """Lambda's Shutdown phase (AWS Lambda Developer Guide, "Understand the Lambda
+        execution environment lifecycle", Shutdown phase, and "Lambda Extensions API"):
+        with registered extensions it lasts up to 2,000 ms. The runtime gets SIGTERM first
+        and up to 300 ms to end (500 ms with an internal extension), then SIGKILL; then
+        every external extension registered for SHUTDOWN gets it, with the phase's
+        deadline, and has until then to call /event/next again or exit. Every request still
+        open is then closed, and the sandbox kills what is left (SIGKILL)."""
         try:
-            limit_ms = SHUTDOWN_LIMIT_MS - (RUNTIME_SHUTDOWN_MS
-                                            if self.environment.sandbox.running() else 0)
-            deadline_ns = now_ns() + limit_ms * 1_000_000
-            self.telemetry.flush(timeout_s=min(0.5, limit_ms / 1000))
-            listeners = [e for e in self.api.shutdown("spindown",
-                                                      int(time.time() * 1000) + limit_ms)
+            started_ns = now_ns()
+            deadline_ns = started_ns + SHUTDOWN_LIMIT_MS * 1_000_000
+            registered = self.api.registered()
+            if registered:
+                internal = any(e.name not in self.pids for e in registered)
+                self._stop_runtime(INTERNAL_RUNTIME_SHUTDOWN_MS if internal
+                                   else RUNTIME_SHUTDOWN_MS)
+            left_s = max(0.0, (deadline_ns - now_ns()) / 1e9)
+            self.telemetry.flush(timeout_s=min(0.5, left_s))
+            deadline_ms = int(time.time() * 1000 + (deadline_ns - now_ns()) / 1e6)
+            listeners = [e for e in self.api.shutdown("spindown", deadline_ms)
                          if self._alive(e)]
 
             def done() -> bool:
@@ -203,3 +220,20 @@ class ExternalExtensions:
         finally:
             self.api.close()
             self.telemetry.close()
+
+    def _stop_runtime(self, reserve_ms: int) -> None:
+        """SIGTERM to the runtime, SIGKILL if it still runs ``reserve_ms`` later."""
+        sandbox = self.environment.sandbox
+        if not isinstance(sandbox, SignalsRuntime):
+            return
+        pid = sandbox.release_runtime(signal.SIGTERM)
+        if pid is None:
+            return
+        until = now_ns() + reserve_ms * 1_000_000
+        while running(pid) and now_ns() < until:
+            time.sleep(0.005)
+        if running(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

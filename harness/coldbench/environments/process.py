@@ -159,6 +159,10 @@ class Launcher:
             self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
+    def release_runtime(self, signum: int) -> None:
+        """Send ``signum`` to the runtime; the environment no longer ends when it does."""
+        self._ask({"op": "release", "signum": signum})
+
     def end(self) -> None:
         """Kill every process of the environment and reap the launcher."""
         self._channel.close()                    # the init ends everything it started
@@ -280,6 +284,12 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
             try:
                 if request["op"] == "jail":
                     request["jail"].enter()
+                    reply = {"ok": True}
+                elif request["op"] == "release":      # Shutdown: the runtime may end first
+                    if runtime is not None:
+                        os.kill(runtime, request["signum"])
+                        os.close(runtime_fd)
+                        runtime, runtime_fd = None, -1
                     reply = {"ok": True}
                 else:
                     pid, stub_channel = stub or _fork_stub(isolate)
@@ -548,6 +558,18 @@ class ProcessSandbox(Sandbox):
 
     def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
         return _read_from(self.home / f"{name}.log", offset)
+
+    def release_runtime(self, signum: int) -> int | None:
+        """``SignalsRuntime``: the runtime gets ``signum`` through the environment's init,
+        which then outlives it."""
+        if not self.running():
+            return None
+        try:
+            pid = self.runtime_pid
+            self.launcher.release_runtime(signum)
+        except OSError:                   # it ended meanwhile
+            return None
+        return pid
 
     def running(self) -> bool:
         return self.launcher is not None and self.launcher.poll() is None

@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from coldbench.environments import extensions_api, telemetry as telemetry_api
+from coldbench.environments import extensions_api
 from coldbench.environments.base import ControlPlane, decode_response
 from coldbench.environments.extensions import ExternalExtensions
 from coldbench.model import Invoked
@@ -171,7 +171,7 @@ class RuntimeAPI:
                 headers: dict[str, str], body: bytes) -> bool:
         """Answer one request; False when the connection is to be closed."""
         if self.extensions is not None and (path.startswith(extensions_api.PREFIX)
-                                            or path == telemetry_api.PATH):
+                                            or path in extensions_api.SUBSCRIPTION_PATHS):
             answer = self.extensions.handle(at, method, path, headers, body)
             if answer is None:
                 return False
