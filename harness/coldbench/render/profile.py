@@ -1,5 +1,7 @@
 """A profile document on the terminal: per function, the Init Duration with and without
-profiling (the overhead), its three parts, and the items with the most self time. An
+profiling (the overhead), its parts (the external extensions' beside the runtime's three,
+where it has extensions, with each extension's register and ready instants), and the items
+with the most self time. An
 icicle chart of the whole tree, as SVG, with the charts' library (matplotlib)."""
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ def render_profile(profile: dict, memory_mb: int, top: int = DEFAULT_TOP) -> str
                 for part in profile["parts"]]
         lines += [tabulate(rows, headers=["part", "p50 ms", "how"], tablefmt="simple",
                            colalign=("left", "right", "left"), disable_numparse=True), ""]
+    if profile.get("extensions"):
+        rows = [[e["name"], ms(e["registered_ms"], 1), ms(e["ready_ms"], 1), e["n"]]
+                for e in profile["extensions"]]
+        lines += [tabulate(rows, headers=["extension", "registered p50 ms", "ready p50 ms", "n"],
+                           tablefmt="simple", colalign=("left", "right", "right", "right"),
+                           disable_numparse=True),
+                  "(ms from the start of init; the runtime starts once every extension has "
+                  "registered)", ""]
     tree = tree_of(profile)
     if tree is not None:
         rows = [[PART_LABELS[part], _name(item), ms(item.self_ms, 1), ms(item.total_ms, 1)]
