@@ -8,7 +8,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -262,3 +264,52 @@ def test_a_layers_extension_is_read_cold_from_the_layers_image(tmp_path):
                  - plain.extra["init_read_layers_mb"])
     # a Go binary is read as its pages are touched: its start-up touches at least 1 MB
     assert 1.0 <= read_more <= logs_extension().stat().st_size / 1e6 + 1, read_more
+
+
+# Ctrl-C -----------------------------------------------------------------------------------
+
+def _processes_named(token: str) -> list[int]:
+    """The processes whose name (argv[0]) starts with ``token``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(token.encode()):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_ctrl_c_leaves_no_extension_running(tmp_path):
+    """Interrupted while an extension that never becomes ready holds init up: exit 130,
+    and no process the extension started outlives the run."""
+    token = f"coldbench-test-{os.getpid()}-{time.monotonic_ns()}"
+    layer = tmp_path / "hanging"
+    (layer / "extensions").mkdir(parents=True)
+    extension = layer / "extensions" / token
+    extension.write_text(f"""#!/bin/bash
+curl -sS -o /dev/null -X POST "http://$AWS_LAMBDA_RUNTIME_API/2020-01-01/extension/register" \\
+  -H "Lambda-Extension-Name: {token}" -d '{{"events": ["SHUTDOWN"]}}'
+(exec -a {token}-child sleep 3600) &
+exec -a {token} sleep 3600
+""")
+    extension.chmod(0o755)
+    cli = subprocess.Popen([sys.executable, "-m", "coldbench", "run", "--runtime", "python",
+                            "--layer", str(layer), "--memory", "1769", "--cold", "2",
+                            "--warm", "0",
+                            "--provisioned", "0", "--timeout", "60", "--quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_processes_named(token)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_processes_named(token)) >= 2, "the extension did not start"
+        cli.send_signal(signal.SIGINT)
+        _, stderr = cli.communicate(timeout=30)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert _processes_named(token) == []

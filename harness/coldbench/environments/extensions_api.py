@@ -267,16 +267,22 @@ def external_extensions(opt_dir: Path | None) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and os.access(p, os.X_OK))
 
 
-def check_extensions(opt_dir: Path) -> None:
-    """Refuse an /opt whose extensions folder holds a file that is not executable (Lambda
-    could not start it: ``Extension.LaunchError``), before anything is measured."""
+def not_executable(opt_dir: Path) -> list[Path]:
+    """The files of an /opt's extensions folder that are not executable (Lambda could not
+    start them: ``Extension.LaunchError``)."""
     folder = opt_dir / "extensions"
     if not folder.is_dir():
-        return
-    for path in sorted(folder.iterdir()):
-        if not path.is_dir() and not os.access(path, os.X_OK):
-            raise UsageError(f"extension '{path}' is not executable: Lambda could not start "
-                             f"it (chmod +x it)")
+        return []
+    return [path for path in sorted(folder.iterdir())
+            if not path.is_dir() and not os.access(path, os.X_OK)]
+
+
+def check_extensions(opt_dir: Path) -> None:
+    """Refuse an /opt whose extensions folder holds a file that is not executable, before
+    anything is measured."""
+    for path in not_executable(opt_dir)[:1]:
+        raise UsageError(f"extension '{path}' is not executable: Lambda could not start "
+                         f"it (chmod +x it)")
 
 
 def running(pid: int) -> bool:
