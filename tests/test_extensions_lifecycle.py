@@ -313,3 +313,36 @@ exec -a {token} sleep 3600
     assert cli.returncode == 130, stderr
     assert "interrupted" in stderr
     assert _processes_named(token) == []
+
+
+def test_registration_answers_the_account_id_only_to_an_extension_that_asks(provided, tmp_path):
+    record = tmp_path / "record"
+    record.mkdir()
+    record.chmod(0o777)
+    extension = tmp_path / "asking"
+    extension.write_text("""#!/bin/bash
+api="http://$AWS_LAMBDA_RUNTIME_API/2020-01-01/extension"
+headers=$(mktemp)
+curl -sS -D "$headers" -o "$RECORD_DIR/plain" -X POST "$api/register" \\
+  -H "Lambda-Extension-Name: plain" -d '{"events": []}'
+plain=$(grep -i '^Lambda-Extension-Identifier:' "$headers" | cut -d: -f2 | tr -d ' \\r')
+curl -sS -o /dev/null "$api/event/next" -H "Lambda-Extension-Identifier: $plain" &
+curl -sS -D "$headers" -o "$RECORD_DIR/asking" -X POST "$api/register" \\
+  -H "Lambda-Extension-Name: asking" -H "Lambda-Extension-Accept-Feature: accountId" \\
+  -d '{"events": []}'
+id=$(grep -i '^Lambda-Extension-Identifier:' "$headers" | cut -d: -f2 | tr -d ' \\r')
+curl -sS -o /dev/null "$api/event/next" -H "Lambda-Extension-Identifier: $id"
+""")
+    extension.chmod(0o755)
+    opt = opt_with(tmp_path / "opt", ("asking", extension))
+    target = LocalTarget(timeout_s=5, opt_dir=opt, writable=[record],
+                         variables={"RECORD_DIR": str(record)})
+    try:
+        environment = target.start(provided, MEMORY, provisioned=False)
+        assert environment.invoke({}).error is None
+        environment.close()
+    finally:
+        target.close()
+    plain, asking = (json.loads((record / name).read_text()) for name in ("plain", "asking"))
+    assert set(plain) == {"functionName", "functionVersion", "handler"}
+    assert asking == plain | {"accountId": asking["accountId"]} and asking["accountId"]

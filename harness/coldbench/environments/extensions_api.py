@@ -52,6 +52,7 @@ EVENTS = ("INVOKE", "SHUTDOWN")
 NAME_HEADER = "lambda-extension-name"
 ID_HEADER = "lambda-extension-identifier"
 ERROR_TYPE_HEADER = "lambda-extension-function-error-type"
+ACCEPT_FEATURE_HEADER = "lambda-extension-accept-feature"
 #: the Shutdown phase's limit with external extensions, of which the runtime keeps up to
 #: 300 ms after its SIGTERM (500 ms with an internal extension)
 SHUTDOWN_LIMIT_MS = 2000
@@ -155,7 +156,12 @@ class ExtensionsAPI:
             extension = Extension(name, str(uuid.uuid4()), tuple(events), at_ns)
             self.extensions[extension.identifier] = extension
             self.changed.notify_all()
-        return _answer(200, self.function, ("Lambda-Extension-Identifier", extension.identifier))
+        # the account ID only for an extension that asks for it ("Lambda Extensions API",
+        # Register: Lambda-Extension-Accept-Feature: accountId)
+        features = {f.strip() for f in headers.get(ACCEPT_FEATURE_HEADER, "").split(",")}
+        answer = {k: v for k, v in self.function.items()
+                  if k != "accountId" or "accountId" in features}
+        return _answer(200, answer, ("Lambda-Extension-Identifier", extension.identifier))
 
     def _subscribe(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
         """A Telemetry API or Logs API subscription ("Lambda Telemetry API", "Lambda Logs
