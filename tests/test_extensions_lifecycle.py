@@ -101,8 +101,20 @@ def _shutdown_event(record: Path) -> tuple[int, dict]:
     return int(at), json.loads(event)
 
 
-def test_shutdown_sigterm_to_the_runtime_then_shutdown_with_its_deadline(provided, tmp_path):
-    began, took = _shut_down(provided, tmp_path, extensions=True, variables={})
+@pytest.fixture(scope="module")
+def python_catching_sigterm():
+    return build(Function.user(get("python"), FIXTURES / "sigterm_python", "app.handler"))
+
+
+@pytest.mark.parametrize("runtime", ["provided", "python"])
+def test_shutdown_sigterm_to_the_runtime_then_shutdown_with_its_deadline(
+        request, tmp_path, runtime):
+    """The function catches the runtime's SIGTERM (a bash runtime's trap; a Python
+    handler's signal handler under AWS's runtime interface client), then the extension
+    gets SHUTDOWN."""
+    artifact = request.getfixturevalue("provided" if runtime == "provided"
+                                       else "python_catching_sigterm")
+    began, took = _shut_down(artifact, tmp_path, extensions=True, variables={})
     record = tmp_path / "record"
     (term,) = (record / "runtime").read_text().split()[:1]
     got, event = _shutdown_event(record)
