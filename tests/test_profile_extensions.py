@@ -118,3 +118,20 @@ def test_blame_names_an_extension_that_grew():
     (top, *_) = blame(before, after)
     assert (top.item, top.part, top.delta_ms) == ("probe", "extensions", 200.0)
     assert top.text() == "+200 ms: extension probe"
+
+
+def test_the_icicle_keeps_parallel_extensions_inside_their_part():
+    from coldbench.render.profile import icicle_figure
+    extra = {"extensions": [{"name": n, "events": [], "registered_ms": 50.0, "ready_ms": 55.0}
+                            for n in ("one", "two")],
+             "extension_registration_ms": 51.0, "runtime_init_ms": 100.0}
+    reading = Reading(parts={"runtime": 10.0, "client": 5.0}, items={}, remainder="function")
+    add_extensions(reading, extra)
+    tree = assemble(reading, 151.0)
+    figure = icicle_figure([{"runtime": "python", "function": "f", "tree": tree.to_dict()}])
+    bars = [patch for patch in figure.axes[0].patches]
+    extension_bars = [b for b in bars if round(b.get_y() + b.get_height() / 2) == 2]
+    assert len(extension_bars) == 2
+    assert max(b.get_x() + b.get_width() for b in extension_bars) <= 51.0 + 1e-6
+    assert [t.get_text() for t in figure.axes[0].texts if t.get_text().startswith("one")] == [
+        "one\n50.0 ms"]
