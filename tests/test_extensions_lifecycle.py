@@ -50,6 +50,8 @@ while true; do
   wait $!
   request_id=$(sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: *\([^[:space:]]*\).*/\1/p' "$headers")
   echo "the function says hello to $request_id"
+  [ -n "${CRASH:-}" ] && { echo "the function crashes"; exit 7; }
+  [ -n "${HANG:-}" ] && { echo "the function hangs"; sleep 30; }
   curl -sS -o /dev/null -X POST "$api/invocation/$request_id/response" -d '{"cold": true}'
 done
 """
@@ -157,18 +159,23 @@ def logs_extension() -> Path:
     return binary
 
 
-def _logs(artifact, tmp_path, variables: dict) -> tuple[list, list[dict]]:
-    """A cold and a warm invocation of ``artifact`` beside the Logs API subscriber, then
-    the shutdown: the invocations and the records the subscriber received."""
+def _logs(artifact, tmp_path, variables: dict, timeout_s: float = 10) -> tuple[list, list[dict]]:
+    """A cold and a warm invocation of ``artifact`` beside the Logs API subscriber (and
+    the shell extension, recording its events), then the shutdown: the invocations and
+    the records the subscriber received."""
     record = tmp_path / "record"
     record.mkdir()
     record.chmod(0o777)
-    opt = opt_with(tmp_path / "opt", ("logs-subscriber", logs_extension()))
-    target = LocalTarget(timeout_s=10, opt_dir=opt, writable=[record], variables={
-        "RECORD_DIR": str(record), "LOGS_RECORD": str(record / "logs"), **variables})
+    opt = opt_with(tmp_path / "opt", ("logs-subscriber", logs_extension()),
+                   ("shell", EXTENSIONS / "shell.sh"))
+    target = LocalTarget(timeout_s=timeout_s, opt_dir=opt, writable=[record], variables={
+        "RECORD_DIR": str(record), "LOGS_RECORD": str(record / "logs"),
+        "EXTENSION_RECORD": str(record / "extension"), **variables})
     try:
         environment = target.start(artifact, MEMORY, provisioned=False)
-        invoked = [environment.invoke({}), environment.invoke({})]
+        invoked = [environment.invoke({})]
+        if environment.alive:
+            invoked.append(environment.invoke({}))
         environment.close()
     finally:
         target.close()
@@ -214,6 +221,31 @@ def test_the_2021_03_18_schema_adds_runtime_done(provided, tmp_path):
     ids = [r["record"]["requestId"] for r in records if r["type"] == "platform.start"]
     done = [r["record"] for r in records if r["type"] == "platform.runtimeDone"]
     assert len(ids) == 2 and done == [{"requestId": i, "status": "success"} for i in ids]
+
+
+
+def test_an_invocation_that_times_out_is_reported_and_shuts_the_extensions_down(
+        provided, tmp_path):
+    """runtimeDone says "timeout"; the extensions get SHUTDOWN with the reason "timeout"
+    ("Lambda Extensions API", Shutdown), and what the function wrote before is delivered."""
+    (invoked,), records = _logs(provided, tmp_path, {"HANG": "1", "LOGS_SCHEMA": "2021-03-18"},
+                                timeout_s=2)
+    assert invoked.error["type"] == "Sandbox.Timedout"
+    (request_id,) = [r["record"]["requestId"] for r in records if r["type"] == "platform.start"]
+    assert [r["record"] for r in records if r["type"] == "function"] == [
+        f"the function says hello to {request_id}", "the function hangs"]
+    assert [r["record"] for r in records if r["type"] == "platform.runtimeDone"] == [
+        {"requestId": request_id, "status": "timeout"}]
+    _, event = _shutdown_event(tmp_path / "record")
+    assert event["shutdownReason"] == "timeout"
+
+
+def test_a_runtime_that_crashes_is_a_runtime_exit_error_not_an_extension_crash(
+        provided, tmp_path):
+    """The runtime's end takes the environment with it, its extensions too: the error is
+    the runtime's."""
+    (invoked,), _ = _logs(provided, tmp_path, {"CRASH": "1"})
+    assert invoked.error["type"] == "Runtime.ExitError", invoked.error
 
 
 # a layer's content, extensions included, read cold ----------------------------------------

@@ -42,6 +42,10 @@ class ExternalExtensions:
         self.started_ns: int | None = None  # init starts here
         self.failure: dict | None = None   # one could not be started
         self._log_offsets: dict[str, int] = {}
+        self._runtime_pid: int | None = None  # on this machine, once looked up
+        # why the environment closes, as SHUTDOWN says it: an invocation that timed out or
+        # failed resets it ("Lambda Extensions API", Shutdown: shutdownReason)
+        self.shutdown_reason = "spindown"
 
     # init ------------------------------------------------------------------------------
 
@@ -72,8 +76,25 @@ class ExternalExtensions:
             return reported
         for name, pid in self.pids.items():
             if not running(pid):
+                # a runtime that ended takes the environment with it: its exit is the error
+                if self._runtime_ended():
+                    return None
                 return {"type": CRASH, "message": f"extension {name} exited"}
         return None
+
+    def _runtime_ended(self) -> bool:
+        """Whether the runtime has started and ended."""
+        sandbox = self.environment.sandbox
+        if sandbox.started_ns is None:
+            return False
+        if not sandbox.running():
+            return True
+        if self._runtime_pid is None:
+            try:
+                self._runtime_pid = sandbox.runtime_pid
+            except (OSError, AttributeError):
+                return True
+        return not running(self._runtime_pid)
 
     def wait(self, condition: Callable[[], bool], deadline_ns: int) -> str:
         """Wait until ``condition()``: "done", "error" (an extension failed) or "timeout"."""
@@ -100,6 +121,9 @@ class ExternalExtensions:
         if self.api.init_over:
             return
         self.api.init_over = True
+        if error is not None:
+            self.shutdown_reason = ("timeout" if error.get("type") == "Sandbox.Timedout"
+                                    else "failure")
         provisioned = self.environment.provisioned
         telemetry_api.init_events(
             self.telemetry, "provisioned-concurrency" if provisioned else "on-demand",
@@ -156,6 +180,7 @@ class ExternalExtensions:
         if outcome != "done":
             result.error = (self.crashed() | {"phase": "invoke"} if outcome == "error"
                             else self.environment.timed_out("invoke"))
+            self.shutdown_reason = "failure" if outcome == "error" else "timeout"
             return result, False
         post_runtime_ms = max(0.0, ms_between(invocation.done_ns, idle[0]))
         result.extra["extension_post_runtime_ms"] = round(post_runtime_ms, 3)
@@ -168,6 +193,23 @@ class ExternalExtensions:
             self.environment.memory_mb, self.environment.sandbox.peak_memory_mb(),
             result.init_ms, error_type)
         return result, True
+
+    def invoke_failed(self, invocation, error: dict) -> None:
+        """An invocation the runtime did not answer (it timed out, or the runtime or an
+        extension ended): what it wrote, and its platform events with Lambda's status;
+        a runtime that ended is a ``platform.fault`` on the Logs API."""
+        self.tail_logs()
+        if invocation.sent_ns is None:       # never handed over
+            return
+        ended_ns = now_ns()
+        timed_out = error.get("type") == "Sandbox.Timedout"
+        self.shutdown_reason = "timeout" if timed_out else "failure"
+        telemetry_api.invoke_events(self.telemetry, invocation.request_id, invocation.sent_ns,
+                                    ended_ns, 0, error.get("type"),
+                                    "timeout" if timed_out else "failure")
+        if error.get("type") == "Runtime.ExitError":
+            self.telemetry.emit("platform.fault", f"RequestId: {invocation.request_id} "
+                                "Process exited before completing request", ended_ns)
 
     def tail_logs(self) -> None:
         """What the runtime and the extensions wrote since last time, to the Telemetry
@@ -206,10 +248,11 @@ class ExternalExtensions:
                 internal = any(e.name not in self.pids for e in registered)
                 self._stop_runtime(INTERNAL_RUNTIME_SHUTDOWN_MS if internal
                                    else RUNTIME_SHUTDOWN_MS)
+            self.tail_logs()      # the runtime's last lines, a crashed one's, its SIGTERM's
             left_s = max(0.0, (deadline_ns - now_ns()) / 1e9)
             self.telemetry.flush(timeout_s=min(0.5, left_s))
             deadline_ms = int(time.time() * 1000 + (deadline_ns - now_ns()) / 1e6)
-            listeners = [e for e in self.api.shutdown("spindown", deadline_ms)
+            listeners = [e for e in self.api.shutdown(self.shutdown_reason, deadline_ms)
                          if self._alive(e)]
 
             def done() -> bool:

@@ -15,7 +15,9 @@ What Lambda does, and so what this does (AWS Lambda Developer Guide, "Lambda Log
   ``platform.start`` and ``platform.end`` (``{"requestId"}``), ``platform.report``
   (``{"requestId", "metrics"}``: durationMs, billedDurationMs, memorySizeMB,
   maxMemoryUsedMB, and initDurationMs after a cold start), ``platform.extension`` and
-  ``platform.logsSubscription``; with ``schemaVersion`` "2021-03-18" also
+  ``platform.logsSubscription``; ``platform.fault`` (a line: "RequestId: ID Process
+  exited before completing request") when the runtime ends during an invocation; with
+  ``schemaVersion`` "2021-03-18" also
   ``platform.runtimeDone`` (``{"requestId", "status"}``: success, failure or timeout).
   The Telemetry API's init events have no counterpart here.
 
@@ -34,14 +36,15 @@ PATH = f"/{API_VERSION}/logs"
 SCHEMAS = ("2020-08-15", "2021-03-18")
 VALIDATION_ERROR = "Logs.ValidationError"
 PROTOCOLS = ("HTTP", "TCP")
-_RUNTIME_DONE_STATUS = {"success": "success", "error": "failure", "timeout": "timeout"}
+_RUNTIME_DONE_STATUS = {"success": "success", "error": "failure", "failure": "failure",
+                        "timeout": "timeout"}
 
 
 def _record(kind: str, record: object, schema: str) -> object | None:
     """A Telemetry API event's record as the Logs API of ``schema`` delivers it (None:
     the Logs API has no such record)."""
     if kind in ("function", "extension", "platform.extension", "platform.logsSubscription",
-                "platform.end"):
+                "platform.end", "platform.fault"):
         return record
     if kind == "platform.start":
         return {"requestId": record["requestId"]}

@@ -498,6 +498,8 @@ class RuntimeApiPlane(ControlPlane):
                      else self.extensions.crashed() | {"phase": "invoke"}
                      if outcome == "extension" else environment.exit_error("invoke"))
             duration = ms_between(invocation.sent_ns, now_ns()) if invocation.sent_ns else None
+            if self.extensions is not None:
+                self.extensions.invoke_failed(invocation, error)
             return Invoked(duration_ms=duration, init_ms=init_ms, error=error), False
         result = Invoked(duration_ms=ms_between(invocation.sent_ns, invocation.done_ns),
                          init_ms=init_ms)

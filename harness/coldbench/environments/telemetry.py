@@ -62,7 +62,7 @@ def as_telemetry(kind: str, record: object) -> object | None:
 
 
 # the Logs API's own events (``logs_api.py``), which the Telemetry API does not deliver
-NOT_TELEMETRY = frozenset({"platform.logsSubscription", "platform.end"})
+NOT_TELEMETRY = frozenset({"platform.logsSubscription", "platform.end", "platform.fault"})
 
 
 @dataclass
@@ -294,12 +294,15 @@ def function_lines(telemetry: Telemetry, text: str, stream: str = "function") ->
 
 
 def invoke_events(telemetry: Telemetry, request_id: str, sent_ns: int, done_ns: int,
-                  produced_bytes: int, error_type: str | None) -> None:
+                  produced_bytes: int, error_type: str | None,
+                  status: str | None = None) -> None:
     """platform.start and platform.runtimeDone: the function's Duration (and the Logs
-    API's platform.end, at the same instant)."""
+    API's platform.end, at the same instant). ``status``: "timeout" or "failure" for an
+    invocation the runtime did not answer; else from ``error_type``."""
+    status = status or ("success" if error_type is None else "error")
     telemetry.emit("platform.start", {"requestId": request_id, "version": "$LATEST"}, sent_ns)
     telemetry.emit("platform.runtimeDone", {
-        "requestId": request_id, "status": "success" if error_type is None else "error",
+        "requestId": request_id, "status": status,
         **({"errorType": error_type} if error_type else {}),
         "metrics": {"durationMs": round((done_ns - sent_ns) / 1e6, 3),
                     "producedBytes": produced_bytes}}, done_ns)
