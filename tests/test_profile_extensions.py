@@ -57,6 +57,15 @@ def test_profile_shows_the_extensions_as_a_part_of_init_duration(tmp_path):
     for sample in profile["profiled_samples"]:
         assert sum(sample["parts"].values()) == pytest.approx(sample["init_ms"], abs=0.01)
         assert sample["parts"]["extensions"] >= 0
+        # the instants as the cold sample recorded them, and the part they make
+        (recorded,) = sample["extensions"]
+        assert recorded["name"] == "probe" and recorded["registered_ms"] <= recorded["ready_ms"]
+        assert sample["parts"]["extensions"] == pytest.approx(
+            sample["extension_registration_ms"] + max(
+                0.0, recorded["ready_ms"] - sample["extension_registration_ms"]
+                - sample["runtime_init_ms"]), abs=0.01)
+    assert probe["registered_ms"] == pytest.approx(sorted(
+        s["extensions"][0]["registered_ms"] for s in profile["profiled_samples"])[1], abs=0.01)
     assert "probe" in result.stdout and "registered p50 ms" in result.stdout
     assert "extensions" in result.stdout.split("registered p50 ms")[0]
     assert "extensions" in chart.read_text()

@@ -24,8 +24,9 @@ from coldbench.results.schema import Sample
 SCHEMA = "coldbench-profile"
 # 1: first version.
 # 2: with external extensions, an "extensions" part first in "parts" and in the tree (one
-#    item per extension) and "extensions" ([{name, registered_ms, ready_ms, n}]). A
-#    document of version 1 is read as it is (it has neither).
+#    item per extension) and "extensions" ([{name, registered_ms, ready_ms, n}]); each
+#    profiled sample has the cold sample's extensions, extension_registration_ms and
+#    runtime_init_ms. A document of version 1 is read as it is (it has none of them).
 VERSION = 2
 READABLE = (1, 2)
 
@@ -118,7 +119,8 @@ def summary(result: FunctionProfile) -> dict:
         "errors": errors,
         "profiled_samples": [{"init_ms": _round(s.init_ms), "error": s.error,
                               "parts": {p: _round(v) for p, v in s.parts.items()},
-                              "tree": s.tree.to_dict()} for s in result.profiled],
+                              "tree": s.tree.to_dict(), **_instants(s)}
+                             for s in result.profiled],
     }
 
 
@@ -146,6 +148,14 @@ def _extensions(samples: list[ProfiledSample]) -> list[dict]:
     return [{"name": name, "registered_ms": _round(median([e["registered_ms"] for e in found])),
              "ready_ms": _round(median([e["ready_ms"] for e in found])), "n": len(found)}
             for name, found in seen.items()]
+
+
+def _instants(taken: ProfiledSample) -> dict:
+    """A profiled sample's extensions as the cold sample records them (``extensions``,
+    ``extension_registration_ms``, ``runtime_init_ms``), where it had some."""
+    extra = taken.sample.extra if taken.sample else {}
+    return {key: extra[key] for key in ("extensions", "extension_registration_ms",
+                                        "runtime_init_ms") if extra.get("extensions")}
 
 
 def _errors(result: FunctionProfile):
