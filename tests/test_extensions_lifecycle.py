@@ -390,3 +390,53 @@ curl -sS -o /dev/null "$api/event/next" -H "Lambda-Extension-Identifier: $id"
     plain, asking = (json.loads((record / name).read_text()) for name in ("plain", "asking"))
     assert set(plain) == {"functionName", "functionVersion", "handler"}
     assert asking == plain | {"accountId": asking["accountId"]} and asking["accountId"]
+
+
+def test_logs_api_refusals_are_lambdas(provided, tmp_path):
+    """Buffering outside Lambda's limits and an unknown protocol are 400 Logs.ValidationError;
+    a repeated subscription is accepted (no second one); the Telemetry API after the Logs
+    API is refused."""
+    record = tmp_path / "record"
+    record.mkdir()
+    record.chmod(0o777)
+    extension = tmp_path / "refused"
+    extension.write_text("""#!/bin/bash
+api="http://$AWS_LAMBDA_RUNTIME_API"
+headers=$(mktemp)
+curl -sS -D "$headers" -o /dev/null -X POST "$api/2020-01-01/extension/register" \\
+  -H "Lambda-Extension-Name: refused" -d '{"events": []}'
+id=$(grep -i '^Lambda-Extension-Identifier:' "$headers" | cut -d: -f2 | tr -d ' \\r')
+put() {
+  curl -sS -o "$RECORD_DIR/$1.body" -w '%{http_code}' -X PUT "$api/$2" \\
+    -H "Lambda-Extension-Identifier: $id" -d "$3" > "$RECORD_DIR/$1.status"
+}
+good='{"types": ["function"], "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:9/"}}'
+put small 2020-08-15/logs '{"types": ["function"], "buffering": {"maxItems": 10},
+  "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:9/"}}'
+put udp 2020-08-15/logs '{"types": ["function"], "destination": {"protocol": "UDP", "URI": "udp://sandbox.localdomain:9/"}}'
+put first 2020-08-15/logs "$good"
+put again 2020-08-15/logs "$good"
+put telemetry 2022-07-01/telemetry "$good"
+curl -sS -o /dev/null "$api/2020-01-01/extension/event/next" -H "Lambda-Extension-Identifier: $id"
+""")
+    extension.chmod(0o755)
+    opt = opt_with(tmp_path / "opt", ("refused", extension))
+    target = LocalTarget(timeout_s=5, opt_dir=opt, writable=[record],
+                         variables={"RECORD_DIR": str(record)})
+    try:
+        environment = target.start(provided, MEMORY, provisioned=False)
+        assert environment.invoke({}).error is None
+        environment.close()
+    finally:
+        target.close()
+
+    def answer(name: str) -> tuple[int, object]:
+        return (int((record / f"{name}.status").read_text()),
+                json.loads((record / f"{name}.body").read_text()))
+    for name in ("small", "udp"):
+        status, body = answer(name)
+        assert status == 400 and body["errorType"] == "Logs.ValidationError", (name, body)
+    assert answer("small")[1]["errorMessage"] == "buffering.maxItems must be an integer from 1000 to 10000"
+    assert answer("first") == answer("again") == (200, "OK")
+    status, body = answer("telemetry")
+    assert status == 400 and "2020-08-15/logs already" in body["errorMessage"], body
