@@ -240,12 +240,23 @@ def test_an_invocation_that_times_out_is_reported_and_shuts_the_extensions_down(
     assert event["shutdownReason"] == "timeout"
 
 
-def test_a_runtime_that_crashes_is_a_runtime_exit_error_not_an_extension_crash(
+def test_a_runtime_that_crashes_leaves_its_extensions_to_a_failure_shutdown(
         provided, tmp_path):
-    """The runtime's end takes the environment with it, its extensions too: the error is
-    the runtime's."""
-    (invoked,), _ = _logs(provided, tmp_path, {"CRASH": "1"})
+    """The error is the runtime's (Runtime.ExitError, not Extension.Crash); the
+    extensions live on into the Shutdown phase, with the reason "failure", and the Logs
+    API subscriber gets the function's last lines and Lambda's platform.fault."""
+    (invoked,), records = _logs(provided, tmp_path, {"CRASH": "1", "LOGS_SCHEMA": "2021-03-18"})
     assert invoked.error["type"] == "Runtime.ExitError", invoked.error
+    assert "exit status 7" in invoked.error["message"]
+    (request_id,) = [r["record"]["requestId"] for r in records if r["type"] == "platform.start"]
+    assert [r["record"] for r in records if r["type"] == "function"] == [
+        f"the function says hello to {request_id}", "the function crashes"]
+    assert [r["record"] for r in records if r["type"] == "platform.runtimeDone"] == [
+        {"requestId": request_id, "status": "failure"}]
+    assert [r["record"] for r in records if r["type"] == "platform.fault"] == [
+        f"RequestId: {request_id} Process exited before completing request"]
+    _, event = _shutdown_event(tmp_path / "record")
+    assert event["shutdownReason"] == "failure"
 
 
 # a layer's content, extensions included, read cold ----------------------------------------

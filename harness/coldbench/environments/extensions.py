@@ -124,6 +124,10 @@ class ExternalExtensions:
         if error is not None:
             self.shutdown_reason = ("timeout" if error.get("type") == "Sandbox.Timedout"
                                     else "failure")
+        elif isinstance(self.environment.sandbox, SignalsRuntime):
+            # from now on a runtime that ends leaves its extensions to their Shutdown
+            # phase (reason "failure"), as on Lambda, instead of taking them with it
+            self.environment.sandbox.release_runtime(0)
         provisioned = self.environment.provisioned
         telemetry_api.init_events(
             self.telemetry, "provisioned-concurrency" if provisioned else "on-demand",

@@ -160,8 +160,13 @@ class Launcher:
         return self.returncode
 
     def release_runtime(self, signum: int) -> None:
-        """Send ``signum`` to the runtime; the environment no longer ends when it does."""
+        """Send ``signum`` (0: none) to the runtime; the environment no longer ends when
+        it does."""
         self._ask({"op": "release", "signum": signum})
+
+    def released_status(self) -> int | None:
+        """The wait status of a released runtime that has ended (None: it runs)."""
+        return self._ask({"op": "status"})["status"]
 
     def end(self) -> None:
         """Kill every process of the environment and reap the launcher."""
@@ -263,6 +268,7 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
         os.write(ready_w, b"r")
         os.close(ready_w)
         runtime, runtime_fd = None, -1
+        released, released_status = None, None   # a runtime the environment outlives
         while True:
             watched = [channel] + ([runtime_fd] if runtime_fd >= 0 else [])
             readable, _, _ = select.select(watched, [], [], 1.0)
@@ -275,6 +281,8 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
                     break
                 if pid == runtime:
                     _end_environment(status_w, status, isolate)
+                if pid == released:
+                    released_status = status
             if channel not in readable:
                 continue
             message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 4, socket.MSG_CMSG_CLOEXEC)
@@ -285,12 +293,16 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
                 if request["op"] == "jail":
                     request["jail"].enter()
                     reply = {"ok": True}
-                elif request["op"] == "release":      # Shutdown: the runtime may end first
+                elif request["op"] == "release":      # the runtime may end first
                     if runtime is not None:
-                        os.kill(runtime, request["signum"])
                         os.close(runtime_fd)
-                        runtime, runtime_fd = None, -1
+                        released, runtime, runtime_fd = runtime, None, -1
+                    if released is not None and released_status is None \
+                            and request["signum"]:
+                        os.kill(released, request["signum"])
                     reply = {"ok": True}
+                elif request["op"] == "status":
+                    reply = {"status": released_status}
                 else:
                     pid, stub_channel = stub or _fork_stub(isolate)
                     stub = None
@@ -475,6 +487,7 @@ class ProcessSandbox(Sandbox):
         self.extra = {}
         self._log_fd = -1
         self._runtime: int | None = None  # the runtime's process ID in the environment
+        self._released: int | None = None  # a released runtime's process ID here
         self._closed = False
 
     @property
@@ -560,21 +573,29 @@ class ProcessSandbox(Sandbox):
         return _read_from(self.home / f"{name}.log", offset)
 
     def release_runtime(self, signum: int) -> int | None:
-        """``SignalsRuntime``: the runtime gets ``signum`` through the environment's init,
-        which then outlives it."""
+        """``SignalsRuntime``: the runtime gets ``signum`` (0: none) through the
+        environment's init, which then outlives it: from then on ``running`` and
+        ``exit_status`` are the runtime's own."""
         if not self.running():
             return None
         try:
-            pid = self.runtime_pid
+            if self._released is None:
+                self._released = self.runtime_pid
             self.launcher.release_runtime(signum)
         except OSError:                   # it ended meanwhile
             return None
-        return pid
+        return self._released
 
     def running(self) -> bool:
-        return self.launcher is not None and self.launcher.poll() is None
+        if self.launcher is None or self.launcher.poll() is not None:
+            return False
+        return self._released is None or _alive(self._released)
 
     def exit_status(self) -> int:
+        if self._released is not None and self.launcher.poll() is None:
+            while (status := self.launcher.released_status()) is None:
+                threading.Event().wait(0.01)   # ended, not yet reaped by the init
+            return os.waitstatus_to_exitcode(status)
         return self.launcher.wait()
 
     def out_of_memory(self) -> bool:
@@ -628,6 +649,15 @@ class ProcessSandbox(Sandbox):
             self._log_fd = -1
         shutil.rmtree(self.home, ignore_errors=True)
         self._closed = True
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (neither gone nor a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _read_from(path: Path, offset: int) -> tuple[str, int]:
