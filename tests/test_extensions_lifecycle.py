@@ -125,7 +125,8 @@ def test_shutdown_sigterm_to_the_runtime_then_shutdown_with_its_deadline(
     assert began <= int(term) <= got
     assert 1700 <= event["deadlineMs"] - int(term) <= 2000 + 20, (event, term)
     assert began + 2000 - 20 <= event["deadlineMs"] <= began + 2000 + 20
-    assert took < 1000                 # both ended at once: nothing waited for a deadline
+    # both ended at once: nothing waited for the 2,000 ms deadline (a busy machine slows them)
+    assert took < 1700
 
 
 def test_a_runtime_that_ignores_sigterm_is_killed_after_300_ms(provided, tmp_path):
@@ -374,22 +375,22 @@ def test_registration_answers_the_account_id_only_to_an_extension_that_asks(prov
     record = tmp_path / "record"
     record.mkdir()
     record.chmod(0o777)
-    extension = tmp_path / "asking"
-    extension.write_text("""#!/bin/bash
+    extensions = []
+    for name, feature in (("plain", ""), ("asking", "accountId")):
+        extension = tmp_path / name
+        extension.write_text(f"""#!/bin/bash
 api="http://$AWS_LAMBDA_RUNTIME_API/2020-01-01/extension"
 headers=$(mktemp)
-curl -sS -D "$headers" -o "$RECORD_DIR/plain" -X POST "$api/register" \\
-  -H "Lambda-Extension-Name: plain" -d '{"events": []}'
-plain=$(grep -i '^Lambda-Extension-Identifier:' "$headers" | cut -d: -f2 | tr -d ' \\r')
-curl -sS -o /dev/null "$api/event/next" -H "Lambda-Extension-Identifier: $plain" &
-curl -sS -D "$headers" -o "$RECORD_DIR/asking" -X POST "$api/register" \\
-  -H "Lambda-Extension-Name: asking" -H "Lambda-Extension-Accept-Feature: accountId" \\
-  -d '{"events": []}'
+curl -sS -D "$headers" -o "$RECORD_DIR/{name}.part" -X POST "$api/register" \\
+  -H "Lambda-Extension-Name: {name}" -H "Lambda-Extension-Accept-Feature: {feature}" \\
+  -d '{{"events": []}}'
+mv "$RECORD_DIR/{name}.part" "$RECORD_DIR/{name}"
 id=$(grep -i '^Lambda-Extension-Identifier:' "$headers" | cut -d: -f2 | tr -d ' \\r')
 curl -sS -o /dev/null "$api/event/next" -H "Lambda-Extension-Identifier: $id"
 """)
-    extension.chmod(0o755)
-    opt = opt_with(tmp_path / "opt", ("asking", extension))
+        extension.chmod(0o755)
+        extensions.append((name, extension))
+    opt = opt_with(tmp_path / "opt", *extensions)
     target = LocalTarget(timeout_s=5, opt_dir=opt, writable=[record],
                          variables={"RECORD_DIR": str(record)})
     try:

@@ -592,10 +592,16 @@ class ProcessSandbox(Sandbox):
         return self._released is None or _alive(self._released)
 
     def exit_status(self) -> int:
-        if self._released is not None and self.launcher.poll() is None:
-            while (status := self.launcher.released_status()) is None:
-                threading.Event().wait(0.01)   # ended, not yet reaped by the init
-            return os.waitstatus_to_exitcode(status)
+        if self._released is not None:
+            for _ in range(500):              # ended: the init reaps it when asked
+                try:
+                    status = self.launcher.released_status()
+                except OSError:               # the environment itself ended
+                    return self.launcher.wait()
+                if status is not None:
+                    return os.waitstatus_to_exitcode(status)
+                threading.Event().wait(0.01)
+            return -signal.SIGKILL            # not seen to end: it is killed with the rest
         return self.launcher.wait()
 
     def out_of_memory(self) -> bool:
