@@ -123,7 +123,7 @@ def test_shutdown_sigterm_to_the_runtime_then_shutdown_with_its_deadline(
     assert event["eventType"] == "SHUTDOWN" and event["shutdownReason"] == "spindown"
     # the runtime first, then the extension, which gets the rest of the 2,000 ms
     assert began <= int(term) <= got
-    assert 1700 <= event["deadlineMs"] - int(term) <= 2000 + 20, (event, term)
+    assert 1700 - 20 <= event["deadlineMs"] - int(term) <= 2000 + 20, (event, term)
     assert began + 2000 - 20 <= event["deadlineMs"] <= began + 2000 + 20
     # both ended at once: nothing waited for the 2,000 ms deadline (a busy machine slows them)
     assert took < 1700
