@@ -15,6 +15,10 @@ it imported, ...). What each item is charged with, so that nothing is counted tw
 - a part's own time (what no item covers, such as the runtime starting): its change of
   self time, under the part's name.
 
+An external extension is an item of the ``extensions`` part (``profile/tree.py``): what
+it alone held init up by, its registration and its readiness past the runtime's; one that
+grew is named "extension NAME".
+
 The charges add up to the change of the profiled Init Duration, less what items gone
 from the new run took.
 """

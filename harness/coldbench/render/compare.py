@@ -11,6 +11,7 @@ from coldbench.analysis.blame import Blamed
 from coldbench.analysis.compare import (ALPHA, FASTER, MIN_CHANGE, NOT_COMPARABLE, SAME, SLOWER,
                                         Change, Comparison, Difference)
 from coldbench.analysis.stats import CONFIDENCE
+from coldbench.profile.tree import EXTENSIONS, PART_LABELS
 from coldbench.render.table import ms
 
 FORMATS = ("table", "markdown", "json")
@@ -49,8 +50,11 @@ def verdict(c: Comparison) -> str:
 
 
 def blamed_text(b: Blamed) -> str:
-    """"+212 ms: pandas (new)": an item of a profiled init that grew."""
-    return f"{b.delta_ms:+.0f} ms: {b.item}{' (new)' if b.new else ''}"
+    """"+212 ms: pandas (new)", "+40 ms: extension telemetry": an item of a profiled init
+    that grew."""
+    name = (f"extension {b.item}" if b.part == PART_LABELS[EXTENSIONS] and b.item != b.part
+            else b.item)
+    return f"{b.delta_ms:+.0f} ms: {name}{' (new)' if b.new else ''}"
 
 
 def render(comparisons: list[Comparison], fmt: str = "table", min_change: float = MIN_CHANGE,
