@@ -65,6 +65,17 @@ def rie_description() -> dict:
             "duration_ms": "as the client saw it: request sent to response received"}
 
 
+def path_description(delivery: str, code_path, api: str) -> dict:
+    """What a target on this machine adds to its description: the Lambda-shaped code path
+    (``--delivery lambda``) and the emulator (``--api rie``), where they are in use."""
+    found = {}
+    if delivery == "lambda":
+        found["code_path"] = code_path.describe()
+    if api == "rie":
+        found["rie"] = rie_description()
+    return found
+
+
 def check_api_options(options) -> None:
     """The rules of --api (the local and docker targets'): under the emulator there are no
     provisioned samples; left at their default, they are dropped with a note."""

@@ -54,7 +54,7 @@ from coldbench.targets import images
 from coldbench.targets.images import engine
 from coldbench.targets.docker.container import CodeVolume, ContainerSandbox
 from coldbench.targets.machine import (DELIVERIES, PROVISIONED_UNDER_RIE, check_api,
-                                       limit_notes, rie_description)
+                                       limit_notes, path_description)
 
 RUN_LABEL = "coldbench.run"              # on every container of a run: the run's id
 # ... and the scope `coldbench cleanup` clears: the name of the cgroup parent
@@ -257,11 +257,7 @@ class DockerTarget(Target):
                 "first_response_ms": "container start requested -> first response"
                                      if self.api == "rie" else None},
         }
-        if self.delivery == "lambda":
-            described["code_path"] = self.code_path.describe()
-        if self.api == "rie":
-            described["rie"] = rie_description()
-        return described
+        return described | path_description(self.delivery, self.code_path, self.api)
 
     def notes(self, memory_mb: int) -> list[str]:
         notes = []

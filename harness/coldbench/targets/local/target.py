@@ -39,7 +39,7 @@ from coldbench.environments.runtime_api import RuntimeApiPlane
 from coldbench.errors import UsageError
 from coldbench.targets.base import Target
 from coldbench.targets.machine import (DELIVERIES, PROVISIONED_UNDER_RIE, check_api,
-                                       limit_notes, rie_description)
+                                       limit_notes, path_description)
 
 # the page cache of the runtime's own files at each start: warm, as on Lambda's busy
 # workers, or cold (evicted before each start), for experiments
@@ -200,11 +200,7 @@ class LocalTarget(Target):
             "ephemeral_storage_mb": self.ephemeral_storage_mb,
             "sandbox": sandbox_description(self.unisolated),
         }
-        if self.delivery == "lambda":
-            described["code_path"] = self.code_path.describe()
-        if self.api == "rie":
-            described["rie"] = rie_description()
-        return described
+        return described | path_description(self.delivery, self.code_path, self.api)
 
     def notes(self, memory_mb: int) -> list[str]:
         notes = limit_notes(memory_mb, bool(self.cgroup_version), self.cpu_model, self.api)
