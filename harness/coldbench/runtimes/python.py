@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 
+from coldbench import toolchains
 from coldbench.errors import BuildError
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
                                      run_tool)
@@ -30,11 +29,6 @@ CLIENT_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot_restore_py")
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 
-def interpreter() -> str:
-    """The Python that plays the runtime: COLDBENCH_PYTHON, else the one running coldbench."""
-    return os.environ.get("COLDBENCH_PYTHON") or sys.executable
-
-
 def same_minor_version(toolchain: str, found_version: str) -> None:
     """Refuse an image whose Python is not the one the task root was built for."""
     built_for = re.search(r"(\d+\.\d+)", toolchain)
@@ -43,8 +37,8 @@ def same_minor_version(toolchain: str, found_version: str) -> None:
         raise BuildError(
             f"python: the task root was built for Python {built_for[1]} (its runtime "
             f"interface client has compiled parts) but the image's Debian has Python "
-            f"{found[1]}: set COLDBENCH_PYTHON to a Python {found[1]}, or "
-            "COLDBENCH_DEBIAN_SUITE to a Debian release with yours")
+            f"{found[1]}: measure python{found[1]} there, or set COLDBENCH_DEBIAN_SUITE to "
+            f"a Debian release whose python3 is {built_for[1]}")
 
 
 @cache
@@ -74,7 +68,10 @@ class Python(Runtime):
     name = "python"
     default_handler = "app.handler"
     documented_as = "Python 3.12"
+    # `python` is the version the documented row names; each version runs on a local
+    # interpreter of that version (``coldbench.toolchains.python``: pyenv's builds here)
     lambda_runtime = "python3.12"
+    lambda_runtimes = ("python3.12", "python3.13", "python3.14")
     probe = "coldbench.profile.probes.python"
     aws_init_row = "python3.12"
     # Local images: Debian's python3, which must be the host's major.minor (checked). The
@@ -87,13 +84,19 @@ class Python(Runtime):
                         check=same_minor_version)
     build_version = "2"
 
+    def interpreter(self) -> str:
+        """The Python of this runtime's version (MissingToolchain saying how to give it)."""
+        return toolchains.python(self.lambda_runtime)
+
     def toolchain_version(self) -> str:
-        python = interpreter()
+        python = self.interpreter()
         out = subprocess.run([python, "--version"], capture_output=True, text=True, check=True)
         return out.stdout.strip() or out.stderr.strip()
 
     def build(self, source: Path, out: Path) -> None:
-        python = interpreter()
+        # the client and the function's requirements for this version's interpreter (the
+        # toolchain's version is part of the build's cache key)
+        python = self.interpreter()
         shutil.copytree(source, out, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(*self.ignored_dirs))
         requirements = [AWSLAMBDARIC]
@@ -111,7 +114,7 @@ class Python(Runtime):
         # -S: none of the site-packages of the interpreter that runs coldbench (their .pth
         # start-up hooks cost ~25 ms here); as on Lambda, the standard library and the task
         # root, and a sitecustomize if one is on the path (SITE_CUSTOMIZE_THEN_CLIENT).
-        return Launch(argv=[interpreter(), "-S", "-c", SITE_CUSTOMIZE_THEN_CLIENT, handler],
+        return Launch(argv=[self.interpreter(), "-S", "-c", SITE_CUSTOMIZE_THEN_CLIENT, handler],
                       env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1",
                            # environments share the task root: none may change it
                            "PYTHONDONTWRITEBYTECODE": "1"})
@@ -119,7 +122,7 @@ class Python(Runtime):
     def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
         # "python" and "python/lib/python3.x/site-packages": on Lambda's sys.path right
         # after the task root, the site-packages first
-        version = _version(interpreter())
+        version = _version(self.interpreter())
         return super().layer_variables(env) | {"PYTHONPATH": join_paths(
             env.get("PYTHONPATH"), f"/opt/python/lib/python{version}/site-packages",
             "/opt/python")}
@@ -141,7 +144,7 @@ class Python(Runtime):
         return sorted(p for p in found if p.exists())
 
     def installation(self) -> list[Path]:
-        return _installation(interpreter())
+        return _installation(self.interpreter())
 
     def lambda_package(self, artifact, architecture: str, lambda_runtime: str,
                        out: Path) -> None:
@@ -153,8 +156,8 @@ class Python(Runtime):
         if requirements.is_file() and requirements.read_text().strip():
             version = lambda_runtime.removeprefix("python")
             run_tool("python (packaging for AWS)", [
-                interpreter(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--target", str(out), "--platform", _PIP_PLATFORM[architecture],
+                self.interpreter(), "-m", "pip", "install", "--quiet",
+                "--disable-pip-version-check", "--no-compile", "--target", str(out), "--platform", _PIP_PLATFORM[architecture],
                 "--implementation", "cp", "--python-version", version, "--only-binary=:all:",
                 "-r", str(requirements)], cwd=out)
 

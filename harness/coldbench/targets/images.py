@@ -349,11 +349,23 @@ class Builder:
                           f"{' '.join(packages)} >/dev/null && apt-get clean && "
                           "rm -rf /var/lib/apt/lists/*")
             files = [(recipe.executable.lstrip("/"), binary, 0o755)] if binary else []
-            image = self._layer(provided, ref, script=script, files=files,
-                                probe=recipe.version, network=bool(packages), labels={
-                                    LABEL: "runtime",
-                                    "coldbench.executable": recipe.executable or "",
-                                    "coldbench.runtime_origin": recipe.origin})
+            try:
+                image = self._layer(provided, ref, script=script, files=files,
+                                    probe=recipe.version, network=bool(packages), labels={
+                                        LABEL: "runtime",
+                                        "coldbench.executable": recipe.executable or "",
+                                        "coldbench.runtime_origin": recipe.origin})
+            except BuildError as exc:
+                if packages and "Unable to locate package" in str(exc):
+                    # a version the image's Debian release does not package (Debian 12:
+                    # OpenJDK 17 only, Python 3.11; Debian 13: OpenJDK 21 and 25, 3.13)
+                    raise BuildError(
+                        f"{name}: the docker target's local images take the runtime from "
+                        f"Debian's packages, and Debian {debian_suite()} has no "
+                        f"{' '.join(packages)}: measure this version on the local target, "
+                        "or set COLDBENCH_DEBIAN_SUITE to a Debian release that packages "
+                        "it") from None
+                raise
         if recipe.check is not None:
             recipe.check(artifact.toolchain, image.labels.get("coldbench.runtime", ""))
         return image
