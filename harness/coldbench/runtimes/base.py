@@ -56,14 +56,19 @@ class ImageRecipe:
 
     aws_base: str | None = None          # e.g. "public.ecr.aws/lambda/python:3.12"
     executable: str | None = None        # the runtime's program in the image
-    version: str = "true"                # shell command printing the runtime's version
+    # shell command printing the runtime's version ({executable}: the program in the image)
+    version: str = "true"
     # Debian packages, or a function of the toolchain the task root was built with
     # (``Artifact.toolchain``) that names them
     packages: Sequence[str] | Callable[[str], Sequence[str]] = ()
     host_binary: Callable[[], Path] | None = None
+    # a runtime of this machine that is a folder, not one file (a Python build, a Java
+    # home): (the folder, its program), or None for none; copied into the image at the same
+    # path (a Python build names its own library by its path), its program the executable
+    host_tree: Callable[[], tuple[Path, Path] | None] | None = None
     origin: str = ""                     # where the runtime comes from, for the results
-    # shell command run once the task root is in the image ({task_root}: its path there),
-    # since containers mount it read-only
+    # shell command run once the task root is in the image ({task_root}: its path there;
+    # {executable}: the runtime's program), since containers mount it read-only
     finish: str = ""
     # check(toolchain, found_version) raises BuildError when the image's runtime, as it
     # printed its version, cannot run a task root built with that toolchain

@@ -110,16 +110,38 @@ class Java(Runtime):
     lambda_runtimes = ("java17", "java21", "java25")
     probe = "coldbench.profile.probes.java"
     aws_init_row = "java21"
-    image = ImageRecipe(aws_base="public.ecr.aws/lambda/java:21",
-                        executable=JAVA_IN_IMAGE, version="java -version 2>&1 | head -n 1",
-                        packages=debian_jre,
-                        origin="Debian package openjdk-<major>-jre-headless, the host JDK's major",
-                        # the archive maps only into the JVM build that wrote it: the
-                        # image's own JVM writes it again from the same class list
-                        finish=f"cd {{task_root}} && {JAVA_IN_IMAGE} {' '.join(DUMP_OPTIONS)}"
-                               " >/dev/null")
     build_version = "2"
     ignored_dirs = Runtime.ignored_dirs | {"target"}
+
+    @property
+    def image(self) -> ImageRecipe:
+        """How the docker target makes its image. Local images: this version's Java home
+        as it is here, copied in at the same path, or, for a home that reaches outside its
+        folder (Debian's JDKs link to /etc), Debian's JRE of the same major. The class-data
+        archive maps only into the JVM build that wrote it: the image's own JVM writes it
+        again from the same class list."""
+        major = self.lambda_runtime.removeprefix("java")
+        return ImageRecipe(aws_base=f"public.ecr.aws/lambda/java:{major}",
+                           executable=JAVA_IN_IMAGE, version="{executable} -version 2>&1 | head -n 1",
+                           packages=lambda toolchain: () if self._tree() else debian_jre(toolchain),
+                           host_tree=self._tree,
+                           origin=f"this machine's Java {major} home, or Debian's package "
+                                  f"openjdk-{major}-jre-headless",
+                           finish=f"cd {{task_root}} && {{executable}} {' '.join(DUMP_OPTIONS)}"
+                                  " >/dev/null")
+
+    def _tree(self) -> tuple[Path, Path] | None:
+        """(the Java home, its java) when the home is whole in its own folder: no file of
+        it links outside, but for the CA store (``lib/security/cacerts``, which a start
+        does not read; Temurin's packages link it to the system's)."""
+        home = self.java_home().resolve()
+        for folder, _, names in os.walk(home):
+            for name in names:
+                path = Path(folder, name)
+                if (path.is_symlink() and path.relative_to(home) != Path("lib/security/cacerts")
+                        and not path.resolve().is_relative_to(home)):
+                    return None
+        return home, home / "bin" / "java"
 
     def java_home(self) -> Path:
         """The Java home of this runtime's version (MissingToolchain saying how to give it)."""

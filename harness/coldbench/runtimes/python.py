@@ -35,10 +35,11 @@ def same_minor_version(toolchain: str, found_version: str) -> None:
     found = re.search(r"(\d+\.\d+)", found_version)
     if built_for and found and built_for[1] != found[1]:
         raise BuildError(
-            f"python: the task root was built for Python {built_for[1]} (its runtime "
-            f"interface client has compiled parts) but the image's Debian has Python "
-            f"{found[1]}: measure python{found[1]} there, or set COLDBENCH_DEBIAN_SUITE to "
-            f"a Debian release whose python3 is {built_for[1]}")
+            f"python{built_for[1]}: the task root was built for Python {built_for[1]} (its "
+            f"runtime interface client has compiled parts) but the local image's Debian has "
+            f"Python {found[1]}: measure this version on the local target, or set "
+            f"COLDBENCH_DEBIAN_SUITE to a Debian release whose python3 is {built_for[1]} "
+            "(trixie: 3.13)")
 
 
 @cache
@@ -74,15 +75,35 @@ class Python(Runtime):
     lambda_runtimes = ("python3.12", "python3.13", "python3.14")
     probe = "coldbench.profile.probes.python"
     aws_init_row = "python3.12"
-    # Local images: Debian's python3, which must be the host's major.minor (checked). The
-    # task root's modules are compiled once in the image, as Lambda's runtime ships them:
-    # otherwise every cold start of a read-only /var/task would compile them again.
-    image = ImageRecipe(aws_base="public.ecr.aws/lambda/python:3.12",
-                        executable="/usr/bin/python3", version="python3 --version 2>&1",
-                        packages=("python3",), origin="Debian package python3",
-                        finish="python3 -m compileall -q {task_root} >/dev/null",
-                        check=same_minor_version)
     build_version = "2"
+
+    @property
+    def image(self) -> ImageRecipe:
+        """How the docker target makes its image. Local images: this version's interpreter
+        as it is here, a build of its own folder (pyenv's) copied in at the same path, or
+        Debian's python3 for a system Python, which must then be the same major.minor
+        (checked). The task root's modules are compiled once in the image, as Lambda's
+        runtime ships them: otherwise every cold start of a read-only /var/task would
+        compile them again."""
+        version = self.lambda_runtime.removeprefix("python")
+        return ImageRecipe(aws_base=f"public.ecr.aws/lambda/python:{version}",
+                           executable="/usr/bin/python3", version="{executable} --version 2>&1",
+                           packages=lambda toolchain: () if self._own_folder() else ("python3",),
+                           host_tree=self._tree,
+                           origin=f"this machine's Python {version} (its own folder), or "
+                                  "Debian's package python3",
+                           finish="{executable} -m compileall -q {task_root} >/dev/null",
+                           check=same_minor_version)
+
+    def _tree(self) -> tuple[Path, Path] | None:
+        folder = self._own_folder()
+        return (folder, _installation(self.interpreter())[0]) if folder else None
+
+    def _own_folder(self) -> Path | None:
+        """The folder the interpreter is installed in when it is a build of its own (not
+        the system's /usr)."""
+        prefix = Path(_installation(self.interpreter())[1]).parents[1]    # .../lib/python3.x
+        return prefix if prefix != Path("/usr") and prefix != Path("/") else None
 
     def interpreter(self) -> str:
         """The Python of this runtime's version (MissingToolchain saying how to give it)."""
