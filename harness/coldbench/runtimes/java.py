@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import zipfile
+from functools import cache
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -90,6 +91,17 @@ def max_heap_kb(memory_mb: int) -> int:
     return memory_kb - min(memory_kb * 15 // 100, 240 * 1024)
 
 
+@cache
+def _whole(home: Path) -> bool:
+    for folder, _, names in os.walk(home):
+        for name in names:
+            path = Path(folder, name)
+            if (path.is_symlink() and path.relative_to(home) != Path("lib/security/cacerts")
+                    and not path.resolve().is_relative_to(home)):
+                return False
+    return True
+
+
 def debian_jre(toolchain: str) -> list[str]:
     """Debian's JRE of the JDK's major version that built the task root."""
     found = re.search(r"(\d+)", toolchain)
@@ -125,8 +137,8 @@ class Java(Runtime):
                            executable=JAVA_IN_IMAGE, version="{executable} -version 2>&1 | head -n 1",
                            packages=lambda toolchain: () if self._tree() else debian_jre(toolchain),
                            host_tree=self._tree,
-                           origin=f"this machine's Java {major} home, or Debian's package "
-                                  f"openjdk-{major}-jre-headless",
+                           origin=(f"this machine's Java {major} home" if self._tree()
+                                   else f"Debian's package openjdk-{major}-jre-headless"),
                            finish=f"cd {{task_root}} && {{executable}} {' '.join(DUMP_OPTIONS)}"
                                   " >/dev/null")
 
@@ -135,13 +147,7 @@ class Java(Runtime):
         it links outside, but for the CA store (``lib/security/cacerts``, which a start
         does not read; Temurin's packages link it to the system's)."""
         home = self.java_home().resolve()
-        for folder, _, names in os.walk(home):
-            for name in names:
-                path = Path(folder, name)
-                if (path.is_symlink() and path.relative_to(home) != Path("lib/security/cacerts")
-                        and not path.resolve().is_relative_to(home)):
-                    return None
-        return home, home / "bin" / "java"
+        return (home, home / "bin" / "java") if _whole(home) else None
 
     def java_home(self) -> Path:
         """The Java home of this runtime's version (MissingToolchain saying how to give it)."""

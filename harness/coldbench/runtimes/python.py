@@ -90,8 +90,8 @@ class Python(Runtime):
                            executable="/usr/bin/python3", version="{executable} --version 2>&1",
                            packages=lambda toolchain: () if self._own_folder() else ("python3",),
                            host_tree=self._tree,
-                           origin=f"this machine's Python {version} (its own folder), or "
-                                  "Debian's package python3",
+                           origin=(f"this machine's Python {version}" if self._own_folder()
+                                   else "Debian's package python3"),
                            finish="{executable} -m compileall -q {task_root} >/dev/null",
                            check=same_minor_version)
 
