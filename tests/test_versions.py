@@ -200,3 +200,9 @@ def test_a_users_function_is_predicted_against_the_hello_of_its_version(tmp_path
     assert {s["runtime"] for s in mine} == {"python3.13"}
     assert all(s["runtime_version"].startswith("3.13.") for s in mine)
     assert "fn (python3.13)" in result.stdout
+
+
+def test_a_versions_lambda_function_name_is_one_lambda_takes():
+    from coldbench.targets.aws.resources import function_name
+    name = function_name("r1", "python3.13", 128, "x86_64", False, "a")
+    assert name == "coldbench-r1-python313-128-x86_64-a"
