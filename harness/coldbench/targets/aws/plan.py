@@ -63,18 +63,21 @@ def refuse_snapstart_with_provisioned(snapstart: bool, plan) -> None:
 
 def package_configs(configs, architectures: list[str], lambda_runtime: Callable[[Artifact], str],
                     snapstart: bool, status: Callable[[str], None],
-                    package_types=("zip",), build_image=None):
+                    package_types=("zip",), build_image=None, own_architecture=False):
     """Each configuration once per architecture, and once more with SnapStart where the
     runtime supports it (``snapstart``), as ``AwsArtifact`` configurations; and the
     packages they deploy, one per function and architecture. With "image" among
     ``package_types``, once more as the container image ``build_image(artifact, package)``
-    makes (no SnapStart: Lambda has none for images)."""
+    makes (no SnapStart: Lambda has none for images). ``own_architecture`` (``--arch``
+    not given): a function whose definition names its architecture (``--template``'s
+    ``Architectures``) is deployed for that one only."""
     packages: dict[tuple[Artifact, str], packaging.Package] = {}
     made: dict[tuple[Artifact, str], images.LambdaImage] = {}     # by function, arch
     expanded = []
     for config in configs:
         identifier = lambda_runtime(config.artifact)
-        for arch in architectures:
+        defined = config.artifact.function.configuration.architecture
+        for arch in [defined] if own_architecture and defined else architectures:
             key = (config.artifact, arch)
             if key not in packages:
                 status(f"packaging {config.artifact.function.name} "

@@ -121,6 +121,7 @@ class Aws(TargetPlugin):
                 announce=options.announce,
                 provisioned_poll_s=settings.get("provisioned_poll_s", PROVISIONED_POLL_S),
                 run_id=run_id, one_of_regions=len(regions) > 1,
+                own_architecture="architectures" in options.defaulted,
             )
 
         if len(regions) == 1:

@@ -98,7 +98,7 @@ class AwsTarget(Target):
                  announce: Callable[[str], None] | None = None,
                  provisioned_poll_s: float = PROVISIONED_POLL_S, today: date | None = None,
                  run_id: str | None = None, one_of_regions: bool = False,
-                 package_types: list[str] | None = None):
+                 package_types: list[str] | None = None, own_architecture: bool = False):
         """``lambda_runtimes``: ``--lambda-runtime`` as given (``lambda_runtimes.choose``);
         ``one_of_regions``: a region of a run in several (``aws.regions``), which shares
         ``run_id``, puts the region in its configurations' variant, and leaves the
@@ -106,7 +106,9 @@ class AwsTarget(Target):
         ``today``: the day the deprecation schedule is read for (None: today, UTC);
         ``status``: progress lines (may be quiet); ``announce``: what must be said
         whatever the verbosity (the plan and its cost, resources left behind);
-        ``package_types``: "zip", "image" or both (``--package``, ``images``)."""
+        ``package_types``: "zip", "image" or both (``--package``, ``images``);
+        ``own_architecture``: ``--arch`` was not given, so a template's function is
+        deployed for the architecture its definition names."""
         if not 1 <= timeout_s <= MAX_TIMEOUT_S:
             raise UsageError(f"--timeout {timeout_s:g}: Lambda takes 1 to {MAX_TIMEOUT_S} seconds")
         if copies < 1 or concurrency < 1:
@@ -122,6 +124,7 @@ class AwsTarget(Target):
         self.concurrency = concurrency
         self.snapstart = snapstart
         self.package_types = package_types or ["zip"]
+        self.own_architecture = own_architecture
         self.images: images.Images | None = None       # --package image
         self.max_cost = max_cost
         self.yes = yes
@@ -167,7 +170,8 @@ class AwsTarget(Target):
                                         min(c.memory_mb for c in configs))
         expanded, self._packages = package_configs(
             configs, self.architectures, self.lambda_runtime, self.snapstart, self.status,
-            self.package_types, self.images.build if self.images else None)
+            self.package_types, self.images.build if self.images else None,
+            self.own_architecture)
         require_snapstart_support(self.snapstart, expanded)
         if self.one_of_regions:         # the region sets its configurations apart
             expanded = [Config(a, c.memory_mb, a.variant) for c in expanded
