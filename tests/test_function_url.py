@@ -98,10 +98,16 @@ def test_run_via_url_records_the_clients_latency(tmp_path):
         assert sample["url_ms"] > sample["duration_ms"] + (sample["init_ms"] or 0)
 
 
-def test_via_url_is_for_environments_on_this_machine():
-    result = run_cli("run", "--via", "url", "--target", "aws", "--cold", "1")
+@pytest.mark.parametrize("args, said", [
+    # a function URL serves $LATEST or an alias, not the versions these are measured on
+    (("--via", "url", "--provisioned", "1"), "--via url on AWS"),
+    (("--via", "url", "--snapstart"), "--via url on AWS"),
+    (("--url-endpoint-url", "http://127.0.0.1:9"), "--url-endpoint-url goes with --via url"),
+])
+def test_via_url_on_aws_refuses_what_a_function_url_cannot_serve(args, said):
+    result = run_cli("run", "--target", "aws", "--region", "us-east-1", "--cold", "1", *args)
     assert result.returncode == 2
-    assert "--via url" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

@@ -67,6 +67,7 @@ from coldbench.errors import UsageError
 from coldbench.model import Artifact, Config, ConfigKey, interval_text
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.aws import cleanup, estimate as cost, images, invoke as invocation
+from coldbench.targets.aws import function_urls
 from coldbench.targets.aws import resources
 from coldbench.targets.aws import idle as idle_sweep
 from coldbench.targets.aws import lambda_runtimes as schedule
@@ -98,7 +99,8 @@ class AwsTarget(Target):
                  announce: Callable[[str], None] | None = None,
                  provisioned_poll_s: float = PROVISIONED_POLL_S, today: date | None = None,
                  run_id: str | None = None, one_of_regions: bool = False,
-                 package_types: list[str] | None = None, own_architecture: bool = False):
+                 package_types: list[str] | None = None, own_architecture: bool = False,
+                 via: str = "invoke"):
         """``lambda_runtimes``: ``--lambda-runtime`` as given (``lambda_runtimes.choose``);
         ``one_of_regions``: a region of a run in several (``aws.regions``), which shares
         ``run_id``, puts the region in its configurations' variant, and leaves the
@@ -108,7 +110,9 @@ class AwsTarget(Target):
         whatever the verbosity (the plan and its cost, resources left behind);
         ``package_types``: "zip", "image" or both (``--package``, ``images``);
         ``own_architecture``: ``--arch`` was not given, so a template's function is
-        deployed for the architecture its definition names."""
+        deployed for the architecture its definition names;
+        ``via``: "invoke" (the Invoke API) or "url" (each function's own function URL,
+        ``function_urls``)."""
         if not 1 <= timeout_s <= MAX_TIMEOUT_S:
             raise UsageError(f"--timeout {timeout_s:g}: Lambda takes 1 to {MAX_TIMEOUT_S} seconds")
         if copies < 1 or concurrency < 1:
@@ -125,6 +129,8 @@ class AwsTarget(Target):
         self.snapstart = snapstart
         self.package_types = package_types or ["zip"]
         self.own_architecture = own_architecture
+        self.via = via
+        self.urls: function_urls.UrlCaller | None = None      # --via url
         self.images: images.Images | None = None       # --package image
         self.max_cost = max_cost
         self.yes = yes
@@ -176,10 +182,16 @@ class AwsTarget(Target):
         if self.one_of_regions:         # the region sets its configurations apart
             expanded = [Config(a, c.memory_mb, a.variant) for c in expanded
                         for a in [replace(c.artifact, region=self.endpoints.region)]]
+        if self.via == "url":           # kept apart from invoked ones: "... via url"
+            expanded = [replace(c, variant=c.variant.but(via=self.via)) for c in expanded]
 
         self.clients = Clients(self.endpoints, invoke_timeout_s=self.timeout_s,
                                max_connections=max(self.concurrency, plan.burst) + 2)
         self.clients.check_credentials()
+        if self.via == "url":
+            self.urls = function_urls.UrlCaller(self.clients, self.timeout_s,
+                                                self.endpoints.url_endpoint_url,
+                                                stop=self._stop.is_set)
         built = self.images.built if self.images else []
         self.estimate = cost_bound(expanded, plan, self.lambda_runtime, self.timeout_s,
                                    self.endpoints.region,
@@ -204,7 +216,8 @@ class AwsTarget(Target):
 
     def _deploy(self, configs, plan) -> None:
         deployer = Deployer(self.clients, self.run_id, self.tags, self.ledger, self.timeout_s,
-                            self.lambda_runtime, self._stop, self.status)
+                            self.lambda_runtime, self._stop, self.status,
+                            with_urls=self.urls is not None)
         role_arn = deployer.create_role() if self.role_arn is None else self.role_arn
         if self.images is not None:
             self.status(f"creating ECR repository {resources.repository_name(self.run_id)}")
@@ -242,7 +255,7 @@ class AwsTarget(Target):
             def one(_) -> tuple[Invoked, float]:
                 together.wait()
                 started = now_ns()
-                result, _alive = invocation.invoke(self.clients, copy, event, attempts=1)
+                result, _alive = self.call(copy, event, attempts=1)
                 e2e_ms = ms_between(started, now_ns())
                 result.extra["architecture"] = artifact.package.architecture
                 result.extra["lambda_runtime"] = artifact.package.lambda_runtime
@@ -267,7 +280,7 @@ class AwsTarget(Target):
                     f"{', '.join(interval_text(i) for i in intervals_s)}")
 
         def invoke(copy: Copy) -> Invoked:
-            result, _alive = invocation.invoke(self.clients, copy, event)
+            result, _alive = self.call(copy, event)
             return result
 
         for slot, result in idle_sweep.sweep(idle_sweep.slots(groups, intervals_s, samples),
@@ -279,7 +292,15 @@ class AwsTarget(Target):
 
     def invoke(self, copy: Copy, event: dict) -> tuple[Invoked, bool]:
         """One invocation with the log tail; the sample and whether the environment lives on."""
-        return invocation.invoke(self.clients, copy, event)
+        return self.call(copy, event)
+
+    def call(self, copy: Copy, event: dict,
+             attempts: int = invocation.INVOKE_ATTEMPTS) -> tuple[Invoked, bool]:
+        """One invocation as the run sends them: Invoke, or a request to the copy's
+        function URL (``--via url``)."""
+        if self.urls is not None:
+            return self.urls.call(copy, event, attempts)
+        return invocation.invoke(self.clients, copy, event, attempts)
 
     def count_start(self, group: Group, result: Invoked) -> None:
         """Count the first invocation of a cold-mode environment: one that Lambda had
@@ -327,6 +348,7 @@ class AwsTarget(Target):
             "copies": self.copies,
             "snapstart": self.snapstart,
             "function_timeout_s": self.timeout_s,
+            "via": self.via,
             "role": "given" if self.role_arn else "created for the run",
             "price_table": cost.PRICE_TABLE,
         }
@@ -335,7 +357,12 @@ class AwsTarget(Target):
             described["image_notes"] = self.images.notes
         if self.estimate is not None:
             described["cost_bound_usd"] = round(self.estimate.total_usd, 6)
-        for key in ("endpoint_url", "invoke_endpoint_url"):
+        if self.via == "url":
+            described["url"] = ("each function's own function URL (AuthType AWS_IAM, "
+                                "requests signed with SigV4); url_ms: the HTTP client's "
+                                "latency (httpx); Init Duration and Duration from the REPORT "
+                                "line in CloudWatch Logs")
+        for key in ("endpoint_url", "invoke_endpoint_url", "url_endpoint_url"):
             if getattr(self.endpoints, key):
                 described[key] = redact(getattr(self.endpoints, key))
         return described
@@ -356,6 +383,8 @@ class AwsTarget(Target):
                                        self.endpoints.region, self.status, self.announce)
             if self.images is not None:
                 self.images.close()
+            if self.urls is not None:
+                self.urls.close()
         cleanup.restore_hangup(self._previous_hup)
         self._previous_hup = None
 
