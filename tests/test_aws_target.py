@@ -350,4 +350,6 @@ Resources:
     samples = json.loads((tmp_path / "run.json").read_text())["samples"]
     assert {(s["function"], s["memory_mb"], s["architecture"]) for s in samples} \
         == {("Alpha", 256, "x86_64"), ("Beta", 512, "arm64")}
+    # deployed as defined: no note that it runs on another architecture than its own
+    assert "defined for arm64" not in result.stdout + result.stderr
     assert not left_in(moto)

@@ -123,7 +123,10 @@ def read_template(options: RunOptions) -> None:
     app = templates.read(options.template, options.env_vars, options.layer_dirs)
     app = app.select(options.function_names)
     options.template_functions = app.functions()
-    options.notes.extend([*app.notes, *app.function_notes()])
+    # on Lambda, without --arch, each function is deployed for its own architecture
+    deployed_as_defined = (options.target == "aws"
+                           and "architectures" in options.defaulted)
+    options.notes.extend([*app.notes, *app.function_notes(deployed_as_defined)])
     options.runtimes = list(dict.fromkeys(f.runtime.name
                                           for f in options.template_functions))
     if options.template_memory:
