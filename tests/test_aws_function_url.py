@@ -53,6 +53,7 @@ def test_a_run_via_url_measures_through_signed_requests_to_real_function_urls(
                      "--output", tmp_path / "run.json", "--yes", env=ENVIRONMENT, timeout=600)
     assert result.returncode == 0, result.stderr
     assert not urls.refused, urls.refused           # every request's signature held
+    assert "a function URL per function (AuthType AWS_IAM)" in result.stderr   # in the plan
 
     # each function got a URL with IAM auth, and it was deleted before the function
     created = standin.sent("POST", r"^/2021-10-31/functions/[^/]+/url$")
@@ -187,3 +188,27 @@ def _zip() -> bytes:
     with ZipFile(code, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
     return code.getvalue()
+
+
+def test_a_refused_request_is_a_sample_with_its_error(stand_ins, tmp_path):
+    """Function URLs that refuse the caller (403: a signature Lambda does not accept, or an
+    identity without lambda:InvokeFunctionUrl) give samples with the error, not a crash, and
+    the run still removes everything it created."""
+    moto, standin, serve, urls = stand_ins
+    refusing = FunctionUrls(moto.url, serve.url, {KEY_ID: "a-secret-the-caller-lacks"}, REGION)
+    try:
+        result = run_cli("run", "--target", "aws", "--region", REGION, "--runtimes", "python",
+                         "--via", "url", "--memory", "128", "--cold", 1, "--warm", 1,
+                         "--copies", 1, "--endpoint-url", standin.url,
+                         "--invoke-endpoint-url", serve.url, "--url-endpoint-url", refusing.url,
+                         "--output", tmp_path / "run.json", "--yes", env=ENVIRONMENT,
+                         timeout=600)
+    finally:
+        refusing.close()
+    assert result.returncode == 1, result.stderr
+    assert refusing.refused and not refusing.invoked
+    samples = json.loads((tmp_path / "run.json").read_text())["samples"]
+    cold = [s for s in samples if s["mode"] == "cold"]
+    assert cold and {s["error"]["type"] for s in cold} == {"AccessDeniedException"}
+    assert all(s["url_status"] == 403 and "403" in s["error"]["message"] for s in cold)
+    assert not boto(moto, "lambda").list_functions()["Functions"]

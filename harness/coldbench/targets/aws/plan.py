@@ -123,7 +123,7 @@ def cost_bound(configs, plan, lambda_runtime: Callable[[Artifact], str], timeout
 
 def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
               role_arn: str | None, copies: int, choices=(), built_images=(),
-              image_notes=()) -> str:
+              image_notes=(), via_url: bool = False) -> str:
     """What will be created, tagged how, with which runtime identifiers (``choices``,
     ``lambda_runtimes.Choice``), the container images it pushes (``built_images``,
     ``images.LambdaImage``) and what it can cost: shown before the question."""
@@ -155,6 +155,10 @@ def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
                          f"{i.runtime} {i.architecture} ({i.local_bytes / 1e6:,.0f} MB "
                          f"unpacked, on {i.base})" for i in built_images))
         lines += [f"    note: {note}" for note in image_notes]
+    if via_url:
+        lines.append("  - a function URL per function (AuthType AWS_IAM), every invocation a "
+                     "request to it signed with your credentials; each REPORT line read "
+                     "from the function's log group")
     if plan.burst:
         lines.append(f"  - a burst per configuration: {plan.burst} invocations at once of a "
                      "copy with no environment, after the other samples (throttles counted, "

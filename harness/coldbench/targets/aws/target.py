@@ -198,7 +198,8 @@ class AwsTarget(Target):
                                    image_bytes=[i.local_bytes for i in built])
         text = plan_text(expanded, plan, self.estimate, self.endpoints.region, self.run_id,
                          self.role_arn, self.copies, list(self.choices.values()),
-                         built, self.images.notes if self.images else ())
+                         built, self.images.notes if self.images else (),
+                         via_url=self.via == "url")
         self.plan_text = text
         if self.one_of_regions:         # asked once for every region, then ``deploy``
             return expanded
