@@ -48,7 +48,7 @@ def test_a_run_via_url_measures_through_signed_requests_to_real_function_urls(
     before = len(urls.invoked)
     result = run_cli("run", "--target", "aws", "--region", REGION, "--runtimes", "python",
                      "--via", "url", "--memory", "256", "--cold", 2, "--warm", 2,
-                     "--copies", 2, "--endpoint-url", standin.url,
+                     "--burst", 2, "--copies", 2, "--endpoint-url", standin.url,
                      "--invoke-endpoint-url", serve.url, "--url-endpoint-url", urls.url,
                      "--output", tmp_path / "run.json", "--yes", env=ENVIRONMENT, timeout=600)
     assert result.returncode == 0, result.stderr
@@ -64,10 +64,11 @@ def test_a_run_via_url_measures_through_signed_requests_to_real_function_urls(
     assert not boto(moto, "lambda").list_functions()["Functions"]
 
     samples = json.loads((tmp_path / "run.json").read_text())["samples"]
-    assert len(samples) == 4 and all(s["error"] is None for s in samples)
+    assert len(samples) == 6 and all(s["error"] is None for s in samples)
+    assert len([s for s in samples if s.get("burst")]) == 2       # sent at once, by URL too
     # every sample is a request that reached a function through its URL, as a 2.0 event
     routed = urls.invoked[before:]
-    assert len(routed) == 4
+    assert len(routed) == 6
     assert all(event["version"] == "2.0" and event["requestContext"]["http"]["method"] == "POST"
                and json.loads(event["body"]) == {"work": 100} for _, event in routed)
     for sample in samples:
@@ -76,8 +77,9 @@ def test_a_run_via_url_measures_through_signed_requests_to_real_function_urls(
         assert sample["e2e_ms"] == pytest.approx(sample["url_ms"], abs=0.01)
         assert sample["duration_ms"] > 0 and sample["request_id"]
         assert sample["variant"]["via"] == "url"
+        assert sample["report_wait_ms"] >= 0        # looked up after the answer, apart
     cold = [s for s in samples if s["mode"] == "cold"]
-    assert len(cold) == 2 and all(s["init_ms"] > 0 and s["cold"] for s in cold)
+    assert len(cold) == 4 and all(s["init_ms"] > 0 and s["cold"] for s in cold)
     assert all(s["init_ms"] is None for s in samples if s["mode"] == "warm")
     assert "URL Request p50" in result.stdout
 

@@ -124,7 +124,10 @@ class UrlCaller:
                 "type": kind, "phase": "invoke",
                 "message": f"the function URL answered {answer.status_code}: "
                            f"{str(document)[:300]}"}), False
+        answered = now_ns()
         report, failure = self.report(copy.function, request_id, started)
+        # after the answer, not part of any latency: the idle sweep counts from the answer
+        extra["report_wait_ms"] = round(ms_between(answered, now_ns()), 3)
         return invocation.sample(
             report, document, answer.status_code == FUNCTION_ERROR_STATUS, latency_ms, extra,
             missing=f"no REPORT line of request {request_id} in the log group "
