@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from coldbench.environments.function_url import HttpRequest, event, response
 
 ECHO = '''import json
@@ -96,6 +96,27 @@ def test_run_via_url_records_the_clients_latency(tmp_path):
         assert sample["url_ms"] == pytest.approx(sample["e2e_ms"], abs=0.001)
         # the client waits for the whole invocation, and a cold one for init too
         assert sample["url_ms"] > sample["duration_ms"] + (sample["init_ms"] or 0)
+    # a request through a URL inits as an invoked one: the prediction holds for it
+    assert "Predicted AWS Init" in result.stdout
+    assert all(s["predicted_aws_init_ms"] > 0 for s in samples if s["mode"] == "cold")
+
+
+@pytest.mark.slow
+def test_a_templates_functions_via_url_with_their_references_kept_apart(tmp_path):
+    """The hello references a template run adds for the prediction are measured through the
+    URL too, kept in the prediction's metadata, not among the app's rows."""
+    output = tmp_path / "run.json"
+    result = run_cli("run", "--template", ROOT / "examples" / "sam-app" / "template.yaml",
+                     "--via", "url", "--cold", "2", "--warm", "1", "--provisioned", "0",
+                     "--output", output, "--quiet")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(output.read_text())
+    assert {s["function"] for s in document["samples"]} == {"OrdersFunction",
+                                                             "InventoryFunction"}
+    assert {r["runtime"] for r in document["run"]["prediction"]["reference_samples"]} \
+        == {"python", "go"}
+    assert all(s["predicted_aws_init_ms"] > 0 for s in document["samples"]
+               if s["mode"] == "cold")
 
 
 @pytest.mark.parametrize("args, said", [

@@ -449,7 +449,8 @@ def reference_medians(samples, reference_function: str = "coldbench") -> dict:
             used.append(s.extra["cpu_reference_cpu_ms"])
         if (s.function == reference_function and s.valid and s.init_ms is not None
                 and s.extra.get("init_read_mb") is not None and init_cpu_ms(s) is not None
-                and not s.variant):
+                # a request through a function URL (--via url) inits as any other
+                and not s.variant.but(via=None)):
             hello.setdefault((s.runtime, s.memory_mb), []).append(s)
     return {"cpu_reference_ms": median(wall) if wall else None,
             "cpu_reference_cpu_ms": median(used) if used else None,

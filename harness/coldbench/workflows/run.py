@@ -99,7 +99,9 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                 else:
                     predict(sample, options.calibration)
                 if (not sample.profiled and sample.function == BUILTIN_FUNCTION
-                        and sample.runtime in reference_runtimes and not sample.variant):
+                        and sample.runtime in reference_runtimes
+                        # through a function URL too (--via url): its init is the same
+                        and not sample.variant.but(via=None)):
                     reference_samples.append(sample)
                 else:
                     writer.add(sample)
