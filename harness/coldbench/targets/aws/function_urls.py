@@ -92,8 +92,7 @@ class UrlCaller:
         import httpx
 
         body = json.dumps(event).encode()
-        extra: dict = {"region": self.clients.region, "function_name": copy.function,
-                       "via": "url"}
+        extra: dict = {"region": self.clients.region, "function_name": copy.function}
         for attempt in range(1, attempts + 1):
             where, headers = self._signed(copy.url, body)     # signed when sent
             started = now_ns()
@@ -115,8 +114,10 @@ class UrlCaller:
         except ValueError:
             document = answer.text
         request_id = answer.headers.get("x-amzn-RequestId")
-        if answer.status_code in (403, 429) or request_id is None:
-            # refused before the function ran: no REPORT to look for
+        # refused before the function ran, so no REPORT to look for: throttled, or denied
+        # (Lambda names the error in x-amzn-ErrorType; a 403 the function answers has none)
+        denied = answer.status_code == 403 and "x-amzn-ErrorType" in answer.headers
+        if answer.status_code == 429 or denied or request_id is None:
             kind = ("TooManyRequestsException" if answer.status_code == 429 else
                     "AccessDeniedException" if answer.status_code == 403 else
                     "Coldbench.UrlRequestFailed")
