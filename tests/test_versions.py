@@ -206,3 +206,22 @@ def test_a_versions_lambda_function_name_is_one_lambda_takes():
     from coldbench.targets.aws.resources import function_name
     name = function_name("r1", "python3.13", 128, "x86_64", False, "a")
     assert name == "coldbench-r1-python313-128-x86_64-a"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_docker_target_runs_the_same_versions(tmp_path):
+    """Local images carry the version the task root was built for: pyenv's Python 3.13
+    and a Temurin Java 25 home copied in, Node.js 22's binary."""
+    output = tmp_path / "docker.json"
+    result = run_cli("run", "--target", "docker", "--images", "local", "--runtimes",
+                     "python3.13,nodejs22.x,java25", "--memory", "512", "--cold", "1",
+                     "--warm", "0", "--provisioned", "0", "--output", output, timeout=1800)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(output.read_text())
+    seen = {s["runtime"]: s["runtime_version"] for s in document["samples"]}
+    assert seen["python3.13"].startswith("3.13.") and seen["nodejs22.x"].startswith("v22.")
+    assert seen["java25"].startswith("25.")
+    images = {i["runtime"]: i["runtime_version"] for i in document["run"]["container_images"]}
+    assert images["python3.13"].startswith("Python 3.13.")
+    assert images["java25"].startswith('openjdk version "25.')

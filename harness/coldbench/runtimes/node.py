@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -54,7 +53,7 @@ def _local_headers(node: str) -> str | None:
     return str(prefix) if (prefix / "include" / "node" / "node.h").is_file() else None
 
 
-def host_node(identifier: str = "nodejs20.x") -> Path:
+def host_node(identifier: str) -> Path:
     """The ``node`` binary of ``identifier`` on this machine, links resolved."""
     return Path(toolchains.node(identifier))
 
@@ -69,24 +68,21 @@ class Node(Runtime):
     lambda_runtimes = ("nodejs20.x", "nodejs22.x", "nodejs24.x")
     probe = "coldbench.profile.probes.node"
     aws_init_row = "nodejs20.x"
-    # Local images: the host's own node binary. Debian 12 packages Node.js 18, whose ABI
-    # the client's addon, built for the host's Node.js 20, does not load; copying the
-    # binary also runs the very build the local target runs, so the two compare like for like.
-    image = ImageRecipe(aws_base="public.ecr.aws/lambda/nodejs:20",
-                        executable="/usr/local/bin/node", version="node --version",
-                        host_binary=host_node,
-                        origin="the host's node binary (Debian 12 packages Node.js 18; the "
-                               "client's addon is built for the host's Node.js ABI)")
     build_version = "1"
     ignored_dirs = frozenset({".git", "node_modules"})
 
-    def at(self, identifier: str) -> "Node":
-        versioned = super().at(identifier)
-        # the docker target's local images copy this version's binary
-        versioned.image = replace(self.image, aws_base=(
-            f"public.ecr.aws/lambda/nodejs:{identifier.removeprefix('nodejs').removesuffix('.x')}"),
-            host_binary=lambda: host_node(identifier))
-        return versioned
+    @property
+    def image(self) -> ImageRecipe:
+        """How the docker target makes its image. Local images: this version's node binary
+        as it is here. Debian 12 packages Node.js 18, whose ABI the client's addon, built
+        for this machine's Node.js, does not load; copying the binary also runs the very
+        build the local target runs, so the two compare like for like."""
+        major = self.lambda_runtime.removeprefix("nodejs").removesuffix(".x")
+        return ImageRecipe(aws_base=f"public.ecr.aws/lambda/nodejs:{major}",
+                           executable="/usr/local/bin/node", version="{executable} --version",
+                           host_binary=lambda: host_node(self.lambda_runtime),
+                           origin=f"this machine's Node.js {major} binary (Debian 12 packages "
+                                  "Node.js 18; the client's addon is built for this one's ABI)")
 
     def node(self) -> str:
         """The node binary of this runtime's version (MissingToolchain saying how to give it)."""
