@@ -350,7 +350,7 @@ def node_packages(artifact: Artifact) -> list[Package]:
 
 
 def packages(artifact: Artifact) -> list[Package]:
-    return {"python": python_packages, "node": node_packages}[artifact.function.runtime.name](
+    return {"python": python_packages, "node": node_packages}[artifact.function.runtime.language](
         artifact)
 
 
@@ -463,7 +463,7 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
     findings.keep_warm_s = request.keep_warm_s
     findings.idle = list(request.idle)
     reference = request.reference_mb
-    snapstart = request.runtime in SNAPSTART_RUNTIMES
+    snapstart = runtimes.get(request.runtime).language in SNAPSTART_RUNTIMES
     passes = [Pass("the function at every memory size"
                    + (" and the built-in functions" if compared else ""),
                    [Config(artifact, m) for m in request.memory]
@@ -530,7 +530,7 @@ class Pass:
 def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
                       workspace: Path, on_status) -> Artifact | None:
     """Fill in the packages and which were never loaded; the trimmed build, if any."""
-    if request.runtime not in ANALYSED:
+    if runtimes.get(request.runtime).language not in ANALYSED:
         findings.package_note = NOT_ANALYSED.get(
             request.runtime, f"not available for {request.runtime}: coldbench reads which "
                              f"packages init loaded for {' and '.join(ANALYSED)} only")
@@ -550,7 +550,7 @@ def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
                                  f"({errors[0].get('type') if errors else 'no sample'})")
         return None
     # a failed sample's partial profile only adds to what is loaded: never more "unused"
-    loaded = loaded_names(request.runtime, [s.tree for s in profile.profiled],
+    loaded = loaded_names(runtimes.get(request.runtime).language, [s.tree for s in profile.profiled],
                           artifact.function.handler)
     findings.loaded = sorted(loaded)
     findings.unused = [p for p in findings.packages if not set(p.modules) & loaded]

@@ -24,11 +24,14 @@ MAX_TIMEOUT_S = 900
 
 
 def parse_runtimes(text: str) -> list[str]:
+    """``--runtimes``: names and Lambda's identifiers, 'all' standing for every runtime
+    `all` takes, at the versions its name stands for ("all,python3.13": and python3.13)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if names == ["all"]:
-        return [name for name, runtime in runtimes.RUNTIMES.items() if runtime.in_all]
-    for name in names:
-        runtimes.get(name)
+    names = [found for name in names for found in (
+        [n for n, runtime in runtimes.RUNTIMES.items() if runtime.in_all]
+        if name == "all" else [name])]
+    # each runtime by its own name: python3.12 is python
+    names = [runtimes.get(name).name for name in names]
     if not names:
         raise UsageError("no runtime given: pass --runtimes all or a list such as python,go")
     return list(dict.fromkeys(names))

@@ -195,6 +195,10 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
     ``started_at`` it took when the run started, before anything was built or deployed.
     ``artifacts``: (version, artifact) pairs, the version None outside `coldbench ab`."""
     return {
+        # the Lambda runtime each runtime ran as (a language's name: the documented row's
+        # version); the AWS target says what it deployed instead
+        "lambda_runtimes": {a.function.runtime.name: a.function.runtime.lambda_runtime
+                            for _, a in artifacts},
         **target.describe(),
         "run_id": run_id or new_run_id(),
         "started_at": started_at or now_iso(),

@@ -57,6 +57,7 @@ def new_run_id() -> str:
 
 def function_name(run_id: str, runtime: str, memory_mb: int, architecture: str,
                   snapstart: bool, copy: str, image: bool = False, layers: int = 0) -> str:
+    runtime = re.sub(r"[^A-Za-z0-9_-]", "", runtime)     # a version: python3.13 -> python313
     return (f"{NAME_PREFIX}{run_id}-{runtime}-{memory_mb}-{architecture}"
             f"{'-ss' if snapstart else ''}{'-img' if image else ''}"
             f"{f'-l{layers}' if layers else ''}-{copy}")
