@@ -150,6 +150,10 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       profile and run.profiles[] have an "extensions" part first (parts and tree: one
 #       item per extension, what it held init up by), and run.profiles[].extensions
 #       ([{name, registered_ms, ready_ms, n}], p50 over the profiled samples).
+#       Added within 3 (--via url): samples' variant.via ("url"), url_ms (the HTTP
+#       client's latency, also e2e_ms) and url_status; run.via. On --target aws also
+#       samples' report_wait_ms (finding the REPORT line in CloudWatch Logs after the
+#       answer, in no latency) and run.url_endpoint_url.
 SCHEMA_VERSION = 3
 READS = (1, 2, 3)                   # the versions ``load`` accepts
 
