@@ -58,7 +58,7 @@ from coldbench import prices as billing
 from coldbench.prices import (ARCHES, GB_BYTES, HOURS_PER_MONTH, SNAPSTART_CACHE_MINIMUM_H,
                               Prices, Vm)
 from coldbench.results.schema import ConfigKey, Sample
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import find
 
 COLD_FRACTION = 0.01
 MAX_BUSY = 0.80
@@ -104,7 +104,7 @@ class Measured:
 def _lambda_runtime(runtime: str) -> str | None:
     """The Lambda runtime identifier a runtime of the registry deploys as."""
 
-    known = RUNTIMES.get(runtime)
+    known = find(runtime)
     return known.lambda_runtime if known else None
 
 

@@ -21,7 +21,7 @@ __all__ = ["CONFIDENCE", "FEWEST_SAMPLES", "SPREAD_LIMIT", "ConfigSummary", "Mod
            "SampleWarning", "WarningKind", "summarize_samples"]
 from coldbench.model import ConfigKey, Variant
 from coldbench.results.schema import MODES, Sample
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import find
 
 FEWEST_SAMPLES = fewest_for_interval(CONFIDENCE)
 
@@ -117,7 +117,7 @@ class ConfigSummary:
 
     @property
     def documented(self) -> reference.Documented | None:
-        runtime = RUNTIMES.get(self.runtime)
+        runtime = find(self.runtime)
         return reference.documented().get(runtime.documented_as) if runtime else None
 
     @property

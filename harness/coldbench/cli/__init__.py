@@ -28,7 +28,7 @@ from coldbench.cli.results import open_results, register as register_result_comm
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
 from coldbench.model.options import DEFAULT_IDLE_SAMPLES
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import RUNTIMES, identifiers
 
 
 def fail(message: str, status: int = EXIT_USAGE):
@@ -45,7 +45,7 @@ def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
     from coldbench.render.warnings import warning_lines
 
     configs = summarize_samples(results.samples)
-    click.echo(render(configs, fmt), nl=False)
+    click.echo(render(configs, fmt, results.run), nl=False)
     if results.run.get("profiles") and fmt in ("table", "markdown"):
         from coldbench.render.profile import render_run
         click.echo(render_run(results.run), nl=False)
@@ -73,7 +73,9 @@ def cli():
 @click.option("--target", default="local", show_default=True,
               help=f"Where functions run: {_targets_help()}.")
 @click.option("--runtimes", "--runtime", "runtimes", default="all", show_default=True,
-              help=f"'all' or a comma-separated list: {','.join(RUNTIMES)}.")
+              help=f"'all' or a comma-separated list: {','.join(RUNTIMES)} (a language: "
+                   "the version the documented row names), or Lambda's identifiers: "
+                   f"{','.join(identifiers())}.")
 @click.option("--memory", default=MEMORY_DEFAULT, show_default=True,
               help="Memory sizes in MB (128..10240); CPU follows as on Lambda (1769 MB = 1 vCPU).")
 @sample_options()

@@ -106,9 +106,17 @@ NOT_ANALYSED = {
 
 @dataclass
 class MitigateRequest:
-    runtime: str
+    runtime: str | None = None            # with ``template``: from the function's definition
     function_dir: Path | None = None
     handler: str | None = None
+    # `--template` and its companions (RunOptions' fields of the same names): the one
+    # function of an app's definition to mitigate, with its configuration; at its own
+    # memory size beside the others of ``memory`` unless ``template_memory`` is False
+    template: Path | None = None
+    function_names: tuple[str, ...] = ()
+    env_vars: Path | None = None
+    layer_dirs: tuple[str, ...] = ()
+    template_memory: bool = True
     memory: list[int] = field(default_factory=lambda: runner.parse_memory(DEFAULT_MEMORY))
     cold: int = DEFAULT_COLD
     warm: int = DEFAULT_WARM
@@ -141,6 +149,11 @@ def run_options(request: MitigateRequest) -> runner.RunOptions:
     UsageError for what cannot be measured."""
     if request.target not in TARGETS:
         raise UsageError(f"unknown target '{request.target}': choose {', '.join(TARGETS)}")
+    if request.template is not None and request.runtime is None:
+        _template_function(request)             # once: it sets the runtime
+    elif request.runtime is None:
+        raise UsageError("mitigate needs --runtime (or --template with the function's "
+                         "definition)")
     runtimes.get(request.runtime)
     if request.cold < 1:
         raise UsageError("--cold must be at least 1: every row compares cold starts")
@@ -161,7 +174,7 @@ def run_options(request: MitigateRequest) -> runner.RunOptions:
                         else dict(request.target_options)),
         # never "provisioned": on AWS mitigate asks for it explicitly (run's is opt-in there)
         defaulted=request.defaulted - {"provisioned"},
-        announce=request.announce, confirm=request.confirm)
+        announce=request.announce, confirm=request.confirm, **_template_fields(request))
     runner.check(options)
     return options
 
@@ -174,6 +187,30 @@ def run_metadata(request: MitigateRequest, started_at: str) -> dict:
                      "provisioned": request.provisioned,
                      "profile_samples": request.profile_samples, "work": request.work,
                      "idle_samples": request.idle_samples if request.idle else 0}}
+
+
+def _template_fields(request: MitigateRequest) -> dict:
+    """The RunOptions fields of ``--template``: the memory sizes are the request's."""
+    return dict(template=request.template, function_names=request.function_names,
+                env_vars=request.env_vars, layer_dirs=request.layer_dirs,
+                template_memory=False)
+
+
+def _template_function(request: MitigateRequest) -> None:
+    """Read ``--template`` for the one function mitigate measures: its runtime, and its own
+    memory size among the sizes compared (unless --memory was given). UsageError unless
+    the definition (or --function-name) leaves exactly one function that can run here."""
+    options = runner.RunOptions(runtimes=[], **_template_fields(request))
+    runner.read_template(options)
+    found = options.template_functions
+    if len(found) != 1:
+        raise UsageError(f"mitigate measures one function, and {request.template} has "
+                         f"{len(found)} that can run here ({', '.join(f.name for f in found)}): "
+                         "pick one with --function-name")
+    (function,) = found
+    request.runtime = function.runtime.name
+    if request.template_memory and function.configuration.memory_mb:
+        request.memory = sorted({*request.memory, function.configuration.memory_mb})
 
 
 def _check_aws(request: MitigateRequest) -> None:
@@ -360,7 +397,8 @@ def _analyse_packages(request: MitigateRequest, artifact: Artifact, findings: Fi
     """Fill in the packages and which were never loaded; the trimmed build, if any."""
     runtime = artifact.function.runtime
     if not isinstance(runtime, ReadsPackages):
-        readers = [name for name, r in runtimes.RUNTIMES.items() if isinstance(r, ReadsPackages)]
+        readers = list(dict.fromkeys(r.language for r in runtimes.RUNTIMES.values()
+                                     if isinstance(r, ReadsPackages)))
         findings.package_note = NOT_ANALYSED.get(
             request.runtime, f"not available for {request.runtime}: coldbench reads which "
                              f"packages init loaded for {' and '.join(readers)} only")
@@ -370,7 +408,8 @@ def _analyse_packages(request: MitigateRequest, artifact: Artifact, findings: Fi
     (profile,) = session.profile(session.ProfileRequest(
         runtimes=[request.runtime], function_dir=request.function_dir, handler=request.handler,
         samples=request.profile_samples, memory_mb=request.reference_mb,
-        timeout_s=request.timeout_s, limits=request.limits), on_status=on_status)
+        timeout_s=request.timeout_s, limits=request.limits,
+        **_template_fields(request)), on_status=on_status)
     finished = [s for s in profile.profiled if s.error is None]
     findings.profiled = len(finished)
     if not finished:
