@@ -12,6 +12,7 @@ from pathlib import Path
 
 from coldbench import toolchains
 from coldbench.errors import BuildError, MissingToolchain
+from coldbench.model import Artifact
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Package, Runtime,
                                      join_paths, package_of, run_tool)
 from coldbench.tools import copy_sources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from coldbench import toolchains
 from coldbench.errors import BuildError
+from coldbench.model import Artifact
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Package, Runtime,
                                      join_paths, package_of, run_tool)
 from coldbench.tools import copy_sources
