@@ -136,7 +136,8 @@ class Python(Runtime):
         (checked). The task root's modules are compiled once in the image, as Lambda's
         runtime ships them: otherwise every cold start of a read-only /var/task would
         compile them again. Unless the function's bytecode is to arrive valid, only the
-        runtime client's (``deliver_bytecode``)."""
+        runtime client's: the image gets the task root without its bytecode, so there
+        "stale" arrives as "none" (``deliver_bytecode``)."""
         version = self.lambda_runtime.removeprefix("python")
         return ImageRecipe(aws_base=f"public.ecr.aws/lambda/python:{version}",
                            executable="/usr/bin/python3", version="{executable} --version 2>&1",
