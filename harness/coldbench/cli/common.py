@@ -14,12 +14,13 @@ from coldbench import targets
 from coldbench.errors import ColdbenchError
 from coldbench.analysis import compare as comparing
 from coldbench.model.options import (DEFAULT_COLD, DEFAULT_MEMORY, DEFAULT_PROVISIONED,
-                                     DEFAULT_TIMEOUT_S, DEFAULT_WARM, DEFAULT_WORK)
+                                     DEFAULT_PYTHON_BYTECODE, DEFAULT_TIMEOUT_S, DEFAULT_WARM,
+                                     DEFAULT_WORK, PYTHON_BYTECODES)
 from coldbench.results.schema import MODES
 
 __all__ = ["HISTORY_HELP", "MEMORY_DEFAULT", "comparison_options", "confirm_on_terminal",
-           "given", "history_option", "sample_options", "target_options", "timeout_option",
-           "work_option"]
+           "given", "history_option", "python_bytecode_option", "sample_options",
+           "target_options", "timeout_option", "work_option"]
 
 # --memory unless given: the model's default sizes
 MEMORY_DEFAULT = ",".join(map(str, DEFAULT_MEMORY))
@@ -114,3 +115,15 @@ def given(context: click.Context, names) -> set[str]:
     variable), not left at their default."""
     return {name for name in names
             if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
+
+
+python_bytecode_option = click.option(
+    "--python-bytecode", default=DEFAULT_PYTHON_BYTECODE, show_default=True,
+    type=click.Choice(PYTHON_BYTECODES),
+    help="How a Python function's own and its dependencies' bytecode reaches Lambda "
+         "(local and docker targets; the runtime client and the standard library stay as "
+         "Lambda's runtime brings them): stale, as SAM, the CDK and the Serverless "
+         "Framework deliver it (zip entries dated 1980: every .pyc is rejected and its "
+         "module compiled at each cold start); none, no .pyc (sam build's default); "
+         "valid, .pyc Python uses (hash-based .pyc, or a zip that keeps the files' dates). "
+         "docs/fidelity.md, section 3b.")
