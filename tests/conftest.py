@@ -27,6 +27,18 @@ def make_sample(**fields):
     return Sample(**(defaults | fields))
 
 
+def make_idle_sample(idle_s: float, cold: bool | None, duration_ms: float | None,
+                     init_ms: float | None = None, error: dict | None = None):
+    """One sample of an idle sweep (``--idle``), python arm64 512 MB, as the sweep files
+    it: invoked after ``idle_s`` seconds, cold or warm as its REPORT said (``None`` where
+    there was no REPORT)."""
+    from coldbench.model import Variant
+    return make_sample(memory_mb=512, mode="cold" if cold else "warm", init_ms=init_ms,
+                       duration_ms=duration_ms, cold=cold, error=error,
+                       variant=Variant(architecture="arm64", idle_s=idle_s),
+                       extra={"idle_s": idle_s, "architecture": "arm64", "report_cold": cold})
+
+
 def run_cli(*args, timeout=900, **kwargs) -> subprocess.CompletedProcess:
     """`coldbench ARGS` as a user runs it, in a fresh process."""
     return subprocess.run([sys.executable, "-m", "coldbench", *map(str, args)],

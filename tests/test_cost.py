@@ -33,11 +33,10 @@ def prices(as_of=date(2026, 11, 1)):
 
 def samples(runtime="python", memory=1024):
     """Warm Durations 9.2 and 9.8 ms (billed 10 each); one cold start: init 190.3 + 9.5 ms."""
-    def s(mode, duration, init=None):
-        return make_sample(runtime=runtime, memory_mb=memory, mode=mode, init_ms=init,
-                      duration_ms=duration, e2e_ms=None, billed_ms=None, max_memory_mb=None,
-                      cold=mode == "cold", error=None)
-    return [s("warm", 9.2), s("warm", 9.8), s("cold", 9.5, init=190.3)]
+    config = dict(runtime=runtime, memory_mb=memory)
+    return [make_sample(**config, mode="warm", duration_ms=9.2),
+            make_sample(**config, mode="warm", duration_ms=9.8),
+            make_sample(**config, init_ms=190.3, duration_ms=9.5)]
 
 
 def test_billed_durations_follow_the_price_tables_init_rule():

@@ -16,7 +16,7 @@ from coldbench.errors import UsageError
 from coldbench.measure.modes import Config
 from coldbench.runtimes import get
 from coldbench.targets.local.target import LocalTarget
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT, make_sample, run_cli
 
 ROOT_AND_LOOPS = pytest.mark.skipif(
     os.geteuid() != 0 or not Path("/dev/loop-control").exists(),
@@ -306,16 +306,14 @@ def test_each_layers_overhead_is_against_the_prefix_before_it():
     """Known samples: A adds 50 ms to init and an extension's 150 ms after each response;
     B adds 20 ms more. Each layer is measured against the prefix before it."""
     from coldbench.analysis.layers import overheads
-    from coldbench.results.schema import Sample
     a, b = Layer("A", Path("/a"), "da", 1), Layer("B", Path("/b"), "db", 1)
 
     def sample(init, chosen, post=None):
         extra = {"layers": [l.describe() for l in chosen]} if chosen else {}
         if post is not None:
             extra["extension_post_runtime_ms"] = post
-        return Sample(runtime="python", memory_mb=512, mode="cold", init_ms=init,
-                      duration_ms=1.0, e2e_ms=None, billed_ms=init + 1, max_memory_mb=10.0,
-                      cold=True, error=None, extra=extra)
+        return make_sample(memory_mb=512, init_ms=init, billed_ms=init + 1, max_memory_mb=10.0,
+                           extra=extra)
 
     samples = [sample(100 + i, ()) for i in range(8)]
     samples += [sample(150 + i, (a,), post=150.0) for i in range(8)]
