@@ -1,10 +1,15 @@
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from aws_standin import DUMMY_ENVIRONMENT, moto_behind_standin
 
 # this session's cgroups (and those of the commands it runs) under a parent of its own
 os.environ["COLDBENCH_CGROUP_PARENT"] = f"coldbench-test-{os.getpid()}"
@@ -43,6 +48,57 @@ def run_cli(*args, timeout=900, **kwargs) -> subprocess.CompletedProcess:
     """`coldbench ARGS` as a user runs it, in a fresh process."""
     return subprocess.run([sys.executable, "-m", "coldbench", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def exchange(address: str, data: bytes, wait_s: float = 10.0) -> tuple[bytes, float]:
+    """Send raw bytes to ``address`` (``host:port``, with or without ``http://``), as a
+    client that breaks the protocol would; what came back until the server closed the
+    connection, and the seconds that took. A server that does not close within ``wait_s``
+    fails the test."""
+    host, port = address.removeprefix("http://").rsplit(":", 1)
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=wait_s) as sock:
+        sock.sendall(data)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        except TimeoutError:
+            pytest.fail(f"the connection was still open after {wait_s} s: {answer[:200]!r}")
+    return answer, time.monotonic() - started
+
+
+def invoke_client(url: str):
+    """A boto3 Lambda client of ``coldbench serve`` at ``url``: one attempt per call (a
+    retry would hide what the server answered), and patience for a cold start."""
+    import boto3
+    from botocore.config import Config
+    return boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id=DUMMY_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=DUMMY_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+                        config=Config(retries={"max_attempts": 1}, read_timeout=120))
+
+
+@pytest.fixture
+def serving(monkeypatch):
+    """``serving(function_dir=None, handler=None, **settings)``: `coldbench serve`'s server
+    for python (the built-in function unless ``function_dir``) on a free port, serving in
+    this process; every one started is closed at the end of the test."""
+    from coldbench.serve import Server, artifacts_for
+    for key, value in DUMMY_ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
+    started = []
+
+    def start(function_dir=None, handler=None, **settings):
+        server = Server(artifacts_for(["python"], function_dir, handler), port=0, **settings)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return server
+    yield start
+    for server in started:
+        server.close()
 
 
 @pytest.fixture
@@ -103,7 +159,6 @@ def real_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def control_plane():
     """moto's server and the stand-in in front of it (aws_standin.py), for a test module."""
-    from aws_standin import moto_behind_standin
     with moto_behind_standin() as pair:
         yield pair
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn
+from aws_standin import DUMMY_ENVIRONMENT, serve_behind
 from conftest import make_idle_sample, run_cli
 
 REGION = "us-east-1"
@@ -24,12 +24,8 @@ CREATE_FUNCTION = r"^/2015-03-31/functions/?(\?|$)"
 @pytest.fixture
 def serve(control_plane):
     _, standin = control_plane
-    served = Serve("--runtimes", "go", "--control-plane-url", standin.url, "--region", REGION,
-                   "--idle-timeout", "1")
-    front = StandIn(served.url)         # counts the invocations on their way to serve
-    yield standin, front
-    front.close()
-    served.close()
+    with serve_behind(standin.url, "go", 1, REGION) as front:
+        yield standin, front
 
 
 @pytest.mark.aws

@@ -5,9 +5,6 @@ environment."""
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,7 +17,8 @@ from coldbench import build
 from coldbench.environments import delivery, isolation
 from coldbench.runtimes import RUNTIMES
 
-from conftest import run_cli
+from aws_standin import Serve
+from conftest import invoke_client, run_cli
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(isolation.unavailable() is not None,
@@ -107,35 +105,12 @@ def test_ephemeral_storage_is_lambdas_range(hostile, tmp_path):
         assert not (tmp_path / f"{size}.json").exists()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_every_escape_fails_under_serve(hostile):
-    import boto3
-    from botocore.config import Config
-
-    from aws_standin import DUMMY_ENVIRONMENT
-
     source, secret, token = hostile(sleep=2, daemon=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "coldbench", "serve", "--port", str(port), "--runtime", "python",
-         "--function", str(source)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=os.environ | DUMMY_ENVIRONMENT | {"AWS_SECRET_ACCESS_KEY": secret})
+    server = Serve("--runtime", "python", "--function", str(source),
+                   env={"AWS_SECRET_ACCESS_KEY": secret})
     try:
-        lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}",
-                           region_name="us-east-1", aws_access_key_id="testing",
-                           aws_secret_access_key="testing",
-                           config=Config(retries={"max_attempts": 1}, read_timeout=120))
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        lam = invoke_client(server.url)
         payloads = []
 
         def one():
@@ -151,8 +126,7 @@ def test_every_escape_fails_under_serve(hostile):
             assert payload.get("errorType") == "RuntimeError", payload
             assert attempts(payload["errorMessage"]) == {}
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        server.close()
     assert daemons(token) == []
 
 
