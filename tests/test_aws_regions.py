@@ -21,7 +21,6 @@ from coldbench.model import Variant
 from coldbench.results.schema import load
 from coldbench.targets.aws.regions import endpoints_by_region, parse_regions
 
-pytestmark = [pytest.mark.aws, pytest.mark.slow]
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -41,6 +40,8 @@ def invoke_urls(serves) -> str:
     return ",".join(f"{region}={serve.url}" for region, serve in serves.items())
 
 
+@pytest.mark.aws
+@pytest.mark.slow
 def test_a_run_in_two_regions_deploys_in_both_keeps_them_apart_and_removes_both(two_regions,
                                                                                   tmp_path):
     moto, standin, serves = two_regions
@@ -97,6 +98,8 @@ def test_a_run_in_two_regions_deploys_in_both_keeps_them_apart_and_removes_both(
         in priced.stdout
 
 
+@pytest.mark.aws
+@pytest.mark.slow
 def test_cleanup_removes_what_a_killed_run_left_in_each_region(two_regions, tmp_path):
     moto, standin, serves = two_regions
     run = subprocess.Popen(

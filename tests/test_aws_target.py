@@ -75,13 +75,14 @@ def test_a_run_deploys_measures_and_removes_everything(aws, tmp_path):
         assert s["function_name"].startswith(f"coldbench-{document['run']['aws_run_id']}-python-128-")
         assert s["billed_duration_ms"] >= s["duration_ms"] and s["memory_size_mb"] == 128
     cold = [s for s in samples if s["mode"] == "cold"]
-    assert all(s["cold"] is True and s["init_ms"] > 0 for s in cold)
+    assert len(cold) == 2 * 4 and all(s["cold"] is True and s["init_ms"] > 0 for s in cold)
     assert all(s["e2e_ms"] > s["init_ms"] for s in cold)      # timed around the invoke
     # 4 cold samples on 2 copies per configuration: copies were primed again, with a nonce
     assert standin.count("PUT", r"/functions/[^/]+/configuration$") - updates_before >= 2 * 2
     warm = [s for s in samples if s["mode"] == "warm" and s["architecture"] == "arm64"]
     assert [s["invocation"] for s in warm] == [2, 3] and len({s["instance_id"] for s in warm}) == 1
     provisioned = [s for s in samples if s["mode"] == "provisioned"]
+    assert len(provisioned) == 2 * 3
     assert all(s["cold"] is False and s["init_ms"] is None and s["executed_version"].isdigit()
                for s in provisioned)
     assert standin.provisioned == {}                         # every allocation removed

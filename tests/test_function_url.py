@@ -108,5 +108,6 @@ def test_run_via_url_on_docker(engine, tmp_path):
     samples = json.loads(output.read_text())["samples"]
     assert [s["mode"] for s in samples].count("warm") == 2
     cold = [s for s in samples if s["mode"] == "cold"]
+    assert len(cold) == 2
     # a cold request waits for the container, which the cold start does not count
     assert all(s["url_ms"] > s["init_ms"] + s["duration_ms"] for s in cold)

@@ -105,6 +105,7 @@ def test_lambdas_limits_with_lambdas_words():
     assert "function 70,000,000" in str(refused.value) and "big 200,000,000" in str(refused.value)
 
 
+@pytest.mark.slow
 def test_an_extension_that_cannot_be_started_is_refused(tmp_path):
     from coldbench.build import Artifact
     from coldbench.workflows.layers import check
@@ -116,6 +117,7 @@ def test_an_extension_that_cannot_be_started_is_refused(tmp_path):
         check([artifact])
 
 
+@pytest.mark.slow
 def test_the_function_is_counted_without_the_runtimes_own_client():
     artifact = build(Function.builtin(get("python")))
     size = layers.function_bytes(artifact)

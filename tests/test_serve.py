@@ -11,8 +11,6 @@ from coldbench.targets.aws.lambda_report import find
 from coldbench.serve import NAME
 from conftest import invoke_client
 
-pytestmark = pytest.mark.slow
-
 
 def invoke(lam, name="coldbench-python-256", event=None, **extra):
     response = lam.invoke(FunctionName=name, Payload=json.dumps(event or {"work": 10}).encode(),
@@ -21,6 +19,7 @@ def invoke(lam, name="coldbench-python-256", event=None, **extra):
     return response, json.loads(response["Payload"].read()), log, find(log)
 
 
+@pytest.mark.slow
 def test_a_cold_then_a_warm_invocation(serving):
     lam = invoke_client(serving().address)
     response, payload, log, report = invoke(lam)
@@ -45,6 +44,7 @@ def test_names_map_to_runtime_and_memory():
     assert NAME.match("my-function") is None
 
 
+@pytest.mark.slow
 def test_unknown_functions_and_invocation_types(serving):
     lam = invoke_client(serving().address)
     with pytest.raises(lam.exceptions.ResourceNotFoundException, match="coldbench-<runtime>"):
@@ -56,6 +56,7 @@ def test_unknown_functions_and_invocation_types(serving):
     assert lam.invoke(FunctionName=arn, InvocationType="Event")["StatusCode"] == 202
 
 
+@pytest.mark.slow
 def test_a_handler_error_keeps_the_environment(serving, fixture_function):
     lam = invoke_client(serving(fixture_function("handler_error")).address)
     response, payload, log, report = invoke(lam)
@@ -67,6 +68,7 @@ def test_a_handler_error_keeps_the_environment(serving, fixture_function):
     assert second.init_duration_ms is None          # the same environment served again
 
 
+@pytest.mark.slow
 def test_a_timeout_is_reported_and_the_next_start_is_cold(serving, fixture_function):
     lam = invoke_client(serving(fixture_function("timeout"), timeout_s=1).address)
     response, payload, log, report = invoke(lam)
@@ -76,6 +78,7 @@ def test_a_timeout_is_reported_and_the_next_start_is_cold(serving, fixture_funct
     assert invoke(lam)[3].init_duration_ms is not None
 
 
+@pytest.mark.slow
 def test_out_of_memory_is_reported_as_lambda_does(serving, fixture_function):
     lam = invoke_client(serving(fixture_function("oom")).address)
     response, payload, log, report = invoke(lam, "coldbench-python-128")
@@ -84,6 +87,7 @@ def test_out_of_memory_is_reported_as_lambda_does(serving, fixture_function):
     assert "\tStatus: error\tError Type: Runtime.OutOfMemory" in log
 
 
+@pytest.mark.slow
 def test_concurrent_invocations_get_environments_of_their_own(serving, fixture_function):
     server = serving()
     lam = invoke_client(server.address)
@@ -99,6 +103,7 @@ def test_concurrent_invocations_get_environments_of_their_own(serving, fixture_f
     assert len(set(instances)) == 2
 
 
+@pytest.mark.slow
 def test_bad_requests_are_answered_as_lambda_answers_them(serving):
     """A memory size outside 128..10240 MB and a payload over the 6 MB limit of a
     synchronous invoke get Lambda's own exceptions, and no environment is started."""
