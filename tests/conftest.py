@@ -70,6 +70,22 @@ def exchange(address: str, data: bytes, wait_s: float = 10.0) -> tuple[bytes, fl
     return answer, time.monotonic() - started
 
 
+def invoke_once(target, artifact, memory_mb: int, event: dict | None = None):
+    """One invocation of ``artifact`` at ``memory_mb`` in a fresh environment of ``target``
+    (prepared for it first, as a run prepares); what it gave. The environment and the
+    target are closed after."""
+    from coldbench.model import Config
+    try:
+        target.prepare([Config(artifact, memory_mb)], None)
+        environment = target.start(artifact, memory_mb, provisioned=False)
+        try:
+            return environment.invoke(event or {"work": 1})
+        finally:
+            environment.close()
+    finally:
+        target.close()
+
+
 def invoke_client(url: str):
     """A boto3 Lambda client of ``coldbench serve`` at ``url``: one attempt per call (a
     retry would hide what the server answered), and patience for a cold start."""

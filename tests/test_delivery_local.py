@@ -14,7 +14,7 @@ from coldbench.environments import delivery
 from coldbench.measure.modes import Config
 from coldbench.runtimes import get
 from coldbench.targets.local.target import LocalTarget
-from conftest import run_cli
+from conftest import invoke_once, run_cli
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0 or not Path("/dev/loop-control").exists(),
@@ -77,14 +77,7 @@ def test_the_runtimes_own_files_are_read_warm_and_the_functions_cold():
     runtime_bytes = sum(f.stat().st_size for f in get("java").runtime_files(artifact.task_root)
                         if f.is_file())
     assert runtime_bytes > 10e6
-    target = LocalTarget(timeout_s=60, delivery="lambda")
-    try:
-        target.prepare([Config(artifact, 1024)], None)
-        environment = target.start(artifact, 1024, provisioned=False)
-        invoked = environment.invoke({"work": 1})
-        environment.close()
-    finally:
-        target.close()
+    invoked = invoke_once(LocalTarget(timeout_s=60, delivery="lambda"), artifact, 1024)
     assert invoked.error is None and invoked.response["cold"] is True
     function_jar = next(artifact.task_root.glob("lib/coldbench-function-*.jar")).stat().st_size
     assert 0 < invoked.extra["init_read_mb"] * 1e6 < function_jar + 2e6, invoked.extra

@@ -13,10 +13,9 @@ import pytest
 from coldbench import layers
 from coldbench.build import Function, Layer, build
 from coldbench.errors import UsageError
-from coldbench.measure.modes import Config
 from coldbench.runtimes import get
 from coldbench.targets.local.target import LocalTarget
-from conftest import FIXTURES, ROOT, make_sample, run_cli
+from conftest import FIXTURES, ROOT, invoke_once, make_sample, run_cli
 
 ROOT_AND_LOOPS = pytest.mark.skipif(
     os.geteuid() != 0 or not Path("/dev/loop-control").exists(),
@@ -156,14 +155,7 @@ def _two_layers(tmp_path) -> tuple[Layer, Layer]:
 def test_the_runtime_sees_the_merged_layers_at_opt_read_only(tmp_path, delivery):
     function = Function.user(get("python"), FIXTURES / "layer_user", "app.handler")
     artifact = build(replace(function, layers=_two_layers(tmp_path)))
-    target = LocalTarget(timeout_s=30, delivery=delivery)
-    try:
-        target.prepare([Config(artifact, 512)], None)
-        environment = target.start(artifact, 512, provisioned=False)
-        invoked = environment.invoke({"work": 1})
-        environment.close()
-    finally:
-        target.close()
+    invoked = invoke_once(LocalTarget(timeout_s=30, delivery=delivery), artifact, 512)
     assert invoked.error is None, invoked.error
     response = invoked.response
     assert response["layered"] == "second"                       # later over earlier
