@@ -16,8 +16,8 @@ from typing import Callable
 from coldbench.environments import telemetry as telemetry_api
 from coldbench.environments.base import ACCOUNT, SpawnedLogs
 from coldbench.environments.extensions_api import (CRASH, LAUNCH_ERROR, RUNTIME_SHUTDOWN_MS,
-                                                   SHUTDOWN_LIMIT_MS, Extension, ExtensionsAPI,
-                                                   running)
+                                                   SHUTDOWN_LIMIT_MS, Extension, ExtensionsAPI)
+from coldbench.environments.kernel import running
 from coldbench.model import Invoked
 from coldbench.phases import ms_between, now_ns
 

@@ -254,12 +254,3 @@ def check_extensions(opt_dir: Path) -> None:
         if not path.is_dir() and not os.access(path, os.X_OK):
             raise UsageError(f"extension '{path}' is not executable: Lambda could not start "
                              f"it (chmod +x it)")
-
-
-def running(pid: int) -> bool:
-    """Whether process ``pid`` still runs (neither gone nor a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
