@@ -433,11 +433,12 @@ def serve_behind(control_plane_url: str, runtimes: str, idle_timeout_s: float,
 
 def boto(url: str, service: str, region: str = "us-east-1",
          key_id: str = DUMMY_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
-         secret: str = DUMMY_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"]):
-    """A boto3 client of ``service`` at ``url`` (moto, a stand-in) with these credentials."""
+         secret: str = DUMMY_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"], **options):
+    """A boto3 client of ``service`` at ``url`` (moto, a stand-in, serve) with these
+    credentials; ``options`` go to boto3.client as they are."""
     import boto3
     return boto3.client(service, endpoint_url=url, region_name=region,
-                        aws_access_key_id=key_id, aws_secret_access_key=secret)
+                        aws_access_key_id=key_id, aws_secret_access_key=secret, **options)
 
 
 def functions_in(url: str, region: str = "us-east-1") -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, moto_behind_standin
+from aws_standin import DUMMY_ENVIRONMENT, boto, moto_behind_standin
 
 # this session's cgroups (and those of the commands it runs) under a parent of its own
 os.environ["COLDBENCH_CGROUP_PARENT"] = f"coldbench-test-{os.getpid()}"
@@ -89,12 +89,8 @@ def invoke_once(target, artifact, memory_mb: int, event: dict | None = None):
 def invoke_client(url: str):
     """A boto3 Lambda client of ``coldbench serve`` at ``url``: one attempt per call (a
     retry would hide what the server answered), and patience for a cold start."""
-    import boto3
     from botocore.config import Config
-    return boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id=DUMMY_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DUMMY_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
-                        config=Config(retries={"max_attempts": 1}, read_timeout=120))
+    return boto(url, "lambda", config=Config(retries={"max_attempts": 1}, read_timeout=120))
 
 
 @pytest.fixture

@@ -318,17 +318,16 @@ def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
     import io
     import zipfile
 
-    import boto3
     from botocore.exceptions import ClientError
 
-    from aws_standin import MotoServer
+    from aws_standin import MotoServer, boto
     from coldbench.serve import ControlPlane
 
     for key, value in DUMMY_ENVIRONMENT.items():
         monkeypatch.setenv(key, value)
     moto = MotoServer()
     try:
-        role = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1").create_role(
+        role = boto(moto.url, "iam").create_role(
             RoleName="coldbench-test", AssumeRolePolicyDocument=json.dumps(
                 {"Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Action": "sts:AssumeRole",
@@ -336,7 +335,7 @@ def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
-        control = boto3.client("lambda", endpoint_url=moto.url, region_name="us-east-1")
+        control = boto(moto.url, "lambda")
         control.create_function(FunctionName="coldbench-python-256", Runtime="python3.12",
                                 Role=role, Handler="app.handler", Timeout=3, MemorySize=256,
                                 Code={"ZipFile": code.getvalue()})
