@@ -174,6 +174,16 @@ def test_the_runtime_sees_the_merged_layers_at_opt_read_only(tmp_path, delivery)
 
 # the command line ----------------------------------------------------------------------
 
+def overhead_row(stdout: str, layer: str, figure: str = "Init Duration") -> tuple[float, ...]:
+    """The --layer-overhead table's row of ``layer``'s ``figure``: what the layer added
+    and its interval's two ends, in ms."""
+    rows = [line.split() for line in stdout.splitlines()
+            if line.startswith(f"{layer} ") and figure in line]
+    assert len(rows) == 1, stdout
+    at = rows[0].index("(ms)")
+    return tuple(float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+
+
 def _named(sample: dict) -> list[str]:
     """The layers a sample's variant names (results schema 3)."""
     return (sample.get("variant") or {}).get("layers", [])
@@ -192,11 +202,7 @@ def test_layer_overhead_measures_a_known_answer(tmp_path):
                      "--layer", slow, "--layer-overhead", "--memory", "1769", "--cold", "8",
                      "--warm", "0", "--provisioned", "0", "--output", output, "--quiet")
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()
-            if line.startswith("slow ") and "Init Duration" in line]
-    assert len(rows) == 1, result.stdout
-    at = rows[0].index("(ms)")
-    overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+    overhead, low, high = overhead_row(result.stdout, "slow")
     assert 200 < overhead < 400, result.stdout
     assert low <= 300 <= high, result.stdout
     samples = json.loads(output.read_text())["samples"]
@@ -263,10 +269,7 @@ def test_an_exec_wrapper_from_a_layer_starts_the_runtime(tmp_path):
                      "--layer-overhead", "--memory", "1769", "--cold", "8", "--warm", "1",
                      "--provisioned", "0", "--output", output, "--quiet")
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()
-            if line.startswith("wrap ") and "Init Duration" in line]
-    at = rows[0].index("(ms)")
-    overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+    overhead, low, high = overhead_row(result.stdout, "wrap")
     assert 200 < overhead < 450 and low <= 300 <= high, result.stdout
     samples = json.loads(output.read_text())["samples"]
     assert all(s["error"] is None for s in samples)
@@ -289,10 +292,7 @@ def test_node_finds_a_layers_module_in_its_version_folder(tmp_path):
                      "--layer-overhead", "--memory", "1769", "--cold", "10", "--warm", "0",
                      "--provisioned", "0", "--quiet")
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()
-            if line.startswith("nodelayer ") and "Init Duration" in line]
-    at = rows[0].index("(ms)")
-    overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+    overhead, low, high = overhead_row(result.stdout, "nodelayer")
     assert 200 < overhead < 500 and low <= 300 <= high, result.stdout
 
 
@@ -337,12 +337,7 @@ def test_an_extension_in_a_layer_shows_its_post_runtime_time(tmp_path):
                      "--layer-overhead", "--memory", "1769", "--cold", "6", "--warm", "0",
                      "--provisioned", "0", "--quiet")
     assert result.returncode == 0, result.stderr
-    rows = {line.split("(")[0].split(maxsplit=3)[-1].strip(): line.split()
-            for line in result.stdout.splitlines() if line.startswith("ext ")}
-    post = rows["post-runtime"]
-    at = post.index("(ms)")
-    overhead, low, high = (float(post[at + i].replace(",", "")) for i in (3, 4, 6))
+    overhead, low, high = overhead_row(result.stdout, "ext", "post-runtime")
     # at least the 150 ms, plus the extension's own curl and sleep starting (tens of ms)
     assert 140 < overhead < 400 and high >= 150, result.stdout
-    billed = rows["billed"]
-    assert float(billed[billed.index("(ms)") + 3].replace(",", "")) > 120, result.stdout
+    assert overhead_row(result.stdout, "ext", "billed")[0] > 120, result.stdout

@@ -67,6 +67,18 @@ def daemons(token: str) -> list[int]:
     return found
 
 
+def every_escape_failed(output: Path, stderr: str) -> None:
+    """Each sample of the results file ``output`` is the hostile function's report that
+    every attempt failed; /tmp full at Lambda's default 512 MB (less what the environment
+    already holds)."""
+    samples = json.loads(output.read_text())["samples"]
+    assert samples and all(s["error"]["type"] == "RuntimeError" for s in samples), stderr
+    for sample in samples:
+        could = attempts(sample["error"]["message"])
+        assert 500 <= could.pop("tmp_full_at_mb") <= 512
+        assert could == {}, could
+
+
 def test_every_escape_fails_under_run(hostile, tmp_path):
     source, secret, token = hostile(fill=600, daemon=True)
     output = tmp_path / "hostile.json"
@@ -74,13 +86,7 @@ def test_every_escape_fails_under_run(hostile, tmp_path):
                      "--cold", 2, "--warm", 0, "--provisioned", 0, "--timeout", 60,
                      "--output", output, "--quiet",
                      env=os.environ | {"AWS_SECRET_ACCESS_KEY": secret})
-    samples = json.loads(output.read_text())["samples"]
-    assert samples and all(s["error"]["type"] == "RuntimeError" for s in samples), result.stderr
-    for sample in samples:
-        could = attempts(sample["error"]["message"])
-        # /tmp is full at Lambda's default 512 MB (less what the environment already holds)
-        assert 500 <= could.pop("tmp_full_at_mb") <= 512
-        assert could == {}, could
+    every_escape_failed(output, result.stderr)
     run = json.loads(output.read_text())["run"]
     assert run["ephemeral_storage_mb"] == 512 and run["sandbox"]["isolated"] is True
     assert daemons(token) == []
@@ -195,11 +201,6 @@ def test_every_escape_fails_in_a_container(hostile, tmp_path):
                      "--memory", 1024, "--cold", 1, "--warm", 0, "--provisioned", 0,
                      "--timeout", 60, "--output", output, "--quiet",
                      env=os.environ | {"AWS_SECRET_ACCESS_KEY": secret})
-    samples = json.loads(output.read_text())["samples"]
-    assert samples and all(s["error"]["type"] == "RuntimeError" for s in samples), result.stderr
-    for sample in samples:
-        could = attempts(sample["error"]["message"])
-        assert 500 <= could.pop("tmp_full_at_mb") <= 512
-        assert could == {}, could
+    every_escape_failed(output, result.stderr)
     assert json.loads(output.read_text())["run"]["sandbox"]["user"] == "993:990"
     assert daemons(token) == []
