@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -42,6 +43,16 @@ def make_idle_sample(idle_s: float, cold: bool | None, duration_ms: float | None
                        duration_ms=duration_ms, cold=cold, error=error,
                        variant=Variant(architecture="arm64", idle_s=idle_s),
                        extra={"idle_s": idle_s, "architecture": "arm64", "report_cold": cold})
+
+
+def shows(text: str, value: float) -> bool:
+    """Whether ``text`` (a cell or label: "1,751", "0.50", "32.5 ms") shows ``value``,
+    rounded to the digits it has; the expected figure is the measured one, never one
+    formatted by the code under test."""
+    number = re.search(r"\d[\d,]*(\.\d+)?", text)
+    assert number, text
+    digits = number.group().replace(",", "")
+    return abs(float(digits) - value) <= 0.5 * 10 ** -len(digits.partition(".")[2]) + 1e-9
 
 
 def run_cli(*args, timeout=900, **kwargs) -> subprocess.CompletedProcess:
