@@ -112,7 +112,7 @@ def test_an_extension_that_cannot_be_started_is_refused(tmp_path):
     built = build(Function.builtin(get("python")))
     artifact = Artifact(replace(built.function, layers=(layer,)), built.task_root,
                         built.digest, built.toolchain)
-    with pytest.raises(UsageError, match="extensions/agent' is not executable"):
+    with pytest.raises(UsageError, match=r"--layer .*/ext: extensions/agent is not executable"):
         check([artifact])
 
 
@@ -221,7 +221,9 @@ def test_layer_overhead_measures_a_known_answer(tmp_path):
     (lambda tmp: [arg for i in range(6) for arg in ("--layer", _folder(tmp / f"l{i}", {"a": "x"}))],
      "Cannot reference more than 5 layers"),
     (lambda tmp: ["--layer", _folder(tmp / "ext", {"extensions/agent": "#!/bin/sh\n"})],
-     "extensions/agent' is not executable"),
+     "/ext: extensions/agent is not executable"),
+    (lambda tmp: ["--layer", _zip(tmp / "ext.zip", {"extensions/agent": "#!/bin/sh\n"})],
+     "ext.zip: extensions/agent is not executable"),
     (lambda tmp: ["--layer-overhead"], "give them with --layer"),
     (lambda tmp: ["--layer", _folder(tmp / "a", {"x": "y"}), "--layer-env", "b:X=1"],
      "with LAYER one of the --layer names (a)"),

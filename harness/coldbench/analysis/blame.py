@@ -15,6 +15,10 @@ it imported, ...). What each item is charged with, so that nothing is counted tw
 - a part's own time (what no item covers, such as the runtime starting): its change of
   self time, under the part's name.
 
+An external extension is an item of the ``extensions`` part (``profile/tree.py``): what
+it alone held init up by, its registration and its readiness past the runtime's; one that
+grew is named "extension NAME".
+
 The charges add up to the change of the profiled Init Duration, less what items gone
 from the new run took.
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coldbench.profile.tree import Item
+from coldbench.profile.tree import EXTENSIONS, PART_LABELS, Item
 from coldbench.model import ConfigKey
 
 TOP = 5                  # items named per regression
@@ -40,7 +44,9 @@ class Blamed:
     new: bool
 
     def text(self) -> str:
-        return f"{self.delta_ms:+.0f} ms: {self.item}{' (new)' if self.new else ''}"
+        name = (f"extension {self.item}" if self.part == PART_LABELS[EXTENSIONS]
+                and self.item != self.part else self.item)
+        return f"{self.delta_ms:+.0f} ms: {name}{' (new)' if self.new else ''}"
 
 
 def profiles(run: dict) -> dict[ConfigKey, Item]:

@@ -106,6 +106,16 @@ class SpawnedLogs(Protocol):
         """What process ``name`` wrote since ``offset``, and the offset after it."""
 
 
+@runtime_checkable
+class SignalsRuntime(Protocol):
+    """A sandbox that can signal its runtime and live on without it (Lambda's Shutdown
+    phase: the runtime gets SIGTERM, its extensions go on until their deadline)."""
+
+    def release_runtime(self, signum: int) -> int | None:
+        """Send ``signum`` to the runtime; from now on the environment does not end when
+        the runtime does. The runtime's process ID on this machine (None: it had ended)."""
+
+
 class ControlPlane(ABC):
     """What a runtime talks to; one per environment."""
 
@@ -140,7 +150,8 @@ class Environment(EnvironmentInterface):
     def __init__(self, artifact: Artifact, memory_mb: int, provisioned: bool, name: str,
                  sandbox: Sandbox, control_plane: ControlPlane, timeout_s: float,
                  on_close: Callable[["Environment"], None] = lambda environment: None,
-                 opt_dir: Path | None = None, variables: dict[str, str] | None = None):
+                 opt_dir: Path | None = None, variables: dict[str, str] | None = None,
+                 opt_at: str | None = None):
         self.artifact = artifact
         self.memory_mb = memory_mb
         self.provisioned = provisioned
@@ -153,6 +164,9 @@ class Environment(EnvironmentInterface):
         # environment variables (its definition's, then those the target was given), which
         # Lambda's do not override
         self.opt_dir = opt_dir
+        # where the environment's processes find it: "/opt" where they must read it from
+        # the layers' own image (read cold, as on Lambda); None: at ``opt_dir`` itself
+        self.opt_at = opt_at
         self.variables = (dict(artifact.function.configuration.environment)
                           | dict(variables or {}))
         self.invocations = 0

@@ -9,13 +9,16 @@ cold sample, reported to the Telemetry API, shut down at the end. The protocol i
 from __future__ import annotations
 
 import math
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Callable
 
 from coldbench.environments import telemetry as telemetry_api
-from coldbench.environments.base import ACCOUNT, SpawnedLogs
-from coldbench.environments.extensions_api import (CRASH, LAUNCH_ERROR, RUNTIME_SHUTDOWN_MS,
+from coldbench.environments.base import ACCOUNT, SignalsRuntime, SpawnedLogs
+from coldbench.environments.extensions_api import (CRASH, INTERNAL_RUNTIME_SHUTDOWN_MS,
+                                                   LAUNCH_ERROR, RUNTIME_SHUTDOWN_MS,
                                                    SHUTDOWN_LIMIT_MS, Extension, ExtensionsAPI)
 from coldbench.environments.kernel import running
 from coldbench.model import Invoked
@@ -39,6 +42,10 @@ class ExternalExtensions:
         self.started_ns: int | None = None  # init starts here
         self.failure: dict | None = None   # one could not be started
         self._log_offsets: dict[str, int] = {}
+        self._runtime_pid: int | None = None  # on this machine, once looked up
+        # why the environment closes, as SHUTDOWN says it: an invocation that timed out or
+        # failed resets it ("Lambda Extensions API", Shutdown: shutdownReason)
+        self.shutdown_reason = "spindown"
 
     # init ------------------------------------------------------------------------------
 
@@ -47,10 +54,12 @@ class ExternalExtensions:
         exec: they initialise in parallel), and wait until all have registered, one has
         failed, or init's time is up. The runtime starts after this."""
         self.started_ns = now_ns()
+        opt_at = self.environment.opt_at
         for path in self.paths:
+            inside = f"{opt_at}/extensions/{path.name}" if opt_at else str(path)
             try:
                 self.pids[path.name] = self.environment.sandbox.spawn(
-                    [str(path)], env, f"extension-{path.name}")
+                    [inside], env, f"extension-{path.name}")
             except OSError as exc:
                 self.failure = {"type": LAUNCH_ERROR,
                                 "message": f"extension {path.name} could not start: {exc}"}
@@ -67,8 +76,25 @@ class ExternalExtensions:
             return reported
         for name, pid in self.pids.items():
             if not running(pid):
+                # a runtime that ended takes the environment with it: its exit is the error
+                if self._runtime_ended():
+                    return None
                 return {"type": CRASH, "message": f"extension {name} exited"}
         return None
+
+    def _runtime_ended(self) -> bool:
+        """Whether the runtime has started and ended."""
+        sandbox = self.environment.sandbox
+        if sandbox.started_ns is None:
+            return False
+        if not sandbox.running():
+            return True
+        if self._runtime_pid is None:
+            try:
+                self._runtime_pid = sandbox.runtime_pid
+            except (OSError, AttributeError):
+                return True
+        return not running(self._runtime_pid)
 
     def wait(self, condition: Callable[[], bool], deadline_ns: int) -> str:
         """Wait until ``condition()``: "done", "error" (an extension failed) or "timeout"."""
@@ -95,6 +121,13 @@ class ExternalExtensions:
         if self.api.init_over:
             return
         self.api.init_over = True
+        if error is not None:
+            self.shutdown_reason = ("timeout" if error.get("type") == "Sandbox.Timedout"
+                                    else "failure")
+        elif isinstance(self.environment.sandbox, SignalsRuntime):
+            # from now on a runtime that ends leaves its extensions to their Shutdown
+            # phase (reason "failure"), as on Lambda, instead of taking them with it
+            self.environment.sandbox.release_runtime(0)
         provisioned = self.environment.provisioned
         telemetry_api.init_events(
             self.telemetry, "provisioned-concurrency" if provisioned else "on-demand",
@@ -151,15 +184,36 @@ class ExternalExtensions:
         if outcome != "done":
             result.error = (self.crashed() | {"phase": "invoke"} if outcome == "error"
                             else self.environment.timed_out("invoke"))
+            self.shutdown_reason = "failure" if outcome == "error" else "timeout"
             return result, False
         post_runtime_ms = max(0.0, ms_between(invocation.done_ns, idle[0]))
         result.extra["extension_post_runtime_ms"] = round(post_runtime_ms, 3)
+        # the report once the runtime and the extensions are done: an extension that
+        # asked for its next event before the runtime answered is done with the runtime
         telemetry_api.report_event(
-            self.telemetry, invocation.request_id, idle[0], result.duration_ms,
+            self.telemetry, invocation.request_id, max(idle[0], invocation.done_ns),
+            result.duration_ms,
             math.ceil(result.duration_ms + post_runtime_ms + (result.init_ms or 0)),
             self.environment.memory_mb, self.environment.sandbox.peak_memory_mb(),
             result.init_ms, error_type)
         return result, True
+
+    def invoke_failed(self, invocation, error: dict) -> None:
+        """An invocation the runtime did not answer (it timed out, or the runtime or an
+        extension ended): what it wrote, and its platform events with Lambda's status;
+        a runtime that ended is a ``platform.fault`` on the Logs API."""
+        self.tail_logs()
+        if invocation.sent_ns is None:       # never handed over
+            return
+        ended_ns = now_ns()
+        timed_out = error.get("type") == "Sandbox.Timedout"
+        self.shutdown_reason = "timeout" if timed_out else "failure"
+        telemetry_api.invoke_events(self.telemetry, invocation.request_id, invocation.sent_ns,
+                                    ended_ns, 0, error.get("type"),
+                                    "timeout" if timed_out else "failure")
+        if error.get("type") == "Runtime.ExitError":
+            self.telemetry.emit("platform.fault", f"RequestId: {invocation.request_id} "
+                                "Process exited before completing request", ended_ns)
 
     def tail_logs(self) -> None:
         """What the runtime and the extensions wrote since last time, to the Telemetry
@@ -183,16 +237,26 @@ class ExternalExtensions:
     # shutdown --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Lambda's Shutdown phase: SHUTDOWN to the extensions registered for it, which
-        have until the deadline to call /event/next again (or exit); then every request
-        still open is closed, and the sandbox kills what is left."""
+        """Lambda's Shutdown phase (AWS Lambda Developer Guide, "Understand the Lambda
+        execution environment lifecycle", Shutdown phase, and "Lambda Extensions API"):
+        with registered extensions it lasts up to 2,000 ms. The runtime gets SIGTERM first
+        and up to 300 ms to end (500 ms with an internal extension), then SIGKILL; then
+        every external extension registered for SHUTDOWN gets it, with the phase's
+        deadline, and has until then to call /event/next again or exit. Every request still
+        open is then closed, and the sandbox kills what is left (SIGKILL)."""
         try:
-            limit_ms = SHUTDOWN_LIMIT_MS - (RUNTIME_SHUTDOWN_MS
-                                            if self.environment.sandbox.running() else 0)
-            deadline_ns = now_ns() + limit_ms * 1_000_000
-            self.telemetry.flush(timeout_s=min(0.5, limit_ms / 1000))
-            listeners = [e for e in self.api.shutdown("spindown",
-                                                      int(time.time() * 1000) + limit_ms)
+            started_ns = now_ns()
+            deadline_ns = started_ns + SHUTDOWN_LIMIT_MS * 1_000_000
+            registered = self.api.registered()
+            if registered:
+                internal = any(e.name not in self.pids for e in registered)
+                self._stop_runtime(INTERNAL_RUNTIME_SHUTDOWN_MS if internal
+                                   else RUNTIME_SHUTDOWN_MS)
+            self.tail_logs()      # the runtime's last lines, a crashed one's, its SIGTERM's
+            left_s = max(0.0, (deadline_ns - now_ns()) / 1e9)
+            self.telemetry.flush(timeout_s=min(0.5, left_s))
+            deadline_ms = int(time.time() * 1000 + (deadline_ns - now_ns()) / 1e6)
+            listeners = [e for e in self.api.shutdown(self.shutdown_reason, deadline_ms)
                          if self._alive(e)]
 
             def done() -> bool:
@@ -203,3 +267,20 @@ class ExternalExtensions:
         finally:
             self.api.close()
             self.telemetry.close()
+
+    def _stop_runtime(self, reserve_ms: int) -> None:
+        """SIGTERM to the runtime, SIGKILL if it still runs ``reserve_ms`` later."""
+        sandbox = self.environment.sandbox
+        if not isinstance(sandbox, SignalsRuntime):
+            return
+        pid = sandbox.release_runtime(signal.SIGTERM)
+        if pid is None:
+            return
+        until = now_ns() + reserve_ms * 1_000_000
+        while running(pid) and now_ns() < until:
+            time.sleep(0.005)
+        if running(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

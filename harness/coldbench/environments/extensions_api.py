@@ -20,9 +20,12 @@ API" and "Understanding the Lambda execution environment lifecycle"):
   The runtime's response ends the function's Duration; the environment takes no next
   event until every such extension has called ``/event/next`` again (the post-runtime
   extension time, which Lambda bills and reports as ``PostRuntimeExtensionsDuration``).
-- Shutdown: ``SHUTDOWN`` with a deadline ("Lambda allocates the remainder of the 2,000 ms
-  limit for external extensions to shut down", 300 ms being kept for the runtime), then
-  SIGKILL.
+- Shutdown ("Understand the Lambda execution environment lifecycle", Shutdown phase):
+  with registered extensions the phase is capped at 2,000 ms. The runtime gets SIGTERM
+  and up to 300 ms to end (500 ms for a runtime with an internal extension); "Lambda
+  allocates the remainder of the 2,000 ms limit for external extensions to shut down":
+  ``SHUTDOWN`` with that deadline, then SIGKILL to what remains. Without extensions the
+  phase takes 0 ms.
 - Errors, with Lambda's types: an extension that exits before shutdown is
   ``Extension.Crash``; one that posts ``/extension/init/error`` or ``/extension/exit/error``
   fails the environment with the type it gave (``Lambda-Extension-Function-Error-Type``);
@@ -40,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import telemetry as telemetry_api
+from coldbench.environments import logs_api, telemetry as telemetry_api
 from coldbench.errors import UsageError
 
 API_VERSION = "2020-01-01"
@@ -49,11 +52,17 @@ EVENTS = ("INVOKE", "SHUTDOWN")
 NAME_HEADER = "lambda-extension-name"
 ID_HEADER = "lambda-extension-identifier"
 ERROR_TYPE_HEADER = "lambda-extension-function-error-type"
-#: the Shutdown phase's limit with external extensions, of which the runtime keeps 300 ms
+ACCEPT_FEATURE_HEADER = "lambda-extension-accept-feature"
+#: the Shutdown phase's limit with external extensions, of which the runtime keeps up to
+#: 300 ms after its SIGTERM (500 ms with an internal extension)
 SHUTDOWN_LIMIT_MS = 2000
 RUNTIME_SHUTDOWN_MS = 300
+INTERNAL_RUNTIME_SHUTDOWN_MS = 500
 CRASH = "Extension.Crash"
 LAUNCH_ERROR = "Extension.LaunchError"
+
+#: the subscription paths beside the Extensions API's: the Telemetry and the Logs API
+SUBSCRIPTION_PATHS = (telemetry_api.PATH, logs_api.PATH)
 
 Answer = tuple[int, bytes, tuple[tuple[str, str], ...]]
 
@@ -70,6 +79,7 @@ class Extension:
     last_next_ns: int | None = None    # its latest /event/next
     waiting: bool = False              # blocked in /event/next, nothing to do
     error: dict | None = None          # from /init/error or /exit/error
+    subscribed_with: str | None = None  # the Telemetry or the Logs API's path
     events_queue: queue.Queue = field(default_factory=queue.Queue)
 
 
@@ -105,8 +115,8 @@ class ExtensionsAPI:
         when the connection is to be closed without one (the environment is closing)."""
         if method == "POST" and path == PREFIX + "register":
             return self._register(at_ns, headers, body)
-        if method == "PUT" and path == telemetry_api.PATH:
-            return self._subscribe(headers, body)
+        if method == "PUT" and path in SUBSCRIPTION_PATHS:
+            return self._subscribe(path, headers, body)
         extension = self.extensions.get(headers.get(ID_HEADER, ""))
         if extension is None:
             return _refusal(403, "Extension.UnknownExtensionIdentifier",
@@ -146,19 +156,38 @@ class ExtensionsAPI:
             extension = Extension(name, str(uuid.uuid4()), tuple(events), at_ns)
             self.extensions[extension.identifier] = extension
             self.changed.notify_all()
-        return _answer(200, self.function, ("Lambda-Extension-Identifier", extension.identifier))
+        # the account ID only for an extension that asks for it ("Lambda Extensions API",
+        # Register: Lambda-Extension-Accept-Feature: accountId)
+        features = {f.strip() for f in headers.get(ACCEPT_FEATURE_HEADER, "").split(",")}
+        answer = {k: v for k, v in self.function.items()
+                  if k != "accountId" or "accountId" in features}
+        return _answer(200, answer, ("Lambda-Extension-Identifier", extension.identifier))
 
-    def _subscribe(self, headers: dict[str, str], body: bytes) -> Answer:
+    def _subscribe(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        """A Telemetry API or Logs API subscription ("Lambda Telemetry API", "Lambda Logs
+        API"): "After subscribing using one of these APIs, any attempt to subscribe using
+        the other API returns an error"; a duplicate subscription is none."""
         extension = self.extensions.get(headers.get(ID_HEADER, ""))
         if extension is None:
             return _refusal(403, "Extension.UnknownExtensionIdentifier",
                             "missing or unknown Lambda-Extension-Identifier")
+        logs = path == logs_api.PATH
+        refused = logs_api.VALIDATION_ERROR if logs else "ValidationError"
         try:
-            subscription = telemetry_api.parse_subscription(extension.name, body)
+            subscription = (logs_api.parse_subscription if logs
+                            else telemetry_api.parse_subscription)(extension.name, body)
         except telemetry_api.SubscriptionError as exc:
-            return _refusal(400, "ValidationError", str(exc))
-        self.telemetry.subscribe(subscription)
-        return 200, b"OK", ()
+            return _refusal(400, refused, str(exc))
+        with self.changed:
+            earlier = extension.subscribed_with
+            if earlier is None:
+                extension.subscribed_with = path
+        if earlier not in (None, path):
+            return _refusal(400, refused, f"extension {extension.name} subscribed with "
+                                          f"{earlier} already: not with {path} too")
+        if earlier is None:
+            self.telemetry.subscribe(subscription)
+        return 200, b'"OK"' if logs else b"OK", ()
 
     def _next(self, extension: Extension, at_ns: int) -> Answer | None:
         first = False
@@ -244,13 +273,19 @@ def external_extensions(opt_dir: Path | None) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and os.access(p, os.X_OK))
 
 
-def check_extensions(opt_dir: Path) -> None:
-    """Refuse an /opt whose extensions folder holds a file that is not executable (Lambda
-    could not start it: ``Extension.LaunchError``), before anything is measured."""
+def not_executable(opt_dir: Path) -> list[Path]:
+    """The files of an /opt's extensions folder that are not executable (Lambda could not
+    start them: ``Extension.LaunchError``)."""
     folder = opt_dir / "extensions"
     if not folder.is_dir():
-        return
-    for path in sorted(folder.iterdir()):
-        if not path.is_dir() and not os.access(path, os.X_OK):
-            raise UsageError(f"extension '{path}' is not executable: Lambda could not start "
-                             f"it (chmod +x it)")
+        return []
+    return [path for path in sorted(folder.iterdir())
+            if not path.is_dir() and not os.access(path, os.X_OK)]
+
+
+def check_extensions(opt_dir: Path) -> None:
+    """Refuse an /opt whose extensions folder holds a file that is not executable, before
+    anything is measured."""
+    for path in not_executable(opt_dir)[:1]:
+        raise UsageError(f"extension '{path}' is not executable: Lambda could not start "
+                         f"it (chmod +x it)")

@@ -41,7 +41,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups, counters, delivery, isolation
+from coldbench.environments import cgroups, counters, delivery, isolation, kernel
 from coldbench.environments.base import Sandbox
 from coldbench.phases import now_ns
 
@@ -159,6 +159,15 @@ class Launcher:
             self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
+    def release_runtime(self, signum: int) -> None:
+        """Send ``signum`` (0: none) to the runtime; the environment no longer ends when
+        it does."""
+        self._ask({"op": "release", "signum": signum})
+
+    def released_status(self) -> int | None:
+        """The wait status of a released runtime that has ended (None: it runs)."""
+        return self._ask({"op": "status"})["status"]
+
     def end(self) -> None:
         """Kill every process of the environment and reap the launcher."""
         self._channel.close()                    # the init ends everything it started
@@ -259,6 +268,7 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
         os.write(ready_w, b"r")
         os.close(ready_w)
         runtime, runtime_fd = None, -1
+        released, released_status = None, None   # a runtime the environment outlives
         while True:
             watched = [channel] + ([runtime_fd] if runtime_fd >= 0 else [])
             readable, _, _ = select.select(watched, [], [], 1.0)
@@ -271,6 +281,8 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
                     break
                 if pid == runtime:
                     _end_environment(status_w, status, isolate)
+                if pid == released:
+                    released_status = status
             if channel not in readable:
                 continue
             message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 4, socket.MSG_CMSG_CLOEXEC)
@@ -281,6 +293,16 @@ def _init(ready_w: int, channel_fd: int, status_w: int, isolate: bool) -> None:
                 if request["op"] == "jail":
                     request["jail"].enter()
                     reply = {"ok": True}
+                elif request["op"] == "release":      # the runtime may end first
+                    if runtime is not None:
+                        os.close(runtime_fd)
+                        released, runtime, runtime_fd = runtime, None, -1
+                    if released is not None and released_status is None \
+                            and request["signum"]:
+                        os.kill(released, request["signum"])
+                    reply = {"ok": True}
+                elif request["op"] == "status":
+                    reply = {"status": released_status}
                 else:
                     pid, stub_channel = stub or _fork_stub(isolate)
                     stub = None
@@ -465,6 +487,7 @@ class ProcessSandbox(Sandbox):
         self.extra = {}
         self._log_fd = -1
         self._runtime: int | None = None  # the runtime's process ID in the environment
+        self._released: int | None = None  # a released runtime's process ID here
         self._closed = False
 
     @property
@@ -549,10 +572,36 @@ class ProcessSandbox(Sandbox):
     def spawned_log(self, name: str, offset: int = 0) -> tuple[str, int]:
         return _read_from(self.home / f"{name}.log", offset)
 
+    def release_runtime(self, signum: int) -> int | None:
+        """``SignalsRuntime``: the runtime gets ``signum`` (0: none) through the
+        environment's init, which then outlives it: from then on ``running`` and
+        ``exit_status`` are the runtime's own."""
+        if not self.running():
+            return None
+        try:
+            if self._released is None:
+                self._released = self.runtime_pid
+            self.launcher.release_runtime(signum)
+        except OSError:                   # it ended meanwhile
+            return None
+        return self._released
+
     def running(self) -> bool:
-        return self.launcher is not None and self.launcher.poll() is None
+        if self.launcher is None or self.launcher.poll() is not None:
+            return False
+        return self._released is None or kernel.running(self._released)
 
     def exit_status(self) -> int:
+        if self._released is not None:
+            for _ in range(500):              # ended: the init reaps it when asked
+                try:
+                    status = self.launcher.released_status()
+                except OSError:               # the environment itself ended
+                    return self.launcher.wait()
+                if status is not None:
+                    return os.waitstatus_to_exitcode(status)
+                threading.Event().wait(0.01)
+            return -signal.SIGKILL            # not seen to end: it is killed with the rest
         return self.launcher.wait()
 
     def out_of_memory(self) -> bool:

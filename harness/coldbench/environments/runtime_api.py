@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from coldbench.environments import extensions_api, telemetry as telemetry_api
+from coldbench.environments import extensions_api
 from coldbench.environments.base import ControlPlane, decode_response
 from coldbench.environments.extensions import ExternalExtensions
 from coldbench.model import Invoked
@@ -171,7 +171,7 @@ class RuntimeAPI:
                 headers: dict[str, str], body: bytes) -> bool:
         """Answer one request; False when the connection is to be closed."""
         if self.extensions is not None and (path.startswith(extensions_api.PREFIX)
-                                            or path == telemetry_api.PATH):
+                                            or path in extensions_api.SUBSCRIPTION_PATHS):
             answer = self.extensions.handle(at, method, path, headers, body)
             if answer is None:
                 return False
@@ -498,6 +498,8 @@ class RuntimeApiPlane(ControlPlane):
                      else self.extensions.crashed() | {"phase": "invoke"}
                      if outcome == "extension" else environment.exit_error("invoke"))
             duration = ms_between(invocation.sent_ns, now_ns()) if invocation.sent_ns else None
+            if self.extensions is not None:
+                self.extensions.invoke_failed(invocation, error)
             return Invoked(duration_ms=duration, init_ms=init_ms, error=error), False
         result = Invoked(duration_ms=ms_between(invocation.sent_ns, invocation.done_ns),
                          init_ms=init_ms)

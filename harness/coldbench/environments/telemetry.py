@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 from urllib.parse import urlsplit
 
 from coldbench.phases import now_ns
@@ -54,6 +56,15 @@ class SubscriptionError(ValueError):
     """A subscription request Lambda would refuse with a ValidationError."""
 
 
+def as_telemetry(kind: str, record: object) -> object | None:
+    """An event's record as the Telemetry API delivers it (None: not one of its events)."""
+    return None if kind in NOT_TELEMETRY else record
+
+
+# the Logs API's own events (``logs_api.py``), which the Telemetry API does not deliver
+NOT_TELEMETRY = frozenset({"platform.logsSubscription", "platform.end", "platform.fault"})
+
+
 @dataclass
 class Subscription:
     extension: str
@@ -64,6 +75,12 @@ class Subscription:
     max_items: int
     max_bytes: int
     timeout_ms: int
+    # the API it came through: how an event's record is delivered (None: not at all),
+    # which event announces it, and how a batch is framed ("HTTP": a JSON array in a
+    # POST; "TCP": newline-delimited JSON)
+    translate: Callable[[str, object], object | None] = as_telemetry
+    announcement: str = "platform.telemetrySubscription"
+    protocol: str = "HTTP"
     pending: list[bytes] = field(default_factory=list)
     first_ns: int | None = None
     sending: bool = False              # a batch is on its way
@@ -71,8 +88,10 @@ class Subscription:
     failed: int = 0
 
 
-def parse_subscription(extension: str, body: bytes) -> Subscription:
-    """A ``PUT /telemetry`` body as a Subscription; SubscriptionError names what is wrong."""
+def parse_subscription(extension: str, body: bytes,
+                       protocols: tuple[str, ...] = ("HTTP",)) -> Subscription:
+    """A ``PUT /telemetry`` body as a Subscription (the Logs API's too, whose destination
+    may also be ``TCP``: ``protocols``); SubscriptionError names what is wrong."""
     try:
         request = json.loads(body or b"{}")
     except ValueError as exc:
@@ -83,11 +102,13 @@ def parse_subscription(extension: str, body: bytes) -> Subscription:
     if not isinstance(types, list) or not types or set(types) - set(STREAMS):
         raise SubscriptionError(f"types must be a non-empty list of {', '.join(STREAMS)}")
     destination = request.get("destination") or {}
-    if not isinstance(destination, dict) or destination.get("protocol") != "HTTP":
-        raise SubscriptionError("destination.protocol must be HTTP")
+    if not isinstance(destination, dict) or destination.get("protocol") not in protocols:
+        raise SubscriptionError(f"destination.protocol must be {' or '.join(protocols)}")
+    protocol = destination["protocol"]
     uri = urlsplit(str(destination.get("URI") or ""))
-    if uri.scheme != "http" or not uri.hostname or not uri.port:
-        raise SubscriptionError("destination.URI must be http://host:port[/path]")
+    if uri.scheme != protocol.lower() or not uri.hostname or not uri.port:
+        raise SubscriptionError(f"destination.URI must be {protocol.lower()}://host:port"
+                                + ("[/path]" if protocol == "HTTP" else ""))
     buffering = request.get("buffering") or {}
     if not isinstance(buffering, dict):
         raise SubscriptionError("buffering must be an object")
@@ -99,14 +120,16 @@ def parse_subscription(extension: str, body: bytes) -> Subscription:
         settings[name] = value
     host = "127.0.0.1" if uri.hostname in SANDBOX_HOSTS else uri.hostname
     return Subscription(extension, host, uri.port, uri.path or "/", frozenset(types),
-                        settings["maxItems"], settings["maxBytes"], settings["timeoutMs"])
+                        settings["maxItems"], settings["maxBytes"], settings["timeoutMs"],
+                        protocol=protocol)
 
 
 class Telemetry:
     """The events of one execution environment and the subscriptions they go to."""
 
     def __init__(self):
-        self._history: list[tuple[str, bytes]] = []      # (stream, event) since init start
+        # (stream, type, record, instant) of every event since init start
+        self._history: list[tuple[str, str, object, int]] = []
         self._subscriptions: list[Subscription] = []
         self._changed = threading.Condition()
         self._closed = False
@@ -114,27 +137,26 @@ class Telemetry:
     def emit(self, kind: str, record: object, at_ns: int | None = None) -> None:
         """One event of type ``kind`` ("platform.start", "function", ...) at ``at_ns``."""
         stream = kind.split(".")[0]
-        event = json.dumps({"time": wall_time(at_ns if at_ns is not None else now_ns()),
-                            "type": kind, "record": record}).encode()
+        at_ns = at_ns if at_ns is not None else now_ns()
         with self._changed:
             if self._closed:
                 return
-            self._history.append((stream, event))
+            self._history.append((stream, kind, record, at_ns))
             for subscription in self._subscriptions:
                 if stream in subscription.types:
-                    self._queue(subscription, event)
+                    self._queue(subscription, kind, record, at_ns)
             self._changed.notify_all()
 
     def subscribe(self, subscription: Subscription) -> None:
         """Start delivering to ``subscription`` what its streams had and will have."""
         with self._changed:
             self._subscriptions.append(subscription)
-            for stream, event in self._history:
+            for stream, kind, record, at_ns in self._history:
                 if stream in subscription.types:
-                    self._queue(subscription, event)
+                    self._queue(subscription, kind, record, at_ns)
         threading.Thread(target=self._deliver, args=(subscription,), name="telemetry",
                          daemon=True).start()
-        self.emit("platform.telemetrySubscription",
+        self.emit(subscription.announcement,
                   {"name": subscription.extension, "state": "Subscribed",
                    "types": sorted(subscription.types)})
 
@@ -162,7 +184,12 @@ class Telemetry:
             self._closed = True
             self._changed.notify_all()
 
-    def _queue(self, subscription: Subscription, event: bytes) -> None:
+    def _queue(self, subscription: Subscription, kind: str, record: object,
+               at_ns: int) -> None:
+        record = subscription.translate(kind, record)
+        if record is None:
+            return
+        event = json.dumps({"time": wall_time(at_ns), "type": kind, "record": record}).encode()
         if not subscription.pending:
             subscription.first_ns = now_ns()
         subscription.pending.append(event)
@@ -193,7 +220,9 @@ class Telemetry:
                     size += len(event) + 1
                 subscription.first_ns = now_ns() if subscription.pending else None
                 subscription.sending = True
-            delivered = _post(subscription, b"[" + b",".join(batch) + b"]")
+            delivered = (_post(subscription, b"[" + b",".join(batch) + b"]")
+                         if subscription.protocol == "HTTP"
+                         else _send(subscription, b"".join(e + b"\n" for e in batch)))
             with self._changed:
                 subscription.sending = False
                 if delivered:
@@ -223,6 +252,22 @@ def _post(subscription: Subscription, body: bytes) -> bool:
     return False
 
 
+def _send(subscription: Subscription, body: bytes) -> bool:
+    """Write one batch to a TCP destination as newline-delimited JSON (the Logs API's
+    ``TCP`` protocol), retried while it refuses connections."""
+    for _ in range(_RETRIES):
+        try:
+            with socket.create_connection((subscription.host, subscription.port),
+                                          timeout=_DELIVERY_TIMEOUT_S) as connection:
+                connection.sendall(body)
+            return True
+        except ConnectionRefusedError:
+            time.sleep(_RETRY_S)
+        except OSError:
+            return False
+    return False
+
+
 # The platform events of one environment, from the instants coldbench clocks phases by
 # ("Telemetry API Event schema reference").
 
@@ -249,14 +294,19 @@ def function_lines(telemetry: Telemetry, text: str, stream: str = "function") ->
 
 
 def invoke_events(telemetry: Telemetry, request_id: str, sent_ns: int, done_ns: int,
-                  produced_bytes: int, error_type: str | None) -> None:
-    """platform.start and platform.runtimeDone: the function's Duration."""
+                  produced_bytes: int, error_type: str | None,
+                  status: str | None = None) -> None:
+    """platform.start and platform.runtimeDone: the function's Duration (and the Logs
+    API's platform.end, at the same instant). ``status``: "timeout" or "failure" for an
+    invocation the runtime did not answer; else from ``error_type``."""
+    status = status or ("success" if error_type is None else "error")
     telemetry.emit("platform.start", {"requestId": request_id, "version": "$LATEST"}, sent_ns)
     telemetry.emit("platform.runtimeDone", {
-        "requestId": request_id, "status": "success" if error_type is None else "error",
+        "requestId": request_id, "status": status,
         **({"errorType": error_type} if error_type else {}),
         "metrics": {"durationMs": round((done_ns - sent_ns) / 1e6, 3),
                     "producedBytes": produced_bytes}}, done_ns)
+    telemetry.emit("platform.end", {"requestId": request_id}, done_ns)
 
 
 def report_event(telemetry: Telemetry, request_id: str, at_ns: int, duration_ms: float,

@@ -8,6 +8,15 @@ The root is the whole Init Duration; its children are the parts, in the order th
 - ``function``: the function's own init, loading the handler's module (or class, or
   packages) and whatever that runs.
 
+With external extensions a fourth part comes first, ``extensions``: what Init Duration
+holds besides the runtime's own init (AWS Lambda Developer Guide, "Lambda Extensions
+API": init starts with the extensions, the runtime starts once they have registered, and
+init ends once they and the runtime have asked for their next event), that is the wait
+for their registrations and, when an extension becomes ready after the runtime, the wait
+for it. Below it, one item per extension: what it alone held init up by (its
+registration, and its readiness past the runtime's); extensions run in parallel, so
+these overlap.
+
 Below a part are items (modules, packages, classes), each with its self time and its
 cumulative (``total_ms``: itself and the items below it). What a part's items do not
 cover is the part's own self time. Pure functions; no I/O.
@@ -20,8 +29,9 @@ from dataclasses import dataclass, field
 from coldbench.model import median
 
 PARTS = ("runtime", "client", "function")
-PART_LABELS = {"runtime": "runtime starting", "client": "runtime client",
-               "function": "function's own init"}
+EXTENSIONS = "extensions"          # a part only where the init had external extensions
+PART_LABELS = {EXTENSIONS: "extensions", "runtime": "runtime starting",
+               "client": "runtime client", "function": "function's own init"}
 ROOT = "Init Duration"
 
 
@@ -74,10 +84,36 @@ def total_of(items: list[Item]) -> float:
     return sum(item.total_ms or 0.0 for item in items)
 
 
+def parts_in(reading: Reading) -> tuple[str, ...]:
+    """The parts of one init: the extensions' first, where it had some."""
+    return (EXTENSIONS, *PARTS) if EXTENSIONS in reading.parts else PARTS
+
+
+def add_extensions(reading: Reading, extra: dict) -> None:
+    """Put the extensions' part into ``reading``, from what a cold sample records of them
+    (``extensions``, ``extension_registration_ms``, ``runtime_init_ms``: ms from the start
+    of init); nothing when it had none."""
+    if not extra.get("extensions") or extra.get("runtime_init_ms") is None:
+        return
+    registration = extra["extension_registration_ms"] or 0.0
+    runtime_ready = registration + extra["runtime_init_ms"]
+    items = []
+    for extension in extra["extensions"]:
+        ready = extension.get("ready_ms")
+        held = (extension.get("registered_ms") or 0.0) + max(
+            0.0, (ready if ready is not None else runtime_ready) - runtime_ready)
+        items.append(Item(extension["name"], held, held))
+    last_ready = max((e["ready_ms"] for e in extra["extensions"]
+                      if e.get("ready_ms") is not None), default=runtime_ready)
+    reading.parts[EXTENSIONS] = registration + max(0.0, last_ready - runtime_ready)
+    reading.items[EXTENSIONS] = items
+    reading.how[EXTENSIONS] = "the Extensions API's instants"
+
+
 def parts_ms(reading: Reading, init_ms: float | None) -> dict[str, float | None]:
     """Every part's milliseconds: the measured ones, and the remainder from ``init_ms``
     (None when init did not finish or nothing is measured)."""
-    parts = {part: reading.parts.get(part) for part in PARTS}
+    parts = {part: reading.parts.get(part) for part in parts_in(reading)}
     if reading.remainder is not None:
         known = sum(v for p, v in parts.items() if p != reading.remainder and v is not None)
         parts[reading.remainder] = None if init_ms is None else max(init_ms - known, 0.0)
@@ -88,7 +124,7 @@ def assemble(reading: Reading, init_ms: float | None) -> Item:
     """The tree of one init: the root, the parts below it, the items below those."""
     parts = parts_ms(reading, init_ms)
     nodes = []
-    for part in PARTS:
+    for part in parts_in(reading):
         items = reading.items.get(part, [])
         covered = total_of(items)
         total = parts[part] if parts[part] is not None else (covered if items else None)
@@ -127,7 +163,7 @@ def top_items(tree: Item, count: int) -> list[tuple[str, Item]]:
         for child in item.children:
             walk(part, child)
 
-    for part in PARTS:
+    for part in (EXTENSIONS, *PARTS):
         node = part_of(tree, part)
         for item in node.children if node else []:
             walk(part, item)

@@ -1,5 +1,7 @@
 """A profile document on the terminal: per function, the Init Duration with and without
-profiling (the overhead), its three parts, and the items with the most self time. An
+profiling (the overhead), its parts (the external extensions' beside the runtime's three,
+where it has extensions, with each extension's register and ready instants), and the items
+with the most self time. An
 icicle chart of the whole tree, as SVG, with the charts' library (matplotlib)."""
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ def render_profile(profile: dict, memory_mb: int, top: int = DEFAULT_TOP) -> str
                 for part in profile["parts"]]
         lines += [tabulate(rows, headers=["part", "p50 ms", "how"], tablefmt="simple",
                            colalign=("left", "right", "left"), disable_numparse=True), ""]
+    if profile.get("extensions"):
+        rows = [[e["name"], ms(e["registered_ms"], 1), ms(e["ready_ms"], 1), e["n"]]
+                for e in profile["extensions"]]
+        lines += [tabulate(rows, headers=["extension", "registered p50 ms", "ready p50 ms", "n"],
+                           tablefmt="simple", colalign=("left", "right", "right", "right"),
+                           disable_numparse=True),
+                  "(ms from the start of init; the runtime starts once every extension has "
+                  "registered)", ""]
     tree = tree_of(profile)
     if tree is not None:
         rows = [[PART_LABELS[part], _name(item), ms(item.self_ms, 1), ms(item.total_ms, 1)]
@@ -128,18 +138,25 @@ def _depth(item: Item, width: float, level: int = 0) -> int:
     return max([level] + [_depth(child, width, level + 1) for child in item.children])
 
 
-def _draw(ax, item: Item, start: float, level: int, width: float) -> int:
-    total = item.total_ms or 0.0
+def _draw(ax, item: Item, start: float, level: int, width: float,
+          drawn_ms: float | None = None) -> int:
+    """Draw ``item`` (``drawn_ms`` wide, else its cumulative time) and what is below it."""
+    total = drawn_ms if drawn_ms is not None else (item.total_ms or 0.0)
     if total <= 0 or total / width < MIN_DRAWN_SHARE:
         return level
     colors = ("#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd")
     ax.barh(level, total, left=start, height=0.9, color=colors[level % len(colors)],
             edgecolor="white", linewidth=0.5)
     if total / width >= MIN_LABEL_SHARE:
-        ax.text(start + total / 2, level, f"{item.name}\n{total:.1f} ms", ha="center",
+        ax.text(start + total / 2, level, f"{item.name}\n{item.total_ms or 0.0:.1f} ms", ha="center",
                 va="center", fontsize=7, color="white", clip_on=True)
     deepest, offset = level, start
+    # children that ran in parallel (external extensions) overlap: drawn side by side,
+    # they are narrowed to their parent's width
+    covered = sum(child.total_ms or 0.0 for child in item.children)
+    scale = min(1.0, total / covered) if covered > 0 else 1.0
     for child in item.children:
-        deepest = max(deepest, _draw(ax, child, offset, level + 1, width))
-        offset += child.total_ms or 0.0
+        share = (child.total_ms or 0.0) * scale
+        deepest = max(deepest, _draw(ax, child, offset, level + 1, width, share))
+        offset += share
     return deepest

@@ -141,6 +141,10 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       Added within 3 (local target, with cgroups): cold and provisioned samples'
 #       init_cpu_user_ms, init_cpu_system_ms, init_page_faults, init_major_faults and
 #       init_processes (what init did, ``environments/counters.py``).
+#       Added within 3 (`run --profile` with external extensions): a profiled sample's
+#       profile and run.profiles[] have an "extensions" part first (parts and tree: one
+#       item per extension, what it held init up by), and run.profiles[].extensions
+#       ([{name, registered_ms, ready_ms, n}], p50 over the profiled samples).
 SCHEMA_VERSION = 3
 READS = (1, 2, 3)                   # the versions ``load`` accepts
 

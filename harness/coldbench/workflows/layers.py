@@ -6,11 +6,13 @@ prefix and the one before it (``analysis/layers.py``)."""
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import replace
 
 from coldbench import layers
 from coldbench.build import Artifact, Layer
-from coldbench.environments.extensions_api import check_extensions
+from coldbench.environments.extensions_api import not_executable
+from coldbench.errors import UsageError
 from coldbench.model import Config, Variant
 
 
@@ -24,9 +26,27 @@ def check(artifacts: list[Artifact]) -> None:
     sizes), and extensions that can be started, before anything is measured; the layers
     are merged into their /opt now (cached)."""
     for artifact in artifacts:
-        if artifact.function.layers:
-            layers.check_limits(artifact.function.layers, layers.function_bytes(artifact))
-            check_extensions(layers.merge(artifact.function.layers))
+        chosen = artifact.function.layers
+        if chosen:
+            layers.check_limits(chosen, layers.function_bytes(artifact))
+            for path in not_executable(layers.merge(chosen))[:1]:
+                relative = f"extensions/{path.name}"
+                raise UsageError(f"--layer {_holder(chosen, relative)}: {relative} is not "
+                                 f"executable: Lambda could not start it (chmod +x it, or "
+                                 f"zip it with its mode)")
+
+
+def _holder(chosen: tuple[Layer, ...], relative: str) -> str:
+    """The last of ``chosen`` that holds ``relative`` (later layers over earlier)."""
+    for layer in reversed(chosen):
+        if layer.source.is_dir():
+            if (layer.source / relative).exists():
+                return str(layer.source)
+        else:
+            with zipfile.ZipFile(layer.source) as archive:
+                if relative in archive.namelist():
+                    return str(layer.source)
+    return "+".join(layer.name for layer in chosen)
 
 
 def configs(artifacts: list[Artifact], memory: list[int], overhead: bool) -> list[Config]:

@@ -21,7 +21,7 @@ from coldbench.model import ConfigKey, Invoked
 from coldbench.phases import ms_between, now_ns
 from coldbench.profile import probes
 from coldbench.profile.probes import Capture
-from coldbench.profile.tree import Reading, assemble, parts_ms
+from coldbench.profile.tree import Reading, add_extensions, assemble, parts_ms
 from coldbench.results.schema import Sample
 from coldbench.runtimes.base import Launch
 from coldbench.workflows import layers as layered
@@ -149,7 +149,14 @@ def _profiled(target, config: Config, result: FunctionProfile,
         exec_ns = environment.sandbox.started_ns if environment is not None else None
         if environment is not None:
             environment.close()
-        reading = _read(probe, folder, artifact, exec_ns, sample.init_ms)
+        # with external extensions, init starts before the runtime does: the probe reads
+        # the runtime's own init, from its start to its first /next, and the extensions
+        # are a part of their own, from what the sample records of them
+        runtime_init_ms = (sample.extra.get("runtime_init_ms")
+                           if sample.extra.get("extensions") else sample.init_ms)
+        reading = _read(probe, folder, artifact, exec_ns,
+                        None if sample.init_ms is None else runtime_init_ms)
+        add_extensions(reading, sample.extra)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result.split, result.how, result.remainder = reading.split, reading.how, reading.remainder

@@ -3,7 +3,9 @@ version of its own (results files have theirs, ``results/schema.py``).
 
 Per function: the Init Duration of every unprofiled and profiled sample, the overhead
 (profiled median less unprofiled median), the parts and tree of every profiled sample,
-and their medians (the tree the terminal shows).
+and their medians (the tree the terminal shows); with external extensions, each
+extension's register and ready instants (p50 over the profiled samples, ms from the start
+of init, as the cold samples record them) and the extensions' part of Init Duration.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from coldbench import files
 from coldbench.errors import ResultsError
 from coldbench.model import collect_metadata, median, now_iso
 from coldbench.model import Artifact
-from coldbench.profile.tree import PART_LABELS, PARTS, Item, median_tree
+from coldbench.profile.tree import EXTENSIONS, PART_LABELS, PARTS, Item, median_tree
 from coldbench.results.schema import Sample
 
 SCHEMA = "coldbench-profile"
 # 1: first version.
-VERSION = 1
+# 2: with external extensions, an "extensions" part first in "parts" and in the tree (one
+#    item per extension) and "extensions" ([{name, registered_ms, ready_ms, n}]); each
+#    profiled sample has the cold sample's extensions, extension_registration_ms and
+#    runtime_init_ms. A document of version 1 is read as it is (it has none of them).
+VERSION = 2
+READABLE = (1, 2)
 
 
 
@@ -105,12 +112,15 @@ def summary(result: FunctionProfile) -> dict:
         "parts": [{"part": part, "label": PART_LABELS[part],
                    "ms": _round(median([s.parts.get(part) for s in (profiled_ok or result.profiled)])),
                    "how": result.how.get(part), "remainder": part == result.remainder}
-                  for part in PARTS],
+                  for part in _parts(profiled_ok or result.profiled)],
+        **({"extensions": extensions} if (extensions := _extensions(
+            profiled_ok or result.profiled)) else {}),
         "tree": median_tree(trees).to_dict() if trees else None,
         "errors": errors,
         "profiled_samples": [{"init_ms": _round(s.init_ms), "error": s.error,
                               "parts": {p: _round(v) for p, v in s.parts.items()},
-                              "tree": s.tree.to_dict()} for s in result.profiled],
+                              "tree": s.tree.to_dict(), **_instants(s)}
+                             for s in result.profiled],
     }
 
 
@@ -121,6 +131,31 @@ def run_entry(result: FunctionProfile, config) -> dict:
     entry = summary(result)
     del entry["profiled_samples"]
     return {"memory_mb": config.memory_mb, "variant": config.variant.to_json() or None} | entry
+
+
+def _parts(samples: list[ProfiledSample]) -> tuple[str, ...]:
+    """The parts the samples have: the extensions' first, where one had extensions."""
+    return (EXTENSIONS, *PARTS) if any(EXTENSIONS in s.parts for s in samples) else PARTS
+
+
+def _extensions(samples: list[ProfiledSample]) -> list[dict]:
+    """Each extension's register and ready instants, p50 over the samples that have it
+    (ms from the start of init, as the cold samples record them)."""
+    seen: dict[str, list[dict]] = {}
+    for taken in samples:
+        for extension in (taken.sample.extra if taken.sample else {}).get("extensions") or []:
+            seen.setdefault(extension["name"], []).append(extension)
+    return [{"name": name, "registered_ms": _round(median([e["registered_ms"] for e in found])),
+             "ready_ms": _round(median([e["ready_ms"] for e in found])), "n": len(found)}
+            for name, found in seen.items()]
+
+
+def _instants(taken: ProfiledSample) -> dict:
+    """A profiled sample's extensions as the cold sample records them (``extensions``,
+    ``extension_registration_ms``, ``runtime_init_ms``), where it had some."""
+    extra = taken.sample.extra if taken.sample else {}
+    return {key: extra[key] for key in ("extensions", "extension_registration_ms",
+                                        "runtime_init_ms") if extra.get("extensions")}
 
 
 def _errors(result: FunctionProfile):
@@ -164,7 +199,7 @@ def load(path: Path) -> dict:
         raise ResultsError(f"cannot read the profile {path}: {exc}") from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ResultsError(f"{path} is not a coldbench profile document")
-    if doc.get("version") != VERSION:
+    if doc.get("version") not in READABLE:
         raise ResultsError(f"{path} is a profile of version {doc.get('version')}; this "
                            f"coldbench reads version {VERSION}: use the coldbench that wrote it")
     return doc

@@ -167,7 +167,8 @@ class LocalTarget(Target):
         # read cold from a device of its own (``opt``).
         opt_dir, opt_image = self.opt(artifact)
         opt = [(opt_dir, "/opt")] if opt_dir is not None and opt_image is None else []
-        visible += [opt_dir] if opt_dir is not None else []
+        # from the image the extensions too are read at /opt, and only there
+        visible += [opt_dir] if opt_dir is not None and opt_image is None else []
         sandbox = ProcessSandbox(self.pool, artifact.task_root, memory_mb,
                                  self.cpu_model if self.cgroup_version else "none", name,
                                  code_image=image, code_path=self.code_path,
@@ -181,7 +182,8 @@ class LocalTarget(Target):
         environment = Environment(artifact, memory_mb, provisioned, name, sandbox,
                                   self.control_plane(), self.timeout_s,
                                   on_close=self._live.discard, opt_dir=opt_dir,
-                                  variables=self.variables)
+                                  variables=self.variables,
+                                  opt_at="/opt" if opt_image is not None else None)
         self._live.add(environment)
         return environment
 
