@@ -511,3 +511,219 @@ def as_json(log: str, init: bool = True) -> str:
                                  "record": {"requestId": fields["RequestId"],
                                             "metrics": metrics, "status": "success"}}))
     return "\n".join(lines) + "\n"
+
+
+# Function URLs -------------------------------------------------------------------------
+
+_URL_HOST = re.compile(r"^(?P<id>[0-9a-z]+)\.lambda-url\.(?P<region>[0-9a-z-]+)\.on\.aws$")
+_AUTHORIZATION = re.compile(r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/"
+                            r"(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request, "
+                            r"SignedHeaders=(?P<signed>[^,]+), Signature=(?P<signature>[0-9a-f]{64})$")
+SIGNATURE_SKEW_S = 15 * 60         # SigV4: a request signed more than 15 minutes away is refused
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    import hmac
+    return hmac.new(key, text.encode(), "sha256").digest()
+
+
+def sigv4_problem(method: str, path: str, query: str, headers: dict[str, str], body: bytes,
+                  secrets: dict[str, str], region: str) -> str | None:
+    """Why a request's Signature Version 4 does not hold (None: it does), by the algorithm
+    of the AWS General Reference ("Create a signed AWS API request"), written here from its
+    text rather than taken from the client's signer, so a client that signs wrongly is
+    caught: canonical request, string to sign, signing key, signature."""
+    import hashlib
+    import hmac
+    from urllib.parse import quote
+
+    lower = {k.lower(): v for k, v in headers.items()}
+    match = _AUTHORIZATION.match(lower.get("authorization", ""))
+    if not match:
+        return "no SigV4 Authorization header"
+    if match["key"] not in secrets:
+        return f"unknown access key {match['key']}"
+    if match["service"] != "lambda" or match["region"] != region:
+        return f"credential scope {match['region']}/{match['service']}, not {region}/lambda"
+    stamp = lower.get("x-amz-date", "")
+    try:
+        signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return "no X-Amz-Date"
+    if abs((datetime.now(timezone.utc) - signed_at).total_seconds()) > SIGNATURE_SKEW_S \
+            or stamp[:8] != match["date"]:
+        return "signature expired"
+    names = match["signed"].split(";")
+    if "host" not in names or any(n not in lower for n in names):
+        return "a signed header is missing"
+    pairs = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~"))
+                   for k, v in parse_qs(query, keep_blank_values=True).items() for v in v)
+    canonical = "\n".join([
+        method, quote(path or "/", safe="/-_.~%"), "&".join(f"{k}={v}" for k, v in pairs),
+        "".join(f"{n}:{' '.join(lower[n].split())}\n" for n in names), match["signed"],
+        lower.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()])
+    scope = f"{match['date']}/{region}/lambda/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + secrets[match["key"]]).encode()
+    for part in (match["date"], region, "lambda", "aws4_request"):
+        key = _hmac(key, part)
+    if not hmac.compare_digest(hmac.new(key, to_sign.encode(), "sha256").hexdigest(),
+                               match["signature"]):
+        return "the signature does not match"
+    return None
+
+
+class FunctionUrls:
+    """Lambda's function URLs, for the URLs moto hands out (CreateFunctionUrlConfig):
+    an HTTPS request to ``<url-id>.lambda-url.<region>.on.aws`` arrives here with that host
+    in its Host header. An AWS_IAM URL's request must carry a valid Signature Version 4 by
+    a key of ``secrets`` (key id -> secret), else it is refused with 403 and the function
+    is not run, as Lambda refuses it. An accepted request becomes a payload format 2.0
+    event, invoked through ``invoke_url`` (``coldbench serve``) with the log tail; the log
+    lines go to the function's CloudWatch log group in moto, as Lambda writes them, and the
+    function's answer becomes the HTTP response, with the request id in
+    ``x-amzn-RequestId`` (AWS Lambda Developer Guide, "Invoking Lambda function URLs")."""
+
+    def __init__(self, control_plane: str, invoke_url: str, secrets: dict[str, str],
+                 region: str = "us-east-1"):
+        import boto3
+        credentials = dict(aws_access_key_id=next(iter(secrets)),
+                           aws_secret_access_key=next(iter(secrets.values())))
+        self.lambda_ = boto3.client("lambda", endpoint_url=control_plane, region_name=region,
+                                    **credentials)
+        self.logs = boto3.client("logs", endpoint_url=control_plane, region_name=region,
+                                 **credentials)
+        self.invoke = boto3.client("lambda", endpoint_url=invoke_url, region_name=region,
+                                   **credentials)
+        self.secrets = secrets
+        self.region = region
+        self.refused: list[str] = []          # why each refused request was refused
+        self.invoked: list[tuple[str, dict]] = []     # (function, 2.0 event)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _UrlHandler)
+        self._server.daemon_threads = True
+        self._server.urls = self
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def function_of(self, url_id: str) -> tuple[str, str] | None:
+        """The function whose URL has this id, and the URL's AuthType (asked of moto)."""
+        for page in self.lambda_.get_paginator("list_functions").paginate():
+            for function in page["Functions"]:
+                try:
+                    config = self.lambda_.get_function_url_config(
+                        FunctionName=function["FunctionName"])
+                except self.lambda_.exceptions.ResourceNotFoundException:
+                    continue
+                if urlsplit(config["FunctionUrl"]).hostname.split(".")[0] == url_id:
+                    return function["FunctionName"], config["AuthType"]
+        return None
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes,
+               source_ip: str) -> tuple[int, dict[str, str], bytes]:
+        forbidden = (403, {"Content-Type": "application/json",
+                           "x-amzn-ErrorType": "AccessDeniedException"},
+                     b'{"Message":"Forbidden"}')
+        host = _URL_HOST.match(headers.get("Host", "").split(":")[0])
+        found = self.function_of(host["id"]) if host else None
+        if found is None:
+            return 404, {"Content-Type": "application/json"}, b'{"Message":null}'
+        function, auth_type = found
+        url = urlsplit(target)
+        if auth_type == "AWS_IAM":
+            problem = sigv4_problem(method, url.path, url.query, headers, body, self.secrets,
+                                    host["region"])
+            if problem is not None:
+                with self._lock:
+                    self.refused.append(problem)
+                return forbidden
+        event = url_event(method, url.path, url.query, headers, body, source_ip,
+                          headers["Host"])
+        with self._lock:
+            self.invoked.append((function, event))
+        answer = self.invoke.invoke(FunctionName=function, Payload=json.dumps(event).encode(),
+                                    LogType="Tail")
+        log = base64.b64decode(answer.get("LogResult") or "").decode("utf-8", "replace")
+        request_id = (re.search(r"REPORT RequestId: (\S+)", log) or [None, None])[1] \
+            or answer["ResponseMetadata"]["RequestId"]
+        self.write_log(function, log)
+        document = json.loads(answer["Payload"].read() or b"null")
+        extra = {"x-amzn-RequestId": request_id}
+        if answer.get("FunctionError"):
+            return 502, {"Content-Type": "application/json", **extra}, \
+                b'{"Message":"Internal Server Error"}'
+        if isinstance(document, dict) and "statusCode" in document:
+            data = document.get("body") or ""
+            data = base64.b64decode(data) if document.get("isBase64Encoded") else data.encode()
+            return int(document["statusCode"]), {**document.get("headers", {}), **extra}, data
+        return 200, {"Content-Type": "application/json", **extra}, json.dumps(document).encode()
+
+    def write_log(self, function: str, log: str) -> None:
+        """The invocation's log lines in its log group, in a stream of its own."""
+        group = f"/aws/lambda/{function}"
+        stream = (f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]"
+                  f"{os.urandom(16).hex()}")
+        try:
+            self.logs.create_log_group(logGroupName=group)
+        except self.logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now_ms = int(time.time() * 1000)
+        lines = [line for line in log.splitlines() if line.strip()]
+        if lines:
+            self.logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+                {"timestamp": now_ms, "message": line} for line in lines])
+
+
+def url_event(method: str, path: str, query: str, headers: dict[str, str], body: bytes,
+              source_ip: str, host: str) -> dict:
+    """The payload format 2.0 event of a function URL request ("Invoking Lambda function
+    URLs": "Request payload format")."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    now = time.time()
+    url_id = host.split(".")[0]
+    event = {"version": "2.0", "routeKey": "$default", "rawPath": path or "/",
+             "rawQueryString": query, "headers": lower,
+             "requestContext": {
+                 "accountId": "123456789012", "apiId": url_id, "domainName": host,
+                 "domainPrefix": url_id, "requestId": os.urandom(16).hex(),
+                 "routeKey": "$default", "stage": "$default",
+                 "http": {"method": method, "path": path or "/", "protocol": "HTTP/1.1",
+                          "sourceIp": source_ip, "userAgent": lower.get("user-agent", "")},
+                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                 "timeEpoch": int(now * 1000)},
+             "isBase64Encoded": False}
+    if query:
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in
+                                          parse_qs(query, keep_blank_values=True).items()}
+    if body:
+        event["body"] = body.decode("utf-8", "replace")
+    return event
+
+
+class _UrlHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+    def _handle(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, headers, data = self.server.urls.handle(
+            self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle

@@ -49,6 +49,9 @@ def test_every_call_is_allowed():
     assert not missing, f"the operator policy lacks {sorted(missing)}"
     # waiters poll GetFunction and GetFunctionConfiguration; IAM's role waiter GetRole
     assert {"lambda:GetFunction", "lambda:GetFunctionConfiguration", "iam:GetRole"} <= allowed()
+    # --via url: requests to function URLs (no boto3 call) need both actions ("Control
+    # access to Lambda function URLs")
+    assert {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"} <= allowed()
 
 
 def test_nothing_beyond_the_services_used():

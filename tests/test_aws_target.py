@@ -272,9 +272,18 @@ def test_no_credentials_are_left_in_the_environment_of_later_tests():
 
 def test_a_templates_functions_are_deployed_as_defined(aws, tmp_path):
     """--template on AWS: each function created with its own memory size, timeout,
-    runtime identifier and variables, under a name of its own (two functions of one
-    runtime and memory size must not collide), and every one removed at the end."""
+    runtime identifier, variables and architecture (as Lambda then holds them: moto's
+    GetFunction answers, read as the run waits for each function), under a name of its own
+    (two functions of one runtime and memory size must not collide), and every one removed
+    at the end."""
     moto, standin, serve = aws
+    held = {}                           # function name -> its configuration as moto holds it
+
+    def keep(document):
+        configuration = document.get("Configuration", document)
+        held[configuration["FunctionName"]] = configuration
+        return document
+    standin.override("GET", r"^/2015-03-31/functions/coldbench-[^/]+$", keep)
     for name in ("alpha", "beta"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "app.py").write_text("def handler(event, context):\n    return {}\n")
@@ -299,6 +308,8 @@ Resources:
     Properties:
       CodeUri: beta/
       Timeout: 9
+      MemorySize: 512
+      Architectures: [arm64]
 """)
     before = len(standin.sent("POST", r"^/2015-03-31/functions/?$"))
     result = run_cli("run", "--target", "aws", "--region", REGION, "--template", template,
@@ -311,10 +322,19 @@ Resources:
     assert sorted(by_timeout) == [7, 9]
     assert len({body["FunctionName"] for body in created}) == len(created)   # no collision
     alpha, beta = by_timeout[7], by_timeout[9]
-    assert {body["MemorySize"] for body in created} == {256}
-    assert {alpha["Runtime"], beta["Runtime"]} == {"python3.12"}
-    assert alpha["Environment"]["Variables"]["GREETING"] == "hello"
-    assert "GREETING" not in beta["Environment"]["Variables"]
+    assert {body["Runtime"] for body in created} == {"python3.12"}
+    for sent, memory_mb, arch in ((alpha, 256, "x86_64"), (beta, 512, "arm64")):
+        assert sent["MemorySize"] == memory_mb and sent["Architectures"] == [arch]
+        configuration = held[sent["FunctionName"]]
+        assert configuration["MemorySize"] == memory_mb
+        assert configuration["Timeout"] == sent["Timeout"]
+        assert configuration["Architectures"] == [arch]
+        assert configuration["Runtime"] == "python3.12"
+    assert held[alpha["FunctionName"]]["Environment"]["Variables"]["GREETING"] == "hello"
+    assert "GREETING" not in held[beta["FunctionName"]]["Environment"]["Variables"]
     samples = json.loads((tmp_path / "run.json").read_text())["samples"]
-    assert {(s["function"], s["memory_mb"]) for s in samples} == {("Alpha", 256), ("Beta", 256)}
+    assert {(s["function"], s["memory_mb"], s["architecture"]) for s in samples} \
+        == {("Alpha", 256, "x86_64"), ("Beta", 512, "arm64")}
+    # deployed as defined: no note that it runs on another architecture than its own
+    assert "defined for arm64" not in result.stdout + result.stderr
     assert not left_in(moto.url)

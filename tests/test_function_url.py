@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from coldbench.environments.function_url import HttpRequest, event, response
 
 ECHO = '''import json
@@ -89,12 +89,39 @@ def test_run_via_url_records_the_clients_latency(tmp_path):
         assert sample["url_ms"] == pytest.approx(sample["e2e_ms"], abs=0.001)
         # the client waits for the whole invocation, and a cold one for init too
         assert sample["url_ms"] > sample["duration_ms"] + (sample["init_ms"] or 0)
+    # a request through a URL inits as an invoked one: the prediction holds for it
+    assert "Predicted AWS Init" in result.stdout
+    assert all(s["predicted_aws_init_ms"] > 0 for s in samples if s["mode"] == "cold")
 
 
-def test_via_url_is_for_environments_on_this_machine():
-    result = run_cli("run", "--via", "url", "--target", "aws", "--cold", "1")
+@pytest.mark.slow
+def test_a_templates_functions_via_url_with_their_references_kept_apart(tmp_path):
+    """The hello references a template run adds for the prediction are measured through the
+    URL too, kept in the prediction's metadata, not among the app's rows."""
+    output = tmp_path / "run.json"
+    result = run_cli("run", "--template", ROOT / "examples" / "sam-app" / "template.yaml",
+                     "--via", "url", "--cold", "2", "--warm", "1", "--provisioned", "0",
+                     "--output", output, "--quiet")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(output.read_text())
+    assert {s["function"] for s in document["samples"]} == {"OrdersFunction",
+                                                             "InventoryFunction"}
+    assert {r["runtime"] for r in document["run"]["prediction"]["reference_samples"]} \
+        == {"python", "go"}
+    assert all(s["predicted_aws_init_ms"] > 0 for s in document["samples"]
+               if s["mode"] == "cold")
+
+
+@pytest.mark.parametrize("args, said", [
+    # a function URL serves $LATEST or an alias, not the versions these are measured on
+    (("--via", "url", "--provisioned", "1"), "--via url on AWS"),
+    (("--via", "url", "--snapstart"), "--via url on AWS"),
+    (("--url-endpoint-url", "http://127.0.0.1:9"), "--url-endpoint-url goes with --via url"),
+])
+def test_via_url_on_aws_refuses_what_a_function_url_cannot_serve(args, said):
+    result = run_cli("run", "--target", "aws", "--region", "us-east-1", "--cold", "1", *args)
     assert result.returncode == 2
-    assert "--via url" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

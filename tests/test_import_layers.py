@@ -11,7 +11,7 @@ The layers, bottom first (README, "Layout"):
   results file, the calibration
   a run predicts with, tools the runtimes and targets share, the package's data
 - environments: sandboxes and control planes
-- runtimes: the language runtimes, their builds, the function sets, the app definitions
+- runtimes: the language runtimes, their toolchains (``toolchains``), their builds, the function sets, the app definitions
   (``templates``), the profile probes
 - targets: local processes, Docker containers, AWS Lambda
 - measure: how a sample is taken
@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                      "coldbench.results", "coldbench.calibration", "coldbench.tools",
                      "coldbench.data")),
     ("environments", ("coldbench.environments",)),
-    ("runtimes", ("coldbench.runtimes", "coldbench.build", "coldbench.layers",
+    ("runtimes", ("coldbench.runtimes", "coldbench.toolchains", "coldbench.build", "coldbench.layers",
                   "coldbench.function_sets", "coldbench.templates", "coldbench.profile")),
     ("targets", ("coldbench.targets",)),
     ("measure", ("coldbench.measure",)),

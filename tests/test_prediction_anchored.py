@@ -10,6 +10,7 @@ import pytest
 from coldbench import calibration
 from coldbench.analysis import prediction, reference
 from coldbench.render import calibration as calibration_table
+from coldbench.runtimes import RUNTIMES
 from conftest import make_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +85,12 @@ def test_a_runs_samples_are_predicted_against_the_references_measured_in_it():
     assert prediction.anchored_predictions(samples, model, {"python": 84.7})[1] is None
 
 
+def language(runtime: str) -> str:
+    """The registered runtime a name or a Lambda identifier ("nodejs22.x") is a version of."""
+    return next(name for name, r in RUNTIMES.items()
+                if runtime == name or runtime in r.lambda_runtimes)
+
+
 def test_the_shipped_model_is_the_one_docs_fidelity_validates():
     model = prediction.load_anchored()
     published = {row["case"]: row for row in prediction.validation_set()}
@@ -92,9 +99,13 @@ def test_the_shipped_model_is_the_one_docs_fidelity_validates():
         row = published[c.name]
         assert c.aws_init_ms == float(row["aws_init_ms"])
         assert c.in_fit == (row["use"] == "fit")
-        assert c.aws_hello_ms == reference.hello_init_ms(row["anchor"], row["arch"])[0]
+        assert c.aws_hello_ms == prediction.anchor_figure(row)[0]
         assert row["source"].startswith("https://") and row["published"]
-    assert {c.runtime for c in model.cases} >= {"python", "node", "go", "java"}
+    assert {language(c.runtime) for c in model.cases} >= {"python", "node", "go", "java"}
+    # beyond the hello functions: cases whose own init work varies, from three runtimes
+    working = [c for c in model.cases if c.local_cpu_ms != c.hello_cpu_ms
+               or c.init_read_mb != c.hello_read_mb]
+    assert {language(c.runtime) for c in working} >= {"python", "node", "go"}
     assert any(not c.in_fit for c in model.cases) and any(c.in_fit for c in model.cases)
     docs = (ROOT / "docs" / "fidelity.md").read_text()
     assert calibration_table.anchored_table(model) in docs
@@ -104,3 +115,21 @@ def test_the_shipped_model_is_the_one_docs_fidelity_validates():
     assert calibration.load() is not None
     assert isinstance(calibration.from_json(calibration.anchored_to_json(model), "again"),
                       calibration.AnchoredModel)
+
+
+def test_a_case_anchored_on_its_sources_own_empty_function_starts_from_that_figure():
+    rows = prediction.data_rows(prediction.VALIDATION_FILE)
+    anchors = {r["case"]: r for r in rows if r["use"] == prediction.ANCHOR_USE}
+    named = [r for r in prediction.validation_set()
+             if r["anchor"].startswith(prediction.CASE_ANCHOR)]
+    assert named and anchors
+    for row in named:
+        source = anchors[row["anchor"][len(prediction.CASE_ANCHOR):]]
+        # the same source, the same day, architecture and memory size
+        assert (source["source"], source["published"], source["arch"], source["memory_mb"]) \
+            == (row["source"], row["published"], row["arch"], row["memory_mb"])
+        assert prediction.anchor_figure(row) == (float(source["aws_init_ms"]),
+                                                 source["statistic"])
+    # the anchor rows are not cases
+    assert not anchors.keys() & {r["case"] for r in prediction.validation_set()}
+    assert prediction.anchor_figure({"anchor": "case:nothing", "arch": "x86_64"}) is None

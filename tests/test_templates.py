@@ -53,7 +53,8 @@ def test_cdk_assets_from_metadata():
     assert app.kind == "cdk"
     thumbnails, webhook = app.definitions
     assert thumbnails.code.name.startswith("asset.3f1c") and thumbnails.code.is_dir()
-    assert (thumbnails.runtime, thumbnails.memory_mb, thumbnails.timeout_s) == ("python", 1024, 30.0)
+    # python3.13 runs as itself, on a Python 3.13 (not as python, the documented 3.12)
+    assert (thumbnails.runtime, thumbnails.memory_mb, thumbnails.timeout_s) == ("python3.13", 1024, 30.0)
     assert (webhook.runtime, webhook.memory_mb, webhook.timeout_s) == ("provided", 256, 8.0)
     assert webhook.environment["SECRET_ARN"] == placeholder("!ImportValue shared-secret-arn")
 
@@ -244,7 +245,7 @@ def test_sam_app_with_env_vars_and_memory_sweep(tmp_path):
 @pytest.mark.slow
 def test_cdk_app_end_to_end(tmp_path):
     ran = run_rows(CDK, tmp_path)
-    assert ran["rows"] == {("Thumbnails0E6B9C2D", "python", 1024): 4,
+    assert ran["rows"] == {("Thumbnails0E6B9C2D", "python3.13", 1024): 4,
                            ("Webhook5D1E7A3B", "provided", 256): 4}
     seen = seen_inside(CDK)
     thumbnails, webhook = seen["Thumbnails0E6B9C2D"], seen["Webhook5D1E7A3B"]
@@ -275,7 +276,8 @@ def test_unknown_runtime_in_one_of_three(tmp_path):
     path = write_app(tmp_path, {"Alpha": "python3.12", "Ruby": "ruby3.4",
                                 "Beta": "python3.13"})
     ran = run_rows(path, tmp_path)
-    assert ran["rows"] == {("Alpha", "python", 128): 4, ("Beta", "python", 128): 4}
+    # python3.13 runs as itself, python3.12 as python (the documented version)
+    assert ran["rows"] == {("Alpha", "python", 128): 4, ("Beta", "python3.13", 128): 4}
     assert "Ruby (template.yaml:" in ran["stderr"] and "ruby3.4" in ran["stderr"]
 
 

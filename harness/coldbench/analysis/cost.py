@@ -55,7 +55,7 @@ from coldbench.environments.cgroups import lambda_vcpus
 from coldbench.errors import UsageError
 from coldbench.prices import ARCHES, Prices
 from coldbench.results.schema import ConfigKey, Sample
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import find
 
 HOURS_PER_MONTH = 730
 COLD_FRACTION = 0.01
@@ -107,7 +107,7 @@ class Measured:
 def _lambda_runtime(runtime: str) -> str | None:
     """The Lambda runtime identifier a runtime of the registry deploys as."""
 
-    known = RUNTIMES.get(runtime)
+    known = find(runtime)
     return known.lambda_runtime if known else None
 
 

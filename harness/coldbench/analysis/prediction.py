@@ -30,14 +30,15 @@ from coldbench.model import Variant, median
 from coldbench.runtimes import RUNTIMES
 
 __all__ = ["ANCHORED_FILE", "ANCHORED_MODEL", "ANCHORED_USES", "ANCHORED_VERSION",
-           "DEFAULT_FILE", "ERROR_QUANTILE", "KIND", "MODEL", "PUBLISHED_SOURCE", "USES",
-           "VALIDATION_FILE", "VERSION", "AnchoredModel", "Calibration", "Case", "Point",
-           "anchored_from_json", "anchored_predictions", "anchored_rows", "anchored_to_json",
-           "case_from_run", "error_figures", "fit", "fit_anchored", "fit_runs", "from_json",
-           "init_cpu_ms", "leave_one_runtime_out", "load", "load_anchored",
-           "points_from_published", "points_from_runs", "published_figures",
-           "reference_medians", "relative_errors", "replace_case", "save", "save_anchored",
-           "stated_error_pct", "to_json", "validation_rows", "validation_set"]
+           "ANCHOR_USE", "CASE_ANCHOR", "DEFAULT_FILE", "ERROR_QUANTILE", "KIND", "MODEL",
+           "PUBLISHED_SOURCE", "USES", "VALIDATION_FILE", "VERSION", "AnchoredModel",
+           "Calibration", "Case", "Point", "anchor_figure", "anchored_from_json",
+           "anchored_predictions", "anchored_rows", "anchored_to_json", "case_from_run",
+           "error_figures", "fit", "fit_anchored", "fit_runs", "from_json", "init_cpu_ms",
+           "leave_one_runtime_out", "load", "load_anchored", "points_from_published",
+           "points_from_runs", "published_figures", "reference_medians", "relative_errors",
+           "replace_case", "save", "save_anchored", "stated_error_pct", "to_json",
+           "validation_rows", "validation_set"]
 
 # -- validation ---------------------------------------------------------------------------
 
@@ -276,16 +277,33 @@ def replace_case(case: Case, **changes) -> Case:
 VALIDATION_FILE = "validation-2026-12.csv"
 
 
+ANCHOR_USE = "anchor"                  # a row that is a source's own empty function
+CASE_ANCHOR = "case:"                  # an anchor naming such a row
+
+
 def validation_set() -> list[dict]:
-    """The validation cases (data/validation-*.csv): what is published of each."""
-    return data_rows(VALIDATION_FILE)
+    """The validation cases (data/validation-*.csv): what is published of each; the rows
+    that only anchor other rows (``use`` = anchor) are left out."""
+    return [row for row in data_rows(VALIDATION_FILE) if row["use"] != ANCHOR_USE]
+
+
+def anchor_figure(row: dict) -> tuple[float, str] | None:
+    """The published Init Duration a case's prediction starts from, and its statistic:
+    that of the hello function of the Lambda identifier it names (maxday/lambda-perf, on the
+    case's architecture), or, for ``case:NAME``, that of the source's own empty function
+    (the row NAME of the data file, measured by the same people on the same day)."""
+    if row["anchor"].startswith(CASE_ANCHOR):
+        name = row["anchor"][len(CASE_ANCHOR):]
+        found = [r for r in data_rows(VALIDATION_FILE) if r["case"] == name]
+        return (float(found[0]["aws_init_ms"]), found[0]["statistic"]) if found else None
+    return hello_init_ms(row["anchor"], row["arch"])
 
 
 def case_from_run(row: dict, results, function_name: str) -> Case:
     """A validation case from its published row and a local run that measured its function
     (named ``function_name`` in the results) and the built-in function of its reference
     runtime, with CPU references. UsageError where the run lacks one of them."""
-    anchor = hello_init_ms(row["anchor"], row["arch"])
+    anchor = anchor_figure(row)
     if anchor is None:
         raise UsageError(f"{row['case']}: no published hello figure for {row['anchor']} on "
                          f"{row['arch']}")
@@ -318,15 +336,28 @@ def case_from_run(row: dict, results, function_name: str) -> Case:
                 in_fit=row["use"] == "fit", local_n=len(own))
 
 
+def _does_work(case: Case) -> bool:
+    """Whether a case's own init does something its hello reference does not (CPU time or
+    code read): the cases that test the model's parameters, not only its anchor."""
+    return case.local_cpu_ms != case.hello_cpu_ms or case.init_read_mb != case.hello_read_mb
+
+
 def error_figures(model: AnchoredModel) -> dict:
     """The out-of-fit errors summed up: over the held-out cases alone and over every case
     (leave-one-out for the cases in the fit): median and largest |error|, the stated error."""
     rows = anchored_rows(model)
     held = [abs(r["out_of_fit_error"]) for r in rows if not r["in_fit"]]
+    working = {c.name for c in model.cases if _does_work(c)}
+    held_working = [abs(r["out_of_fit_error"]) for r in rows
+                    if not r["in_fit"] and r["case"] in working]
     every = [abs(r["out_of_fit_error"]) for r in rows if r["out_of_fit_error"] is not None]
     return {"held_out_n": len(held),
             "held_out_median_pct": 100 * median(held) if held else None,
             "held_out_max_pct": 100 * max(held) if held else None,
+            "held_out_working_n": len(held_working),
+            "held_out_working_median_pct": (100 * median(held_working) if held_working
+                                            else None),
+            "held_out_working_max_pct": 100 * max(held_working) if held_working else None,
             "out_of_fit_n": len(every),
             "out_of_fit_median_pct": 100 * median(every) if every else None,
             "stated_error_pct": model.error_pct}

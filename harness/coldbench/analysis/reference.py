@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from coldbench.calibration import AWS_INIT_FILE, AWS_INIT_SOURCE, data_rows, hello_init_ms
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import find
 
 __all__ = ["AWS_INIT_SOURCE", "Documented", "aws_init_ms", "documented", "hello_init_ms",
            "verdict"]
@@ -40,7 +40,7 @@ def aws_init_ms(runtime: str, lambda_runtime: str | None = None) -> tuple[float,
     row that stands for a runtime is the runtime's to say (``Runtime.aws_init_row``);
     given the Lambda identifier a run deployed (``lambda_runtime``), it is that identifier's
     row ("nodejs22.x", or "go (provided.al2023)" where runtimes share one), or none."""
-    registered = RUNTIMES.get(runtime)
+    registered = find(runtime)
     if lambda_runtime is not None:
         wanted = {lambda_runtime, f"{runtime} ({lambda_runtime})"}
     else:

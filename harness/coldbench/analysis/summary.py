@@ -18,7 +18,7 @@ from coldbench.analysis.stats import (CONFIDENCE, SPREAD_LIMIT, Summary, fewest_
                                       summarize)
 from coldbench.model import ConfigKey, Variant
 from coldbench.results.schema import MODES, Sample
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import find
 
 FEWEST_SAMPLES = fewest_for_interval(CONFIDENCE)
 
@@ -160,7 +160,7 @@ class ConfigSummary:
 
     @property
     def documented(self) -> reference.Documented | None:
-        runtime = RUNTIMES.get(self.runtime)
+        runtime = find(self.runtime)
         return reference.documented().get(runtime.documented_as) if runtime else None
 
     @property

@@ -26,7 +26,7 @@ from coldbench.cli.layers import layer_options, parsed_layers
 from coldbench.cli.results import open_results, register as register_result_commands
 from coldbench.errors import (EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
                               ColdbenchError, UsageError)
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import RUNTIMES, identifiers
 
 
 def fail(message: str, status: int = EXIT_USAGE):
@@ -42,7 +42,7 @@ def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
     from coldbench.render.table import render
 
     configs = summarize_samples(results.samples)
-    click.echo(render(configs, fmt), nl=False)
+    click.echo(render(configs, fmt, results.run), nl=False)
     if results.run.get("profiles") and fmt in ("table", "markdown"):
         from coldbench.render.profile import render_run
         click.echo(render_run(results.run), nl=False)
@@ -70,7 +70,9 @@ def cli():
 @click.option("--target", default="local", show_default=True,
               help=f"Where functions run: {_targets_help()}.")
 @click.option("--runtimes", "--runtime", "runtimes", default="all", show_default=True,
-              help=f"'all' or a comma-separated list: {','.join(RUNTIMES)}.")
+              help=f"'all' or a comma-separated list: {','.join(RUNTIMES)} (a language: "
+                   "the version the documented row names), or Lambda's identifiers: "
+                   f"{','.join(identifiers())}.")
 @click.option("--memory", default="128,512,1769", show_default=True,
               help="Memory sizes in MB (128..10240); CPU follows as on Lambda (1769 MB = 1 vCPU).")
 @click.option("--cold", default=10, show_default=True, help="Cold samples per configuration.")

@@ -11,6 +11,7 @@ import click
 
 from coldbench import files
 from coldbench.cli.common import confirm_on_terminal, given, target_options
+from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK
 
 
@@ -20,7 +21,8 @@ def register(cli) -> None:
     @cli.command()
     @click.option("--function", "function_dir", type=click.Path(path_type=Path),
                   help="Your function folder (default: the runtime's built-in function).")
-    @click.option("--runtime", required=True, help="The function's runtime (python, node, ...).")
+    @click.option("--runtime", help="The function's runtime (python, node, ...); with "
+                                    "--template, its definition's.")
     @click.option("--handler", help="Handler of --function, in the runtime's notation.")
     @click.option("--target", default="local", show_default=True, type=click.Choice(TARGETS),
                   help="Where to measure: local, or aws (Lambda, with --region; also "
@@ -53,10 +55,12 @@ def register(cli) -> None:
                                  "idle time starts cold (e.g. 5m,15m,45m).")
     @click.option("--idle-samples", default=3, show_default=True,
                   help="--target aws: idle samples per --idle interval.")
+    @template_options
     @target_options("run")
     def mitigate(function_dir, runtime, handler, target, memory, cold, warm, provisioned,
                  profile_samples, compare, work, timeout_s, no_limits, output, force, rebuild,
-                 quiet, keep_warm, idle, idle_samples, **settings):
+                 quiet, keep_warm, idle, idle_samples, template, function_names, env_vars,
+                 layer_dirs, **settings):
         """What each of the guide's cold-start mitigations would do to your function,
         measured: provisioned concurrency (the cold start it takes off the request path and
         what remains), memory size (cold start and cost per million invocations), a smaller
@@ -84,6 +88,9 @@ def register(cli) -> None:
         from coldbench.workflows.sweeps import parse_intervals
 
         context = click.get_current_context()
+        if template is not None and runtime is not None:
+            raise UsageError("--template: the function's runtime comes from its definition; "
+                             "drop --runtime (pick the function with --function-name)")
         targets.refuse_others(target, "run", given(context, settings))
         aws_only = given(context, ["keep_warm", "idle", "idle_samples"])
         if target != "aws" and aws_only:
@@ -106,6 +113,8 @@ def register(cli) -> None:
             target_options=targets.settings(targets.get(target), "run", settings),
             idle=parse_intervals(idle) if idle else (), idle_samples=idle_samples,
             keep_warm_s=keep_warm_s, announce=lambda text: click.echo(text, err=True),
+            template_memory=own_memory("memory"),
+            **template_settings(template, function_names, env_vars, layer_dirs),
             confirm=confirm_on_terminal,
             defaulted=frozenset(context.params) - given(context, context.params))
         mitigation.run_options(request)            # refused before anything is built

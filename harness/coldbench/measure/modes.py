@@ -50,6 +50,9 @@ def to_sample(config: Config, mode: str, invoked: Invoked, e2e_ms: float | None)
     platform_warm = mode == "cold" and extra.get("report_cold") is False
     if config.artifact.function.layers:    # which layers, by name and digest, in order
         extra["layers"] = [layer.describe() for layer in config.artifact.function.layers]
+    if mode == "cold" and isinstance(response.get("runtime_version"), str):
+        # the runtime's version as the function saw it from inside (functions/README.md)
+        extra["runtime_version"] = response["runtime_version"]
     return Sample(
         runtime=config.runtime,
         function=config.artifact.function.name,

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from coldbench import build, runtimes
+from coldbench import build
 from coldbench.errors import UsageError
 
 CPU_REFERENCE = ("in a fresh process (this Python, -S), after every cold sample: compiling "
@@ -65,16 +65,17 @@ def reference_functions(wanted: list[build.Function],
     function has its runtime's beside it. None for a runtime without a published hello
     figure or a built-in function."""
     found = []
-    for name in dict.fromkeys(f.runtime.name for f in wanted):
-        runtime = runtimes.get(name)
+    # per runtime as it runs: a version (python3.13) has its own hello reference, the
+    # built-in function on the same toolchain, anchored on the same identifier's figure
+    for runtime in {f.runtime.name: f.runtime for f in wanted}.values():
         if not runtime.aws_init_row:
             continue
         try:
             hello = build.Function.builtin(runtime)
         except UsageError:
             continue
-        if not any(f.source == hello.source and (without_layers or not f.layers)
-                   for f in wanted):
+        if not any(f.runtime.name == runtime.name and f.source == hello.source
+                   and (without_layers or not f.layers) for f in wanted):
             found.append(hello)
     return found
 

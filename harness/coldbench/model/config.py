@@ -27,10 +27,14 @@ def _registered_runtimes() -> tuple[str, ...]:
 
 
 def runtime_rank(runtime: str) -> tuple[int, str]:
-    """Where a runtime sorts: in the order of the runtime registry, runtimes it does not
-    know after them, by name."""
+    """Where a runtime sorts: in the order of the runtime registry, a version of one named
+    by Lambda's identifier after it ("python", "python3.13": the identifier begins with
+    the runtime's name), runtimes it does not know after them, by name."""
     names = _registered_runtimes()
-    return (names.index(runtime), "") if runtime in names else (len(names), runtime)
+    if runtime in names:
+        return (names.index(runtime), "")
+    language = max((n for n in names if runtime.startswith(n)), key=len, default=None)
+    return (names.index(language), runtime) if language else (len(names), runtime)
 
 
 @dataclass(frozen=True)

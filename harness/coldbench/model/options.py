@@ -13,6 +13,7 @@ from coldbench.model.config import Plan
 DEFAULT_MEMORY = (128, 512, 1769)
 VIAS = ("invoke", "url")
 URL_TARGETS = ("local", "docker")      # whose environments run on this machine
+OWN_URL_TARGETS = ("aws",)             # which give each function a real function URL
 # samples per configuration unless asked otherwise (`run`, `mitigate`, `serve`)
 DEFAULT_COLD, DEFAULT_WARM, DEFAULT_PROVISIONED, DEFAULT_IDLE_SAMPLES = 10, 20, 6, 10
 
@@ -76,7 +77,8 @@ class RunOptions:
     # the template's functions (``coldbench.build.Function``), read by the checks
     template_functions: list | None = None
     # how each invocation reaches the function: Lambda's Invoke API, or an HTTP request
-    # to its function URL (``targets/function_url.py``)
+    # to its function URL (``targets/function_url.py``; on AWS the function's own,
+    # ``targets/aws/function_urls.py``)
     via: str = "invoke"
     # how a target talks to the user: progress lines, what must be said whatever the
     # verbosity, and a yes/no question (None: no one to ask)

@@ -43,8 +43,14 @@ def anchored_table(model: AnchoredModel) -> str:
 def error_summary(model: AnchoredModel) -> str:
     """``error_figures`` in words, as docs/fidelity.md gives them."""
     f = error_figures(model)
+    working = (f" Of them, the {f['held_out_working_n']} whose own init does work beyond "
+               f"their hello reference: median |error| "
+               f"{f['held_out_working_median_pct']:.0f}%, largest "
+               f"{f['held_out_working_max_pct']:.0f}%."
+               if f["held_out_working_n"] else "")
     return (f"Held-out cases ({f['held_out_n']}): median |error| "
-            f"{f['held_out_median_pct']:.0f}%, largest {f['held_out_max_pct']:.0f}%. "
+            f"{f['held_out_median_pct']:.0f}%, largest {f['held_out_max_pct']:.0f}%."
+            f"{working} "
             f"Every case out of its fit ({f['out_of_fit_n']}): median |error| "
             f"{f['out_of_fit_median_pct']:.0f}%; stated error +-{f['stated_error_pct']:.0f}% "
             f"(held for {ERROR_QUANTILE:.0%} of them).\n")

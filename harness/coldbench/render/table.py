@@ -51,10 +51,27 @@ def headers(configs: list[ConfigSummary]) -> list[str]:
     return found + ([PREDICTED] if predicts(configs) else []) + HEADERS[4:]
 
 
-def footnote(configs: list[ConfigSummary]) -> str:
+def footnote(configs: list[ConfigSummary], run: dict | None = None) -> str:
     notes = [FOOTNOTE, *([PREDICTED_NOTE] if predicts(configs) else []),
-             *([URL_NOTE] if via_url(configs) else [])]
+             *([URL_NOTE] if via_url(configs) else []), *versions_note(configs, run or {})]
     return " ".join(notes)
+
+
+def versions_note(configs: list[ConfigSummary], run: dict) -> list[str]:
+    """Which Lambda runtime, on which local toolchain, each runtime of the table ran as
+    (the run's ``lambda_runtimes`` and ``runtime_versions``); none where the run says none."""
+    identifiers, toolchains = run.get("lambda_runtimes") or {}, run.get("runtime_versions") or {}
+    parts = []
+    for name in dict.fromkeys(c.runtime for c in configs):
+        identifier, toolchain = identifiers.get(name), toolchains.get(name)
+        said = f"{name} = {identifier}" if identifier and identifier != name else name
+        details = [toolchain] if toolchain else []
+        figure = reference.aws_init_ms(name)
+        if name not in ("node", "nodejs20.x") and figure is not None and figure[1] == "mean":
+            details.append("AWS: the mean, no p50 is published")
+        if identifier or details:
+            parts.append(f"{said} ({'; '.join(details)})" if details else said)
+    return [f"Runtimes as run: {', '.join(parts)}."] if parts else []
 
 
 def ms(value: float | None, decimals: int | None = None) -> str:
@@ -131,14 +148,15 @@ def rows(configs: list[ConfigSummary]) -> list[list[str]]:
     return [_row(c, predicted, url) for c in ordered(configs)]
 
 
-def render(configs: list[ConfigSummary], fmt: str) -> str:
-    """The table as ``fmt``: table, markdown, json or csv."""
+def render(configs: list[ConfigSummary], fmt: str, run: dict | None = None) -> str:
+    """The table as ``fmt``: table, markdown, json or csv; ``run`` (the results' run
+    metadata), when given, says under the table which version each runtime ran as."""
     configs = ordered(configs)
     if fmt in ("table", "markdown"):
         text = tabulate(rows(configs), headers=headers(configs),
                         tablefmt="github" if fmt == "markdown" else "simple",
                         disable_numparse=True)
-        return f"{text}\n\n{footnote(configs)}\n" + idle_text(
+        return f"{text}\n\n{footnote(configs, run)}\n" + idle_text(
             configs, "- " if fmt == "markdown" else "")
     if fmt == "json":
         return json.dumps([_as_json(c) for c in configs], indent=1) + "\n"

@@ -138,6 +138,11 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       and its median, the published hello figures used, the architecture); cold samples'
 #       cpu_reference_ms and spawn_reference_ms. predicted_aws_init_ms is added once the
 #       run has measured every sample.
+#       Added within 3 (versions, --runtimes python3.13): a runtime may be named by Lambda's
+#       identifier of a version ("python3.13", "nodejs22.x", "java25"; a language's name
+#       is the version the documented comparison names); run.lambda_runtimes on every
+#       target (runtime -> the identifier it ran as); cold samples' runtime_version (what
+#       the function reported from inside, where it does).
 #       Added within 3 (local target, with cgroups): cold and provisioned samples'
 #       init_cpu_user_ms, init_cpu_system_ms, init_page_faults, init_major_faults and
 #       init_processes (what init did, ``environments/counters.py``).
@@ -145,6 +150,10 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       profile and run.profiles[] have an "extensions" part first (parts and tree: one
 #       item per extension, what it held init up by), and run.profiles[].extensions
 #       ([{name, registered_ms, ready_ms, n}], p50 over the profiled samples).
+#       Added within 3 (--via url): samples' variant.via ("url"), url_ms (the HTTP
+#       client's latency, also e2e_ms) and url_status; run.via. On --target aws also
+#       samples' report_wait_ms (finding the REPORT line in CloudWatch Logs after the
+#       answer, in no latency) and run.url_endpoint_url.
 SCHEMA_VERSION = 3
 READS = (1, 2, 3)                   # the versions ``load`` accepts
 

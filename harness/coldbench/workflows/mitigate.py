@@ -117,9 +117,17 @@ NOT_ANALYSED = {
 
 @dataclass
 class Request:
-    runtime: str
+    runtime: str | None = None            # with ``template``: from the function's definition
     function_dir: Path | None = None
     handler: str | None = None
+    # `--template` and its companions (RunOptions' fields of the same names): the one
+    # function of an app's definition to mitigate, with its configuration; at its own
+    # memory size beside the others of ``memory`` unless ``template_memory`` is False
+    template: Path | None = None
+    function_names: tuple[str, ...] = ()
+    env_vars: Path | None = None
+    layer_dirs: tuple[str, ...] = ()
+    template_memory: bool = True
     memory: list[int] = field(default_factory=lambda: runner.parse_memory(DEFAULT_MEMORY))
     cold: int = 10
     warm: int = 20
@@ -152,6 +160,11 @@ def run_options(request: Request) -> runner.RunOptions:
     UsageError for what cannot be measured."""
     if request.target not in TARGETS:
         raise UsageError(f"unknown target '{request.target}': choose {', '.join(TARGETS)}")
+    if request.template is not None and request.runtime is None:
+        _template_function(request)             # once: it sets the runtime
+    elif request.runtime is None:
+        raise UsageError("mitigate needs --runtime (or --template with the function's "
+                         "definition)")
     runtimes.get(request.runtime)
     if request.cold < 1:
         raise UsageError("--cold must be at least 1: every row compares cold starts")
@@ -172,9 +185,33 @@ def run_options(request: Request) -> runner.RunOptions:
                         else dict(request.target_options)),
         # never "provisioned": on AWS mitigate asks for it explicitly (run's is opt-in there)
         defaulted=request.defaulted - {"provisioned"},
-        announce=request.announce, confirm=request.confirm)
+        announce=request.announce, confirm=request.confirm, **_template_fields(request))
     runner.check(options)
     return options
+
+
+def _template_fields(request: Request) -> dict:
+    """The RunOptions fields of ``--template``: the memory sizes are the request's."""
+    return dict(template=request.template, function_names=request.function_names,
+                env_vars=request.env_vars, layer_dirs=request.layer_dirs,
+                template_memory=False)
+
+
+def _template_function(request: Request) -> None:
+    """Read ``--template`` for the one function mitigate measures: its runtime, and its own
+    memory size among the sizes compared (unless --memory was given). UsageError unless
+    the definition (or --function-name) leaves exactly one function that can run here."""
+    options = runner.RunOptions(runtimes=[], **_template_fields(request))
+    runner.read_template(options)
+    found = options.template_functions
+    if len(found) != 1:
+        raise UsageError(f"mitigate measures one function, and {request.template} has "
+                         f"{len(found)} that can run here ({', '.join(f.name for f in found)}): "
+                         "pick one with --function-name")
+    (function,) = found
+    request.runtime = function.runtime.name
+    if request.template_memory and function.configuration.memory_mb:
+        request.memory = sorted({*request.memory, function.configuration.memory_mb})
 
 
 def _check_aws(request: Request) -> None:
@@ -313,7 +350,7 @@ def node_packages(artifact: Artifact) -> list[Package]:
 
 
 def packages(artifact: Artifact) -> list[Package]:
-    return {"python": python_packages, "node": node_packages}[artifact.function.runtime.name](
+    return {"python": python_packages, "node": node_packages}[artifact.function.runtime.language](
         artifact)
 
 
@@ -426,7 +463,7 @@ def _measure_on_aws(request: Request, options: runner.RunOptions, artifact: Arti
     findings.keep_warm_s = request.keep_warm_s
     findings.idle = list(request.idle)
     reference = request.reference_mb
-    snapstart = request.runtime in SNAPSTART_RUNTIMES
+    snapstart = runtimes.get(request.runtime).language in SNAPSTART_RUNTIMES
     passes = [Pass("the function at every memory size"
                    + (" and the built-in functions" if compared else ""),
                    [Config(artifact, m) for m in request.memory]
@@ -493,7 +530,7 @@ class Pass:
 def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
                       workspace: Path, on_status) -> Artifact | None:
     """Fill in the packages and which were never loaded; the trimmed build, if any."""
-    if request.runtime not in ANALYSED:
+    if runtimes.get(request.runtime).language not in ANALYSED:
         findings.package_note = NOT_ANALYSED.get(
             request.runtime, f"not available for {request.runtime}: coldbench reads which "
                              f"packages init loaded for {' and '.join(ANALYSED)} only")
@@ -503,7 +540,8 @@ def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
     (profile,) = session.profile(session.Request(
         runtimes=[request.runtime], function_dir=request.function_dir, handler=request.handler,
         samples=request.profile_samples, memory_mb=request.reference_mb,
-        timeout_s=request.timeout_s, limits=request.limits), on_status=on_status)
+        timeout_s=request.timeout_s, limits=request.limits,
+        **_template_fields(request)), on_status=on_status)
     finished = [s for s in profile.profiled if s.error is None]
     findings.profiled = len(finished)
     if not finished:
@@ -512,7 +550,7 @@ def _analyse_packages(request: Request, artifact: Artifact, findings: Findings,
                                  f"({errors[0].get('type') if errors else 'no sample'})")
         return None
     # a failed sample's partial profile only adds to what is loaded: never more "unused"
-    loaded = loaded_names(request.runtime, [s.tree for s in profile.profiled],
+    loaded = loaded_names(runtimes.get(request.runtime).language, [s.tree for s in profile.profiled],
                           artifact.function.handler)
     findings.loaded = sorted(loaded)
     findings.unused = [p for p in findings.packages if not set(p.modules) & loaded]

@@ -11,7 +11,8 @@ from pathlib import Path
 from coldbench import build, function_sets, layers, runtimes, targets, templates
 from coldbench.errors import UsageError
 from coldbench.model.config import Config
-from coldbench.model.options import DEFAULT_MEMORY, URL_TARGETS, VIAS, RunOptions
+from coldbench.model.options import (DEFAULT_MEMORY, OWN_URL_TARGETS, URL_TARGETS, VIAS,
+                                     RunOptions)
 from coldbench.targets.base import Bursts, SweepsIdle
 
 __all__ = ["DEFAULT_MEMORY", "MEMORY_MAX_MB", "MEMORY_MIN_MB", "RunOptions", "check",
@@ -23,11 +24,14 @@ MAX_TIMEOUT_S = 900
 
 
 def parse_runtimes(text: str) -> list[str]:
+    """``--runtimes``: names and Lambda's identifiers, 'all' standing for every runtime
+    `all` takes, at the versions its name stands for ("all,python3.13": and python3.13)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if names == ["all"]:
-        return [name for name, runtime in runtimes.RUNTIMES.items() if runtime.in_all]
-    for name in names:
-        runtimes.get(name)
+    names = [found for name in names for found in (
+        [n for n, runtime in runtimes.RUNTIMES.items() if runtime.in_all]
+        if name == "all" else [name])]
+    # each runtime by its own name: python3.12 is python
+    names = [runtimes.get(name).name for name in names]
     if not names:
         raise UsageError("no runtime given: pass --runtimes all or a list such as python,go")
     return list(dict.fromkeys(names))
@@ -58,9 +62,10 @@ def check(options: RunOptions) -> None:
         read_template(options)
     if options.via not in VIAS:
         raise UsageError(f"unknown --via '{options.via}': choose {', '.join(VIAS)}")
-    if options.via == "url" and options.target not in URL_TARGETS:
-        raise UsageError(f"--via url: function URLs are served on this machine, for the "
-                         f"{' and '.join(URL_TARGETS)} targets, not {options.target}")
+    if options.via == "url" and options.target not in URL_TARGETS + OWN_URL_TARGETS:
+        raise UsageError(f"--via url: function URLs are served on this machine for the "
+                         f"{' and '.join(URL_TARGETS)} targets, and created for "
+                         f"{' and '.join(OWN_URL_TARGETS)}, not {options.target}")
     if options.via == "url" and options.profile:
         raise UsageError("--via url and --profile exclude each other: profile the function "
                          "through the Invoke API")
@@ -121,7 +126,10 @@ def read_template(options: RunOptions) -> None:
     app = templates.read(options.template, options.env_vars, options.layer_dirs)
     app = app.select(options.function_names)
     options.template_functions = app.functions()
-    options.notes.extend([*app.notes, *app.function_notes()])
+    # on Lambda, without --arch, each function is deployed for its own architecture
+    deployed_as_defined = (options.target == "aws"
+                           and "architectures" in options.defaulted)
+    options.notes.extend([*app.notes, *app.function_notes(deployed_as_defined)])
     options.runtimes = list(dict.fromkeys(f.runtime.name
                                           for f in options.template_functions))
     if options.template_memory:

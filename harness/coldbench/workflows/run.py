@@ -16,6 +16,7 @@ from coldbench import calibration as prediction
 from coldbench.errors import ColdbenchError
 from coldbench.measure import references
 from coldbench.model import BUILTIN_FUNCTION, Config, collect_metadata, now_iso
+from coldbench.model.options import URL_TARGETS
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
 from coldbench.targets.function_url import UrlTarget
 from coldbench.workflows import layers as layered
@@ -73,7 +74,7 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     plan = options.plan()
     with sigterm_as_interrupt():
         target = targets.make(options.target, options)
-        if options.via == "url":
+        if options.via == "url" and options.target in URL_TARGETS:   # AWS has its own URLs
             target = UrlTarget(target, options.timeout_s)
         try:
             configs = target.prepare(configs, plan)
@@ -98,7 +99,9 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
                 else:
                     predict(sample, options.calibration)
                 if (not sample.profiled and sample.function == BUILTIN_FUNCTION
-                        and sample.runtime in reference_runtimes and not sample.variant):
+                        and sample.runtime in reference_runtimes
+                        # through a function URL too (--via url): its init is the same
+                        and not sample.variant.but(via=None)):
                     reference_samples.append(sample)
                 else:
                     writer.add(sample)
@@ -192,6 +195,10 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
     ``started_at`` it took when the run started, before anything was built or deployed.
     ``artifacts``: (version, artifact) pairs, the version None outside `coldbench ab`."""
     return {
+        # the Lambda runtime each runtime ran as (a language's name: the documented row's
+        # version); the AWS target says what it deployed instead
+        "lambda_runtimes": {a.function.runtime.name: a.function.runtime.lambda_runtime
+                            for _, a in artifacts},
         **target.describe(),
         "run_id": run_id or new_run_id(),
         "started_at": started_at or now_iso(),

@@ -31,6 +31,11 @@ LOADED = re.compile(r"^(\S+) source: (.*)$")
 INITIALIZING = re.compile(r"^\d+ Initializing '([^']+)'")
 VERIFYING = re.compile(r"^(?:Start|End) class verification for: (\S+)")
 JVM_START = "JVM start, to its first logged class"
+# The JDK's own flight-recorder event classes, which JDK 21 and 25 load on the first use of
+# what they record (Thread.sleep: jdk.internal.event.ThreadSleepEvent), inside the code that
+# uses it: not events of their own, so their time stays with the class whose code ran (a
+# static initialiser that sleeps 200 ms keeps its 200 ms, as on JDK 17)
+JFR_EVENTS = "jdk.internal.event."
 
 
 def variables(folder: Path, env: dict[str, str]) -> dict[str, str]:
@@ -74,7 +79,7 @@ def events(text: str) -> list[tuple[int, str, str, str | None]]:
         elif verifying := VERIFYING.match(message):
             found.append((at, verifying[1].replace("/", "."), "verification", None))
     found.sort(key=lambda event: event[0])
-    return found
+    return [event for event in found if not event[1].startswith(JFR_EVENTS)]
 
 
 def origin(name: str, source: str | None, index: dict[str, str], task_root: Path) -> str:

@@ -17,7 +17,8 @@ def delete_created(clients: Clients, ledger: resources.Ledger, run_id: str, regi
                    status: Callable[[str], None], announce: Callable[[str], None]) -> None:
     """Delete what the run created; what could not be deleted is announced, with the
     command that tries again."""
-    created = ([resources.Resource("function", f, run_id) for f in ledger.functions]
+    created = ([resources.Resource("function URL", f, run_id) for f in ledger.urls]
+               + [resources.Resource("function", f, run_id) for f in ledger.functions]
                + [resources.Resource("layer", name, run_id) for name in ledger.layers]
                + [resources.Resource("repository", r, run_id) for r in ledger.repositories]
                + [resources.Resource("log group", g, run_id) for g in ledger.log_groups]
@@ -28,7 +29,8 @@ def delete_created(clients: Clients, ledger: resources.Ledger, run_id: str, regi
     images = (f"the repository {', '.join(ledger.repositories)} with its images, "
               if ledger.repositories else "")
     layers = f"{len(ledger.layers)} layers, " if ledger.layers else ""
-    status(f"deleting {len(ledger.functions)} functions, {layers}{images}{len(ledger.log_groups)} "
+    urls = f"{len(ledger.urls)} function URLs, " if ledger.urls else ""
+    status(f"deleting {urls}{len(ledger.functions)} functions, {layers}{images}{len(ledger.log_groups)} "
            f"log groups{' and role ' + ledger.role if ledger.role else ''}")
     errors = resources.delete(clients, created)
     for line in errors:

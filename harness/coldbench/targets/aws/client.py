@@ -47,6 +47,7 @@ class Endpoints:
     profile: str | None = None
     endpoint_url: str | None = None           # control plane; None: AWS
     invoke_endpoint_url: str | None = None    # Invoke; None: AWS
+    url_endpoint_url: str | None = None       # function URL requests (--via url); None: AWS
 
 
 class Clients:
@@ -65,6 +66,7 @@ class Clients:
         except BotoCoreError as exc:
             raise EnvironmentUnavailable(f"AWS: {redact(str(exc))}") from None
         self.region = endpoints.region
+        self._session = session
         self.partition = session.get_partition_for_region(endpoints.region)
         control = Config(retries={"mode": "adaptive", "total_max_attempts": attempts},
                          connect_timeout=10, read_timeout=60,
@@ -84,6 +86,11 @@ class Clients:
         self.ecr = session.client("ecr", endpoint_url=url, config=control)   # --package image
         self.invoke = session.client("lambda", endpoint_url=endpoints.invoke_endpoint_url,
                                      config=invoke)
+
+    def credentials(self):
+        """The caller's credentials as they are now (refreshed if they expire), for
+        signing requests that go through no boto3 client (``function_urls``)."""
+        return self._session.get_credentials().get_frozen_credentials()
 
     def check_credentials(self) -> None:
         """EnvironmentUnavailable unless the credentials work (STS GetCallerIdentity)."""

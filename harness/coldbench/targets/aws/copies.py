@@ -39,6 +39,7 @@ class Copy:
     state: str = "ready"                  # ready, priming, in-use, retiring, stale, failed
     version: str | None = None            # the qualifier to invoke when ready
     failure: dict | None = None
+    url: str | None = None                # its function URL (--via url)
 
 
 @dataclass

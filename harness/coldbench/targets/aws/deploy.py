@@ -16,6 +16,7 @@ from typing import Callable
 
 from coldbench.build import Artifact, FunctionConfiguration
 from coldbench.errors import EnvironmentUnavailable, UsageError
+from coldbench.targets.aws import function_urls
 from coldbench.targets.aws import package as packaging
 from coldbench.targets.aws import resources
 from coldbench.targets.aws.client import Clients, describe, unavailable
@@ -32,7 +33,8 @@ class Deployer:
     def __init__(self, clients: Clients, run_id: str, tags: dict[str, str],
                  ledger: resources.Ledger, timeout_s: int,
                  lambda_runtime: Callable[[Artifact], str], stop: threading.Event,
-                 status: Callable[[str], None]):
+                 status: Callable[[str], None], with_urls: bool = False):
+        """``with_urls``: each function gets a function URL (``--via url``)."""
         self.clients = clients
         self.run_id = run_id
         self.tags = tags
@@ -41,6 +43,7 @@ class Deployer:
         self.lambda_runtime = lambda_runtime
         self.stop = stop
         self.status = status
+        self.with_urls = with_urls
         self.layer_arns: dict[str, str] = {}     # layer digest -> its version's ARN
 
     def create_role(self) -> str:
@@ -164,6 +167,11 @@ class Deployer:
         except Stuck as exc:
             for copy in slots:      # not yet shared: the priming starts once all are created
                 copy.state, copy.failure = "failed", exc.failure
+            return
+        if self.with_urls:
+            url = function_urls.create(self.clients, name, self.ledger)
+            for copy in slots:
+                copy.url = url
 
 
 def function_tag(function) -> str:

@@ -46,17 +46,26 @@ def invoke(clients: Clients, copy: Copy, event: dict,
                                   "message": describe(exc)}), False
     e2e_ms = ms_between(started, now_ns())
     log = base64.b64decode(response.get("LogResult") or "").decode("utf-8", "replace")
-    report = reports.find(log)
     try:
         document = json.loads(payload or b"null")
     except ValueError:
         document = payload.decode("utf-8", "replace")
     extra = {"region": clients.region, "function_name": copy.function,
              "executed_version": response.get("ExecutedVersion")}
+    return sample(reports.find(log), document, bool(response.get("FunctionError")), e2e_ms,
+                  extra)
+
+
+def sample(report: reports.Report | None, document, failed: bool, e2e_ms: float,
+           extra: dict, missing: str = "the invoke's log tail had no REPORT line",
+           ) -> tuple[Invoked, bool]:
+    """The sample of an invocation whose REPORT line is ``report`` and answer ``document``
+    (``failed``: the function raised, timed out or crashed), and whether its environment
+    lives on; ``missing``: the error's message when there is no REPORT."""
     if report is None:
         return Invoked(duration_ms=None, e2e_ms=e2e_ms, response=document, extra=extra,
                        error={"type": "Coldbench.NoReport", "phase": "invoke",
-                              "message": "the invoke's log tail had no REPORT line"}), False
+                              "message": missing}), False
     extra |= {"request_id": report.request_id,
               "billed_duration_ms": report.billed_duration_ms,
               "memory_size_mb": report.memory_size_mb,
@@ -71,7 +80,7 @@ def invoke(clients: Clients, copy: Copy, event: dict,
                               else report.restore_duration_ms),
                      max_memory_mb=float(report.max_memory_used_mb), e2e_ms=e2e_ms,
                      extra=extra)
-    if response.get("FunctionError"):
+    if failed:
         body = document if isinstance(document, dict) else {}
         kind = ("Sandbox.Timedout" if report.status == "timeout" else
                 report.error_type or body.get("errorType") or "Runtime.Unknown")

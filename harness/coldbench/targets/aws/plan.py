@@ -63,18 +63,21 @@ def refuse_snapstart_with_provisioned(snapstart: bool, plan) -> None:
 
 def package_configs(configs, architectures: list[str], lambda_runtime: Callable[[Artifact], str],
                     snapstart: bool, status: Callable[[str], None],
-                    package_types=("zip",), build_image=None):
+                    package_types=("zip",), build_image=None, own_architecture=False):
     """Each configuration once per architecture, and once more with SnapStart where the
     runtime supports it (``snapstart``), as ``AwsArtifact`` configurations; and the
     packages they deploy, one per function and architecture. With "image" among
     ``package_types``, once more as the container image ``build_image(artifact, package)``
-    makes (no SnapStart: Lambda has none for images)."""
+    makes (no SnapStart: Lambda has none for images). ``own_architecture`` (``--arch``
+    not given): a function whose definition names its architecture (``--template``'s
+    ``Architectures``) is deployed for that one only."""
     packages: dict[tuple[Artifact, str], packaging.Package] = {}
     made: dict[tuple[Artifact, str], images.LambdaImage] = {}     # by function, arch
     expanded = []
     for config in configs:
         identifier = lambda_runtime(config.artifact)
-        for arch in architectures:
+        defined = config.artifact.function.configuration.architecture
+        for arch in [defined] if own_architecture and defined else architectures:
             key = (config.artifact, arch)
             if key not in packages:
                 status(f"packaging {config.artifact.function.name} "
@@ -120,7 +123,7 @@ def cost_bound(configs, plan, lambda_runtime: Callable[[Artifact], str], timeout
 
 def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
               role_arn: str | None, copies: int, choices=(), built_images=(),
-              image_notes=()) -> str:
+              image_notes=(), via_url: bool = False) -> str:
     """What will be created, tagged how, with which runtime identifiers (``choices``,
     ``lambda_runtimes.Choice``), the container images it pushes (``built_images``,
     ``images.LambdaImage``) and what it can cost: shown before the question."""
@@ -152,6 +155,10 @@ def plan_text(configs, plan, estimate: cost.Estimate, region: str, run_id: str,
                          f"{i.runtime} {i.architecture} ({i.local_bytes / 1e6:,.0f} MB "
                          f"unpacked, on {i.base})" for i in built_images))
         lines += [f"    note: {note}" for note in image_notes]
+    if via_url:
+        lines.append("  - a function URL per function (AuthType AWS_IAM), every invocation a "
+                     "request to it signed with your credentials; each REPORT line read "
+                     "from the function's log group")
     if plan.burst:
         lines.append(f"  - a burst per configuration: {plan.burst} invocations at once of a "
                      "copy with no environment, after the other samples (throttles counted, "

@@ -66,6 +66,10 @@ class Aws(TargetPlugin):
         Option("--invoke-endpoint-url",
                help="send Invoke calls here instead of AWS: for local stand-ins such as "
                     "'coldbench serve'; region=URL pairs, comma-separated, for one per region."),
+        Option("--url-endpoint-url",
+               help="with --via url: send function URL requests here instead of to each "
+                    "function's URL (its host kept in the Host header, as signed): for "
+                    "local stand-ins."),
     )
     cleanup_options = (
         REGION, PROFILE,
@@ -92,6 +96,15 @@ class Aws(TargetPlugin):
                 options.notes.append(choice.note)
         if "provisioned" in options.defaulted:
             options.provisioned = 0      # opt-in on AWS: provisioned concurrency costs money
+        if options.via == "url":
+            # a function URL serves $LATEST or an alias, never a published version, which
+            # SnapStart and provisioned concurrency are measured on here ("Creating and
+            # managing Lambda function URLs": the qualifier must be an alias)
+            if settings.get("snapstart") or options.provisioned:
+                raise UsageError("--via url on AWS measures on-demand cold starts through "
+                                 "each function's URL: drop --snapstart and --provisioned")
+        elif settings.get("url_endpoint_url"):
+            raise UsageError("--url-endpoint-url goes with --via url")
 
     @classmethod
     def from_options(cls, options) -> AwsTarget | Regions:
@@ -104,7 +117,8 @@ class Aws(TargetPlugin):
             return AwsTarget(
                 Endpoints(region=region, profile=settings.get("profile"),
                           endpoint_url=settings.get("endpoint_url"),
-                          invoke_endpoint_url=invoke_urls[region]),
+                          invoke_endpoint_url=invoke_urls[region],
+                          url_endpoint_url=settings.get("url_endpoint_url")),
                 timeout_s=options.timeout_s,
                 architectures=parse_architectures(settings.get("architectures") or "x86_64"),
                 lambda_runtimes=settings.get("lambda_runtimes"),
@@ -121,6 +135,8 @@ class Aws(TargetPlugin):
                 announce=options.announce,
                 provisioned_poll_s=settings.get("provisioned_poll_s", PROVISIONED_POLL_S),
                 run_id=run_id, one_of_regions=len(regions) > 1,
+                own_architecture="architectures" in options.defaulted,
+                via=options.via,
             )
 
         if len(regions) == 1:

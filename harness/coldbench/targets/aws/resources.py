@@ -10,14 +10,17 @@ Everything is named with the run id and tagged ``coldbench:run-id``:
 - the functions, ``coldbench-<run id>-<runtime>-<memory>-<architecture>[-ss]-<copy>``
   ("ss": SnapStart, "img": a container image; copy "c1", "c2", ... for cold starts, "p1" for provisioned
   concurrency), with their published versions and provisioned-concurrency configurations;
+- with ``--via url``, each function's function URL (its URL config, ``function_urls``),
+  found through its function's tag;
 - with ``--package image``, an ECR repository ``coldbench-<run id>`` holding the run's
   container images (``images``);
 - with ``--layer``, a layer ``coldbench-<run id>-<layer name>`` per layer, with the version
   the run published. Lambda takes no tags on layers, so they are found by that name.
 
 ``find_leftovers`` lists by tag what a killed run left (functions, repositories, log
-groups, roles; layers by name), ``delete`` removes them: functions first (their versions
-and provisioned concurrency go with them), then layers (every version), repositories
+groups, roles; layers by name; function URLs by their function), ``delete`` removes them:
+function URLs first, then functions (their versions and provisioned concurrency go with
+them), then layers (every version), repositories
 (their images first), log groups, roles.
 """
 
@@ -54,6 +57,7 @@ def new_run_id() -> str:
 
 def function_name(run_id: str, runtime: str, memory_mb: int, architecture: str,
                   snapstart: bool, copy: str, image: bool = False, layers: int = 0) -> str:
+    runtime = re.sub(r"[^A-Za-z0-9_-]", "", runtime)     # a version: python3.13 -> python313
     return (f"{NAME_PREFIX}{run_id}-{runtime}-{memory_mb}-{architecture}"
             f"{'-ss' if snapstart else ''}{'-img' if image else ''}"
             f"{f'-l{layers}' if layers else ''}-{copy}")
@@ -86,6 +90,7 @@ class Ledger:
     log_groups: list[str] = field(default_factory=list)
     repositories: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)       # functions with a function URL
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, name: str) -> None:
@@ -191,7 +196,8 @@ def create_repository(clients: Clients, run_id: str, tags: dict[str, str],
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str            # "function", "layer", "repository", "log group" or "role"
+    kind: str            # "function URL", "function", "layer", "repository", "log group"
+    #                      or "role"; a function URL is named by its function
     name: str
     run_id: str
     started: str = ""
@@ -214,6 +220,9 @@ def find_leftovers(clients: Clients, run_id: str | None = None) -> list[Resource
         for function in page["Functions"]:
             if function["FunctionName"].startswith(NAME_PREFIX):
                 tags = clients.lambda_.list_tags(Resource=function["FunctionArn"])["Tags"]
+                ours = TAG_RUN in tags and (run_id is None or tags[TAG_RUN] == run_id)
+                if ours and has_url(clients, function["FunctionName"]):     # deleted first
+                    keep("function URL", function["FunctionName"], tags)
                 keep("function", function["FunctionName"], tags)
     for page in clients.lambda_.get_paginator("list_layers").paginate():
         for layer in page["Layers"]:       # untaggable: the run id is in the name
@@ -240,6 +249,26 @@ def find_leftovers(clients: Clients, run_id: str | None = None) -> list[Resource
             listed = clients.iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
             keep("role", role["RoleName"], {t["Key"]: t["Value"] for t in listed})
     return found
+
+
+def has_url(clients: Clients, function: str) -> bool:
+    """Whether the function has a function URL (GetFunctionUrlConfig)."""
+    try:
+        clients.lambda_.get_function_url_config(FunctionName=function)
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        return False
+    return True
+
+
+def delete_url(clients: Clients, function: str) -> None:
+    """The function's URL config (DeleteFunctionUrlConfig), before the function."""
+    try:
+        clients.lambda_.delete_function_url_config(FunctionName=function)
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
 
 
 def delete_function(clients: Clients, name: str) -> None:
@@ -298,15 +327,17 @@ def delete_role(clients: Clients, name: str) -> None:
             raise
 
 
-_DELETERS = {"function": delete_function, "layer": delete_layer,
+_DELETERS = {"function URL": delete_url, "function": delete_function, "layer": delete_layer,
              "repository": delete_repository, "log group": delete_log_group,
              "role": delete_role}
-_ORDER = {"function": 0, "layer": 1, "repository": 2, "log group": 3, "role": 4}
+_ORDER = {"function URL": 0, "function": 1, "layer": 2, "repository": 3, "log group": 4,
+          "role": 5}
 
 
 def delete(clients: Clients, resources: list[Resource],
            on_result: Callable[[Resource, str | None], None] = lambda r, e: None) -> list[str]:
-    """Delete ``resources`` (functions, layers, repositories, log groups, then roles); ``on_result(resource,
+    """Delete ``resources`` (function URLs, functions, layers, repositories, log groups, then
+    roles); ``on_result(resource,
     error or None)`` for each. The errors, as lines."""
     errors = []
     for resource in sorted(resources, key=lambda r: _ORDER[r.kind]):

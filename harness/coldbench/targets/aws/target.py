@@ -67,6 +67,7 @@ from coldbench.errors import UsageError
 from coldbench.model import Artifact, Config, ConfigKey, interval_text
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.aws import cleanup, estimate as cost, images, invoke as invocation
+from coldbench.targets.aws import function_urls
 from coldbench.targets.aws import resources
 from coldbench.targets.aws import idle as idle_sweep
 from coldbench.targets.aws import lambda_runtimes as schedule
@@ -98,7 +99,8 @@ class AwsTarget(Target):
                  announce: Callable[[str], None] | None = None,
                  provisioned_poll_s: float = PROVISIONED_POLL_S, today: date | None = None,
                  run_id: str | None = None, one_of_regions: bool = False,
-                 package_types: list[str] | None = None):
+                 package_types: list[str] | None = None, own_architecture: bool = False,
+                 via: str = "invoke"):
         """``lambda_runtimes``: ``--lambda-runtime`` as given (``lambda_runtimes.choose``);
         ``one_of_regions``: a region of a run in several (``aws.regions``), which shares
         ``run_id``, puts the region in its configurations' variant, and leaves the
@@ -106,7 +108,11 @@ class AwsTarget(Target):
         ``today``: the day the deprecation schedule is read for (None: today, UTC);
         ``status``: progress lines (may be quiet); ``announce``: what must be said
         whatever the verbosity (the plan and its cost, resources left behind);
-        ``package_types``: "zip", "image" or both (``--package``, ``images``)."""
+        ``package_types``: "zip", "image" or both (``--package``, ``images``);
+        ``own_architecture``: ``--arch`` was not given, so a template's function is
+        deployed for the architecture its definition names;
+        ``via``: "invoke" (the Invoke API) or "url" (each function's own function URL,
+        ``function_urls``)."""
         if not 1 <= timeout_s <= MAX_TIMEOUT_S:
             raise UsageError(f"--timeout {timeout_s:g}: Lambda takes 1 to {MAX_TIMEOUT_S} seconds")
         if copies < 1 or concurrency < 1:
@@ -122,6 +128,9 @@ class AwsTarget(Target):
         self.concurrency = concurrency
         self.snapstart = snapstart
         self.package_types = package_types or ["zip"]
+        self.own_architecture = own_architecture
+        self.via = via
+        self.urls: function_urls.UrlCaller | None = None      # --via url
         self.images: images.Images | None = None       # --package image
         self.max_cost = max_cost
         self.yes = yes
@@ -167,22 +176,30 @@ class AwsTarget(Target):
                                         min(c.memory_mb for c in configs))
         expanded, self._packages = package_configs(
             configs, self.architectures, self.lambda_runtime, self.snapstart, self.status,
-            self.package_types, self.images.build if self.images else None)
+            self.package_types, self.images.build if self.images else None,
+            self.own_architecture)
         require_snapstart_support(self.snapstart, expanded)
         if self.one_of_regions:         # the region sets its configurations apart
             expanded = [Config(a, c.memory_mb, a.variant) for c in expanded
                         for a in [replace(c.artifact, region=self.endpoints.region)]]
+        if self.via == "url":           # kept apart from invoked ones: "... via url"
+            expanded = [replace(c, variant=c.variant.but(via=self.via)) for c in expanded]
 
         self.clients = Clients(self.endpoints, invoke_timeout_s=self.timeout_s,
                                max_connections=max(self.concurrency, plan.burst) + 2)
         self.clients.check_credentials()
+        if self.via == "url":
+            self.urls = function_urls.UrlCaller(self.clients, self.timeout_s,
+                                                self.endpoints.url_endpoint_url,
+                                                stop=self._stop.is_set)
         built = self.images.built if self.images else []
         self.estimate = cost_bound(expanded, plan, self.lambda_runtime, self.timeout_s,
                                    self.endpoints.region,
                                    image_bytes=[i.local_bytes for i in built])
         text = plan_text(expanded, plan, self.estimate, self.endpoints.region, self.run_id,
                          self.role_arn, self.copies, list(self.choices.values()),
-                         built, self.images.notes if self.images else ())
+                         built, self.images.notes if self.images else (),
+                         via_url=self.via == "url")
         self.plan_text = text
         if self.one_of_regions:         # asked once for every region, then ``deploy``
             return expanded
@@ -200,7 +217,8 @@ class AwsTarget(Target):
 
     def _deploy(self, configs, plan) -> None:
         deployer = Deployer(self.clients, self.run_id, self.tags, self.ledger, self.timeout_s,
-                            self.lambda_runtime, self._stop, self.status)
+                            self.lambda_runtime, self._stop, self.status,
+                            with_urls=self.urls is not None)
         role_arn = deployer.create_role() if self.role_arn is None else self.role_arn
         if self.images is not None:
             self.status(f"creating ECR repository {resources.repository_name(self.run_id)}")
@@ -238,8 +256,10 @@ class AwsTarget(Target):
             def one(_) -> tuple[Invoked, float]:
                 together.wait()
                 started = now_ns()
-                result, _alive = invocation.invoke(self.clients, copy, event, attempts=1)
+                result, _alive = self.call(copy, event, attempts=1)
                 e2e_ms = ms_between(started, now_ns())
+                if self.urls is not None and result.e2e_ms is not None:
+                    e2e_ms = result.e2e_ms      # the request, without the REPORT's lookup
                 result.extra["architecture"] = artifact.package.architecture
                 result.extra["lambda_runtime"] = artifact.package.lambda_runtime
                 result.extra["package_type"] = artifact.package_type
@@ -263,7 +283,7 @@ class AwsTarget(Target):
                     f"{', '.join(interval_text(i) for i in intervals_s)}")
 
         def invoke(copy: Copy) -> Invoked:
-            result, _alive = invocation.invoke(self.clients, copy, event)
+            result, _alive = self.call(copy, event)
             return result
 
         for slot, result in idle_sweep.sweep(idle_sweep.slots(groups, intervals_s, samples),
@@ -275,7 +295,15 @@ class AwsTarget(Target):
 
     def invoke(self, copy: Copy, event: dict) -> tuple[Invoked, bool]:
         """One invocation with the log tail; the sample and whether the environment lives on."""
-        return invocation.invoke(self.clients, copy, event)
+        return self.call(copy, event)
+
+    def call(self, copy: Copy, event: dict,
+             attempts: int = invocation.INVOKE_ATTEMPTS) -> tuple[Invoked, bool]:
+        """One invocation as the run sends them: Invoke, or a request to the copy's
+        function URL (``--via url``)."""
+        if self.urls is not None:
+            return self.urls.call(copy, event, attempts)
+        return invocation.invoke(self.clients, copy, event, attempts)
 
     def count_start(self, group: Group, result: Invoked) -> None:
         """Count the first invocation of a cold-mode environment: one that Lambda had
@@ -323,6 +351,7 @@ class AwsTarget(Target):
             "copies": self.copies,
             "snapstart": self.snapstart,
             "function_timeout_s": self.timeout_s,
+            "via": self.via,
             "role": "given" if self.role_arn else "created for the run",
             "price_table": cost.PRICE_TABLE,
         }
@@ -331,7 +360,12 @@ class AwsTarget(Target):
             described["image_notes"] = self.images.notes
         if self.estimate is not None:
             described["cost_bound_usd"] = round(self.estimate.total_usd, 6)
-        for key in ("endpoint_url", "invoke_endpoint_url"):
+        if self.via == "url":
+            described["url"] = ("each function's own function URL (AuthType AWS_IAM, "
+                                "requests signed with SigV4); url_ms: the HTTP client's "
+                                "latency (httpx); Init Duration and Duration from the REPORT "
+                                "line in CloudWatch Logs")
+        for key in ("endpoint_url", "invoke_endpoint_url", "url_endpoint_url"):
             if getattr(self.endpoints, key):
                 described[key] = redact(getattr(self.endpoints, key))
         return described
@@ -352,6 +386,8 @@ class AwsTarget(Target):
                                        self.endpoints.region, self.status, self.announce)
             if self.images is not None:
                 self.images.close()
+            if self.urls is not None:
+                self.urls.close()
         cleanup.restore_hangup(self._previous_hup)
         self._previous_hup = None
 

@@ -1,0 +1,35 @@
+"""Validation case: a function whose init imports Powertools for AWS Lambda (Python)'s Logger
+and creates one, as aws-powertools/powertools-lambda-python#1164 measured it ("just
+logger", against an empty handler). The response follows functions/README.md."""
+
+import hashlib
+import os
+import platform
+import secrets
+
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="validation")
+BUF = bytes(i % 256 for i in range(4096))
+INSTANCE_ID = secrets.token_hex(8)
+INITIALIZATION_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+invocations = 0
+
+
+def handler(event, context):
+    global invocations
+    invocations += 1
+    work = int((event or {}).get("work", 0))
+    state = b""
+    for _ in range(work):
+        state = hashlib.sha256(state + BUF).digest()
+    return {
+        "runtime": "python",
+        "runtime_version": platform.python_version(),
+        "cold": invocations == 1 and INITIALIZATION_TYPE != "provisioned-concurrency",
+        "instance_id": INSTANCE_ID,
+        "invocation": invocations,
+        "initialization_type": INITIALIZATION_TYPE,
+        "work": work,
+        "digest": state.hex(),
+    }
