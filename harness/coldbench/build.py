@@ -147,7 +147,8 @@ def build(function: Function, rebuild: bool = False,
     runtime = function.runtime
     toolchain = runtime.toolchain_version()
     digest = source_digest(function)
-    key = hashlib.sha256(f"{digest}\0{runtime.build_version}\0{toolchain}".encode()).hexdigest()
+    settings = "".join(f"\0{name}={value}" for name, value in sorted(runtime.build_settings().items()))
+    key = hashlib.sha256(f"{digest}\0{runtime.build_version}\0{toolchain}{settings}".encode()).hexdigest()
     task_root = cache_root() / "build" / runtime.name / f"{function.name}-{key[:16]}"
     if task_root.is_dir() and not rebuild:
         if task_root.stat().st_mode & READABLE != READABLE:     # built before it was made so

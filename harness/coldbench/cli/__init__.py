@@ -19,7 +19,8 @@ from coldbench.cli import ab as ab_command
 from coldbench.cli import mitigate as mitigate_command
 from coldbench.cli import profile as profile_command
 from coldbench.cli import serve as serve_command
-from coldbench.cli.common import confirm_on_terminal, given, target_options
+from coldbench.cli.common import (confirm_on_terminal, given, python_bytecode_option,
+                                  target_options)
 from coldbench.cli.function_set import function_set_option
 from coldbench.cli.template import own_memory, template_options, template_settings
 from coldbench.cli.layers import layer_options, parsed_layers
@@ -110,6 +111,7 @@ def cli():
 @function_set_option
 @template_options
 @click.option("--rebuild", is_flag=True, help="Build functions again even if cached.")
+@python_bytecode_option
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--history", "history_dir", type=click.Path(path_type=Path),
               help="Keep the finished run in this history folder (e.g. results).")
@@ -132,7 +134,7 @@ def cli():
 def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_samples, work,
         timeout_s, cpu_model,
         no_limits, fmt, output, force, function_dir, handler, function_set, template,
-        function_names, env_vars, layer_dirs, rebuild, quiet,
+        function_names, env_vars, layer_dirs, rebuild, python_bytecode, quiet,
         history_dir, calibration_file, via, profile_init, layer_overhead, **settings):
     """Measure cold, warm and provisioned invocations and print the comparison table."""
     from coldbench.analysis import prediction
@@ -158,7 +160,7 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         timeout_s=timeout_s,
         target=target, cpu_model=cpu_model, limits=not no_limits, output=output, force=force,
         function_dir=function_dir, handler=handler, function_set=function_set,
-        rebuild=rebuild, profile=profile_init,
+        rebuild=rebuild, python_bytecode=python_bytecode, profile=profile_init,
         calibration=prediction.load(calibration_file) if calibration_file else None,
         layers=chosen_layers, layer_overhead=layer_overhead,
         target_options=targets.settings(targets.get(target), "run", settings),
@@ -189,9 +191,10 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
 @function_set_option
 @template_options
 @click.option("--rebuild", is_flag=True, help="Build again even if cached.")
+@python_bytecode_option
 @layer_options
 def build(runtimes, function_dir, function_set, template, function_names, env_vars,
-          layer_dirs, rebuild, **layer_settings):
+          layer_dirs, rebuild, python_bytecode, **layer_settings):
     """Build functions into the cache (run builds what is missing), and merge their
     layers (--layer) into the folder that is /opt for them."""
     from coldbench import build as builder
@@ -202,6 +205,7 @@ def build(runtimes, function_dir, function_set, template, function_names, env_va
     options = runner.RunOptions(runtimes=runner.parse_runtimes(runtimes),
                                 function_dir=function_dir, function_set=function_set,
                                 layers=parsed_layers(layer_settings),
+                                python_bytecode=python_bytecode,
                                 **template_settings(template, function_names, env_vars,
                                                     layer_dirs))
     runner.check(options)

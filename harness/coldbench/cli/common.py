@@ -11,6 +11,7 @@ from click.core import ParameterSource
 
 from coldbench import targets
 from coldbench.errors import ColdbenchError
+from coldbench.model.options import DEFAULT_PYTHON_BYTECODE, PYTHON_BYTECODES
 
 __all__ = ["confirm_on_terminal", "given", "target_options"]
 
@@ -52,3 +53,15 @@ def given(context: click.Context, names) -> set[str]:
     variable), not left at their default."""
     return {name for name in names
             if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
+
+
+python_bytecode_option = click.option(
+    "--python-bytecode", default=DEFAULT_PYTHON_BYTECODE, show_default=True,
+    type=click.Choice(PYTHON_BYTECODES),
+    help="How a Python function's own and its dependencies' bytecode reaches Lambda "
+         "(local and docker targets; the runtime client and the standard library stay as "
+         "Lambda's runtime brings them): stale, as SAM, the CDK and the Serverless "
+         "Framework deliver it (zip entries dated 1980: every .pyc is rejected and its "
+         "module compiled at each cold start); none, no .pyc (sam build's default); "
+         "valid, .pyc Python uses (hash-based .pyc, or a zip that keeps the files' dates). "
+         "docs/fidelity.md, section 3b.")

@@ -14,6 +14,13 @@ DEFAULT_MEMORY = (128, 512, 1769)
 VIAS = ("invoke", "url")
 URL_TARGETS = ("local", "docker")      # whose environments run on this machine
 OWN_URL_TARGETS = ("aws",)             # which give each function a real function URL
+# How a Python function's own and its dependencies' bytecode reaches Lambda
+# (``--python-bytecode``, ``coldbench.runtimes.python``; docs/fidelity.md, section 3b):
+# stale, as SAM, the CDK and the Serverless Framework deliver it (their zips date every file
+# 1980-01-01, so a .pyc made at install time no longer matches its source); none, no .pyc
+# (`sam build`'s default, AWS's advice); valid, .pyc that Python uses as they are.
+PYTHON_BYTECODES = ("stale", "none", "valid")
+DEFAULT_PYTHON_BYTECODE = "stale"
 # samples per configuration unless asked otherwise (`run`, `mitigate`, `serve`)
 DEFAULT_COLD, DEFAULT_WARM, DEFAULT_PROVISIONED, DEFAULT_IDLE_SAMPLES = 10, 20, 6, 10
 
@@ -80,6 +87,8 @@ class RunOptions:
     # to its function URL (``targets/function_url.py``; on AWS the function's own,
     # ``targets/aws/function_urls.py``)
     via: str = "invoke"
+    # how a Python function's own and its dependencies' bytecode arrives (PYTHON_BYTECODES)
+    python_bytecode: str = DEFAULT_PYTHON_BYTECODE
     # how a target talks to the user: progress lines, what must be said whatever the
     # verbosity, and a yes/no question (None: no one to ask)
     status: Callable[[str], None] | None = None

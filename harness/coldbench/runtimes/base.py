@@ -158,6 +158,12 @@ class Runtime(ABC):
             versioned.aws_init_row = identifier      # the published figure of that version
         return versioned
 
+    def build_settings(self) -> dict[str, str]:
+        """What this runtime's builds are made with beyond its recipe and toolchain (a
+        choice of the run's, such as Python's ``--python-bytecode``): part of the build's
+        cache key and of the results' record of each function. None by default."""
+        return {}
+
     @abstractmethod
     def toolchain_version(self) -> str:
         """Version of the toolchain and runtime, e.g. ``"Python 3.11.7"``.

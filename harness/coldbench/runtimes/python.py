@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import os
 import re
 import shutil
 import subprocess
@@ -9,7 +11,8 @@ from functools import cache
 from pathlib import Path
 
 from coldbench import toolchains
-from coldbench.errors import BuildError
+from coldbench.errors import BuildError, UsageError
+from coldbench.model.options import DEFAULT_PYTHON_BYTECODE, PYTHON_BYTECODES
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Runtime, join_paths,
                                      run_tool)
 from coldbench.tools import copy_sources
@@ -27,6 +30,38 @@ SITE_CUSTOMIZE_THEN_CLIENT = (
 # awslambdaric and its dependencies (their distribution names, normalised by pip)
 CLIENT_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot_restore_py")
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+# The date the zips of SAM (samcli/lib/package/utils.py, make_zip_with_permissions), the
+# CDK (cdk-assets, zipDirectory) and the Serverless Framework give every file: the earliest
+# a zip can hold, 1980-01-01 00:00 (docs/fidelity.md, section 3b).
+ZIP_EPOCH = 315532800
+# The client's files in the image (the docker target): compiled there in every mode, as
+# Lambda's runtime brings them (its /var/runtime)
+_CLIENT_PATHS = "{task_root}/awslambdaric {task_root}/simplejson {task_root}/snapshot_restore_py.py"
+
+
+def deliver_bytecode(task_root: Path, mode: str, kept: list[Path]) -> None:
+    """Leave the task root's bytecode as a deployment tool delivers it to Lambda, but for
+    ``kept`` (the runtime client's files, which come with Lambda's runtime): "valid", as
+    compiled; "stale", every .py dated ZIP_EPOCH, as it is unpacked from the tools' zips,
+    so that the .pyc made beside it (which records the source's date and size, PEP 552's
+    default) no longer matches it and Python compiles the source at every import (and
+    cannot keep the result: the task root is read-only); "none", no .pyc at all."""
+    if mode == "valid":
+        return
+    kept = {path.resolve() for path in kept}
+    for folder, dirs, names in os.walk(task_root):
+        here = Path(folder).resolve()
+        if here in kept:
+            dirs[:] = []
+            continue
+        for name in names:
+            path = here / name
+            if path in kept:
+                continue
+            if mode == "stale" and name.endswith(".py"):
+                os.utime(path, (ZIP_EPOCH, ZIP_EPOCH), follow_symlinks=False)
+            elif mode == "none" and name.endswith(".pyc") and here.name == "__pycache__":
+                path.unlink()
 
 
 def same_minor_version(toolchain: str, found_version: str) -> None:
@@ -76,6 +111,22 @@ class Python(Runtime):
     probe = "coldbench.profile.probes.python"
     aws_init_row = "python3.12"
     build_version = "2"
+    # how the function's own and its dependencies' bytecode arrives (``deliver_bytecode``)
+    bytecode = DEFAULT_PYTHON_BYTECODE
+
+    def with_bytecode(self, mode: str) -> "Python":
+        """This runtime, building with its functions' bytecode delivered as ``mode`` (one of
+        PYTHON_BYTECODES); the same name in results."""
+        if mode not in PYTHON_BYTECODES:
+            raise UsageError(f"--python-bytecode {mode}: choose {', '.join(PYTHON_BYTECODES)}")
+        if mode == self.bytecode:
+            return self
+        chosen = copy.copy(self)
+        chosen.bytecode = mode
+        return chosen
+
+    def build_settings(self) -> dict[str, str]:
+        return {"python_bytecode": self.bytecode}
 
     @property
     def image(self) -> ImageRecipe:
@@ -84,7 +135,9 @@ class Python(Runtime):
         Debian's python3 for a system Python, which must then be the same major.minor
         (checked). The task root's modules are compiled once in the image, as Lambda's
         runtime ships them: otherwise every cold start of a read-only /var/task would
-        compile them again."""
+        compile them again. Unless the function's bytecode is to arrive valid, only the
+        runtime client's: the image gets the task root without its bytecode, so there
+        "stale" arrives as "none" (``deliver_bytecode``)."""
         version = self.lambda_runtime.removeprefix("python")
         return ImageRecipe(aws_base=f"public.ecr.aws/lambda/python:{version}",
                            executable="/usr/bin/python3", version="{executable} --version 2>&1",
@@ -92,7 +145,9 @@ class Python(Runtime):
                            host_tree=self._tree,
                            origin=(f"this machine's Python {version}" if self._own_folder()
                                    else "Debian's package python3"),
-                           finish="{executable} -m compileall -q {task_root} >/dev/null",
+                           finish=("{executable} -m compileall -q "
+                                   f"{'{task_root}' if self.bytecode == 'valid' else _CLIENT_PATHS}"
+                                   " >/dev/null"),
                            check=same_minor_version)
 
     def _tree(self) -> tuple[Path, Path] | None:
@@ -126,9 +181,12 @@ class Python(Runtime):
         if (source / "requirements.txt").is_file():
             argv += ["-r", str(source / "requirements.txt")]
         self.run_tool(argv, cwd=out)
-        # Compiled now, as Lambda's packages arrive: otherwise the first environment after a
-        # build would compile them inside its Init Duration and every later one would not.
+        # Compiled now: otherwise the first environment after a build would compile them
+        # inside its Init Duration and every later one would not. Then the function's own
+        # and its dependencies' bytecode made as its deployment tool delivers it
+        # (--python-bytecode); the client's stays valid, as Lambda's runtime brings it.
         self.run_tool([python, "-m", "compileall", "-q", str(out)], cwd=out)
+        deliver_bytecode(out, self.bytecode, self.runtime_files(out))
 
     def launch(self, task_root: Path, handler: str, memory_mb: int) -> Launch:
         # As Lambda's python bootstrap does: the task root on the path, the client as main.

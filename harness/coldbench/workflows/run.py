@@ -217,7 +217,11 @@ def run_metadata(options: RunOptions, target, artifacts, run_id: str | None = No
                        **({"version": version} if version is not None else {}),
                        **({"layers": [layer.describe() for layer in a.function.layers]}
                           if a.function.layers else {}),
-                       **configuration_of(a.function)}
+                       **configuration_of(a.function),
+                       # how the build was made (Python's --python-bytecode): the local
+                       # and docker targets run the build; the AWS target deploys its own
+                       **(a.function.runtime.build_settings()
+                          if options.target in URL_TARGETS else {})}
                       for version, a in artifacts],
         **({"layer_overhead": True} if options.layer_overhead else {}),
         **({"template": str(options.template)} if options.template is not None else {}),
