@@ -388,6 +388,14 @@ class Serve:
                 break
         threading.Thread(target=self._drain, daemon=True).start()
 
+    @classmethod
+    def following(cls, control_plane_url: str, runtimes: str, idle_timeout_s: float,
+                  region: str = "us-east-1", env: dict | None = None) -> Serve:
+        """``coldbench serve`` of ``runtimes`` following the control plane at
+        ``control_plane_url``: it offers the functions that control plane holds."""
+        return cls("--runtimes", runtimes, "--control-plane-url", control_plane_url,
+                   "--region", region, "--idle-timeout", str(idle_timeout_s), env=env)
+
     def _drain(self):
         for line in self.process.stderr:
             self.lines.append(line)
@@ -404,6 +412,48 @@ def stop(process: subprocess.Popen, timeout_s: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def serve_behind(control_plane_url: str, runtimes: str, idle_timeout_s: float,
+                 region: str = "us-east-1"):
+    """`Serve.following` the control plane, and a stand-in in front of serve that counts
+    (and may rewrite) the invocations on their way: yields that stand-in; both stopped
+    at the end."""
+    serve = Serve.following(control_plane_url, runtimes, idle_timeout_s, region)
+    try:
+        front = StandIn(serve.url)
+        try:
+            yield front
+        finally:
+            front.close()
+    finally:
+        serve.close()
+
+
+def boto(url: str, service: str, region: str = "us-east-1",
+         key_id: str = DUMMY_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+         secret: str = DUMMY_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"], **options):
+    """A boto3 client of ``service`` at ``url`` (moto, a stand-in, serve) with these
+    credentials; ``options`` go to boto3.client as they are."""
+    import boto3
+    return boto3.client(service, endpoint_url=url, region_name=region,
+                        aws_access_key_id=key_id, aws_secret_access_key=secret, **options)
+
+
+def functions_in(url: str, region: str = "us-east-1") -> list[str]:
+    """The names of the functions the control plane at ``url`` holds in ``region``."""
+    return [f["FunctionName"] for f in boto(url, "lambda", region).list_functions()["Functions"]]
+
+
+def left_in(url: str, region: str = "us-east-1") -> list[str]:
+    """Every function, and every coldbench log group and role, the control plane at ``url``
+    still holds in ``region``."""
+    groups = [g["logGroupName"] for g in boto(url, "logs", region).describe_log_groups(
+        logGroupNamePrefix="/aws/lambda/coldbench-")["logGroups"]]
+    roles = [r["RoleName"]
+             for r in boto(url, "iam", region).list_roles(PathPrefix="/coldbench/")["Roles"]]
+    return functions_in(url, region) + groups + roles
 
 
 @contextmanager

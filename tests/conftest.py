@@ -1,10 +1,16 @@
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from aws_standin import DUMMY_ENVIRONMENT, boto, moto_behind_standin
 
 # this session's cgroups (and those of the commands it runs) under a parent of its own
 os.environ["COLDBENCH_CGROUP_PARENT"] = f"coldbench-test-{os.getpid()}"
@@ -27,10 +33,95 @@ def make_sample(**fields):
     return Sample(**(defaults | fields))
 
 
+def make_idle_sample(idle_s: float, cold: bool | None, duration_ms: float | None,
+                     init_ms: float | None = None, error: dict | None = None):
+    """One sample of an idle sweep (``--idle``), python arm64 512 MB, as the sweep files
+    it: invoked after ``idle_s`` seconds, cold or warm as its REPORT said (``None`` where
+    there was no REPORT)."""
+    from coldbench.model import Variant
+    return make_sample(memory_mb=512, mode="cold" if cold else "warm", init_ms=init_ms,
+                       duration_ms=duration_ms, cold=cold, error=error,
+                       variant=Variant(architecture="arm64", idle_s=idle_s),
+                       extra={"idle_s": idle_s, "architecture": "arm64", "report_cold": cold})
+
+
+def shows(text: str, value: float) -> bool:
+    """Whether ``text`` (a cell or label: "1,751", "0.50", "32.5 ms") shows ``value``,
+    rounded to the digits it has; the expected figure is the measured one, never one
+    formatted by the code under test."""
+    number = re.search(r"\d[\d,]*(\.\d+)?", text)
+    assert number, text
+    digits = number.group().replace(",", "")
+    return abs(float(digits) - value) <= 0.5 * 10 ** -len(digits.partition(".")[2]) + 1e-9
+
+
 def run_cli(*args, timeout=900, **kwargs) -> subprocess.CompletedProcess:
     """`coldbench ARGS` as a user runs it, in a fresh process."""
     return subprocess.run([sys.executable, "-m", "coldbench", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def exchange(address: str, data: bytes, wait_s: float = 10.0) -> tuple[bytes, float]:
+    """Send raw bytes to ``address`` (``host:port``, with or without ``http://``), as a
+    client that breaks the protocol would; what came back until the server closed the
+    connection, and the seconds that took. A server that does not close within ``wait_s``
+    fails the test."""
+    host, port = address.removeprefix("http://").rsplit(":", 1)
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=wait_s) as sock:
+        sock.sendall(data)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        except TimeoutError:
+            pytest.fail(f"the connection was still open after {wait_s} s: {answer[:200]!r}")
+    return answer, time.monotonic() - started
+
+
+def invoke_once(target, artifact, memory_mb: int, event: dict | None = None):
+    """One invocation of ``artifact`` at ``memory_mb`` in a fresh environment of ``target``
+    (prepared for it first, as a run prepares); what it gave. The environment and the
+    target are closed after."""
+    from coldbench.model import Config
+    try:
+        target.prepare([Config(artifact, memory_mb)], None)
+        environment = target.start(artifact, memory_mb, provisioned=False)
+        try:
+            return environment.invoke(event or {"work": 1})
+        finally:
+            environment.close()
+    finally:
+        target.close()
+
+
+def invoke_client(url: str):
+    """A boto3 Lambda client of ``coldbench serve`` at ``url``: one attempt per call (a
+    retry would hide what the server answered), and patience for a cold start."""
+    from botocore.config import Config
+    return boto(url, "lambda", config=Config(retries={"max_attempts": 1}, read_timeout=120))
+
+
+@pytest.fixture
+def serving(monkeypatch):
+    """``serving(function_dir=None, handler=None, **settings)``: `coldbench serve`'s server
+    for python (the built-in function unless ``function_dir``) on a free port, serving in
+    this process; every one started is closed at the end of the test."""
+    from coldbench.serve import Server, artifacts_for
+    for key, value in DUMMY_ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
+    started = []
+
+    def start(function_dir=None, handler=None, **settings):
+        server = Server(artifacts_for(["python"], function_dir, handler), port=0, **settings)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return server
+    yield start
+    for server in started:
+        server.close()
 
 
 @pytest.fixture
@@ -91,7 +182,6 @@ def real_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def control_plane():
     """moto's server and the stand-in in front of it (aws_standin.py), for a test module."""
-    from aws_standin import moto_behind_standin
     with moto_behind_standin() as pair:
         yield pair
 

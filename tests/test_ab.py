@@ -16,9 +16,9 @@ from coldbench.analysis import compare as comparing
 from coldbench.errors import EXIT_REGRESSION, EXIT_USAGE
 from coldbench.render.ab import MARKER, markdown
 from coldbench.model import Variant
-from coldbench.results.schema import Results, Sample, load
+from coldbench.results.schema import Results, load
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, make_sample, run_cli
 from github_standin import GitHub
 
 EXAMPLE = ROOT / "examples" / "ab-function"
@@ -38,20 +38,15 @@ RUN = {"target": "local", "cpu": "AMD EPYC 7R13", "run_id": "20261206T190000Z-0a
               "functions": ["functions/orders"]}}
 
 
-def sample(version: str, mode: str, value: float) -> Sample:
-    return Sample(runtime="python", memory_mb=512, mode=mode, function="orders",
-                  init_ms=value - 1.0 if mode == "cold" else None,
-                  duration_ms=1.0 if mode == "cold" else value, e2e_ms=None, billed_ms=None,
-                  max_memory_mb=None, cold=mode == "cold", error=None,
-                  variant=Variant(version=version))
-
-
 def ab_results() -> Results:
+    base = dict(memory_mb=512, function="orders", variant=Variant(version="base"))
+    head = base | {"variant": Variant(version="head")}
     samples = []
-    for i in range(10):                    # interleaved, as the run takes them
-        samples += [sample("base", "cold", 60.0 + i), sample("head", "cold", 161.0 + i)]
+    for i in range(10):     # interleaved, as the run takes them; cold starts 60 + i, 161 + i
+        samples += [make_sample(**base, init_ms=59.0 + i), make_sample(**head, init_ms=160.0 + i)]
     for i in range(10):
-        samples += [sample("base", "warm", 2.0 + i / 10), sample("head", "warm", 2.05 + i / 10)]
+        samples += [make_sample(**base, mode="warm", duration_ms=2.0 + i / 10),
+                    make_sample(**head, mode="warm", duration_ms=2.05 + i / 10)]
     return Results(run=json.loads(json.dumps(RUN)), samples=samples)
 
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn
+from aws_standin import DUMMY_ENVIRONMENT, serve_behind
 from conftest import run_cli
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -22,12 +22,8 @@ INVOKE = r"^/2015-03-31/functions/[^/?]+/invocations"
 @pytest.fixture
 def aws(control_plane):
     moto, standin = control_plane
-    serve = Serve("--runtimes", "go", "--control-plane-url", standin.url, "--region", REGION,
-                  "--idle-timeout", "30")
-    front = StandIn(serve.url)
-    yield standin, front
-    front.close()
-    serve.close()
+    with serve_behind(standin.url, "go", 30, REGION) as front:
+        yield standin, front
 
 
 def run_burst(aws, tmp_path, *args, work=1):

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, StandIn, free_port
+from aws_standin import DUMMY_ENVIRONMENT, StandIn, boto, free_port
 from conftest import run_cli
 
 pytestmark = pytest.mark.aws
@@ -85,8 +85,7 @@ def cli_environment() -> dict:
 
 
 def coldbench_roles(moto) -> list[str]:
-    import boto3
-    iam = boto3.client("iam", endpoint_url=moto.url, region_name=REGION)
+    iam = boto(moto.url, "iam", REGION)
     return [r["RoleName"] for r in iam.list_roles(PathPrefix="/coldbench/")["Roles"]]
 
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, FunctionUrls, Serve
+from aws_standin import DUMMY_ENVIRONMENT, FunctionUrls, Serve, boto, functions_in
 from conftest import run_cli
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -27,19 +27,12 @@ def stand_ins(control_plane):
     """...with serve and the function URLs for one test: serve's environments (and their
     cgroups) end with the test."""
     moto, standin = control_plane
-    serve = Serve("--runtimes", "python", "--control-plane-url", standin.url,
-                  "--region", REGION, "--idle-timeout", "30",
-                  env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
+    serve = Serve.following(standin.url, "python", 30, REGION,
+                            env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
     urls = FunctionUrls(moto.url, serve.url, {KEY_ID: SECRET}, REGION)
     yield moto, standin, serve, urls
     urls.close()
     serve.close()
-
-
-def boto(moto, service):
-    import boto3
-    return boto3.client(service, endpoint_url=moto.url, region_name=REGION,
-                        aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
 
 
 def test_a_run_via_url_measures_through_signed_requests_to_real_function_urls(
@@ -61,7 +54,7 @@ def test_a_run_via_url_measures_through_signed_requests_to_real_function_urls(
     url_paths = [p for m, p in standin.requests if m == "POST" and p.endswith("/url")]
     deleted = [p for m, p in standin.requests if m == "DELETE" and p.endswith("/url")]
     assert sorted(deleted) == sorted(url_paths)
-    assert not boto(moto, "lambda").list_functions()["Functions"]
+    assert not functions_in(moto.url, REGION)
 
     samples = json.loads((tmp_path / "run.json").read_text())["samples"]
     assert len(samples) == 6 and all(s["error"] is None for s in samples)
@@ -89,7 +82,6 @@ def _signed_post(url: str, key_id: str, secret: str, body: bytes = b"{}"):
     (None: not signed)."""
     from urllib.parse import urlsplit
 
-    import httpx
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -110,7 +102,7 @@ def test_a_request_without_a_valid_signature_is_refused(stand_ins):
     import httpx
 
     moto, standin, serve, urls = stand_ins
-    lambda_ = boto(moto, "lambda")
+    lambda_ = boto(moto.url, "lambda", REGION, KEY_ID, SECRET)
     name = "coldbench-python-256"
     lambda_.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler",
                             Role=_role(moto),
@@ -146,7 +138,7 @@ def test_cleanup_finds_a_function_url_left_behind(stand_ins, monkeypatch):
     from coldbench.targets.aws.plugin import Aws
 
     moto, standin, serve, urls = stand_ins
-    lambda_ = boto(moto, "lambda")
+    lambda_ = boto(moto.url, "lambda", REGION, KEY_ID, SECRET)
     run_id, names = "0badf00d", ["coldbench-0badf00d-python-128-x86_64-c1",
                                  "coldbench-0badf00d-python-128-x86_64-c2"]
     for name in names:
@@ -173,7 +165,7 @@ def test_cleanup_finds_a_function_url_left_behind(stand_ins, monkeypatch):
 
 def _role(moto) -> str:
     """An execution role in moto (CreateFunction checks that it exists)."""
-    iam = boto(moto, "iam")
+    iam = boto(moto.url, "iam", REGION, KEY_ID, SECRET)
     try:
         return iam.get_role(RoleName="url-test-execution")["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
@@ -213,4 +205,4 @@ def test_a_refused_request_is_a_sample_with_its_error(stand_ins, tmp_path):
     cold = [s for s in samples if s["mode"] == "cold"]
     assert cold and {s["error"]["type"] for s in cold} == {"AccessDeniedException"}
     assert all(s["url_status"] == 403 and "403" in s["error"]["message"] for s in cold)
-    assert not boto(moto, "lambda").list_functions()["Functions"]
+    assert not functions_in(moto.url, REGION)

@@ -12,11 +12,8 @@ import time
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn
-from conftest import make_sample, run_cli
-
-from coldbench.model import Variant
-
+from aws_standin import DUMMY_ENVIRONMENT, serve_behind
+from conftest import make_idle_sample, run_cli
 
 REGION = "us-east-1"
 ENVIRONMENT = {**os.environ, **DUMMY_ENVIRONMENT}
@@ -27,12 +24,8 @@ CREATE_FUNCTION = r"^/2015-03-31/functions/?(\?|$)"
 @pytest.fixture
 def serve(control_plane):
     _, standin = control_plane
-    served = Serve("--runtimes", "go", "--control-plane-url", standin.url, "--region", REGION,
-                   "--idle-timeout", "1")
-    front = StandIn(served.url)         # counts the invocations on their way to serve
-    yield standin, front
-    front.close()
-    served.close()
+    with serve_behind(standin.url, "go", 1, REGION) as front:
+        yield standin, front
 
 
 @pytest.mark.aws
@@ -177,14 +170,6 @@ def test_the_cost_bound_counts_both_invocations_of_every_idle_sample_as_cold_sta
     assert snap.invocations == 1
 
 
-def _sample(idle_s, cold, duration_ms, init_ms=None, error=None):
-    return make_sample(memory_mb=512, mode="cold" if cold else "warm",
-                       init_ms=init_ms, duration_ms=duration_ms, cold=cold, error=error,
-                       variant=Variant(architecture="arm64", idle_s=idle_s),
-                       extra={"idle_s": idle_s,
-                         "architecture": "arm64", "report_cold": cold})
-
-
 def test_keep_warm_lines_from_the_samples_of_each_interval():
     # 5m: 4 warm (Duration 2.5 ms each, billed 3 ms), 1 cold, 1 failed (left out of n);
     # 60m: 2 cold, Init 300 ms + Duration 20 ms.
@@ -195,10 +180,10 @@ def test_keep_warm_lines_from_the_samples_of_each_interval():
     from coldbench.prices import load
     from coldbench.render.idle import keep_warm_lines
 
-    samples = ([_sample(300.0, False, 2.5) for _ in range(4)]
-               + [_sample(300.0, True, 20.0, 280.0),
-                  _sample(300.0, None, None, error={"type": "Coldbench.NoReport"})]
-               + [_sample(3600.0, True, 20.0, 300.0) for _ in range(2)])
+    samples = ([make_idle_sample(300.0, False, 2.5) for _ in range(4)]
+               + [make_idle_sample(300.0, True, 20.0, 280.0),
+                  make_idle_sample(300.0, None, None, error={"type": "Coldbench.NoReport"})]
+               + [make_idle_sample(3600.0, True, 20.0, 300.0) for _ in range(2)])
     samples[5].mode = "warm"
     found = after_idle(summarize_samples(samples))
     assert [(r.idle_s, r.cold, r.n, r.probability) for r in found] == \

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve
+from aws_standin import DUMMY_ENVIRONMENT, Serve, boto
 from conftest import run_cli
 from registry_standin import Registry, connect
 
@@ -32,16 +32,9 @@ def registry():
 def aws(control_plane, registry, engine):
     moto, standin = control_plane
     connect(standin, registry)
-    serve = Serve("--runtimes", "python", "--control-plane-url", standin.url,
-                  "--region", REGION, "--idle-timeout", "30")
+    serve = Serve.following(standin.url, "python", 30, REGION)
     yield moto, standin, serve
     serve.close()
-
-
-def boto(url, service):
-    import boto3
-    return boto3.client(service, endpoint_url=url, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def repositories(url) -> list[str]:

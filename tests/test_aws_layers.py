@@ -16,7 +16,7 @@ import zipfile
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve
+from aws_standin import DUMMY_ENVIRONMENT, Serve, boto, functions_in
 from conftest import run_cli
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -30,21 +30,13 @@ CREATE = r"^/2015-03-31/functions/?$"
 @pytest.fixture
 def aws(control_plane):
     moto, standin = control_plane
-    serve = Serve("--runtimes", "python", "--control-plane-url", standin.url,
-                  "--region", REGION, "--idle-timeout", "30")
+    serve = Serve.following(standin.url, "python", 30, REGION)
     yield moto, standin, serve
     serve.close()
 
 
-def lambda_client(moto):
-    import boto3
-    return boto3.client("lambda", endpoint_url=moto.url, region_name=REGION,
-                        aws_access_key_id=DUMMY_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DUMMY_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"])
-
-
 def coldbench_layers(moto) -> list[str]:
-    return [layer["LayerName"] for layer in lambda_client(moto).list_layers()["Layers"]
+    return [layer["LayerName"] for layer in boto(moto.url, "lambda").list_layers()["Layers"]
             if layer["LayerName"].startswith("coldbench-")]
 
 
@@ -107,7 +99,7 @@ def test_cleanup_finds_the_layers_of_a_killed_run(aws, tmp_path):
          "--output", tmp_path / "killed.json", "--quiet"],
         env=ENVIRONMENT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not lambda_client(moto).list_functions()["Functions"]:
+    while not functions_in(moto.url):
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.2)
     time.sleep(1)
@@ -126,4 +118,4 @@ def test_cleanup_finds_the_layers_of_a_killed_run(aws, tmp_path):
     cleaned = run_cli(*common, "--run-id", run_id, "--yes", env=ENVIRONMENT)
     assert cleaned.returncode == 0, cleaned.stderr
     assert coldbench_layers(moto) == []
-    assert lambda_client(moto).list_functions()["Functions"] == []
+    assert functions_in(moto.url) == []

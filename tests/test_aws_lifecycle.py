@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, as_json, restored
+from aws_standin import DUMMY_ENVIRONMENT, as_json, functions_in, restored, serve_behind
 from conftest import run_cli
 from coldbench.targets.aws import lambda_runtimes as schedule
 
@@ -27,21 +27,8 @@ CREATE = r"^/2015-03-31/functions/?$"
 def aws(control_plane):
     """moto and its stand-in; serve following it; and a stand-in in front of serve."""
     moto, standin = control_plane
-    serve = Serve("--runtimes", "python", "--control-plane-url", standin.url,
-                  "--region", REGION, "--idle-timeout", "30")
-    front = StandIn(serve.url)
-    yield moto, standin, front
-    front.close()
-    serve.close()
-
-
-def functions_in(moto) -> list[str]:
-    import boto3
-    client = boto3.client("lambda", endpoint_url=moto.url, region_name=REGION,
-                          **{k: DUMMY_ENVIRONMENT[v] for k, v in (
-                              ("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
-                              ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"))})
-    return [f["FunctionName"] for f in client.list_functions()["Functions"]]
+    with serve_behind(standin.url, "python", 30, REGION) as front:
+        yield moto, standin, front
 
 
 def run_aws(aws, tmp_path, *args, output="run.json"):
@@ -67,7 +54,7 @@ def test_an_identifier_lambda_no_longer_creates_is_refused_before_anything_exist
                            "successor is nodejs16.x; the nearest one Lambda supports on ")
     assert line.endswith("nothing was created")
     assert len(standin.requests) == before                  # not one AWS call
-    assert functions_in(moto) == [] and not (tmp_path / "refused.json").exists()
+    assert functions_in(moto.url) == [] and not (tmp_path / "refused.json").exists()
 
 
 def test_text_logs_are_asked_for_and_proactive_initialization_is_a_rate(aws, tmp_path):
@@ -99,7 +86,7 @@ def test_text_logs_are_asked_for_and_proactive_initialization_is_a_rate(aws, tmp
     assert ("warning: python x86_64 128 MB cold: 2 of 4 cold invocations (50%) reached an "
             "environment Lambda had initialised before the request") in result.stderr
     assert "did not report the expected cold flag" not in result.stderr
-    assert functions_in(moto) == []
+    assert functions_in(moto.url) == []
 
 
 def test_a_snapstart_sample_without_a_restore_is_flagged_and_excluded(aws, tmp_path):
@@ -126,4 +113,4 @@ def test_a_snapstart_sample_without_a_restore_is_flagged_and_excluded(aws, tmp_p
         "cold_invocations": 2, "without_restore": 1, "without_restore_rate": 0.5}
     assert ("python x86_64 SnapStart 256 MB cold: 1 of 2 invocations failed "
             "(Coldbench.NoRestore x1); they are excluded") in result.stderr
-    assert functions_in(moto) == []
+    assert functions_in(moto.url) == []

@@ -24,9 +24,8 @@ ENVIRONMENT.pop("AWS_SESSION_TOKEN")
 
 def test_provided_is_deployed_with_its_bootstrap_and_measured(control_plane, tmp_path):
     moto, standin = control_plane
-    serve = Serve("--runtimes", "provided", "--control-plane-url", standin.url,
-                  "--region", REGION, "--idle-timeout", "30",
-                  env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
+    serve = Serve.following(standin.url, "provided", 30, REGION,
+                            env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
     try:
         before = len(standin.sent("POST", r"^/2015-03-31/functions/?$"))
         result = run_cli("run", "--target", "aws", "--region", REGION, "--runtimes",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from aws_standin import Serve
+from aws_standin import Serve, functions_in, left_in
 from conftest import run_cli
 from test_aws_target import ENVIRONMENT, KEY_ID, SECRET
 
@@ -22,7 +22,6 @@ from coldbench.results.schema import load
 from coldbench.render.compare import difference_text
 from coldbench.targets.aws.regions import endpoints_by_region, parse_regions
 
-pytestmark = [pytest.mark.aws, pytest.mark.slow]
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -30,39 +29,20 @@ REGIONS = ("us-east-1", "eu-west-1")
 @pytest.fixture
 def two_regions(control_plane):
     moto, standin = control_plane
-    serves = {region: Serve("--runtimes", "python", "--control-plane-url", standin.url,
-                            "--region", region, "--idle-timeout", "30",
-                            env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
+    serves = {region: Serve.following(standin.url, "python", 30, region, env={
+                  "AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
               for region in REGIONS}
     yield moto, standin, serves
     for serve in serves.values():
         serve.close()
 
 
-def boto(moto, service, region):
-    import boto3
-    return boto3.client(service, endpoint_url=moto.url, region_name=region,
-                        aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
-
-
-def left_in(moto, region) -> list[str]:
-    functions = [f["FunctionName"]
-                 for f in boto(moto, "lambda", region).list_functions()["Functions"]]
-    groups = [g["logGroupName"] for g in boto(moto, "logs", region).describe_log_groups(
-        logGroupNamePrefix="/aws/lambda/coldbench-")["logGroups"]]
-    roles = [r["RoleName"]
-             for r in boto(moto, "iam", region).list_roles(PathPrefix="/coldbench/")["Roles"]]
-    return functions + groups + roles
-
-
-def functions_in(moto, region) -> list[str]:
-    return [f["FunctionName"] for f in boto(moto, "lambda", region).list_functions()["Functions"]]
-
-
 def invoke_urls(serves) -> str:
     return ",".join(f"{region}={serve.url}" for region, serve in serves.items())
 
 
+@pytest.mark.aws
+@pytest.mark.slow
 def test_a_run_in_two_regions_deploys_in_both_keeps_them_apart_and_removes_both(two_regions,
                                                                                   tmp_path):
     moto, standin, serves = two_regions
@@ -95,7 +75,7 @@ def test_a_run_in_two_regions_deploys_in_both_keeps_them_apart_and_removes_both(
     assert re.search(r"^python x86_64 eu-west-1 +128 MB", result.stdout, re.MULTILINE)
     assert re.search(r"^python x86_64 us-east-1 +128 MB", result.stdout, re.MULTILINE)
     assert "deleting" in result.stderr
-    assert left_in(moto, "us-east-1") == [] and left_in(moto, "eu-west-1") == []
+    assert left_in(moto.url, "us-east-1") == [] and left_in(moto.url, "eu-west-1") == []
 
     # the results keep the regions apart: compare never pools them
     results = load(tmp_path / "run.json")
@@ -119,6 +99,8 @@ def test_a_run_in_two_regions_deploys_in_both_keeps_them_apart_and_removes_both(
         in priced.stdout
 
 
+@pytest.mark.aws
+@pytest.mark.slow
 def test_cleanup_removes_what_a_killed_run_left_in_each_region(two_regions, tmp_path):
     moto, standin, serves = two_regions
     run = subprocess.Popen(
@@ -129,21 +111,21 @@ def test_cleanup_removes_what_a_killed_run_left_in_each_region(two_regions, tmp_
          "--output", tmp_path / "killed.json", "--quiet"],
         env=ENVIRONMENT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
-    while not all(functions_in(moto, region) for region in REGIONS):
+    while not all(functions_in(moto.url, region) for region in REGIONS):
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.2)
     time.sleep(1)
     run.send_signal(signal.SIGKILL)                             # no cleanup can run
     run.wait()
     for region in REGIONS:
-        assert len(left_in(moto, region)) == 3                  # function, log group, role
+        assert len(left_in(moto.url, region)) == 3                  # function, log group, role
 
     cleaned = run_cli("cleanup", "--target", "aws", "--region", ",".join(REGIONS),
                       "--endpoint-url", moto.url, "--yes", env=ENVIRONMENT)
     assert cleaned.returncode == 0, cleaned.stderr
     assert cleaned.stdout.count("deleted ") == 6
     assert "in us-east-1" in cleaned.stdout and "in eu-west-1" in cleaned.stdout
-    assert left_in(moto, "us-east-1") == [] and left_in(moto, "eu-west-1") == []
+    assert left_in(moto.url, "us-east-1") == [] and left_in(moto.url, "eu-west-1") == []
 
 
 def test_regions_and_their_invoke_endpoints_are_checked():

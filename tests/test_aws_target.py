@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, restored
+from aws_standin import DUMMY_ENVIRONMENT, Serve, StandIn, functions_in, left_in, restored
 from conftest import run_cli
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -32,26 +32,10 @@ def aws(control_plane):
     """...and serve following the stand-in, for one test: its environments (and their
     cgroups) end with the test."""
     moto, standin = control_plane
-    serve = Serve("--runtimes", "python", "--control-plane-url", standin.url,
-                  "--region", REGION, "--idle-timeout", "30",
-                  env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
+    serve = Serve.following(standin.url, "python", 30, REGION,
+                            env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
     yield moto, standin, serve
     serve.close()
-
-
-def boto(moto, service):
-    import boto3
-    return boto3.client(service, endpoint_url=moto.url, region_name=REGION,
-                        aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
-
-
-def left_in(moto) -> list[str]:
-    """Every coldbench resource moto still holds."""
-    functions = [f["FunctionName"] for f in boto(moto, "lambda").list_functions()["Functions"]]
-    groups = [g["logGroupName"] for g in boto(moto, "logs").describe_log_groups(
-        logGroupNamePrefix="/aws/lambda/coldbench-")["logGroups"]]
-    roles = [r["RoleName"] for r in boto(moto, "iam").list_roles(PathPrefix="/coldbench/")["Roles"]]
-    return functions + groups + roles
 
 
 def run_aws(aws, tmp_path, *args, output="run.json", timeout=600):
@@ -91,13 +75,14 @@ def test_a_run_deploys_measures_and_removes_everything(aws, tmp_path):
         assert s["function_name"].startswith(f"coldbench-{document['run']['aws_run_id']}-python-128-")
         assert s["billed_duration_ms"] >= s["duration_ms"] and s["memory_size_mb"] == 128
     cold = [s for s in samples if s["mode"] == "cold"]
-    assert all(s["cold"] is True and s["init_ms"] > 0 for s in cold)
+    assert len(cold) == 2 * 4 and all(s["cold"] is True and s["init_ms"] > 0 for s in cold)
     assert all(s["e2e_ms"] > s["init_ms"] for s in cold)      # timed around the invoke
     # 4 cold samples on 2 copies per configuration: copies were primed again, with a nonce
     assert standin.count("PUT", r"/functions/[^/]+/configuration$") - updates_before >= 2 * 2
     warm = [s for s in samples if s["mode"] == "warm" and s["architecture"] == "arm64"]
     assert [s["invocation"] for s in warm] == [2, 3] and len({s["instance_id"] for s in warm}) == 1
     provisioned = [s for s in samples if s["mode"] == "provisioned"]
+    assert len(provisioned) == 2 * 3
     assert all(s["cold"] is False and s["init_ms"] is None and s["executed_version"].isdigit()
                for s in provisioned)
     assert standin.provisioned == {}                         # every allocation removed
@@ -113,7 +98,7 @@ def test_a_run_deploys_measures_and_removes_everything(aws, tmp_path):
     assert re.search(r"^python arm64 +128 MB", table, re.MULTILINE)
     assert re.search(r"^python x86_64 +128 MB .* 4/2/3 ", table, re.MULTILINE)
     assert "deleting 6 functions, 6 log groups and role coldbench-" in stderr
-    assert left_in(moto) == []
+    assert left_in(moto.url) == []
     # credentials never appear in results, output or logs
     for text in (result.stdout, stderr, (tmp_path / "run.json").read_text(), "".join(serve.lines)):
         assert KEY_ID not in text and SECRET not in text
@@ -139,7 +124,7 @@ def test_cold_starts_are_primed_while_others_are_measured(aws, tmp_path):
     overlapping = max(sum(1 for _, t in updates if start <= t < start + 2.0)
                       for _, start in updates)
     assert overlapping >= 2                          # one copy settled while another did
-    assert left_in(moto) == []
+    assert left_in(moto.url) == []
 
 
 def test_snapstart_samples_are_published_versions(aws, tmp_path):
@@ -169,7 +154,7 @@ def test_snapstart_samples_are_published_versions(aws, tmp_path):
     assert all(s["executed_version"] == "$LATEST" for s in plain)
     assert standin.count("POST", r"/functions/[^/]+/versions$") - publishes == 2
     assert "python x86_64 SnapStart" in result.stdout
-    assert left_in(moto) == []
+    assert left_in(moto.url) == []
 
 
 def test_a_function_whose_update_fails_is_reported_not_waited_on(aws, tmp_path):
@@ -191,7 +176,7 @@ def test_a_function_whose_update_fails_is_reported_not_waited_on(aws, tmp_path):
     for s in samples[1:]:
         assert s["error"]["type"] == "Coldbench.FunctionNotReady"
         assert "LastUpdateStatus Failed: Lambda could not unzip the code" in s["error"]["message"]
-    assert left_in(moto) == []
+    assert left_in(moto.url) == []
 
 
 def test_bounded_retries_on_throttling(aws, monkeypatch):
@@ -229,28 +214,28 @@ def test_cleanup_finds_what_a_killed_run_left(aws, tmp_path):
          "--output", tmp_path / "killed.json", "--quiet"],
         env=ENVIRONMENT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while len(boto(moto, "lambda").list_functions()["Functions"]) < 2:
+    while len(functions_in(moto.url)) < 2:
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.2)
     time.sleep(1)
     run.send_signal(signal.SIGKILL)                             # no cleanup can run
     run.wait()
-    left = left_in(moto)
+    left = left_in(moto.url)
     assert len(left) == 5                                       # 2 functions, 2 log groups, role
 
     common = ("cleanup", "--target", "aws", "--region", REGION, "--endpoint-url", moto.url)
     listed = run_cli(*common, "--dry-run", env=ENVIRONMENT)
     assert listed.returncode == 0 and "found 5 resources left by coldbench runs" in listed.stdout
     run_id = re.search(r"function coldbench-([0-9a-f]{8})-", listed.stdout).group(1)
-    assert left_in(moto) == left
+    assert left_in(moto.url) == left
     refused = run_cli(*common, env=ENVIRONMENT)                 # no terminal, no --yes
     assert refused.returncode == 2 and "pass --yes" in refused.stderr
     other = run_cli(*common, "--run-id", "00000000", "--yes", env=ENVIRONMENT)
-    assert "nothing to clean up" in other.stdout and left_in(moto) == left
+    assert "nothing to clean up" in other.stdout and left_in(moto.url) == left
     cleaned = run_cli(*common, "--run-id", run_id, "--yes", env=ENVIRONMENT)
     assert cleaned.returncode == 0, cleaned.stderr
     assert cleaned.stdout.count("deleted ") == 5
-    assert left_in(moto) == []
+    assert left_in(moto.url) == []
 
 
 def test_nothing_is_created_without_consent_or_above_the_cost_limit(aws, tmp_path):
@@ -262,7 +247,7 @@ def test_nothing_is_created_without_consent_or_above_the_cost_limit(aws, tmp_pat
     assert unasked.returncode == 2 and "pass --yes" in unasked.stderr
     both = run_aws(aws, tmp_path, "--snapstart", "--provisioned", 1, "--yes", output="both.json")
     assert both.returncode == 2 and "SnapStart functions cannot have provisioned" in both.stderr
-    assert left_in(moto) == []
+    assert left_in(moto.url) == []
 
 
 def test_rust_for_arm64_without_its_target_is_refused_before_anything_exists(aws, tmp_path):
@@ -275,7 +260,7 @@ def test_rust_for_arm64_without_its_target_is_refused_before_anything_exists(aws
                      "--output", tmp_path / "rust.json", env=ENVIRONMENT)
     assert result.returncode == 2
     assert "rust: cannot build for arm64" in result.stderr
-    assert left_in(moto) == []
+    assert left_in(moto.url) == []
 
 
 def test_no_credentials_are_left_in_the_environment_of_later_tests():
@@ -352,4 +337,4 @@ Resources:
         == {("Alpha", 256, "x86_64"), ("Beta", 512, "arm64")}
     # deployed as defined: no note that it runs on another architecture than its own
     assert "defined for arm64" not in result.stdout + result.stderr
-    assert not left_in(moto)
+    assert not left_in(moto.url)

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from conftest import run_cli
+from conftest import make_sample, run_cli
 
 BAD_INPUT = [
     (["run", "--runtimes", "cobol"], "unknown runtime 'cobol'"),
@@ -55,9 +55,8 @@ def test_an_existing_output_file_is_kept(tmp_path):
 
 def test_report_renders_a_saved_file_again(tmp_path):
     path = tmp_path / "run.json"
-    samples = [dict(runtime="rust", memory_mb=128, mode="cold", init_ms=10.0 + i,
-                    duration_ms=1.0, e2e_ms=12.0 + i, billed_ms=1.0, max_memory_mb=9.0,
-                    cold=True, error=None) for i in range(6)]
+    samples = [make_sample(runtime="rust", init_ms=10.0 + i, e2e_ms=12.0 + i, billed_ms=1.0,
+                           max_memory_mb=9.0).to_json() for i in range(6)]
     path.write_text(json.dumps({"schema_version": 1, "run": {"target": "local"},
                                 "samples": samples}))
     result = run_cli("report", path, "--format", "csv")
@@ -76,9 +75,8 @@ def test_report_renders_a_saved_file_again(tmp_path):
 
 def test_a_report_with_only_failures_exits_1(tmp_path):
     path = tmp_path / "run.json"
-    failed = dict(runtime="go", memory_mb=128, mode="cold", init_ms=None, duration_ms=None,
-                  e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=None,
-                  error={"type": "Runtime.ExitError", "message": "exit status 1"})
+    failed = make_sample(runtime="go", init_ms=None, duration_ms=None, cold=None,
+                         error={"type": "Runtime.ExitError", "message": "exit status 1"}).to_json()
     path.write_text(json.dumps({"schema_version": 1, "run": {}, "samples": [failed]}))
     result = run_cli("report", path)
     assert result.returncode == 1

@@ -24,10 +24,10 @@ def cold_starts(seed: int, n: int = 12, median_ms: float = 100.0, spread: float 
 
 
 def results(values, mode="cold", run=RUN, memory=128):
-    samples = [make_sample(runtime="python", memory_mb=memory, mode=mode,
-                      init_ms=v - 1.0 if mode == "cold" else None, duration_ms=1.0 if mode == "cold" else v,
-                      e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=mode == "cold",
-                      error=None) for v in values]
+    # a cold start of v ms is Init v - 1 + Duration 1
+    samples = [make_sample(memory_mb=memory, mode=mode, init_ms=v - 1.0)
+               if mode == "cold" else make_sample(memory_mb=memory, mode=mode, duration_ms=v)
+               for v in values]
     return Results(run=dict(run), samples=samples)
 
 

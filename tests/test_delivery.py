@@ -1,6 +1,7 @@
 """Code delivery from an image: a task root packed into ext4, attached as a fresh loop
-device, mounted over the task root in a child's own mount namespace; its pages cold, its
-reads counted and throttled by a real blkio cgroup; nothing left attached or mounted."""
+device, mounted over the task root in a child's own file system as the sandbox makes it
+(``isolation.Jail``); its pages cold, its reads counted and throttled by a real blkio
+cgroup; nothing left attached or mounted."""
 
 import errno
 import hashlib
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from coldbench.environments import cgroups, delivery
+from coldbench.environments import cgroups, delivery, isolation, kernel
 from coldbench.errors import EnvironmentUnavailable
 
 pytestmark = [
@@ -98,11 +99,15 @@ def make_task_root(folder: Path, files: dict[str, bytes]) -> Path:
 
 
 class MountedChild:
-    """A forked child that joins ``group``, enters ``mount``, then reads whole files when
+    """A forked child that joins ``group``, enters a mount namespace of its own and there
+    the file system an environment's sandbox makes, with the image on ``device`` over
+    ``task_root`` (``isolation.Jail``, built under ``home``); then reads whole files when
     asked, as `cat` would, until it is closed. Its view of the file system is seen from
     here under /proc/PID/root."""
 
-    def __init__(self, mount: delivery.PrivateMount, group: Path | None = None):
+    def __init__(self, device: str, task_root: Path, home: Path, group: Path | None = None):
+        (home / "root").mkdir(parents=True)
+        jail = isolation.Jail.of(home / "root", task_root, visible=[], device=device)
         command_r, self._command_w = os.pipe()
         self._reply_r, reply_w = os.pipe()
         self.pid = os.fork()
@@ -116,7 +121,9 @@ class MountedChild:
                     fd = os.open(group / "cgroup.procs", os.O_WRONLY)
                     os.write(fd, b"0")
                     os.close(fd)
-                mount.enter()
+                kernel.check(kernel.unshare(kernel.CLONE_NEWNS), b"cannot make a mount namespace")
+                isolation.make_private()
+                jail.enter()
                 os.write(reply_w, b"ok")
                 while path := os.read(command_r, 4096):
                     started = time.monotonic_ns()
@@ -161,7 +168,7 @@ class MountedChild:
 
 
 def test_the_image_shows_the_task_root_read_only_and_only_in_the_childs_namespace(
-        shared_folder, cache):
+        shared_folder, cache, tmp_path):
     files = {"bootstrap": b"#!/bin/sh\necho hello\n", "lib/module.py": b"VALUE = 1\n",
              "empty": b""}
     root = make_task_root(shared_folder / "task", files)
@@ -173,7 +180,7 @@ def test_the_image_shows_the_task_root_read_only_and_only_in_the_childs_namespac
 
     device = delivery.attach(image)
     try:
-        child = MountedChild(delivery.PrivateMount.of(device, root))
+        child = MountedChild(device.path, root, tmp_path / "environment")
     except BaseException:
         device.detach()
         raise
@@ -237,10 +244,11 @@ def test_a_fresh_attachment_is_cold_and_its_reads_are_counted(tmp_path, cache, b
     root = make_task_root(tmp_path / "task", {"code.bin": os.urandom(size)})
     image = delivery.pack(root, "cold")
     pages = size // os.sysconf("SC_PAGE_SIZE")
-    for _ in range(2):                    # a read through one attachment warms no other
+    for attempt in range(2):              # a read through one attachment warms no other
         with delivery.attach(image) as device:
             delivery.throttle_reads(blkio_group, device)       # no limit; v1 counts
-            child = MountedChild(delivery.PrivateMount.of(device, root), blkio_group)
+            child = MountedChild(device.path, root, tmp_path / f"environment-{attempt}",
+                                 blkio_group)
         try:
             code = child.sees(root / "code.bin")
             assert delivery.resident_pages(code) == (0, pages)
@@ -261,7 +269,7 @@ def test_a_throttled_read_takes_at_least_its_bytes_over_the_bandwidth(
     root = make_task_root(tmp_path / "task", {"code.bin": os.urandom(size)})
     with delivery.attach(delivery.pack(root, "throttled")) as device:
         delivery.throttle_reads(blkio_group, device, bytes_per_second=bandwidth)
-        child = MountedChild(delivery.PrivateMount.of(device, root), blkio_group)
+        child = MountedChild(device.path, root, tmp_path / "environment", blkio_group)
     try:
         read, seconds = child.read(root / "code.bin")
         counted = delivery.read_bytes(blkio_group, device)
@@ -280,11 +288,10 @@ def test_a_device_nothing_mounted_is_detached_at_once(tmp_path, cache):
 
 def test_a_mount_that_fails_is_an_os_error_in_the_child(tmp_path, cache):
     root = make_task_root(tmp_path / "task", {"a": b"a"})
-    with delivery.attach(delivery.pack(root, "nowhere")) as device:
-        mount = delivery.PrivateMount(os.fsencode(device.path), os.fsencode(tmp_path / "none"))
-        with pytest.raises(OSError, match=f"cannot mount {device.path} on .*/none: "
-                                          f"No such file or directory"):
-            MountedChild(mount)
+    missing = tmp_path / "no-device"
+    with pytest.raises(OSError, match=f"cannot mount {missing} on {root}: "
+                                      f"No such file or directory"):
+        MountedChild(str(missing), root, tmp_path / "environment")
 
 
 def test_leftovers_are_the_cache_images_devices_and_are_detached(tmp_path, cache):
@@ -309,7 +316,7 @@ def test_a_leftover_still_mounted_is_detached_when_its_namespace_ends(tmp_path, 
     image = delivery.pack(root, "busy")
     left = subprocess.run(["losetup", "--find", "--show", "--read-only", str(image)],
                           capture_output=True, text=True, check=True).stdout.strip()
-    child = MountedChild(delivery.PrivateMount(os.fsencode(left), os.fsencode(root)))
+    child = MountedChild(left, root, tmp_path / "environment")
     try:
         assert delivery.remove_leftovers() == [
             f"{left} (busy.ext4) is in use: detached when its mount goes"]

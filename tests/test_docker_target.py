@@ -65,7 +65,7 @@ def test_every_runtime_runs_cold_and_warm_at_both_sizes(every_runtime):
 
 def test_the_function_sees_cold_exactly_on_cold_samples(every_runtime):
     _, results, _ = every_runtime
-    assert all(s.cold is (s.mode == "cold") for s in results.samples)
+    assert results.samples and all(s.cold is (s.mode == "cold") for s in results.samples)
     for runtime in RUNTIMES:
         warm = [s for s in results.samples if s.runtime == runtime and s.mode == "warm"
                 and s.memory_mb == 1024]

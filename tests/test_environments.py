@@ -11,6 +11,7 @@ import pytest
 
 from coldbench.build import Function, build
 from coldbench.environments import cgroups
+from coldbench.environments.kernel import running
 from coldbench.environments.process import LauncherPool, ProcessSandbox
 from coldbench.measure.modes import Config, Measurement, Plan
 from coldbench.runtimes import get
@@ -68,21 +69,11 @@ def test_parked_launchers_go_when_coldbench_is_killed():
     pids = [int(p) for p in done.stdout.split()]
     assert len(pids) == 2, done.stderr
     deadline = time.monotonic() + 10
-    while any(_exists(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_exists(pid) for pid in pids)
+    assert not any(running(pid) for pid in pids)
     for group in cgroups.leftovers():
         cgroups.remove(group)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    if state == "Z":              # a zombie of init's, about to be reaped
-        return False
-    return os.path.exists(f"/proc/{pid}")
 
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from coldbench.build import Function, build
-from coldbench.environments.extensions_api import running
+from coldbench.environments.kernel import running
 from coldbench.errors import UsageError
 from coldbench.measure.modes import Measurement, to_sample
 from coldbench.model import Config, Plan

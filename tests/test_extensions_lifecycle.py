@@ -19,7 +19,7 @@ import pytest
 
 from coldbench import layers
 from coldbench.build import Function, build, cache_root
-from coldbench.environments.extensions_api import running
+from coldbench.environments.kernel import running
 from coldbench.measure.modes import Config
 from coldbench.runtimes import get
 from coldbench.targets.local.target import LocalTarget
@@ -122,7 +122,7 @@ def test_shutdown_sigterm_to_the_runtime_then_shutdown_with_its_deadline(
     got, event = _shutdown_event(record)
     assert event["eventType"] == "SHUTDOWN" and event["shutdownReason"] == "spindown"
     # the runtime first, then the extension, which gets the rest of the 2,000 ms
-    assert began <= int(term) <= got
+    assert int(began) <= int(term) <= got
     assert 1700 - 20 <= event["deadlineMs"] - int(term) <= 2000 + 20, (event, term)
     assert began + 2000 - 20 <= event["deadlineMs"] <= began + 2000 + 20
     # both ended at once: nothing waited for the 2,000 ms deadline (a busy machine slows them)

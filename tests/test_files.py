@@ -11,9 +11,9 @@ import time
 import click
 import pytest
 
-from coldbench.results.schema import SCHEMA_VERSION, ResultsWriter, Sample, load
+from coldbench.results.schema import SCHEMA_VERSION, ResultsWriter, load
 
-from conftest import run_cli
+from conftest import make_sample, run_cli
 
 
 def one_line_refusal(result, *words):
@@ -26,19 +26,14 @@ def one_line_refusal(result, *words):
     assert result.stdout == ""
 
 
-def a_sample(k: int, mode: str = "cold") -> dict:
-    return dict(runtime="go", memory_mb=128, mode=mode, init_ms=10.0 + k, duration_ms=1.0,
-                e2e_ms=12.0 + k, billed_ms=12.0, max_memory_mb=9.0, cold=mode == "cold",
-                error=None, invocation=k)
-
-
 def results_file(path, count: int = 14, ended: bool = True):
     """A results file as `coldbench run` writes it, one sample per line."""
     run = {"run_id": "20261206T120000Z-0000beef", "target": "local",
            "started_at": "2026-12-06T12:00:00+00:00"}
     writer = ResultsWriter(path, run=dict(run))
     for k in range(count):
-        writer.add(Sample.from_json(a_sample(k)))
+        writer.add(make_sample(runtime="go", init_ms=10.0 + k, e2e_ms=12.0 + k, billed_ms=12.0,
+                               max_memory_mb=9.0, invocation=k))
     if ended:
         writer.results.run |= {"ended_at": "2026-12-06T12:01:00+00:00", "completed": True}
         writer.close()
@@ -194,7 +189,7 @@ def test_a_second_writer_of_a_path_is_refused_while_the_first_holds_it(tmp_path)
     first = ResultsWriter(path, run={})
     with pytest.raises(Exception, match="being written by another coldbench process"):
         ResultsWriter(path, run={}, overwrite=True)
-    first.add(Sample.from_json(a_sample(0)))
+    first.add(make_sample())
     first.close()
     # released: the next writer may take it, and the lock file is gone
     ResultsWriter(path, run={}, overwrite=True).close()
@@ -307,7 +302,7 @@ def test_an_intact_copy_replaces_a_damaged_one_kept_before(tmp_path):
 
 def test_non_finite_numbers_in_a_sample_are_refused(tmp_path):
     path = tmp_path / "run.json"
-    sample = a_sample(0) | {"init_ms": float("nan")}
+    sample = make_sample().to_json() | {"init_ms": float("nan")}
     path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "run": {},
                                 "samples": [sample]}))
     one_line_refusal(run_cli("report", path), "init_ms is NaN")

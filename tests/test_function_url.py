@@ -4,7 +4,6 @@ HTTP client's latency beside Init Duration and Duration."""
 
 import base64
 import json
-import threading
 
 import httpx
 import pytest
@@ -55,21 +54,15 @@ def test_an_answer_as_an_http_response():
 
 
 @pytest.mark.slow
-def test_serve_answers_at_each_functions_url(tmp_path):
-    from coldbench.serve import Server, artifacts_for
-
+def test_serve_answers_at_each_functions_url(tmp_path, serving):
     (tmp_path / "app.py").write_text(ECHO)
-    server = Server(artifacts_for(["python"], tmp_path, "app.handler"), port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with httpx.Client(base_url=f"{server.address}/lambda-url/coldbench-python-256",
-                          timeout=60) as client:
-            first = client.put("/items/1?x=y", content=b"payload",
-                               headers={"Content-Type": "text/plain"})
-            second = client.get("/")
-        missing = httpx.get(f"{server.address}/lambda-url/nothing-here/", timeout=60)
-    finally:
-        server.close()
+    server = serving(tmp_path, "app.handler")
+    with httpx.Client(base_url=f"{server.address}/lambda-url/coldbench-python-256",
+                      timeout=60) as client:
+        first = client.put("/items/1?x=y", content=b"payload",
+                           headers={"Content-Type": "text/plain"})
+        second = client.get("/")
+    missing = httpx.get(f"{server.address}/lambda-url/nothing-here/", timeout=60)
     assert first.status_code == 201 and first.headers["x-seen"] == "/items/1"
     assert first.headers["set-cookie"] == "a=1"
     body = first.json()
@@ -142,5 +135,6 @@ def test_run_via_url_on_docker(engine, tmp_path):
     samples = json.loads(output.read_text())["samples"]
     assert [s["mode"] for s in samples].count("warm") == 2
     cold = [s for s in samples if s["mode"] == "cold"]
+    assert len(cold) == 2
     # a cold request waits for the container, which the cold start does not count
     assert all(s["url_ms"] > s["init_ms"] + s["duration_ms"] for s in cold)

@@ -28,12 +28,11 @@ def a_run(path, run_id, target="local", cold=(100.0, 110.0, 120.0), completed=Tr
     writer = ResultsWriter(path, run=run)
     for k, variant in enumerate(variants):
         for value in cold:
-            writer.add(make_sample(runtime="go", memory_mb=128, mode="cold", init_ms=value * (k + 1) - 1,
-                              duration_ms=1.0, e2e_ms=value + 1, billed_ms=value,
-                              max_memory_mb=9.0, cold=True, error=None,
-                              variant=Variant(architecture=variant)))
-    writer.add(make_sample(runtime="go", memory_mb=128, mode="warm", init_ms=None, duration_ms=0.5,
-                      e2e_ms=0.6, billed_ms=1.0, max_memory_mb=9.0, cold=False, error=None))
+            writer.add(make_sample(runtime="go", init_ms=value * (k + 1) - 1, e2e_ms=value + 1,
+                                   billed_ms=value, max_memory_mb=9.0,
+                                   variant=Variant(architecture=variant)))
+    writer.add(make_sample(runtime="go", mode="warm", duration_ms=0.5, e2e_ms=0.6, billed_ms=1.0,
+                           max_memory_mb=9.0))
     return path
 
 
@@ -117,9 +116,7 @@ def test_a_run_joins_once_its_writer_has_completed_the_file(tmp_path):
            "target": "local", "ended_at": None, "completed": False}
     writer = ResultsWriter(path, run=run)
     for value in (100.0, 110.0):
-        writer.add(make_sample(runtime="go", memory_mb=128, mode="cold", init_ms=value,
-                          duration_ms=1.0, e2e_ms=None, billed_ms=value + 1,
-                          max_memory_mb=None, cold=True, error=None))
+        writer.add(make_sample(runtime="go", init_ms=value, billed_ms=value + 1))
     history = History(tmp_path / "results")
     with pytest.raises(ResultsError, match="has not finished"):
         history.add(path)                       # as it is while the run measures

@@ -6,9 +6,7 @@ sockets; after each, the server must have answered or closed the connection with
 read timeout, and must still serve a valid request. Derandomized, and bounded to a few
 tens of seconds each."""
 
-import json
 import socket
-import threading
 import time
 from datetime import timedelta
 
@@ -19,7 +17,6 @@ from hypothesis import strategies as st
 
 from coldbench.environments import runtime_api
 from coldbench.environments.runtime_api import RuntimeAPI
-from coldbench.serve import Server, artifacts_for
 
 READ_TIMEOUT_S = 0.5
 FUZZ = settings(derandomize=True, database=None, deadline=timedelta(seconds=20),
@@ -149,12 +146,8 @@ def send(address: tuple[str, int], data: bytes, half_close: bool, patience_s: fl
 # serve ------------------------------------------------------------------------------
 
 @pytest.fixture
-def served():
-    server = Server(artifacts_for(["python"]), port=0, read_timeout_s=READ_TIMEOUT_S,
-                    timeout_s=5)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.close()
+def served(serving):
+    return serving(read_timeout_s=READ_TIMEOUT_S, timeout_s=5)
 
 
 def serve_still_answers(server) -> None:

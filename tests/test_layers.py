@@ -13,10 +13,9 @@ import pytest
 from coldbench import layers
 from coldbench.build import Function, Layer, build
 from coldbench.errors import UsageError
-from coldbench.measure.modes import Config
 from coldbench.runtimes import get
 from coldbench.targets.local.target import LocalTarget
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT, invoke_once, make_sample, run_cli
 
 ROOT_AND_LOOPS = pytest.mark.skipif(
     os.geteuid() != 0 or not Path("/dev/loop-control").exists(),
@@ -105,6 +104,7 @@ def test_lambdas_limits_with_lambdas_words():
     assert "function 70,000,000" in str(refused.value) and "big 200,000,000" in str(refused.value)
 
 
+@pytest.mark.slow
 def test_an_extension_that_cannot_be_started_is_refused(tmp_path):
     from coldbench.build import Artifact
     from coldbench.workflows.layers import check
@@ -116,6 +116,7 @@ def test_an_extension_that_cannot_be_started_is_refused(tmp_path):
         check([artifact])
 
 
+@pytest.mark.slow
 def test_the_function_is_counted_without_the_runtimes_own_client():
     artifact = build(Function.builtin(get("python")))
     size = layers.function_bytes(artifact)
@@ -154,14 +155,7 @@ def _two_layers(tmp_path) -> tuple[Layer, Layer]:
 def test_the_runtime_sees_the_merged_layers_at_opt_read_only(tmp_path, delivery):
     function = Function.user(get("python"), FIXTURES / "layer_user", "app.handler")
     artifact = build(replace(function, layers=_two_layers(tmp_path)))
-    target = LocalTarget(timeout_s=30, delivery=delivery)
-    try:
-        target.prepare([Config(artifact, 512)], None)
-        environment = target.start(artifact, 512, provisioned=False)
-        invoked = environment.invoke({"work": 1})
-        environment.close()
-    finally:
-        target.close()
+    invoked = invoke_once(LocalTarget(timeout_s=30, delivery=delivery), artifact, 512)
     assert invoked.error is None, invoked.error
     response = invoked.response
     assert response["layered"] == "second"                       # later over earlier
@@ -179,6 +173,16 @@ def test_the_runtime_sees_the_merged_layers_at_opt_read_only(tmp_path, delivery)
 
 
 # the command line ----------------------------------------------------------------------
+
+def overhead_row(stdout: str, layer: str, figure: str = "Init Duration") -> tuple[float, ...]:
+    """The --layer-overhead table's row of ``layer``'s ``figure``: what the layer added
+    and its interval's two ends, in ms."""
+    rows = [line.split() for line in stdout.splitlines()
+            if line.startswith(f"{layer} ") and figure in line]
+    assert len(rows) == 1, stdout
+    at = rows[0].index("(ms)")
+    return tuple(float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+
 
 def _named(sample: dict) -> list[str]:
     """The layers a sample's variant names (results schema 3)."""
@@ -198,11 +202,7 @@ def test_layer_overhead_measures_a_known_answer(tmp_path):
                      "--layer", slow, "--layer-overhead", "--memory", "1769", "--cold", "8",
                      "--warm", "0", "--provisioned", "0", "--output", output, "--quiet")
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()
-            if line.startswith("slow ") and "Init Duration" in line]
-    assert len(rows) == 1, result.stdout
-    at = rows[0].index("(ms)")
-    overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+    overhead, low, high = overhead_row(result.stdout, "slow")
     assert 200 < overhead < 400, result.stdout
     assert low <= 300 <= high, result.stdout
     samples = json.loads(output.read_text())["samples"]
@@ -271,10 +271,7 @@ def test_an_exec_wrapper_from_a_layer_starts_the_runtime(tmp_path):
                      "--layer-overhead", "--memory", "1769", "--cold", "8", "--warm", "1",
                      "--provisioned", "0", "--output", output, "--quiet")
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()
-            if line.startswith("wrap ") and "Init Duration" in line]
-    at = rows[0].index("(ms)")
-    overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+    overhead, low, high = overhead_row(result.stdout, "wrap")
     assert 200 < overhead < 450 and low <= 300 <= high, result.stdout
     samples = json.loads(output.read_text())["samples"]
     assert all(s["error"] is None for s in samples)
@@ -297,10 +294,7 @@ def test_node_finds_a_layers_module_in_its_version_folder(tmp_path):
                      "--layer-overhead", "--memory", "1769", "--cold", "10", "--warm", "0",
                      "--provisioned", "0", "--quiet")
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()
-            if line.startswith("nodelayer ") and "Init Duration" in line]
-    at = rows[0].index("(ms)")
-    overhead, low, high = (float(rows[0][at + i].replace(",", "")) for i in (3, 4, 6))
+    overhead, low, high = overhead_row(result.stdout, "nodelayer")
     assert 200 < overhead < 500 and low <= 300 <= high, result.stdout
 
 
@@ -308,16 +302,14 @@ def test_each_layers_overhead_is_against_the_prefix_before_it():
     """Known samples: A adds 50 ms to init and an extension's 150 ms after each response;
     B adds 20 ms more. Each layer is measured against the prefix before it."""
     from coldbench.analysis.layers import overheads
-    from coldbench.results.schema import Sample
     a, b = Layer("A", Path("/a"), "da", 1), Layer("B", Path("/b"), "db", 1)
 
     def sample(init, chosen, post=None):
         extra = {"layers": [l.describe() for l in chosen]} if chosen else {}
         if post is not None:
             extra["extension_post_runtime_ms"] = post
-        return Sample(runtime="python", memory_mb=512, mode="cold", init_ms=init,
-                      duration_ms=1.0, e2e_ms=None, billed_ms=init + 1, max_memory_mb=10.0,
-                      cold=True, error=None, extra=extra)
+        return make_sample(memory_mb=512, init_ms=init, billed_ms=init + 1, max_memory_mb=10.0,
+                           extra=extra)
 
     samples = [sample(100 + i, ()) for i in range(8)]
     samples += [sample(150 + i, (a,), post=150.0) for i in range(8)]
@@ -347,12 +339,7 @@ def test_an_extension_in_a_layer_shows_its_post_runtime_time(tmp_path):
                      "--layer-overhead", "--memory", "1769", "--cold", "6", "--warm", "0",
                      "--provisioned", "0", "--quiet")
     assert result.returncode == 0, result.stderr
-    rows = {line.split("(")[0].split(maxsplit=3)[-1].strip(): line.split()
-            for line in result.stdout.splitlines() if line.startswith("ext ")}
-    post = rows["post-runtime"]
-    at = post.index("(ms)")
-    overhead, low, high = (float(post[at + i].replace(",", "")) for i in (3, 4, 6))
+    overhead, low, high = overhead_row(result.stdout, "ext", "post-runtime")
     # at least the 150 ms, plus the extension's own curl and sleep starting (tens of ms)
     assert 140 < overhead < 400 and high >= 150, result.stdout
-    billed = rows["billed"]
-    assert float(billed[billed.index("(ms)") + 3].replace(",", "")) > 120, result.stdout
+    assert overhead_row(result.stdout, "ext", "billed")[0] > 120, result.stdout

@@ -11,7 +11,7 @@ from coldbench.build import Function, build
 from coldbench.runtimes import get
 from coldbench.targets.docker import plugin as docker_plugin
 from coldbench.targets.docker import target as docker_target
-from conftest import FIXTURES
+from conftest import FIXTURES, invoke_once
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -39,12 +39,7 @@ def test_the_container_sees_the_merged_layers_at_opt(engine, tmp_path, api, deli
     artifact = build(replace(function, layers=chosen))
     target = docker_target.DockerTarget(timeout_s=120, images_kind="local", api=api,
                                         delivery=delivery)
-    try:
-        environment = target.start(artifact, 512, provisioned=False)
-        invoked = environment.invoke({"work": 1})
-        environment.close()
-    finally:
-        target.close()
+    invoked = invoke_once(target, artifact, 512)
     assert invoked.error is None, invoked.error
     response = invoked.response
     assert response["layered"] == "second"

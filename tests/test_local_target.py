@@ -55,7 +55,7 @@ def test_init_is_measured_on_cold_samples_only(every_runtime):
 
 def test_the_function_reports_cold_exactly_on_cold_samples(every_runtime):
     results, _ = every_runtime
-    assert all(s.cold is (s.mode == "cold") for s in results.samples)
+    assert results.samples and all(s.cold is (s.mode == "cold") for s in results.samples)
     assert not any(s.misclassified for s in results.samples)
     # warm samples are served by one environment that has already served
     for runtime in RUNTIMES:

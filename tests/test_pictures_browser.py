@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 from coldbench.render.publish import report_name
-from coldbench.render.table import ms
 from coldbench.analysis.history import History
-from coldbench.model import ConfigKey, Variant
+from coldbench.model import ConfigKey
 from coldbench.results.schema import load
 
-from conftest import run_cli
+from conftest import run_cli, shows
 from test_publish_browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -62,7 +61,8 @@ def test_the_pictures_carry_the_run_numbers(profiled, tmp_path, page):
         key = ConfigKey(config["function"], config["runtime"], config["memory_mb"])
         for mode in ("cold", "warm", "provisioned"):
             p50 = config["modes"][mode]["figure"]["p50"]
-            assert texts(figure.group(1), f"label-{mode}-{name(key)}") == [ms(p50)]
+            (label,) = texts(figure.group(1), f"label-{mode}-{name(key)}")
+            assert shows(label, p50), (label, p50)
             assert f'<g id="p50-{mode}-{name(key)}">' in figure.group(1)
             assert f'<g id="doc-{mode}-{name(key)}">' in figure.group(1)   # the shaded range
 
@@ -72,14 +72,15 @@ def test_the_pictures_carry_the_run_numbers(profiled, tmp_path, page):
     assert len(profiles) == 4
     widest = max(sum(p["ms"] or 0 for p in profile["parts"]) for profile in profiles)
     for profile in profiles:
-        key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
-                        Variant.from_json(profile.get("variant")))
+        key = ConfigKey.of(profile)
         parts = {p["part"]: p["ms"] for p in profile["parts"] if p["ms"]}
-        assert texts(init.group(1), f"init-total-{name(key)}") == [f"{ms(sum(parts.values()))} ms"]
+        (total,) = texts(init.group(1), f"init-total-{name(key)}")
+        assert total.endswith(" ms") and shows(total, sum(parts.values())), (total, parts)
         for part, value in parts.items():
             assert f'<g id="init-{part}-{name(key)}">' in init.group(1)
             if value > 0.06 * widest:                  # wide enough to be labelled
-                assert texts(init.group(1), f"init-{part}-ms-{name(key)}") == [ms(value)]
+                (label,) = texts(init.group(1), f"init-{part}-ms-{name(key)}")
+                assert shows(label, value), (label, value)
 
 
 def test_the_pictures_are_painted(profiled, tmp_path):

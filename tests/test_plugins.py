@@ -19,7 +19,7 @@ import zipfile
 import pytest
 
 from aws_standin import DUMMY_ENVIRONMENT, Serve, moto_behind_standin
-from conftest import CONTRACT, ROOT, run_cli
+from conftest import CONTRACT, ROOT, invoke_client, run_cli
 
 PLUGIN = ROOT / "tests" / "plugins" / "coldbench-shell-runtime"
 BUILTIN = ["python", "node", "go", "java", "rust", "provided"]
@@ -117,14 +117,9 @@ def test_its_function_keeps_the_contract(with_plugin):
 
 @pytest.mark.slow
 def test_under_coldbench_serve(with_plugin):
-    import boto3
-    from botocore.config import Config
-
     serve = Serve("--runtimes", "shell", env={"PYTHONPATH": with_plugin["PYTHONPATH"]})
     try:
-        lam = boto3.client("lambda", endpoint_url=serve.url, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing",
-                           config=Config(retries={"max_attempts": 1}, read_timeout=120))
+        lam = invoke_client(serve.url)
         answers = []
         for work in (100, 3):
             response = lam.invoke(FunctionName="coldbench-shell-256", LogType="Tail",

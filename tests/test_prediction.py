@@ -61,9 +61,9 @@ def _results(path: Path, target: str, configs: dict, run: dict | None = None) ->
     for (runtime, memory), samples in configs.items():
         for init, read in samples:
             extra = {} if read is None else {"init_read_mb": read}
-            writer.add(make_sample(runtime=runtime, memory_mb=memory, mode="cold", init_ms=init,
-                              duration_ms=1.0, e2e_ms=init + 5, billed_ms=init + 1,
-                              max_memory_mb=50.0, cold=True, error=None, extra=extra))
+            writer.add(make_sample(runtime=runtime, memory_mb=memory, init_ms=init,
+                                   e2e_ms=init + 5, billed_ms=init + 1, max_memory_mb=50.0,
+                                   extra=extra))
     writer.close()
     return path
 
@@ -165,9 +165,8 @@ def test_calibrate_refuses_an_aws_run_with_several_variants_of_a_configuration(t
                                                         ("rust", 128): [(4, 1.7)]})
     writer = ResultsWriter(tmp_path / "aws.json", run={"target": "aws"})
     for runtime, variant in (("go", "x86_64"), ("go", "arm64"), ("rust", "x86_64")):
-        writer.add(make_sample(runtime=runtime, memory_mb=128, mode="cold", init_ms=40.0,
-                          duration_ms=1.0, e2e_ms=50.0, billed_ms=41.0, max_memory_mb=20.0,
-                          cold=True, error=None, variant=Variant(architecture=variant)))
+        writer.add(make_sample(runtime=runtime, init_ms=40.0, e2e_ms=50.0, billed_ms=41.0,
+                               max_memory_mb=20.0, variant=Variant(architecture=variant)))
     writer.close()
     result = run_cli("calibrate", local, tmp_path / "aws.json")
     assert result.returncode == 2 and "several variants" in result.stderr, result.stderr

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from coldbench import calibration
-from coldbench.analysis import prediction, reference
+from coldbench.analysis import prediction
 from coldbench.render import calibration as calibration_table
-from coldbench.results.schema import Sample
 from coldbench.runtimes import RUNTIMES
+from conftest import make_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,10 +65,8 @@ def sample(function, used, read, cpu=None):
     if cpu is not None:
         extra["cpu_reference_ms"] = 2 * cpu
         extra["cpu_reference_cpu_ms"] = cpu
-    init = 3 * used                   # wall time: the model does not use it
-    return Sample(runtime="python", function=function, memory_mb=128, mode="cold",
-                  init_ms=init, duration_ms=1.0, e2e_ms=init + 5, billed_ms=init + 1,
-                  max_memory_mb=40.0, cold=True, error=None, extra=extra)
+    # wall time (3 x the CPU time) is what the model does not use
+    return make_sample(function=function, init_ms=3 * used, extra=extra)
 
 
 def test_a_runs_samples_are_predicted_against_the_references_measured_in_it():

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 
-pytestmark = pytest.mark.slow
 
 # A custom runtime in Go with nothing but the standard library: init once, then GET the
 # next event, answer it, POST the answer (AWS Lambda Developer Guide, "Building a custom
@@ -97,6 +96,7 @@ def measured(tmp_path: Path, *args) -> list[dict]:
     return samples
 
 
+@pytest.mark.slow
 def test_a_compiled_bootstrap_cold_and_warm(go_function, tmp_path):
     samples = measured(tmp_path, "--function", go_function, "--runtime", "provided",
                        "--handler", "my.handler")
@@ -104,12 +104,14 @@ def test_a_compiled_bootstrap_cold_and_warm(go_function, tmp_path):
     assert all(s["init_ms"] > 0 for s in cold)
 
 
+@pytest.mark.slow
 def test_a_compiled_bootstrap_in_a_zip(go_function, tmp_path):
     package = zipped(go_function, tmp_path / "function.zip")
     samples = measured(tmp_path, "--function", package, "--runtime", "provided")
     assert {s["function"] for s in samples} == {"function.zip"}
 
 
+@pytest.mark.slow
 def test_started_as_lambda_starts_it(go_function):
     from coldbench.build import Function, build
     from coldbench.runtimes import get
@@ -127,11 +129,13 @@ def test_started_as_lambda_starts_it(go_function):
     assert answer["task_root"] == str(artifact.task_root) == answer["cwd"]
 
 
+@pytest.mark.slow
 def test_the_shell_bootstrap(tmp_path):
     samples = measured(tmp_path, "--runtimes", "provided")
     assert {s["function"] for s in samples} == {"coldbench"}
 
 
+@pytest.mark.slow
 @pytest.mark.docker
 def test_both_bootstraps_on_docker(engine, go_function, tmp_path):
     measured(tmp_path, "--target", "docker", "--images", "local", "--runtimes", "provided")
@@ -139,6 +143,7 @@ def test_both_bootstraps_on_docker(engine, go_function, tmp_path):
              "--function", go_function, "--runtime", "provided")
 
 
+@pytest.mark.slow
 def test_a_bootstrap_missing_or_not_executable_is_refused(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -24,10 +24,9 @@ def kept(history, tmp_path, run_id, day, scale):
         "runtime_versions": {"go": "go1.26.8"}})
     for variant, factor in (("arm64", scale), ("x86_64", 1.0)):
         for i in range(8):
-            writer.add(make_sample(runtime="go", memory_mb=128, mode="cold",
-                              init_ms=(99.0 + i) * factor, duration_ms=1.0 * factor,
-                              e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=True,
-                              error=None, variant=Variant(architecture=variant)))
+            writer.add(make_sample(runtime="go", init_ms=(99.0 + i) * factor,
+                                   duration_ms=1.0 * factor,
+                                   variant=Variant(architecture=variant)))
     writer.close()
     history.add(path)
 
@@ -75,12 +74,12 @@ def test_time_axes_read_well_for_runs_seconds_hours_or_months_apart():
     assert seconds and all(re.fullmatch(r"19:2[6-8]:\d\d", t) for t in seconds), seconds
     hours, title = tick_labels(["2026-12-06T06:00:00+00:00", "2026-12-06T18:00:00+00:00"])
     assert title == "run started (2026-12-06, UTC)"
-    assert all(re.fullmatch(r"\d\d:\d\d", t) for t in hours), hours
+    assert hours and all(re.fullmatch(r"\d\d:\d\d", t) for t in hours), hours
     months, title = tick_labels(["2026-03-01T06:00:00+00:00", "2026-11-30T06:00:00+00:00"])
     assert title == "run started (2026, UTC)"
-    assert all(re.fullmatch(r"[A-Z][a-z]{2} \d\d", t) for t in months), months
+    assert months and all(re.fullmatch(r"[A-Z][a-z]{2} \d\d", t) for t in months), months
     years, _ = tick_labels(["2024-01-01T06:00:00+00:00", "2026-11-30T06:00:00+00:00"])
-    assert all(re.fullmatch(r"20\d\d-\d\d", t) for t in years), years
+    assert years and all(re.fullmatch(r"20\d\d-\d\d", t) for t in years), years
 
 
 def test_each_target_and_function_set_has_a_page_and_every_run_a_report(tmp_path):

@@ -12,9 +12,8 @@ from html.parser import HTMLParser
 import pytest
 
 from coldbench.analysis.history import History
-from coldbench.render.table import ms
 
-from conftest import run_cli
+from conftest import run_cli, shows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -101,11 +100,17 @@ def test_the_site_renders_its_charts_and_numbers_in_a_browser(site, tmp_path):
     for config in latest["configurations"]:
         cells = parser.rows[(config["runtime"], config["memory_mb"])]
         cold, warm = config["modes"]["cold"]["figure"], config["modes"]["warm"]["figure"]
-        assert cells[2] == f"{ms(cold['p50'])} ({ms(cold['p90'])}/{ms(cold['p99'])})"
+        # "p50 (p90/p99)", each the figure rounded to the digits shown
+        shown = re.fullmatch(r"(\S+) \((\S+)/(\S+)\)", cells[2])
+        assert shown and all(shows(text, cold[k]) for text, k in zip(shown.groups(),
+                                                                     ("p50", "p90", "p99"))), \
+            (cells[2], cold)
         # after the predicted AWS Init column, where the run predicts one (local, the
         # Lambda-shaped code path)
         predicted = config["modes"]["cold"].get("predicted_init") is not None
-        assert cells[5 if predicted else 4] == f"{ms(warm['p50'])} ({ms(warm['p99'])})"
+        shown = re.fullmatch(r"(\S+) \((\S+)\)", cells[5 if predicted else 4])
+        assert shown and shows(shown[1], warm["p50"]) and shows(shown[2], warm["p99"]), \
+            (cells, warm)
 
     # a trend chart per runtime, drawn as SVG in the page
     for runtime in ("python", "go"):
@@ -125,7 +130,7 @@ def test_the_site_renders_its_charts_and_numbers_in_a_browser(site, tmp_path):
                               and row["memory_mb"] == memory and row["mode"] == "cold")
             label = re.search(rf'<g id="last-local-{runtime}-{memory}">.*?<text[^>]*>([^<]+)</text>',
                               figure.group(1), re.S)
-            assert label and label.group(1).strip() == ms(latest_p50)
+            assert label and shows(label.group(1).strip(), latest_p50), (label, latest_p50)
 
         # the time axis says when, in UTC, with the date: runs days apart
         assert "run started (2026, UTC)" in figure.group(1)

@@ -7,21 +7,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from coldbench.model import Variant
 from coldbench.render import report
 from coldbench.results.schema import ResultsWriter, load
 
-from conftest import make_sample, run_cli
+from conftest import make_idle_sample, make_sample, run_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
 RUN = {"run_id": "20261127T060000Z-0000beef", "target": "local",
        "started_at": "2026-11-27T06:00:00+00:00"}
-
-
-def s(runtime, mode, duration, init=None):
-    return make_sample(runtime=runtime, memory_mb=128, mode=mode, init_ms=init, duration_ms=duration,
-                  e2e_ms=None, billed_ms=None, max_memory_mb=None, cold=mode == "cold",
-                  error=None)
 
 
 @pytest.fixture
@@ -29,11 +22,11 @@ def known_run(tmp_path):
     """python: cold starts 302..352 ms (init 300 + 10 i, Duration 2), warm 0.5..1.0 ms,
     provisioned 3 and 5 ms; go: cold starts 6..16 ms in steps of 2 (init 5 + 2 i, Duration
     1), warm 0.4 and 0.6 ms."""
-    samples = [s("python", "cold", 2.0, 300.0 + 10 * i) for i in range(6)]
-    samples += [s("python", "warm", d) for d in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
-    samples += [s("python", "provisioned", d) for d in (3.0, 5.0)]
-    samples += [s("go", "cold", 1.0, 5.0 + 2 * i) for i in range(6)]
-    samples += [s("go", "warm", d) for d in (0.4, 0.6)]
+    samples = [make_sample(init_ms=300.0 + 10 * i, duration_ms=2.0) for i in range(6)]
+    samples += [make_sample(mode="warm", duration_ms=d) for d in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
+    samples += [make_sample(mode="provisioned", duration_ms=d) for d in (3.0, 5.0)]
+    samples += [make_sample(runtime="go", init_ms=5.0 + 2 * i) for i in range(6)]
+    samples += [make_sample(runtime="go", mode="warm", duration_ms=d) for d in (0.4, 0.6)]
     path = tmp_path / "run.json"
     writer = ResultsWriter(path, run=dict(RUN))
     for sample in samples:
@@ -171,16 +164,6 @@ def test_a_real_runs_report_draws_every_chart(real_run, tmp_path):
     assert page.count('<tr data-function="coldbench"') == 4     # python and go, 2 sizes each
 
 
-def idle(idle_s, cold, duration, init=None):
-    """An idle sample (``--idle``) of python arm64 512 MB, as the idle sweep files it."""
-    return make_sample(runtime="python", memory_mb=512, mode="cold" if cold else "warm",
-                  init_ms=init, duration_ms=duration, e2e_ms=None, billed_ms=None,
-                  max_memory_mb=None, cold=cold, error=None,
-                  variant=Variant(architecture="arm64", idle_s=idle_s),
-                  extra={"idle_s": idle_s,
-                         "architecture": "arm64", "report_cold": cold})
-
-
 # the figures of test_aws_idle's keep-warm lines: after 5m 1 of 5 cold (Init 280 + Duration
 # 20), 4 warm (Duration 2.5, billed 3 ms: 8,760 pings a month cost $0.0019); after 1h 2 cold
 IDLE_LINES = [
@@ -194,8 +177,9 @@ IDLE_LINES = [
 
 @pytest.fixture
 def idle_run(tmp_path):
-    samples = ([idle(300.0, False, 2.5) for _ in range(4)] + [idle(300.0, True, 20.0, 280.0)]
-               + [idle(3600.0, True, 20.0, 300.0) for _ in range(2)])
+    samples = ([make_idle_sample(300.0, False, 2.5) for _ in range(4)]
+               + [make_idle_sample(300.0, True, 20.0, 280.0)]
+               + [make_idle_sample(3600.0, True, 20.0, 300.0) for _ in range(2)])
     path = tmp_path / "idle.json"
     writer = ResultsWriter(path, run=dict(RUN, target="aws"))
     for sample in samples:

@@ -15,21 +15,20 @@ from coldbench.results.schema import (SCHEMA_VERSION, ConfigKey, ResultsWriter, 
 from conftest import make_sample, run_cli
 
 
-def a_sample(**changes):
-    fields = dict(runtime="go", memory_mb=512, mode="cold", init_ms=40.5, duration_ms=1.25,
-                  e2e_ms=45.0, billed_ms=2.0, max_memory_mb=20.1, cold=True, error=None)
-    return make_sample(**(fields | changes))
+# a cold start with every figure set, so that what is read back shows each field
+GO = dict(runtime="go", memory_mb=512, init_ms=40.5, duration_ms=1.25, e2e_ms=45.0,
+          billed_ms=2.0, max_memory_mb=20.1)
 
 
 def test_every_sample_is_on_disk_as_soon_as_it_is_taken(tmp_path):
     path = tmp_path / "run.json"
     writer = ResultsWriter(path, run={"target": "local"})
-    writer.add(a_sample())
+    writer.add(make_sample(**GO))
     document = json.loads(path.read_text())
     assert document["schema_version"] == SCHEMA_VERSION
     assert document["run"] == {"target": "local"}
     assert document["samples"][0]["init_ms"] == 40.5
-    writer.add(a_sample(mode="warm", init_ms=None, cold=False))
+    writer.add(make_sample(**(GO | {"mode": "warm", "init_ms": None})))
     assert len(json.loads(path.read_text())["samples"]) == 2
 
 
@@ -37,9 +36,9 @@ def test_a_sample_is_appended_not_the_file_rewritten(tmp_path):
     path = tmp_path / "run.json"
     writer = ResultsWriter(path, run={"target": "local"})
     for k in range(3):
-        writer.add(a_sample(invocation=k))
+        writer.add(make_sample(**GO, invocation=k))
     before, inode = path.read_text(), path.stat().st_ino
-    writer.add(a_sample(invocation=3))
+    writer.add(make_sample(**GO, invocation=3))
     after = path.read_text()
     # the same file, its text kept up to the closing "]}", one line per sample
     assert path.stat().st_ino == inode
@@ -52,19 +51,20 @@ def test_a_sample_is_appended_not_the_file_rewritten(tmp_path):
         %s,
         %s
         ]}
-        """) % (SCHEMA_VERSION, *(json.dumps(a_sample(invocation=k).to_json()) for k in range(4)))
+        """) % (SCHEMA_VERSION,
+                *(json.dumps(make_sample(**GO, invocation=k).to_json()) for k in range(4)))
 
 
 def test_the_end_of_the_run_completes_the_document(tmp_path):
     path = tmp_path / "run.json"
     writer = ResultsWriter(path, run={"target": "local", "ended_at": None})
-    writer.add(a_sample())
+    writer.add(make_sample(**GO))
     writer.results.run |= {"ended_at": "2026-11-27T06:00:00+00:00", "completed": True}
     writer.close()
     document = json.loads(path.read_text())
     assert document["run"] == {"target": "local", "ended_at": "2026-11-27T06:00:00+00:00",
                                "completed": True}
-    assert [Sample.from_json(s) for s in document["samples"]] == [a_sample()]
+    assert [Sample.from_json(s) for s in document["samples"]] == [make_sample(**GO)]
 
 
 def test_nothing_is_written_before_the_first_sample_and_abandon_leaves_nothing(tmp_path):
@@ -79,9 +79,9 @@ def test_nothing_is_written_before_the_first_sample_and_abandon_leaves_nothing(t
 def test_round_trip_keeps_target_specific_fields(tmp_path):
     path = tmp_path / "run.json"
     writer = ResultsWriter(path, run={})
-    writer.add(a_sample(extra={"container_start_ms": 310.0}))
+    writer.add(make_sample(**GO, extra={"container_start_ms": 310.0}))
     [sample] = load(path).samples
-    assert sample == a_sample(extra={"container_start_ms": 310.0})
+    assert sample == make_sample(**GO, extra={"container_start_ms": 310.0})
     assert json.loads(path.read_text())["samples"][0]["container_start_ms"] == 310.0
 
 
@@ -98,7 +98,7 @@ def test_an_existing_file_is_never_overwritten_silently(tmp_path):
     writer = ResultsWriter(other, run={})
     other.write_text("appeared meanwhile")
     with pytest.raises(ResultsError, match="exists"):
-        writer.add(a_sample())
+        writer.add(make_sample(**GO))
     assert other.read_text() == "appeared meanwhile"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "run.json"]
 
@@ -134,7 +134,7 @@ def test_a_torn_last_line_is_read_up_to_the_last_whole_sample(tmp_path):
     path = tmp_path / "run.json"
     writer = ResultsWriter(path, run={"target": "local"})
     for k in range(3):
-        writer.add(a_sample(invocation=k))
+        writer.add(make_sample(**GO, invocation=k))
     text = path.read_text()
     # as a reader sees it while the writer is half-way through its next append
     path.write_text(text.removesuffix("\n]}\n") + ',\n{"runtime": "go", "memory_m')
@@ -151,17 +151,20 @@ def test_unknown_schema_versions_are_refused_with_advice(tmp_path):
         load(path)
 
 
+WRITTEN = make_sample(**GO).to_json()
+
+
 @pytest.mark.parametrize("samples, message", [
     ({"a": 1}, "samples is {\"a\": 1}, not a list"),
     ([{"memory_mb": 128, "mode": "cold"}], "samples[0] has no runtime"),
-    ([a_sample().to_json(), a_sample().to_json() | {"memory_mb": "x"}],
+    ([WRITTEN, WRITTEN | {"memory_mb": "x"}],
      "samples[1] memory_mb is \"x\", not a whole number"),
-    ([a_sample().to_json() | {"mode": "hot"}],
+    ([WRITTEN | {"mode": "hot"}],
      "samples[0] mode is \"hot\", not one of cold, warm, provisioned"),
-    ([a_sample().to_json() | {"duration_ms": "fast"}],
+    ([WRITTEN | {"duration_ms": "fast"}],
      "samples[0] duration_ms is \"fast\", not a number"),
-    ([a_sample().to_json() | {"cold": 1}], "samples[0] cold is 1, not true or false"),
-    ([a_sample().to_json() | {"error": "boom"}], "samples[0] error is \"boom\", not an object"),
+    ([WRITTEN | {"cold": 1}], "samples[0] cold is 1, not true or false"),
+    ([WRITTEN | {"error": "boom"}], "samples[0] error is \"boom\", not an object"),
     (["cold"], "samples[0] is str, not an object"),
 ])
 def test_malformed_samples_are_refused_saying_which_and_what(tmp_path, samples, message):
@@ -175,7 +178,7 @@ def test_malformed_samples_are_refused_saying_which_and_what(tmp_path, samples, 
 def test_report_of_a_malformed_file_is_one_line_and_exit_status_2(tmp_path):
     path = tmp_path / "run.json"
     path.write_text(json.dumps({"schema_version": 1, "run": {},
-                                "samples": [a_sample().to_json() | {"memory_mb": "x"}]}))
+                                "samples": [make_sample(**GO).to_json() | {"memory_mb": "x"}]}))
     result = run_cli("report", path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1
@@ -184,7 +187,7 @@ def test_report_of_a_malformed_file_is_one_line_and_exit_status_2(tmp_path):
 
 def test_files_of_version_1_are_read_and_their_samples_all_count(tmp_path):
     path = tmp_path / "v1.json"
-    samples = [a_sample(invocation=k).to_json() for k in range(3)]
+    samples = [make_sample(**GO, invocation=k).to_json() for k in range(3)]
     path.write_text(json.dumps({"schema_version": 1, "run": {"target": "local"},
                                 "samples": samples}))
     results = load(path)
@@ -194,12 +197,12 @@ def test_files_of_version_1_are_read_and_their_samples_all_count(tmp_path):
 
 
 def test_a_profiled_sample_is_kept_but_never_valid(tmp_path):
-    profiled = a_sample(extra={"profiled": True, "profile": {"parts": {}, "tree": {}}})
+    profiled = make_sample(**GO, extra={"profiled": True, "profile": {"parts": {}, "tree": {}}})
     assert profiled.profiled and not profiled.valid and profiled.error is None
     document = profiled.to_json()
     assert document["profiled"] is True and document["mode"] == "cold"
     assert Sample.from_json(document).profiled
-    assert "profiled" not in a_sample().to_json() and not a_sample().profiled
+    assert "profiled" not in make_sample(**GO).to_json() and not make_sample(**GO).profiled
 
 
 def test_fields_that_may_be_null_may_be_absent():
@@ -210,10 +213,10 @@ def test_fields_that_may_be_null_may_be_absent():
 
 
 def test_a_configuration_is_one_key_with_one_label():
-    assert a_sample().key == ConfigKey("coldbench", "go", 512)
-    arm = a_sample(variant=Variant(architecture="arm64")).key
+    assert make_sample(**GO).key == ConfigKey("coldbench", "go", 512)
+    arm = make_sample(**GO, variant=Variant(architecture="arm64")).key
     assert (arm.label, str(arm)) == ("go arm64", "go arm64 512 MB")
-    mine = a_sample(function="resize").key
+    mine = make_sample(**GO, function="resize").key
     assert (mine.label, str(mine)) == ("resize (go)", "resize (go) 512 MB")
 
 

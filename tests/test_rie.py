@@ -12,6 +12,7 @@ from coldbench.build import Function, build
 from coldbench.workflows.options import RunOptions
 from coldbench.workflows.run import run
 from coldbench.runtimes import RUNTIMES, get
+from coldbench.environments.kernel import running
 from coldbench.environments.process import descendants
 from coldbench.targets.local.target import LocalTarget
 from conftest import coldbench_processes, run_cli
@@ -87,19 +88,11 @@ def test_two_emulators_at_once_and_no_runtime_left_after_sigterm():
         assert runtime, "the emulator started no runtime"
         first.close()
         time.sleep(0.2)
-        assert not any(_alive(pid) for pid in runtime)
+        assert not any(running(pid) for pid in runtime)
         assert second.invoke({"work": 1}).response["invocation"] == 2
     finally:
         target.close()
     assert coldbench_processes() == []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.slow

@@ -208,9 +208,7 @@ def test_an_item_in_both_runs_is_charged_with_its_own_growth_only():
 
 def test_compare_blames_only_regressions_of_configurations_both_runs_profiled():
     def run(values, profile_tree):
-        samples = [make_sample(runtime="python", memory_mb=128, mode="cold", init_ms=v,
-                          duration_ms=1.0, e2e_ms=None, billed_ms=None, max_memory_mb=None,
-                          cold=True, error=None) for v in values]
+        samples = [make_sample(init_ms=v) for v in values]
         profiles = [] if profile_tree is None else [{
             "function": "coldbench", "runtime": "python", "memory_mb": 128, "variant": None,
             "tree": profile_tree.to_dict()}]

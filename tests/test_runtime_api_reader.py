@@ -11,6 +11,7 @@ import pytest
 
 from coldbench.environments import runtime_api
 from coldbench.environments.runtime_api import RuntimeAPI
+from conftest import exchange
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:f"
 READ_TIMEOUT_S = 1.0
@@ -23,23 +24,6 @@ def api(monkeypatch):
     server = RuntimeAPI(ARN)
     yield server
     server.close()
-
-
-def exchange(api, data: bytes, wait_s: float = 10.0) -> tuple[bytes, float]:
-    """Send raw bytes; what came back until the server closed, and how long that took."""
-    host, port = api.address.split(":")
-    started = time.monotonic()
-    with socket.create_connection((host, int(port)), timeout=wait_s) as sock:
-        sock.sendall(data)
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-        except TimeoutError:
-            pytest.fail(f"still open after {wait_s} s: {answer[:200]!r}")
-    return answer, time.monotonic() - started
 
 
 def serves_the_runtime(api) -> None:
@@ -74,7 +58,7 @@ def post(headers: str, body: bytes) -> bytes:
         "chunk size -2", "gzip", "no request line", "empty path", "header without colon",
         "head over 64 KB"])
 def test_a_malformed_request_is_answered_400_and_closed(api, request_bytes):
-    answer, took = exchange(api, request_bytes)
+    answer, took = exchange(api.address, request_bytes)
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer[:200]
     assert took < 3
     serves_the_runtime(api)
@@ -86,7 +70,7 @@ def test_a_malformed_request_is_answered_400_and_closed(api, request_bytes):
     f"POST {RESPONSE.format('x')} HTTP/1.1\r\nContent-Le".encode(),    # head unfinished
 ], ids=["body short", "chunk short", "head unfinished"])
 def test_a_request_that_stalls_once_begun_is_dropped_after_the_read_timeout(api, request_bytes):
-    answer, took = exchange(api, request_bytes)
+    answer, took = exchange(api.address, request_bytes)
     assert answer == b""
     assert READ_TIMEOUT_S * 0.9 < took < READ_TIMEOUT_S + 3
     serves_the_runtime(api)

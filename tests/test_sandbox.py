@@ -5,9 +5,6 @@ environment."""
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,7 +17,8 @@ from coldbench import build
 from coldbench.environments import delivery, isolation
 from coldbench.runtimes import RUNTIMES
 
-from conftest import run_cli
+from aws_standin import Serve
+from conftest import invoke_client, run_cli
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(isolation.unavailable() is not None,
@@ -69,6 +67,18 @@ def daemons(token: str) -> list[int]:
     return found
 
 
+def every_escape_failed(output: Path, stderr: str) -> None:
+    """Each sample of the results file ``output`` is the hostile function's report that
+    every attempt failed; /tmp full at Lambda's default 512 MB (less what the environment
+    already holds)."""
+    samples = json.loads(output.read_text())["samples"]
+    assert samples and all(s["error"]["type"] == "RuntimeError" for s in samples), stderr
+    for sample in samples:
+        could = attempts(sample["error"]["message"])
+        assert 500 <= could.pop("tmp_full_at_mb") <= 512
+        assert could == {}, could
+
+
 def test_every_escape_fails_under_run(hostile, tmp_path):
     source, secret, token = hostile(fill=600, daemon=True)
     output = tmp_path / "hostile.json"
@@ -76,13 +86,7 @@ def test_every_escape_fails_under_run(hostile, tmp_path):
                      "--cold", 2, "--warm", 0, "--provisioned", 0, "--timeout", 60,
                      "--output", output, "--quiet",
                      env=os.environ | {"AWS_SECRET_ACCESS_KEY": secret})
-    samples = json.loads(output.read_text())["samples"]
-    assert samples and all(s["error"]["type"] == "RuntimeError" for s in samples), result.stderr
-    for sample in samples:
-        could = attempts(sample["error"]["message"])
-        # /tmp is full at Lambda's default 512 MB (less what the environment already holds)
-        assert 500 <= could.pop("tmp_full_at_mb") <= 512
-        assert could == {}, could
+    every_escape_failed(output, result.stderr)
     run = json.loads(output.read_text())["run"]
     assert run["ephemeral_storage_mb"] == 512 and run["sandbox"]["isolated"] is True
     assert daemons(token) == []
@@ -107,35 +111,12 @@ def test_ephemeral_storage_is_lambdas_range(hostile, tmp_path):
         assert not (tmp_path / f"{size}.json").exists()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_every_escape_fails_under_serve(hostile):
-    import boto3
-    from botocore.config import Config
-
-    from aws_standin import DUMMY_ENVIRONMENT
-
     source, secret, token = hostile(sleep=2, daemon=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "coldbench", "serve", "--port", str(port), "--runtime", "python",
-         "--function", str(source)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=os.environ | DUMMY_ENVIRONMENT | {"AWS_SECRET_ACCESS_KEY": secret})
+    server = Serve("--runtime", "python", "--function", str(source),
+                   env={"AWS_SECRET_ACCESS_KEY": secret})
     try:
-        lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}",
-                           region_name="us-east-1", aws_access_key_id="testing",
-                           aws_secret_access_key="testing",
-                           config=Config(retries={"max_attempts": 1}, read_timeout=120))
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        lam = invoke_client(server.url)
         payloads = []
 
         def one():
@@ -151,8 +132,7 @@ def test_every_escape_fails_under_serve(hostile):
             assert payload.get("errorType") == "RuntimeError", payload
             assert attempts(payload["errorMessage"]) == {}
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        server.close()
     assert daemons(token) == []
 
 
@@ -221,11 +201,6 @@ def test_every_escape_fails_in_a_container(hostile, tmp_path):
                      "--memory", 1024, "--cold", 1, "--warm", 0, "--provisioned", 0,
                      "--timeout", 60, "--output", output, "--quiet",
                      env=os.environ | {"AWS_SECRET_ACCESS_KEY": secret})
-    samples = json.loads(output.read_text())["samples"]
-    assert samples and all(s["error"]["type"] == "RuntimeError" for s in samples), result.stderr
-    for sample in samples:
-        could = attempts(sample["error"]["message"])
-        assert 500 <= could.pop("tmp_full_at_mb") <= 512
-        assert could == {}, could
+    every_escape_failed(output, result.stderr)
     assert json.loads(output.read_text())["run"]["sandbox"]["user"] == "993:990"
     assert daemons(token) == []

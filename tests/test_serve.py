@@ -7,34 +7,9 @@ import threading
 
 import pytest
 
-from aws_standin import DUMMY_ENVIRONMENT
 from coldbench.targets.aws.lambda_report import find
-from coldbench.serve import NAME, Server, artifacts_for
-
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def serving(monkeypatch):
-    for key, value in DUMMY_ENVIRONMENT.items():
-        monkeypatch.setenv(key, value)
-    started = []
-
-    def start(function_dir=None, **settings):
-        server = Server(artifacts_for(["python"], function_dir), port=0, **settings)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        started.append(server)
-        return server
-    yield start
-    for server in started:
-        server.close()
-
-
-def client(server):
-    import boto3
-    from botocore.config import Config
-    return boto3.client("lambda", endpoint_url=server.address, region_name="us-east-1",
-                        config=Config(retries={"max_attempts": 1}, read_timeout=120))
+from coldbench.serve import NAME
+from conftest import invoke_client
 
 
 def invoke(lam, name="coldbench-python-256", event=None, **extra):
@@ -44,8 +19,9 @@ def invoke(lam, name="coldbench-python-256", event=None, **extra):
     return response, json.loads(response["Payload"].read()), log, find(log)
 
 
+@pytest.mark.slow
 def test_a_cold_then_a_warm_invocation(serving):
-    lam = client(serving())
+    lam = invoke_client(serving().address)
     response, payload, log, report = invoke(lam)
     assert response["StatusCode"] == 200 and response["ExecutedVersion"] == "$LATEST"
     assert "FunctionError" not in response
@@ -68,8 +44,9 @@ def test_names_map_to_runtime_and_memory():
     assert NAME.match("my-function") is None
 
 
+@pytest.mark.slow
 def test_unknown_functions_and_invocation_types(serving):
-    lam = client(serving())
+    lam = invoke_client(serving().address)
     with pytest.raises(lam.exceptions.ResourceNotFoundException, match="coldbench-<runtime>"):
         lam.invoke(FunctionName="my-function")
     with pytest.raises(lam.exceptions.ResourceNotFoundException, match="runtimes python"):
@@ -79,8 +56,9 @@ def test_unknown_functions_and_invocation_types(serving):
     assert lam.invoke(FunctionName=arn, InvocationType="Event")["StatusCode"] == 202
 
 
+@pytest.mark.slow
 def test_a_handler_error_keeps_the_environment(serving, fixture_function):
-    lam = client(serving(fixture_function("handler_error")))
+    lam = invoke_client(serving(fixture_function("handler_error")).address)
     response, payload, log, report = invoke(lam)
     assert response["FunctionError"] == "Unhandled"
     assert payload == {"errorType": "ValueError",
@@ -90,8 +68,9 @@ def test_a_handler_error_keeps_the_environment(serving, fixture_function):
     assert second.init_duration_ms is None          # the same environment served again
 
 
+@pytest.mark.slow
 def test_a_timeout_is_reported_and_the_next_start_is_cold(serving, fixture_function):
-    lam = client(serving(fixture_function("timeout"), timeout_s=1))
+    lam = invoke_client(serving(fixture_function("timeout"), timeout_s=1).address)
     response, payload, log, report = invoke(lam)
     assert response["FunctionError"] == "Unhandled" and payload["errorType"] == "Sandbox.Timedout"
     assert report.status == "timeout" and 900 < report.duration_ms < 3000
@@ -99,17 +78,19 @@ def test_a_timeout_is_reported_and_the_next_start_is_cold(serving, fixture_funct
     assert invoke(lam)[3].init_duration_ms is not None
 
 
+@pytest.mark.slow
 def test_out_of_memory_is_reported_as_lambda_does(serving, fixture_function):
-    lam = client(serving(fixture_function("oom")))
+    lam = invoke_client(serving(fixture_function("oom")).address)
     response, payload, log, report = invoke(lam, "coldbench-python-128")
     assert payload["errorType"] == "Runtime.OutOfMemory"
     assert (report.status, report.error_type) == ("error", "Runtime.OutOfMemory")
     assert "\tStatus: error\tError Type: Runtime.OutOfMemory" in log
 
 
+@pytest.mark.slow
 def test_concurrent_invocations_get_environments_of_their_own(serving, fixture_function):
     server = serving()
-    lam = client(server)
+    lam = invoke_client(server.address)
     instances = []
 
     def one():
@@ -122,12 +103,13 @@ def test_concurrent_invocations_get_environments_of_their_own(serving, fixture_f
     assert len(set(instances)) == 2
 
 
+@pytest.mark.slow
 def test_bad_requests_are_answered_as_lambda_answers_them(serving):
     """A memory size outside 128..10240 MB and a payload over the 6 MB limit of a
     synchronous invoke get Lambda's own exceptions, and no environment is started."""
     from botocore.exceptions import ClientError
 
-    lam = client(serving())
+    lam = invoke_client(serving().address)
     with pytest.raises(ClientError) as raised:
         invoke(lam, name="coldbench-python-99999")
     assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"

@@ -4,6 +4,7 @@ invocation types, payload sizes and JSON for Event invokes too, a concurrency li
 timeout; a Content-Length that is not a number the body fills is answered 400). Real boto3
 over HTTP where a client could send it, raw sockets where only a broken client would."""
 
+import functools
 import json
 import os
 import socket
@@ -13,57 +14,21 @@ import time
 import pytest
 
 from aws_standin import DUMMY_ENVIRONMENT
-from coldbench.serve import MAX_EVENT_PAYLOAD_BYTES, Server, artifacts_for
-from conftest import run_cli
+from coldbench.serve import MAX_EVENT_PAYLOAD_BYTES, Server
+from conftest import exchange, invoke_client, run_cli
 
 READ_TIMEOUT_S = 1.0
 INVOKE = "/2015-03-31/functions/coldbench-python-256/invocations"
 
 
 @pytest.fixture
-def serving(monkeypatch):
-    for key, value in DUMMY_ENVIRONMENT.items():
-        monkeypatch.setenv(key, value)
-    started = []
-
-    def start(function_dir=None, **settings):
-        settings.setdefault("read_timeout_s", READ_TIMEOUT_S)
-        server = Server(artifacts_for(["python"], function_dir), port=0, **settings)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        started.append(server)
-        return server
-    yield start
-    for server in started:
-        server.close()
-
-
-def client(server):
-    import boto3
-    from botocore.config import Config
-    return boto3.client("lambda", endpoint_url=server.address, region_name="us-east-1",
-                        config=Config(retries={"max_attempts": 1}, read_timeout=120))
+def serving(serving):
+    """conftest's, with a read timeout short enough to wait for."""
+    return functools.partial(serving, read_timeout_s=READ_TIMEOUT_S)
 
 
 def port_of(server) -> int:
     return int(server.address.rsplit(":", 1)[1])
-
-
-def exchange(server, data: bytes, wait_s: float = 10.0) -> tuple[bytes, float]:
-    """Send raw bytes, read until the server closes the connection (or ``wait_s``); what
-    came back and the seconds it took to close. A server that does not close in
-    ``wait_s`` fails the test."""
-    started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=wait_s) as sock:
-        sock.sendall(data)
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-        except TimeoutError:
-            pytest.fail(f"the connection was still open after {wait_s} s: {answer[:200]!r}")
-    return answer, time.monotonic() - started
 
 
 def status_of(answer: bytes) -> int:
@@ -82,7 +47,8 @@ def post(length_header: str, body: bytes, extra: str = "") -> bytes:
 
 def still_serves(server) -> None:
     """A valid invocation after the bad request is answered."""
-    response = client(server).invoke(FunctionName="coldbench-python-256", Payload=b'{"work": 1}')
+    response = invoke_client(server.address).invoke(FunctionName="coldbench-python-256",
+                                                    Payload=b'{"work": 1}')
     assert response["StatusCode"] == 200 and "FunctionError" not in response
 
 
@@ -92,7 +58,7 @@ def still_serves(server) -> None:
 @pytest.mark.parametrize("value", ["-1", "abc", "1.5", "+5", "0x10", "", "5, 6"])
 def test_a_content_length_that_is_not_a_number_is_answered_400(serving, value):
     server = serving()
-    answer, _ = exchange(server, post(f"Content-Length: {value}\r\n", b"{}"))
+    answer, _ = exchange(server.address, post(f"Content-Length: {value}\r\n", b"{}"))
     assert status_of(answer) == 400, answer
     assert error_type(answer) == "invalidrequestcontentexception"
     assert b"connection: close" in answer.lower()
@@ -101,7 +67,8 @@ def test_a_content_length_that_is_not_a_number_is_answered_400(serving, value):
 
 @pytest.mark.slow
 def test_two_different_content_lengths_are_answered_400(serving):
-    answer, _ = exchange(serving(), post("Content-Length: 2\r\nContent-Length: 3\r\n", b"{} "))
+    answer, _ = exchange(serving().address,
+                         post("Content-Length: 2\r\nContent-Length: 3\r\n", b"{} "))
     assert status_of(answer) == 400, answer
 
 
@@ -109,7 +76,7 @@ def test_two_different_content_lengths_are_answered_400(serving):
 def test_a_body_shorter_than_its_content_length_is_answered_408_within_the_read_timeout(
         serving):
     server = serving()
-    answer, took = exchange(server, post("Content-Length: 100\r\n", b'{"work": 1'))
+    answer, took = exchange(server.address, post("Content-Length: 100\r\n", b'{"work": 1'))
     assert status_of(answer) == 408, answer
     assert READ_TIMEOUT_S * 0.9 < took < READ_TIMEOUT_S + 3
     still_serves(server)
@@ -119,7 +86,7 @@ def test_a_body_shorter_than_its_content_length_is_answered_408_within_the_read_
 def test_a_request_that_stalls_before_its_headers_end_is_closed_within_the_read_timeout(
         serving):
     server = serving()
-    answer, took = exchange(server, f"POST {INVOKE} HTTP/1.1\r\nHost: x\r\n".encode())
+    answer, took = exchange(server.address, f"POST {INVOKE} HTTP/1.1\r\nHost: x\r\n".encode())
     assert answer == b"" and took < READ_TIMEOUT_S + 3
     still_serves(server)
 
@@ -153,14 +120,15 @@ def test_a_request_trickled_a_byte_at_a_time_is_cut_off_at_the_read_timeout(serv
 @pytest.mark.slow
 def test_an_idle_kept_alive_connection_is_closed_after_the_read_timeout(serving):
     server = serving()
-    answer, took = exchange(server, b"")
+    answer, took = exchange(server.address, b"")
     assert answer == b"" and took < READ_TIMEOUT_S + 3
 
 
 @pytest.mark.slow
 def test_a_chunked_body_is_refused_with_411(serving):
     server = serving()
-    answer, _ = exchange(server, post("Transfer-Encoding: chunked\r\n", b"2\r\n{}\r\n0\r\n\r\n"))
+    answer, _ = exchange(server.address,
+                         post("Transfer-Encoding: chunked\r\n", b"2\r\n{}\r\n0\r\n\r\n"))
     assert status_of(answer) == 411, answer
     still_serves(server)
 
@@ -173,7 +141,7 @@ def test_a_chunked_body_is_refused_with_411(serving):
 ], ids=["request line over 64 KB", "over 100 headers", "header line over 64 KB"])
 def test_oversized_heads_are_answered_as_documented(serving, request_bytes, status):
     server = serving()
-    answer, _ = exchange(server, request_bytes)
+    answer, _ = exchange(server.address, request_bytes)
     assert status_of(answer) == status, answer[:200]
     still_serves(server)
 
@@ -185,8 +153,8 @@ def test_an_unknown_invocation_type_is_a_validation_exception(serving):
     from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError) as raised:
-        client(serving()).invoke(FunctionName="coldbench-python-256", InvocationType="Bogus",
-                                 Payload=b"{}")
+        invoke_client(serving().address).invoke(FunctionName="coldbench-python-256",
+                                                InvocationType="Bogus", Payload=b"{}")
     error = raised.value.response["Error"]
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Code"] == "ValidationException"
@@ -198,7 +166,7 @@ def test_an_unknown_invocation_type_is_a_validation_exception(serving):
 @pytest.mark.parametrize("payload", [b"{not json", b'{"x": NaN}', b"[" * 100000])
 def test_a_payload_that_is_not_json_is_refused_for_either_type(serving, invocation_type,
                                                                payload):
-    lam = client(serving())
+    lam = invoke_client(serving().address)
     with pytest.raises(lam.exceptions.InvalidRequestContentException):
         lam.invoke(FunctionName="coldbench-python-256", InvocationType=invocation_type,
                    Payload=payload)
@@ -208,7 +176,7 @@ def test_a_payload_that_is_not_json_is_refused_for_either_type(serving, invocati
 def test_an_event_payload_is_held_to_lambdas_asynchronous_limit(serving):
     from botocore.exceptions import ClientError
 
-    lam = client(serving())
+    lam = invoke_client(serving().address)
 
     def payload(size: int) -> bytes:
         text = json.dumps({"blob": ""})
@@ -243,7 +211,7 @@ def test_past_the_concurrency_limit_invokes_get_429_too_many_requests(
     from botocore.exceptions import ClientError
 
     server = serving(fixture_function("timeout"), timeout_s=3, max_concurrency=1)
-    lam = client(server)
+    lam = invoke_client(server.address)
     holder = threading.Thread(target=lam.invoke, kwargs=dict(
         FunctionName="coldbench-python-256", InvocationType=first, Payload=b"{}"))
     holder.start()
@@ -350,17 +318,16 @@ def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
     import io
     import zipfile
 
-    import boto3
     from botocore.exceptions import ClientError
 
-    from aws_standin import MotoServer
+    from aws_standin import MotoServer, boto
     from coldbench.serve import LambdaApi
 
     for key, value in DUMMY_ENVIRONMENT.items():
         monkeypatch.setenv(key, value)
     moto = MotoServer()
     try:
-        role = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1").create_role(
+        role = boto(moto.url, "iam").create_role(
             RoleName="coldbench-test", AssumeRolePolicyDocument=json.dumps(
                 {"Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Action": "sts:AssumeRole",
@@ -368,7 +335,7 @@ def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
-        control = boto3.client("lambda", endpoint_url=moto.url, region_name="us-east-1")
+        control = boto(moto.url, "lambda")
         control.create_function(FunctionName="coldbench-python-256", Runtime="python3.12",
                                 Role=role, Handler="app.handler", Timeout=3, MemorySize=256,
                                 Code={"ZipFile": code.getvalue()})
@@ -376,7 +343,7 @@ def test_a_functions_reserved_concurrency_from_the_control_plane_is_held(
                                          ReservedConcurrentExecutions=1)
         server = serving(fixture_function("timeout"),
                          control_plane=LambdaApi(moto.url, "us-east-1"))
-        lam = client(server)
+        lam = invoke_client(server.address)
         holder = threading.Thread(target=lam.invoke, kwargs=dict(
             FunctionName="coldbench-python-256", InvocationType="Event", Payload=b"{}"))
         holder.start()

@@ -9,15 +9,9 @@ import time
 
 import pytest
 
+from coldbench.environments.kernel import running
+
 pytestmark = pytest.mark.slow
-
-
-def running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[-1][0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -11,27 +11,20 @@ from coldbench.render.warnings import message, warning_lines
 from coldbench.render.table import render
 
 
-def sample(mode, duration, init=None, runtime="python", memory=128, error=None, cold=None):
-    return make_sample(runtime=runtime, memory_mb=memory, mode=mode, init_ms=init,
-                  duration_ms=duration, e2e_ms=None if duration is None else (init or 0) + duration + 1,
-                  billed_ms=None,
-                  max_memory_mb=40.0, cold=(mode == "cold") if cold is None else cold,
-                  error=error)
-
-
 def samples():
     out = []
     for i in range(6):   # cold start = init + duration = 300 + 10 i + 2
-        out.append(sample("cold", 2.0, init=300.0 + 10 * i))
+        out.append(make_sample(init_ms=300.0 + 10 * i, duration_ms=2.0))
         # as a run with --delivery lambda predicts it (cpu_factor 1.3, stated error 20%)
         out[-1].extra.update(predicted_aws_init_ms=1.3 * (300.0 + 10 * i), prediction_error_pct=20.0)
-        out.append(sample("cold", 1.0, init=1500.0 + 100 * i, runtime="java", memory=512))
-    out += [sample("warm", d) for d in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
-    out += [sample("provisioned", 3.0), sample("provisioned", 5.0)]
-    out.append(sample("warm", 4.0, runtime="java", memory=512))
-    out.append(sample("warm", None, runtime="java", memory=512,
-                      error={"type": "Sandbox.Timedout", "message": "Task timed out"}))
-    out.append(sample("warm", 0.2, runtime="java", memory=512, cold=True))   # misclassified
+        out.append(make_sample(runtime="java", memory_mb=512, init_ms=1500.0 + 100 * i))
+    out += [make_sample(mode="warm", duration_ms=d) for d in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
+    out += [make_sample(mode="provisioned", duration_ms=d) for d in (3.0, 5.0)]
+    out.append(make_sample(runtime="java", memory_mb=512, mode="warm", duration_ms=4.0))
+    out.append(make_sample(runtime="java", memory_mb=512, mode="warm", duration_ms=None,
+                           error={"type": "Sandbox.Timedout", "message": "Task timed out"}))
+    out.append(make_sample(runtime="java", memory_mb=512, mode="warm", duration_ms=0.2,
+                           cold=True))   # misclassified
     out[-1].misclassified = True
     return out
 
@@ -59,7 +52,8 @@ def test_warnings_are_typed():
 
 
 def test_a_mode_without_valid_samples_fails_the_configuration():
-    broken = [sample("cold", None, error={"type": "Runtime.ExitError", "message": "x"})] * 2
+    broken = [make_sample(init_ms=None, duration_ms=None,
+                          error={"type": "Runtime.ExitError", "message": "x"})] * 2
     [config] = summarize_samples(broken)
     assert not config.ok
     assert [w.kind for w in config.warnings] == [WarningKind.NO_VALID_SAMPLES]
@@ -79,10 +73,11 @@ def test_json_and_csv_carry_the_same_figures():
 
 
 def test_common_warnings_are_one_line_and_failures_stay_one_by_one():
-    few = [sample("cold", 1.0, init=10.0, memory=m) for m in (128, 256, 512)]
-    few += [sample("cold", 1.0, init=10.0, memory=1024) for _ in range(2)]
-    few += [sample("cold", 1.0, init=10.0, memory=1769) for _ in range(3)]
-    broken = [sample("cold", None, memory=2048, error={"type": "Sandbox.Timedout", "message": "x"})]
+    few = [make_sample(memory_mb=m, init_ms=10.0) for m in (128, 256, 512)]
+    few += [make_sample(memory_mb=1024, init_ms=10.0) for _ in range(2)]
+    few += [make_sample(memory_mb=1769, init_ms=10.0) for _ in range(3)]
+    broken = [make_sample(memory_mb=2048, init_ms=None, duration_ms=None,
+                          error={"type": "Sandbox.Timedout", "message": "x"})]
     lines = warning_lines(summarize_samples(few + broken))
     assert lines == [
         "python 2048 MB cold: no valid sample out of 1 (Sandbox.Timedout x1)",
@@ -94,7 +89,7 @@ def test_common_warnings_are_one_line_and_failures_stay_one_by_one():
 
 def test_a_spread_warning_names_the_worst_spreads():
     def spread(memory, values):
-        return [sample("warm", v, memory=memory) for v in values]
+        return [make_sample(memory_mb=memory, mode="warm", duration_ms=v) for v in values]
 
     # stdev / mean: 128 MB sqrt(0.667) / 1.333 = 61%; 256 MB sqrt(0.0267) / 1.067 = 15%;
     # 512 MB sqrt(2.667) / 1.667 = 98%; 1024 MB 0% (no warning)
@@ -115,7 +110,7 @@ def test_aws_published_init_is_shown_beside_the_built_in_function_only():
     taken = []
     for function in ("coldbench", "realistic"):
         for i in range(3):
-            taken.append(sample("cold", 1.0, init=500.0 + i))
+            taken.append(make_sample(init_ms=500.0 + i))
             taken[-1].function = function
     rows = {line.split()[0]: line for line in render(summarize_samples(taken), "table").splitlines()
             if line.startswith(("python", "realistic"))}

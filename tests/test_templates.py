@@ -6,7 +6,6 @@ size, timeout and variables its definition gave it."""
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest

@@ -6,7 +6,6 @@ published figure of the same identifier with a hello reference of the same versi
 import json
 import os
 import statistics
-from pathlib import Path
 
 import pytest
 

@@ -680,12 +680,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:   # noqa: BLE001 - the caller gets Lambda's service error
             return self._error(ServeError(500, "ServiceException",
                                           f"{type(exc).__name__}: {exc}"))
-        self.send_response(answer.status)
-        for header, value in answer.headers:
-            self.send_header(header, value)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        self.wfile.write(answer.body)
+        function_url.send(self, answer)
 
     do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _url
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
-from coldbench.model.architecture import host_architecture
 
 # provided.al2023 runs on Amazon Linux 2023, whose glibc is 2.34: a binary linked against
 # newer symbols does not start there.

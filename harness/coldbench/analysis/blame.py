@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from coldbench.profile.tree import Item
-from coldbench.model import ConfigKey, Variant
+from coldbench.model import ConfigKey
 
 TOP = 5                  # items named per regression
 MIN_DELTA_MS = 1.0       # growth below this is noise in a median of a few samples
@@ -49,9 +49,7 @@ def profiles(run: dict) -> dict[ConfigKey, Item]:
     found = {}
     for profile in run.get("profiles") or []:
         if profile.get("tree"):
-            key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
-                            Variant.from_json(profile.get("variant")))
-            found[key] = Item.from_dict(profile["tree"])
+            found[ConfigKey.of(profile)] = Item.from_dict(profile["tree"])
     return found
 
 

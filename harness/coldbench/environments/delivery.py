@@ -14,9 +14,9 @@ here an environment's runtime reads its task root from an image instead:
   of a function's code sit in the worker's own cache tier on Lambda: what a read costs
   there beyond that is the calibration's to say (``analysis/prediction.py``), and what it
   costs here does not depend on this machine's disk;
-- ``PrivateMount.enter``: in the forked child, before exec, a mount namespace of its own
-  with the device mounted read-only over the task root's own path, so nothing else
-  changes for the runtime; the mount goes when the namespace's last process exits;
+- the environment's sandbox mounts the device read-only over the task root's own path, in
+  the environment's own mount namespace (``isolation.Jail``), so nothing else changes for
+  the runtime; the mount goes when the namespace's last process exits;
 - ``throttle_reads`` and ``read_bytes``: a cgroup's read bandwidth from the device and the
   bytes its processes read from it (cgroup v1 blkio, v2 io);
 - ``resident_pages``: how many of a file's pages are cached, to check that a start is cold;
@@ -41,6 +41,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from coldbench.environments.kernel import (MAP_FAILED, MAP_SHARED, PROT_READ, fail, mincore,
+                                           mmap, munmap)
 from coldbench.errors import BuildError, EnvironmentUnavailable, MissingToolchain
 from coldbench.tools import cache_root
 
@@ -62,33 +64,6 @@ LO_NAME_SIZE = 64
 # encrypt_key, init[2]), __reserved[8]
 _LOOP_CONFIG = struct.Struct("=II5Q4I64s64s32s2Q8Q")
 ATTACH_ATTEMPTS = 8              # another process may configure the free device first
-
-# <sched.h>, <sys/mount.h>, <sys/mman.h>
-CLONE_NEWNS = 0x00020000
-MS_RDONLY, MS_NOSUID, MS_NODEV = 0x1, 0x2, 0x4
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
-PROT_READ, MAP_SHARED = 0x1, 0x01
-
-# Bound here, in the parent: a forked child only calls them. Looking a symbol up in the
-# child could wait on a loader lock some other thread of the parent held at the fork.
-_libc = ctypes.CDLL(None, use_errno=True)
-_unshare = _libc.unshare
-_unshare.argtypes, _unshare.restype = [ctypes.c_int], ctypes.c_int
-_mount = _libc.mount
-_mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                   ctypes.c_char_p]
-_mount.restype = ctypes.c_int
-_mmap = _libc.mmap
-_mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                  ctypes.c_int, ctypes.c_long]
-_mmap.restype = ctypes.c_void_p
-_munmap = _libc.munmap
-_munmap.argtypes, _munmap.restype = [ctypes.c_void_p, ctypes.c_size_t], ctypes.c_int
-_mincore = _libc.mincore
-_mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
-_mincore.restype = ctypes.c_int
-MAP_FAILED = ctypes.c_void_p(-1).value
-
 
 def images_dir() -> Path:
     """Where packed task roots are kept: one ``<digest>.ext4`` per task root."""
@@ -258,76 +233,6 @@ def _unavailable(image: Path, exc: OSError) -> EnvironmentUnavailable:
         f"where loop devices exist (modprobe loop), {HOST_HINT}")
 
 
-# -- mount, in the child ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PrivateMount:
-    """A loop device to mount read-only over the task root in a forked child's own mount
-    namespace: bytes made in the parent, so that the child only makes system calls.
-
-    ``warm`` names paths under the task root (relative) that stay this machine's files,
-    read through its warm page cache, as a runtime's own files are on Lambda: before the
-    image covers the task root, each is bound to its place under ``staging`` (one
-    mount point per path, numbered, made by ``make_staging``), and after, bound back over
-    the image's copy."""
-
-    source: bytes
-    target: bytes
-    staging: bytes = b""
-    warm: tuple[bytes, ...] = ()
-
-    @classmethod
-    def of(cls, device: LoopDevice, task_root: Path, warm: list[Path] = (),
-           staging: Path | None = None) -> "PrivateMount":
-        root = Path(task_root).resolve()
-        relative = tuple(os.fsencode(Path(p).resolve().relative_to(root)) for p in warm)
-        if relative and staging is None:
-            raise ValueError("warm paths need a staging folder")
-        if relative:
-            make_staging(staging, [root / os.fsdecode(p) for p in relative])
-        return cls(os.fsencode(device.path), os.fsencode(root),
-                   os.fsencode(staging) if relative else b"", relative)
-
-    def enter(self) -> None:
-        """In the forked child, before exec (and before chdir into the task root): a new
-        mount namespace, private so nothing propagates to this machine's, and the image
-        mounted read-only at the task root's path. OSError if any step fails."""
-        if _unshare(CLONE_NEWNS) != 0:
-            _raise(ctypes.get_errno(), b"cannot make a mount namespace")
-        if _mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-            _raise(ctypes.get_errno(), b"cannot make the mounts private")
-        parked = [self.staging + b"/" + str(i).encode() for i in range(len(self.warm))]
-        for path, place in zip(self.warm, parked):
-            _bind(self.target + b"/" + path, place)
-        # noload: never replay a journal (a read-only image has none to replay)
-        if _mount(self.source, self.target, b"ext4", MS_RDONLY | MS_NOSUID | MS_NODEV,
-                  b"noload") != 0:
-            _raise(ctypes.get_errno(), b"cannot mount " + self.source + b" on " + self.target)
-        for path, place in zip(self.warm, parked):
-            _bind(place, self.target + b"/" + path)
-
-
-def make_staging(staging: Path, paths: list[Path]) -> None:
-    """Mount points for ``PrivateMount``'s warm paths: ``staging/<i>``, a folder where
-    path ``i`` is one, else an empty file."""
-    staging.mkdir(parents=True, exist_ok=True)
-    for number, path in enumerate(paths):
-        place = staging / str(number)
-        if path.is_dir():
-            place.mkdir(exist_ok=True)
-        else:
-            place.touch()
-
-
-def _bind(source: bytes, target: bytes) -> None:
-    if _mount(source, target, None, MS_BIND | MS_REC, None) != 0:
-        _raise(ctypes.get_errno(), b"cannot bind " + source + b" on " + target)
-
-
-def _raise(number: int, what: bytes) -> None:
-    raise OSError(number, f"{what.decode('utf-8', 'replace')}: {os.strerror(number)}")
-
-
 # -- cold pages ---------------------------------------------------------------------------
 
 def drop_cached(path: Path) -> None:
@@ -373,18 +278,18 @@ def resident_pages(path: Path) -> tuple[int, int]:
             return 0, 0
         page = os.sysconf("SC_PAGE_SIZE")
         pages = -(-size // page)
-        address = _mmap(None, size, PROT_READ, MAP_SHARED, fd, 0)
+        address = mmap(None, size, PROT_READ, MAP_SHARED, fd, 0)
         if address in (None, MAP_FAILED):
-            _raise(ctypes.get_errno(), b"cannot map " + os.fsencode(path))
+            fail(b"cannot map " + os.fsencode(path))
     finally:
         os.close(fd)
     try:
         vector = (ctypes.c_ubyte * pages)()
-        if _mincore(address, size, vector) != 0:
-            _raise(ctypes.get_errno(), b"mincore failed on " + os.fsencode(path))
+        if mincore(address, size, vector) != 0:
+            fail(b"mincore failed on " + os.fsencode(path))
         return sum(byte & 1 for byte in vector), pages
     finally:
-        _munmap(address, size)
+        munmap(address, size)
 
 
 # -- read bandwidth (cgroups) -------------------------------------------------------------

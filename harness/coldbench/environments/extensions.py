@@ -19,8 +19,8 @@ from coldbench.environments import telemetry as telemetry_api
 from coldbench.environments.base import ACCOUNT, SignalsRuntime, SpawnedLogs
 from coldbench.environments.extensions_api import (CRASH, INTERNAL_RUNTIME_SHUTDOWN_MS,
                                                    LAUNCH_ERROR, RUNTIME_SHUTDOWN_MS,
-                                                   SHUTDOWN_LIMIT_MS, Extension, ExtensionsAPI,
-                                                   running)
+                                                   SHUTDOWN_LIMIT_MS, Extension, ExtensionsAPI)
+from coldbench.environments.kernel import running
 from coldbench.model import Invoked
 from coldbench.phases import ms_between, now_ns
 

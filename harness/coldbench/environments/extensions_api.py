@@ -289,12 +289,3 @@ def check_extensions(opt_dir: Path) -> None:
     for path in not_executable(opt_dir)[:1]:
         raise UsageError(f"extension '{path}' is not executable: Lambda could not start "
                          f"it (chmod +x it)")
-
-
-def running(pid: int) -> bool:
-    """Whether process ``pid`` still runs (neither gone nor a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")

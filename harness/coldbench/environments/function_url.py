@@ -22,6 +22,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl
 
 REGION = "us-east-1"
@@ -45,6 +46,16 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+
+
+def send(handler: BaseHTTPRequestHandler, answer: HttpResponse) -> None:
+    """Write ``answer`` on the connection ``handler`` serves, its length counted."""
+    handler.send_response(answer.status)
+    for name, value in answer.headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(answer.body)))
+    handler.end_headers()
+    handler.wfile.write(answer.body)
 
 
 def url_id(function_name: str) -> str:

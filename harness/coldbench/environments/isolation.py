@@ -30,13 +30,17 @@ killed through the init, a child subreaper (``PR_SET_CHILD_SUBREAPER``).
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from coldbench.environments.kernel import (CLONE_NEWNS, CLONE_NEWPID, MNT_DETACH, MS_BIND,
+                                           MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
+                                           MS_RDONLY, MS_REC, MS_REMOUNT,
+                                           PR_SET_CHILD_SUBREAPER, SYS_PIVOT_ROOT, check,
+                                           mount, prctl, syscall, umount2, unshare)
 from coldbench.errors import UsageError
 
 # the runtime's user and group on Lambda's managed runtimes (see above)
@@ -47,33 +51,6 @@ EPHEMERAL_DEFAULT_MB, EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB = 512, 512, 10_240
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 ROOT_TMPFS = b"size=4m,nr_inodes=4096,mode=755"
-
-# <sched.h>, <sys/mount.h>, <sys/prctl.h>, <asm/unistd_64.h>
-CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
-MNT_DETACH = 2
-PR_SET_CHILD_SUBREAPER = 36
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
-
-# Bound here, in the parent: a forked child only calls them (looking a symbol up in the
-# child could wait on a loader lock another thread of the parent held at the fork).
-_libc = ctypes.CDLL(None, use_errno=True)
-_unshare = _libc.unshare
-_unshare.argtypes, _unshare.restype = [ctypes.c_int], ctypes.c_int
-_mount = _libc.mount
-_mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                   ctypes.c_char_p]
-_mount.restype = ctypes.c_int
-_umount2 = _libc.umount2
-_umount2.argtypes, _umount2.restype = [ctypes.c_char_p, ctypes.c_int], ctypes.c_int
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
-_prctl = _libc.prctl
-_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                   ctypes.c_ulong]
-_prctl.restype = ctypes.c_int
-
 
 @runtime_checkable
 class Writes(Protocol):
@@ -109,27 +86,21 @@ def check_ephemeral_storage(mb: int) -> int:
     return mb
 
 
-def _check(result: int, what: bytes) -> None:
-    if result != 0:
-        number = ctypes.get_errno()
-        raise OSError(number, f"{what.decode('utf-8', 'replace')}: {os.strerror(number)}")
-
-
 # -- in the launcher and the init (forked children: system calls only) ------------------
 
 def enter_namespaces() -> None:
     """In the launcher: new mount and PID namespaces; its next child is their init."""
-    _check(_unshare(CLONE_NEWNS | CLONE_NEWPID), b"cannot make PID and mount namespaces")
+    check(unshare(CLONE_NEWNS | CLONE_NEWPID), b"cannot make PID and mount namespaces")
 
 
 def make_private() -> None:
     """In the init: nothing mounted here propagates to this machine's namespace."""
-    _check(_mount(None, b"/", None, MS_REC | MS_PRIVATE, None), b"cannot make mounts private")
+    check(mount(None, b"/", None, MS_REC | MS_PRIVATE, None), b"cannot make mounts private")
 
 
 def become_subreaper() -> None:
     """In the init without namespaces: orphans of the runtime become its children."""
-    _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def drop_privileges() -> None:
@@ -197,36 +168,36 @@ class Jail:
         """In the init, in its own mount and PID namespaces, before any process of the
         environment runs: build the root, move into it."""
         root = self.root
-        _check(_mount(b"tmpfs", root, b"tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS),
-               b"cannot mount the root")
+        check(mount(b"tmpfs", root, b"tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS),
+              b"cannot mount the root")
         for path in SYSTEM_PATHS:                 # merged /usr: /bin is a link
             link = os.fsencode(path)
             if os.path.islink(link):
                 os.symlink(os.readlink(link), root + link)
         # /tmp first: what is bound below it (a task root in a temp folder) stays on top
         _make_place(root + b"/tmp", directory=True)
-        _check(_mount(b"tmpfs", root + b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV,
-                      b"size=%dm,mode=1777" % self.tmp_mb), b"cannot mount /tmp")
+        check(mount(b"tmpfs", root + b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV,
+                    b"size=%dm,mode=1777" % self.tmp_mb), b"cannot mount /tmp")
         for source, target in self.binds:
             _bind_read_only(source, root + target)
         for folder in self.writable:
             _make_place(root + folder, directory=True)
-            _check(_mount(folder, root + folder, None, MS_BIND, None),
-                   b"cannot bind " + folder)
-            _check(_mount(None, root + folder, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV,
-                          None), b"cannot remount " + folder)
+            check(mount(folder, root + folder, None, MS_BIND, None),
+                  b"cannot bind " + folder)
+            check(mount(None, root + folder, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV,
+                        None), b"cannot remount " + folder)
         _make_place(root + b"/proc", directory=True)
-        _check(_mount(b"proc", root + b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                      None), b"cannot mount /proc")
+        check(mount(b"proc", root + b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                    None), b"cannot mount /proc")
         _make_place(root + b"/dev", directory=True)
-        _check(_mount(b"tmpfs", root + b"/dev", b"tmpfs", MS_NOSUID | MS_NOEXEC,
-                      b"size=64k,mode=755"), b"cannot mount /dev")
+        check(mount(b"tmpfs", root + b"/dev", b"tmpfs", MS_NOSUID | MS_NOEXEC,
+                    b"size=64k,mode=755"), b"cannot mount /dev")
         for name in DEVICES:
             device = b"/dev/" + name.encode()
             if os.path.exists(device):
                 _make_place(root + device, directory=False)
-                _check(_mount(device, root + device, None, MS_BIND, None),
-                       b"cannot bind " + device)
+                check(mount(device, root + device, None, MS_BIND, None),
+                      b"cannot bind " + device)
         for name, target in ((b"fd", b"/proc/self/fd"), (b"stdin", b"/proc/self/fd/0"),
                              (b"stdout", b"/proc/self/fd/1"), (b"stderr", b"/proc/self/fd/2")):
             os.symlink(target, root + b"/dev/" + name)
@@ -234,21 +205,21 @@ class Jail:
             device, task_root = self.code
             _make_place(root + task_root, directory=True)
             # noload: never replay a journal (a read-only image has none to replay)
-            _check(_mount(device, root + task_root, b"ext4", MS_RDONLY | MS_NOSUID | MS_NODEV,
-                          b"noload"), b"cannot mount " + device + b" on " + task_root)
+            check(mount(device, root + task_root, b"ext4", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                        b"noload"), b"cannot mount " + device + b" on " + task_root)
             for path in self.warm:
                 _bind_read_only(task_root + b"/" + path, root + task_root + b"/" + path)
         if self.layers is not None:       # the layers are code too, read cold as it is
             _make_place(root + b"/opt", directory=True)
-            _check(_mount(self.layers, root + b"/opt", b"ext4",
-                          MS_RDONLY | MS_NOSUID | MS_NODEV, b"noload"),
-                   b"cannot mount " + self.layers + b" on /opt")
+            check(mount(self.layers, root + b"/opt", b"ext4",
+                        MS_RDONLY | MS_NOSUID | MS_NODEV, b"noload"),
+                  b"cannot mount " + self.layers + b" on /opt")
         os.chdir(root)
-        _check(_syscall(SYS_PIVOT_ROOT, b".", b"."), b"cannot pivot_root")
-        _check(_umount2(b".", MNT_DETACH), b"cannot detach the old root")
+        check(syscall(SYS_PIVOT_ROOT, b".", b"."), b"cannot pivot_root")
+        check(umount2(b".", MNT_DETACH), b"cannot detach the old root")
         os.chdir(b"/")
-        _check(_mount(None, b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                      None), b"cannot make the root read-only")
+        check(mount(None, b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                    None), b"cannot make the root read-only")
 
 
 @functools.cache
@@ -280,11 +251,11 @@ def _make_place(path: bytes, directory: bool) -> None:
 def _bind_read_only(source: bytes, target: bytes) -> None:
     """``source`` at ``target``, read-only, with every mount below it read-only too."""
     _make_place(target, directory=os.path.isdir(source))
-    _check(_mount(source, target, None, MS_BIND | MS_REC, None),
-           b"cannot bind " + source + b" on " + target)
+    check(mount(source, target, None, MS_BIND | MS_REC, None),
+          b"cannot bind " + source + b" on " + target)
     for point in [target, *_mounts_below(target)]:
-        _check(_mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                      None), b"cannot make " + point + b" read-only")
+        check(mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                    None), b"cannot make " + point + b" read-only")
 
 
 def _mounts_below(target: bytes) -> list[bytes]:

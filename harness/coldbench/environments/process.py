@@ -41,7 +41,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups, counters, delivery, isolation
+from coldbench.environments import cgroups, counters, delivery, isolation, kernel
 from coldbench.environments.base import Sandbox
 from coldbench.phases import now_ns
 
@@ -589,7 +589,7 @@ class ProcessSandbox(Sandbox):
     def running(self) -> bool:
         if self.launcher is None or self.launcher.poll() is not None:
             return False
-        return self._released is None or _alive(self._released)
+        return self._released is None or kernel.running(self._released)
 
     def exit_status(self) -> int:
         if self._released is not None:
@@ -655,15 +655,6 @@ class ProcessSandbox(Sandbox):
             self._log_fd = -1
         shutil.rmtree(self.home, ignore_errors=True)
         self._closed = True
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (neither gone nor a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _read_from(path: Path, offset: int) -> tuple[str, int]:

@@ -57,6 +57,13 @@ class ConfigKey:
     def __str__(self) -> str:
         return f"{self.label} {self.memory_mb} MB"
 
+    @classmethod
+    def of(cls, record: dict) -> "ConfigKey":
+        """The configuration a stored record names by its ``function``, ``runtime``,
+        ``memory_mb`` and structured ``variant``: a profile of ``run.profiles``."""
+        return cls(record["function"], record["runtime"], record["memory_mb"],
+                   Variant.from_json(record.get("variant")))
+
     def to_json(self) -> dict:
         """The key as documents and tables print it: the variant in words (None if empty)."""
         return {"function": self.function, "runtime": self.runtime,

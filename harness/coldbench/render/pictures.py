@@ -17,7 +17,7 @@ from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary
 from coldbench.render.figure import MODE_COLORS, Chart, pyplot, svg_of
 from coldbench.render.table import ms, ordered
-from coldbench.model import BUILTIN_FUNCTION, ConfigKey, Variant
+from coldbench.model import BUILTIN_FUNCTION, ConfigKey
 from coldbench.results.schema import MODES, Results
 
 SHADE = "#d9d9d9"
@@ -119,13 +119,13 @@ def init_parts(results: Results, name: str = "init-parts") -> Chart | None:
                 if any(part.get("ms") for part in p.get("parts") or [])]
     if not profiles:
         return None
-    profiles.sort(key=lambda p: _key(p).order)
+    profiles.sort(key=lambda p: ConfigKey.of(p).order)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(profiles) + 1.6))
     labels, totals = [], []
     widest = max(_total(p) for p in profiles)     # a segment's label needs room on the axis
     for y, profile in enumerate(profiles):
-        key = _key(profile)
+        key = ConfigKey.of(profile)
         labels.append(f"{key.label} {key.memory_mb} MB")
         left = 0.0
         for part in profile["parts"]:
@@ -162,9 +162,3 @@ def init_parts(results: Results, name: str = "init-parts") -> Chart | None:
 
 def _total(profile: dict) -> float:
     return sum(part.get("ms") or 0.0 for part in profile["parts"])
-
-
-def _key(profile: dict) -> ConfigKey:
-    """The configuration of a profile of ``run.profiles``."""
-    return ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
-                     Variant.from_json(profile.get("variant")))

@@ -23,7 +23,7 @@ from coldbench.analysis import cost, reference
 from coldbench.analysis.stats import CONFIDENCE
 from coldbench.analysis.summary import ConfigSummary, summarize_samples
 from coldbench.errors import UsageError
-from coldbench.model import BUILTIN_FUNCTION, DEFAULT_ARCHITECTURE, ConfigKey, Variant
+from coldbench.model import BUILTIN_FUNCTION, DEFAULT_ARCHITECTURE, ConfigKey
 from coldbench.render.figure import MODE_COLORS, PALETTE, Chart, pyplot, svg_of
 from coldbench.render.pictures import documented_comparison, init_parts
 from coldbench.render.profile import icicle_figure
@@ -197,8 +197,7 @@ def profile_charts(results: Results) -> list[Chart]:
     for profile in results.run.get("profiles") or []:
         if not profile.get("tree"):
             continue
-        key = ConfigKey(profile["function"], profile["runtime"], profile["memory_mb"],
-                        Variant.from_json(profile.get("variant")))
+        key = ConfigKey.of(profile)
         name = "profile-" + re.sub(r"[^A-Za-z0-9_]+", "-", str(key)).strip("-")
         init = profile["init_ms"]
         overhead = ("" if profile.get("overhead_ms") is None else

@@ -90,6 +90,13 @@ class LambdaImage:
     aws_base: str                        # e.g. "public.ecr.aws/lambda/python:3.13"
     bootstrap_in_runtime_dir: bool = False
 
+    @classmethod
+    def os_only(cls, lambda_runtime: str) -> "LambdaImage":
+        """For a function that brings its own ``bootstrap`` (``provided.al2023``): AWS's
+        OS-only base image of that identifier, which starts /var/runtime/bootstrap."""
+        return cls(f"public.ecr.aws/lambda/provided:{lambda_runtime.removeprefix('provided.')}",
+                   bootstrap_in_runtime_dir=True)
+
 
 class Runtime(ABC):
     """One language runtime. Subclasses are stateless; one instance is registered."""

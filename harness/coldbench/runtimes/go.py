@@ -72,6 +72,4 @@ class Go(Runtime):
             install_bootstrap(Path(work) / "bootstrap", architecture, out)
 
     def lambda_image(self, lambda_runtime: str) -> LambdaImage:
-        # provided.al2023 -> AWS's OS-only provided:al2023, which starts /var/runtime/bootstrap
-        return LambdaImage(f"public.ecr.aws/lambda/provided:{lambda_runtime.removeprefix('provided.')}",
-                           bootstrap_in_runtime_dir=True)
+        return LambdaImage.os_only(lambda_runtime)

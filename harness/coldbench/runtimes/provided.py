@@ -103,7 +103,4 @@ class Provided(Runtime):
         shutil.copytree(artifact.task_root, out, dirs_exist_ok=True, symlinks=True)
 
     def lambda_image(self, lambda_runtime: str) -> LambdaImage:
-        # AWS's OS-only base image starts /var/runtime/bootstrap
-        return LambdaImage(f"public.ecr.aws/lambda/provided:"
-                           f"{lambda_runtime.removeprefix('provided.')}",
-                           bootstrap_in_runtime_dir=True)
+        return LambdaImage.os_only(lambda_runtime)

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from coldbench.errors import BuildError, MissingToolchain
 from coldbench.runtimes.base import ImageRecipe, LambdaImage, Launch, Runtime
-from coldbench.tools import cache_root, environ, host_architecture, install_bootstrap
+from coldbench.model.architecture import host_architecture
+from coldbench.tools import cache_root, environ, install_bootstrap
 
 HINT = "install Rust (cargo and rustc 1.85 or newer, e.g. with rustup)"
 _TRIPLE = {"x86_64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
@@ -173,6 +174,4 @@ class Rust(Runtime):
             install_bootstrap(Path(work) / "bootstrap", architecture, out)
 
     def lambda_image(self, lambda_runtime: str) -> LambdaImage:
-        # provided.al2023 -> AWS's OS-only provided:al2023, which starts /var/runtime/bootstrap
-        return LambdaImage(f"public.ecr.aws/lambda/provided:{lambda_runtime.removeprefix('provided.')}",
-                           bootstrap_in_runtime_dir=True)
+        return LambdaImage.os_only(lambda_runtime)

@@ -77,12 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
                 headers=list(self.headers.items()), body=body,
                 source_ip=self.client_address[0])
             answer = environment.serve(request)
-        self.send_response(answer.status)
-        for name, value in answer.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        self.wfile.write(answer.body)
+        function_url.send(self, answer)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
 

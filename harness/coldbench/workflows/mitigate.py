@@ -43,7 +43,6 @@ from coldbench.model.options import (DEFAULT_COLD, DEFAULT_PROVISIONED, DEFAULT_
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
 from coldbench.results.schema import Sample
 from coldbench.runtimes.base import Package, ReadsPackages, size_of
-from coldbench.runtimes.node import node_package_of, node_packages
 from coldbench.targets.aws.images import parse_package_types
 from coldbench.targets.aws.package import parse_architectures
 from coldbench.targets.aws.plan import snapstart_supported

@@ -31,7 +31,6 @@ itself; it has no Telemetry API.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import time
@@ -40,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from coldbench.environments import cgroups, delivery, isolation
+from coldbench.environments import cgroups, delivery, isolation, kernel
 from coldbench.environments.base import LOG_TAIL_LINES, Sandbox
 from coldbench.errors import BuildError, EnvironmentUnavailable
 from coldbench.phases import ms_between, now_ns
@@ -50,7 +49,6 @@ from coldbench.targets.images import START_HINT
 GATE = ('read -r AWS_LAMBDA_RUNTIME_API && export AWS_LAMBDA_RUNTIME_API && '
         'exec "$0" "$@"')
 CREATE_GRACE_S = 2.0                    # for the engine to finish a create the client left
-_CLONE_NEWNET = 0x40000000
 LAYERS = "/opt"                         # where Lambda puts a function's layers
 # bytes per second where the code path sets no limit: on cgroup v1 the container's group
 # counts a device's reads only once the device has a rule (0 would remove it)
@@ -86,13 +84,7 @@ def _signals_deferred():
 
 
 def _setns(fd: int) -> None:
-    if hasattr(os, "setns"):                         # Python 3.12 and newer
-        os.setns(fd, _CLONE_NEWNET)
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, _CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"setns: {os.strerror(errno)}")
+    kernel.check(kernel.setns(fd, kernel.CLONE_NEWNET), b"setns")
 
 
 @contextmanager
@@ -115,14 +107,6 @@ def _exited():
     """The network of a container that has exited: there is none to connect to."""
     raise ConnectionRefusedError("the container has no network namespace: it exited")
     yield
-
-
-def _running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 class ContainerSandbox(Sandbox):
@@ -330,7 +314,7 @@ class ContainerSandbox(Sandbox):
             return False
 
     def running(self) -> bool:
-        return self._status is None and self.pid is not None and _running(self.pid)
+        return self._status is None and self.pid is not None and kernel.running(self.pid)
 
     def exit_status(self) -> int:
         """The exit status; a shell reports a child killed by signal N as 128 + N, which
