@@ -25,7 +25,9 @@ BUILD = ROOT / "examples" / "layers" / "build.py"
 def third_party() -> Path:
     """The layers, built once per version of the build script (minutes: pip)."""
     from coldbench.build import cache_root
-    key = hashlib.sha256(BUILD.read_bytes()
+    from coldbench import runtimes, toolchains
+    python = toolchains.python(runtimes.get("python").lambda_runtime)   # what they are built for
+    key = hashlib.sha256(BUILD.read_bytes() + python.encode()
                          + (BUILD.parent / "otel" / "otel-instrument").read_bytes()).hexdigest()
     out = cache_root() / "example-layers" / key[:16]
     out.mkdir(parents=True, exist_ok=True)

@@ -10,15 +10,22 @@ packages, pinned, into folders ``coldbench run --layer`` takes:
   the exec wrapper ``otel-instrument`` (``AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument``);
 - ``powertools``: AWS Lambda Powertools for Python (``python/``).
 
-Run: .venv/bin/python examples/layers/build.py OUT_DIR   (needs pip and the package index)
+Each layer is built for the Python the function runs (``--runtime python``: the documented
+row's version; ``--lambda-runtime python3.13`` for another), by that interpreter's own pip, as
+a layer's compiled parts (ddtrace's) and bytecode are made for one Python version.
+
+Run: .venv/bin/python examples/layers/build.py OUT_DIR [--lambda-runtime python3.X]
+     (needs pip and the package index)
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from coldbench import runtimes, toolchains
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,19 +48,24 @@ OTEL_NODEPS = [f"opentelemetry-instrumentation-{name}=={OTEL_CONTRIB}" for name 
 POWERTOOLS = ["aws-lambda-powertools[tracer]==3.37.0"]
 
 
+PYTHON = ""          # the interpreter the layers are built for (set in main)
+
+
 def pip(target: Path, packages: list[str], *flags: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+    subprocess.run([PYTHON, "-m", "pip", "install", "--quiet",
                     "--disable-pip-version-check", "--no-compile", "--target", str(target),
                     *flags, *packages], check=True)
 
 
 def compile_all(folder: Path) -> None:
     # as the function's own code is: compiled once, not in every cold start
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(folder)], check=False)
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(folder)], check=False)
 
 
 def datadog(folder: Path) -> None:
-    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    version = subprocess.run([PYTHON, "-S", "-c",
+                              "import sys; print(*sys.version_info[:2], sep='.')"],
+                             capture_output=True, text=True, check=True).stdout.strip()
     pip(folder / "python" / "lib" / f"python{version}" / "site-packages", DATADOG)
 
 
@@ -89,6 +101,10 @@ def build(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: build.py OUT_DIR")
-    build(Path(sys.argv[1]).resolve())
+    parser = argparse.ArgumentParser(description="Build the example layers.")
+    parser.add_argument("out", type=Path, help="the folder the layers are built into")
+    parser.add_argument("--lambda-runtime", default=runtimes.get("python").lambda_runtime,
+                        help="the Python the layers are for (default: %(default)s)")
+    arguments = parser.parse_args()
+    PYTHON = toolchains.python(arguments.lambda_runtime)
+    build(arguments.out.resolve())
