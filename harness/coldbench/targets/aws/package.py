@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coldbench.errors import UsageError
-from coldbench.model import ARCHITECTURES, Artifact
+from coldbench.model import ARCHITECTURES, Artifact, host_architecture
 # what the runtimes' packaging recipes share, kept where runtimes and targets both reach it
 from coldbench.tools import (AL2023_GLIBC, cache_root, check_bootstrap, copy_sources, environ,
-                             host_architecture, install_bootstrap)
+                             install_bootstrap)
 
 __all__ = ["AL2023_GLIBC", "ARCHITECTURES", "Package", "check_bootstrap", "copy_sources",
            "environ", "host_architecture", "install_bootstrap", "package", "parse_architectures",
