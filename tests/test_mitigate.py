@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from coldbench.render import mitigation
+from coldbench.analysis import mitigation
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_USAGE
-from coldbench.workflows.mitigate import node_package_of, node_packages
+from coldbench.runtimes.node import node_package_of, node_packages
 from conftest import run_cli, shows
 
 UNUSED_BYTES = 10_000_000

@@ -20,7 +20,7 @@ the idle sweep of ``--idle``; the trimmed build. The packages are still found by
 on this machine (profiling needs the local target). ``--max-cost`` bounds the three
 together: each deployment may spend what the ones before it left.
 
-What the samples mean is ``render.mitigation``'s; which packages a task root holds and an init
+What the samples mean is ``analysis.mitigation``'s (``render.mitigation`` writes it); which packages a task root holds and an init
 loaded is its runtime's to say (``runtimes.base.ReadsPackages``).
 """
 
