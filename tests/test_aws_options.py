@@ -1,5 +1,7 @@
 """The AWS target's options and safety rules, checked before anything is created."""
 
+from dataclasses import replace
+
 import pytest
 
 from coldbench.targets.aws.client import describe, redact
@@ -52,12 +54,9 @@ def test_aws_options_are_checked_and_provisioned_is_opt_in():
                           target_options={"region": "eu-west-1", **settings},
                           defaulted=frozenset({"provisioned"}))
 
-    left = options(architectures="arm64,x86_64")
-    check(left)
-    assert left.provisioned == 0 and left.notes == []   # costs money: only when asked
-    asked = options()
-    asked.provisioned, asked.defaulted = 2, frozenset()
-    check(asked)
+    left = check(options(architectures="arm64,x86_64"))
+    assert left.provisioned == 0 and left.notes == ()   # costs money: only when asked
+    asked = check(replace(options(), provisioned=2, defaulted=frozenset()))
     assert asked.provisioned == 2
     with pytest.raises(UsageError, match="--target aws needs --region"):
         check(options(region=None))

@@ -6,7 +6,8 @@ import pytest
 
 from coldbench import calibration
 from coldbench.errors import UsageError
-from coldbench.render import mitigation
+from coldbench.analysis import mitigation
+from coldbench.render import mitigation as table
 
 
 def test_bytes_init_never_reads_cost_no_init_duration_in_a_zip_or_an_image():
@@ -23,10 +24,11 @@ def test_bytes_init_never_reads_cost_no_init_duration_in_a_zip_or_an_image():
 
 
 def test_the_smaller_package_verdict_prices_reads_not_package_bytes():
-    figures = {}
     model = calibration.load_anchored()
-    line = mitigation._delivery_verdict(121_000_000, 2.0, 2.0, figures)
-    assert figures["predicted_aws_init_change_ms"] == 0.0
+    found = mitigation.delivery(121_000_000, 2.0, 2.0)
+    line = table.delivery_verdict(found)
+    assert found.change_ms == 0.0
     assert "121.0 MB never loaded cost no Init Duration" in line and "+0.0 ms" in line
-    line = mitigation._delivery_verdict(121_000_000, 2.0, 1.0, figures)
-    assert figures["predicted_aws_init_change_ms"] == pytest.approx(-model.ms_per_mb, abs=0.05)
+    found = mitigation.delivery(121_000_000, 2.0, 1.0)
+    line = table.delivery_verdict(found)
+    assert found.change_ms == pytest.approx(-model.ms_per_mb, abs=0.05)

@@ -42,13 +42,14 @@ def test_samples_without_a_report_are_judged_by_the_function_alone():
 
 @pytest.mark.parametrize("target", ["local", "docker"])
 def test_under_the_emulator_provisioned_samples_left_at_their_default_are_dropped(target):
-    left = RunOptions(runtimes=["go"], target=target, target_options={"api": "rie"},
-                      defaulted=frozenset({"provisioned"}))
-    check(left)
-    check(left)                                   # checked again: said once
+    asked_for = RunOptions(runtimes=["go"], target=target, target_options={"api": "rie"},
+                           defaulted=frozenset({"provisioned"}))
+    left = check(check(asked_for))                # checked again: said once
     assert left.provisioned == 0 and left.cold == 10 and left.warm == 20
-    assert left.notes == [("--api rie: no provisioned samples (the emulator initialises the "
-                           "runtime on the first invocation)")]
+    assert left.notes == (("--api rie: no provisioned samples (the emulator initialises the "
+                           "runtime on the first invocation)"),)
+    # what the caller made is left as it was
+    assert asked_for.provisioned == 6 and asked_for.notes == ()
     asked = RunOptions(runtimes=["go"], target=target, target_options={"api": "rie"},
                        provisioned=3)
     with pytest.raises(UsageError, match=("cannot measure provisioned concurrency: .* pass "

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from coldbench.render import mitigation
+from coldbench.analysis import mitigation
 from coldbench.errors import EXIT_FAILED_SAMPLES, EXIT_OK, EXIT_USAGE
 from coldbench.runtimes.node import node_package_of, node_packages
 from conftest import run_cli, shows

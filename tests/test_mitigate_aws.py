@@ -20,7 +20,8 @@ from aws_standin import DUMMY_ENVIRONMENT, left_in, restored, serve_behind
 from conftest import run_cli
 from test_mitigate import function_with_unused_package, measured_column, row
 
-from coldbench.render import mitigation
+from coldbench.analysis import mitigation
+from coldbench.render import mitigation as table
 from coldbench.errors import EXIT_OK, EXIT_USAGE
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -136,9 +137,9 @@ def test_snapstart_samples_without_a_restore_are_said_to_show_nothing(mitigated)
                                    samples, architecture="x86_64")
     strategy = next(s for s in mitigation.guide() if s.key == "snapstart")
     found = mitigation.snapstart(strategy, findings, load())
-    assert found.lines[0].startswith("the SnapStart samples had no Restore Duration: no "
+    assert table.lines(found, load())[0].startswith("the SnapStart samples had no Restore Duration: no "
                                      "cold start restored a snapshot")
-    assert found.figures["restored"] == 0 and found.figures["cold_start_with"] is None
+    assert found.figures()["restored"] == 0 and found.figures()["cold_start_with"] is None
 
 
 def test_keep_warm_pings_are_priced_and_idle_cold_starts_measured(mitigated):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
 
@@ -37,9 +38,9 @@ def fail(message: str, status: int = EXIT_USAGE):
     sys.exit(status)
 
 
-def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
+def print_summary(results, fmt: str) -> int:
     """Print the table and, after it, a profiled run's profiles (``run.profiles``: `run
-    --profile`) (stdout), then ``notes`` and the run's own, and the warnings (stderr); the
+    --profile`) (stdout), then the run's notes and the warnings (stderr); the
     exit status they call for."""
     from coldbench.analysis.summary import summarize_samples
     from coldbench.render.table import render
@@ -50,7 +51,7 @@ def print_summary(results, fmt: str, notes: list[str] = ()) -> int:
     if results.run.get("profiles") and fmt in ("table", "markdown"):
         from coldbench.render.profile import render_run
         click.echo(render_run(results.run), nl=False)
-    for note in dict.fromkeys([*notes, *results.run.get("notes", [])]):
+    for note in dict.fromkeys(results.run.get("notes", [])):
         click.echo(f"note: {note}", err=True)
     for line in warning_lines(configs):
         click.echo(f"warning: {line}", err=True)
@@ -166,9 +167,9 @@ def run(target, runtimes, memory, cold, warm, provisioned, burst, idle, idle_sam
         **template_settings(template, function_names, env_vars, layer_dirs),
         announce=lambda text: click.echo(text, err=True), confirm=confirm_on_terminal)
     with Progress(quiet=quiet) as progress:
-        options.status = progress.status
-        results = measure_run(options, on_sample=progress.sample, on_status=progress.status)
-    status = print_summary(results, fmt, options.notes)
+        results = measure_run(replace(options, status=progress.status),
+                              on_sample=progress.sample, on_status=progress.status)
+    status = print_summary(results, fmt)
     if layer_overhead and fmt in ("table", "markdown"):
         from coldbench.analysis.layers import overheads
         from coldbench.render.layers import render_overheads
@@ -205,7 +206,7 @@ def build(runtimes, function_dir, function_set, template, function_names, env_va
                                 python_bytecode=python_bytecode,
                                 **template_settings(template, function_names, env_vars,
                                                     layer_dirs))
-    runner.check(options)
+    options = runner.check(options)
     for note in options.notes if template is not None else ():
         click.echo(f"note: {note}", err=True)
     for function in runner.functions(options):

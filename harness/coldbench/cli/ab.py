@@ -5,6 +5,7 @@ runs. Parse, call the core (``workflows.ab``, ``analysis.ab``), print."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -113,10 +114,9 @@ def register(cli) -> None:
             target_options=targets.settings(targets.get(target), "run", settings),
             defaulted=frozenset(context.params) - given(context, context.params),
             announce=lambda text: click.echo(text, err=True))
-        request = workflow.AbRequest(base, head, options, list(function_dirs), dirs,
-                                   template=template["template"])
         with Progress(quiet=quiet) as progress:
-            options.status = progress.status
+            request = workflow.AbRequest(base, head, replace(options, status=progress.status),
+                                         list(function_dirs), dirs, template=template["template"])
             results = workflow.ab(request, on_sample=progress.sample, on_status=progress.status)
         found = analysis.compare(results, change, alpha, wanted)
         click.echo(comparison_table.render(found, fmt, change, alpha), nl=False)
@@ -125,7 +125,7 @@ def register(cli) -> None:
             files.replace_file(markdown_file, text)
         if payload_file is not None:
             files.replace_file(payload_file, rendering.comment_payload(text))
-        for note in dict.fromkeys([*options.notes, *results.run.get("notes", [])]):
+        for note in dict.fromkeys(results.run.get("notes", [])):
             click.echo(f"note: {note}", err=True)
         if any(c.regression for c in found):
             sys.exit(EXIT_REGRESSION)

@@ -73,7 +73,8 @@ def register(cli) -> None:
         Exit status 2 for bad input (nothing measured), 1 when a configuration produced no
         valid sample."""
         from coldbench import prices as price_tables
-        from coldbench.render import mitigation as analysis
+        from coldbench.analysis import mitigation as analysis
+        from coldbench.render import mitigation as table
         from coldbench.analysis.summary import summarize_samples
         from coldbench.workflows import mitigate as mitigation
         from coldbench.workflows.options import parse_memory, parse_runtimes
@@ -121,9 +122,9 @@ def register(cli) -> None:
         findings = mitigation.mitigate(request, on_status=status)
         rows = analysis.rows(findings, prices)
         if output is not None:
-            documents.write(output, analysis.document(
+            documents.write(output, table.document(
                 rows, findings, prices, mitigation.run_metadata(request, started_at)))
-        click.echo(analysis.render(rows, findings, prices), nl=False)
+        click.echo(table.render(rows, findings, prices), nl=False)
         configs = summarize_samples(findings.samples)
         for config in configs:
             for mode in config.modes.values():

@@ -1,10 +1,11 @@
 """What a `coldbench run` is asked to do: the request every target reads
 (``TargetPlugin.check_options``, ``from_options``). The checks of a request are
-``coldbench.workflows.options``."""
+``coldbench.workflows.options``. Frozen: a check that adjusts a request returns a new one
+(``RunOptions.adjusted``), so what the caller made is never changed under it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -37,7 +38,7 @@ class Predictor(Protocol):
     def describe(self) -> dict: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
     runtimes: list[str]
     memory: list[int] = field(default_factory=lambda: list(DEFAULT_MEMORY))
@@ -74,7 +75,7 @@ class RunOptions:
     # the options the user left at their default (field names; the CLI fills it): a
     # target may adjust those, where it would refuse a value the user chose
     defaulted: frozenset[str] = frozenset()
-    notes: list[str] = field(default_factory=list)       # what the checks adjusted, said
+    notes: tuple[str, ...] = ()                          # what the checks adjusted, said
     # `--template FILE`: the functions of an app's definition (coldbench.templates), those
     # named by --function-name (all when none), with --env-vars and --layer-dir applied
     template: Path | None = None
@@ -96,6 +97,15 @@ class RunOptions:
     status: Callable[[str], None] | None = None
     announce: Callable[[str], None] | None = None
     confirm: Callable[[str], bool] | None = None
+
+    def adjusted(self, note: str | None = None, settings: dict | None = None,
+                 **changes) -> RunOptions:
+        """A copy with ``changes`` (fields) and ``settings`` (target options) applied and
+        ``note`` said once among its notes: how a check adjusts a request."""
+        notes = self.notes if note is None or note in self.notes else (*self.notes, note)
+        target_options = self.target_options if settings is None else {**self.target_options,
+                                                                        **settings}
+        return replace(self, notes=notes, target_options=target_options, **changes)
 
     def plan(self) -> Plan:
         return Plan(cold=self.cold, warm=self.warm, provisioned=self.provisioned,

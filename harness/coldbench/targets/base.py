@@ -146,10 +146,12 @@ class TargetPlugin(ABC):
         return bool(cls.makes) and all(issubclass(made, capability) for made in cls.makes)
 
     @classmethod
-    def check_options(cls, options: RunOptions) -> None:
+    def check_options(cls, options: RunOptions) -> RunOptions:
         """Refuse, with a UsageError, what this target cannot run; or adjust what the user
-        left at its default (``options.defaulted``), saying so in ``options.notes``. Called
-        before anything is built, and with the same options more than once."""
+        left at its default (``options.defaulted``), saying so in its notes: the options to
+        run with (``options.adjusted``; ``options`` itself when nothing changes). Called
+        before anything is built, and maybe again with what it returned."""
+        return options
 
     @classmethod
     @abstractmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 from coldbench import owners
 from coldbench.environments import cgroups, delivery, isolation, rie
 from coldbench.errors import UsageError
+from coldbench.model import RunOptions
 from coldbench.targets.base import Option
 
 # the control planes a runtime can talk to: coldbench's own Runtime API, or AWS's emulator
@@ -76,7 +77,7 @@ def path_description(delivery: str, code_path, api: str) -> dict:
     return found
 
 
-def check_api_options(options) -> None:
+def check_api_options(options: RunOptions) -> RunOptions:
     """The rules of --api (the local and docker targets'): under the emulator there are no
     provisioned samples; left at their default, they are dropped with a note."""
     api = options.target_options.get("api") or "coldbench"
@@ -84,8 +85,8 @@ def check_api_options(options) -> None:
     if api == "rie" and options.provisioned:
         if "provisioned" not in options.defaulted:
             raise UsageError(PROVISIONED_UNDER_RIE)
-        options.provisioned = 0
-        options.notes.append(RIE_WITHOUT_PROVISIONED)
+        return options.adjusted(RIE_WITHOUT_PROVISIONED, provisioned=0)
+    return options
 
 
 def code_path(calibration) -> delivery.CodePath:

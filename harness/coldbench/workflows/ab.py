@@ -151,7 +151,7 @@ def check_request(request: AbRequest) -> None:
         raise UsageError("--function and --function-set exclude each other")
     if len(set(request.function_dirs)) != len(request.function_dirs):
         raise UsageError("--function: the same folder is named twice")
-    check(options)
+    check(options)                    # refused here; the run checks its own options again
 
 
 def _extract(top: Path, commit: str, paths: list[str], into: Path, name: str) -> None:
@@ -248,9 +248,10 @@ def ab(request: AbRequest, on_sample=None, on_status: Callable[[str], None] | No
             status(f"{version.label}: {version.given}"
                    + (f" ({version.commit[:12]})" if version.commit else ""))
         by_label = {v.label: functions_of(v, paths, request) for v in found}
+        options = request.options
         if request.template is not None:      # its runtimes and memory sizes: HEAD's
-            request.options.template = found[-1].root / paths[0]
-        return run(request.options, on_sample=on_sample, on_status=on_status,
+            options = replace(options, template=found[-1].root / paths[0])
+        return run(options, on_sample=on_sample, on_status=on_status,
                    versions=by_label,
                    metadata={"ab": {**{v.label: v.describe() for v in found},
                                     "functions": paths}})

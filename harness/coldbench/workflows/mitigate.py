@@ -20,7 +20,7 @@ the idle sweep of ``--idle``; the trimmed build. The packages are still found by
 on this machine (profiling needs the local target). ``--max-cost`` bounds the three
 together: each deployment may spend what the ones before it left.
 
-What the samples mean is ``render.mitigation``'s; which packages a task root holds and an init
+What the samples mean is ``analysis.mitigation``'s (``render.mitigation`` writes it); which packages a task root holds and an init
 loaded is its runtime's to say (``runtimes.base.ReadsPackages``).
 """
 
@@ -174,8 +174,7 @@ def run_options(request: MitigateRequest) -> runner.RunOptions:
         # never "provisioned": on AWS mitigate asks for it explicitly (run's is opt-in there)
         defaulted=request.defaulted - {"provisioned"},
         announce=request.announce, confirm=request.confirm, **_template_fields(request))
-    runner.check(options)
-    return options
+    return runner.check(options)
 
 
 def run_metadata(request: MitigateRequest, started_at: str) -> dict:
@@ -199,8 +198,7 @@ def _template_function(request: MitigateRequest) -> None:
     """Read ``--template`` for the one function mitigate measures: its runtime, and its own
     memory size among the sizes compared (unless --memory was given). UsageError unless
     the definition (or --function-name) leaves exactly one function that can run here."""
-    options = runner.RunOptions(runtimes=[], **_template_fields(request))
-    runner.read_template(options)
+    options = runner.read_template(runner.RunOptions(runtimes=[], **_template_fields(request)))
     found = options.template_functions
     if len(found) != 1:
         raise UsageError(f"mitigate measures one function, and {request.template} has "

@@ -53,15 +53,16 @@ def parse_memory(text: str) -> list[int]:
     return list(dict.fromkeys(sizes))
 
 
-def check(options: RunOptions) -> None:
-    """UsageError for what cannot be run; the chosen target's rules first, which may
-    adjust what the user left at its default."""
+def check(options: RunOptions) -> RunOptions:
+    """UsageError for what cannot be run; else the options to run with: ``--template``
+    read, and the chosen target's rules applied, which may adjust what the user left at its
+    default (``options`` itself is never changed)."""
     if options.profile and options.target != "local":     # before the target's own checks
         raise UsageError(f"--profile: profiles are taken on the local target only (each "
                          f"runtime's own profiler is switched on in its launch there); drop "
                          f"--profile or use --target local, not {options.target}")
     if options.template is not None:
-        read_template(options)
+        options = read_template(options)
     if options.via not in VIAS:
         raise UsageError(f"unknown --via '{options.via}': choose {', '.join(VIAS)}")
     if options.via == "url" and options.target not in URL_TARGETS + OWN_URL_TARGETS:
@@ -71,7 +72,7 @@ def check(options: RunOptions) -> None:
     if options.via == "url" and options.profile:
         raise UsageError("--via url and --profile exclude each other: profile the function "
                          "through the Invoke API")
-    targets.get(options.target).check_options(options)
+    options = targets.get(options.target).check_options(options)
     if min(options.cold, options.warm, options.provisioned, options.burst) < 0:
         raise UsageError("sample counts (--cold, --warm, --provisioned, --burst) cannot be "
                          "negative")
@@ -115,28 +116,30 @@ def check(options: RunOptions) -> None:
     if options.function_dir is not None and options.function_set != function_sets.DEFAULT_SET:
         raise UsageError("--function and --function-set exclude each other: measure your "
                          "own function or a built-in set")
+    return options
 
 
-def read_template(options: RunOptions) -> None:
-    """Read ``--template`` once: its functions that can run, the runtimes they need, their
-    memory sizes (unless --memory was given), and a note for each that cannot run."""
+def read_template(options: RunOptions) -> RunOptions:
+    """``options`` with ``--template`` read (once): its functions that can run, the
+    runtimes they need, their memory sizes (unless --memory was given), and a note for each
+    that cannot run."""
     if options.template_functions is not None:
-        return
+        return options
     if options.function_dir is not None or options.function_set != function_sets.DEFAULT_SET:
         raise UsageError("--template measures the functions of an app's definition: drop "
                          "--function and --function-set")
     app = templates.read(options.template, options.env_vars, options.layer_dirs)
     app = app.select(options.function_names)
-    options.template_functions = app.functions()
+    found = app.functions()
     # on Lambda, without --arch, each function is deployed for its own architecture
     deployed_as_defined = (options.target == "aws"
                            and "architectures" in options.defaulted)
-    options.notes.extend([*app.notes, *app.function_notes(deployed_as_defined)])
-    options.runtimes = list(dict.fromkeys(f.runtime.name
-                                          for f in options.template_functions))
+    changes = {"template_functions": found,
+               "notes": (*options.notes, *app.notes, *app.function_notes(deployed_as_defined)),
+               "runtimes": list(dict.fromkeys(f.runtime.name for f in found))}
     if options.template_memory:
-        options.memory = sorted({f.configuration.memory_mb
-                                 for f in options.template_functions})
+        changes["memory"] = sorted({f.configuration.memory_mb for f in found})
+    return replace(options, **changes)
 
 
 def configurations(options: RunOptions, artifacts: list[build.Artifact]) -> list[Config]:
@@ -151,7 +154,7 @@ def functions(options: RunOptions) -> list[build.Function]:
     """The functions to build and measure, each with the run's layers (a template's
     functions as its definition makes them)."""
     if options.template is not None:
-        read_template(options)
+        options = read_template(options)
         return [replace(function, layers=function.layers + tuple(options.layers),
                         runtime=built_as(function.runtime, options))
                 for function in options.template_functions]

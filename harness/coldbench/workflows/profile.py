@@ -48,8 +48,7 @@ def run_options(request: ProfileRequest) -> runner.RunOptions:
         template=request.template, function_names=request.function_names,
         env_vars=request.env_vars, layer_dirs=request.layer_dirs,
         template_memory=request.template_memory)
-    runner.check(options)
-    return options
+    return runner.check(options)
 
 
 class _Probed:

@@ -44,12 +44,12 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
     to the run's."""
     status = on_status or (lambda text: None)
     started = {"run_id": new_run_id(), "started_at": now_iso()}    # before build and deploy
-    check(options)
+    options = check(options)
     if options.calibration is None:
         # the anchored model reads what the local target counts per cold sample (CPU time,
         # the CPU reference); elsewhere the shipped two-parameter calibration predicts
-        options.calibration = (prediction.load_anchored() if options.target == "local"
-                               else prediction.load())
+        options = replace(options, calibration=prediction.load_anchored()
+                          if options.target == "local" else prediction.load())
     anchored = isinstance(options.calibration, prediction.AnchoredModel)
     wanted = versions or {None: functions(options)}
     # the hello references of the anchored prediction: measured cold, interleaved with the

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import partial
 
 from coldbench.errors import EnvironmentUnavailable, UsageError
-from coldbench.model import DEFAULT_ARCHITECTURE
+from coldbench.model import DEFAULT_ARCHITECTURE, RunOptions
 from coldbench.targets.aws import lambda_runtimes
 from coldbench.targets.aws import resources
 from coldbench.targets.aws.client import Clients, Endpoints, unavailable
@@ -80,7 +80,7 @@ class Aws(TargetPlugin):
     )
 
     @classmethod
-    def check_options(cls, options) -> None:
+    def check_options(cls, options: RunOptions) -> RunOptions:
         settings = options.target_options
         if not settings.get("region"):
             raise UsageError(REGION_NEEDED)
@@ -94,10 +94,11 @@ class Aws(TargetPlugin):
         choices = lambda_runtimes.choose(options.runtimes, settings.get("lambda_runtimes"),
                                          settings.get("today") or lambda_runtimes.today())
         for choice in choices.values():
-            if choice.note and choice.note not in options.notes:
-                options.notes.append(choice.note)
+            if choice.note:
+                options = options.adjusted(choice.note)
         if "provisioned" in options.defaulted:
-            options.provisioned = 0      # opt-in on AWS: provisioned concurrency costs money
+            # opt-in on AWS: provisioned concurrency costs money
+            options = options.adjusted(provisioned=0)
         if options.via == "url":
             # a function URL serves $LATEST or an alias, never a published version, which
             # SnapStart and provisioned concurrency are measured on here ("Creating and
@@ -107,6 +108,7 @@ class Aws(TargetPlugin):
                                  "each function's URL: drop --snapstart and --provisioned")
         elif settings.get("url_endpoint_url"):
             raise UsageError("--url-endpoint-url goes with --via url")
+        return options
 
     @classmethod
     def from_options(cls, options) -> AwsTarget | Regions:

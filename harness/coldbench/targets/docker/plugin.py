@@ -9,6 +9,7 @@ from functools import partial
 
 from coldbench.environments import cgroups, delivery, isolation
 from coldbench.errors import EnvironmentUnavailable
+from coldbench.model import RunOptions
 from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets import images
 from coldbench.targets.docker.target import (CODE_IMAGE_PREFIX, RUN_LABEL, SCOPE_LABEL,
@@ -38,10 +39,11 @@ class Docker(TargetPlugin):
     cleanup_options = (REMOVE_IMAGES,)
 
     @classmethod
-    def check_options(cls, options) -> None:
-        check_api_options(options)
+    def check_options(cls, options: RunOptions) -> RunOptions:
+        options = check_api_options(options)
         isolation.check_ephemeral_storage(options.target_options.get("ephemeral_storage")
                                           or EPHEMERAL_STORAGE.default)
+        return options
 
     @classmethod
     def from_options(cls, options) -> DockerTarget:

@@ -17,7 +17,7 @@ from coldbench import owners
 from coldbench.environments import cgroups, delivery, isolation
 from coldbench.environments.process import FOLDER_PREFIX
 from coldbench.errors import UsageError
-from coldbench.model import ARCHITECTURES, DEFAULT_ARCHITECTURE, host_architecture
+from coldbench.model import ARCHITECTURES, DEFAULT_ARCHITECTURE, RunOptions, host_architecture
 from coldbench.targets.base import TargetPlugin, Leftover, Option
 from coldbench.targets.local.target import RUNTIME_CACHES, LocalTarget
 from coldbench.targets.machine import (API, DELIVERY, EPHEMERAL_STORAGE, HERE, check_api_options,
@@ -60,8 +60,8 @@ class Local(TargetPlugin):
     run_options = (API, DELIVERY, RUNTIME_CACHE, EPHEMERAL_STORAGE, ARCH)
 
     @classmethod
-    def check_options(cls, options) -> None:
-        check_api_options(options)
+    def check_options(cls, options: RunOptions) -> RunOptions:
+        options = check_api_options(options)
         settings = options.target_options
         isolation.check_ephemeral_storage(settings.get("ephemeral_storage")
                                           or EPHEMERAL_STORAGE.default)
@@ -71,12 +71,12 @@ class Local(TargetPlugin):
                              f"architecture, {' or '.join(PREDICTED_ARCHITECTURES)} (it "
                              "measures this machine's CPU)")
         if architecture != host_architecture():
-            options.notes.append(ACROSS_ARCHITECTURES.format(machine=platform.machine()))
+            options = options.adjusted(ACROSS_ARCHITECTURES.format(machine=platform.machine()))
         if (settings.get("delivery") or DELIVERY.default) == "lambda" and not options.limits:
             if "delivery" not in options.defaulted:
                 raise UsageError(NO_DELIVERY_WITHOUT_LIMITS)
-            settings["delivery"] = "host"
-            options.notes.append(HOST_WITHOUT_LIMITS)
+            options = options.adjusted(HOST_WITHOUT_LIMITS, settings={"delivery": "host"})
+        return options
 
     @classmethod
     def from_options(cls, options) -> LocalTarget:
