@@ -100,7 +100,10 @@ def main() -> None:
     errors: dict[str, int] = {}
     try:
         chosen = setups(folder)
-        targets = {label: LocalTarget(timeout_s=30, opt_dir=opt, variables=variables)
+        # the Rust extension writes what it saw beside itself (its folder is writable, as in
+        # the tests); the rest of /opt stays read-only, as on Lambda
+        targets = {label: LocalTarget(timeout_s=30, opt_dir=opt, variables=variables,
+                                      writable=[opt] if label == "rust" else [])
                    for label, opt, variables in chosen}
         try:
             for _ in range(args.rounds):
