@@ -118,6 +118,21 @@ def test_an_override_of_another_version_is_refused(monkeypatch):
         toolchains.python("python3.13")
 
 
+def test_a_toolchain_is_looked_for_once_and_again_when_its_variable_is_set(monkeypatch,
+                                                                          tmp_path):
+    found = toolchains.python("python3.12")
+    # nowhere left to look: the answer is the one found before
+    for name in ("PYENV_ROOT", "XDG_CACHE_HOME", "PATH"):
+        monkeypatch.setenv(name, str(tmp_path))
+    assert toolchains.python("python3.12") == found
+    # a variable set is looked at, each time it changes
+    monkeypatch.setenv("COLDBENCH_PYTHON312", str(tmp_path / "python3.12"))
+    with pytest.raises(MissingToolchain, match="is not a Python 3.12 interpreter"):
+        toolchains.python("python3.12")
+    monkeypatch.setenv("COLDBENCH_PYTHON312", found)
+    assert toolchains.python("python3.12") == found
+
+
 # -- real runs --------------------------------------------------------------------------------
 
 VERSIONS = {"python3.13": "3.13.", "nodejs22.x": "v22.", "java": "21.", "java25": "25."}

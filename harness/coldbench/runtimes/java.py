@@ -101,6 +101,18 @@ def _whole(home: Path) -> bool:
     return True
 
 
+@cache
+def _toolchain_version(java: str) -> str:
+    """The vendor and version ``java -version`` names, with how the task root is built."""
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    # First line, e.g. 'openjdk version "17.0.15" 2025-04-15'
+    match = re.search(r'^(\S+) version "([^"]+)"', out.stderr, re.MULTILINE)
+    if out.returncode != 0 or match is None:
+        raise MissingToolchain(f"java: '{java} -version' did not answer: {HINT}")
+    vendor = {"openjdk": "OpenJDK", "java": "Java"}.get(match[1], match[1])
+    return f"{vendor} {match[2]} ({BUILD_NOTE})"
+
+
 def debian_jre(toolchain: str) -> list[str]:
     """Debian's JRE of the JDK's major version that built the task root."""
     found = re.search(r"(\d+)", toolchain)
@@ -158,13 +170,7 @@ class Java(Runtime):
     def toolchain_version(self) -> str:
         java = self.java()
         self.require("mvn", HINT)
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-        # First line, e.g. 'openjdk version "17.0.15" 2025-04-15'
-        match = re.search(r'^(\S+) version "([^"]+)"', out.stderr, re.MULTILINE)
-        if out.returncode != 0 or match is None:
-            raise MissingToolchain(f"java: '{java} -version' did not answer: {HINT}")
-        vendor = {"openjdk": "OpenJDK", "java": "Java"}.get(match[1], match[1])
-        return f"{vendor} {match[2]} ({BUILD_NOTE})"
+        return _toolchain_version(java)
 
     def build(self, source: Path, out: Path) -> None:
         mvn = self.require("mvn", HINT)

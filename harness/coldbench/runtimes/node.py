@@ -29,6 +29,7 @@ NPM_FLAGS = ("--no-audit", "--no-fund", "--prefer-offline", "--omit=dev")
 _NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}
 
 
+@cache
 def _run_version(tool: str) -> str:
     try:
         out = subprocess.run([tool, "--version"], capture_output=True, text=True, check=True,
@@ -40,9 +41,12 @@ def _run_version(tool: str) -> str:
 
 
 @cache
-def _major_version(node: str) -> str:
-    """Node's major version ("20"), as Lambda names its layer folder (nodejs/node20)."""
-    return _run_version(node).lstrip("v").split(".")[0]
+def _installation(node: str) -> list[Path]:
+    """The program and the libraries of its own it links to (Debian's: libnode)."""
+    program = Path(node).resolve()
+    linked = subprocess.run(["ldd", str(program)], capture_output=True, text=True).stdout
+    own = [Path(m) for m in re.findall(r"=> (\S*node\S*) ", linked)]
+    return [program, *own]
 
 
 def _local_headers(node: str) -> str | None:
@@ -78,12 +82,17 @@ class Node(Runtime):
         as it is here. Debian 12 packages Node.js 18, whose ABI the client's addon, built
         for this machine's Node.js, does not load; copying the binary also runs the very
         build the local target runs, so the two compare like for like."""
-        major = self.lambda_runtime.removeprefix("nodejs").removesuffix(".x")
+        major = self.major
         return ImageRecipe(aws_base=f"public.ecr.aws/lambda/nodejs:{major}",
                            executable="/usr/local/bin/node", version="{executable} --version",
                            host_binary=lambda: host_node(self.lambda_runtime),
                            origin=f"this machine's Node.js {major} binary (Debian 12 packages "
                                   "Node.js 18; the client's addon is built for this one's ABI)")
+
+    @property
+    def major(self) -> str:
+        """The major version of Lambda's identifier ("20"), its node binary's."""
+        return self.lambda_runtime.removeprefix("nodejs").removesuffix(".x")
 
     def node(self) -> str:
         """The node binary of this runtime's version (MissingToolchain saying how to give it)."""
@@ -170,21 +179,15 @@ class Node(Runtime):
     def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
         # "nodejs/node<N>/node_modules" and "nodejs/node_modules", first on NODE_PATH as
         # on Lambda (its NODE_PATH ends with the runtime's folders and the task root)
-        major = _major_version(self.node())
         return super().layer_variables(env) | {"NODE_PATH": join_paths(
-            f"/opt/nodejs/node{major}/node_modules" if major else None,
+            f"/opt/nodejs/node{self.major}/node_modules",
             "/opt/nodejs/node_modules", env.get("NODE_PATH"))}
 
     def installation(self) -> list[Path]:
-        # the program and the libraries of its own it links to (Debian's: libnode)
         try:
-            node = self.node()
+            return _installation(self.node())
         except MissingToolchain:
             return []
-        program = Path(node).resolve()
-        linked = subprocess.run(["ldd", str(program)], capture_output=True, text=True).stdout
-        own = [Path(m) for m in re.findall(r"=> (\S*node\S*) ", linked)]
-        return [program, *own]
 
     def runtime_files(self, task_root: Path) -> list[Path]:
         # the client and what it loads; on Lambda they are in /var/runtime

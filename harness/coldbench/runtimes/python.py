@@ -79,10 +79,10 @@ def same_minor_version(toolchain: str, found_version: str) -> None:
 
 
 @cache
-def _version(python: str) -> str:
-    """The interpreter's major.minor, as site-packages folders are named ("3.11")."""
-    return subprocess.run([python, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+def _version_line(python: str) -> str:
+    """What the interpreter says of its version ("Python 3.12.1")."""
+    out = subprocess.run([python, "--version"], capture_output=True, text=True, check=True)
+    return out.stdout.strip() or out.stderr.strip()
 
 
 @cache
@@ -115,6 +115,11 @@ class Python(Runtime):
     # how the function's own and its dependencies' bytecode arrives (``deliver_bytecode``)
     bytecode = DEFAULT_PYTHON_BYTECODE
 
+    @property
+    def version(self) -> str:
+        """The major.minor of Lambda's identifier ("3.12"), its interpreter's."""
+        return self.lambda_runtime.removeprefix("python")
+
     def with_bytecode(self, mode: str) -> "Python":
         """This runtime, building with its functions' bytecode delivered as ``mode`` (one of
         PYTHON_BYTECODES); the same name in results."""
@@ -139,7 +144,7 @@ class Python(Runtime):
         compile them again. Unless the function's bytecode is to arrive valid, only the
         runtime client's: the image gets the task root without its bytecode, so there
         "stale" arrives as "none" (``deliver_bytecode``)."""
-        version = self.lambda_runtime.removeprefix("python")
+        version = self.version
         return ImageRecipe(aws_base=f"public.ecr.aws/lambda/python:{version}",
                            executable="/usr/bin/python3", version="{executable} --version 2>&1",
                            packages=lambda toolchain: () if self._own_folder() else ("python3",),
@@ -174,9 +179,7 @@ class Python(Runtime):
         return {name.split(".")[0] for name in names} | {handler.split(".")[0].split("/")[0]}
 
     def toolchain_version(self) -> str:
-        python = self.interpreter()
-        out = subprocess.run([python, "--version"], capture_output=True, text=True, check=True)
-        return out.stdout.strip() or out.stderr.strip()
+        return _version_line(self.interpreter())
 
     def build(self, source: Path, out: Path) -> None:
         # the client and the function's requirements for this version's interpreter (the
@@ -210,9 +213,8 @@ class Python(Runtime):
     def layer_variables(self, env: dict[str, str]) -> dict[str, str]:
         # "python" and "python/lib/python3.x/site-packages": on Lambda's sys.path right
         # after the task root, the site-packages first
-        version = _version(self.interpreter())
         return super().layer_variables(env) | {"PYTHONPATH": join_paths(
-            env.get("PYTHONPATH"), f"/opt/python/lib/python{version}/site-packages",
+            env.get("PYTHONPATH"), f"/opt/python/lib/python{self.version}/site-packages",
             "/opt/python")}
 
     def runtime_files(self, task_root: Path) -> list[Path]:
