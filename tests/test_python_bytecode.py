@@ -12,7 +12,9 @@ import pytest
 
 from coldbench import build, runtimes
 from coldbench.model import median
+from coldbench.model.options import RunOptions
 from coldbench.runtimes.python import ZIP_EPOCH
+from coldbench.workflows.options import functions
 from conftest import run_cli
 
 # A function importing a pip-installed dependency (pure Python, pinned), as deployment
@@ -88,6 +90,17 @@ def test_the_build_delivers_the_functions_bytecode_as_asked_and_the_clients_vali
     assert root != build.build(build.Function.user(
         runtimes.get("python").with_bytecode("valid" if mode != "valid" else "stale"),
         function_dir, None)).task_root
+
+
+def test_a_run_builds_its_python_functions_as_its_options_ask(function_dir):
+    """The run's request says how each Python function is built; other runtimes are
+    built as they are."""
+    asked = RunOptions(runtimes=["python", "node"], python_bytecode="none")
+    built = {f.runtime.name: f.runtime.build_settings() for f in functions(asked)}
+    assert built == {"python": {"python_bytecode": "none"}, "node": {}}
+    [mine] = functions(RunOptions(runtimes=["python3.13"], function_dir=function_dir))
+    assert (mine.runtime.name, mine.runtime.build_settings()) == (
+        "python3.13", {"python_bytecode": "stale"})
 
 
 def test_an_unknown_mode_is_refused_with_status_2(function_dir):

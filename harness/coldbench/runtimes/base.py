@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Protocol, runtime_checkable
 
 from coldbench.errors import MissingToolchain, UsageError
 from coldbench.model import Artifact
+from coldbench.model.options import RunOptions
 from coldbench.tools import end_session, run_tool
 
 __all__ = ["BUILTIN_FUNCTIONS", "ImageRecipe", "LambdaImage", "Launch", "Runtime", "end_session",
@@ -151,18 +152,29 @@ class Runtime(ABC):
         if identifier not in self.lambda_runtimes:
             raise UsageError(f"{self.language} runs as {', '.join(self.lambda_runtimes)}, "
                              f"not {identifier}")
-        versioned = copy.copy(self)
-        versioned.name = identifier
-        versioned.lambda_runtime = identifier
-        if self.aws_init_row is not None:
-            versioned.aws_init_row = identifier      # the published figure of that version
-        return versioned
+        # the published figure of that version
+        row = {} if self.aws_init_row is None else {"aws_init_row": identifier}
+        return self._copy_with(name=identifier, lambda_runtime=identifier, **row)
+
+    def building_for(self, options: RunOptions) -> "Runtime":
+        """This runtime building as the run ``options`` asks, when its builds take a choice
+        of the run's (Python's ``--python-bytecode``; ``build_settings`` says which); itself
+        by default."""
+        return self
 
     def build_settings(self) -> dict[str, str]:
         """What this runtime's builds are made with beyond its recipe and toolchain (a
         choice of the run's, such as Python's ``--python-bytecode``): part of the build's
         cache key and of the results' record of each function. None by default."""
         return {}
+
+    def _copy_with(self, **attributes) -> "Runtime":
+        """A copy of this runtime with ``attributes`` set: how it is made at another
+        version (``at``) or build setting (``building_for``)."""
+        changed = copy.copy(self)
+        for name, value in attributes.items():
+            setattr(changed, name, value)
+        return changed
 
     @abstractmethod
     def toolchain_version(self) -> str:

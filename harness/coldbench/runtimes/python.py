@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 from coldbench import toolchains
 from coldbench.errors import BuildError, UsageError
 from coldbench.model import Artifact
-from coldbench.model.options import DEFAULT_PYTHON_BYTECODE, PYTHON_BYTECODES
+from coldbench.model.options import DEFAULT_PYTHON_BYTECODE, PYTHON_BYTECODES, RunOptions
 from coldbench.runtimes.base import (ImageRecipe, LambdaImage, Launch, Package, Runtime,
                                      join_paths, package_of, run_tool)
 from coldbench.tools import copy_sources
@@ -125,11 +124,10 @@ class Python(Runtime):
         PYTHON_BYTECODES); the same name in results."""
         if mode not in PYTHON_BYTECODES:
             raise UsageError(f"--python-bytecode {mode}: choose {', '.join(PYTHON_BYTECODES)}")
-        if mode == self.bytecode:
-            return self
-        chosen = copy.copy(self)
-        chosen.bytecode = mode
-        return chosen
+        return self if mode == self.bytecode else self._copy_with(bytecode=mode)
+
+    def building_for(self, options: RunOptions) -> "Python":
+        return self.with_bytecode(options.python_bytecode)
 
     def build_settings(self) -> dict[str, str]:
         return {"python_bytecode": self.bytecode}

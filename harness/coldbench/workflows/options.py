@@ -13,8 +13,6 @@ from coldbench.errors import UsageError
 from coldbench.model.config import Config
 from coldbench.model.options import (DEFAULT_MEMORY, OWN_URL_TARGETS, URL_TARGETS, VIAS,
                                      RunOptions)
-from coldbench.runtimes import Runtime
-from coldbench.runtimes.python import Python
 from coldbench.targets.base import Bursts, SweepsIdle
 
 __all__ = ["DEFAULT_MEMORY", "MEMORY_MAX_MB", "MEMORY_MIN_MB", "RunOptions", "check",
@@ -156,22 +154,16 @@ def functions(options: RunOptions) -> list[build.Function]:
     if options.template is not None:
         options = read_template(options)
         return [replace(function, layers=function.layers + tuple(options.layers),
-                        runtime=built_as(function.runtime, options))
+                        runtime=function.runtime.building_for(options))
                 for function in options.template_functions]
     if options.function_dir is not None:
-        chosen = [build.Function.user(built_as(runtimes.get(options.runtimes[0]), options),
+        chosen = [build.Function.user(runtimes.get(options.runtimes[0]).building_for(options),
                                       options.function_dir, options.handler)]
     else:
-        chosen = [build.Function.builtin(built_as(runtimes.get(name), options),
+        chosen = [build.Function.builtin(runtimes.get(name).building_for(options),
                                          options.function_set)
                   for name in options.runtimes]
     return [replace(function, layers=tuple(options.layers)) for function in chosen]
-
-
-def built_as(runtime: Runtime, options: RunOptions) -> Runtime:
-    """``runtime`` building as the run asks: a Python function's bytecode delivered as
-    ``--python-bytecode`` says."""
-    return runtime.with_bytecode(options.python_bytecode) if isinstance(runtime, Python) else runtime
 
 
 def parse_layers(paths, envs=(), handlers=()) -> tuple[build.Layer, ...]:
