@@ -103,6 +103,23 @@ def test_a_run_builds_its_python_functions_as_its_options_ask(function_dir):
         "python3.13", {"python_bytecode": "stale"})
 
 
+@pytest.mark.slow
+def test_without_the_option_build_and_run_deliver_the_bytecode_stale(function_dir, tmp_path):
+    """Stale, as SAM, the CDK and the Serverless Framework deliver it, is what a function
+    gets when --python-bytecode is not given."""
+    built = run_cli("build", "--function", function_dir, "--runtimes", "python")
+    assert built.returncode == 0, built.stderr
+    task_root = Path(built.stdout.split()[-1])
+    assert set(bytecode_states(task_root, "app.py")) == {"stale"}
+    output = tmp_path / "out.json"
+    ran = run_cli("run", "--function", function_dir, "--runtime", "python", "--handler",
+                  "app.handler", "--memory", "128", "--cold", "1", "--warm", "0",
+                  "--provisioned", "0", "--output", output, "--quiet", timeout=900)
+    assert ran.returncode == 0, ran.stderr
+    [described] = json.loads(output.read_text())["run"]["functions"]
+    assert described["python_bytecode"] == "stale"
+
+
 def test_an_unknown_mode_is_refused_with_status_2(function_dir):
     result = run_cli("run", "--function", function_dir, "--runtime", "python", "--memory",
                      "128", "--cold", "1", "--warm", "0", "--provisioned", "0",
