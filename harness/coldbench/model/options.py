@@ -98,11 +98,10 @@ class RunOptions:
     announce: Callable[[str], None] | None = None
     confirm: Callable[[str], bool] | None = None
 
-    def adjusted(self, note: str | None = None, settings: dict | None = None,
-                 **changes) -> RunOptions:
+    def adjusted(self, *notes: str, settings: dict | None = None, **changes) -> RunOptions:
         """A copy with ``changes`` (fields) and ``settings`` (target options) applied and
-        ``note`` said once among its notes: how a check adjusts a request."""
-        notes = self.notes if note is None or note in self.notes else (*self.notes, note)
+        each of ``notes`` said once among its notes: how a check adjusts a request."""
+        notes = tuple(dict.fromkeys((*self.notes, *notes)))
         target_options = self.target_options if settings is None else {**self.target_options,
                                                                         **settings}
         return replace(self, notes=notes, target_options=target_options, **changes)

@@ -132,12 +132,12 @@ def read_template(options: RunOptions) -> RunOptions:
     # on Lambda, without --arch, each function is deployed for its own architecture
     deployed_as_defined = (options.target == "aws"
                            and "architectures" in options.defaulted)
-    changes = {"template_functions": found,
-               "notes": (*options.notes, *app.notes, *app.function_notes(deployed_as_defined)),
-               "runtimes": list(dict.fromkeys(f.runtime.name for f in found))}
+    options = options.adjusted(*app.notes, *app.function_notes(deployed_as_defined),
+                               template_functions=found,
+                               runtimes=list(dict.fromkeys(f.runtime.name for f in found)))
     if options.template_memory:
-        changes["memory"] = sorted({f.configuration.memory_mb for f in found})
-    return replace(options, **changes)
+        options = options.adjusted(memory=sorted({f.configuration.memory_mb for f in found}))
+    return options
 
 
 def configurations(options: RunOptions, artifacts: list[build.Artifact]) -> list[Config]:
