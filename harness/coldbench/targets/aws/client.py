@@ -17,7 +17,9 @@ a key from the messages it does print.
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from dataclasses import dataclass
 
 from coldbench import __version__
@@ -29,6 +31,14 @@ CONTROL_ATTEMPTS = 8       # per call, first try included
 INVOKE_ATTEMPTS = 3
 # Error codes of an Invoke that Lambda did not run: throttled (429), or no connection made.
 INVOKE_NOT_SENT = ("TooManyRequestsException", "EndpointConnectionError")
+INVOKE_BACKOFF_S = 0.5     # full jitter up to this times 2**try before a retried invoke
+
+
+def invoke_backoff(attempt: int) -> None:
+    """Wait before trying again an invocation whose try ``attempt`` was not run (an Invoke
+    or a function URL request): exponential backoff with full jitter."""
+    time.sleep(random.uniform(0, INVOKE_BACKOFF_S * 2 ** attempt))
+
 
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{12,}\b")
 _SECRETS = re.compile(r"(?i)(aws_secret_access_key|aws_session_token|secret_?access_?key|"

@@ -25,7 +25,6 @@ URL's host kept in the ``Host`` header, as signed.
 from __future__ import annotations
 
 import json
-import random
 import time
 from typing import Callable
 from urllib.parse import urlsplit
@@ -34,14 +33,13 @@ from coldbench.phases import ms_between, now_ns
 from coldbench.targets.aws import invoke as invocation
 from coldbench.targets.aws import lambda_report as reports
 from coldbench.targets.aws import resources
-from coldbench.targets.aws.client import INVOKE_ATTEMPTS, Clients, describe
+from coldbench.targets.aws.client import INVOKE_ATTEMPTS, Clients, describe, invoke_backoff
 from coldbench.targets.aws.copies import Copy
 from coldbench.targets.base import Invoked
 
 AUTH_TYPE = "AWS_IAM"
 LOG_WAIT_S = 120.0          # how long a REPORT line is looked for in CloudWatch Logs
 LOG_POLL_S = 1.0            # between two looks
-BACKOFF_S = 0.5             # full jitter up to this times 2**try before a throttled request
 # Lambda's answer to a function that raised, timed out or crashed behind its URL
 FUNCTION_ERROR_STATUS = 502
 
@@ -105,7 +103,7 @@ class UrlCaller:
                                    "message": f"{type(exc).__name__}: {exc}"}), False
             latency_ms = ms_between(started, now_ns())
             if answer.status_code == 429 and attempt < attempts:
-                time.sleep(random.uniform(0, BACKOFF_S * 2 ** attempt))
+                invoke_backoff(attempt)
                 continue
             break
         extra |= {"url_ms": round(latency_ms, 3), "url_status": answer.status_code}

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
-import random
-import time
 
 from coldbench.phases import ms_between, now_ns
 from coldbench.targets.aws import lambda_report as reports
 from coldbench.targets.aws.client import (INVOKE_ATTEMPTS, INVOKE_NOT_SENT, Clients, describe,
-                                          error_code)
+                                          error_code, invoke_backoff)
 from coldbench.targets.aws.copies import Copy
 from coldbench.targets.base import Invoked
-
-INVOKE_BACKOFF_S = 0.5               # full jitter up to this times 2**try before a retried invoke
 
 
 def invoke(clients: Clients, copy: Copy, event: dict,
@@ -39,7 +35,7 @@ def invoke(clients: Clients, copy: Copy, event: dict,
             e2e_ms = ms_between(started, now_ns())
             kind = error_code(exc) or type(exc).__name__
             if kind in INVOKE_NOT_SENT and attempt < attempts:
-                time.sleep(random.uniform(0, INVOKE_BACKOFF_S * 2 ** attempt))
+                invoke_backoff(attempt)
                 continue
             return Invoked(duration_ms=None, e2e_ms=e2e_ms, extra={"region": clients.region},
                            error={"type": kind, "phase": "invoke",
