@@ -44,13 +44,13 @@ from coldbench.model import DEFAULT_ARCHITECTURE, Variant
 from coldbench.prices import Prices
 from coldbench.results.schema import Sample
 from coldbench.runtimes import RUNTIMES
-from coldbench.workflows.mitigate import BESIDE_SNAPSTART, TRIMMED, Findings, Package
+from coldbench.workflows.mitigate import (BESIDE_SNAPSTART, DEFAULT_KEEP_WARM_S, TRIMMED,
+                                         Findings, Package)
 
 __all__ = ["BESIDE_SNAPSTART", "TRIMMED", "Findings", "Package", "Row", "Strategy", "guide",
            "guide_source", "rows"]
 
 ARCH = DEFAULT_ARCHITECTURE
-KEEP_WARM_DEFAULT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,22 @@ class Strategy:
 
 
 @cache
+def _guide_lines() -> list[str]:
+    """The lines of ``data/mitigations.csv``: its source in comments, then its rows."""
+    return resources.files("coldbench.data").joinpath("mitigations.csv").read_text().splitlines()
+
+
+@cache
 def guide() -> list[Strategy]:
     """The strategies of ``data/mitigations.csv``, in its order."""
-    text = resources.files("coldbench.data").joinpath("mitigations.csv").read_text()
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    rows = csv.DictReader(line for line in _guide_lines() if not line.startswith("#"))
     return [Strategy(r["strategy"], r["name"], r["in_guide"] == "yes", r["guide_says"],
                      None if r["runtimes"] == "all" else tuple(r["runtimes"].split()),
                      tuple(r["targets"].split())) for r in rows]
 
 
 def guide_source() -> list[str]:
-    text = resources.files("coldbench.data").joinpath("mitigations.csv").read_text()
-    return [line.lstrip("# ") for line in text.splitlines() if line.startswith("#")]
+    return [line.lstrip("# ") for line in _guide_lines() if line.startswith("#")]
 
 
 def _figure(summary: Summary | None) -> dict | None:
@@ -435,7 +439,7 @@ def snapstart(strategy: Strategy, f: Findings, prices: Prices) -> SnapStartRow:
 def keep_warm(strategy: Strategy, f: Findings, prices: Prices) -> KeepWarm:
     """What pings at the keep-warm interval cost; with --idle, how often a call after idle
     time found no environment (``analysis.idle``)."""
-    every = f.keep_warm_s or KEEP_WARM_DEFAULT_S
+    every = f.keep_warm_s or DEFAULT_KEEP_WARM_S
     warm = _summary(_of(f.samples, f.runtime, f.function, f.reference_mb, f.variant_of(), "warm"))
     pings, monthly = idle.pings_per_month(every, None if warm is None else warm.p50,
                                           f.reference_mb, f.architecture, prices)

@@ -38,6 +38,7 @@ from coldbench.build import Artifact
 from coldbench.errors import ColdbenchError, UsageError
 from coldbench.measure.modes import Measurement
 from coldbench.model import DEFAULT_ARCHITECTURE, Config, Plan, Variant, collect_metadata, now_iso
+from coldbench.model.intervals import interval_text
 from coldbench.model.options import (DEFAULT_COLD, DEFAULT_PROVISIONED, DEFAULT_TIMEOUT_S,
                                      DEFAULT_WARM, DEFAULT_WORK)
 from coldbench.profile.tree import PART_LABELS, ROOT, Item
@@ -93,7 +94,8 @@ class Findings:
 
 DEFAULT_MEMORY = "128,512,1024,1769"
 TARGETS = ("local", "aws")
-DEFAULT_KEEP_WARM = "5m"
+DEFAULT_KEEP_WARM_S = 300.0           # the keep-warm interval the pings are priced at
+DEFAULT_KEEP_WARM = interval_text(DEFAULT_KEEP_WARM_S)      # "5m", as --keep-warm writes it
 # profiled cold starts that tell which packages init loads; idle samples per --idle interval
 DEFAULT_PROFILE_SAMPLES, DEFAULT_IDLE_SAMPLES = 3, 3
 # runtimes whose task root the package analysis can read
@@ -132,7 +134,7 @@ class MitigateRequest:
     target_options: dict = field(default_factory=dict)
     idle: tuple[float, ...] = ()
     idle_samples: int = DEFAULT_IDLE_SAMPLES
-    keep_warm_s: float = 300.0
+    keep_warm_s: float = DEFAULT_KEEP_WARM_S
     announce: Callable[[str], None] | None = None
     confirm: Callable[[str], bool] | None = None
     # the target options the user left at their default (a target may adjust those)
