@@ -173,9 +173,9 @@ class ExtensionsAPI:
                             "missing or unknown Lambda-Extension-Identifier")
         logs = path == logs_api.PATH
         refused = logs_api.VALIDATION_ERROR if logs else "ValidationError"
+        parse = logs_api.parse_subscription if logs else telemetry_api.parse_subscription
         try:
-            subscription = (logs_api.parse_subscription if logs
-                            else telemetry_api.parse_subscription)(extension.name, body)
+            subscription = parse(extension.name, telemetry_api.read_request(body))
         except telemetry_api.SubscriptionError as exc:
             return _refusal(400, refused, str(exc))
         with self.changed:

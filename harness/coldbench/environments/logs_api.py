@@ -27,8 +27,6 @@ instants, each put into the Logs API's shape.
 
 from __future__ import annotations
 
-import json
-
 from coldbench.environments import telemetry as telemetry_api
 
 API_VERSION = "2020-08-15"
@@ -57,11 +55,12 @@ def _record(kind: str, record: object, schema: str) -> object | None:
     return None
 
 
-def parse_subscription(extension: str, body: bytes) -> telemetry_api.Subscription:
-    """A ``PUT /logs`` body as a subscription; ``telemetry.SubscriptionError`` names what
-    is wrong (answered as a ``Logs.ValidationError``)."""
-    subscription = telemetry_api.parse_subscription(extension, body, PROTOCOLS)
-    schema = json.loads(body or b"{}").get("schemaVersion") or API_VERSION
+def parse_subscription(extension: str, request: dict) -> telemetry_api.Subscription:
+    """A ``PUT /logs`` request (``telemetry.read_request``) as a subscription;
+    ``telemetry.SubscriptionError`` names what is wrong (answered as a
+    ``Logs.ValidationError``)."""
+    subscription = telemetry_api.parse_subscription(extension, request, PROTOCOLS)
+    schema = request.get("schemaVersion") or API_VERSION
     if schema not in SCHEMAS:
         raise telemetry_api.SubscriptionError(f"schemaVersion must be {' or '.join(SCHEMAS)}")
     subscription.translate = lambda kind, record: _record(kind, record, schema)

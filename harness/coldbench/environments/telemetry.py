@@ -88,16 +88,23 @@ class Subscription:
     failed: int = 0
 
 
-def parse_subscription(extension: str, body: bytes,
-                       protocols: tuple[str, ...] = ("HTTP",)) -> Subscription:
-    """A ``PUT /telemetry`` body as a Subscription (the Logs API's too, whose destination
-    may also be ``TCP``: ``protocols``); SubscriptionError names what is wrong."""
+def read_request(body: bytes) -> dict:
+    """A subscription request's body (``PUT /telemetry``, ``PUT /logs``) as the JSON
+    object it must be; SubscriptionError when it is not one."""
     try:
         request = json.loads(body or b"{}")
     except ValueError as exc:
         raise SubscriptionError(f"the body is not JSON: {exc}") from None
     if not isinstance(request, dict):
         raise SubscriptionError("the body is not a JSON object")
+    return request
+
+
+def parse_subscription(extension: str, request: dict,
+                       protocols: tuple[str, ...] = ("HTTP",)) -> Subscription:
+    """A ``PUT /telemetry`` request (``read_request``) as a Subscription (the Logs API's
+    too, whose destination may also be ``TCP``: ``protocols``); SubscriptionError names
+    what is wrong."""
     types = request.get("types") or []
     if not isinstance(types, list) or not types or set(types) - set(STREAMS):
         raise SubscriptionError(f"types must be a non-empty list of {', '.join(STREAMS)}")
@@ -220,9 +227,7 @@ class Telemetry:
                     size += len(event) + 1
                 subscription.first_ns = now_ns() if subscription.pending else None
                 subscription.sending = True
-            delivered = (_post(subscription, b"[" + b",".join(batch) + b"]")
-                         if subscription.protocol == "HTTP"
-                         else _send(subscription, b"".join(e + b"\n" for e in batch)))
+            delivered = _delivered(subscription, batch)
             with self._changed:
                 subscription.sending = False
                 if delivered:
@@ -232,40 +237,39 @@ class Telemetry:
                 self._changed.notify_all()
 
 
-def _post(subscription: Subscription, body: bytes) -> bool:
-    """POST one batch; retried while the destination refuses connections. A destination
-    that never answers loses the batch, as Lambda drops what it cannot deliver."""
+def _delivered(subscription: Subscription, batch: list[bytes]) -> bool:
+    """Whether one batch of events reached the destination; tried again while it refuses
+    connections (a listener may bind just after it subscribed). A destination that never
+    answers loses the batch, as Lambda drops what it cannot deliver."""
+    send = _post if subscription.protocol == "HTTP" else _write
     for _ in range(_RETRIES):
-        connection = http.client.HTTPConnection(subscription.host, subscription.port,
-                                                timeout=_DELIVERY_TIMEOUT_S)
         try:
-            connection.request("POST", subscription.path, body,
-                               {"Content-Type": "application/json"})
-            connection.getresponse().read()
+            send(subscription, batch)
             return True
         except ConnectionRefusedError:
             time.sleep(_RETRY_S)
         except (OSError, http.client.HTTPException):
             return False
-        finally:
-            connection.close()
     return False
 
 
-def _send(subscription: Subscription, body: bytes) -> bool:
-    """Write one batch to a TCP destination as newline-delimited JSON (the Logs API's
-    ``TCP`` protocol), retried while it refuses connections."""
-    for _ in range(_RETRIES):
-        try:
-            with socket.create_connection((subscription.host, subscription.port),
-                                          timeout=_DELIVERY_TIMEOUT_S) as connection:
-                connection.sendall(body)
-            return True
-        except ConnectionRefusedError:
-            time.sleep(_RETRY_S)
-        except OSError:
-            return False
-    return False
+def _post(subscription: Subscription, batch: list[bytes]) -> None:
+    """POST a batch as a JSON array (the ``HTTP`` protocol)."""
+    connection = http.client.HTTPConnection(subscription.host, subscription.port,
+                                            timeout=_DELIVERY_TIMEOUT_S)
+    try:
+        connection.request("POST", subscription.path, b"[" + b",".join(batch) + b"]",
+                           {"Content-Type": "application/json"})
+        connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def _write(subscription: Subscription, batch: list[bytes]) -> None:
+    """Write a batch as newline-delimited JSON (the Logs API's ``TCP`` protocol)."""
+    with socket.create_connection((subscription.host, subscription.port),
+                                  timeout=_DELIVERY_TIMEOUT_S) as connection:
+        connection.sendall(b"".join(event + b"\n" for event in batch))
 
 
 # The platform events of one environment, from the instants coldbench clocks phases by
