@@ -5,7 +5,9 @@ bytecode is stale or absent than when it is valid; the results say which was use
 
 import json
 import os
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,25 @@ def test_without_the_option_build_and_run_deliver_the_bytecode_stale(function_di
     assert ran.returncode == 0, ran.stderr
     [described] = json.loads(output.read_text())["run"]["functions"]
     assert described["python_bytecode"] == "stale"
+
+
+@pytest.mark.slow
+def test_a_local_image_compiles_the_clients_bytecode_and_not_the_functions(function_dir,
+                                                                          tmp_path):
+    """What the docker target's image of a Python function does once its task root is in
+    (``ImageRecipe.finish``), run here on a task root copied in as the image gets it
+    (without __pycache__): the client's distributions compiled, as Lambda's runtime brings
+    them; the function's own bytecode, stale in the build, arrives as none."""
+    runtime = runtimes.get("python")
+    artifact = build.build(build.Function.user(runtime, function_dir, None))
+    task_root = tmp_path / "task"
+    shutil.copytree(artifact.task_root, task_root, ignore=shutil.ignore_patterns("__pycache__"))
+    finish = runtime.image.finish.format(task_root=task_root, executable=runtime.interpreter())
+    subprocess.run(["/bin/sh", "-c", finish], check=True)
+    for client in ("awslambdaric", "simplejson", "snapshot_restore_py.py"):
+        assert set(bytecode_states(task_root, client)) == {"valid"}, client
+    for own in ("requests", "urllib3", "app.py"):
+        assert set(bytecode_states(task_root, own)) == {"none"}, own
 
 
 def test_an_unknown_mode_is_refused_with_status_2(function_dir):

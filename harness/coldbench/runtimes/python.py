@@ -34,9 +34,10 @@ _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch
 # CDK (cdk-assets, zipDirectory) and the Serverless Framework give every file: the earliest
 # a zip can hold, 1980-01-01 00:00 (docs/fidelity.md, section 3b).
 ZIP_EPOCH = 315532800
-# The client's files in the image (the docker target): compiled there in every mode, as
-# Lambda's runtime brings them (its /var/runtime)
-_CLIENT_PATHS = "{task_root}/awslambdaric {task_root}/simplejson {task_root}/snapshot_restore_py.py"
+# The client's files in the image (the docker target), each distribution's package or
+# module (and its .dist-info): compiled there in every mode, as Lambda's runtime brings
+# them (its /var/runtime)
+_CLIENT_PATHS = " ".join(f"{{task_root}}/{name}*" for name in CLIENT_DISTRIBUTIONS)
 
 
 def deliver_bytecode(task_root: Path, mode: str, kept: list[Path]) -> None:
