@@ -204,7 +204,7 @@ def test_a_users_function_is_predicted_against_the_hello_of_its_version(tmp_path
     result = run_cli("run", "--runtime", "python3.13", "--function", function, "--handler",
                      "app.handler", "--memory", "256", "--cold", "2", "--warm", "0",
                      "--provisioned", "0", "--output", output, timeout=900)
-    assert result.returncode in (0, 1), result.stderr
+    assert result.returncode == 0, result.stderr        # every configuration measured
     document = json.loads(output.read_text())
     prediction = document["run"]["prediction"]
     assert [s["runtime"] for s in prediction["reference_samples"]] == ["python3.13"] * 2
@@ -212,7 +212,7 @@ def test_a_users_function_is_predicted_against_the_hello_of_its_version(tmp_path
     assert prediction["aws_hello_ms"] == {"python3.13": 91.1}
     mine = [s for s in document["samples"] if s["mode"] == "cold"]
     assert {s["runtime"] for s in mine} == {"python3.13"}
-    assert all(s["runtime_version"].startswith("3.13.") for s in mine)
+    assert all(s["error"] is None and s["runtime_version"].startswith("3.13.") for s in mine)
     assert "fn (python3.13)" in result.stdout
 
 
