@@ -14,7 +14,8 @@ It makes one run of the built-in functions and one per validation function folde
     coldbench run --function functions/validation/CASE --runtime RUNTIME --memory 128 \\
         --cold 10 --warm 0 --provisioned 0 --output DIR/CASE.json
 
-(each run measures the runtime's hello function beside the function, interleaved). With
+(each run measures the runtime's hello function beside the function, interleaved; with
+``--python-bytecode`` where the data file says how the source delivered its bytecode). With
 --results-dir it reads runs already made there instead of measuring the ones it finds.
 --write makes the fit the model coldbench ships (harness/coldbench/data/prediction-*.json)
 and prints the table docs/fidelity.md holds. Nothing here fails: it prints.
@@ -51,8 +52,10 @@ def runs_needed(rows: list[dict]) -> dict[str, list[str]]:
     needed = {"builtin": ["--runtimes", BUILTIN_RUNTIMES]}
     for row in rows:
         if not row["function"].startswith("builtin:"):
-            needed[Path(row["function"]).name] = ["--function", str(ROOT / row["function"]),
-                                                  "--runtime", row["runtime"]]
+            needed[Path(row["function"]).name] = [
+                "--function", str(ROOT / row["function"]), "--runtime", row["runtime"],
+                *(["--python-bytecode", row["python_bytecode"]] if row["python_bytecode"]
+                  else [])]
     return needed
 
 
