@@ -4,11 +4,13 @@ counted against references measured in the same run; its fit, its out-of-fit err
 validation table in docs/fidelity.md."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from coldbench import calibration
 from coldbench.analysis import prediction
+from coldbench.errors import UsageError
 from coldbench.render import calibration as calibration_table
 from coldbench.runtimes import RUNTIMES
 from conftest import make_sample
@@ -133,3 +135,19 @@ def test_a_case_anchored_on_its_sources_own_empty_function_starts_from_that_figu
     # the anchor rows are not cases
     assert not anchors.keys() & {r["case"] for r in prediction.validation_set()}
     assert prediction.anchor_figure({"anchor": "case:nothing", "arch": "x86_64"}) is None
+
+
+def test_a_case_at_the_version_a_languages_name_stands_for_is_found_under_that_name():
+    # a data file row may name nodejs20.x, the version "node" stands for; the run calls it node
+    row = {"case": "c", "runtime": "nodejs20.x", "reference": "nodejs20.x",
+           "anchor": "nodejs20.x", "aws_runtime": "nodejs20.x", "arch": "x86_64",
+           "memory_mb": "128", "aws_init_ms": "300", "statistic": "p50", "use": "held-out"}
+    samples = [sample("coldbench", 50, 0.2, 25), sample("mine", 150, 1.2, 25),
+               sample("coldbench", 50, 0.2, 25)]
+    for s in samples:
+        s.runtime = "node"
+    case = prediction.case_from_run(row, SimpleNamespace(samples=samples, run={}), "mine")
+    assert (case.local_cpu_ms, case.hello_cpu_ms, case.cpu_reference_ms) == (150, 50, 25)
+    with pytest.raises(UsageError):
+        prediction.case_from_run(row | {"runtime": "python", "reference": "python"},
+                                 SimpleNamespace(samples=samples, run={}), "mine")

@@ -27,7 +27,7 @@ from coldbench.calibration import (ANCHORED_FILE, ANCHORED_MODEL, ANCHORED_USES,
                                    to_json)
 from coldbench.errors import UsageError
 from coldbench.model import Variant, median
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import RUNTIMES, find
 
 __all__ = ["ANCHORED_FILE", "ANCHORED_MODEL", "ANCHORED_USES", "ANCHORED_VERSION",
            "ANCHOR_USE", "CASE_ANCHOR", "DEFAULT_FILE", "ERROR_QUANTILE", "KIND", "MODEL",
@@ -299,6 +299,13 @@ def anchor_figure(row: dict) -> tuple[float, str] | None:
     return hello_init_ms(row["anchor"], row["arch"])
 
 
+def _run_name(name: str) -> str:
+    """The name a run gives the runtime a data file names (a language's name, or Lambda's
+    identifier of the version it stands for: both are that runtime)."""
+    runtime = find(name)
+    return runtime.name if runtime else name
+
+
 def case_from_run(row: dict, results, function_name: str) -> Case:
     """A validation case from its published row and a local run that measured its function
     (named ``function_name`` in the results) and the built-in function of its reference
@@ -311,14 +318,16 @@ def case_from_run(row: dict, results, function_name: str) -> Case:
     recorded = results.run.get("prediction") or {}     # what the run measured for itself
     hellos = {key.split(" ")[0]: v
               for key, v in (recorded.get("hello_reference") or {}).items()}
-    hello = (hellos.get(row["reference"])
-             or next((v for (r, _), v in measured["hello"].items() if r == row["reference"]),
+    # results name a runtime as the run did: "node" for nodejs20.x, the version it stands for
+    runtime, reference_runtime = _run_name(row["runtime"]), _run_name(row["reference"])
+    hello = (hellos.get(reference_runtime)
+             or next((v for (r, _), v in measured["hello"].items() if r == reference_runtime),
                      None))
     if recorded.get("cpu_reference_cpu_ms"):
         measured["cpu_reference_cpu_ms"] = recorded["cpu_reference_cpu_ms"]
     own = [s for s in results.samples
            if s.mode == "cold" and s.valid and s.init_ms is not None and not s.variant
-           and s.function == function_name and s.runtime == row["runtime"]
+           and s.function == function_name and s.runtime == runtime
            and s.extra.get("init_read_mb") is not None and init_cpu_ms(s) is not None]
     if hello is None or not own or not measured["cpu_reference_cpu_ms"]:
         raise UsageError(f"{row['case']}: the run lacks the function, its {row['reference']} "
