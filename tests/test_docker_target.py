@@ -279,6 +279,12 @@ def test_images_are_built_once_and_then_reused(engine, tmp_path):
     assert ours() == before                     # no image made the second time
     assert time.monotonic() - started < 30
     assert first.run["container_images"] == second.run["container_images"]
+    # --rebuild makes the functions' images again, under the same names
+    third = run(replace(options, rebuild=True, output=tmp_path / "third.json"))
+    made = {i["function"]: i for i in third.run["container_images"]}
+    for image in second.run["container_images"]:
+        assert made[image["function"]]["image"] == image["image"]
+        assert made[image["function"]]["id"] != image["id"]
 
 
 def _unreachable_aws_base(monkeypatch, runtime: str, reference: str) -> None:

@@ -450,26 +450,27 @@ class Builder:
                 (parent.labels or {}).get("coldbench.executable") or recipe.executable))
                       if kind == "local" else "")
             image = self._layer(parent, ref, files=files, labels=labels, probe=probe,
-                                script=script, **settings)
+                                script=script, replace=rebuild, **settings)
         return Image(ref=ref, id=image.id, kind=kind, labels=dict(image.labels or {}),
                      entrypoint=tuple(image.attrs["Config"].get("Entrypoint") or ()))
 
     def _layer(self, parent, ref: str, files=(), script: str = "", probe: str | None = None,
-               network: bool = False, labels: dict | None = None,
+               network: bool = False, labels: dict | None = None, replace: bool = False,
                entrypoint: list[str] = (ENTRYPOINT,), cmd: list[str] = (),
                env: list[str] = ("LANG=C.UTF-8", "TZ=:UTC", f"LAMBDA_TASK_ROOT={TASK_ROOT}",
                                  f"LAMBDA_RUNTIME_DIR={RUNTIME_DIR}")):
         """A new image: ``parent`` with ``files`` copied in and ``script`` run (with the
         host's network if ``network``: Debian's packages are downloaded), committed as
-        ``ref`` with ``entrypoint``, ``cmd`` and ``env``. ``probe`` (a shell command
-        printing the runtime's version) also reads the OS and libc versions into labels.
+        ``ref`` with ``entrypoint``, ``cmd`` and ``env``; an image already named ``ref`` is
+        kept unless ``replace`` (``--rebuild``). ``probe`` (a shell command printing the
+        runtime's version) also reads the OS and libc versions into labels.
 
         The container that builds it is named, not labelled (a commit would pass its
         labels on to the image): ``coldbench cleanup`` finds a leftover one by its name."""
         import docker.errors
         with self._locked():
             existing = self._cached(ref)
-            if existing is not None:
+            if existing is not None and not replace:
                 return existing
             steps = [s for s in (script, PROBE.format(version=probe) if probe else "") if s]
             self._builds += 1
@@ -511,7 +512,13 @@ class Builder:
                 raise BuildError(f"building image {ref} failed: {reason(exc)}") from None
             finally:
                 container.remove(force=True)
-            return self.client.images.get(ref)
+            made = self.client.images.get(ref)
+            if existing is not None and existing.id != made.id:
+                try:                # the image it replaced, now nameless
+                    self.client.images.remove(existing.id)
+                except docker.errors.APIError:
+                    pass            # still used: `cleanup --images` removes it by its label
+            return made
 
     # the task root as the image holds it ----------------------------------------------
 
