@@ -8,11 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from coldbench import calibration
+from coldbench import build, calibration
 from coldbench.analysis import prediction
 from coldbench.errors import UsageError
+from coldbench.measure import references
 from coldbench.render import calibration as calibration_table
-from coldbench.runtimes import RUNTIMES
+from coldbench.runtimes import RUNTIMES, anchor_of, get
 from conftest import make_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,3 +152,22 @@ def test_a_case_at_the_version_a_languages_name_stands_for_is_found_under_that_n
     with pytest.raises(UsageError):
         prediction.case_from_run(row | {"runtime": "python", "reference": "python"},
                                  SimpleNamespace(samples=samples, run={}), "mine")
+
+
+def test_a_runtime_without_a_figure_of_its_own_is_predicted_from_the_one_it_is_anchored_on():
+    # provided.al2023: the function's own bootstrap, against Rust's hello function and figure
+    model = prediction.AnchoredModel(ms_per_unit=30.0, ms_per_mb=4.0)
+    samples = [sample("coldbench", 10, 1.8, 20), sample("bootstrap", 60, 51.8, 20),
+               sample("coldbench", 10, 1.8, 20)]
+    samples[0].runtime = samples[2].runtime = "rust"
+    samples[1].runtime = "provided"
+    anchored = prediction.anchored_predictions(samples, model, {"provided": 15.9, "rust": 15.9},
+                                               anchored_on={"provided": "rust"})
+    assert anchored[1] == pytest.approx(15.9 + 30 * (60 - 10) / 20 + 4 * 50.0)
+    assert prediction.anchored_predictions(samples, model, {"provided": 15.9})[1] is None
+    # a run measures that runtime's hello function beside it, not the provided one's
+    provided = build.Function.user(get("provided"), ROOT / "functions" / "provided", None)
+    added = references.reference_functions([provided])
+    assert [(f.runtime.name, f.source) for f in added] == [
+        ("rust", build.Function.builtin(get("rust")).source)]
+    assert anchor_of(get("provided")).aws_init_row == "rust (provided.al2023)"

@@ -462,18 +462,21 @@ def reference_medians(samples, reference_function: str = "coldbench") -> dict:
 
 
 def anchored_predictions(samples, model: AnchoredModel, aws_hello: dict[str, float],
-                         reference_function: str = "coldbench") -> list[float | None]:
+                         reference_function: str = "coldbench",
+                         anchored_on: dict[str, str] | None = None) -> list[float | None]:
     """Per sample (in order): the predicted AWS Init Duration, or None (not cold, no bytes
     read or CPU time counted, no hello reference of its runtime, no published hello figure,
     no CPU reference). ``aws_hello``: runtime -> the published hello figure its prediction
-    is anchored on."""
+    is anchored on; ``anchored_on``: runtime -> the runtime whose hello function is its
+    reference, where not its own (``Runtime.anchored_on``)."""
     measured = reference_medians(samples, reference_function)
     unit = measured["cpu_reference_cpu_ms"]
     found = []
     for s in samples:
         read, used = s.extra.get("init_read_mb"), init_cpu_ms(s)
-        hello = (measured["hello"].get((s.runtime, s.memory_mb))
-                 or next((v for (r, _), v in measured["hello"].items() if r == s.runtime), None))
+        own = (anchored_on or {}).get(s.runtime, s.runtime)
+        hello = (measured["hello"].get((own, s.memory_mb))
+                 or next((v for (r, _), v in measured["hello"].items() if r == own), None))
         if (s.mode != "cold" or s.init_ms is None or read is None or used is None
                 or hello is None or not unit or s.runtime not in aws_hello):
             found.append(None)

@@ -21,6 +21,7 @@ import time
 
 from coldbench import build
 from coldbench.errors import UsageError
+from coldbench.runtimes import anchor_of
 
 CPU_REFERENCE = ("in a fresh process (this Python, -S), after every cold sample: compiling "
                  "and running 800 generated functions, a JSON round trip of their results, "
@@ -62,12 +63,13 @@ def reference_functions(wanted: list[build.Function],
     """The built-in function of each runtime among ``wanted`` that is not measured already
     (as it is, without layers; ``without_layers``: every function is also measured without
     its layers, as ``--layer-overhead`` does): the hello references a run adds so that every
-    function has its runtime's beside it. None for a runtime without a published hello
-    figure or a built-in function."""
+    function has its runtime's beside it (for a runtime anchored on another, that one's:
+    ``runtimes.anchor_of``). None for a runtime without a published hello figure or a
+    built-in function."""
     found = []
     # per runtime as it runs: a version (python3.13) has its own hello reference, the
     # built-in function on the same toolchain, anchored on the same identifier's figure
-    for runtime in {f.runtime.name: f.runtime for f in wanted}.values():
+    for runtime in {anchor_of(f.runtime).name: anchor_of(f.runtime) for f in wanted}.values():
         if not runtime.aws_init_row:
             continue
         try:

@@ -48,9 +48,17 @@ def _versioned(identifier: str) -> Runtime:
                      f"Lambda's {', '.join(identifiers())}, or 'all'")
 
 
+def anchor_of(runtime: Runtime) -> Runtime:
+    """The runtime whose built-in function and published hello figure anchor the
+    prediction of ``runtime``'s functions: itself, or the one it names
+    (``Runtime.anchored_on``)."""
+    return get(runtime.anchored_on) if runtime.anchored_on else runtime
+
+
 def identifiers() -> list[str]:
     """Lambda's identifiers every registered runtime runs as, in table order."""
     return [i for runtime in RUNTIMES.values() for i in runtime.lambda_runtimes]
 
 
-__all__ = ["BUILTIN", "ImageRecipe", "Launch", "Runtime", "RUNTIMES", "find", "get", "identifiers"]
+__all__ = ["BUILTIN", "ImageRecipe", "Launch", "Runtime", "RUNTIMES", "anchor_of", "find", "get",
+           "identifiers"]

@@ -119,6 +119,10 @@ class Runtime(ABC):
     documented_as: str | None = None
     #: the row of AWS's published Init Duration table that stands for it (None: none)
     aws_init_row: str | None = None
+    #: for a runtime no published figure measures (an OS-only one, whose functions bring
+    #: their own bootstrap): the runtime whose built-in function and published figure its
+    #: functions' predictions start from, on the same Lambda runtime (None: its own)
+    anchored_on: str | None = None
     #: the module of its profile probe (``coldbench.profile.probes``): how `coldbench
     #: profile` looks into its init; None: its init is profiled as one item
     probe: str | None = None

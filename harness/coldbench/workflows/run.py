@@ -19,6 +19,7 @@ from coldbench.model import (BUILTIN_FUNCTION, DEFAULT_ARCHITECTURE, Config, col
                              now_iso)
 from coldbench.model.options import URL_TARGETS
 from coldbench.results.schema import Results, ResultsWriter, Sample, new_run_id
+from coldbench.runtimes import anchor_of
 from coldbench.targets.base import PublishesImages
 from coldbench.targets.function_url import UrlTarget
 from coldbench.workflows import layers as layered
@@ -153,15 +154,19 @@ def predict_anchored(samples: list[Sample], reference_samples: list[Sample],
     model against the references measured in this run (``reference_samples``: the hello
     functions measured for it alone), for Lambda on ``architecture``; what was used, for
     the results."""
-    aws_hello = {}
+    aws_hello, anchored_on = {}, {}
     for artifact in artifacts:
         runtime = artifact.function.runtime
-        figure = (prediction.hello_init_ms(runtime.aws_init_row, architecture)
-                  if runtime.aws_init_row else None)
+        anchor = anchor_of(runtime)
+        figure = (prediction.hello_init_ms(anchor.aws_init_row, architecture)
+                  if anchor.aws_init_row else None)
         if figure is not None:
             aws_hello[runtime.name] = figure[0]
+            if anchor.name != runtime.name:
+                anchored_on[runtime.name] = anchor.name
     ordinary = [s for s in samples if not s.profiled]   # a profiled init predicts nothing
-    predicted = prediction.anchored_predictions(ordinary + reference_samples, model, aws_hello)
+    predicted = prediction.anchored_predictions(ordinary + reference_samples, model, aws_hello,
+                                                anchored_on=anchored_on)
     for sample, value in zip(ordinary, predicted):
         if value is not None:
             sample.extra["predicted_aws_init_ms"] = round(value, 3)
@@ -184,6 +189,8 @@ def predict_anchored(samples: list[Sample], reference_samples: list[Sample],
             "cpu_reference_ms": _round3(measured["cpu_reference_ms"]),
             "cpu_reference_cpu_ms": _round3(measured["cpu_reference_cpu_ms"]),
             "aws_hello_ms": aws_hello, "aws_hello_source": prediction.PUBLISHED_SOURCE,
+            # runtime -> the runtime whose hello function and figure it is anchored on
+            "anchored_on": anchored_on,
             "architecture": architecture}
 
 
