@@ -1,8 +1,10 @@
 """Validation case: a function whose init imports Powertools for AWS Lambda (Python)'s Logger
 and parser, creates a Logger and defines a model, as aws-powertools/powertools-lambda-layer-cdk#10
 measured it ("importing Parser and Logging", against an empty handler) with the Powertools
-layer that pull request built: pydantic compiled with Cython, the bytecode removed. The event
-is validated with the model. The response follows functions/README.md."""
+layer built two ways: pydantic compiled with Cython ("optimized", powertools-layer-2022-compiled)
+and pure Python ("unoptimized", powertools-layer-2022-pure, whose app.py is this file); both
+builds deleted the bytecode. The event is validated with the model. The response follows
+functions/README.md."""
 
 import hashlib
 import os
