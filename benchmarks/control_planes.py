@@ -80,7 +80,8 @@ def main() -> None:
             options = runner.RunOptions(**{**vars(base), "target": where,
                                            "target_options": {"api": api}})
             writer = ResultsWriter(args.output / f"{where}-{api}.json", run={}, overwrite=True)
-            writer.results.run.update(running.run_metadata(options, target, artifacts))
+            writer.results.run.update(running.run_metadata(options, target,
+                                                           [(None, a) for a in artifacts]))
             writers[where, api] = writer
         for round_ in range(args.rounds):
             for setup, target in targets.items():
@@ -89,8 +90,9 @@ def main() -> None:
     finally:
         for setup, target in targets.items():
             target.close()
-            writers[setup].results.run["ended_at"] = running.now_iso()
-            writers[setup].flush()
+        for writer in writers.values():
+            writer.results.run["ended_at"] = running.now_iso()
+            writer.flush()
 
     print(f"\n{args.memory} MB, {args.rounds} cold and {args.rounds * args.warm} warm samples "
           "per runtime and setup; p50 in ms.\n")
