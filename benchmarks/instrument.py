@@ -39,8 +39,8 @@ MEMORY_MB = 1769
 
 def row(name: str, values: list[float]) -> str:
     s = summarize(values)
-    return (f"| {name} | {s.n} | {s.p50:.3f} | {s.p90:.3f} | {s.p99:.3f} | "
-            f"{s.ci_low:.3f}-{s.ci_high:.3f} |")
+    interval = "-" if s.ci_low is None else f"{s.ci_low:.3f}-{s.ci_high:.3f}"  # n < 6: none
+    return f"| {name} | {s.n} | {s.p50:.3f} | {s.p90:.3f} | {s.p99:.3f} | {interval} |"
 
 
 def floor(target: LocalTarget, invocations: int) -> list[str]:
