@@ -154,6 +154,22 @@ def test_a_case_at_the_version_a_languages_name_stands_for_is_found_under_that_n
                                  SimpleNamespace(samples=samples, run={}), "mine")
 
 
+def test_a_case_is_read_only_from_a_run_that_built_it_as_its_source_delivered_it():
+    row = {"case": "c", "runtime": "python", "reference": "python", "anchor": "python3.12",
+           "aws_runtime": "python3.12", "arch": "x86_64", "memory_mb": "128",
+           "aws_init_ms": "300", "statistic": "p50", "use": "held-out",
+           "python_bytecode": "none"}
+    samples = [sample("coldbench", 50, 0.2, 25), sample("mine", 150, 1.2, 25)]
+    def run(bytecode):
+        return SimpleNamespace(samples=samples, run={"functions": [
+            {"name": "mine", "runtime": "python", "python_bytecode": bytecode}]})
+    assert prediction.case_from_run(row, run("none"), "mine").local_cpu_ms == 150
+    with pytest.raises(UsageError, match="--python-bytecode stale"):
+        prediction.case_from_run(row, run("stale"), "mine")
+    # no column: coldbench's default, stale
+    assert prediction.case_from_run(row | {"python_bytecode": ""}, run("stale"), "mine")
+
+
 def test_a_runtime_without_a_figure_of_its_own_is_predicted_from_the_one_it_is_anchored_on():
     # provided.al2023: the function's own bootstrap, against Rust's hello function and figure
     model = prediction.AnchoredModel(ms_per_unit=30.0, ms_per_mb=4.0)

@@ -133,6 +133,27 @@ def test_started_as_lambda_starts_it(go_function):
 def test_the_shell_bootstrap(tmp_path):
     samples = measured(tmp_path, "--runtimes", "provided")
     assert {s["function"] for s in samples} == {"coldbench"}
+    # predicted from Rust's hello function, measured beside it, and Rust's published figure
+    run = json.loads((tmp_path / "run.json").read_text())["run"]
+    assert run["prediction"]["anchored_on"] == {"provided": "rust"}
+    assert "rust 1024 MB" in run["prediction"]["hello_reference"]
+    assert all(s.get("predicted_aws_init_ms", 0) > 0 for s in samples if s["mode"] == "cold")
+
+
+@pytest.mark.slow
+def test_without_the_anchors_toolchain_a_bootstrap_is_measured_not_predicted(tmp_path):
+    # no cargo on PATH: Rust's hello function, the reference, cannot be built
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                           if not (Path(p) / "cargo").exists())
+    output = tmp_path / "run.json"
+    result = run_cli("run", "--runtimes", "provided", "--memory", "1024", "--cold", "2",
+                     "--warm", "0", "--provisioned", "0", "--output", output, "--quiet",
+                     env=os.environ | {"PATH": path})
+    assert result.returncode == 0, result.stderr
+    assert "no Predicted AWS Init for provided" in result.stderr and "cargo" in result.stderr
+    samples = json.loads(output.read_text())["samples"]
+    assert len(samples) == 2 and all(s["error"] is None for s in samples)
+    assert not any("predicted_aws_init_ms" in s for s in samples)
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ from coldbench.calibration import (ANCHORED_FILE, ANCHORED_MODEL, ANCHORED_USES,
                                    to_json)
 from coldbench.errors import UsageError
 from coldbench.model import Variant, median
+from coldbench.model.options import DEFAULT_PYTHON_BYTECODE
 from coldbench.runtimes import RUNTIMES, find
 
 __all__ = ["ANCHORED_FILE", "ANCHORED_MODEL", "ANCHORED_USES", "ANCHORED_VERSION",
@@ -314,6 +315,13 @@ def case_from_run(row: dict, results, function_name: str) -> Case:
     if anchor is None:
         raise UsageError(f"{row['case']}: no published hello figure for {row['anchor']} on "
                          f"{row['arch']}")
+    # a Python function built as the source delivered its bytecode (a run kept in a
+    # results folder may have been made otherwise)
+    built = {f.get("name"): f.get("python_bytecode") for f in results.run.get("functions") or []}
+    wanted = row.get("python_bytecode") or DEFAULT_PYTHON_BYTECODE
+    if built.get(function_name) not in (None, wanted):
+        raise UsageError(f"{row['case']}: its run built the function with --python-bytecode "
+                         f"{built[function_name]}, the data file says {wanted}")
     measured = reference_medians(results.samples)
     recorded = results.run.get("prediction") or {}     # what the run measured for itself
     hellos = {key.split(" ")[0]: v

@@ -154,6 +154,10 @@ __all__ = ["BUILTIN_FUNCTION", "ConfigKey", "MODES", "READS", "Results", "Result
 #       client's latency, also e2e_ms) and url_status; run.via. On --target aws also
 #       samples' report_wait_ms (finding the REPORT line in CloudWatch Logs after the
 #       answer, in no latency) and run.url_endpoint_url.
+#       Added within 3 (local target): run.prediction.anchored_on (runtime -> the runtime
+#       whose hello function and published figure its prediction starts from, where not
+#       its own: "provided" -> "rust"); cold samples of --runtime provided carry
+#       predicted_aws_init_ms.
 SCHEMA_VERSION = 3
 READS = (1, 2, 3)                   # the versions ``load`` accepts
 

@@ -512,13 +512,9 @@ class Builder:
                 raise BuildError(f"building image {ref} failed: {reason(exc)}") from None
             finally:
                 container.remove(force=True)
-            made = self.client.images.get(ref)
-            if existing is not None and existing.id != made.id:
-                try:                # the image it replaced, now nameless
-                    self.client.images.remove(existing.id)
-                except docker.errors.APIError:
-                    pass            # still used: `cleanup --images` removes it by its label
-            return made
+            # the image it replaced (--rebuild) is left nameless, for another live run may
+            # still start containers from it: `cleanup --images` removes it by its label
+            return self.client.images.get(ref)
 
     # the task root as the image holds it ----------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from coldbench import build, targets
 from coldbench import calibration as prediction
-from coldbench.errors import ColdbenchError
+from coldbench.errors import BuildError, ColdbenchError, MissingToolchain
 from coldbench.measure import references
 from coldbench.model import (BUILTIN_FUNCTION, DEFAULT_ARCHITECTURE, Config, collect_metadata,
                              now_iso)
@@ -63,7 +63,19 @@ def run(options: RunOptions, on_sample: Callable[[Sample, int], None] | None = N
              for version, found in wanted.items()}
     artifacts = [(version, a) for version, found in built.items() for a in found]
     layered.check([a for _, a in artifacts])
-    hello = build.build_all(added, rebuild=options.rebuild, on_status=status)
+    own = {f.runtime.name for found in wanted.values() for f in found}
+    hello = build.build_all([f for f in added if f.runtime.name in own],
+                            rebuild=options.rebuild, on_status=status)
+    for reference in [f for f in added if f.runtime.name not in own]:
+        # another runtime's hello function, the anchor of an OS-only runtime's functions
+        # (Runtime.anchored_on): without its toolchain here they are measured, not predicted
+        try:
+            hello += build.build_all([reference], rebuild=options.rebuild, on_status=status)
+        except (BuildError, MissingToolchain) as exc:
+            options = options.adjusted(
+                f"no Predicted AWS Init for {', '.join(sorted(own))}: its reference, "
+                f"{reference.runtime.name}'s hello function, could not be built here "
+                f"({str(exc).splitlines()[0]})")
     # each function with its layers (with --layer-overhead, each prefix of them), at its
     # memory sizes (a template's at its own), the versions side by side
     per_version = {version: configurations(options, found) for version, found in built.items()}
