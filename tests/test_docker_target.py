@@ -281,10 +281,10 @@ def test_images_are_built_once_and_then_reused(engine, tmp_path):
     assert first.run["container_images"] == second.run["container_images"]
     # --rebuild makes the functions' images again, under the same names
     third = run(replace(options, rebuild=True, output=tmp_path / "third.json"))
-    made = {i["function"]: i for i in third.run["container_images"]}
+    made = {(i["runtime"], i["function"]): i for i in third.run["container_images"]}
     for image in second.run["container_images"]:
-        assert made[image["function"]]["image"] == image["image"]
-        assert made[image["function"]]["id"] != image["id"]
+        again = made[image["runtime"], image["function"]]
+        assert again["image"] == image["image"] and again["id"] != image["id"]
 
 
 def _unreachable_aws_base(monkeypatch, runtime: str, reference: str) -> None:
