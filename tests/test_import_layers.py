@@ -5,7 +5,8 @@ as much as one that runs on every path.
 
 The layers, bottom first (README, "Layout"):
 
-- base: the package's face (``coldbench``), ``errors``, ``phases``: they import nothing of coldbench
+- base: the package's face (``coldbench``), ``errors``, ``phases``, ``signals``: they import
+  nothing of coldbench
 - model: what everything speaks of (``coldbench.model``), importing none of the others
 - foundations: the plug-in registry, the price tables, the files coldbench writes, the
   results file, the calibration
@@ -31,7 +32,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "harness" / "coldbench"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("coldbench", "coldbench.errors", "coldbench.phases")),
+    ("base", ("coldbench", "coldbench.errors", "coldbench.phases", "coldbench.signals")),
     ("model", ("coldbench.model",)),
     ("foundations", ("coldbench.plugins", "coldbench.prices", "coldbench.files", "coldbench.owners",
                      "coldbench.results", "coldbench.calibration", "coldbench.tools",

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from coldbench import signals
 from coldbench.environments.kernel import running
 
 pytestmark = pytest.mark.slow
@@ -44,3 +45,22 @@ def test_a_signal_during_a_build(fixture_function, tmp_path, signum):
     assert not running(backend), "the build's own child outlived coldbench"
     assert not list(cache.glob("build/*/.building-*"))
     assert not (tmp_path / "out.json").exists()
+
+
+def test_an_interrupt_python_could_not_raise_is_raised_before_the_next_sample():
+    with signals.sigterm_as_interrupt():
+        interrupt = signal.getsignal(signal.SIGTERM)
+        try:
+            interrupt(signal.SIGTERM, None)
+        except KeyboardInterrupt:
+            pass                # as where it lands in a callback that may not raise
+        with pytest.raises(KeyboardInterrupt):
+            signals.check_interrupted()
+        signals.check_interrupted()         # acted on once
+    # an ignored Ctrl-C (a job started in the background) is left ignored
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with signals.sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

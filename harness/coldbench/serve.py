@@ -98,7 +98,7 @@ from coldbench.environments import function_url
 from coldbench.targets.docker.pulled import PulledImages
 from coldbench.targets.local.target import LocalTarget
 from coldbench.workflows.options import MEMORY_MAX_MB, MEMORY_MIN_MB
-from coldbench.workflows.signals import sigterm_as_interrupt
+from coldbench.signals import sigterm_as_interrupt
 
 API_VERSION = "2015-03-31"
 # Each function's URL: http://HOST:PORT/lambda-url/<function name>/<path>, any method

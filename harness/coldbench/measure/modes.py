@@ -23,6 +23,7 @@ from typing import Callable
 from coldbench.model import Config, Environment, Invoked, Plan
 from coldbench.phases import billed_ms, ms_between, now_ns
 from coldbench.results.schema import Sample
+from coldbench.signals import check_interrupted
 from coldbench.targets.base import Target
 
 __all__ = ["Config", "EXPECTED_COLD", "Measurement", "Plan", "START_FAILURES", "to_sample"]
@@ -124,6 +125,7 @@ class Measurement:
 
     def cold(self, config: Config) -> Environment | None:
         """One cold sample; returns its environment (alive or not) for warm samples."""
+        check_interrupted()                 # a Ctrl-C or SIGTERM whose interrupt was lost
         started = now_ns()
         try:
             environment = self.target.start(config.artifact, config.memory_mb, provisioned=False)
@@ -139,6 +141,7 @@ class Measurement:
         """``plan.warm`` warm samples; an environment that dies is replaced by a new one,
         whose first (cold) invocation is recorded as the cold sample it is."""
         for _ in range(self.plan.warm):
+            check_interrupted()
             if environment is None or not environment.alive:
                 if environment is not None:
                     environment.close()
@@ -157,6 +160,7 @@ class Measurement:
         return environment
 
     def provisioned(self, config: Config) -> None:
+        check_interrupted()
         try:
             environment = self.target.start(config.artifact, config.memory_mb, provisioned=True)
         except START_FAILURES as exc:

@@ -51,7 +51,7 @@ from coldbench.targets.aws.regions import parse_regions
 from coldbench.workflows import options as runner
 from coldbench.workflows import profile as session
 from coldbench.workflows import sweeps
-from coldbench.workflows.signals import sigterm_as_interrupt
+from coldbench.signals import sigterm_as_interrupt
 
 TRIMMED = "trimmed"                   # the version label of the trimmed build's samples
 BESIDE_SNAPSTART = "no SnapStart"     # the function measured beside SnapStart, without it

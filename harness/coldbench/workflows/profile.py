@@ -29,7 +29,7 @@ from coldbench.workflows import options as runner
 from coldbench.workflows.profile_document import (DEFAULT_MEMORY_MB, DEFAULT_SAMPLES, EVENT,
                                                   FunctionProfile, ProfiledSample, ProfileRequest,
                                                   run_entry)
-from coldbench.workflows.signals import sigterm_as_interrupt
+from coldbench.signals import sigterm_as_interrupt
 
 __all__ = ["DEFAULT_MEMORY_MB", "DEFAULT_SAMPLES", "FunctionProfile", "ProfiledSample",
            "ProfileRequest", "profile", "profile_run", "run_options"]

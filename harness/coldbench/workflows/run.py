@@ -26,7 +26,7 @@ from coldbench.workflows import layers as layered
 from coldbench.workflows import sweeps
 from coldbench.workflows.options import RunOptions, check, configurations, functions
 from coldbench.workflows.profile import profile_run
-from coldbench.workflows.signals import sigterm_as_interrupt
+from coldbench.signals import sigterm_as_interrupt
 
 __all__ = ["predict", "run", "run_metadata", "sigterm_as_interrupt"]
 
