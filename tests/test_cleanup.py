@@ -70,15 +70,15 @@ def test_a_killed_run_leaves_nothing_after_cleanup(tmp_path, fixture_function):
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.05)
     time.sleep(1)
+    # its runtime reads its code from an image (--delivery lambda, the default), attached
+    # while the runtime's mount namespace lives
+    assert delivery.leftovers(), "no loop device attached: the run does not use the code path"
     run.send_signal(signal.SIGKILL)                  # no cleanup of its own can run
     run.wait()
     folders = list(tmp_path.glob("coldbench-*"))
-    # its folder and cgroup are left; its processes may be gone already: the environment's
-    # init ends them when coldbench's end of its channel closes
+    # its folder and cgroup are left; its processes, and so its device, may be gone already:
+    # the environment's init ends them when coldbench's end of its channel closes
     assert folders and cgroups.leftovers(), "the killed run left nothing: proves nothing"
-    # its runtime read its code from an image (--delivery lambda, the default): the device
-    # stays attached while the runtime's mount namespace lives
-    assert delivery.leftovers(), "no loop device left: the run did not use the code path"
 
     result = cleanup(tmp_path)
     assert result.returncode == 0, result.stderr
