@@ -143,6 +143,9 @@ def test_the_shell_bootstrap(tmp_path):
 @pytest.mark.slow
 def test_without_the_anchors_toolchain_a_bootstrap_is_measured_not_predicted(tmp_path):
     # no cargo on PATH: Rust's hello function, the reference, cannot be built
+    cargo = Path(shutil.which("cargo") or "/nonexistent").parent
+    if cargo in (Path("/usr/bin"), Path("/bin")):
+        pytest.skip("cargo is in the system's own folder, which the run needs on its PATH")
     path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
                            if not (Path(p) / "cargo").exists())
     output = tmp_path / "run.json"
