@@ -35,6 +35,7 @@ import socket
 import struct
 import tempfile
 import threading
+import time
 import uuid
 from collections import deque
 from contextlib import nullcontext
@@ -148,16 +149,28 @@ class Launcher:
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
+            self._reap(os.WNOHANG)
         return self.returncode
 
     def wait(self) -> int:
         if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
+            self._reap(0)
         return self.returncode
+
+    def _reap(self, flags: int) -> None:
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:
+            # collected by another thread's poll() or wait() between our check and waitpid;
+            # that thread records its status at once
+            deadline = time.monotonic() + 1.0
+            while self.returncode is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            if self.returncode is None:
+                raise
+            return
+        if pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
 
     def release_runtime(self, signum: int) -> None:
         """Send ``signum`` (0: none) to the runtime; the environment no longer ends when
