@@ -64,3 +64,35 @@ def test_an_interrupt_python_could_not_raise_is_raised_before_the_next_sample():
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# A signal that lands in os.fork's own callbacks (the ``logging`` module's at-fork lock
+# handlers, here one that sends it): Python could not raise it there.
+_SIGNAL_IN_FORK = """
+import os, signal, sys
+from coldbench import signals
+from coldbench.environments.process import Launcher
+sent = []
+def send():
+    if not sent:
+        sent.append(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+os.register_at_fork(after_in_parent=send)
+with signals.sigterm_as_interrupt():
+    try:
+        launcher = Launcher(None)
+    except KeyboardInterrupt:
+        print("raised")
+try:
+    os.waitpid(-1, os.WNOHANG)
+    print("a child is left")
+except ChildProcessError:
+    print("no child is left")
+"""
+
+
+def test_a_signal_during_a_launchers_fork_is_raised_once_it_returns_and_the_child_ends():
+    result = subprocess.run([sys.executable, "-c", _SIGNAL_IN_FORK], capture_output=True,
+                            text=True, timeout=60)
+    assert result.stderr == ""                          # not "Exception ignored"
+    assert result.stdout.splitlines() == ["raised", "no child is left"]

@@ -5,14 +5,19 @@ Python raises the KeyboardInterrupt of a signal wherever the main thread is, and
 is a callback that may not raise (the handlers the ``logging`` module runs around every
 fork a subprocess makes with ``preexec_fn``; a finaliser), the interrupt is printed as
 "Exception ignored" and lost: the run would go on. So a signal is also kept until
-``check_interrupted`` acts on it, which the measurement loop calls before every sample."""
+``check_interrupted`` acts on it, which the measurement loop calls before every sample, and
+where the main thread forks (``os.fork`` runs those handlers) it is held until the fork
+has returned (``interrupts_held``)."""
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 from contextlib import contextmanager
 
 _pending: list[int] = []          # signals whose interrupt may not have been raised
+_holding: list[int] = []          # the process whose main thread is inside ``interrupts_held``
 
 
 def check_interrupted() -> None:
@@ -29,7 +34,8 @@ def sigterm_as_interrupt():
     kept until acted on (``check_interrupted``)."""
     def interrupt(signum, frame):
         _pending.append(signum)
-        raise KeyboardInterrupt
+        if os.getpid() not in _holding:
+            raise KeyboardInterrupt
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:       # an ignored Ctrl-C (a background job) stays so
@@ -40,3 +46,19 @@ def sigterm_as_interrupt():
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _pending.clear()
+
+
+@contextmanager
+def interrupts_held():
+    """A signal that comes inside is not raised there but kept for ``check_interrupted``:
+    for a call that runs callbacks which may not raise (``os.fork``). Python runs every
+    signal's handler in the main thread, so only the main thread holds. A forked child is
+    not held: its copy of the handler raises as before."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _holding.append(os.getpid())
+    try:
+        yield
+    finally:
+        _holding.pop()

@@ -45,6 +45,7 @@ from typing import Callable
 from coldbench.environments import cgroups, counters, delivery, isolation, kernel
 from coldbench.environments.base import Sandbox
 from coldbench.phases import now_ns
+from coldbench.signals import check_interrupted, interrupts_held
 
 #: every environment's folder in the temp directory is named FOLDER_PREFIX<name>-<random>
 FOLDER_PREFIX = "coldbench-"
@@ -68,14 +69,20 @@ class Launcher:
         ready_r, ready_w = os.pipe()
         self._channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         procs = [p.encode() for p in cgroup.procs_files] if cgroup else []
-        self.pid = os.fork()
-        if self.pid == 0:                        # the child: never returns
-            _park(procs, ready_w, theirs.fileno(), isolate)
+        with interrupts_held():                  # not raised in logging's at-fork handlers
+            self.pid = os.fork()
+            if self.pid == 0:                    # the child: never returns
+                _park(procs, ready_w, theirs.fileno(), isolate)
         os.close(ready_w)
         theirs.close()
         self._ready_r = ready_r
         self._asking = threading.Lock()          # one request at a time on the channel
         self.returncode: int | None = None
+        try:
+            check_interrupted()                  # one that came during the fork
+        except KeyboardInterrupt:
+            self.discard()
+            raise
 
     def wait_ready(self) -> bool:
         """Block until the child has joined its cgroup; False if it died first."""
