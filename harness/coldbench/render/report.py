@@ -141,7 +141,8 @@ def memory_curve(results: Results, configs: list[ConfigSummary]) -> Chart | None
     cost_ax.set_ylabel(f"USD per 1M invocations (x86_64, {cost.COLD_FRACTION:.0%} cold)")
     for ax in (time_ax, cost_ax):
         _style(ax)
-        ax.legend(frameon=False, fontsize=7)
+        if ax.get_legend_handles_labels()[1]:     # a side with no line gets no legend
+            ax.legend(frameon=False, fontsize=7)
     return Chart("memory-curve", "Time and cost per memory size",
                  f"Left: median time per memory size. Right: what 1M invocations cost on "
                  f"Lambda at that size ({prices.name}), requests plus GB-seconds from the "
