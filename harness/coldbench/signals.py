@@ -2,12 +2,11 @@
 the samples taken so far stay.
 
 Python raises the KeyboardInterrupt of a signal wherever the main thread is, and where that
-is a callback that may not raise (the handlers the ``logging`` module runs around every
-fork a subprocess makes with ``preexec_fn``; a finaliser), the interrupt is printed as
+is a callback that may not raise (the handlers the ``logging`` module has ``os.fork`` run
+around every fork, a launcher's among them; a finaliser), the interrupt is printed as
 "Exception ignored" and lost: the run would go on. So a signal is also kept until
 ``check_interrupted`` acts on it, which the measurement loop calls before every sample, and
-where the main thread forks (``os.fork`` runs those handlers) it is held until the fork
-has returned (``interrupts_held``)."""
+where the main thread forks it is held until the fork has returned (``interrupts_held``)."""
 
 from __future__ import annotations
 
