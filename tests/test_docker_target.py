@@ -16,6 +16,7 @@ import pytest
 
 from coldbench.targets import images
 from coldbench.build import Function, build
+from coldbench.environments import delivery
 from coldbench.workflows.options import RunOptions
 from coldbench.workflows.run import run
 from coldbench.runtimes import RUNTIMES, get
@@ -285,6 +286,16 @@ def test_images_are_built_once_and_then_reused(engine, tmp_path):
     for image in second.run["container_images"]:
         again = made[image["runtime"], image["function"]]
         assert again["image"] == image["image"] and again["id"] != image["id"]
+    # the replaced images stay, nameless, with their task roots' copies, for cleanup --images
+    replaced = {images.image_key(engine.images.get(i["id"])) for i in second.run["container_images"]}
+    assert all((images.task_roots_dir() / key).is_dir() for key in replaced)
+    assert not any(left.what.startswith("task root copy")
+                   for left in docker_plugin.Docker.find_leftovers({}))
+    listed = {left.what: left for left in docker_plugin.Docker.find_leftovers({"images": True})}
+    for key in replaced:            # removed here one by one: the other images stay for later tests
+        assert listed[f"task root copy of image {key}"].remove().startswith("removed")
+        assert not (images.task_roots_dir() / key).exists()
+        assert not (delivery.images_dir() / f"{docker_target.CODE_IMAGE_PREFIX}{key}.ext4").exists()
 
 
 def _unreachable_aws_base(monkeypatch, runtime: str, reference: str) -> None:

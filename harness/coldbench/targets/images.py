@@ -522,7 +522,7 @@ class Builder:
         """A copy on this machine of the image's own task root, made once per image: the
         task root as built here plus what the runtime's ``finish`` step wrote in the image
         (Java's class-data archive, which maps only into the JVM build that dumped it)."""
-        folder = cache_root() / "images" / "task-roots" / image_key(image)
+        folder = task_roots_dir() / image_key(image)
         if folder.is_dir():
             return folder
         with self._locked():
@@ -556,6 +556,11 @@ class Builder:
 def image_key(image: Image) -> str:
     """A short name for an image's content: its id's first 16 hex digits."""
     return image.id.removeprefix("sha256:")[:16]
+
+
+def task_roots_dir() -> Path:
+    """Where images' task roots are copied (``task_root_of``): a folder per ``image_key``."""
+    return cache_root() / "images" / "task-roots"
 
 
 class ImageUnavailable(Exception):

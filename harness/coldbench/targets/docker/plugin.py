@@ -1,10 +1,12 @@
 """The docker target as registered (entry point ``docker``): its options, their rules, how
 they make one, and what a killed run leaves behind: containers (found by label), the
 containers that build images (by name), the volumes that gave containers their code (by
-label), the loop devices behind them and, when asked, the images coldbench made."""
+label), the loop devices behind them and, when asked, the images coldbench made and the
+copies of their task roots (with their packed code images)."""
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
 
 from coldbench.environments import cgroups, delivery, isolation
@@ -22,7 +24,8 @@ IMAGES = Option("--images", choices=images.KINDS,
                      "built here from Debian packages. Default: aws, or local when the CI "
                      "variable is set.")
 REMOVE_IMAGES = Option("--images", type=bool,
-                       help="also remove the cached images (built again when needed).")
+                       help="also remove the cached images and the copies of their task "
+                            "roots (built again when needed).")
 # images are removed after the images built on them
 _LAYER_ORDER = {"function": 0, "runtime": 1, "provided": 2, "base": 3}
 
@@ -82,7 +85,34 @@ class Docker(TargetPlugin):
                 name = image.tags[0] if image.tags else image.short_id
                 found.append(Leftover(f"image {name}", HERE,
                                       lambda i=image, n=name: _remove_image(client, i, n)))
+            # the copies of every image that is gone, or goes now, go too (a --rebuild
+            # leaves the replaced image's)
+            made_ids = {image.id for image in made}
+            kept = {images.image_key(image) for image in client.images.list(all=True)
+                    if image.id not in made_ids}
+            found += [Leftover(f"task root copy of image {key}", HERE, partial(_remove_copy, key))
+                      for key in sorted(_copied_keys() - kept)]
         return found
+
+
+def _copied_keys() -> set[str]:
+    """The image keys whose task root is copied here, or packed (``DockerTarget.code_for``)."""
+    copies = images.task_roots_dir()
+    keys = {p.name for p in copies.iterdir() if not p.name.startswith(".")} \
+        if copies.is_dir() else set()
+    packed = delivery.images_dir()
+    if packed.is_dir():
+        keys |= {p.name.removeprefix(CODE_IMAGE_PREFIX).removesuffix(".ext4")
+                 for p in packed.glob(f"{CODE_IMAGE_PREFIX}*.ext4")}
+    return keys
+
+
+def _remove_copy(key: str) -> str:
+    """An image's task root copy and its packed code image (a loop device that has it
+    attached keeps reading it until detached)."""
+    shutil.rmtree(images.task_roots_dir() / key, ignore_errors=True)
+    (delivery.images_dir() / f"{CODE_IMAGE_PREFIX}{key}.ext4").unlink(missing_ok=True)
+    return f"removed the task root copy of image {key}"
 
 
 def leftovers(client) -> list:
