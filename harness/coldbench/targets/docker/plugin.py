@@ -85,13 +85,10 @@ class Docker(TargetPlugin):
                 name = image.tags[0] if image.tags else image.short_id
                 found.append(Leftover(f"image {name}", HERE,
                                       lambda i=image, n=name: _remove_image(client, i, n)))
-            # the copies of every image that is gone, or goes now, go too (a --rebuild
-            # leaves the replaced image's)
-            made_ids = {image.id for image in made}
-            kept = {images.image_key(image) for image in client.images.list(all=True)
-                    if image.id not in made_ids}
+            # and every task root copy: only images built here are copied, and they all go
+            # (a nameless one, replaced by --rebuild, with the child built on it)
             found += [Leftover(f"task root copy of image {key}", HERE, partial(_remove_copy, key))
-                      for key in sorted(_copied_keys() - kept)]
+                      for key in sorted(_copied_keys())]
         return found
 
 
