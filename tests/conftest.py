@@ -136,7 +136,7 @@ def own_cgroup_parent():
     """Remove this session's (by then empty) cgroup parent folders at the end."""
     yield
     from coldbench.environments import cgroups
-    for hierarchy in ("memory", "cpu", ""):
+    for hierarchy in ("memory", "cpu", "blkio", ""):
         parent = cgroups.ROOT / hierarchy / cgroups.PARENT
         if parent.is_dir():
             parent.rmdir()
