@@ -70,6 +70,11 @@ def images_dir() -> Path:
     return cache_root() / "code-images"
 
 
+def packed(digest: str) -> Path:
+    """The image ``pack`` makes of the task root named ``digest``."""
+    return images_dir() / f"{digest}.ext4"
+
+
 # -- pack ---------------------------------------------------------------------------------
 
 def pack(task_root: Path, digest: str) -> Path:
@@ -80,7 +85,7 @@ def pack(task_root: Path, digest: str) -> Path:
     as its files' times are the same (the image keeps them, access times included)."""
     if not re.fullmatch(r"[A-Za-z0-9._-]+", digest):
         raise ValueError(f"not usable in a file name: {digest!r}")
-    image = images_dir() / f"{digest}.ext4"
+    image = packed(digest)
     if image.is_file():
         return image
     mkfs = shutil.which("mkfs.ext4", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")

@@ -35,7 +35,6 @@ import socket
 import struct
 import tempfile
 import threading
-import time
 import uuid
 from collections import deque
 from contextlib import nullcontext
@@ -77,6 +76,7 @@ class Launcher:
         theirs.close()
         self._ready_r = ready_r
         self._asking = threading.Lock()          # one request at a time on the channel
+        self._reaping = threading.Lock()         # one waitpid at a time (``_reap``)
         self.returncode: int | None = None
         try:
             check_interrupted()                  # one that came during the fork
@@ -165,19 +165,18 @@ class Launcher:
         return self.returncode
 
     def _reap(self, flags: int) -> None:
-        try:
-            pid, status = os.waitpid(self.pid, flags)
-        except ChildProcessError:
-            # collected by another thread's poll() or wait() between our check and waitpid;
-            # that thread records its status at once
-            deadline = time.monotonic() + 1.0
-            while self.returncode is None and time.monotonic() < deadline:
-                time.sleep(0.001)
-            if self.returncode is None:
-                raise
+        """Collect the launcher's status, one thread at a time: a poll() while another
+        thread waits returns at once (that thread records the status); a wait() waits for
+        it. Without this, a waitpid could find the child already collected by the other."""
+        if not self._reaping.acquire(blocking=not flags & os.WNOHANG):
             return
-        if pid:
-            self.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            if self.returncode is None:
+                pid, status = os.waitpid(self.pid, flags)
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            self._reaping.release()
 
     def release_runtime(self, signum: int) -> None:
         """Send ``signum`` (0: none) to the runtime; the environment no longer ends when

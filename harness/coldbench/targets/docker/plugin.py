@@ -99,7 +99,7 @@ def _copied_keys() -> set[str]:
         if copies.is_dir() else set()
     packed = delivery.images_dir()
     if packed.is_dir():
-        keys |= {p.name.removeprefix(CODE_IMAGE_PREFIX).removesuffix(".ext4")
+        keys |= {p.stem.removeprefix(CODE_IMAGE_PREFIX)
                  for p in packed.glob(f"{CODE_IMAGE_PREFIX}*.ext4")}
     return keys
 
@@ -108,7 +108,7 @@ def _remove_copy(key: str) -> str:
     """An image's task root copy and its packed code image (a loop device that has it
     attached keeps reading it until detached)."""
     shutil.rmtree(images.task_roots_dir() / key, ignore_errors=True)
-    (delivery.images_dir() / f"{CODE_IMAGE_PREFIX}{key}.ext4").unlink(missing_ok=True)
+    delivery.packed(CODE_IMAGE_PREFIX + key).unlink(missing_ok=True)
     return f"removed the task root copy of image {key}"
 
 
