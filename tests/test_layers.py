@@ -257,12 +257,16 @@ def test_a_layer_over_250_mb_with_the_function_is_refused_naming_the_sizes(tmp_p
     assert not output.exists()
 
 
+WRAPPER_START_MS = 25        # a shell and a sleep started: a few ms here, more when busy
+
+
 @ROOT_AND_LOOPS
 @pytest.mark.slow
 def test_an_exec_wrapper_from_a_layer_starts_the_runtime(tmp_path):
     """A wrapper script (a layer's, named by AWS_LAMBDA_EXEC_WRAPPER) that waits 300 ms
-    and then execs the runtime's command line: Init Duration grows by the 300 ms, within a
-    tolerance for a busy machine, and the function still answers."""
+    and then execs the runtime's command line: Init Duration grows by the 300 ms and the
+    wrapper's own start, within a tolerance for a busy machine, and the function still
+    answers."""
     wrapper = _folder(tmp_path / "wrap", {"wrapper": "#!/bin/sh\nsleep 0.3\nexec \"$@\"\n"},
                       executable=("wrapper",))
     output = tmp_path / "run.json"
@@ -272,7 +276,9 @@ def test_an_exec_wrapper_from_a_layer_starts_the_runtime(tmp_path):
                      "--provisioned", "0", "--output", output, "--quiet")
     assert result.returncode == 0, result.stderr
     overhead, low, high = overhead_row(result.stdout, "wrap")
-    assert 200 < overhead < 450 and low <= 300 <= high, result.stdout
+    # the 300 ms, and the start of the wrapper's shell and of its sleep: on a quiet machine
+    # the interval is narrow enough to leave 300 itself out (+300.6 .. +307.4 once)
+    assert 200 < overhead < 450 and low <= 300 + WRAPPER_START_MS and high >= 300, result.stdout
     samples = json.loads(output.read_text())["samples"]
     assert all(s["error"] is None for s in samples)
     wrapped = [s for s in samples if _named(s) == ["wrap"]]
